@@ -1,0 +1,91 @@
+"""Transactions written once, run on either engine.
+
+A *flow* is a generator that yields ``Query`` objects and receives each query's result; its return value
+is the transaction's result. The SQLite driver runs flows synchronously inside its writer (or a reader)
+thread; the PostgreSQL driver runs them on an asyncpg connection. Raising inside a flow rolls the
+transaction back. This is the sans-I/O trick httpx uses for ``Auth.auth_flow``: the logic of every write
+exists once, and the engines only differ in how a statement is executed.
+
+SQL is written in PostgreSQL style with ``$1`` placeholders and three dialect macros:
+
+* ``{now}``: the database clock as epoch seconds (a float);
+* ``{for_update}``: row lock on PostgreSQL, nothing on SQLite (whose writer holds the database lock);
+* ``{skip_locked}``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, nothing on SQLite.
+
+Values are plain ``str``/``int``/``float``/``None``; JSON is stored as text, timestamps as RFC 3339 text
+(which sorts like time) and lease clocks as epoch floats.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal, TypeAlias
+
+Kind = Literal["one", "all", "exec", "many", "notify"]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    kind: Kind
+    sql: str
+    args: tuple[Any, ...] = ()
+    rows: Sequence[tuple[Any, ...]] = field(default_factory=tuple)
+
+
+def one(sql: str, *args: Any) -> Query:
+    """Result: the first row (``row["col"]`` or ``row[0]``) or None."""
+    return Query("one", sql, args)
+
+
+def all_rows(sql: str, *args: Any) -> Query:
+    """Result: a list of rows."""
+    return Query("all", sql, args)
+
+
+def exec_(sql: str, *args: Any) -> Query:
+    """Result: the number of rows changed."""
+    return Query("exec", sql, args)
+
+
+def many(sql: str, rows: Sequence[tuple[Any, ...]]) -> Query:
+    """Execute ``sql`` once per row of arguments. Result: None."""
+    return Query("many", sql, (), rows)
+
+
+def notify(channel: str, payload: str) -> Query:
+    """Announce ``payload`` on ``channel`` once the transaction commits (never if it rolls back)."""
+    return Query("notify", "", (channel, payload))
+
+
+Row: TypeAlias = Any
+Flow: TypeAlias = Generator[Query, Any, Any]
+FlowFn: TypeAlias = Callable[..., Flow]
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+_MACROS: dict[str, dict[str, str]] = {
+    "sqlite": {
+        "now": "((julianday('now') - 2440587.5) * 86400.0)",
+        "for_update": "",
+        "skip_locked": "",
+    },
+    "postgres": {
+        "now": "extract(epoch from clock_timestamp())::double precision",
+        "for_update": " FOR UPDATE",
+        "skip_locked": " FOR UPDATE SKIP LOCKED",
+    },
+}
+
+
+@lru_cache(maxsize=1024)
+def render(sql: str, dialect: str) -> str:
+    """Expand the macros for ``dialect`` and, for SQLite, turn ``$n`` into ``?n``."""
+    macros = _MACROS[dialect]
+    for name, value in macros.items():
+        sql = sql.replace("{" + name + "}", value)
+    if dialect == "sqlite":
+        sql = _PLACEHOLDER.sub(r"?\1", sql)
+    return sql

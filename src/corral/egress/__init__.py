@@ -1,0 +1,1 @@
+"""corral.egress (being built)."""

@@ -1,0 +1,8 @@
+"""Sandboxes: where model-written code runs.
+
+Cattle, not pets: a dead one is a tool error, and the next call gets a fresh one.
+"""
+
+from corral.sandbox.base import Limits, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+
+__all__ = ["Limits", "ProvisionSpec", "Sandbox", "SandboxProvider", "ToolResult"]

@@ -1,0 +1,97 @@
+"""The hands of the design: ``SandboxProvider.provision(spec) -> Sandbox``, ``Sandbox.execute(...)``.
+
+Invariants every provider keeps:
+
+* ``execute(name, input, tool_use_id)`` never raises for a failure of the *tool* or of the *sandbox*:
+  both come back as a ``ToolResult`` with ``is_error=True`` and a message the model can read. A dead
+  sandbox reports ``alive == False`` afterwards; the caller provisions a fresh one for the next call.
+* Execution is keyed by ``tool_use_id`` in a journal kept outside the sandbox (it survives the sandbox
+  and the harness): a call whose result is recorded returns that result without running again; a call
+  that started but never finished (its harness or sandbox died mid-call) returns an ``interrupted``
+  error result and is **not** run again, so no side effect ever happens twice.
+* Nothing secret is ever part of a ``ProvisionSpec`` or visible inside a sandbox.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral._types import JSONObject
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 512 * 1024 * 1024
+    pids: int = 256
+    cpu_fraction: float = 1.0
+    wall_seconds: float = 150.0
+    output_bytes: int = 100 * 1024
+    disk_bytes: int = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ProvisionSpec:
+    """The recipe for a session's sandbox: everything needed to build an identical fresh one."""
+
+    session_id: str
+    environment_id: str
+    networking: JSONObject = field(default_factory=lambda: {"type": "unrestricted"})
+    packages: JSONObject = field(default_factory=lambda: dict[str, Any]())
+    #: read-only file mounts: ``{"mount_path": "/mnt/session/uploads/…", "source": "<host path>"}``
+    files: tuple[JSONObject, ...] = ()
+    #: per-tool configuration from the agent toolset (enabled, web_fetch domains …)
+    tool_configs: JSONObject = field(default_factory=lambda: dict[str, Any]())
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """A tool's answer: content blocks (``text`` / ``image`` / ``document``) and whether it failed."""
+
+    content: list[JSONObject]
+    is_error: bool = False
+
+    @classmethod
+    def text(cls, text: str, *, is_error: bool = False) -> ToolResult:
+        return cls([{"type": "text", "text": text}], is_error)
+
+    @classmethod
+    def error(cls, text: str) -> ToolResult:
+        return cls.text(text, is_error=True)
+
+
+class Sandbox(ABC):
+    """One live execution environment of one session."""
+
+    session_id: str
+
+    @property
+    @abstractmethod
+    def alive(self) -> bool: ...
+
+    @abstractmethod
+    async def execute(self, name: str, input: JSONObject, tool_use_id: str) -> ToolResult:
+        """Run tool ``name`` with ``input``, exactly once per ``tool_use_id`` (see module docstring)."""
+
+    @abstractmethod
+    async def release(self) -> None:
+        """Stop the sandbox; the session's workspace is kept for the next one."""
+
+
+class SandboxProvider(ABC):
+    """Makes sandboxes. Third-party providers register a factory in the ``corral.sandboxes`` entry-point group."""
+
+    name: str
+
+    @abstractmethod
+    async def provision(self, spec: ProvisionSpec) -> Sandbox:
+        """Build a fresh sandbox from the recipe. Raises ``SandboxError`` if it cannot."""
+
+    async def recorded(self, session_id: str, tool_use_id: str) -> ToolResult | None:
+        """The journalled result of ``tool_use_id`` in this session, without provisioning anything."""
+        return None
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release every sandbox this provider still holds."""

@@ -1,0 +1,31 @@
+"""The session: "the append-only log of everything that happened", and the only state corral keeps.
+
+Public surface: ``SessionStore`` (verbs ``create_session``, ``get_session``, ``emit_event``,
+``get_events``, ``subscribe``, ``claim``/``renew``/``release``), ``Event`` / ``NewEvent`` / ``Delta``,
+``SessionRecord``, ``Fence``.
+"""
+
+from corral.session._flows import Fence
+from corral.session._queries import NewSession, SessionFilter
+from corral.session.broker import Closed, Subscriber
+from corral.session.event_log import EventQuery
+from corral.session.events import CLIENT_EVENT_TYPES, EVENT_TYPES, Delta, Event, NewEvent, dumps
+from corral.session.records import SessionRecord
+from corral.session.store import SessionStore
+
+__all__ = [
+    "CLIENT_EVENT_TYPES",
+    "EVENT_TYPES",
+    "Closed",
+    "Delta",
+    "Event",
+    "EventQuery",
+    "Fence",
+    "NewEvent",
+    "NewSession",
+    "SessionFilter",
+    "SessionRecord",
+    "SessionStore",
+    "Subscriber",
+    "dumps",
+]

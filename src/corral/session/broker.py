@@ -1,0 +1,225 @@
+"""Live fan-out: each session's new events reach its subscribers in order, without gaps or repeats.
+
+Invariants:
+
+* Data always comes from the log. In-process appends hand their ``Event`` objects over directly (the
+  fast path); a notification from the database is only a doorbell, after which the feed re-reads the
+  log from the last position it delivered. So a lost, merged or early doorbell costs latency, never an
+  event.
+* A subscriber receives exactly the events with ``seq`` greater than the session's last position at the
+  moment it subscribed ("no replay"), in ``seq`` order, each once.
+* A subscriber that stops reading is cut off when its buffer fills, so one slow client cannot hold
+  memory or slow others down.
+* Deltas are live-only: delivered to opted-in subscribers of this process (and, on PostgreSQL, of
+  every process), never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from corral.ids import new_id, now, rfc3339
+from corral.session.events import Delta, Event
+
+SliceReader = Callable[[str, int], Awaitable[list[Event]]]
+SeqReader = Callable[[list[str]], Awaitable[dict[str, int]]]
+
+BUFFER = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """Sent last to a subscriber whose stream ends: the session was deleted, or it fell behind."""
+
+    reason: str
+
+
+Item = Event | Delta | Closed
+
+
+@dataclass(eq=False)
+class Subscriber:
+    after: int
+    deltas: frozenset[str]
+    send: MemoryObjectSendStream[Item]
+    receive: MemoryObjectReceiveStream[Item]
+    closed: bool = False
+
+    def offer(self, item: Item) -> None:
+        if self.closed:
+            return
+        try:
+            self.send.send_nowait(item)
+        except anyio.WouldBlock:
+            self.close("slow_consumer")
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.closed = True
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.send.send_nowait(Closed(reason))
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+        self.send.close()
+
+
+@dataclass(eq=False)
+class Feed:
+    session_id: str
+    last_seq: int
+    subscribers: set[Subscriber] = field(default_factory=lambda: set[Subscriber]())
+    catching_up: bool = False
+    wanted: int = 0
+
+
+class Broker:
+    def __init__(self, read_slice: SliceReader, read_seqs: SeqReader):
+        self._read_slice = read_slice
+        self._read_seqs = read_seqs
+        self._feeds: dict[str, Feed] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ subscribing
+
+    def attach(self, session_id: str, last_seq: int, deltas: frozenset[str]) -> Subscriber:
+        send, receive = anyio.create_memory_object_stream[Item](BUFFER)
+        feed = self._feeds.get(session_id)
+        if feed is None:
+            feed = self._feeds[session_id] = Feed(session_id, last_seq)
+        subscriber = Subscriber(max(last_seq, 0), deltas, send, receive)
+        feed.subscribers.add(subscriber)
+        if last_seq > feed.last_seq:
+            self._doorbell(session_id, last_seq)
+        return subscriber
+
+    def detach(self, session_id: str, subscriber: Subscriber) -> None:
+        subscriber.closed = True
+        subscriber.send.close()
+        subscriber.receive.close()
+        feed = self._feeds.get(session_id)
+        if feed is None:
+            return
+        feed.subscribers.discard(subscriber)
+        if not feed.subscribers:
+            del self._feeds[session_id]
+
+    @property
+    def watched(self) -> list[str]:
+        return list(self._feeds)
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish(self, events: list[Event]) -> None:
+        """Hand freshly appended events (in seq order, one session) to the feed: the fast path."""
+        if not events:
+            return
+        feed = self._feeds.get(events[0].session_id)
+        if feed is None:
+            return
+        for event in events:
+            if event.seq == feed.last_seq + 1 and not feed.catching_up:
+                self._deliver(feed, event)
+            elif event.seq > feed.last_seq:
+                self._doorbell(feed.session_id, event.seq)
+                return
+
+    def publish_delta(self, delta: Delta) -> None:
+        feed = self._feeds.get(delta.session_id)
+        if feed is None:
+            return
+        kind = delta.body.get("type")
+        target = (delta.body.get("event") or {}).get("type") if kind == "event_start" else delta.body.get("for")
+        for subscriber in list(feed.subscribers):
+            if target in subscriber.deltas:
+                subscriber.offer(Delta(delta.session_id, {k: v for k, v in delta.body.items() if k != "for"}))
+
+    def _deliver(self, feed: Feed, event: Event) -> None:
+        feed.last_seq = event.seq
+        for subscriber in list(feed.subscribers):
+            if event.seq > subscriber.after:
+                subscriber.offer(event)
+
+    # ------------------------------------------------------------------ doorbells
+
+    def on_events(self, payload: str | None) -> None:
+        """Database notification on the ``events`` channel: ``"<sid>:<seq>"``, ``"<sid>:deleted"`` or None."""
+        if payload is None:
+            self._spawn(self._recheck_all())
+            return
+        session_id, _, mark = payload.rpartition(":")
+        if session_id not in self._feeds:
+            return
+        if mark == "deleted":
+            self._deleted(session_id)
+            return
+        # Deferred one loop turn so that an in-process appender's publish() (the fast path) runs first.
+        asyncio.get_running_loop().call_soon(self._doorbell, session_id, int(mark))
+
+    def on_delta(self, payload: str | None) -> None:
+        if payload is None:
+            return
+        data = json.loads(payload)
+        self.publish_delta(Delta(data["s"], data["b"]))
+
+    def _doorbell(self, session_id: str, seq: int) -> None:
+        feed = self._feeds.get(session_id)
+        if feed is None or seq <= feed.last_seq:
+            return
+        feed.wanted = max(feed.wanted, seq)
+        if not feed.catching_up:
+            feed.catching_up = True
+            self._spawn(self._catch_up(feed))
+
+    async def _catch_up(self, feed: Feed) -> None:
+        try:
+            while feed.wanted > feed.last_seq and self._feeds.get(feed.session_id) is feed:
+                events = await self._read_slice(feed.session_id, feed.last_seq + 1)
+                if not events:
+                    break
+                for event in events:
+                    if event.seq == feed.last_seq + 1:
+                        self._deliver(feed, event)
+        finally:
+            feed.catching_up = False
+
+    async def _recheck_all(self) -> None:
+        if not self._feeds:
+            return
+        seqs = await self._read_seqs(list(self._feeds))
+        for session_id in list(self._feeds):
+            if session_id not in seqs:
+                self._deleted(session_id)
+            else:
+                self._doorbell(session_id, seqs[session_id])
+
+    def _deleted(self, session_id: str) -> None:
+        feed = self._feeds.pop(session_id, None)
+        if feed is None:
+            return
+        stamp = rfc3339(now())
+        event = Event(session_id, feed.last_seq + 1, new_id("event"), "session.deleted", stamp, stamp, "{}")
+        for subscriber in list(feed.subscribers):
+            subscriber.offer(event)
+            subscriber.close("deleted")
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for feed in list(self._feeds.values()):
+            for subscriber in list(feed.subscribers):
+                subscriber.close("shutdown")
+        self._feeds.clear()

@@ -1,0 +1,131 @@
+"""Events: the immutable rows of a session's log, and the vocabulary of event types.
+
+Invariants:
+
+* An ``Event`` never changes after it is appended, except ``processed_at`` of a queued client event,
+  which moves once from null to the time the agent took it up.
+* ``payload`` is the JSON text of the type-specific fields only; it never contains ``type``, ``id`` or
+  ``processed_at``. ``wire_json()`` is therefore built by string concatenation, without re-parsing.
+* Deltas (token-level previews) are not ``Event`` objects: they never reach the log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral._types import JSONObject
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+CLIENT_EVENT_TYPES = frozenset(
+    {
+        "user.message",
+        "user.interrupt",
+        "user.tool_confirmation",
+        "user.custom_tool_result",
+        "user.tool_result",
+        "user.define_outcome",
+        "system.message",
+    }
+)
+
+SERVER_EVENT_TYPES = frozenset(
+    {
+        "agent.message",
+        "agent.thinking",
+        "agent.tool_use",
+        "agent.tool_result",
+        "agent.mcp_tool_use",
+        "agent.mcp_tool_result",
+        "agent.custom_tool_use",
+        "agent.thread_context_compacted",
+        "agent.thread_message_sent",
+        "agent.thread_message_received",
+        "session.status_running",
+        "session.status_idle",
+        "session.status_rescheduled",
+        "session.status_terminated",
+        "session.error",
+        "session.updated",
+        "session.usage",
+        "session.deleted",
+        "session.thread_created",
+        "session.thread_status_running",
+        "session.thread_status_idle",
+        "session.thread_status_rescheduled",
+        "session.thread_status_terminated",
+        "span.model_request_start",
+        "span.model_request_end",
+        "span.outcome_evaluation_start",
+        "span.outcome_evaluation_ongoing",
+        "span.outcome_evaluation_end",
+    }
+)
+
+#: valid values of the ``types[]`` filter of ``GET /v1/sessions/{id}/events``
+EVENT_TYPES = CLIENT_EVENT_TYPES | SERVER_EVENT_TYPES
+
+_RESERVED = ("type", "id", "processed_at")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, UTF-8 kept as is (the one serialiser of the log and the wire)."""
+    return _dumps(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    session_id: str
+    seq: int
+    id: str
+    type: str
+    processed_at: str | None
+    created_at: str
+    payload: str
+
+    def data(self) -> JSONObject:
+        """The type-specific fields, parsed."""
+        return json.loads(self.payload)
+
+    def wire_json(self) -> str:
+        """The event as the API sends it: ``{"type","id","processed_at", ...fields}``."""
+        head = '{"type":' + _dumps(self.type) + ',"id":' + _dumps(self.id) + ',"processed_at":'
+        head += _dumps(self.processed_at)
+        if self.payload == "{}":
+            return head + "}"
+        return head + "," + self.payload[1:]
+
+    def wire(self) -> JSONObject:
+        return {"type": self.type, "id": self.id, "processed_at": self.processed_at, **self.data()}
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append. ``queued`` client events get ``processed_at`` null until the agent takes them."""
+
+    type: str
+    data: JSONObject = field(default_factory=lambda: dict[str, Any]())
+    queued: bool = False
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in _RESERVED:
+            if key in self.data:
+                raise ValueError(f"event data must not carry {key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A live-only preview (``event_start`` / ``event_delta``) for SSE subscribers that opted in."""
+
+    session_id: str
+    body: JSONObject
+
+    @property
+    def kind(self) -> str:
+        return str(self.body.get("type", ""))
+
+    def wire_json(self) -> str:
+        return dumps(self.body)

@@ -1,0 +1,220 @@
+"""The session row: a projection of the log, kept in step with it inside every append transaction.
+
+Invariant: every column here except ``doc`` (title, metadata, agent snapshot, resources …) and the lease
+columns can be recomputed by replaying the session's events through ``project``; the row only exists so
+that reading a session costs one lookup instead of a replay.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral._types import JSONObject
+
+#: client events that give the harness something to do
+WAKING_TYPES = frozenset(
+    {
+        "user.message",
+        "user.interrupt",
+        "user.tool_confirmation",
+        "user.custom_tool_result",
+        "user.tool_result",
+        "user.define_outcome",
+    }
+)
+
+ACTIVE_STATUSES = frozenset({"running", "rescheduling"})
+
+SESSION_COLUMNS = (
+    "id, workspace_id, agent_id, agent_version, environment_id, status, doc, usage, pending_actions,"
+    " active_seconds, running_since, created_at, updated_at, archived_at, last_seq, runnable,"
+    " lease_owner, lease_token, lease_expires"
+)
+
+
+def empty_usage() -> JSONObject:
+    return {
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
+    }
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    workspace_id: str
+    agent_id: str
+    agent_version: int
+    environment_id: str
+    status: str
+    doc: JSONObject
+    usage: JSONObject
+    pending_actions: list[str]
+    active_seconds: float
+    running_since: float | None
+    created_at: str
+    updated_at: str
+    archived_at: str | None
+    last_seq: int
+    runnable: bool
+    lease_owner: str | None
+    lease_token: int
+    lease_expires: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> SessionRecord:
+        return cls(
+            id=row["id"],
+            workspace_id=row["workspace_id"],
+            agent_id=row["agent_id"],
+            agent_version=int(row["agent_version"]),
+            environment_id=row["environment_id"],
+            status=row["status"],
+            doc=json.loads(row["doc"]),
+            usage=json.loads(row["usage"]),
+            pending_actions=json.loads(row["pending_actions"]),
+            active_seconds=float(row["active_seconds"]),
+            running_since=row["running_since"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            archived_at=row["archived_at"],
+            last_seq=int(row["last_seq"]),
+            runnable=bool(row["runnable"]),
+            lease_owner=row["lease_owner"],
+            lease_token=int(row["lease_token"]),
+            lease_expires=row["lease_expires"],
+        )
+
+    def active_seconds_at(self, now_epoch: float) -> float:
+        """``stats.active_seconds``: time spent running, including the current run."""
+        if self.running_since is not None and self.status in ACTIVE_STATUSES:
+            return self.active_seconds + max(0.0, now_epoch - self.running_since)
+        return self.active_seconds
+
+
+STATE_COLUMNS = (
+    "workspace_id, status, usage, pending_actions, active_seconds, running_since, runnable, archived_at,"
+    " last_seq, lease_owner, lease_token, lease_expires"
+)
+
+
+@dataclass
+class SessionState:
+    """The mutable projection that appends update; written back to the row in the same transaction.
+
+    ``usage`` and ``pending_actions`` stay as JSON text until an event needs them (most events don't),
+    which keeps the append path free of JSON work.
+    """
+
+    status: str
+    usage_text: str
+    pending_text: str
+    active_seconds: float
+    running_since: float | None
+    runnable: bool
+    woke: bool = field(default=False)
+    _usage: JSONObject | None = field(default=None, repr=False)
+    _pending: list[str] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, record: SessionRecord) -> SessionState:
+        return cls(
+            status=record.status,
+            usage_text=json.dumps(record.usage),
+            pending_text=json.dumps(record.pending_actions),
+            active_seconds=record.active_seconds,
+            running_since=record.running_since,
+            runnable=record.runnable,
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> SessionState:
+        return cls(
+            status=row["status"],
+            usage_text=row["usage"],
+            pending_text=row["pending_actions"],
+            active_seconds=float(row["active_seconds"]),
+            running_since=row["running_since"],
+            runnable=bool(row["runnable"]),
+        )
+
+    @property
+    def usage(self) -> JSONObject:
+        if self._usage is None:
+            self._usage = usage = json.loads(self.usage_text)
+            return usage
+        return self._usage
+
+    @property
+    def pending_actions(self) -> list[str]:
+        if self._pending is None:
+            self._pending = pending = json.loads(self.pending_text)
+            return pending
+        return self._pending
+
+    @pending_actions.setter
+    def pending_actions(self, value: list[str]) -> None:
+        self._pending = value
+
+    def usage_json(self) -> str:
+        return self.usage_text if self._usage is None else json.dumps(self._usage, separators=(",", ":"))
+
+    def pending_json(self) -> str:
+        return self.pending_text if self._pending is None else json.dumps(self._pending, separators=(",", ":"))
+
+
+def _add_usage(usage: JSONObject, model_usage: JSONObject) -> None:
+    for key in ("input_tokens", "output_tokens", "cache_read_input_tokens"):
+        usage[key] = int(usage.get(key, 0)) + int(model_usage.get(key) or 0)
+    cache = usage.setdefault("cache_creation", {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0})
+    cache["ephemeral_5m_input_tokens"] = int(cache.get("ephemeral_5m_input_tokens", 0)) + int(
+        model_usage.get("cache_creation_input_tokens") or 0
+    )
+
+
+def _stop_running(state: SessionState, now_epoch: float) -> None:
+    if state.running_since is not None:
+        state.active_seconds += max(0.0, now_epoch - state.running_since)
+    state.running_since = None
+
+
+def project(state: SessionState, event_id: str, event_type: str, data: JSONObject, now_epoch: float) -> None:
+    """Apply one appended event to the session's projection."""
+    if event_type == "session.status_running":
+        state.status = "running"
+        if state.running_since is None:
+            state.running_since = now_epoch
+    elif event_type == "session.status_idle":
+        state.status = "idle"
+        _stop_running(state, now_epoch)
+        stop = data.get("stop_reason") or {}
+        state.pending_actions = list(stop.get("event_ids") or []) if stop.get("type") == "requires_action" else []
+    elif event_type == "session.status_rescheduled":
+        state.status = "rescheduling"
+    elif event_type == "session.status_terminated":
+        state.status = "terminated"
+        _stop_running(state, now_epoch)
+        state.runnable = False
+        state.pending_actions = []
+    elif event_type == "span.model_request_end":
+        _add_usage(state.usage, data.get("model_usage") or {})
+    elif event_type == "agent.custom_tool_use" or (
+        event_type in ("agent.tool_use", "agent.mcp_tool_use") and data.get("evaluated_permission") == "ask"
+    ):
+        state.pending_actions.append(event_id)
+    elif event_type == "user.custom_tool_result":
+        _resolve(state, str(data.get("custom_tool_use_id")))
+    elif event_type in ("user.tool_confirmation", "user.tool_result"):
+        _resolve(state, str(data.get("tool_use_id")))
+    if event_type in WAKING_TYPES and state.status != "terminated":
+        state.woke = state.woke or not state.runnable
+        state.runnable = True
+
+
+def _resolve(state: SessionState, event_id: str) -> None:
+    if event_id in state.pending_actions:
+        state.pending_actions.remove(event_id)

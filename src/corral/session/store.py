@@ -1,0 +1,160 @@
+"""SessionStore: the session interface of the design, on any ``Database`` engine.
+
+The verbs a reader can grep for: ``create_session``, ``get_session``, ``emit_event`` / ``emit_events``,
+``get_events`` (positional slices), ``subscribe`` (tail new events); and for workers ``claim``,
+``renew``, ``release`` (leases with fencing tokens).
+
+Invariants:
+
+* ``emit_event`` returns only after the event is committed; positions (``seq``) of a session are dense
+  and unique (1, 2, 3 …) whatever the number of concurrent writers, because every append locks the
+  session row (PostgreSQL) or runs in the single writer (SQLite) and takes ``last_seq + 1``.
+* A write carrying a ``Fence`` succeeds only while that fence's token is the session's current lease
+  token and the lease has not expired; otherwise ``LeaseLost`` and nothing is written.
+* ``get_events(sid, start, end)`` costs O(end - start): a primary-key range scan on (session_id, seq).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from corral.db import Database
+from corral.ids import now, rfc3339
+from corral.paging import Cursor
+from corral.session import _flows, _queries, event_log
+from corral.session._flows import Fence
+from corral.session._queries import NewSession, SessionFilter
+from corral.session.broker import Broker, Subscriber
+from corral.session.events import Delta, Event, NewEvent, dumps
+from corral.session.inputs import check_batch, check_event
+from corral.session.records import SessionRecord
+
+
+class SessionStore:
+    def __init__(self, db: Database):
+        self.db = db
+        self.broker = Broker(self._slice_from, self._last_seqs)
+        self._stops = [db.listen("events", self.broker.on_events), db.listen("deltas", self.broker.on_delta)]
+
+    async def aclose(self) -> None:
+        for stop in self._stops:
+            stop()
+        await self.broker.aclose()
+
+    # ------------------------------------------------------------------ sessions
+
+    async def create_session(self, new: NewSession) -> tuple[SessionRecord, list[Event]]:
+        if new.initial_events:
+            check_batch(new.initial_events)
+        return await self.db.write(_queries.create, new, rfc3339(now()))
+
+    async def get_session(self, session_id: str, workspace_id: str | None = None) -> SessionRecord:
+        return await self.db.read(_queries.get, session_id, workspace_id)
+
+    async def list_sessions(
+        self, flt: SessionFilter, *, order: str, limit: int, cursor: Cursor | None
+    ) -> tuple[list[SessionRecord], bool]:
+        return await self.db.read(_queries.page, flt, order, limit, cursor)
+
+    async def update_session(
+        self, session_id: str, workspace_id: str, changes: dict[str, Any], *, guard_running: bool = True
+    ) -> SessionRecord:
+        record, event = await self.db.write(
+            _queries.update_doc, session_id, workspace_id, changes, rfc3339(now()), guard_running
+        )
+        if event is not None:
+            self.broker.publish([event])
+        return record
+
+    async def archive_session(self, session_id: str, workspace_id: str) -> SessionRecord:
+        record, event = await self.db.write(_queries.archive, session_id, workspace_id, rfc3339(now()))
+        if event is not None:
+            self.broker.publish([event])
+        return record
+
+    async def delete_session(self, session_id: str, workspace_id: str) -> None:
+        await self.db.write(_queries.delete, session_id, workspace_id)
+
+    # ------------------------------------------------------------------ the log
+
+    async def emit_event(self, session_id: str, event: NewEvent, *, fence: Fence | None = None) -> Event:
+        """Append one event durably and return it with its position and id."""
+        return (await self.emit_events(session_id, [event], fence=fence))[0]
+
+    async def emit_events(self, session_id: str, events: list[NewEvent], *, fence: Fence | None = None) -> list[Event]:
+        appended: list[Event] = await self.db.write(
+            _flows.append, session_id, events, rfc3339(now()), fence, None, None
+        )
+        self.broker.publish(appended)
+        return appended
+
+    async def send_client_events(
+        self, session_id: str, workspace_id: str, events: list[NewEvent], *, self_hosted: bool = False
+    ) -> list[Event]:
+        """Append events sent by an API client, checked against the session's state (all or nothing)."""
+        check_batch(events, self_hosted=self_hosted)
+        appended: list[Event] = await self.db.write(
+            _flows.append, session_id, events, rfc3339(now()), None, check_event, workspace_id
+        )
+        self.broker.publish(appended)
+        return appended
+
+    async def mark_processed(self, session_id: str, event_ids: list[str], *, fence: Fence | None = None) -> int:
+        return await self.db.write(_flows.mark_processed, session_id, event_ids, rfc3339(now()), fence)
+
+    async def get_events(self, session_id: str, start: int = 1, end: int | None = None) -> list[Event]:
+        """Events at positions ``start <= seq < end`` (``end`` None: to the last one)."""
+        return await self.db.read(_flows.slice_events, session_id, max(start, 1), end)
+
+    async def find_event(self, session_id: str, event_id: str) -> Event | None:
+        return await self.db.read(_flows.find_event, session_id, event_id)
+
+    async def list_events(self, query: event_log.EventQuery) -> tuple[list[Event], bool]:
+        return await self.db.read(event_log.page, query)
+
+    async def _slice_from(self, session_id: str, start: int) -> list[Event]:
+        return await self.db.read(_flows.slice_events, session_id, start, start + 1000)
+
+    async def _last_seqs(self, session_ids: list[str]) -> dict[str, int]:
+        return await self.db.read(_flows.last_seqs, session_ids)
+
+    # ------------------------------------------------------------------ live
+
+    @asynccontextmanager
+    async def subscribe(self, session_id: str, deltas: frozenset[str] = frozenset()) -> AsyncGenerator[Subscriber]:
+        """Tail the session: yields a subscriber whose ``receive`` stream gets every later event."""
+        record = await self.get_session(session_id)
+        subscriber = self.broker.attach(session_id, record.last_seq, deltas)
+        try:
+            yield subscriber
+        finally:
+            self.broker.detach(session_id, subscriber)
+
+    async def publish_delta(self, delta: Delta, target: str) -> None:
+        """Send a live-only preview (``target``: the event type it previews) to opted-in subscribers."""
+        body = dict(delta.body)
+        if body.get("type") == "event_delta":
+            body["for"] = target
+        await self.db.announce("deltas", json.dumps({"s": delta.session_id, "b": body}, separators=(",", ":")))
+
+    # ------------------------------------------------------------------ leases
+
+    async def claim(self, owner: str, ttl: float, limit: int = 16) -> list[Fence]:
+        return await self.db.write(_flows.claim, owner, ttl, limit)
+
+    async def claim_one(self, session_id: str, owner: str, ttl: float) -> Fence | None:
+        return await self.db.write(_flows.claim_one, session_id, owner, ttl)
+
+    async def renew(self, fence: Fence, ttl: float) -> None:
+        await self.db.write(_flows.renew, fence, ttl)
+
+    async def release(
+        self, fence: Fence, seen_seq: int, *, runnable: bool = False, retry_in: float | None = None
+    ) -> bool:
+        return await self.db.write(_flows.release, fence, seen_seq, runnable, retry_in)
+
+
+__all__ = ["Fence", "NewSession", "SessionFilter", "SessionStore", "dumps"]
