@@ -44,7 +44,12 @@ def create(new: NewSession, stamp: str) -> Flow:
     session_id = new_id("session")
     state = SessionState("idle", dumps(empty_usage()), "[]", 0.0, None, False)
     events: list[Event] = []
-    for seq, item in enumerate(new.initial_events, start=1):
+    # Creating with initial_events starts the agent loop in the same call: the session is `running` at once
+    # (the harness sees a running session with unprocessed input and takes it from there).
+    initial = list(new.initial_events)
+    if initial:
+        initial.append(NewEvent("session.status_running"))
+    for seq, item in enumerate(initial, start=1):
         event = Event(
             session_id,
             seq,
