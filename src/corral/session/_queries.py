@@ -42,6 +42,8 @@ class NewSession:
 
 def create(new: NewSession, stamp: str) -> Flow:
     session_id = new_id("session")
+    clock = yield one("SELECT {now} AS db_now")
+    now_epoch = float(clock["db_now"])
     state = SessionState("idle", dumps(empty_usage()), "[]", 0.0, None, False)
     events: list[Event] = []
     # Creating with initial_events starts the agent loop in the same call: the session is `running` at once
@@ -60,7 +62,7 @@ def create(new: NewSession, stamp: str) -> Flow:
             dumps(item.data),
         )
         events.append(event)
-        project(state, event.id, item.type, item.data, 0.0)
+        project(state, event.id, item.type, item.data, now_epoch)
     yield exec_(
         f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, $10, $10,"
         " NULL, $11, $12, NULL, 0, NULL)",
