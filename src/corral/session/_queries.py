@@ -64,7 +64,7 @@ def create(new: NewSession, stamp: str) -> Flow:
         events.append(event)
         project(state, event.id, item.type, item.data, now_epoch)
     yield exec_(
-        f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, $10, $10,"
+        f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $13, $10, $10,"
         " NULL, $11, $12, NULL, 0, NULL)",
         session_id,
         new.workspace_id,
@@ -78,6 +78,7 @@ def create(new: NewSession, stamp: str) -> Flow:
         stamp,
         len(events),
         int(state.runnable),
+        state.running_since,
     )
     if events:
         yield exec_("UPDATE sessions SET wake_at = {now} WHERE id = $1", session_id)
