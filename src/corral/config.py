@@ -38,6 +38,7 @@ class Settings:
     max_request_bytes: int = 8 * 1024 * 1024
     sse_ping_seconds: float = 15.0
     strict_beta_header: bool = False
+    max_agent_tools: int = 128  # entries of an agent's `tools` array (the docs say 128, the SDK 256)
     # harness
     workers: int = 1  # worker loops started by `corral serve` (0 = API only)
     worker_concurrency: int = 512  # sessions one worker process drives at once
@@ -103,6 +104,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_request_bytes=int(get("CORRAL_MAX_REQUEST_BYTES", str(8 * 1024 * 1024))),
         sse_ping_seconds=float(get("CORRAL_SSE_PING_SECONDS", "15")),
         strict_beta_header=_bool(get("CORRAL_STRICT_BETA", "0")),
+        max_agent_tools=int(get("CORRAL_MAX_AGENT_TOOLS", "128")),
         workers=int(get("CORRAL_WORKERS", "1")),
         worker_concurrency=int(get("CORRAL_WORKER_CONCURRENCY", "512")),
         lease_ttl_seconds=float(get("CORRAL_LEASE_TTL", "10")),

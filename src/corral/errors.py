@@ -16,6 +16,7 @@ surfaces:
     │   ├── AuthenticationFailed    401   authentication_error
     │   ├── PermissionDenied        403   permission_error
     │   ├── NotFound                404   not_found_error
+    │   ├── MethodNotAllowed        405   invalid_request_error
     │   ├── Conflict                409   invalid_request_error (x-should-retry: false)
     │   ├── RequestTooLarge         413   request_too_large
     │   └── RateLimited             429   rate_limit_error
@@ -76,6 +77,10 @@ class ErrorCode(StrEnum):
     TOOL_TIMEOUT = "tool_timeout"
     SANDBOX_DIED = "sandbox_died"
     SANDBOX_PROVISION_FAILED = "sandbox_provision_failed"
+    NOT_SUPPORTED = "not_supported"
+    MODEL_NOT_BUDGETABLE = "model_not_budgetable"
+    BUDGET_CREATE_ONLY = "budget_create_only"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
 
 
 class CorralError(Exception):
@@ -147,6 +152,12 @@ class NotFound(RequestError):
 class Conflict(RequestError):
     status = 409
     default_code = ErrorCode.INVALID_REQUEST
+    should_retry = False
+
+
+class MethodNotAllowed(RequestError):
+    status = 405
+    default_code = ErrorCode.METHOD_NOT_ALLOWED
     should_retry = False
 
 
