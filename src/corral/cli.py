@@ -1,18 +1,94 @@
-"""The ``corral`` command line: thin; parses arguments and calls the composition roots."""
+"""The ``corral`` command line: thin; parses arguments and calls the composition roots.
+
+Adding a command: one ``@app.command()`` function that reads ``load_settings()`` and hands over to a
+composition root (``corral.api``, ``corral.bench`` …); no logic here beyond argument handling.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import anyio
 import typer
 
 from corral import __version__
+from corral.config import Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="corral: a self-hostable Managed Agents runtime.")
+keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()
 def version() -> None:
     """Print corral's version."""
     typer.echo(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default CORRAL_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default CORRAL_PORT or 8080).")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve the Managed Agents API (SQLite in CORRAL_DATA_DIR unless CORRAL_DATABASE_URL says otherwise)."""
+    import uvicorn
+
+    from corral.api import create_app
+    from corral.api.services import first_start_key
+
+    settings = load_settings().with_overrides(host=host, port=port)
+    secret = anyio.run(first_start_key, settings)
+    if secret is not None:
+        typer.echo(
+            f"corral: created an API key for the default workspace (shown once, only its hash is kept):\n{secret}"
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=access_log,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema, then exit."""
+    from corral.api.services import open_db
+
+    async def run(settings: Settings) -> None:
+        db = open_db(settings)
+        await db.open()  # opening applies pending migrations
+        await db.close()
+
+    settings = load_settings()
+    anyio.run(run, settings)
+    typer.echo(f"corral: database is up to date ({settings.resolved_database_url.split('@')[-1]})")
+
+
+@keys_app.command("create")
+def keys_create(
+    workspace: Annotated[str, typer.Option(help="Workspace name (created if it does not exist).")] = "default",
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+) -> None:
+    """Create an API key and print it (once; only its hash is stored)."""
+    from corral.api.services import make_catalog, open_db
+
+    async def run(settings: Settings) -> tuple[str, str]:
+        db = open_db(settings)
+        await db.open()
+        try:
+            catalog = make_catalog(db, settings)
+            await catalog.ensure_default_workspace()
+            return await catalog.create_key(workspace, name)
+        finally:
+            await db.close()
+
+    secret, workspace_id = anyio.run(run, load_settings())
+    typer.echo(f"# workspace {workspace_id}", err=True)
+    typer.echo(secret)
 
 
 def main() -> None:

@@ -1,1 +1,29 @@
-"""corral.catalog (being built)."""
+"""The catalog: workspaces and API keys, versioned agents, and environments.
+
+Public surface: ``Catalog`` (verbs ``create_agent``, ``get_agent``, ``update_agent``, ``archive_agent``,
+``list_agents``, ``list_agent_versions``, ``session_agent``, ``create_environment`` … ``delete_environment``,
+``authenticate``, ``create_key``), the records ``AgentRecord`` / ``EnvironmentRecord`` / ``Principal``, and
+``CatalogLimits``. Independent of ``session`` and ``sandbox``; imports only ``db`` and the leaves.
+"""
+
+from corral.catalog.agents import AgentFilter
+from corral.catalog.env_config import MANAGERS, PROVISIONING
+from corral.catalog.keys import DEFAULT_WORKSPACE_ID, KEY_PREFIX
+from corral.catalog.limits import CatalogLimits
+from corral.catalog.records import AgentRecord, EnvironmentRecord, Principal
+from corral.catalog.store import Catalog
+from corral.catalog.tools import BUILTIN_TOOLS
+
+__all__ = [
+    "BUILTIN_TOOLS",
+    "DEFAULT_WORKSPACE_ID",
+    "KEY_PREFIX",
+    "MANAGERS",
+    "PROVISIONING",
+    "AgentFilter",
+    "AgentRecord",
+    "Catalog",
+    "CatalogLimits",
+    "EnvironmentRecord",
+    "Principal",
+]

@@ -1,0 +1,39 @@
+"""``create_app(settings)``: the FastAPI application, its lifespan (``Services``), gate and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from corral import __version__
+from corral.api import errors
+from corral.api.middleware import Gate
+from corral.api.routes import agents, environments, events, sessions, system
+from corral.api.services import open_services
+from corral.config import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncGenerator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            try:
+                yield
+            finally:
+                app.state.services = None
+
+    app = FastAPI(
+        title="corral",
+        version=__version__,
+        summary="A self-hostable runtime that speaks the Claude Managed Agents API",
+        lifespan=lifespan,
+    )
+    app.state.services = None
+    for module in (agents, environments, sessions, events, system):
+        app.include_router(module.router)
+    errors.install(app)
+    app.add_middleware(Gate, settings=settings)
+    return app

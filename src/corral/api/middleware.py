@@ -1,0 +1,138 @@
+"""The gate every HTTP request passes, as one pure-ASGI middleware (no per-request task or body copy).
+
+In order: a ``request-id: req_…`` for the response (errors included), the body-size limit (413, from
+``Content-Length`` up front and from the bytes actually received), the optional strict ``anthropic-beta``
+check, and authentication (``Authorization: Bearer <key>`` or ``x-api-key``) that pins the request to the
+key's workspace (``scope["state"]["principal"]``).
+
+Invariants: a request that fails here never reaches a route (nothing is read or written); a bug anywhere
+below becomes a 500 in the error shape, with the request id, as long as the response has not started.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from corral.api.errors import send_error
+from corral.catalog import Catalog
+from corral.config import Settings
+from corral.errors import (
+    AuthenticationFailed,
+    CorralError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RequestTooLarge,
+    ServerError,
+)
+from corral.ids import new_id
+
+log = logging.getLogger("corral.api")
+
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+BETA = "managed-agents-2026-04-01"
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {name.lower(): value for name, value in scope.get("headers", ())}
+
+
+def _presented_key(headers: dict[bytes, bytes]) -> str | None:
+    auth = headers.get(b"authorization")
+    if auth is not None:
+        scheme, _, token = auth.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    key = headers.get(b"x-api-key")
+    return key.decode("latin-1").strip() or None if key is not None else None
+
+
+class Gate:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_bytes = settings.max_request_bytes
+        self.strict_beta = settings.strict_beta_header
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_id("request")
+        scope.setdefault("state", {})["request_id"] = request_id
+        stamp = (b"request-id", request_id.encode())
+        started = False
+
+        async def send_stamped(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), stamp]
+            await send(message)
+
+        try:
+            refusal = await self._admit(scope)
+            if refusal is not None:
+                await send_error(send, refusal, request_id)
+                return
+            await self.app(scope, self._limited(receive), send_stamped)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            if started:
+                raise
+            await send_error(send, ServerError("internal server error"), request_id)
+
+    async def _admit(self, scope: Scope) -> CorralError | None:
+        headers = _headers(scope)
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                return InvalidRequest("Content-Length is not a number")
+            if int(length) > self.max_bytes:
+                return RequestTooLarge(f"request body is larger than {self.max_bytes} bytes")
+        path: str = scope.get("path", "")
+        if path in PUBLIC_PATHS:
+            return None
+        if self.strict_beta and path.startswith("/v1/"):
+            betas = {part.strip() for part in headers.get(b"anthropic-beta", b"").decode("latin-1").split(",")}
+            if BETA not in betas:
+                return NotFound(f"no route {scope.get('method')} {path} without anthropic-beta: {BETA}")
+        return await self._authenticate(scope, headers)
+
+    async def _authenticate(self, scope: Scope, headers: dict[bytes, bytes]) -> CorralError | None:
+        key = _presented_key(headers)
+        if key is None:
+            return AuthenticationFailed("missing API key: send Authorization: Bearer <key> or x-api-key: <key>")
+        catalog = _catalog(scope)
+        principal = await catalog.authenticate(key)
+        if principal is None:
+            return AuthenticationFailed("invalid API key")
+        wanted = headers.get(b"anthropic-workspace-id")
+        if wanted is not None and wanted.decode("latin-1") != principal.workspace_id:
+            return PermissionDenied("this API key does not belong to the workspace named in anthropic-workspace-id")
+        scope["state"]["principal"] = principal
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+        limit = self.max_bytes
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise RequestTooLarge(f"request body is larger than {limit} bytes")
+            return message
+
+        return limited
+
+
+def _catalog(scope: Scope) -> Catalog:
+    services: Any = getattr(scope["app"].state, "services", None)
+    if services is None:
+        raise ServerError("the server is not ready")
+    return services.catalog

@@ -1,0 +1,123 @@
+"""``/v1/sessions/{id}/events``: send, list, and the SSE stream (api.md §6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from corral.api.http import JSONBytes, PageToken, check_id, context, raw_json_response, stamp
+from corral.api.routes.common import ERRORS
+from corral.api.schemas.events import SendEvents
+from corral.api.session_ops import new_event
+from corral.api.sse import EventStream
+from corral.api.wire import BetaManagedAgentsSendSessionEvents, EventPage
+from corral.errors import ErrorCode, InvalidRequest, NotFound
+from corral.paging import Cursor, decode_cursor
+from corral.session import EVENT_TYPES, EventQuery, NewEvent
+
+router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["events"], responses=ERRORS)
+
+DELTA_TYPES = frozenset({"agent.message", "agent.thinking"})
+MAX_DELTA_TYPES = 100
+
+
+def _sid(session_id: str) -> str:
+    return check_id("session", session_id, "session")
+
+
+def _joined(events: list[str]) -> str:
+    return '{"data":[' + ",".join(events) + "]}"
+
+
+async def _self_hosted(request: Request, session_id: str, workspace: str, events: list[NewEvent]) -> bool:
+    """Whether the session runs in a self_hosted environment (only asked when a ``user.tool_result`` is sent)."""
+    if not any(event.type == "user.tool_result" for event in events):
+        return False
+    services, _ = context(request)
+    record = await services.sessions.get_session(session_id, workspace)
+    try:
+        environment = await services.catalog.get_environment(workspace, record.environment_id)
+    except NotFound:
+        return False
+    return environment.config.get("type") == "self_hosted"
+
+
+@router.post("/events", response_model=BetaManagedAgentsSendSessionEvents, summary="Send events to a session")
+async def send_events(request: Request, session_id: str, body: SendEvents) -> JSONBytes:
+    services, workspace = context(request)
+    events = [new_event(event) for event in body.events]
+    self_hosted = await _self_hosted(request, _sid(session_id), workspace, events)
+    appended = await services.sessions.send_client_events(session_id, workspace, events, self_hosted=self_hosted)
+    return raw_json_response(_joined([event.wire_json() for event in appended]))
+
+
+def _types(types: list[str] | None) -> tuple[str, ...]:
+    unknown = sorted(set(types or ()) - EVENT_TYPES)
+    if unknown:
+        raise InvalidRequest(f"unknown event types in types[]: {unknown}")
+    return tuple(types or ())
+
+
+def _after(page: str | None, order: str) -> int | None:
+    if page is None:
+        return None
+    cursor = decode_cursor(page, order=order, scope="events")
+    seq = cursor.key[0] if len(cursor.key) == 1 else None
+    if not isinstance(seq, int) or isinstance(seq, bool) or cursor.direction != "next":
+        raise InvalidRequest("invalid or expired page cursor", code=ErrorCode.INVALID_CURSOR)
+    return seq
+
+
+@router.get("/events", response_model=EventPage, summary="List a session's events")
+async def list_events(
+    request: Request,
+    session_id: str,
+    created_gt: Annotated[datetime | None, Query(alias="created_at[gt]")] = None,
+    created_gte: Annotated[datetime | None, Query(alias="created_at[gte]")] = None,
+    created_lt: Annotated[datetime | None, Query(alias="created_at[lt]")] = None,
+    created_lte: Annotated[datetime | None, Query(alias="created_at[lte]")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    order: Literal["asc", "desc"] = "asc",
+    page: PageToken = None,
+    types: Annotated[list[str] | None, Query(alias="types[]", description="Event types to include.")] = None,
+) -> JSONBytes:
+    services, workspace = context(request)
+    await services.sessions.get_session(_sid(session_id), workspace)
+    query = EventQuery(
+        session_id=session_id,
+        order=order,
+        limit=limit,
+        after_seq=_after(page, order),
+        types=_types(types),
+        created_gt=stamp(created_gt),
+        created_gte=stamp(created_gte),
+        created_lt=stamp(created_lt),
+        created_lte=stamp(created_lte),
+    )
+    events, more = await services.sessions.list_events(query)
+    next_page = Cursor([events[-1].seq], "next", order, "events").encode() if more and events else None
+    body = '{"data":[' + ",".join(e.wire_json() for e in events) + '],"next_page":'
+    return raw_json_response(body + (f'"{next_page}"' if next_page else "null") + "}")
+
+
+@router.get(
+    "/events/stream",
+    response_class=EventStream,
+    summary="Stream a session's new events (Server-Sent Events)",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "event: <type>\\ndata: <event JSON>"}},
+)
+async def stream_events(
+    request: Request,
+    session_id: str,
+    event_deltas: Annotated[
+        list[str] | None, Query(alias="event_deltas[]", description="agent.message and/or agent.thinking")
+    ] = None,
+) -> EventStream:
+    services, workspace = context(request)
+    wanted = list(event_deltas or ())
+    if len(wanted) > MAX_DELTA_TYPES or not set(wanted) <= DELTA_TYPES:
+        raise InvalidRequest(f"event_deltas[] accepts at most {MAX_DELTA_TYPES} of {sorted(DELTA_TYPES)}")
+    await services.sessions.get_session(_sid(session_id), workspace)
+    return EventStream(services, session_id, frozenset(wanted))

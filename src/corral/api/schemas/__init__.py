@@ -1,0 +1,1 @@
+"""Request models: the documented shape of every body the API accepts (see ``base.Strict``)."""

@@ -1,0 +1,86 @@
+"""The composition root: the one place that picks concrete parts and wires them together.
+
+``open_services(settings)`` opens, in order, the database (migrating it), the session store, the catalog
+(ensuring the default workspace), then the background task group; closing runs in reverse. The API lifespan
+holds it for the life of the server; ``corral`` CLI commands and ``corral bench`` may hold it too.
+
+Adding a component (harness workers, the sandbox provider, the egress proxy …): give ``Services`` a field,
+open it in ``open_services`` after what it depends on, register its cleanup on ``stack``, and start its
+long-running loops with ``services.tasks.start_soon(...)``. Those tasks are cancelled before anything they use
+is closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.abc import TaskGroup
+
+from corral.catalog import Catalog, CatalogLimits
+from corral.config import Settings
+from corral.db import Database
+from corral.db.engines import open_database
+from corral.session import SessionStore
+
+
+@dataclass
+class StreamStats:
+    """Live SSE connections (``GET /v1/sessions/{id}/events/stream``) open right now."""
+
+    open_streams: int = 0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    sessions: SessionStore
+    catalog: Catalog
+    tasks: TaskGroup
+    streams: StreamStats = field(default_factory=StreamStats)
+
+
+def open_db(settings: Settings) -> Database:
+    return open_database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+
+
+def make_catalog(db: Database, settings: Settings) -> Catalog:
+    return Catalog(db, limits=CatalogLimits(max_tools=settings.max_agent_tools), admin_key=settings.api_key)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncGenerator[Services]:
+    async with AsyncExitStack() as stack:
+        db = open_db(settings)
+        await db.open()
+        stack.push_async_callback(db.close)
+        sessions = SessionStore(db)
+        stack.push_async_callback(sessions.aclose)
+        catalog = make_catalog(db, settings)
+        await catalog.ensure_default_workspace()
+        tasks = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
+        yield Services(settings=settings, db=db, sessions=sessions, catalog=catalog, tasks=tasks)
+
+
+async def first_start_key(settings: Settings) -> str | None:
+    """On a first start without ``CORRAL_API_KEY`` and without any key stored, make one and return it.
+
+    The secret is returned once for the operator to copy; only its hash is kept.
+    """
+    if settings.api_key:
+        return None
+    db = open_db(settings)
+    await db.open()
+    try:
+        catalog = make_catalog(db, settings)
+        await catalog.ensure_default_workspace()
+        if await catalog.has_keys():
+            return None
+        secret, _ = await catalog.create_key(name="first start")
+        return secret
+    finally:
+        await db.close()

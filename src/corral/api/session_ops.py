@@ -1,0 +1,100 @@
+"""Creating and updating sessions: the catalog resolves the agent and environment, the store writes.
+
+Invariants:
+
+* A session's ``agent`` is a snapshot of one agent version (plus session-local overrides); later agent
+  updates never change it.
+* Everything a request asks for that this server cannot honour (resources, vaults, budgets) is refused with
+  a clear 400 before anything is written; the environment must exist and not be archived.
+* Client events become ``NewEvent`` s; those the agent takes up later (messages, confirmations, system
+  messages) are *queued* (``processed_at`` null until the harness stamps them); the others are processed on
+  receipt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from corral._types import JSONObject
+from corral.api.schemas.sessions import SessionCreate, SessionUpdate
+from corral.api.services import Services
+from corral.catalog.metadata import check_metadata, check_patch
+from corral.errors import ErrorCode, InvalidRequest
+from corral.session import Event, NewEvent, NewSession, SessionRecord
+
+QUEUED_TYPES = frozenset({"user.message", "user.tool_confirmation", "system.message"})
+
+
+def new_event(param: BaseModel) -> NewEvent:
+    data: dict[str, Any] = param.model_dump(exclude_unset=True, mode="json")
+    kind = str(data.pop("type"))
+    return NewEvent(kind, data, queued=kind in QUEUED_TYPES)
+
+
+def _refuse_unsupported(body: SessionCreate) -> None:
+    if body.resources:
+        raise InvalidRequest(
+            "session resources (files, repositories, memory stores) are not supported by this server yet",
+            code=ErrorCode.NOT_SUPPORTED,
+        )
+    if body.vault_ids:
+        raise InvalidRequest("vaults are not supported by this server yet", code=ErrorCode.NOT_SUPPORTED)
+    if body.budget is not None:
+        raise InvalidRequest(
+            "model_not_budgetable: this server has no list prices, so sessions cannot carry a budget",
+            code=ErrorCode.MODEL_NOT_BUDGETABLE,
+            details={"error_code": ErrorCode.MODEL_NOT_BUDGETABLE.value},
+        )
+
+
+async def create_session(
+    services: Services, workspace_id: str, body: SessionCreate
+) -> tuple[SessionRecord, list[Event]]:
+    _refuse_unsupported(body)
+    metadata = check_metadata(body.metadata)
+    environment = await services.catalog.get_environment(workspace_id, body.environment_id)
+    if environment.archived_at is not None:
+        raise InvalidRequest(f"environment {environment.id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
+    agent_ref: Any = (
+        body.agent if isinstance(body.agent, str) else body.agent.model_dump(exclude_unset=True, mode="json")
+    )
+    snapshot = await services.catalog.session_agent(workspace_id, agent_ref)
+    doc: JSONObject = {
+        "title": body.title,
+        "metadata": metadata,
+        "agent": snapshot,
+        "resources": [],
+        "vault_ids": [],
+        "budget": None,
+        "deployment_id": None,
+        "outcome_evaluations": [],
+    }
+    events = [new_event(event) for event in body.initial_events or []]
+    new = NewSession(workspace_id, snapshot["id"], int(snapshot["version"]), environment.id, doc, events)
+    return await services.sessions.create_session(new)
+
+
+async def session_changes(services: Services, record: SessionRecord, body: SessionUpdate) -> JSONObject:
+    """The doc changes of an update, validated (the store applies them and emits ``session.updated``)."""
+    sent = body.sent()
+    if "vault_ids" in sent:
+        raise InvalidRequest("vault_ids cannot be changed after creation", code=ErrorCode.NOT_SUPPORTED)
+    if sent.get("budget") is not None:
+        raise InvalidRequest(
+            "budget_create_only: a budget cannot be added to a session created without one",
+            code=ErrorCode.BUDGET_CREATE_ONLY,
+            details={"error_code": ErrorCode.BUDGET_CREATE_ONLY.value},
+        )
+    changes: JSONObject = {}
+    if "title" in sent:
+        changes["title"] = sent["title"]
+    if "metadata" in sent:
+        changes["metadata"] = check_patch(sent["metadata"])
+    if sent.get("agent"):
+        snapshot = record.doc.get("agent")
+        if not isinstance(snapshot, dict):
+            raise InvalidRequest("this session was not created from an agent; its tools cannot be changed")
+        changes["agent"] = services.catalog.replace_session_tools(snapshot, sent["agent"])
+    return changes

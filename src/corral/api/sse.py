@@ -1,0 +1,103 @@
+"""``GET /v1/sessions/{id}/events/stream``: Server-Sent Events, framed exactly as api.md §6.4 says.
+
+Every frame is ``event: <type>\\ndata: <one JSON object>\\n\\n``; keep-alives are ``event: ping``.
+
+Invariants:
+
+* The subscription is attached *before* the 200 goes out, so an event appended after the client saw the
+  response headers is always delivered (stream-first, no replay of earlier events).
+* The stream ends after ``session.deleted`` (or when the broker cuts a subscriber off); a client that
+  disconnects ends it at once: the disconnect watcher cancels the pump, and leaving ``subscribe`` detaches
+  the subscriber. No task, subscriber or buffer outlives the connection.
+"""
+
+from __future__ import annotations
+
+import anyio
+from anyio import CancelScope
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from corral.api.errors import request_id_of, send_error
+from corral.api.services import Services
+from corral.errors import CorralError
+from corral.session import Closed, Delta, Event, Subscriber
+
+_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
+_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def frame(kind: str, data: str) -> bytes:
+    return f"event: {kind}\ndata: {data}\n\n".encode()
+
+
+class EventStream(Response):
+    media_type = "text/event-stream"
+
+    def __init__(self, services: Services, session_id: str, deltas: frozenset[str]):
+        super().__init__(status_code=200)
+        self.services = services
+        self.session_id = session_id
+        self.deltas = deltas
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stats = self.services.streams
+        try:
+            subscription = self.services.sessions.subscribe(self.session_id, self.deltas)
+            subscriber = await subscription.__aenter__()
+        except CorralError as error:  # deleted between the route's check and here
+            await send_error(send, error, request_id_of(scope))
+            return
+        stats.open_streams += 1
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+            gone = anyio.Event()
+            async with anyio.create_task_group() as group:
+                group.start_soon(_watch_disconnect, receive, group.cancel_scope, gone)
+                await self._pump(subscriber, send)
+                group.cancel_scope.cancel()
+            if not gone.is_set():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except* OSError:
+            pass  # the client went away while we wrote; nothing to clean up beyond the finally
+        finally:
+            stats.open_streams -= 1
+            with anyio.CancelScope(shield=True):
+                await subscription.__aexit__(None, None, None)
+
+    async def _pump(self, subscriber: Subscriber, send: Send) -> None:
+        ping_every = self.services.settings.sse_ping_seconds
+        while True:
+            item: Event | Delta | Closed | None = None
+            with anyio.move_on_after(ping_every):
+                try:
+                    item = await subscriber.receive.receive()
+                except (anyio.EndOfStream, anyio.ClosedResourceError):
+                    return
+            if item is None:
+                await send({"type": "http.response.body", "body": _PING, "more_body": True})
+            elif isinstance(item, Closed):
+                return
+            elif isinstance(item, Delta):
+                await send(
+                    {"type": "http.response.body", "body": frame(item.kind, item.wire_json()), "more_body": True}
+                )
+            else:
+                await send(
+                    {"type": "http.response.body", "body": frame(item.type, item.wire_json()), "more_body": True}
+                )
+                if item.type == "session.deleted":
+                    return
+
+
+async def _watch_disconnect(receive: Receive, scope: CancelScope, gone: anyio.Event) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            scope.cancel()
+            return

@@ -1,0 +1,98 @@
+"""Response models, for ``/openapi.json`` only: handlers build JSON directly and never run these.
+
+Wherever the official SDK has a model, it *is* the documentation (the SDK is the client this server must
+satisfy); corral adds only the error body, the page wrappers and its environment-config extension.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from anthropic.types.beta import (
+    BetaEnvironmentDeleteResponse,
+    BetaLimitedNetwork,
+    BetaManagedAgentsAgent,
+    BetaManagedAgentsDeletedSession,
+    BetaManagedAgentsSession,
+    BetaPackages,
+    BetaSelfHostedConfig,
+    BetaUnrestrictedNetwork,
+)
+from anthropic.types.beta.sessions import BetaManagedAgentsSendSessionEvents, BetaManagedAgentsSessionEvent
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "AgentPage",
+    "BetaEnvironmentDeleteResponse",
+    "BetaManagedAgentsAgent",
+    "BetaManagedAgentsDeletedSession",
+    "BetaManagedAgentsSendSessionEvents",
+    "BetaManagedAgentsSession",
+    "Environment",
+    "EnvironmentPage",
+    "ErrorBody",
+    "EventPage",
+    "SessionPage",
+]
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="invalid_request_error, authentication_error, not_found_error, …")
+    message: str
+    details: dict[str, Any] | None = Field(None, description="error_code and other machine-readable context")
+
+
+class ErrorBody(BaseModel):
+    type: Literal["error"]
+    error: ErrorDetail
+    request_id: str
+
+
+class CorralSandboxConfig(BaseModel):
+    """corral extension: how the sandbox provider prepares this environment's sandboxes."""
+
+    warm_pool_size: int | None = Field(None, ge=0, le=32)
+    provisioning: Literal["lazy", "speculative", "eager"] | None = None
+
+
+class CloudConfig(BaseModel):
+    type: Literal["cloud"]
+    networking: BetaUnrestrictedNetwork | BetaLimitedNetwork
+    packages: BetaPackages
+    corral: CorralSandboxConfig | None = Field(None, description="corral extension; absent unless set")
+
+
+class Environment(BaseModel):
+    """``BetaEnvironment`` with corral's optional ``config.corral``."""
+
+    type: Literal["environment"]
+    id: str
+    name: str
+    description: str | None
+    config: CloudConfig | BetaSelfHostedConfig
+    metadata: dict[str, str]
+    scope: Literal["organization", "account"] | None
+    created_at: str
+    updated_at: str
+    archived_at: str | None
+
+
+class AgentPage(BaseModel):
+    data: list[BetaManagedAgentsAgent]
+    next_page: str | None
+
+
+class EnvironmentPage(BaseModel):
+    data: list[Environment]
+    next_page: str | None
+
+
+class SessionPage(BaseModel):
+    data: list[BetaManagedAgentsSession]
+    next_page: str | None
+    prev_page: str | None
+
+
+class EventPage(BaseModel):
+    data: list[BetaManagedAgentsSessionEvent]
+    next_page: str | None

@@ -1,0 +1,137 @@
+"""Agents: versioned configurations, as flows that run on either engine (see ``corral.db.query``).
+
+Invariants:
+
+* Every version ever created is in ``agent_versions`` and never changes; ``agents`` holds the latest version
+  and its number. Versions are dense: 1, 2, 3 …
+* An update that changes nothing does not create a version; an update carrying ``version`` succeeds only if
+  it is the current one (optimistic concurrency, 409 otherwise); an archived agent accepts no update.
+* Archive is one-way; archiving an archived agent returns it unchanged.
+* An agent of another workspace is indistinguishable from one that does not exist (404).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from corral.catalog._paging import keyset_clause, next_page
+from corral.catalog.agent_config import resolve_update
+from corral.catalog.limits import CatalogLimits
+from corral.catalog.records import AgentRecord
+from corral.db import Flow, all_rows, exec_, one
+from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from corral.paging import Cursor, Page
+
+COLUMNS = "id, workspace_id, version, doc, created_at, archived_at"
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class AgentFilter:
+    workspace_id: str
+    include_archived: bool = False
+    created_gte: str | None = None
+    created_lte: str | None = None
+
+
+def _missing(agent_id: str) -> NotFound:
+    return NotFound(f"agent {agent_id} not found")
+
+
+def _select(agent_id: str, workspace_id: str, *, lock: bool = False) -> Flow:
+    suffix = "{for_update}" if lock else ""
+    row = yield one(f"SELECT {COLUMNS} FROM agents WHERE id = $1{suffix}", agent_id)
+    if row is None or row["workspace_id"] != workspace_id:
+        raise _missing(agent_id)
+    return row
+
+
+def insert(agent_id: str, workspace_id: str, config: dict[str, Any], stamp: str) -> Flow:
+    doc = _dumps({**config, "updated_at": stamp})
+    yield exec_(f"INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, 1, $3, $4, NULL)", agent_id, workspace_id, doc, stamp)
+    yield exec_("INSERT INTO agent_versions (agent_id, version, doc) VALUES ($1, 1, $2)", agent_id, doc)
+    row = yield from _select(agent_id, workspace_id)
+    return AgentRecord.from_row(row)
+
+
+def get(agent_id: str, workspace_id: str, version: int | None) -> Flow:
+    row = yield from _select(agent_id, workspace_id)
+    if version is None or version == int(row["version"]):
+        return AgentRecord.from_row(row)
+    old = yield one("SELECT doc FROM agent_versions WHERE agent_id = $1 AND version = $2", agent_id, version)
+    if old is None:
+        raise NotFound(f"agent {agent_id} has no version {version}")
+    return AgentRecord.from_row(row, version=version, doc=old["doc"])
+
+
+def update(agent_id: str, workspace_id: str, params: Mapping[str, Any], limits: CatalogLimits, stamp: str) -> Flow:
+    row = yield from _select(agent_id, workspace_id, lock=True)
+    current = AgentRecord.from_row(row)
+    if current.archived_at is not None:
+        raise InvalidRequest(f"agent {agent_id} is archived and read-only", code=ErrorCode.AGENT_ARCHIVED)
+    expected = params.get("version")
+    if expected is not None and expected != current.version:
+        raise Conflict(
+            f"agent {agent_id} is at version {current.version}, not {expected}",
+            code=ErrorCode.AGENT_VERSION_CONFLICT,
+            details={"current_version": current.version},
+        )
+    config = resolve_update(current.doc, {k: v for k, v in params.items() if k != "version"}, limits)
+    if config == current.config:
+        return current
+    version = current.version + 1
+    doc = _dumps({**config, "updated_at": stamp})
+    yield exec_("INSERT INTO agent_versions (agent_id, version, doc) VALUES ($1, $2, $3)", agent_id, version, doc)
+    yield exec_("UPDATE agents SET version = $2, doc = $3 WHERE id = $1", agent_id, version, doc)
+    row = yield from _select(agent_id, workspace_id)
+    return AgentRecord.from_row(row)
+
+
+def archive(agent_id: str, workspace_id: str, stamp: str) -> Flow:
+    row = yield from _select(agent_id, workspace_id, lock=True)
+    if row["archived_at"] is None:
+        yield exec_("UPDATE agents SET archived_at = $2 WHERE id = $1", agent_id, stamp)
+        row = yield from _select(agent_id, workspace_id)
+    return AgentRecord.from_row(row)
+
+
+def page(flt: AgentFilter, limit: int, cursor: Cursor | None) -> Flow:
+    clauses = ["workspace_id = $1"]
+    args: list[Any] = [flt.workspace_id]
+    if not flt.include_archived:
+        clauses.append("archived_at IS NULL")
+    for op, value in ((">=", flt.created_gte), ("<=", flt.created_lte)):
+        if value is not None:
+            args.append(value)
+            clauses.append(f"created_at {op} ${len(args)}")
+    if (keyset := keyset_clause(cursor, args)) is not None:
+        clauses.append(keyset)
+    args.append(limit + 1)
+    rows = yield all_rows(
+        f"SELECT {COLUMNS} FROM agents WHERE {' AND '.join(clauses)}"
+        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
+        *args,
+    )
+    items = [AgentRecord.from_row(row) for row in rows[:limit]]
+    key = [items[-1].created_at, items[-1].id] if items else []
+    return Page(items, next_page(rows, limit, "agents", key))
+
+
+def versions(agent_id: str, workspace_id: str, limit: int, below: int | None) -> Flow:
+    """Versions newest first, those below ``below`` when paging on."""
+    row = yield from _select(agent_id, workspace_id)
+    top = int(row["version"]) + 1 if below is None else below
+    rows = yield all_rows(
+        "SELECT version, doc FROM agent_versions WHERE agent_id = $1 AND version < $2 ORDER BY version DESC LIMIT $3",
+        agent_id,
+        top,
+        limit + 1,
+    )
+    items = [AgentRecord.from_row(row, version=int(v["version"]), doc=v["doc"]) for v in rows[:limit]]
+    cursor = None
+    if len(rows) > limit:
+        cursor = Cursor(key=[items[-1].version], direction="next", order="desc", scope="agent_versions").encode()
+    return Page(items, cursor)

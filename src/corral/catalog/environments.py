@@ -1,0 +1,191 @@
+"""Environments: reusable sandbox templates, as flows that run on either engine.
+
+Invariants:
+
+* Names are unique per workspace (archived environments keep theirs): a duplicate is a 409 with
+  ``x-should-retry: false`` and nothing is written.
+* An archived environment accepts no update (400 ``environment_archived``) and no new session; archive is
+  one-way.
+* An environment is deleted only while no session references it (409 otherwise), checked in the same
+  transaction as the delete.
+* An environment of another workspace is indistinguishable from one that does not exist (404).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from corral._types import JSONObject
+from corral.catalog._paging import keyset_clause, next_page
+from corral.catalog.env_config import resolve_config
+from corral.catalog.limits import DESCRIPTION_MAX, ENV_NAME_MAX
+from corral.catalog.metadata import check_metadata, patch_metadata
+from corral.catalog.records import EnvironmentRecord
+from corral.db import Flow, UniqueViolation, all_rows, exec_, one
+from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from corral.paging import Cursor, Page
+
+COLUMNS = "id, workspace_id, name, doc, created_at, archived_at"
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > ENV_NAME_MAX:
+        raise InvalidRequest(f"name must be 1-{ENV_NAME_MAX} characters and not blank")
+    return value
+
+
+def _description(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) > DESCRIPTION_MAX):
+        raise InvalidRequest(f"description must be a string of at most {DESCRIPTION_MAX} characters")
+    return value
+
+
+def _scope(value: Any) -> str:
+    if value in (None, "organization"):
+        return "organization"
+    if value == "account":
+        raise InvalidRequest("scope 'account' is not supported; environments are visible to the whole workspace")
+    raise InvalidRequest("scope must be 'organization'")
+
+
+def resolve_new(params: Mapping[str, Any]) -> JSONObject:
+    """The stored doc of a new environment (without ``updated_at``)."""
+    return {
+        "name": _name(params.get("name")),
+        "description": _description(params.get("description")),
+        "config": resolve_config(params.get("config")),
+        "metadata": check_metadata(params.get("metadata")),
+        "scope": _scope(params.get("scope")),
+    }
+
+
+def _resolve_update(stored: JSONObject, params: Mapping[str, Any]) -> JSONObject:
+    doc = {key: stored.get(key) for key in ("name", "description", "config", "metadata", "scope")}
+    if "name" in params:
+        doc["name"] = _name(params["name"])
+    if "description" in params:
+        doc["description"] = _description(params["description"])
+    if "config" in params:
+        doc["config"] = resolve_config(params["config"], stored["config"])
+    if "metadata" in params:
+        doc["metadata"] = patch_metadata(stored.get("metadata") or {}, params["metadata"], empty_deletes=True)
+    if "scope" in params:
+        doc["scope"] = _scope(params["scope"])
+    return doc
+
+
+def _missing(environment_id: str) -> NotFound:
+    return NotFound(f"environment {environment_id} not found", code=ErrorCode.ENVIRONMENT_NOT_FOUND)
+
+
+def _duplicate(name: str) -> Conflict:
+    return Conflict(f"an environment named {name!r} already exists", code=ErrorCode.DUPLICATE_NAME)
+
+
+def _select(environment_id: str, workspace_id: str, *, lock: bool = False) -> Flow:
+    suffix = "{for_update}" if lock else ""
+    row = yield one(f"SELECT {COLUMNS} FROM environments WHERE id = $1{suffix}", environment_id)
+    if row is None or row["workspace_id"] != workspace_id:
+        raise _missing(environment_id)
+    return row
+
+
+def _name_taken(workspace_id: str, name: str, environment_id: str) -> Flow:
+    row = yield one(
+        "SELECT id FROM environments WHERE workspace_id = $1 AND name = $2 AND id <> $3",
+        workspace_id,
+        name,
+        environment_id,
+    )
+    return row is not None
+
+
+def insert(environment_id: str, workspace_id: str, doc: JSONObject, stamp: str) -> Flow:
+    if (yield from _name_taken(workspace_id, doc["name"], environment_id)):
+        raise _duplicate(doc["name"])
+    try:
+        yield exec_(
+            f"INSERT INTO environments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL)",
+            environment_id,
+            workspace_id,
+            doc["name"],
+            _dumps({**doc, "updated_at": stamp}),
+            stamp,
+        )
+    except UniqueViolation:
+        raise _duplicate(doc["name"]) from None
+    row = yield from _select(environment_id, workspace_id)
+    return EnvironmentRecord.from_row(row)
+
+
+def get(environment_id: str, workspace_id: str) -> Flow:
+    row = yield from _select(environment_id, workspace_id)
+    return EnvironmentRecord.from_row(row)
+
+
+def update(environment_id: str, workspace_id: str, params: Mapping[str, Any], stamp: str) -> Flow:
+    row = yield from _select(environment_id, workspace_id, lock=True)
+    current = EnvironmentRecord.from_row(row)
+    if current.archived_at is not None:
+        raise InvalidRequest(f"environment {environment_id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
+    stored = {key: value for key, value in current.doc.items() if key != "updated_at"}
+    doc = _resolve_update(current.doc, params)
+    if doc == stored:
+        return current
+    if doc["name"] != current.name and (yield from _name_taken(workspace_id, doc["name"], environment_id)):
+        raise _duplicate(doc["name"])
+    try:
+        yield exec_(
+            "UPDATE environments SET name = $2, doc = $3 WHERE id = $1",
+            environment_id,
+            doc["name"],
+            _dumps({**doc, "updated_at": stamp}),
+        )
+    except UniqueViolation:
+        raise _duplicate(doc["name"]) from None
+    row = yield from _select(environment_id, workspace_id)
+    return EnvironmentRecord.from_row(row)
+
+
+def archive(environment_id: str, workspace_id: str, stamp: str) -> Flow:
+    row = yield from _select(environment_id, workspace_id, lock=True)
+    if row["archived_at"] is None:
+        doc = {**json.loads(row["doc"]), "updated_at": stamp}
+        yield exec_(
+            "UPDATE environments SET archived_at = $2, doc = $3 WHERE id = $1", environment_id, stamp, _dumps(doc)
+        )
+        row = yield from _select(environment_id, workspace_id)
+    return EnvironmentRecord.from_row(row)
+
+
+def delete(environment_id: str, workspace_id: str) -> Flow:
+    yield from _select(environment_id, workspace_id, lock=True)
+    used = yield one("SELECT id FROM sessions WHERE environment_id = $1 LIMIT 1", environment_id)
+    if used is not None:
+        raise Conflict(
+            f"environment {environment_id} is used by sessions (e.g. {used['id']}); delete them first",
+            code=ErrorCode.ENVIRONMENT_IN_USE,
+        )
+    yield exec_("DELETE FROM environments WHERE id = $1", environment_id)
+    return None
+
+
+def page(workspace_id: str, include_archived: bool, limit: int, cursor: Cursor | None) -> Flow:
+    clauses = ["workspace_id = $1"]
+    args: list[Any] = [workspace_id]
+    if not include_archived:
+        clauses.append("archived_at IS NULL")
+    if (keyset := keyset_clause(cursor, args)) is not None:
+        clauses.append(keyset)
+    args.append(limit + 1)
+    rows = yield all_rows(
+        f"SELECT {COLUMNS} FROM environments WHERE {' AND '.join(clauses)}"
+        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
+        *args,
+    )
+    items = [EnvironmentRecord.from_row(row) for row in rows[:limit]]
+    key = [items[-1].created_at, items[-1].id] if items else []
+    return Page(items, next_page(rows, limit, "environments", key))

@@ -1,0 +1,40 @@
+"""The documented size limits of catalog objects (api.md §1.5, §3.2, §19), in one place.
+
+The API's request models reuse these numbers so that ``/openapi.json`` states the same limits the catalog
+enforces; the catalog checks them again, so a caller that bypasses the HTTP layer gets the same answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NAME_MAX = 256
+SYSTEM_MAX = 100_000
+DESCRIPTION_MAX = 2048
+MODEL_ID_MAX = 256
+METADATA_PAIRS = 16
+METADATA_KEY_MAX = 64
+METADATA_VALUE_MAX = 512
+MCP_SERVERS_MAX = 20
+MCP_NAME_MAX = 255
+URL_MAX = 2048
+TOOL_NAME_MAX = 128
+TOOL_DESCRIPTION_MAX = 4096
+DOMAINS_MAX = 64
+URL_SOURCE_TOOLS_MAX = 128
+ROLE_ARN_MAX = 2048
+ENV_NAME_MAX = 256
+ALLOWED_HOSTS_MAX = 256
+PACKAGES_MAX = 256
+PACKAGE_SPEC_MAX = 256
+WARM_POOL_MAX = 32
+SESSION_TITLE_MAX = 512
+INITIAL_EVENTS_MAX = 50
+DEFAULT_TOOLS_MAX = 128
+
+
+@dataclass(frozen=True)
+class CatalogLimits:
+    """Limits an operator may change (``Settings``)."""
+
+    max_tools: int = DEFAULT_TOOLS_MAX

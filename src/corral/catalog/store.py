@@ -1,0 +1,156 @@
+"""``Catalog``: workspaces, API keys, agents and environments on any ``Database`` engine.
+
+Every method takes the caller's ``workspace_id`` and sees only that workspace's objects. Inputs are the JSON
+objects a client sent (shape already checked by the API); all semantic validation happens here, before or
+inside the write transaction, so a refused request writes nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from corral._types import JSONObject
+from corral.catalog import agents, environments, keys
+from corral.catalog._paging import cursor_from
+from corral.catalog.agent_config import apply_overrides, resolve_create
+from corral.catalog.limits import CatalogLimits
+from corral.catalog.records import AgentRecord, EnvironmentRecord, Principal
+from corral.db import Database
+from corral.errors import ErrorCode, InvalidRequest, NotFound
+from corral.ids import is_id, new_id, now, rfc3339
+from corral.paging import Page
+
+_AUTH_CACHE_SECONDS = 60.0
+_AUTH_CACHE_SIZE = 10_000
+
+
+def _stamp() -> str:
+    return rfc3339(now())
+
+
+def _agent_id(agent_id: str) -> str:
+    if not is_id("agent", agent_id):
+        raise NotFound(f"agent {agent_id} not found")
+    return agent_id
+
+
+def _environment_id(environment_id: str) -> str:
+    if not is_id("environment", environment_id):
+        raise NotFound(f"environment {environment_id} not found", code=ErrorCode.ENVIRONMENT_NOT_FOUND)
+    return environment_id
+
+
+class Catalog:
+    def __init__(self, db: Database, *, limits: CatalogLimits | None = None, admin_key: str | None = None):
+        self.db = db
+        self.limits = limits or CatalogLimits()
+        self._admin_key = admin_key
+        self._auth_cache: dict[str, tuple[Principal, float]] = {}
+
+    # ------------------------------------------------------------------ workspaces and keys
+
+    async def ensure_default_workspace(self) -> str:
+        return await self.db.write(
+            keys.ensure_workspace, keys.DEFAULT_WORKSPACE_ID, keys.DEFAULT_WORKSPACE_NAME, _stamp()
+        )
+
+    async def create_key(self, workspace_name: str = keys.DEFAULT_WORKSPACE_NAME, name: str = "") -> tuple[str, str]:
+        """Make a key of the workspace called ``workspace_name`` (created if needed): ``(secret, workspace_id)``."""
+        secret = keys.new_secret()
+        _, workspace_id = await self.db.write(keys.insert_key, workspace_name, keys.hash_secret(secret), name, _stamp())
+        return secret, workspace_id
+
+    async def has_keys(self) -> bool:
+        return await self.db.read(keys.any_key)
+
+    async def authenticate(self, secret: str) -> Principal | None:
+        """The principal a presented key stands for, or None. Known keys are cached briefly."""
+        if self._admin_key and hmac.compare_digest(secret.encode(), self._admin_key.encode()):
+            return Principal(keys.DEFAULT_WORKSPACE_ID, None, admin=True)
+        digest = keys.hash_secret(secret)
+        cached = self._auth_cache.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        found = await self.db.read(keys.lookup, digest)
+        if found is None:
+            return None
+        principal = Principal(found[1], found[0])
+        if len(self._auth_cache) >= _AUTH_CACHE_SIZE:
+            self._auth_cache.clear()
+        self._auth_cache[digest] = (principal, time.monotonic() + _AUTH_CACHE_SECONDS)
+        return principal
+
+    # ------------------------------------------------------------------ agents
+
+    async def create_agent(self, workspace_id: str, params: Mapping[str, Any]) -> AgentRecord:
+        config = resolve_create(params, self.limits)
+        return await self.db.write(agents.insert, new_id("agent"), workspace_id, config, _stamp())
+
+    async def get_agent(self, workspace_id: str, agent_id: str, version: int | None = None) -> AgentRecord:
+        return await self.db.read(agents.get, _agent_id(agent_id), workspace_id, version)
+
+    async def update_agent(self, workspace_id: str, agent_id: str, params: Mapping[str, Any]) -> AgentRecord:
+        return await self.db.write(agents.update, _agent_id(agent_id), workspace_id, params, self.limits, _stamp())
+
+    async def archive_agent(self, workspace_id: str, agent_id: str) -> AgentRecord:
+        return await self.db.write(agents.archive, _agent_id(agent_id), workspace_id, _stamp())
+
+    async def list_agents(self, flt: agents.AgentFilter, *, limit: int, page: str | None) -> Page:
+        return await self.db.read(agents.page, flt, limit, cursor_from(page, "agents", 2))
+
+    async def list_agent_versions(self, workspace_id: str, agent_id: str, *, limit: int, page: str | None) -> Page:
+        below: int | None = None
+        if (cursor := cursor_from(page, "agent_versions", 1)) is not None:
+            if not isinstance(cursor.key[0], int) or isinstance(cursor.key[0], bool):
+                raise InvalidRequest("invalid or expired page cursor", code=ErrorCode.INVALID_CURSOR)
+            below = cursor.key[0]
+        return await self.db.read(agents.versions, _agent_id(agent_id), workspace_id, limit, below)
+
+    async def session_agent(self, workspace_id: str, ref: str | Mapping[str, Any]) -> JSONObject:
+        """Resolve a session's ``agent`` (id, ``{type: agent}`` or ``{type: agent_with_overrides}``) to a snapshot."""
+        if isinstance(ref, str):
+            ref = {"type": "agent", "id": ref}
+        agent_id = ref.get("id")
+        if not isinstance(agent_id, str) or not is_id("agent", agent_id):
+            raise InvalidRequest(f"agent must be an agent id (agent_…), got {agent_id!r}", code=ErrorCode.INVALID_ID)
+        record = await self.get_agent(workspace_id, agent_id, ref.get("version"))
+        if record.archived_at is not None:
+            raise InvalidRequest(f"agent {agent_id} is archived", code=ErrorCode.AGENT_ARCHIVED)
+        snapshot = record.snapshot()
+        if ref.get("type") == "agent_with_overrides":
+            overrides = {k: v for k, v in ref.items() if k not in ("type", "id", "version")}
+            snapshot = apply_overrides(snapshot, overrides, self.limits)
+        return snapshot
+
+    def replace_session_tools(self, snapshot: Mapping[str, Any], changes: Mapping[str, Any]) -> JSONObject:
+        """A session's agent snapshot with ``tools``/``mcp_servers`` replaced (``POST /v1/sessions/{id}``)."""
+        return apply_overrides(snapshot, changes, self.limits)
+
+    # ------------------------------------------------------------------ environments
+
+    async def create_environment(self, workspace_id: str, params: Mapping[str, Any]) -> EnvironmentRecord:
+        doc = environments.resolve_new(params)
+        return await self.db.write(environments.insert, new_id("environment"), workspace_id, doc, _stamp())
+
+    async def get_environment(self, workspace_id: str, environment_id: str) -> EnvironmentRecord:
+        return await self.db.read(environments.get, _environment_id(environment_id), workspace_id)
+
+    async def update_environment(
+        self, workspace_id: str, environment_id: str, params: Mapping[str, Any]
+    ) -> EnvironmentRecord:
+        return await self.db.write(environments.update, _environment_id(environment_id), workspace_id, params, _stamp())
+
+    async def archive_environment(self, workspace_id: str, environment_id: str) -> EnvironmentRecord:
+        return await self.db.write(environments.archive, _environment_id(environment_id), workspace_id, _stamp())
+
+    async def delete_environment(self, workspace_id: str, environment_id: str) -> None:
+        await self.db.write(environments.delete, _environment_id(environment_id), workspace_id)
+
+    async def list_environments(
+        self, workspace_id: str, *, include_archived: bool, limit: int, page: str | None
+    ) -> Page:
+        cursor = cursor_from(page, "environments", 2)
+        return await self.db.read(environments.page, workspace_id, include_archived, limit, cursor)
