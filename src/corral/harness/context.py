@@ -1,0 +1,139 @@
+"""The model's context: a pure function of the session log (plus the latest compaction, itself an event).
+
+Invariants:
+
+* ``build_messages`` never reads or writes anything; the same events give the same messages. Compaction
+  and trimming are views: the log is never rewritten.
+* The messages alternate user / assistant and every tool use is answered in the user message right after
+  it, in call order, before any user text; a call without a result in the log (abandoned by an
+  interrupt) is answered by a synthetic error result, so every provider accepts the history.
+* A ``user.message`` written while a model request was open (its ``seq`` lies between the request's
+  start and end) was not seen by that request: it is placed after the response, where it was taken up.
+* Tool use ids in the context are the ids of the log events that carry the calls, so results and
+  sandbox journals match whatever provider produced the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from corral._types import JSONObject
+from corral.harness.log import RESULT_KEYS, TOOL_USES
+from corral.harness.models.content import Block, Message, Role, Text, Thinking, ToolOutput, ToolUse, blocks_from_wire
+from corral.session import Event
+
+MISSING_RESULT = "This tool call was not completed: the turn was interrupted before it returned a result."
+SUMMARY_PREAMBLE = (
+    "This session continues an earlier conversation that was compacted to fit the context window. "
+    "Summary of the earlier part:\n\n"
+)
+
+
+def build_messages(events: Sequence[Event], compaction: JSONObject | None = None) -> list[Message]:
+    """The conversation as the model should see it now."""
+    builder = _Builder()
+    through = 0
+    if compaction is not None:
+        through = int(compaction.get("through_seq") or 0)
+        builder.user.append(Text(SUMMARY_PREAMBLE + str(compaction.get("summary") or "")))
+    for event in events:
+        if event.seq > through:
+            builder.add(event)
+    return builder.finish()
+
+
+def assistant_block(event: Event) -> list[Block]:
+    """The assistant-side blocks one log event contributes."""
+    data = event.data()
+    if event.type == "agent.message":
+        return [block for block in blocks_from_wire(data.get("content")) if isinstance(block, Text)]
+    if event.type == "agent.thinking":
+        text, redacted = str(data.get("thinking") or ""), data.get("redacted")
+        if not text and redacted is None:
+            return []
+        return [Thinking(text, data.get("signature"), redacted, str(data.get("origin") or ""))]
+    return [ToolUse(event.id, str(data.get("name")), dict(data.get("input") or {}))]
+
+
+@dataclass
+class _Builder:
+    messages: list[Message] = field(default_factory=lambda: list[Message]())
+    assistant: list[Block] = field(default_factory=lambda: list[Block]())
+    results: dict[str, ToolOutput | None] = field(default_factory=lambda: dict[str, ToolOutput | None]())
+    user: list[Block] = field(default_factory=lambda: list[Block]())
+    system: list[Block] = field(default_factory=lambda: list[Block]())
+    deferred: list[Block] = field(default_factory=lambda: list[Block]())
+    in_span: bool = False
+    answered: bool = False  # user-side content arrived since the last assistant block
+
+    def add(self, event: Event) -> None:
+        kind = event.type
+        if kind == "span.model_request_start":
+            self._close_span()  # a span left open by a failure ends where the next one starts
+            self.in_span = True
+        elif kind in ("span.model_request_end", "session.status_idle"):
+            self._close_span()
+        elif kind in ("agent.message", "agent.thinking", *TOOL_USES):
+            self._assistant_side(assistant_block(event))
+        elif kind in RESULT_KEYS:
+            self._result(event, kind)
+        elif kind == "user.message":
+            blocks: list[Block] = list(blocks_from_wire(event.data().get("content")))
+            if self.in_span:
+                self.deferred.extend(blocks)
+            else:
+                self._user_side(blocks)
+        elif kind == "system.message":
+            self.system.extend(blocks_from_wire(event.data().get("content")))
+
+    def _close_span(self) -> None:
+        self.in_span = False
+        self._user_side(self.deferred)
+        self.deferred = []
+
+    def _assistant_side(self, blocks: list[Block]) -> None:
+        if not blocks:
+            return
+        if self.answered:
+            self._flush()
+        self.assistant.extend(blocks)
+        for block in blocks:
+            if isinstance(block, ToolUse):
+                self.results[block.id] = None
+
+    def _user_side(self, blocks: list[Block]) -> None:
+        if blocks:
+            self.user.extend(blocks)
+            self.answered = True
+
+    def _result(self, event: Event, kind: str) -> None:
+        data = event.data()
+        tool_use_id = str(data.get(RESULT_KEYS[kind]))
+        if tool_use_id in self.results:
+            content = blocks_from_wire(data.get("content"))
+            self.results[tool_use_id] = ToolOutput(tool_use_id, content, bool(data.get("is_error")))
+            self.answered = True
+
+    def _flush(self) -> None:
+        self._append("assistant", self.assistant)
+        answers: list[Block] = [
+            out or ToolOutput(call_id, [Text(MISSING_RESULT)], is_error=True) for call_id, out in self.results.items()
+        ]
+        self._append("user", answers + self.user)
+        self._append("system", self.system)
+        self.assistant, self.results, self.user, self.system = [], {}, [], []
+        self.answered = False
+
+    def _append(self, role: Role, blocks: list[Block]) -> None:
+        if not blocks:
+            return
+        if self.messages and self.messages[-1].role == role:
+            self.messages[-1] = Message(role, [*self.messages[-1].content, *blocks])
+        else:
+            self.messages.append(Message(role, list(blocks)))
+
+    def finish(self) -> list[Message]:
+        self._close_span()
+        self._flush()
+        return self.messages

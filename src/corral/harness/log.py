@@ -1,0 +1,248 @@
+"""What the log says about the current turn: a fold over the session's events, in ``seq`` order.
+
+The harness keeps no other state. A worker that wakes a session replays the log through ``TurnState``
+and knows exactly as much as the worker that wrote it, which is what makes crash recovery a plain
+continuation.
+
+Invariants:
+
+* ``TurnState.apply`` is a pure function of the events applied so far; ``SessionLog`` applies every event
+  of the session exactly once, in ``seq`` order, without gaps (missing positions are read from the store).
+* A ``user.message`` counts as new input while it lies after the last ``span.model_request_start`` (the
+  model has not seen it) and after the input boundary (the last ``user.interrupt``, or the idle event
+  that closed a turn with ``retries_exhausted``: those flush the queue; the messages stay in the log and
+  in later contexts).
+* ``processed_at`` is a stamp for clients, never a decision input, except for ``user.interrupt``: an
+  interrupt after the last idle event and not yet stamped is still to be handled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from corral._types import JSONObject
+from corral.session import CLIENT_EVENT_TYPES, Event, SessionStore
+
+TOOL_USES = ("agent.tool_use", "agent.custom_tool_use", "agent.mcp_tool_use")
+RESULT_KEYS = {
+    "agent.tool_result": "tool_use_id",
+    "agent.mcp_tool_result": "mcp_tool_use_id",
+    "user.custom_tool_result": "custom_tool_use_id",
+    "user.tool_result": "tool_use_id",
+}
+_HARNESS_OUTPUT = frozenset(
+    {*TOOL_USES, "agent.message", "agent.thinking", "agent.tool_result", "agent.thread_context_compacted"}
+    | {"span.model_request_start", "span.model_request_end", "session.error", "session.status_rescheduled"}
+)
+
+
+@dataclass
+class Call:
+    """A tool call of the current turn, as far as the log has resolved it."""
+
+    event_id: str
+    type: str
+    name: str
+    input: JSONObject
+    permission: str | None
+    confirmation: str | None = None
+    deny_message: str | None = None
+    resolved: bool = False
+
+    @property
+    def awaiting_client(self) -> bool:
+        if self.resolved:
+            return False
+        return self.type == "agent.custom_tool_use" or (self.permission == "ask" and self.confirmation is None)
+
+    @property
+    def runnable(self) -> bool:
+        allowed = self.permission == "allow" or (self.permission == "ask" and self.confirmation == "allow")
+        return not self.resolved and self.type != "agent.custom_tool_use" and allowed
+
+    @property
+    def refused(self) -> bool:
+        return not self.resolved and (self.permission == "deny" or self.confirmation == "deny")
+
+
+@dataclass
+class TurnState:
+    last_seq: int = 0
+    status: str | None = None
+    idle_stop: JSONObject | None = None
+    idle_seq: int = 0
+    output_since_running: bool = False
+    open_span: Event | None = None
+    span_purpose: str | None = None
+    span_start_seq: int = 0
+    span_calls: int = 0
+    calls: dict[str, Call] = field(default_factory=lambda: dict[str, Call]())
+    last_response: JSONObject | None = None
+    boundary_seq: int = 0
+    messages: list[tuple[int, str]] = field(default_factory=lambda: list[tuple[int, str]]())
+    interrupts: list[tuple[int, str]] = field(default_factory=lambda: list[tuple[int, str]]())
+    unstamped: dict[str, str] = field(default_factory=lambda: dict[str, str]())
+    errors_in_row: int = 0
+    tool_rounds: int = 0
+    compactions_in_row: int = 0
+    compaction: JSONObject | None = None
+
+    # ------------------------------------------------------------------ folding
+
+    def apply(self, event: Event) -> None:
+        self.last_seq = event.seq
+        if event.type in CLIENT_EVENT_TYPES and event.processed_at is None:
+            self.unstamped[event.id] = event.type
+        if event.type in _HARNESS_OUTPUT:
+            self.output_since_running = True
+        handler = _HANDLERS.get(event.type)
+        if handler is not None:
+            handler(self, event, event.data())
+
+    def _running(self, event: Event, data: JSONObject) -> None:
+        continuing = self.status in ("running", "rescheduling") or _stop_type(self.idle_stop) == "requires_action"
+        if not continuing:
+            self.tool_rounds = self.errors_in_row = self.compactions_in_row = 0
+        self.status = "running"
+        self.output_since_running = False
+
+    def _idle(self, event: Event, data: JSONObject) -> None:
+        self.status = "idle"
+        self.idle_stop = data.get("stop_reason") or {}
+        self.idle_seq = event.seq
+        if _stop_type(self.idle_stop) != "requires_action":
+            self.calls.clear()
+            self.last_response = None
+        if _stop_type(self.idle_stop) == "retries_exhausted":
+            self.boundary_seq = max(self.boundary_seq, event.seq)
+
+    def _span_start(self, event: Event, data: JSONObject) -> None:
+        self.open_span = event
+        self.span_purpose = data.get("purpose")
+        self.span_start_seq = event.seq
+        self.span_calls = 0
+
+    def _span_end(self, event: Event, data: JSONObject) -> None:
+        self.open_span = None
+        if data.get("is_error") or self.span_purpose == "compaction":
+            return
+        self.last_response = {**data, "tool_calls": self.span_calls}
+        self.errors_in_row = self.compactions_in_row = 0
+        if self.span_calls:
+            self.tool_rounds += 1
+
+    def _tool_use(self, event: Event, data: JSONObject) -> None:
+        permission = data.get("evaluated_permission")
+        self.calls[event.id] = Call(event.id, event.type, str(data.get("name")), data.get("input") or {}, permission)
+        self.span_calls += 1
+
+    def _result(self, event: Event, data: JSONObject) -> None:
+        call = self.calls.get(str(data.get(RESULT_KEYS[event.type])))
+        if call is not None:
+            call.resolved = True
+
+    def _confirmation(self, event: Event, data: JSONObject) -> None:
+        call = self.calls.get(str(data.get("tool_use_id")))
+        if call is not None:
+            call.confirmation = str(data.get("result"))
+            call.deny_message = data.get("deny_message")
+
+    def _error(self, event: Event, data: JSONObject) -> None:
+        if (data.get("error") or {}).get("retry_status", {}).get("type") == "retrying":
+            self.errors_in_row += 1
+
+    def _status(self, event: Event, data: JSONObject) -> None:
+        self.status = "rescheduling" if event.type == "session.status_rescheduled" else "terminated"
+
+    def _message(self, event: Event, data: JSONObject) -> None:
+        self.messages.append((event.seq, event.id))
+
+    def _interrupt(self, event: Event, data: JSONObject) -> None:
+        self.interrupts.append((event.seq, event.id))
+        self.boundary_seq = max(self.boundary_seq, event.seq)
+
+    def _compacted(self, event: Event, data: JSONObject) -> None:
+        self.compaction = {**data, "seq": event.seq}
+        self.compactions_in_row += 1
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def turn_open(self) -> bool:
+        return self.status in ("running", "rescheduling")
+
+    def pending_messages(self) -> list[str]:
+        after = max(self.boundary_seq, self.span_start_seq)
+        return [event_id for seq, event_id in self.messages if seq > after]
+
+    def unhandled_interrupt(self) -> str | None:
+        for seq, event_id in self.interrupts:
+            if seq > self.idle_seq and event_id in self.unstamped:
+                return event_id
+        return None
+
+    def open_calls(self) -> list[Call]:
+        return [call for call in self.calls.values() if not call.resolved]
+
+    def awaiting(self) -> list[str]:
+        return [call.event_id for call in self.calls.values() if call.awaiting_client]
+
+
+def _stop_type(stop: JSONObject | None) -> str | None:
+    return None if stop is None else stop.get("type")
+
+
+_Handler = Callable[[TurnState, Event, JSONObject], None]
+_HANDLERS: dict[str, _Handler] = {
+    "session.status_running": TurnState._running,
+    "session.status_idle": TurnState._idle,
+    "session.status_rescheduled": TurnState._status,
+    "session.status_terminated": TurnState._status,
+    "span.model_request_start": TurnState._span_start,
+    "span.model_request_end": TurnState._span_end,
+    "session.error": TurnState._error,
+    "user.message": TurnState._message,
+    "user.interrupt": TurnState._interrupt,
+    "user.tool_confirmation": TurnState._confirmation,
+    "agent.thread_context_compacted": TurnState._compacted,
+    **dict.fromkeys(TOOL_USES, TurnState._tool_use),
+    **dict.fromkeys(RESULT_KEYS, TurnState._result),
+}
+
+
+class SessionLog:
+    """The session's events as this worker has read them, and their fold."""
+
+    def __init__(self, session_id: str, events: list[Event]):
+        self.session_id = session_id
+        self.events: list[Event] = []
+        self.state = TurnState()
+        self._add(events)
+
+    @property
+    def last_seq(self) -> int:
+        return self.state.last_seq
+
+    def _add(self, events: list[Event]) -> None:
+        for event in events:
+            if event.seq <= self.last_seq:
+                continue
+            if event.seq != self.last_seq + 1:
+                raise ValueError(f"gap in the log of {self.session_id}: {self.last_seq} then {event.seq}")
+            self.events.append(event)
+            self.state.apply(event)
+
+    async def catch_up(self, store: SessionStore, end: int | None = None) -> None:
+        """Read and apply every event after ``last_seq`` (up to ``end``, exclusive)."""
+        self._add(await store.get_events(self.session_id, self.last_seq + 1, end))
+
+    async def extend(self, store: SessionStore, appended: list[Event]) -> None:
+        """Apply events this worker just appended, first filling any gap other writers left before them."""
+        if appended and appended[0].seq > self.last_seq + 1:
+            await self.catch_up(store, appended[0].seq)
+        self._add(appended)
+
+    def stamped(self, event_ids: list[str]) -> None:
+        for event_id in event_ids:
+            self.state.unstamped.pop(event_id, None)

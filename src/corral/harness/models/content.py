@@ -1,0 +1,132 @@
+"""The neutral content format every provider adapter translates to and from.
+
+Invariants:
+
+* The format is a lossless superset of what the session log stores: event content blocks
+  (``text``, ``image``, ``document``, ``search_result``, ``redacted``) map to blocks here and back.
+* Provider-specific artefacts (a thinking ``signature``, redacted thinking ``data``) carry the provider
+  kind that produced them in ``origin``; an adapter for another provider drops them instead of sending
+  something the other side cannot verify. That is what lets a session switch providers between turns.
+* Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from corral._types import JSONObject
+
+Role = Literal["user", "assistant", "system"]
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Image:
+    #: ``{"type": "base64", "media_type", "data"}`` or ``{"type": "url", "url"}``
+    source: JSONObject
+
+
+@dataclass(frozen=True)
+class Document:
+    #: ``{"type": "base64" | "text" | "url", …}`` as in the Messages API
+    source: JSONObject
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Thinking:
+    text: str
+    signature: str | None = None
+    #: opaque redacted-thinking payload (Anthropic ``redacted_thinking.data``)
+    redacted: str | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    id: str
+    name: str
+    input: JSONObject
+
+
+Content = Text | Image | Document
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """The answer to one ``ToolUse`` (a ``tool_result`` block)."""
+
+    tool_use_id: str
+    content: list[Content] = field(default_factory=lambda: list[Content]())
+    is_error: bool = False
+
+
+Block = Text | Image | Document | Thinking | ToolUse | ToolOutput
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: list[Block]
+
+
+def blocks_from_wire(content: list[Any] | None) -> list[Content]:
+    """Event content blocks (as stored in the log) → neutral blocks; unknown kinds become text notes."""
+    blocks: list[Content] = []
+    for raw in content or []:
+        if not isinstance(raw, dict):
+            continue
+        item: JSONObject = raw
+        kind = item.get("type")
+        if kind == "text":
+            blocks.append(Text(str(item.get("text", ""))))
+        elif kind == "image":
+            blocks.append(Image(dict(item.get("source") or {})))
+        elif kind == "document":
+            blocks.append(Document(dict(item.get("source") or {}), item.get("title")))
+        elif kind == "search_result":
+            blocks.append(Text(_search_result_text(item)))
+        elif kind == "redacted":
+            blocks.append(Text("[redacted]"))
+    return blocks
+
+
+def _search_result_text(item: JSONObject) -> str:
+    inner = [str(part.get("text", "")) for part in item.get("content") or [] if isinstance(part, dict)]
+    source = item.get("source")
+    head = f"{item.get('title', '')} ({source})" if source else str(item.get("title", ""))
+    return head + "\n" + "\n".join(inner)
+
+
+def wire_from_blocks(blocks: list[Content]) -> list[JSONObject]:
+    """Neutral content → event content blocks (tool results and messages in the log)."""
+    wire: list[JSONObject] = []
+    for block in blocks:
+        if isinstance(block, Text):
+            wire.append({"type": "text", "text": block.text})
+        elif isinstance(block, Image):
+            wire.append({"type": "image", "source": block.source})
+        else:
+            doc: JSONObject = {"type": "document", "source": block.source}
+            if block.title is not None:
+                doc["title"] = block.title
+            wire.append(doc)
+    return wire
+
+
+def text_of(blocks: list[Block]) -> str:
+    """The plain text of ``blocks`` (for token estimates and summaries)."""
+    parts: list[str] = []
+    for block in blocks:
+        if isinstance(block, Text | Thinking):
+            parts.append(block.text)
+        elif isinstance(block, ToolUse):
+            parts.append(f"{block.name}({block.input})")
+        elif isinstance(block, ToolOutput):
+            parts.append(text_of(list(block.content)))
+    return "\n".join(parts)

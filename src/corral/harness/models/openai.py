@@ -1,0 +1,274 @@
+"""Any OpenAI-compatible Chat Completions endpoint (``AsyncOpenAI``, streaming).
+
+Invariants: see ``models.base``. Mapping choices:
+
+* A neutral user message holding tool results becomes one ``role: tool`` message per result, placed
+  right after the assistant message that called them; images and documents returned by a tool
+  (``tool`` messages carry text only) follow in a ``user`` message that names the call.
+* Streamed ``reasoning_content`` / ``reasoning`` (DeepSeek, vLLM, OpenRouter …) becomes a thinking
+  block; thinking is never sent back (the Chat Completions API has no field for it).
+* ``input_tokens`` excludes cached prompt tokens, as in the Messages API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import openai
+
+from corral._types import JSONObject
+from corral.harness.models import errors
+from corral.harness.models.base import (
+    BlockFinished,
+    BlockStarted,
+    ModelEvent,
+    ModelRequest,
+    ResponseFinished,
+    StopReason,
+    TextDelta,
+    Usage,
+)
+from corral.harness.models.content import Content, Document, Image, Message, Text, Thinking, ToolOutput, ToolUse
+
+KIND = "openai"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_FINISH: dict[str, StopReason] = {
+    "stop": "end_turn",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "length": "max_tokens",
+    "content_filter": "refusal",
+}
+
+
+class OpenAIClient:
+    kind = KIND
+
+    def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float = 600.0):
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key or "unset", base_url=base_url or DEFAULT_BASE_URL, max_retries=0, timeout=timeout
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        try:
+            response = await self._client.chat.completions.create(**request_params(request), stream=True)
+            reader = _ChunkReader()
+            async with response:
+                async for chunk in response:
+                    for event in reader.feed(chunk):
+                        yield event
+            for event in reader.finish():
+                yield event
+        except openai.APIStatusError as exc:
+            raise errors.from_status(exc.status_code, _error_type(exc), exc.message, exc.response.headers) from exc
+        except (openai.APIConnectionError, httpx2.HTTPError) as exc:
+            raise errors.transport(str(exc) or type(exc).__name__) from exc
+        except openai.APIError as exc:  # an error object inside the stream
+            raise errors.from_status(200, _error_type(exc), exc.message) from exc
+        except ValueError as exc:
+            raise errors.malformed(str(exc)) from exc
+
+
+def _error_type(exc: openai.APIError) -> str | None:
+    kind = getattr(exc, "type", None)
+    if kind:
+        return str(kind)
+    body = exc.body
+    return str(body.get("type")) if isinstance(body, dict) and body.get("type") else None
+
+
+# ------------------------------------------------------------------------------------------ request
+
+
+def request_params(request: ModelRequest) -> JSONObject:
+    messages: list[JSONObject] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    for message in request.messages:
+        messages.extend(_messages(message))
+    params: JSONObject = {
+        "model": request.model,
+        "messages": messages,
+        "max_tokens": request.max_tokens,
+        "stream_options": {"include_usage": True},
+    }
+    if request.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": t.input_schema},
+            }
+            for t in request.tools
+        ]
+    return params
+
+
+def _messages(message: Message) -> list[JSONObject]:
+    if message.role == "assistant":
+        return _assistant(message)
+    if message.role == "system":
+        return [{"role": "system", "content": "\n".join(b.text for b in message.content if isinstance(b, Text))}]
+    out: list[JSONObject] = []
+    parts: list[JSONObject] = []
+    for block in message.content:
+        if isinstance(block, ToolOutput):
+            text, extra = _tool_output(block)
+            out.append({"role": "tool", "tool_call_id": block.tool_use_id, "content": text})
+            if extra:
+                parts.append({"type": "text", "text": f"(attachments returned by tool call {block.tool_use_id})"})
+                parts.extend(extra)
+        elif isinstance(block, Text | Image | Document):
+            parts.append(_part(block))
+    if parts:
+        out.append({"role": "user", "content": parts})
+    return out
+
+
+def _assistant(message: Message) -> list[JSONObject]:
+    text = "".join(b.text for b in message.content if isinstance(b, Text))
+    calls = [
+        {"id": b.id, "type": "function", "function": {"name": b.name, "arguments": json.dumps(b.input)}}
+        for b in message.content
+        if isinstance(b, ToolUse)
+    ]
+    if not text and not calls:
+        return []
+    out: JSONObject = {"role": "assistant", "content": text or None}
+    if calls:
+        out["tool_calls"] = calls
+    return [out]
+
+
+def _tool_output(block: ToolOutput) -> tuple[str, list[JSONObject]]:
+    texts = [b.text for b in block.content if isinstance(b, Text)]
+    extra = [_part(b) for b in block.content if not isinstance(b, Text)]
+    text = "\n".join(texts) or ("(see attachments)" if extra else "")
+    return ("Error: " + text if block.is_error else text), extra
+
+
+def _part(block: Content) -> JSONObject:
+    if isinstance(block, Text):
+        return {"type": "text", "text": block.text}
+    source = block.source
+    if isinstance(block, Image):
+        url = source.get("url") or f"data:{source.get('media_type')};base64,{source.get('data')}"
+        return {"type": "image_url", "image_url": {"url": url}}
+    if source.get("type") == "text":
+        return {"type": "text", "text": str(source.get("data", ""))}
+    if source.get("type") == "base64":
+        data = f"data:{source.get('media_type')};base64,{source.get('data')}"
+        return {"type": "file", "file": {"filename": block.title or "document", "file_data": data}}
+    return {"type": "text", "text": f"[document: {source.get('url') or block.title or 'unavailable'}]"}
+
+
+# ------------------------------------------------------------------------------------------ response
+
+
+@dataclass
+class _Call:
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=lambda: list[str]())
+
+
+@dataclass
+class _ChunkReader:
+    next_index: int = 0
+    text_index: int | None = None
+    text: list[str] = field(default_factory=lambda: list[str]())
+    thinking_index: int | None = None
+    thinking: list[str] = field(default_factory=lambda: list[str]())
+    calls: dict[int, _Call] = field(default_factory=lambda: dict[int, _Call]())
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def _claim(self) -> int:
+        self.next_index += 1
+        return self.next_index - 1
+
+    def feed(self, chunk: Any) -> list[ModelEvent]:
+        if getattr(chunk, "usage", None) is not None:
+            self.usage = _usage(chunk.usage)
+        out: list[ModelEvent] = []
+        for choice in getattr(chunk, "choices", None) or []:
+            if getattr(choice, "finish_reason", None):
+                self.finish_reason = str(choice.finish_reason)
+            delta = getattr(choice, "delta", None)
+            if delta is not None:
+                out.extend(self._delta(delta))
+        return out
+
+    def _delta(self, delta: Any) -> list[ModelEvent]:
+        out: list[ModelEvent] = []
+        extra = getattr(delta, "model_extra", None) or {}
+        reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            if self.thinking_index is None:
+                self.thinking_index = self._claim()
+                out.append(BlockStarted(self.thinking_index, "thinking"))
+            self.thinking.append(reasoning)
+        if getattr(delta, "content", None):
+            if self.text_index is None:
+                self.text_index = self._claim()
+                out.append(BlockStarted(self.text_index, "text"))
+            self.text.append(delta.content)
+            out.append(TextDelta(self.text_index, delta.content))
+        for part in getattr(delta, "tool_calls", None) or []:
+            out.extend(self._tool_delta(part))
+        return out
+
+    def _tool_delta(self, part: Any) -> list[ModelEvent]:
+        key = int(getattr(part, "index", 0) or 0)
+        call = self.calls.get(key)
+        out: list[ModelEvent] = []
+        function = getattr(part, "function", None)
+        if call is None:
+            call = self.calls[key] = _Call(self._claim())
+        if getattr(part, "id", None):
+            call.id = str(part.id)
+        if function is not None and getattr(function, "name", None) and not call.name:
+            call.name = str(function.name)
+            out.append(BlockStarted(call.index, "tool_use", call.name))
+        if function is not None and getattr(function, "arguments", None):
+            call.arguments.append(str(function.arguments))
+        return out
+
+    def finish(self) -> list[ModelEvent]:
+        if self.finish_reason is None:
+            raise errors.malformed("the stream ended without a finish_reason")
+        done: list[tuple[int, ModelEvent]] = []
+        if self.thinking_index is not None:
+            done.append(
+                (self.thinking_index, BlockFinished(self.thinking_index, Thinking("".join(self.thinking), origin=KIND)))
+            )
+        if self.text_index is not None:
+            done.append((self.text_index, BlockFinished(self.text_index, Text("".join(self.text)))))
+        for call in self.calls.values():
+            block = ToolUse(
+                call.id or f"call_{call.index}", call.name, errors.parse_tool_input("".join(call.arguments))
+            )
+            done.append((call.index, BlockFinished(call.index, block)))
+        events = [event for _, event in sorted(done, key=lambda pair: pair[0])]
+        reason = _FINISH.get(self.finish_reason, "end_turn")
+        if self.calls and reason == "end_turn":
+            reason = "tool_use"
+        return [*events, ResponseFinished(reason, self.usage)]
+
+
+def _usage(raw: Any) -> Usage:
+    prompt = int(getattr(raw, "prompt_tokens", 0) or 0)
+    details = getattr(raw, "prompt_tokens_details", None)
+    cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
+    return Usage(
+        input_tokens=max(0, prompt - cached),
+        output_tokens=int(getattr(raw, "completion_tokens", 0) or 0),
+        cache_read_input_tokens=cached,
+    )

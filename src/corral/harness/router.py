@@ -1,0 +1,69 @@
+"""The tool router: one tool call in, one ``ToolResult`` out, whatever runs it.
+
+Routes: a name served by a ``ToolExecutor`` (server-side tools such as ``web_fetch``, wired by the
+composition root) goes there; a sandbox tool (``bash read write edit glob grep``) goes to the session's
+``Hands``; anything else is answered with an error result.
+
+Invariants:
+
+* ``run`` never raises for a failure of the tool: ``ToolError`` (and a sandbox's death) becomes an
+  ``is_error`` result the model reads. Cancellation (an interrupt) does propagate.
+* Every call carries its ``tool_use_id`` (the id of the ``agent.tool_use`` event), the key of the
+  exactly-once journals kept by sandboxes and executors.
+* Server-side executors must be safe to call twice with one ``tool_use_id`` (idempotent, or journalled):
+  after a crash the harness calls again when the log holds no result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from corral._types import JSONObject
+from corral.errors import ToolError
+from corral.harness.hands import Hands
+from corral.harness.toolset import SANDBOX_TOOLS
+from corral.sandbox import ToolResult
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    session_id: str
+    tool_use_id: str
+    name: str
+    input: JSONObject
+    #: the tool's entry of the agent toolset's ``configs[]`` (allowed domains, limits …)
+    config: JSONObject
+
+
+class ToolExecutor(Protocol):
+    """A server-side tool implementation (runs beside the harness, not in the sandbox)."""
+
+    @property
+    def names(self) -> frozenset[str]: ...
+
+    async def execute(self, call: ToolCall) -> ToolResult: ...
+
+
+class ToolRouter:
+    def __init__(self, hands: Hands | None, executors: Iterable[ToolExecutor] = ()):
+        self._hands = hands
+        self._executors = {name: executor for executor in executors for name in executor.names}
+
+    @property
+    def available(self) -> frozenset[str]:
+        """Tool names this worker can run for the session."""
+        sandbox = SANDBOX_TOOLS if self._hands is not None else ()
+        return frozenset(sandbox) | frozenset(self._executors)
+
+    async def run(self, call: ToolCall) -> ToolResult:
+        try:
+            executor = self._executors.get(call.name)
+            if executor is not None:
+                return await executor.execute(call)
+            if call.name in SANDBOX_TOOLS and self._hands is not None:
+                return await self._hands.execute(call.name, call.input, call.tool_use_id)
+            return ToolResult.error(f"{call.name}: no executor for this tool is configured on this server")
+        except ToolError as exc:
+            return ToolResult.error(f"{call.name}: {exc.message}")

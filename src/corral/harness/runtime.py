@@ -1,0 +1,68 @@
+"""``Runtime``: the brain side of a process, built by a composition root (``corral serve``, ``corral worker``).
+
+The composition root passes in what the harness may not pick itself: the ``SessionStore`` (on the engine
+it chose), the sandbox provider, how to read an environment's config (``EnvironmentSource``) and the
+server-side tool executors (``web_fetch`` …). ``Runtime.running()`` starts the worker pools and stops them
+cleanly: on the way out every session being driven is released, still runnable, for another worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+
+from corral.config import Settings
+from corral.harness.brain import Harness, Hook, Limits
+from corral.harness.hands import EnvironmentSource, HandsPool, no_environments
+from corral.harness.models.registry import ModelRegistry
+from corral.harness.router import ToolExecutor
+from corral.harness.worker import WorkerPool
+from corral.sandbox import SandboxProvider
+from corral.session import SessionStore
+
+
+class Runtime:
+    def __init__(
+        self,
+        store: SessionStore,
+        settings: Settings,
+        *,
+        sandbox: SandboxProvider | None = None,
+        environments: EnvironmentSource = no_environments,
+        executors: Sequence[ToolExecutor] = (),
+        hook: Hook | None = None,
+        pools: int | None = None,
+        poll_interval: float = 0.5,
+    ):
+        hands = HandsPool(sandbox, environments, mode=settings.sandbox_mode, idle_seconds=settings.sandbox_idle_seconds)
+        self.harness = Harness(
+            store, ModelRegistry(settings.providers), hands, tuple(executors), Limits.from_settings(settings), hook
+        )
+        count = settings.workers if pools is None else pools
+        self.pools = [
+            WorkerPool(self.harness, concurrency=settings.worker_concurrency, poll_interval=poll_interval)
+            for _ in range(count)
+        ]
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run the pools until cancelled."""
+        try:
+            async with anyio.create_task_group() as group:
+                for pool in self.pools:
+                    await group.start(pool.run)
+                group.start_soon(self.harness.hands.reap)
+                task_status.started()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.harness.aclose()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncGenerator[Runtime]:
+        async with anyio.create_task_group() as group:
+            await group.start(self.run)
+            try:
+                yield self
+            finally:
+                group.cancel_scope.cancel()

@@ -1,0 +1,81 @@
+"""``wake(harness, fence)``: drive one session while holding its lease, until the log says there is nothing to do.
+
+Crash-recovery policy (what a wake does with whatever a dead worker left behind):
+
+* The worker that wakes a session reads the whole log and folds it (``log.TurnState``); it knows what the
+  dead worker knew. When the log shows a turn in progress that this worker did not start, it writes
+  ``session.status_rescheduled`` then ``session.status_running`` and **finishes the turn**.
+* A ``span.model_request_start`` without its end (the worker died mid-stream): the span is closed with
+  ``span.model_request_end`` ``is_error: true`` and the request is made again from the same log, so it
+  is the same request. Nothing of the lost response was written: a response and its closing span are one
+  append.
+* An ``agent.tool_use`` that is allowed and has no ``agent.tool_result`` (the worker died between writing
+  the call and writing its result, or mid-tool): ``execute`` is called again with the same
+  ``tool_use_id``. The sandbox journal (``sandbox.base``) runs it only if it never started; a call that
+  finished returns its recorded result; a call that started and never finished returns an
+  ``interrupted`` error result. No side effect ever runs twice. Server-side executors get the same
+  ``tool_use_id`` and must be idempotent or journalled.
+* Calls that wait on the client (custom tools, ``always_ask`` confirmations) need nothing: the session is
+  idle ``requires_action`` in the log and the answer wakes it.
+* Queued ``user.message``s are in the log; they are taken up by the next model request whoever makes it.
+
+Invariants of a wake: it holds the lease for its whole duration, renewed every ``ttl / 3``; every write
+is fenced, so a worker that lost its lease (paused, partitioned) writes nothing more; a
+``user.interrupt`` seen on the session's live feed cancels the model stream or running tool at once.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from corral.errors import LeaseLost
+from corral.harness.brain import Harness
+from corral.harness.log import SessionLog
+from corral.harness.turn import Turn
+from corral.session import Closed, Event, Fence, SessionStore, Subscriber
+
+
+async def wake(harness: Harness, fence: Fence) -> int:
+    """Drive the session until it needs nothing more; returns the last log position the decisions saw."""
+    store = harness.store
+    session_id = fence.session_id
+    record = await store.get_session(session_id)
+    async with store.subscribe(session_id) as subscriber:
+        log = SessionLog(session_id, await store.get_events(session_id))
+        with harness.hands.use(session_id) as hands:
+            try:
+                async with anyio.create_task_group() as group:
+                    turn = Turn(harness, fence, log, record, hands, group)
+                    group.start_soon(_heartbeat, store, fence, harness.limits.lease_ttl)
+                    group.start_soon(_watch, subscriber, turn)
+                    await turn.run()
+                    group.cancel_scope.cancel()
+            except BaseExceptionGroup as group_error:
+                raise _single(group_error) from None
+    return log.last_seq
+
+
+def _single(group_error: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception a wake reports: ``LeaseLost`` if any task saw it, else the first failure."""
+    lost = group_error.subgroup(LeaseLost)
+    if lost is not None:
+        return lost.exceptions[0]
+    first = group_error.exceptions[0]
+    return _single(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+async def _heartbeat(store: SessionStore, fence: Fence, ttl: float) -> None:
+    while True:
+        await anyio.sleep(ttl / 3)
+        await store.renew(fence, ttl)
+
+
+async def _watch(subscriber: Subscriber, turn: Turn) -> None:
+    """Follow the live log: note new positions, and stop running work when an interrupt arrives."""
+    async for item in subscriber.receive:
+        if isinstance(item, Closed):
+            return
+        if isinstance(item, Event):
+            turn.seen(item.seq)
+            if item.type == "user.interrupt":
+                turn.interrupt()

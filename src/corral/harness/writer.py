@@ -1,0 +1,45 @@
+"""The only way a wake writes to the session: fenced appends and stamps, folded into the worker's log.
+
+Invariants:
+
+* Every append and every ``processed_at`` stamp carries the wake's ``Fence``; once another worker owns
+  the session they raise ``LeaseLost`` and nothing is written.
+* What this worker appends is applied to its ``SessionLog`` right away, after any events other writers
+  placed before it (read from the store), so decisions always see a gapless prefix of the log.
+"""
+
+from __future__ import annotations
+
+from corral.harness.log import SessionLog
+from corral.session import Event, Fence, NewEvent, SessionStore
+
+
+class Writer:
+    def __init__(self, store: SessionStore, fence: Fence, log: SessionLog):
+        self.store = store
+        self.fence = fence
+        self.log = log
+        self.session_id = fence.session_id
+
+    async def emit(self, events: list[NewEvent]) -> list[Event]:
+        if not events:
+            return []
+        appended = await self.store.emit_events(self.session_id, events, fence=self.fence)
+        await self.log.extend(self.store, appended)
+        return appended
+
+    async def stamp(self, event_ids: list[str]) -> None:
+        """Set ``processed_at`` on client events the harness has taken up."""
+        if event_ids:
+            await self.store.mark_processed(self.session_id, event_ids, fence=self.fence)
+            self.log.stamped(event_ids)
+
+    async def stamp_taken(self) -> None:
+        """Stamp every client event folded so far (all of them are in the context being sent)."""
+        await self.stamp(list(self.log.state.unstamped))
+
+    async def stamp_settled(self) -> None:
+        """Stamp client events a step just settled; queued messages not yet taken up stay unstamped."""
+        state = self.log.state
+        pending = set(state.pending_messages())
+        await self.stamp([event_id for event_id in state.unstamped if event_id not in pending])
