@@ -31,14 +31,15 @@ from corral.sandbox import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
 
 log = logging.getLogger(__name__)
 
-EnvironmentSource = Callable[[str], Awaitable[JSONObject | None]]
-"""``environment_id`` → the environment's ``config`` (networking, packages, ``corral`` extension), or None."""
+EnvironmentSource = Callable[[str, str], Awaitable[JSONObject | None]]
+"""``(workspace_id, environment_id)`` → the environment's resolved ``config`` (networking, packages, the ``corral``
+extension), or None when it is gone (the default recipe applies)."""
 
 MODES = ("lazy", "speculative", "eager")
 DEFAULT_CONFIG: JSONObject = {"type": "cloud", "networking": {"type": "unrestricted"}}
 
 
-async def no_environments(environment_id: str) -> JSONObject | None:
+async def no_environments(workspace_id: str, environment_id: str) -> JSONObject | None:
     return None
 
 
@@ -51,26 +52,32 @@ class Hands:
         self._sandbox: Sandbox | None = None
         self._lock = anyio.Lock()
         self._config: JSONObject | None = None
+        self.workspace_id = ""
         self.environment_id = ""
         self.tool_configs: JSONObject = {}
         self.last_used = anyio.current_time()
         self.users = 0
 
-    def bind(self, environment_id: str, tool_configs: JSONObject) -> None:
+    def bind(self, workspace_id: str, environment_id: str, tool_configs: JSONObject) -> None:
         """The recipe's inputs for this turn (the agent's tool configs may change between turns)."""
         if environment_id != self.environment_id:
             self._config = None
+        self.workspace_id = workspace_id
         self.environment_id = environment_id
         self.tool_configs = tool_configs
 
     async def config(self) -> JSONObject:
         if self._config is None:
-            self._config = await self._environments(self.environment_id) or dict(DEFAULT_CONFIG)
+            found = await self._environments(self.workspace_id, self.environment_id)
+            self._config = found or dict(DEFAULT_CONFIG)
         return self._config
 
-    async def mode(self) -> str:
+    async def extension(self) -> JSONObject:
         extension: Any = (await self.config()).get("corral") or {}
-        mode = extension.get("provisioning") if isinstance(extension, dict) else None
+        return dict(extension) if isinstance(extension, dict) else {}
+
+    async def mode(self) -> str:
+        mode = (await self.extension()).get("provisioning")
         return str(mode) if mode in MODES else self._default_mode
 
     async def spec(self) -> ProvisionSpec:
@@ -81,6 +88,7 @@ class Hands:
             networking=dict(config.get("networking") or {"type": "unrestricted"}),
             packages=dict(config.get("packages") or {}),
             tool_configs=dict(self.tool_configs),
+            warm_pool_size=int((await self.extension()).get("warm_pool_size") or 0),
         )
 
     async def sandbox(self) -> Sandbox:

@@ -105,7 +105,9 @@ class Turn:
         self.record = record
         agent = AgentConfig.from_snapshot(record.doc.get("agent") or {})
         if self.hands is not None:
-            self.hands.bind(record.environment_id, {name: agent.tool_config(name) for name in agent.builtins})
+            self.hands.bind(
+                record.workspace_id, record.environment_id, {name: agent.tool_config(name) for name in agent.builtins}
+            )
         return agent
 
     async def _perform(self, step: Step) -> None:

@@ -68,6 +68,8 @@ class WorkerPool:
         finally:
             stop()
             self._group = None
+            self._hints_in.close()
+            self._hints_out.close()
 
     def _on_wake(self, payload: str | None) -> None:
         try:

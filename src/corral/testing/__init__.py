@@ -1,1 +1,26 @@
-"""Test doubles shipped for users: real servers speaking each provider wire protocol over loopback HTTP."""
+"""Test doubles corral ships: real loopback servers that speak each model provider's wire protocol.
+
+``ScriptedModelServer`` (in-process, background thread) and ``ScriptedModelProcess`` (a child process)
+answer ``POST /v1/messages`` (Anthropic) and ``POST /v1/chat/completions`` (OpenAI-compatible) from a
+``Script``: scripted replies chosen deterministically from each request, injectable failures, a seeded
+latency model, and a record of every request. Never imported by production code.
+"""
+
+from corral.testing.process import ScriptedModelProcess
+from corral.testing.script import Fault, Latency, Reply, Rule, Script, reply, text, thinking, tool_use
+from corral.testing.server import RecordedRequest, ScriptedModelServer
+
+__all__ = [
+    "Fault",
+    "Latency",
+    "RecordedRequest",
+    "Reply",
+    "Rule",
+    "Script",
+    "ScriptedModelProcess",
+    "ScriptedModelServer",
+    "reply",
+    "text",
+    "thinking",
+    "tool_use",
+]

@@ -1,6 +1,6 @@
 """Provider failures → the documented ``session.error`` types (``corral.errors.ModelError`` family).
 
-Mapping (both wire protocols): 429 or ``rate_limit_error`` → ``ModelRateLimited``; 529 or
+Mapping (both wire protocols): 429 or ``rate_limit_error`` → ``ModelRateLimited``; 529, 503 or
 ``overloaded_error`` → ``ModelOverloaded``; other 5xx, 408, 409, transport failures, malformed streams
 and unparsable tool JSON → retryable ``ModelRequestFailed``; any other 4xx → non-retryable
 ``ModelRequestFailed`` (retrying an invalid request cannot help). ``retry-after-ms`` / ``retry-after``
@@ -45,7 +45,7 @@ def from_status(
     details = {"status": status, "provider_error_type": error_type}
     if status == 429 or error_type == "rate_limit_error":
         return ModelRateLimited(message, retry_after=wait, details=details)
-    if status == 529 or error_type == "overloaded_error":
+    if status in (503, 529) or error_type == "overloaded_error":
         return ModelOverloaded(message, retry_after=wait, details=details)
     retryable = status >= 500 or status in _RETRYABLE_STATUS or error_type in ("api_error", "server_error")
     return ModelRequestFailed(message, retryable=retryable, retry_after=wait, details=details)

@@ -1,0 +1,221 @@
+"""``ScriptedModelServer``: a real loopback HTTP server that answers like a model provider, from a script.
+
+Endpoints: ``POST /v1/messages`` (Anthropic Messages, ``stream`` true or false) and
+``POST /v1/chat/completions`` (OpenAI Chat Completions, ``stream`` true or false); point an Anthropic
+client at ``server.url`` and an OpenAI client at ``server.url + "/v1"``. Control endpoints:
+``GET /_scripted/requests`` (the recorded requests), ``PUT /_scripted/script`` (replace the script),
+``GET /_scripted/health``.
+
+Run it in-process (``with ScriptedModelServer(script) as server:`` starts a background thread with its own
+event loop, so it never competes with the code under test) or as a subprocess
+(``python -m corral.testing --script script.json``, see ``ScriptedModelProcess``), e.g. when the workers
+under test get ``kill -9``'d.
+
+Invariants: every request is recorded before it is answered; a response is paced by the script's latency
+model (time to first token, then tokens per second); a fault breaks exactly the response it was meant for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Any, Self
+
+import anyio
+
+from corral._types import JSONObject
+from corral.testing import wire_anthropic, wire_openai
+from corral.testing.http import Connections, Request, Responder
+from corral.testing.render import Frame
+from corral.testing.script import Fault, Latency, Reply, Script, Seen
+
+_STATUS_FAULTS = ("rate_limit", "server_error", "overloaded")
+
+
+@dataclass
+class RecordedRequest:
+    protocol: str
+    path: str
+    body: JSONObject
+    position: int
+    fault: str | None
+    received_at: float = field(default_factory=time.time)
+
+
+class ScriptedApp:
+    """The request handler; shared by the thread and the subprocess runners."""
+
+    def __init__(self, script: Script):
+        self.script = script
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+
+    def recorded(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self.requests)
+
+    async def __call__(self, request: Request, responder: Responder) -> None:
+        route = (request.method, request.path)
+        if route == ("POST", "/v1/messages"):
+            await self._answer(wire_anthropic, request, responder)
+        elif request.method == "POST" and request.path in ("/v1/chat/completions", "/chat/completions"):
+            await self._answer(wire_openai, request, responder)
+        elif route == ("GET", "/_scripted/requests"):
+            await responder.json(200, [asdict(r) for r in self.recorded()])
+        elif route == ("PUT", "/_scripted/script"):
+            self.script = Script.from_json(request.json())
+            await responder.json(200, {"ok": True})
+        elif route == ("GET", "/_scripted/health"):
+            await responder.json(200, {"ok": True})
+        else:
+            await responder.json(404, {"error": {"type": "not_found_error", "message": f"no route {route}"}})
+
+    async def _answer(self, wire: ModuleType, request: Request, responder: Responder) -> None:
+        body: JSONObject = request.json()
+        seen: Seen = wire.seen(body)
+        position, reply = self.script.select(seen)
+        fault = self.script.take_fault(position) if reply is not None else None
+        with self._lock:
+            self.requests.append(RecordedRequest(seen.protocol, request.path, body, position, fault and fault.kind))
+        if reply is None:
+            await responder.json(500, {"error": {"type": "api_error", "message": "the script has no reply for this"}})
+            return
+        if fault is not None and fault.kind in _STATUS_FAULTS:
+            status, error = wire.error(fault.kind)
+            headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+            await responder.json(status, error, headers)
+            return
+        latency = self.script.latency_for(reply)
+        rng = self.script.rng(seen, position)
+        if not seen.stream:
+            await anyio.sleep(latency.first_token_delay(rng))
+            renderer: Callable[..., JSONObject] = wire.message if wire is wire_anthropic else wire.completion
+            await responder.json(200, renderer(reply, seen, position, fault))
+            return
+        frames = self._frames(wire, reply, seen, position, fault, body)
+        await _stream(responder, frames, fault, latency, latency.first_token_delay(rng), wire)
+
+    @staticmethod
+    def _frames(
+        wire: ModuleType, reply: Reply, seen: Seen, position: int, fault: Fault | None, body: JSONObject
+    ) -> list[Frame]:
+        if wire is wire_anthropic:
+            return wire_anthropic.stream(reply, seen, position, fault)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return wire_openai.stream(reply, seen, position, fault, include_usage)
+
+
+def _break_at(frames: list[Frame], fault: Fault | None) -> int | None:
+    """Index of the frame before which a mid-stream fault strikes (None: no such fault)."""
+    if fault is None or fault.kind not in ("malformed", "reset", "stream_error"):
+        return None
+    seen_tokens = 0
+    for index, frame in enumerate(frames):
+        if frame.token:
+            if seen_tokens >= fault.after_tokens:
+                return index
+            seen_tokens += 1
+    return max(0, len(frames) - 1)
+
+
+async def _stream(
+    responder: Responder, frames: list[Frame], fault: Fault | None, latency: Latency, ttft: float, wire: ModuleType
+) -> None:
+    await responder.start_stream()
+    cut = _break_at(frames, fault)
+    waited = False
+    for index, frame in enumerate(frames):
+        if frame.token or index == len(frames) - 1:
+            await anyio.sleep(latency.token_gap() if waited else ttft)
+            waited = True
+        if index == cut and fault is not None:
+            if fault.kind == "reset":
+                responder.reset()
+                return
+            await responder.chunk(wire.malformed_frame().data if fault.kind == "malformed" else _error_frame(wire))
+            await responder.end_stream()
+            return
+        await responder.chunk(frame.data)
+    await responder.end_stream()
+
+
+def _error_frame(wire: ModuleType) -> bytes:
+    frame: Frame = wire.stream_error_frame("stream_error")
+    return frame.data
+
+
+async def serve(app: ScriptedApp, host: str, port: int, ready: Callable[[int], None], stop: anyio.Event) -> None:
+    connections = Connections(app)
+    server = await asyncio.start_server(connections, host, port)
+    try:
+        ready(int(server.sockets[0].getsockname()[1]))
+        await stop.wait()
+    finally:
+        server.close()
+        await connections.close()
+
+
+class ScriptedModelServer:
+    def __init__(self, script: Script | JSONObject, *, host: str = "127.0.0.1", port: int = 0):
+        self.app = ScriptedApp(script if isinstance(script, Script) else Script.from_json(script))
+        self.host = host
+        self.port = port
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: anyio.Event | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.app.recorded()
+
+    def set_script(self, script: Script | JSONObject) -> None:
+        self.app.script = script if isinstance(script, Script) else Script.from_json(script)
+
+    def start(self) -> None:
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(started,), name="scripted-model", daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("the scripted model server did not start")
+
+    def _run(self, started: threading.Event) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = anyio.Event()
+
+            def ready(port: int) -> None:
+                self.port = port
+                started.set()
+
+            await serve(self.app, self.host, self.port, ready, self._stop)
+
+        anyio.run(main)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._thread = self._loop = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await anyio.to_thread.run_sync(self.start)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await anyio.to_thread.run_sync(self.stop)
