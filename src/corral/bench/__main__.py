@@ -1,0 +1,3 @@
+from corral.bench.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""Running suites: shared services (PostgreSQL, scratch space), crash containment, files, console output.
+
+Invariants:
+
+* One suite's crash never stops the others; it is recorded as ``status = "crashed: …"`` with the traceback's
+  tail in the notes, and the run's exit status says so.
+* Every suite's JSON and plots land in ``out_dir``; the scratch directory and the PostgreSQL cluster the run
+  started are removed at the end, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+from corral.bench import plots
+from corral.bench.machine import describe
+from corral.bench.pgserver import PostgresSource
+from corral.bench.results import SuiteResult, write
+from corral.bench.suite import Context, Progress, SilentProgress, Suite
+from corral.ids import now, rfc3339
+
+
+def all_suites() -> dict[str, Suite]:
+    from corral.bench.suites import api, log, recovery, sandbox, ttft
+
+    return {suite.name: suite for suite in (log.SUITE, ttft.SUITE, api.SUITE, recovery.SUITE, sandbox.SUITE)}
+
+
+@dataclass
+class RunOptions:
+    quick: bool
+    out_dir: Path
+    data_dir: Path
+    postgres_url: str | None = None
+    peer_python: Path | None = None
+    seed: int = 20261126
+    overrides: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
+
+
+async def run_suites(names: Sequence[str], options: RunOptions, progress: Progress | None = None) -> list[SuiteResult]:
+    suites = all_suites()
+    (options.data_dir / "bench").mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=options.data_dir / "bench"))
+    postgres = PostgresSource(options.postgres_url)
+    results: list[SuiteResult] = []
+    try:
+        await postgres.start()
+        for name in names:
+            ctx = Context(
+                quick=options.quick,
+                data_dir=options.data_dir,
+                scratch=scratch / name,
+                postgres=postgres,
+                progress=progress or SilentProgress(),
+                seed=options.seed,
+                peer_python=options.peer_python,
+                build_peers=not options.quick,
+                overrides=options.overrides,
+            )
+            ctx.scratch.mkdir(parents=True)
+            results.append(await _run_one(suites[name], ctx, options.out_dir))
+    finally:
+        await postgres.aclose()
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    return results
+
+
+async def _run_one(suite: Suite, ctx: Context, out_dir: Path) -> SuiteResult:
+    machine = await anyio.to_thread.run_sync(describe, ctx.data_dir)
+    if ctx.postgres.settings:
+        machine["postgres"] = dict(ctx.postgres.settings)
+    result = SuiteResult(suite.name, ctx.quick, rfc3339(now()), machine=machine)
+    result.params["needs"] = suite.needs
+    began = time.monotonic()
+    try:
+        await suite.run(ctx, result)
+    except Exception as exc:  # contain the crash: it becomes the suite's status
+        result.status = f"crashed: {type(exc).__name__}: {exc}"[:500]
+        result.notes.append("traceback: " + "".join(traceback.format_exc().splitlines(keepends=True)[-12:]))
+    result.seconds = round(time.monotonic() - began, 2)
+    result.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result.plots = await anyio.to_thread.run_sync(plots.render, result, out_dir)
+    await anyio.to_thread.run_sync(write, result, out_dir)
+    return result

@@ -1,0 +1,13 @@
+"""The ``api``: placeholder while the components land."""
+
+from __future__ import annotations
+
+from corral.bench.results import SuiteResult, unavailable
+from corral.bench.suite import Context, Suite
+
+
+async def run(ctx: Context, result: SuiteResult) -> None:
+    result.arms.append(unavailable("api", "not built yet"))
+
+
+SUITE = Suite("api", "api", "?", run)

@@ -1,0 +1,54 @@
+"""The ``log`` suite: corral's session log against openhands-sdk's event log and the raw database floors.
+
+Measured in one run, interleaved round by round: ``emit_event`` latency and throughput (SQLite at
+``synchronous=NORMAL`` and ``FULL``, PostgreSQL), the same append through openhands-sdk's
+``EventLog.append`` and ``ConversationState.append_event``, a bare one-row INSERT transaction on each
+engine; 100-event slices of big sessions; whole-session recovery (read everything and rebuild the context,
+see ``corral.bench.context``) against openhands-sdk's ``ConversationState.create``.
+
+Needs: SQLite (always), a PostgreSQL server (``--postgres-url`` or local binaries), a Python >= 3.12 for
+the peer. Whatever is missing becomes a "not available" arm.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from corral.bench.results import SuiteResult
+from corral.bench.suite import Context, Suite
+from corral.bench.suites.log import phases, replay
+from corral.bench.suites.log.setup import open_systems
+
+
+async def run(ctx: Context, result: SuiteResult) -> None:
+    result.notes.append(
+        "Recovery rebuild: until the harness's context builder exists, 'rebuild' turns every event into "
+        "Messages-API messages with the same function for both systems (corral.bench.context); each system "
+        "parses its own stored form first (corral: json.loads of the payload; openhands-sdk: pydantic "
+        "validation inside ConversationState.create)."
+    )
+    result.notes.append(
+        "openhands-sdk runs in its own Python 3.12 virtualenv, in a subprocess driven over pipes, so its "
+        "rounds interleave with corral's. Its big conversations are written in its own file format "
+        "(one model_dump_json file per event, chained parent_id) without per-event fsync to keep setup short; "
+        "its append figures use the real EventLog.append / ConversationState.append_event."
+    )
+    raw: phases.Raw = {}
+    async with AsyncExitStack() as stack:
+        systems = await open_systems(ctx, result, stack)
+        if ctx.postgres.settings:
+            result.params["postgres"] = dict(ctx.postgres.settings)
+        await phases.emit(ctx, result, systems, raw)
+        await phases.concurrent(ctx, result, systems)
+        fills = phases.Fills(ctx, systems)
+        await phases.slices(ctx, result, systems, fills)
+        await replay.recovery(ctx, result, systems, fills, raw)
+    replay.ratios(result, raw)
+
+
+SUITE = Suite(
+    "log",
+    "session log: emit_event, get_events slices, recovery — vs openhands-sdk and the raw SQLite/PostgreSQL floor",
+    "SQLite; PostgreSQL; Python >= 3.12 for the openhands-sdk peer",
+    run,
+)

@@ -1,0 +1,13 @@
+"""The ``ttft``: placeholder while the components land."""
+
+from __future__ import annotations
+
+from corral.bench.results import SuiteResult, unavailable
+from corral.bench.suite import Context, Suite
+
+
+async def run(ctx: Context, result: SuiteResult) -> None:
+    result.arms.append(unavailable("ttft", "not built yet"))
+
+
+SUITE = Suite("ttft", "ttft", "?", run)

@@ -1,0 +1,139 @@
+"""The targets BENCHMARKS.md judges, each tied to one figure ``(suite, arm, metric key)`` of a run.
+
+Invariants: a target is "met" or "not met" only from a measured figure of the results files; with no figure
+it is "not measured" and says why (the arm's status); a figure whose 95% interval crosses the bound is
+marked uncertain. Targets never appear in tests.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from corral.bench.results import Metric, SuiteResult
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "≤": operator.le,
+    ">": operator.gt,
+    "≥": operator.ge,
+    "=": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    suite: str
+    arm: str
+    key: str
+    op: str
+    bound: float
+    unit: str = ""
+
+
+TARGETS = [
+    Target(
+        "corral emit_event ≤ 0.2× openhands-sdk EventLog.append (p50, same run)",
+        "log",
+        "ratios",
+        "emit.vs_peer",
+        "≤",
+        0.2,
+        "×",
+    ),
+    Target(
+        "corral emit_event ≤ 2× the raw SQLite floor at the same durability (p50)",
+        "log",
+        "ratios",
+        "emit.vs_floor",
+        "≤",
+        2.0,
+        "×",
+    ),
+    Target(
+        "recovery of 1,500 events ≤ 0.1× openhands-sdk ConversationState.create (p50)",
+        "log",
+        "ratios",
+        "recovery@1500.vs_peer",
+        "≤",
+        0.1,
+        "×",
+    ),
+    Target("SQLite emit_event median < 0.17 ms in-process", "log", "corral/sqlite", "emit.p50", "<", 0.17, "ms"),
+    Target(
+        "get_events 100-event slice of a 100,000-event session < 2 ms (SQLite, p50)",
+        "log",
+        "corral/sqlite",
+        "slice@100000.p50",
+        "<",
+        2.0,
+        "ms",
+    ),
+    Target(
+        "get_events 100-event slice of a 100,000-event session < 2 ms (PostgreSQL, p50)",
+        "log",
+        "corral/postgres",
+        "slice@100000.p50",
+        "<",
+        2.0,
+        "ms",
+    ),
+    Target("lazy vs eager TTFT p50 ≤ 0.4×", "ttft", "ratios", "lazy.ttft.p50.vs_eager", "≤", 0.4, "×"),
+    Target("lazy vs eager TTFT p95 ≤ 0.1×", "ttft", "ratios", "lazy.ttft.p95.vs_eager", "≤", 0.1, "×"),
+    Target("platform TTFT overhead p50 < 5 ms at 50 sessions", "api", "overhead@50", "overhead.p50", "<", 5.0, "ms"),
+    Target("platform TTFT overhead p99 < 20 ms at 50 sessions", "api", "overhead@50", "overhead.p99", "<", 20.0, "ms"),
+    Target("500 concurrent active sessions with zero errors", "api", "overhead@500", "errors", "=", 0.0),
+    Target(
+        "≥ 5,000 events/s through the HTTP API with 50 concurrent sessions",
+        "api",
+        "http-throughput",
+        "events.rate",
+        "≥",
+        5000.0,
+        "events/s",
+    ),
+    Target("SSE fan-out to 200 subscribers: p99 lag < 50 ms", "api", "sse-fanout", "lag.p99", "<", 50.0, "ms"),
+    Target(
+        "recovery after kill -9 < 1 s + lease TTL (worst kill)",
+        "recovery",
+        "kill-9",
+        "resume_beyond_ttl.max",
+        "<",
+        1000.0,
+        "ms",
+    ),
+    Target("zero events lost after kill -9", "recovery", "kill-9", "lost_events", "=", 0.0),
+    Target("zero tool calls executed twice after kill -9", "recovery", "kill-9", "double_executions", "=", 0.0),
+    Target("cold sandbox start p50 < 50 ms", "sandbox", "local", "cold_start.p50", "<", 50.0, "ms"),
+    Target("warm-pool claim p50 < 5 ms", "sandbox", "local", "warm_claim.p50", "<", 5.0, "ms"),
+    Target("`bash true` round trip p50 < 5 ms", "sandbox", "local", "bash_true.p50", "<", 5.0, "ms"),
+]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: Target
+    metric: Metric | None
+    verdict: str  # "met" | "not met" | "not measured"
+    why: str = ""
+
+
+def judge(target: Target, results: dict[str, SuiteResult]) -> Verdict:
+    result = results.get(target.suite)
+    if result is None:
+        return Verdict(target, None, "not measured", f"no `{target.suite}` results yet")
+    arm = result.arm(target.arm)
+    metric = None if arm is None else arm.metric(target.key)
+    if metric is None or metric.value is None:
+        why = arm.status if arm is not None and not arm.ok else f"{target.suite}: {result.status}"
+        return Verdict(target, None, "not measured", why if why != f"{target.suite}: ok" else "figure missing")
+    check = _OPS[target.op]
+    met = check(metric.value, target.bound)
+    uncertain = (
+        metric.low is not None
+        and metric.high is not None
+        and (check(metric.low, target.bound) != check(metric.high, target.bound))
+    )
+    return Verdict(target, metric, "met" if met else "not met", "95% CI crosses the target" if uncertain else "")

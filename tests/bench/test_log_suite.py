@@ -1,0 +1,81 @@
+"""The ``log`` suite runs end to end at tiny sizes on real SQLite and PostgreSQL, and its invariants hold.
+
+No timing is asserted here: targets are judged in BENCHMARKS.md only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corral.bench.report import render
+from corral.bench.results import SuiteResult, load_all
+from corral.bench.runner import RunOptions, run_suites
+from tests.conftest import postgres_admin_url
+
+pytestmark = pytest.mark.anyio
+
+TINY = {
+    "log.emit": 12,
+    "log.rounds": 2,
+    "log.warmup": 2,
+    "log.writers": 3,
+    "log.writer_events": 2,
+    "log.slices": [300],
+    "log.slice_samples": 4,
+    "log.recovery": [82],
+    "log.recovery_reps": 1,
+}
+
+
+async def run_log(tmp_path: Path) -> SuiteResult:
+    # a data dir without the peer's virtualenv, and building it is off for quick runs: the peer is unavailable
+    options = RunOptions(True, tmp_path / "out", tmp_path / "data", postgres_url=postgres_admin_url(), overrides=TINY)
+    [result] = await run_suites(["log"], options)
+    return result
+
+
+async def test_log_suite_at_tiny_sizes(tmp_path: Path) -> None:
+    """One run (the suite takes a few seconds), three aspects."""
+    result = await run_log(tmp_path)
+    every_corral_arm_and_floor_is_measured(result)
+    the_peer_without_its_virtualenv_is_not_available(result)
+    files_plots_and_report_come_from_the_run(result, tmp_path / "out")
+
+
+def every_corral_arm_and_floor_is_measured(result: SuiteResult) -> None:
+    assert result.status == "ok", result.notes
+    for name in ("corral/sqlite", "corral/sqlite-full", "corral/postgres", "floor/sqlite", "floor/postgres"):
+        arm = result.arm(name)
+        assert arm is not None and arm.ok, (name, arm)
+        emit = arm.metric("emit.p50")
+        assert emit is not None and emit.n == TINY["log.emit"] // TINY["log.rounds"] * TINY["log.rounds"]
+    corral = result.arm("corral/sqlite")
+    assert corral is not None
+    assert {m.key for m in corral.metrics} >= {"emit.p50", "concurrent.rate", "slice@300.p50", "recovery@82.p50"}
+    assert result.checks and all(check.ok for check in result.checks), result.checks
+    assert result.broken == []
+
+
+def the_peer_without_its_virtualenv_is_not_available(result: SuiteResult) -> None:
+    peer = result.arm("openhands-sdk")
+    assert peer is not None
+    assert peer.status.startswith("not available: "), peer.status
+    ratios = result.arm("ratios")
+    assert ratios is not None and ratios.metric("emit.vs_floor") is not None
+    assert ratios.metric("emit.vs_peer") is None
+
+
+def files_plots_and_report_come_from_the_run(result: SuiteResult, out: Path) -> None:
+    stored = json.loads((out / "log.json").read_text())
+    assert stored["suite"] == "log" and stored["machine"]["cpus_online"] >= 1
+    assert result.plots and all((out / name).stat().st_size > 0 for name in result.plots)
+    loaded = load_all(out)["log"]
+    assert loaded.metric("corral/sqlite", "emit.p50") == result.metric("corral/sqlite", "emit.p50")
+    text = render(out)
+    figure = result.metric("ratios", "emit.vs_floor")
+    assert figure is not None and figure.value is not None
+    assert "## Targets" in text and "not measured" in text
+    assert "corral emit_event ≤ 2× the raw SQLite floor" in text
