@@ -12,6 +12,7 @@ import anyio
 import typer
 
 from corral import __version__
+from corral.bench.cli import bench
 from corral.config import Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="corral: a self-hostable Managed Agents runtime.")
@@ -89,6 +90,9 @@ def keys_create(
     secret, workspace_id = anyio.run(run, load_settings())
     typer.echo(f"# workspace {workspace_id}", err=True)
     typer.echo(secret)
+
+
+app.command("bench")(bench)  # `corral bench [SUITE…] [--quick]`, `corral bench report`: see corral.bench.cli
 
 
 def main() -> None:
