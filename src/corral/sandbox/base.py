@@ -10,13 +10,16 @@ Invariants every provider keeps:
   that started but never finished (its harness or sandbox died mid-call) returns an ``interrupted``
   error result and is **not** run again, so no side effect ever happens twice.
 * Nothing secret is ever part of a ``ProvisionSpec`` or visible inside a sandbox.
+* A provider is used inside ``async with provider:``; entering starts its housekeeping (idle reclaim, warm
+  pools), leaving releases every sandbox it still holds (``aclose``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from corral._types import JSONObject
 
@@ -44,6 +47,9 @@ class ProvisionSpec:
     #: per-tool configuration from the agent toolset (enabled, web_fetch domains …)
     tool_configs: JSONObject = field(default_factory=lambda: dict[str, Any]())
     limits: Limits = field(default_factory=Limits)
+    #: sandboxes kept started for this environment so a new session's first call does not wait (0: none);
+    #: from the environment config extension ``config.corral.warm_pool_size``
+    warm_pool_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,5 +99,16 @@ class SandboxProvider(ABC):
         """The journalled result of ``tool_use_id`` in this session, without provisioning anything."""
         return None
 
+    async def forget(self, session_id: str) -> None:  # noqa: B027 - optional hook, nothing kept by default
+        """The session is deleted: drop its workspace and journal (stopping its sandbox first)."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release every sandbox this provider still holds."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,42 @@
+"""Egress channels: one per sandbox, each a unix socket whose connections are bridged into the proxy.
+
+Invariants: a bridge registers the local port of its connection to the proxy *before* relaying a byte, so the
+proxy's hooks can always tell which channel a connection belongs to; the registration is dropped when the
+connection ends; closing a channel stops its listener and cuts its open connections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from corral.egress.policy import HostPolicy
+
+
+@dataclass
+class Channel:
+    channel_id: str
+    policy: HostPolicy
+    session_id: str | None
+    socket_path: Path
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+class Channels:
+    def __init__(self) -> None:
+        self.by_id: dict[str, Channel] = {}
+        self._peers: dict[int, Channel] = {}
+
+    def for_peer(self, peername: Any) -> Channel | None:
+        if not isinstance(peername, tuple) or len(peername) < 2:
+            return None
+        return self._peers.get(int(peername[1]))
+
+    def register_peer(self, port: int, channel: Channel) -> None:
+        self._peers[port] = channel
+
+    def drop_peer(self, port: int) -> None:
+        self._peers.pop(port, None)

@@ -1,0 +1,201 @@
+"""The egress proxy process: mitmproxy on loopback, one unix socket per sandbox, and a control socket.
+
+``corral egress`` runs an ``EgressServer``: mitmproxy (regular forward-proxy mode, ``127.0.0.1`` and an
+ephemeral port, TLS passed through) with ``EgressAddon``; a control socket (``control.sock``, root-only)
+through which sandbox providers open, assign and close channels (``EgressClient``); and, per channel, a unix
+socket whose connections are bridged into mitmproxy.
+
+Invariants: the proxy's TCP port serves only bridged connections (anything else is refused by the addon);
+channel sockets are created mode 0600 (the provider hands them to the sandbox's uid); the test-only
+``AddressGuard.exempt`` is reachable only by constructing the server in code, never from configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from anyio.abc import ByteStream, SocketAttribute, TaskGroup, TaskStatus
+from anyio.streams.buffered import BufferedByteReceiveStream
+from mitmproxy import options
+from mitmproxy.addons import core, disable_h2c, next_layer, proxyserver, tlsconfig
+from mitmproxy.master import Master
+
+from corral._types import JSONObject
+from corral.egress.addon import EgressAddon, RequestHook
+from corral.egress.channels import Channel, Channels
+from corral.egress.policy import AddressGuard, HostPolicy
+from corral.sandbox.runtime import egress_socket_dir
+
+CONTROL = "control.sock"
+_MAX_CONTROL_LINE = 1024 * 1024
+
+
+class _Ready:
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+
+    def running(self) -> None:
+        self.event.set()
+
+
+async def _pump(source: ByteStream, sink: ByteStream) -> None:
+    try:
+        async for chunk in source:
+            await sink.send(chunk)
+        await sink.send_eof()
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        pass
+
+
+class EgressServer:
+    def __init__(
+        self,
+        socket_dir: Path,
+        confdir: Path,
+        *,
+        guard: AddressGuard | None = None,
+        hooks: Sequence[RequestHook] = (),
+    ) -> None:
+        self.socket_dir = socket_dir
+        self.confdir = confdir
+        self.channels = Channels()
+        self.addon = EgressAddon(self.channels, guard or AddressGuard(), hooks)
+        self.proxy_port = 0
+        self._tasks: TaskGroup | None = None
+
+    @property
+    def control_path(self) -> Path:
+        return self.socket_dir / CONTROL
+
+    def _master(self) -> tuple[Master, _Ready]:
+        master = Master(options.Options())
+        ready = _Ready()
+        addons: list[Any] = [core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()]
+        master.addons.add(*addons, disable_h2c.DisableH2C(), self.addon, ready)
+        master.options.update(
+            listen_host="127.0.0.1",
+            listen_port=0,
+            connection_strategy="lazy",
+            stream_large_bodies="1m",
+            confdir=str(self.confdir),
+        )
+        return master, ready
+
+    def _make_dirs(self) -> None:
+        self.socket_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+        self.socket_dir.chmod(0o711)
+        self.confdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    async def serve(self, *, task_status: TaskStatus[EgressServer] = anyio.TASK_STATUS_IGNORED) -> None:
+        await anyio.to_thread.run_sync(self._make_dirs)
+        master, ready = self._master()
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            tasks.start_soon(master.run)
+            with anyio.fail_after(30):
+                await ready.event.wait()
+            server: Any = master.addons.get("proxyserver")
+            self.proxy_port = int(server.listen_addrs()[0][1])
+            control = await self._listen(self.control_path)
+            tasks.start_soon(control.serve, self._control)
+            task_status.started(self)
+            try:
+                await anyio.sleep_forever()
+            finally:
+                master.shutdown()
+                for channel in list(self.channels.by_id.values()):
+                    self.close_channel(channel.channel_id)
+
+    async def _listen(self, path: Path) -> Any:
+        await anyio.to_thread.run_sync(partial(path.unlink, missing_ok=True))
+        listener = await anyio.create_unix_listener(path)
+        await anyio.to_thread.run_sync(path.chmod, 0o600)
+        return listener
+
+    async def open_channel(self, channel_id: str, networking: JSONObject | None, session_id: str | None) -> Channel:
+        if self._tasks is None:
+            raise RuntimeError("the egress server is not running")
+        if channel_id in self.channels.by_id or not channel_id.replace("-", "").isalnum():
+            raise ValueError(f"invalid or duplicate channel id {channel_id!r}")
+        path = self.socket_dir / f"{channel_id}.sock"
+        channel = Channel(channel_id, HostPolicy.from_networking(networking), session_id, path)
+        listener = await self._listen(path)
+        self.channels.by_id[channel_id] = channel
+        self._tasks.start_soon(self._serve_channel, channel, listener)
+        return channel
+
+    def assign(self, channel_id: str, session_id: str) -> None:
+        self.channels.by_id[channel_id].session_id = session_id
+
+    def close_channel(self, channel_id: str) -> None:
+        channel = self.channels.by_id.pop(channel_id, None)
+        if channel is not None:
+            channel.scope.cancel()
+            channel.socket_path.unlink(missing_ok=True)
+
+    async def _serve_channel(self, channel: Channel, listener: Any) -> None:
+        with channel.scope:
+            async with listener:
+                await listener.serve(partial(self._bridge, channel))
+
+    async def _bridge(self, channel: Channel, client: ByteStream) -> None:
+        async with client:
+            upstream = await anyio.connect_tcp("127.0.0.1", self.proxy_port)
+            port = upstream.extra(SocketAttribute.local_port)
+            self.channels.register_peer(port, channel)
+            try:
+                async with upstream, anyio.create_task_group() as pumps:
+                    pumps.start_soon(_pump, client, upstream)
+                    pumps.start_soon(_pump, upstream, client)
+            finally:
+                self.channels.drop_peer(port)
+
+    async def _control(self, stream: ByteStream) -> None:
+        receive = BufferedByteReceiveStream(stream)
+        async with stream:
+            try:
+                while True:
+                    line = await receive.receive_until(b"\n", _MAX_CONTROL_LINE)
+                    reply = await self._command(json.loads(line))
+                    await stream.send(json.dumps(reply).encode() + b"\n")
+            except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.DelimiterNotFound):
+                pass
+
+    async def _command(self, message: Any) -> JSONObject:
+        try:
+            op, channel_id = message["op"], str(message["channel"])
+            if op == "open":
+                channel = await self.open_channel(channel_id, message.get("networking"), message.get("session"))
+                return {"ok": True, "socket": str(channel.socket_path)}
+            if op == "assign":
+                self.assign(channel_id, str(message["session"]))
+            elif op == "close":
+                self.close_channel(channel_id)
+            else:
+                return {"ok": False, "error": f"unknown op {op!r}"}
+            return {"ok": True}
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+@asynccontextmanager
+async def running_egress(server: EgressServer) -> AsyncGenerator[EgressServer]:
+    """Run ``server`` for the duration of the block."""
+    async with anyio.create_task_group() as tasks:
+        await tasks.start(server.serve)
+        try:
+            yield server
+        finally:
+            tasks.cancel_scope.cancel()
+
+
+def state_paths(data_dir: Path) -> tuple[Path, Path]:
+    """(socket dir, mitmproxy confdir) for a data dir."""
+    return egress_socket_dir(data_dir), data_dir.resolve() / "egress" / "mitmproxy"

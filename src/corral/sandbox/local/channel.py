@@ -1,0 +1,95 @@
+"""The host end of the agent protocol: JSON lines over the sandbox process's stdin and stdout.
+
+Requests carry increasing ids; ``serve`` reads replies and hands each to the call waiting for it, so calls
+may overlap. Everything read is untrusted (code in the sandbox could corrupt the stream): a line longer
+than ``max_line`` bytes, or one that is not a JSON object, closes the channel, which fails every waiting
+call.
+
+Invariant: once ``closed`` is set, no call waits forever; ``call`` then returns None.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, ByteSendStream
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from corral._types import JSONObject
+
+
+class ChannelClosed(Exception):
+    pass
+
+
+class _Waiter:
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.reply: JSONObject | None = None
+
+
+class AgentChannel:
+    def __init__(self, send: ByteSendStream, receive: ByteReceiveStream, max_line: int) -> None:
+        self._send = send
+        self._receive = BufferedByteReceiveStream(receive)
+        self._max_line = max_line
+        self._waiters: dict[int, _Waiter] = {}
+        self._next_id = 0
+        self._send_lock = anyio.Lock()
+        self.closed = anyio.Event()
+
+    async def send(self, message: JSONObject) -> None:
+        async with self._send_lock:
+            await self._send.send(json.dumps(message).encode() + b"\n")
+
+    async def receive(self) -> JSONObject:
+        """One message (only before ``serve`` runs: the start-up handshake)."""
+        line = await self._receive.receive_until(b"\n", self._max_line)
+        message: Any = json.loads(line)
+        if not isinstance(message, dict):
+            raise ChannelClosed("the sandbox agent sent something other than a JSON object")
+        return message
+
+    async def call(self, tool: str, tool_input: JSONObject, tool_timeout: float) -> JSONObject | None:
+        if self.closed.is_set():
+            return None
+        self._next_id += 1
+        request_id, waiter = self._next_id, _Waiter()
+        self._waiters[request_id] = waiter
+        try:
+            await self.send({"id": request_id, "tool": tool, "input": tool_input, "timeout": tool_timeout})
+            await waiter.event.wait()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            self.close()
+        finally:
+            del self._waiters[request_id]
+        return waiter.reply
+
+    async def serve(self) -> None:
+        """Route replies until the stream ends or misbehaves; then close."""
+        try:
+            while True:
+                message = await self.receive()
+                waiter = self._waiters.get(message.get("id", -1))
+                if waiter is not None:
+                    waiter.reply = message
+                    waiter.event.set()
+        except (
+            anyio.EndOfStream,
+            anyio.IncompleteRead,
+            anyio.DelimiterNotFound,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+        ):
+            pass
+        except (ValueError, ChannelClosed):
+            pass  # garbage on the channel: the sandbox is not to be trusted any more
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.closed.set()
+        for waiter in self._waiters.values():
+            waiter.event.set()

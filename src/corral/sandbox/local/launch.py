@@ -1,0 +1,171 @@
+"""Starting one local sandbox: bubblewrap as an unprivileged host uid, every namespace, the agent inside.
+
+The recipe (outside in): fresh cgroup v1 limits (memory, pids, cpu) joined before any sandbox code runs →
+an unprivileged host uid of the session's own, with no supplementary groups (so no capabilities) → bwrap
+with new user, pid, mount, ipc, uts, net and cgroup namespaces, ``--disable-userns``, ``--die-with-parent``
+and ``--new-session`` → a read-only root holding read-only ``/usr``, a few non-secret ``/etc`` files, private
+``/proc`` and ``/dev``, size-capped tmpfs ``/tmp``, ``/dev/shm`` and ``/home/user``, the session's writable
+``/workspace``, and read-only mounts (agent, package layer, files) → the seccomp filter (bwrap sets
+``no_new_privs``) → the agent, which lowers its rlimits before serving. The network namespace has only ``lo``;
+the egress socket, when there is one, is bind-mounted at ``/run/corral/egress.sock``.
+
+Invariant: bwrap waits on ``--block-fd`` until both of its processes are in the sandbox's cgroups, so nothing
+in the sandbox ever runs outside its limits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+from anyio.abc import Process
+
+from corral.errors import ErrorCode, SandboxError
+from corral.sandbox.base import Limits
+from corral.sandbox.local.cgroups import Cgroups
+from corral.sandbox.local.layout import HOST_ETC, SANDBOX_PYTHON, Layout
+
+BWRAP = "/usr/bin/bwrap"
+SANDBOX_UID = 1000
+EGRESS_SOCKET = "/run/corral/egress.sock"
+PROXY_PORT = 3128
+PACKAGES = "/opt/packages"
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+_AGENT = "import sys; sys.path[:0] = ['/opt/corral']; from agent.main import main; main()"
+_MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything that makes one sandbox."""
+
+    name: str
+    uid: int
+    workspace: Path
+    limits: Limits
+    egress_socket: str | None = None
+    layer: Path | None = None
+    #: (host source, absolute mount path) pairs, mounted read-only
+    files: tuple[tuple[str, str], ...] = ()
+    #: the package layer is being built: mount it writable
+    layer_writable: bool = False
+    #: host paths (non-secret) also visible read-only at the same place, when they exist
+    host_paths: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=lambda: dict[str, str]())
+
+
+def sandbox_env(plan: Plan) -> dict[str, str]:
+    path = "/usr/local/bin:/usr/bin:/bin"
+    env = {"HOME": "/home/user", "USER": "user", "LANG": "C.UTF-8", "TERM": "dumb", "PS1": "", "PS2": ""}
+    env |= {"SSL_CERT_FILE": CA_BUNDLE, "REQUESTS_CA_BUNDLE": CA_BUNDLE, "PIP_CERT": CA_BUNDLE}
+    env |= {"NODE_EXTRA_CA_CERTS": CA_BUNDLE, "PYTHONUNBUFFERED": "1"}
+    if plan.layer is not None:
+        path = f"{PACKAGES}/bin:{PACKAGES}/npm/node_modules/.bin:{PACKAGES}/apt/usr/bin:{path}"
+        env |= {"PYTHONPATH": f"{PACKAGES}/pip", "NODE_PATH": f"{PACKAGES}/npm/node_modules"}
+        env["LD_LIBRARY_PATH"] = f"{PACKAGES}/apt/usr/lib/x86_64-linux-gnu:{PACKAGES}/apt/usr/lib"
+    if plan.egress_socket is not None:
+        proxy = f"http://127.0.0.1:{PROXY_PORT}"
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            env[name] = proxy
+        env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1"
+    return {"PATH": path, **env, **plan.env}
+
+
+def _mounts(layout: Layout, plan: Plan) -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for link, target in (("/bin", "usr/bin"), ("/sbin", "usr/sbin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64")):
+        args += ["--symlink", target, link]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    tmp = max(64 * _MiB, plan.limits.memory_bytes // 2)
+    for path, size in (("/tmp", tmp), ("/dev/shm", 64 * _MiB), ("/home/user", 256 * _MiB)):
+        args += ["--size", str(size), "--tmpfs", path]
+    for name in HOST_ETC:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for name in ("passwd", "group", "hosts", "nsswitch.conf"):
+        args += ["--ro-bind", str(layout.etc / name), f"/etc/{name}"]
+    args += ["--ro-bind", str(layout.lib), "/opt/corral", "--bind", str(plan.workspace), "/workspace"]
+    if plan.egress_socket is not None:
+        args += ["--ro-bind", plan.egress_socket, EGRESS_SOCKET]
+    if plan.layer is not None:
+        args += ["--bind" if plan.layer_writable else "--ro-bind", str(plan.layer), PACKAGES]
+    for source, target in plan.files:
+        args += ["--ro-bind", source, target]
+    for path in plan.host_paths:
+        args += ["--ro-bind-try", path, path]
+    return args
+
+
+def bwrap_argv(layout: Layout, plan: Plan, *, seccomp_fd: int, info_fd: int, block_fd: int) -> list[str]:
+    args = [BWRAP, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
+    args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"]
+    args += _mounts(layout, plan)
+    args += ["--remount-ro", "/", "--chdir", "/workspace", "--clearenv"]
+    args += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
+    args += ["--seccomp", str(seccomp_fd), "--info-fd", str(info_fd), "--block-fd", str(block_fd)]
+    return [*args, "--", SANDBOX_PYTHON, "-E", "-s", "-S", "-B", "-c", _AGENT]
+
+
+def agent_config(plan: Plan) -> dict[str, object]:
+    return {
+        "workspace": "/workspace",
+        "read_only": [target for _, target in plan.files],
+        "file_cap": 256 * 1024,
+        "output_limit": plan.limits.output_bytes,
+        "env": sandbox_env(plan),
+        "proxy": {"port": PROXY_PORT, "socket": EGRESS_SOCKET} if plan.egress_socket else None,
+        "rlimits": {"nofile": 4096, "fsize": plan.limits.disk_bytes},
+    }
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _admit(cgroups: Cgroups, bwrap_pid: int, info_fd: int, block_fd: int) -> None:
+    """Once bwrap reports its sandbox process, put both in the cgroups, then let the sandbox start."""
+    info = _read_all(info_fd)
+    try:
+        cgroups.join(bwrap_pid, int(json.loads(info)["child-pid"]))
+    except (ValueError, KeyError, ProcessLookupError):
+        return  # bwrap failed before (or while) starting the sandbox; its stderr says why
+    os.write(block_fd, b"1")
+
+
+async def spawn(layout: Layout, plan: Plan, cgroups: Cgroups) -> Process:
+    """Start bwrap with the agent inside and admit it into its cgroups (the agent then awaits its config)."""
+    info_r, info_w = os.pipe()
+    block_r, block_w = os.pipe()
+    seccomp_fd = os.open(layout.seccomp, os.O_RDONLY | os.O_CLOEXEC)
+    fds = (seccomp_fd, info_w, block_r)
+    argv = bwrap_argv(layout, plan, seccomp_fd=seccomp_fd, info_fd=info_w, block_fd=block_r)
+    try:
+        process = await anyio.open_process(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=fds,
+            user=plan.uid,
+            group=plan.uid,
+            extra_groups=[],
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise SandboxError(f"sandbox: cannot start bwrap: {exc}", code=ErrorCode.SANDBOX_PROVISION_FAILED) from exc
+    finally:
+        for fd in fds:
+            os.close(fd)
+    try:
+        await anyio.to_thread.run_sync(_admit, cgroups, process.pid, info_r, block_w)
+    finally:
+        os.close(info_r)
+        os.close(block_w)
+    return process

@@ -1,0 +1,122 @@
+"""Warm pools: per environment, sandboxes already started with an empty workspace, claimed in milliseconds.
+
+A pool exists once a ``provision`` or ``prepare`` names an environment with ``warm_pool_size > 0``; a filler
+task keeps it at that size. A claim hands the first live warm sandbox to a session that has no workspace yet:
+the warm workspace directory is renamed to the session's (the running sandbox keeps its bind mount, which
+follows the directory), and its egress channel is reassigned to the session. Sessions that already have a
+workspace, or need file mounts, start a sandbox of their own.
+
+Invariants: a warm sandbox is handed out at most once; pools are keyed by everything that shapes a sandbox
+(environment, networking, packages, limits); a pool not used for ``idle_seconds`` is drained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.to_thread
+
+from corral.errors import SandboxError
+from corral.sandbox.base import ProvisionSpec
+from corral.sandbox.journal import safe_name
+from corral.sandbox.local.sandbox import LocalSandbox
+from corral.sandbox.local.starter import Variant
+
+if TYPE_CHECKING:
+    from corral.sandbox.local.provider import LocalSandboxProvider
+
+log = logging.getLogger("corral.sandbox.local")
+_RETRY_SECONDS = 5.0
+
+
+def pool_key(spec: ProvisionSpec) -> str:
+    shape = [spec.environment_id, spec.networking, spec.packages, dataclasses.asdict(spec.limits)]
+    return json.dumps(shape, sort_keys=True)
+
+
+class _Pool:
+    def __init__(self, template: ProvisionSpec) -> None:
+        self.template = template
+        self.size = 0
+        self.ready: list[LocalSandbox] = []
+        self.wanted = anyio.Event()
+        self.last_used = time.monotonic()
+
+    def take(self) -> LocalSandbox | None:
+        while self.ready:
+            sandbox = self.ready.pop(0)
+            if sandbox.alive:
+                return sandbox
+        return None
+
+
+class WarmPools:
+    def __init__(self, provider: LocalSandboxProvider) -> None:
+        self.provider = provider
+        self._pools: dict[str, _Pool] = {}
+
+    def _pool(self, spec: ProvisionSpec) -> _Pool | None:
+        key = pool_key(spec)
+        pool = self._pools.get(key)
+        if pool is None and spec.warm_pool_size > 0:
+            pool = self._pools[key] = _Pool(spec)
+            self.provider.tasks.start_soon(self._fill, pool)
+        if pool is not None:
+            pool.size, pool.last_used = spec.warm_pool_size, time.monotonic()
+            pool.wanted.set()
+        return pool
+
+    async def prepare(self, spec: ProvisionSpec) -> None:
+        self._pool(spec)
+
+    async def claim(self, spec: ProvisionSpec) -> LocalSandbox | None:
+        pool = self._pool(spec)
+        if pool is None or spec.files:
+            return None
+        key = safe_name(spec.session_id)
+        if await anyio.to_thread.run_sync(self.provider.disk.owner, key) is not None:
+            return None
+        sandbox = pool.take()
+        pool.wanted.set()
+        if sandbox is None:
+            return None
+        workspaces = self.provider.disk.workspaces
+        await anyio.to_thread.run_sync(os.rename, sandbox.parts.plan.workspace, workspaces / key)
+        if self.provider.egress is not None and sandbox.parts.plan.egress_socket is not None:
+            await self.provider.egress.assign(sandbox.name, spec.session_id)
+        sandbox.claim(spec.session_id, spec)
+        return sandbox
+
+    async def _fill(self, pool: _Pool) -> None:
+        while True:
+            await pool.wanted.wait()
+            pool.wanted = anyio.Event()
+            while pool.size > 0 and len([s for s in pool.ready if s.alive]) < pool.size:
+                try:
+                    variant = Variant(workspace_key=f"pool-{secrets.token_hex(8)}")
+                    pool.ready.append(await self.provider.starter.start(pool.template, "", variant))
+                except SandboxError as exc:
+                    log.warning("warm pool for %s: %s", pool.template.environment_id, exc.message)
+                    await anyio.sleep(_RETRY_SECONDS)
+
+    async def reap_idle(self, idle_seconds: float) -> None:
+        for pool in self._pools.values():
+            if pool.size and time.monotonic() - pool.last_used > idle_seconds:
+                pool.size = 0
+                await self._drain(pool)
+
+    async def _drain(self, pool: _Pool) -> None:
+        while pool.ready:
+            await pool.ready.pop().stop("the warm pool was drained")
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            pool.size = 0
+            await self._drain(pool)

@@ -1,0 +1,182 @@
+"""One live local sandbox: its process, agent channel and cgroups, and how a call becomes a ``ToolResult``.
+
+Invariants (on top of ``Sandbox``'s): a call never outlives the sandbox's wall-clock limit (past it the
+sandbox is stopped); anything the agent sends is validated before it becomes a result; when the process is
+gone every waiting call gets an error naming the cause (out of memory, stopped by corral, or exited), then
+the cgroups are removed and the egress channel closed; ``alive`` is False from the moment the channel closes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from anyio.abc import Process
+
+from corral._types import JSONObject
+from corral.sandbox import toolset
+from corral.sandbox.base import ProvisionSpec, Sandbox, ToolResult
+from corral.sandbox.journal import ToolJournal
+from corral.sandbox.local.cgroups import Cgroups
+from corral.sandbox.local.channel import AgentChannel
+from corral.sandbox.local.launch import Plan
+
+_BLOCK_TYPES = frozenset({"text", "image", "document"})
+_WALL_GRACE_SECONDS = 5.0  # the agent enforces bash timeouts itself; the host steps in only past this
+_FRESH = "the next call starts a fresh sandbox with the same /workspace"
+_MiB = 1024 * 1024
+
+
+@dataclass
+class Parts:
+    """What the provider assembled for the sandbox, and what it cleans up afterwards."""
+
+    plan: Plan
+    process: Process
+    channel: AgentChannel
+    cgroups: Cgroups
+    cleanup: Callable[[], Awaitable[None]]
+
+
+def _valid(reply: JSONObject) -> ToolResult | None:
+    content: Any = reply.get("content")
+    if not isinstance(content, list) or not content or not isinstance(reply.get("is_error", False), bool):
+        return None
+    blocks: list[JSONObject] = []
+    for block in content:
+        if not isinstance(block, dict) or block.get("type") not in _BLOCK_TYPES:
+            return None
+        blocks.append(block)
+    return ToolResult(blocks, bool(reply.get("is_error", False)))
+
+
+@dataclass
+class _State:
+    last_used: float = field(default_factory=time.monotonic)
+    busy: int = 0
+    stop_reason: str | None = None
+    oom_kills: int = 0
+    exit_status: int | None = None
+    stderr_tail: bytes = b""
+
+
+class LocalSandbox(Sandbox):
+    def __init__(self, session_id: str, spec: ProvisionSpec, parts: Parts, journal: ToolJournal) -> None:
+        self.session_id = session_id
+        self.spec = spec
+        self.parts = parts
+        self.name = parts.plan.name
+        self._journal = journal
+        self._state = _State()
+        self._stderr_done = anyio.Event()
+        self.stopped = anyio.Event()
+
+    @property
+    def alive(self) -> bool:
+        return not self.parts.channel.closed.is_set()
+
+    @property
+    def idle_for(self) -> float:
+        return 0.0 if self._state.busy else time.monotonic() - self._state.last_used
+
+    def claim(self, session_id: str, spec: ProvisionSpec) -> None:
+        """A warm sandbox now belongs to ``session_id``."""
+        self.session_id, self.spec = session_id, spec
+        self._state.last_used = time.monotonic()
+
+    async def run(self) -> None:
+        """Serve the channel until the process ends, then record why and clean up."""
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self.parts.channel.serve)
+            tasks.start_soon(self._drain_stderr)
+            self._state.exit_status = await self.parts.process.wait()
+            self.parts.channel.close()
+            with anyio.move_on_after(1):
+                await self._stderr_done.wait()
+            tasks.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True):
+            self._state.oom_kills = await anyio.to_thread.run_sync(self.parts.cgroups.oom_kills)
+            await self.parts.cleanup()
+            self.stopped.set()
+
+    async def _drain_stderr(self) -> None:
+        stream = self.parts.process.stderr
+        assert stream is not None
+        try:
+            async for chunk in stream:
+                self._state.stderr_tail = (self._state.stderr_tail + chunk)[-2000:]
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+        self._stderr_done.set()
+
+    async def stop(self, reason: str) -> None:
+        if self._state.stop_reason is None:
+            self._state.stop_reason = reason
+        if self.parts.process.returncode is None:
+            self.parts.process.kill()
+        await self.stopped.wait()
+
+    async def release(self) -> None:
+        await self.stop("it was released")
+
+    async def execute(self, name: str, input: JSONObject, tool_use_id: str) -> ToolResult:
+        return await self._journal.run_once(self.session_id, tool_use_id, name, partial(self._execute, name, input))
+
+    async def _execute(self, name: str, tool_input: JSONObject) -> ToolResult:
+        if problem := toolset.input_problem(name, tool_input):
+            return ToolResult.error(problem)
+        if not toolset.enabled(self.spec.tool_configs, name):
+            return ToolResult.error(f"{name}: this tool is not enabled for the agent")
+        if not self.alive:
+            return ToolResult.error(f"{name}: sandbox: {self._death()}")
+        self._state.busy += 1
+        try:
+            return await self._call(name, tool_input)
+        finally:
+            self._state.busy -= 1
+            self._state.last_used = time.monotonic()
+
+    async def _call(self, name: str, tool_input: JSONObject) -> ToolResult:
+        wall = self.spec.limits.wall_seconds
+        timeout = toolset.bash_timeout(tool_input, wall) if name == "bash" else wall
+        with anyio.move_on_after(wall + _WALL_GRACE_SECONDS):
+            reply = await self.parts.channel.call(name, tool_input, timeout)
+            if reply is None:
+                await self._settle()
+                return ToolResult.error(f"{name}: sandbox: {self._death()}")
+            result = _valid(reply)
+            if result is None:
+                await self.stop("it sent a malformed reply")
+                return ToolResult.error(f"{name}: sandbox: {self._death()}")
+            return await self._with_oom_note(result) if result.is_error else result
+        await self.stop(f"the call exceeded the {wall:g} s wall-clock limit")
+        return ToolResult.error(f"{name}: sandbox: {self._death()}")
+
+    async def _settle(self) -> None:
+        with anyio.move_on_after(5):
+            await self.stopped.wait()
+
+    async def _with_oom_note(self, result: ToolResult) -> ToolResult:
+        kills = await anyio.to_thread.run_sync(self.parts.cgroups.oom_kills)
+        if kills <= self._state.oom_kills:
+            return result
+        self._state.oom_kills = kills
+        limit = self.spec.limits.memory_bytes // _MiB
+        note = {"type": "text", "text": f"[sandbox: a process was killed for exceeding the {limit} MiB memory limit]"}
+        return ToolResult([*result.content, note], True)
+
+    def _death(self) -> str:
+        state = self._state
+        if state.stop_reason is not None:
+            return f"the sandbox was stopped ({state.stop_reason}); {_FRESH}"
+        if state.oom_kills:
+            limit = self.spec.limits.memory_bytes // _MiB
+            return f"the sandbox ran out of memory (limit {limit} MiB) and stopped; {_FRESH}"
+        detail = state.stderr_tail.decode(errors="replace").strip().replace("\x00", "")[-500:]
+        status = "killed" if state.exit_status is None else f"exit status {state.exit_status}"
+        return f"the sandbox stopped unexpectedly ({status}{': ' + detail if detail else ''}); {_FRESH}"

@@ -1,0 +1,39 @@
+"""How a sandbox reaches the network: only through an egress gateway (the proxy lives in ``corral.egress``).
+
+A sandbox has no network interface but loopback. When its environment allows networking, the provider asks
+the gateway for a *channel*: a unix socket, one per sandbox, behind which the gateway enforces the
+environment's ``networking`` policy on every connection. The socket is bind-mounted into the sandbox.
+
+Invariants: a channel belongs to exactly one sandbox (so the gateway knows which session a connection
+comes from); closing it refuses new connections; the gateway never hands a credential to the sandbox side.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from corral._types import JSONObject
+
+
+@dataclass(frozen=True)
+class EgressChannel:
+    channel_id: str
+    #: host path of the channel's unix socket (owned by the gateway's user; the provider hands it on)
+    socket_path: str
+
+
+class EgressGateway(ABC):
+    """Opens per-sandbox egress channels. Implemented by ``corral.egress.EgressClient``."""
+
+    @abstractmethod
+    async def open(self, channel_id: str, networking: JSONObject, session_id: str | None) -> EgressChannel:
+        """A new channel enforcing ``networking``; ``session_id`` is None for a warm sandbox not yet claimed."""
+
+    @abstractmethod
+    async def assign(self, channel_id: str, session_id: str) -> None:
+        """A warm sandbox was claimed: its channel now speaks for ``session_id``."""
+
+    @abstractmethod
+    async def close(self, channel_id: str) -> None:
+        """Stop the channel (idempotent)."""
