@@ -67,17 +67,60 @@ def append(
     check: Check | None,
     workspace_id: str | None,
 ) -> Flow:
-    """Append ``events`` at the next positions and update the projection, atomically."""
-    row = yield one(f"SELECT {STATE_COLUMNS}, {{now}} AS db_now FROM sessions WHERE id = $1{{for_update}}", session_id)
+    """Append ``events`` at the next positions and update the projection, atomically.
+
+    The positions are reserved first (``last_seq + n``, which also locks the row on PostgreSQL); a fence,
+    workspace or client-rule failure raises, and the engine rolls the whole flow back. The projection
+    columns are written only when an event changed them (most events don't).
+    """
+    if not events:
+        return []
+    row = yield one(
+        f"UPDATE sessions SET last_seq = last_seq + $2, updated_at = $3 WHERE id = $1"
+        f" RETURNING {STATE_COLUMNS}, {{now}} AS db_now",
+        session_id,
+        len(events),
+        stamp,
+    )
     if row is None or (workspace_id is not None and row["workspace_id"] != workspace_id):
         if fence is not None:
             raise LeaseLost(f"session {session_id} no longer exists")
         raise NotFound(f"session {session_id} not found")
     _check_fence(row, fence)
     state = SessionState.from_row(row)
+    before = state.signature()
+    appended = _project_all(state, session_id, row, events, stamp, check)
+    if len(appended) == 1:
+        yield exec_(INSERT_EVENT, *_event_values(appended[0]))
+    else:
+        yield many(INSERT_EVENT, [_event_values(e) for e in appended])
+    if state.signature() != before:
+        yield exec_(
+            "UPDATE sessions SET status = $2, usage = $3, pending_actions = $4, active_seconds = $5,"
+            " running_since = $6, runnable = $7, wake_at = CASE WHEN $8 = 1 THEN {now} ELSE wake_at END"
+            " WHERE id = $1",
+            session_id,
+            state.status,
+            state.usage_json(),
+            state.pending_json(),
+            state.active_seconds,
+            state.running_since,
+            int(state.runnable),
+            int(state.woke),
+        )
+    yield notify("events", f"{session_id}:{appended[-1].seq}")
+    if state.woke:
+        yield notify("wake", session_id)
+    return appended
+
+
+def _project_all(
+    state: SessionState, session_id: str, row: Any, events: list[NewEvent], stamp: str, check: Check | None
+) -> list[Event]:
+    """Number the events (the row holds the *new* ``last_seq``), check and project each in turn."""
     archived = row["archived_at"] is not None
     now_epoch = float(row["db_now"])
-    seq = int(row["last_seq"])
+    seq = int(row["last_seq"]) - len(events)
     appended: list[Event] = []
     for event in events:
         if check is not None:
@@ -88,28 +131,11 @@ def append(
             Event(session_id, seq, event_id, event.type, None if event.queued else stamp, stamp, dumps(event.data))
         )
         project(state, event_id, event.type, event.data, now_epoch)
-    yield many(
-        INSERT_EVENT, [(e.session_id, e.seq, e.id, e.type, e.processed_at, e.created_at, e.payload) for e in appended]
-    )
-    yield exec_(
-        "UPDATE sessions SET last_seq = $2, status = $3, usage = $4, pending_actions = $5, active_seconds = $6,"
-        " running_since = $7, runnable = $8, wake_at = CASE WHEN $9 = 1 THEN {now} ELSE wake_at END,"
-        " updated_at = $10 WHERE id = $1",
-        session_id,
-        seq,
-        state.status,
-        state.usage_json(),
-        state.pending_json(),
-        state.active_seconds,
-        state.running_since,
-        int(state.runnable),
-        int(state.woke),
-        stamp,
-    )
-    yield notify("events", f"{session_id}:{seq}")
-    if state.woke:
-        yield notify("wake", session_id)
     return appended
+
+
+def _event_values(e: Event) -> tuple[Any, ...]:
+    return (e.session_id, e.seq, e.id, e.type, e.processed_at, e.created_at, e.payload)
 
 
 def mark_processed(session_id: str, event_ids: list[str], stamp: str, fence: Fence | None) -> Flow:
@@ -214,11 +240,11 @@ def renew(fence: Fence, ttl: float) -> Flow:
 
 def release(fence: Fence, seen_seq: int, runnable: bool, retry_in: float | None) -> Flow:
     """Give the session back. It stays runnable if events arrived after ``seen_seq`` or ``runnable``."""
-    changed = yield exec_(
+    row = yield one(
         "UPDATE sessions SET lease_owner = NULL, lease_expires = NULL,"
         " runnable = CASE WHEN last_seq > $3 THEN 1 ELSE $4 END,"
         " wake_at = CASE WHEN last_seq > $3 THEN {now} ELSE {now} + $5 END"
-        " WHERE id = $1 AND lease_owner = $2 AND lease_token = $6",
+        " WHERE id = $1 AND lease_owner = $2 AND lease_token = $6 RETURNING runnable",
         fence.session_id,
         fence.owner,
         seen_seq,
@@ -226,11 +252,11 @@ def release(fence: Fence, seen_seq: int, runnable: bool, retry_in: float | None)
         retry_in or 0.0,
         fence.token,
     )
-    if changed:
-        row = yield one("SELECT runnable FROM sessions WHERE id = $1", fence.session_id)
-        if row is not None and int(row["runnable"]):
-            yield notify("wake", fence.session_id)
-    return bool(changed)
+    if row is None:
+        return False
+    if int(row["runnable"]):
+        yield notify("wake", fence.session_id)
+    return True
 
 
 def bump_lease(session_id: str) -> Flow:

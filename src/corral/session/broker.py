@@ -9,7 +9,8 @@ Invariants:
 * A subscriber receives exactly the events with ``seq`` greater than the session's last position at the
   moment it subscribed ("no replay"), in ``seq`` order, each once.
 * A subscriber that stops reading is cut off when its buffer fills, so one slow client cannot hold
-  memory or slow others down.
+  memory or slow others down; its stream then ends with ``Closed("slow_consumer")`` (a slot is kept for it).
+* A failed catch-up read is retried (with backoff) until it succeeds or nobody watches the session.
 * Deltas are live-only: delivered to opted-in subscribers of this process (and, on PostgreSQL, of
   every process), never stored.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -27,10 +29,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from corral.ids import new_id, now, rfc3339
 from corral.session.events import Delta, Event
 
+log = logging.getLogger(__name__)
+
 SliceReader = Callable[[str, int], Awaitable[list[Event]]]
 SeqReader = Callable[[list[str]], Awaitable[dict[str, int]]]
 
 BUFFER = 4096
+RETRY_MAX_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,21 +50,26 @@ Item = Event | Delta | Closed
 
 @dataclass(eq=False)
 class Subscriber:
+    """One live tail. ``after``: it receives the events with ``seq > after``; ``receive`` is its stream."""
+
     after: int
     deltas: frozenset[str]
     send: MemoryObjectSendStream[Item]
     receive: MemoryObjectReceiveStream[Item]
     closed: bool = False
+    limit: int = BUFFER
 
     def offer(self, item: Item) -> None:
         if self.closed:
             return
+        if self.send.statistics().current_buffer_used >= self.limit:
+            self.close("slow_consumer")
+            return
         try:
             self.send.send_nowait(item)
-        except anyio.WouldBlock:
-            self.close("slow_consumer")
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
             self.closed = True
+            self.send.close()
 
     def close(self, reason: str) -> None:
         if self.closed:
@@ -82,20 +92,28 @@ class Feed:
 
 
 class Broker:
-    def __init__(self, read_slice: SliceReader, read_seqs: SeqReader):
+    def __init__(self, read_slice: SliceReader, read_seqs: SeqReader, *, buffer: int = BUFFER):
         self._read_slice = read_slice
         self._read_seqs = read_seqs
+        self._buffer = buffer
         self._feeds: dict[str, Feed] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rechecking = False
+        self._recheck_again = False
 
     # ------------------------------------------------------------------ subscribing
 
     def attach(self, session_id: str, last_seq: int, deltas: frozenset[str]) -> Subscriber:
-        send, receive = anyio.create_memory_object_stream[Item](BUFFER)
+        """Tail ``session_id`` from ``last_seq`` (what the caller just read), or from where the feed already is.
+
+        If the feed has delivered further than ``last_seq`` (events appended while the caller was reading),
+        the subscriber starts there: it must not get a replay of some events while having missed others.
+        """
+        send, receive = anyio.create_memory_object_stream[Item](self._buffer + 1)  # + 1: room for Closed
         feed = self._feeds.get(session_id)
         if feed is None:
             feed = self._feeds[session_id] = Feed(session_id, last_seq)
-        subscriber = Subscriber(max(last_seq, 0), deltas, send, receive)
+        subscriber = Subscriber(max(last_seq, feed.last_seq, 0), deltas, send, receive, limit=self._buffer)
         feed.subscribers.add(subscriber)
         if last_seq > feed.last_seq:
             self._doorbell(session_id, last_seq)
@@ -153,7 +171,7 @@ class Broker:
     def on_events(self, payload: str | None) -> None:
         """Database notification on the ``events`` channel: ``"<sid>:<seq>"``, ``"<sid>:deleted"`` or None."""
         if payload is None:
-            self._spawn(self._recheck_all())
+            self._recheck_soon()
             return
         session_id, _, mark = payload.rpartition(":")
         if session_id not in self._feeds:
@@ -180,9 +198,16 @@ class Broker:
             self._spawn(self._catch_up(feed))
 
     async def _catch_up(self, feed: Feed) -> None:
+        delay = 0.01
         try:
             while feed.wanted > feed.last_seq and self._feeds.get(feed.session_id) is feed:
-                events = await self._read_slice(feed.session_id, feed.last_seq + 1)
+                try:
+                    events = await self._read_slice(feed.session_id, feed.last_seq + 1)
+                except Exception:
+                    log.exception("catching up session %s failed; retrying in %.2fs", feed.session_id, delay)
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+                    continue
                 if not events:
                     break
                 for event in events:
@@ -191,11 +216,40 @@ class Broker:
         finally:
             feed.catching_up = False
 
-    async def _recheck_all(self) -> None:
-        if not self._feeds:
+    def _recheck_soon(self) -> None:
+        """Coalesce doorbells without payload: one re-read at a time, and one more if rung meanwhile."""
+        if self._rechecking:
+            self._recheck_again = True
             return
-        seqs = await self._read_seqs(list(self._feeds))
-        for session_id in list(self._feeds):
+        self._rechecking = True
+        self._spawn(self._recheck_all())
+
+    async def _recheck_all(self) -> None:
+        """Compare every watched session with the database (another process may have written or deleted)."""
+        try:
+            while True:
+                self._recheck_again = False
+                await self._recheck_once()
+                if not self._recheck_again:
+                    return
+        finally:
+            self._rechecking = False
+
+    async def _recheck_once(self) -> None:
+        delay = 0.01
+        while asked := list(self._feeds):
+            try:
+                seqs = await self._read_seqs(asked)
+                break
+            except Exception:
+                log.exception("re-reading watched sessions failed; retrying in %.2fs", delay)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+        else:
+            return
+        for session_id in asked:
+            if session_id not in self._feeds:
+                continue
             if session_id not in seqs:
                 self._deleted(session_id)
             else:

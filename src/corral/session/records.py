@@ -160,6 +160,18 @@ class SessionState:
     def pending_actions(self, value: list[str]) -> None:
         self._pending = value
 
+    def signature(self) -> tuple[Any, ...]:
+        """Everything an append may write back; equal signatures mean the row needs no update."""
+        return (
+            self.status,
+            self.active_seconds,
+            self.running_since,
+            self.runnable,
+            self.woke,
+            self.usage_json(),
+            self.pending_json(),
+        )
+
     def usage_json(self) -> str:
         return self.usage_text if self._usage is None else json.dumps(self._usage, separators=(",", ":"))
 

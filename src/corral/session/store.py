@@ -27,16 +27,17 @@ from corral.paging import Cursor
 from corral.session import _flows, _queries, event_log
 from corral.session._flows import Fence
 from corral.session._queries import NewSession, SessionFilter
-from corral.session.broker import Broker, Subscriber
+from corral.session.broker import BUFFER, Broker, Subscriber
 from corral.session.events import Delta, Event, NewEvent, dumps
 from corral.session.inputs import check_batch, check_event
 from corral.session.records import SessionRecord
 
 
 class SessionStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, *, subscriber_buffer: int = BUFFER):
+        """``subscriber_buffer``: events a subscriber may fall behind by before it is cut off."""
         self.db = db
-        self.broker = Broker(self._slice_from, self._last_seqs)
+        self.broker = Broker(self._slice_from, self._last_seqs, buffer=subscriber_buffer)
         self._stops = [db.listen("events", self.broker.on_events), db.listen("deltas", self.broker.on_delta)]
 
     async def aclose(self) -> None:

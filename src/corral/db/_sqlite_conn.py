@@ -1,0 +1,101 @@
+"""SQLite connections and the synchronous flow driver. Everything here runs in the engine's own threads.
+
+Invariants:
+
+* Every connection is in WAL mode with the same ``synchronous`` setting, waits for other processes' locks
+  (``busy_timeout``) instead of failing, and is used by the one thread that opened it.
+* Reader connections are ``query_only``: a read flow can never write.
+* The writer connection does not checkpoint on commit (``wal_autocheckpoint`` is raised to a safety net);
+  the engine's checkpointer keeps the WAL short (``_sqlite_threads.Checkpointer``).
+* No statement is left half-read: a pending statement would hold a read snapshot (and block WAL rewinds).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Literal
+
+from corral.db._flows import FlowState
+from corral.db.query import FlowFn, Query, render
+from corral.errors import StorageError
+
+BUSY_SECONDS = 30.0
+#: WAL pages after which the writer would checkpoint itself (only if the checkpoint thread falls behind).
+WRITER_AUTOCHECKPOINT = 20000
+
+Role = Literal["writer", "reader", "plain"]
+Note = tuple[str, str]
+
+_UNIQUE = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
+
+
+def connect(path: Path, synchronous: str, role: Role) -> sqlite3.Connection:
+    """Open ``path`` for ``role`` (in the calling thread, which is the only one that may use it)."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS, cached_statements=512)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA cache_size=-32000")
+        conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
+        if role == "writer":
+            conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
+        elif role == "reader":
+            conn.execute("PRAGMA query_only=ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """Changes whenever *another* connection (another process, for the writer) committed."""
+    return int(conn.execute("PRAGMA data_version").fetchall()[0][0])
+
+
+def execute(conn: sqlite3.Connection, query: Query, notes: list[Note]) -> Any:
+    kind = query.kind
+    if kind == "notify":
+        notes.append((query.args[0], query.args[1]))
+        return None
+    sql = render(query.sql, "sqlite")
+    if kind == "many":
+        conn.executemany(sql, query.rows)
+        return None
+    cursor = conn.execute(sql, query.args)
+    if kind == "one":
+        row = cursor.fetchone()
+        cursor.close()  # finishes an UPDATE … RETURNING before the transaction moves on
+        return row
+    if kind == "all":
+        return cursor.fetchall()
+    return cursor.rowcount
+
+
+def run_flow(conn: sqlite3.Connection, flow_fn: FlowFn, args: tuple[Any, ...], notes: list[Note]) -> tuple[Any, bool]:
+    """Drive a flow on ``conn`` (already inside a transaction). Returns its value and whether it is void.
+
+    A void flow (it caught a ``UniqueViolation``) must be rolled back by the caller, value or not.
+    """
+    state = FlowState(flow_fn(*args))
+    while (query := state.next_query()) is not None:
+        try:
+            state.answer(execute(conn, query, notes))
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorcode not in _UNIQUE:
+                raise StorageError(f"integrity error: {exc}") from exc
+            state.unique_violation(str(exc))
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite statement failed: {exc}") from exc
+    return state.value, state.void
+
+
+def rollback_quietly(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is broken; the next BEGIN reports it
