@@ -55,6 +55,30 @@ def serve(
 
 
 @app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Sessions driven at once (default: the settings).")] = None,
+) -> None:
+    """Run harness workers only (no API): claim runnable sessions from the shared database and drive them.
+
+    A deployment is N `corral serve` processes (CORRAL_WORKERS=0 for API-only) plus M `corral worker` processes
+    on one PostgreSQL (CORRAL_DATABASE_URL). SIGTERM hands the sessions in flight over to the other workers.
+    """
+    import signal
+
+    from corral.api.services import open_services
+
+    async def run(settings: Settings) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with open_services(settings):
+                typer.echo(f"corral: worker {__version__} running", err=True)
+                async for _ in signals:
+                    break
+
+    settings = load_settings()
+    anyio.run(run, settings.with_overrides(workers=max(settings.workers, 1), worker_concurrency=concurrency))
+
+
+@app.command()
 def migrate() -> None:
     """Create or upgrade the database schema, then exit."""
     from corral.api.services import open_db

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
+from corral.api.workers import open_workers
 from corral.catalog import Catalog, CatalogLimits
 from corral.config import Settings
 from corral.db import Database
 from corral.db.engines import open_database
+from corral.harness import Runtime
 from corral.session import SessionStore
 
 
@@ -41,6 +43,7 @@ class Services:
     catalog: Catalog
     tasks: TaskGroup
     streams: StreamStats = field(default_factory=StreamStats)
+    runtime: Runtime | None = None  # harness workers (corral.api.workers); None in an API-only process
 
 
 def open_db(settings: Settings) -> Database:
@@ -61,9 +64,12 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         stack.push_async_callback(sessions.aclose)
         catalog = make_catalog(db, settings)
         await catalog.ensure_default_workspace()
+        runtime = await open_workers(stack, settings, sessions, catalog)  # harness workers: corral.api.workers
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
-        yield Services(settings=settings, db=db, sessions=sessions, catalog=catalog, tasks=tasks)
+        if runtime is not None:
+            await tasks.start(runtime.run)
+        yield Services(settings=settings, db=db, sessions=sessions, catalog=catalog, tasks=tasks, runtime=runtime)
 
 
 async def first_start_key(settings: Settings) -> str | None:

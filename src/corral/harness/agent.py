@@ -6,8 +6,9 @@ Invariants:
   ``configs[]`` entry overrides ``default_config``; custom tools need no permission.
 * ``classify`` decides, before a call is written to the log, which event carries it and with which
   permission: a custom tool → ``agent.custom_tool_use``; an enabled built-in → ``agent.tool_use`` with
-  ``allow`` / ``ask``; anything else (not enabled, unknown, no executor here) → ``agent.tool_use`` with
-  ``deny`` and no ``evaluation``, answered by an error result.
+  ``allow`` / ``ask``; anything else (not enabled, unknown) → ``agent.tool_use`` with ``deny`` and no
+  ``evaluation``, answered by an error result. A permitted call that this worker has no executor for
+  (no sandbox provider configured, say) is answered with an error result by the router.
 * ``auto`` has no classifier in corral yet: it always asks (``reason_code: indeterminate``), which is the
   documented outcome when the judge cannot decide.
 """
@@ -76,10 +77,12 @@ class AgentConfig:
         """The tool definitions sent to the model."""
         return [builtin_spec(name) for name in self.enabled(available)] + list(self.custom.values())
 
-    def classify(self, name: str, available: Iterable[str]) -> Classified:
+    def classify(self, name: str) -> Classified:
+        """The policy verdict for a call (what this worker can actually run is the router's business)."""
         if name in self.custom:
             return Classified("agent.custom_tool_use")
-        if name not in self.enabled(available):
+        tool = self.builtins.get(name)
+        if tool is None or not tool.enabled:
             return Classified("agent.tool_use", "deny")
         policy = self.builtins[name].policy
         if policy == "always_ask":

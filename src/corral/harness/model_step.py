@@ -82,7 +82,7 @@ class ModelStep:
         if failure is not None or collector.finished is None:
             await self._failed(start, failure or ModelError("the response ended without finishing"))
             return
-        events = collector.events(self.agent, self.router.available)
+        events = collector.events(self.agent)
         finished = collector.finished
         await self.writer.emit([*events, emits.span_end(start.id, finished.usage, stop=finished.stop_reason)])
         await self.harness.reached("response_recorded", self.writer.session_id)

@@ -13,7 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -103,9 +103,8 @@ class Collector:
         event_id = self.ids[event.index] = new_id("event")
         self.pump.start(event_id, "agent.message" if event.kind == "text" else "agent.thinking")
 
-    def events(self, agent: AgentConfig, available: Iterable[str]) -> list[NewEvent]:
+    def events(self, agent: AgentConfig) -> list[NewEvent]:
         """The response as log events (without the closing ``span.model_request_end``)."""
-        names = frozenset(available)
         out: list[NewEvent] = []
         for index in sorted(self.blocks):
             block = self.blocks[index]
@@ -115,7 +114,7 @@ class Collector:
             elif isinstance(block, Thinking):
                 out.append(NewEvent("agent.thinking", _thinking(block), id=self.ids.get(index)))
             elif isinstance(block, ToolUse):
-                out.append(_tool_use(block, agent, names))
+                out.append(_tool_use(block, agent))
         return out
 
 
@@ -128,8 +127,8 @@ def _thinking(block: Thinking) -> JSONObject:
     return data
 
 
-def _tool_use(block: ToolUse, agent: AgentConfig, available: frozenset[str]) -> NewEvent:
-    verdict = agent.classify(block.name, available)
+def _tool_use(block: ToolUse, agent: AgentConfig) -> NewEvent:
+    verdict = agent.classify(block.name)
     data: JSONObject = {"name": block.name, "input": block.input}
     if verdict.permission is not None:
         data["evaluated_permission"] = verdict.permission

@@ -1,0 +1,54 @@
+"""Harness workers in the composition root: the sandbox provider they use and the ``Runtime`` that drives sessions.
+
+``open_workers`` returns None when ``Settings.workers`` is 0 (an API-only process). Otherwise it opens the
+sandbox provider named by ``Settings.sandbox_provider`` on ``stack`` (so it closes after the workers stop)
+and builds a ``Runtime`` reading environment configs from the catalog. The caller starts ``runtime.run`` in
+its task group. A provider that cannot start on this machine (not root, no bubblewrap …) is logged and the
+workers run without sandboxes: sandbox tool calls then come back as error results the model can read.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+
+from corral._types import JSONObject
+from corral.catalog import Catalog
+from corral.config import Settings
+from corral.errors import CorralError, NotFound
+from corral.harness import EnvironmentSource, Runtime
+from corral.sandbox import SandboxProvider
+from corral.sandbox.registry import create_provider
+from corral.session import SessionStore
+
+log = logging.getLogger("corral.workers")
+
+
+def environment_source(catalog: Catalog) -> EnvironmentSource:
+    async def config(workspace_id: str, environment_id: str) -> JSONObject | None:
+        try:
+            record = await catalog.get_environment(workspace_id, environment_id)
+        except NotFound:
+            return None
+        found = record.doc.get("config")
+        return dict(found) if isinstance(found, dict) else None
+
+    return config
+
+
+async def open_sandbox(stack: AsyncExitStack, settings: Settings) -> SandboxProvider | None:
+    try:
+        provider = create_provider(settings)
+        return await stack.enter_async_context(provider)
+    except CorralError as exc:
+        log.warning("sandbox provider %r unavailable, tools run without sandboxes: %s", settings.sandbox_provider, exc)
+        return None
+
+
+async def open_workers(
+    stack: AsyncExitStack, settings: Settings, sessions: SessionStore, catalog: Catalog
+) -> Runtime | None:
+    if settings.workers <= 0:
+        return None
+    sandbox = await open_sandbox(stack, settings)
+    return Runtime(sessions, settings, sandbox=sandbox, environments=environment_source(catalog))

@@ -1,0 +1,132 @@
+"""The SDK quickstart end to end: the official ``anthropic`` SDK → a live ``corral serve`` (API + workers) →
+a scripted model server, for both providers (Anthropic Messages and OpenAI-compatible Chat Completions)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import anyio
+import pytest
+
+from corral.testing import ScriptedModelServer, reply, text, thinking, tool_use
+from tests.conftest import ENGINES, database_url
+from tests.live import LiveServer, live_server
+
+MODELS = ["claude-sonnet-4-6", "openai:gpt-test"]
+
+
+@pytest.fixture(scope="module")
+def model_server() -> Iterator[ScriptedModelServer]:
+    with ScriptedModelServer({"replies": []}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, model_server: ScriptedModelServer
+) -> Iterator[LiveServer]:
+    engine: str = request.param
+    tmp = tmp_path_factory.mktemp(f"sdk-{engine}")
+    db_url = anyio.run(database_url, engine, tmp)
+    env = {
+        "ANTHROPIC_BASE_URL": model_server.url,
+        "OPENAI_BASE_URL": model_server.url + "/v1",
+        "CORRAL_LEASE_TTL": "3",
+        "CORRAL_MODEL_RETRY_BASE": "0.01",
+    }
+    with live_server(db_url, data_dir=tmp / "data", env=env) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=server.base_url, api_key=server.api_key, max_retries=0) as made:
+        yield made
+
+
+def drain(client: anthropic.Anthropic, session_id: str, first: list[dict[str, Any]], answer: Any = None) -> list[Any]:
+    """Open the stream, then send ``first``; collect events until the turn is over (answering blocks)."""
+    seen: list[Any] = []
+    with client.beta.sessions.events.stream(session_id) as stream:
+        threading.Timer(0.2, lambda: client.beta.sessions.events.send(session_id, events=first)).start()  # type: ignore[arg-type]
+        for event in stream:
+            seen.append(event)
+            if event.type == "session.status_idle":
+                if event.stop_reason.type == "requires_action":
+                    client.beta.sessions.events.send(session_id, events=answer(event))
+                    continue
+                break
+    return seen
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_quickstart_with_the_sdk(client: anthropic.Anthropic, model_server: ScriptedModelServer, model: str) -> None:
+    model_server.set_script({"replies": [reply(thinking("Greet back."), text("Hello from corral!"))]})
+    agent = client.beta.agents.create(name="Quickstart", model=model, system="You are a helpful assistant.")
+    environment = client.beta.environments.create(
+        name=f"qs-{model}", config={"type": "cloud", "networking": {"type": "unrestricted"}}
+    )
+    session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id, title="Quickstart")
+    assert session.status == "idle"
+    events = drain(client, session.id, [{"type": "user.message", "content": [{"type": "text", "text": "Say hello"}]}])
+    assert [e.type for e in events] == [
+        "user.message",
+        "session.status_running",
+        "span.model_request_start",
+        "agent.thinking",
+        "agent.message",
+        "span.model_request_end",
+        "session.status_idle",
+    ]
+    assert events[4].content[0].text == "Hello from corral!"
+    assert events[-1].stop_reason.type == "end_turn"
+    final = client.beta.sessions.retrieve(session.id)
+    assert final.status == "idle"
+    assert (final.usage.output_tokens or 0) > 0
+    listed = [e.type for e in client.beta.sessions.events.list(session.id)]
+    assert listed == [e.type for e in events]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_custom_tool_with_the_sdk(client: anthropic.Anthropic, model_server: ScriptedModelServer, model: str) -> None:
+    model_server.set_script(
+        {
+            "replies": [
+                reply(text("Checking."), tool_use("get_weather", {"city": "Paris"})),
+                reply(text("18C in Paris.")),
+            ]
+        }
+    )
+    weather = {
+        "type": "custom",
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    agent = client.beta.agents.create(name="Weather", model=model, tools=[weather])  # type: ignore[list-item]
+    environment = client.beta.environments.create(name=f"weather-{model}")
+    session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
+
+    def answer(idle: Any) -> list[dict[str, Any]]:
+        (call_id,) = idle.stop_reason.event_ids
+        return [
+            {
+                "type": "user.custom_tool_result",
+                "custom_tool_use_id": call_id,
+                "content": [{"type": "text", "text": "18C"}],
+            }
+        ]
+
+    events = drain(
+        client, session.id, [{"type": "user.message", "content": [{"type": "text", "text": "Paris?"}]}], answer
+    )
+    kinds = [e.type for e in events]
+    assert kinds.count("session.status_idle") == 2
+    call = next(e for e in events if e.type == "agent.custom_tool_use")
+    assert call.name == "get_weather" and call.input == {"city": "Paris"}
+    assert kinds[kinds.index("user.custom_tool_result") + 1] == "session.status_running"
+    assert events[-2].type == "span.model_request_end" and events[-1].stop_reason.type == "end_turn"
+    assert [e.content[0].text for e in events if e.type == "agent.message"] == ["Checking.", "18C in Paris."]
