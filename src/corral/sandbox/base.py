@@ -99,6 +99,9 @@ class SandboxProvider(ABC):
         """The journalled result of ``tool_use_id`` in this session, without provisioning anything."""
         return None
 
+    async def prepare(self, spec: ProvisionSpec) -> None:  # noqa: B027 - optional hook
+        """Sessions like ``spec`` are coming (e.g. at start-up, per environment): warm up if the provider can."""
+
     async def forget(self, session_id: str) -> None:  # noqa: B027 - optional hook, nothing kept by default
         """The session is deleted: drop its workspace and journal (stopping its sandbox first)."""
 

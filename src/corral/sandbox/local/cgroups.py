@@ -60,15 +60,18 @@ class Cgroups:
                 _write(directory / "cgroup.procs", str(pid))
 
     def oom_kills(self) -> int:
-        try:
-            text = (self.dirs[0] / "memory.oom_control").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        """Processes the kernel killed for exceeding the memory limit, so far."""
+        return _counter(self.dirs[0] / "memory.oom_control", "oom_kill")
+
+    def pids_refusals(self) -> int:
+        """Forks refused because the process limit was reached, so far."""
+        return _counter(self.dirs[1] / "pids.events", "max")
+
+    def counters(self) -> tuple[int, int]:
+        return self.oom_kills(), self.pids_refusals()
+
+    def kill_all_but(self, keep: set[int]) -> None:
+        _kill_tasks(self.dirs[1], keep)
 
     def try_remove(self) -> bool:
         """Kill what is left inside and remove the cgroups; False if some are still busy (blocking, brief)."""
@@ -88,14 +91,28 @@ class Cgroups:
             await anyio.sleep(0.01)
 
 
-def _kill_tasks(directory: Path) -> None:
+def _counter(path: Path, key: str) -> int:
     try:
-        pids = (directory / "cgroup.procs").read_text().split()
+        text = path.read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
+
+
+def _kill_tasks(directory: Path, keep: set[int] | None = None) -> None:
+    try:
+        pids = [int(pid) for pid in (directory / "cgroup.procs").read_text().split()]
     except OSError:
         return
     for pid in pids:
+        if keep and pid in keep:
+            continue
         try:
-            os.kill(int(pid), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
 
@@ -106,6 +123,15 @@ def check() -> None:
             "the local sandbox provider needs the cgroup v1 memory, pids and cpu controllers under /sys/fs/cgroup",
             code=ErrorCode.SANDBOX_PROVISION_FAILED,
         )
+
+
+def remove_owner(owner: str) -> None:
+    """Remove a provider's (empty) parent cgroups when it closes."""
+    for controller in CONTROLLERS:
+        try:
+            (ROOT / controller / "corral" / owner).rmdir()
+        except OSError:
+            pass
 
 
 def sweep_orphans() -> None:

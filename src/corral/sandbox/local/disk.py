@@ -73,11 +73,21 @@ class Disk:
 
     def open(self) -> None:
         self.mount.mkdir(mode=0o711, parents=True, exist_ok=True)
+        owner = self.state / "disk.owner"
         with (self.state / "disk.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            adopted = True
             if not mounted(self.mount):
                 self._mount()
-                self._mounted_here = True
+            elif _alive(owner):
+                adopted = False  # another live process mounted it and will unmount it
+            if adopted:
+                owner.write_text(str(os.getpid()))
+        self._after_mount(adopted=adopted)
+
+    def _after_mount(self, *, adopted: bool) -> None:
+        """``adopted``: this process mounted the filesystem, or took it over from a process that is gone."""
+        self._mounted_here = adopted
         self.quota_enforced = self._is_btrfs_mount()
         if not self.quota_enforced:
             log.warning("sandbox workspaces have no disk quota (btrfs unavailable); a sandbox can fill the disk")
@@ -162,6 +172,15 @@ class Disk:
             return (self.workspaces / key).stat().st_uid
         except FileNotFoundError:
             return None
+
+
+def _alive(owner_file: Path) -> bool:
+    """Whether the process recorded in ``owner_file`` still runs."""
+    try:
+        pid = int(owner_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return pid != os.getpid() and Path(f"/proc/{pid}").exists()
 
 
 class UidAllocator:

@@ -1,8 +1,9 @@
 """The host-side files every local sandbox uses, prepared once per provider start.
 
-* ``<run>/lib/agent``: a copy of the in-sandbox agent, byte-compiled by the sandbox's own Python, bind-mounted
-  read-only at ``/opt/corral`` (with ``pip.whl``, a pip wheel from this machine, for building package layers);
-* ``<run>/etc``: the sandbox's ``passwd``, ``group``, ``hosts`` and ``nsswitch.conf`` (one user, uid 1000);
+* ``/run/corral/shared-<digest>/lib/agent``: a copy of the in-sandbox agent, byte-compiled by the sandbox's own
+  Python, bind-mounted read-only at ``/opt/corral`` (with ``pip.whl``, a pip wheel from this machine, for building
+  package layers); shared by every data dir, named by the digest of its contents, never changed once built;
+* ``/run/corral/shared-<digest>/etc``: the sandbox's ``passwd``, ``group``, ``hosts`` and ``nsswitch.conf``;
 * ``<state>/seccomp.bpf``: the compiled seccomp filter, handed to bwrap as an fd (root-only file).
 
 Invariants: the runtime directory is reachable but not listable by sandbox uids (0711) and records its data
@@ -12,11 +13,15 @@ it).
 
 from __future__ import annotations
 
+import functools
 import glob
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 from corral.sandbox.local import seccomp
@@ -58,13 +63,42 @@ def pip_wheel() -> str | None:
     return None
 
 
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(AGENT_SOURCE.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    for name, content in sorted(ETC_FILES.items()):
+        digest.update(name.encode() + content.encode())
+    return digest.hexdigest()[:16]
+
+
+def _build_shared(target: Path) -> None:
+    """The agent (byte-compiled), the pip wheel and the /etc files, built aside then renamed into place."""
+    building = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(building, ignore_errors=True)
+    shutil.copytree(AGENT_SOURCE, building / "lib" / "agent", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([SANDBOX_PYTHON, "-m", "compileall", "-q", str(building / "lib")], check=True, timeout=120)
+    if wheel := pip_wheel():
+        shutil.copyfile(wheel, building / "lib" / "pip.whl")
+    (building / "etc").mkdir()
+    for name, content in ETC_FILES.items():
+        (building / "etc" / name).write_text(content)
+    for path in [building, *building.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    try:
+        building.rename(target)
+    except OSError:  # another process finished first; theirs is identical
+        shutil.rmtree(building, ignore_errors=True)
+
+
 class Layout:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.state = state_dir(data_dir)
         self.run = runtime_dir(data_dir)
-        self.lib = self.run / "lib"
-        self.etc = self.run / "etc"
+        self.shared = RUN_BASE / f"shared-{_source_digest()}"
+        self.lib = self.shared / "lib"
+        self.etc = self.shared / "etc"
         self.fs = self.run / "fs"
         self.seccomp = self.state / "seccomp.bpf"
         self.journal = self.state / "journal"
@@ -77,27 +111,27 @@ class Layout:
         self.run.mkdir(mode=0o711, exist_ok=True)
         self.run.chmod(0o711)
         (self.run / "source").write_text(str(self.data_dir.resolve()))
-        self._install_agent()
-        if wheel := pip_wheel():
-            shutil.copyfile(wheel, self.lib / "pip.whl")
-            (self.lib / "pip.whl").chmod(0o644)
-        self._write_etc()
-        seccomp.write_filter(self.seccomp)
+        if not self.shared.is_dir():
+            _build_shared(self.shared)
+        self.seccomp.write_bytes(_filter_bytes())
 
-    def _install_agent(self) -> None:
-        target = self.lib / "agent"
-        shutil.rmtree(target, ignore_errors=True)
-        self.lib.mkdir(mode=0o755, exist_ok=True)
-        shutil.copytree(AGENT_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__"))
-        subprocess.run([SANDBOX_PYTHON, "-m", "compileall", "-q", str(target)], check=True, timeout=120)
-        for path in [self.lib, *self.lib.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
+    def release(self) -> None:
+        """Remove this data dir's runtime directory once nothing is mounted in it (what is in use stays)."""
+        if self.fs.exists() and not mounted(self.fs):
+            self.fs.rmdir()
+        (self.run / "source").unlink(missing_ok=True)
+        try:
+            self.run.rmdir()
+        except OSError:
+            pass  # the egress proxy's sockets, or a filesystem another process still uses
 
-    def _write_etc(self) -> None:
-        self.etc.mkdir(mode=0o755, exist_ok=True)
-        for name, content in ETC_FILES.items():
-            (self.etc / name).write_text(content)
-            (self.etc / name).chmod(0o644)
+
+@functools.cache
+def _filter_bytes() -> bytes:  # compiled once per process
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "filter.bpf"
+        seccomp.write_filter(path)
+        return path.read_bytes()
 
 
 def sweep_stale() -> None:
@@ -106,6 +140,8 @@ def sweep_stale() -> None:
         return
     for run in RUN_BASE.iterdir():
         source = run / "source"
+        if run.name.startswith("shared-"):
+            continue
         if not source.is_file() or Path(source.read_text()).exists():
             continue
         fs = run / "fs"

@@ -73,6 +73,11 @@ class WarmPools:
             pool.wanted.set()
         return pool
 
+    def ready(self, spec: ProvisionSpec) -> int:
+        """Live warm sandboxes ready for sessions shaped like ``spec`` (no side effects)."""
+        pool = self._pools.get(pool_key(spec))
+        return 0 if pool is None else len([s for s in pool.ready if s.alive])
+
     async def prepare(self, spec: ProvisionSpec) -> None:
         self._pool(spec)
 

@@ -97,7 +97,7 @@ class LocalSandboxProvider(SandboxProvider):
 
     async def __aenter__(self) -> LocalSandboxProvider:
         await anyio.to_thread.run_sync(self._open)
-        self._exit.push_async_callback(anyio.to_thread.run_sync, self.disk.close)
+        self._exit.push_async_callback(anyio.to_thread.run_sync, self._close)
         self._tasks = await self._exit.enter_async_context(anyio.create_task_group())
         self._tasks.start_soon(self._reap_idle)
         return self
@@ -107,6 +107,11 @@ class LocalSandboxProvider(SandboxProvider):
         self.layout.prepare()
         cgroup_control.sweep_orphans()
         self.disk.open()
+
+    def _close(self) -> None:
+        self.disk.close()
+        self.layout.release()
+        cgroup_control.remove_owner(self.owner)
 
     async def aclose(self) -> None:
         if self._tasks is None:
@@ -136,6 +141,10 @@ class LocalSandboxProvider(SandboxProvider):
 
     async def prepare(self, spec: ProvisionSpec) -> None:
         await self.pools.prepare(spec)
+
+    def warm_ready(self, spec: ProvisionSpec) -> int:
+        """How many warm sandboxes are ready for sessions of ``spec``'s environment (for benchmarks and tests)."""
+        return self.pools.ready(spec)
 
     async def recorded(self, session_id: str, tool_use_id: str) -> ToolResult | None:
         return await self.journal.recorded(session_id, tool_use_id)

@@ -43,6 +43,22 @@ class Parts:
     cleanup: Callable[[], Awaitable[None]]
 
 
+def _children(pid: int) -> set[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return {int(child) for child in f.read().split()}
+    except OSError:
+        return set()
+
+
+def _start_time(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 1 << 62
+
+
 def _valid(reply: JSONObject) -> ToolResult | None:
     content: Any = reply.get("content")
     if not isinstance(content, list) or not content or not isinstance(reply.get("is_error", False), bool):
@@ -61,6 +77,7 @@ class _State:
     busy: int = 0
     stop_reason: str | None = None
     oom_kills: int = 0
+    pids_refusals: int = 0
     exit_status: int | None = None
     stderr_tail: bytes = b""
 
@@ -153,7 +170,7 @@ class LocalSandbox(Sandbox):
             if result is None:
                 await self.stop("it sent a malformed reply")
                 return ToolResult.error(f"{name}: sandbox: {self._death()}")
-            return await self._with_oom_note(result) if result.is_error else result
+            return await self._after_bash(result) if name == "bash" else result
         await self.stop(f"the call exceeded the {wall:g} s wall-clock limit")
         return ToolResult.error(f"{name}: sandbox: {self._death()}")
 
@@ -161,14 +178,35 @@ class LocalSandbox(Sandbox):
         with anyio.move_on_after(5):
             await self.stopped.wait()
 
-    async def _with_oom_note(self, result: ToolResult) -> ToolResult:
-        kills = await anyio.to_thread.run_sync(self.parts.cgroups.oom_kills)
-        if kills <= self._state.oom_kills:
+    async def _after_bash(self, result: ToolResult) -> ToolResult:
+        """Say when a limit struck during the call; after a fork storm, stop every process but the agent."""
+        kills, refusals = await anyio.to_thread.run_sync(self.parts.cgroups.counters)
+        notes: list[str] = []
+        if kills > self._state.oom_kills:
+            limit = self.spec.limits.memory_bytes // _MiB
+            notes.append(f"[sandbox: a process was killed for exceeding the {limit} MiB memory limit]")
+        if refusals > self._state.pids_refusals:
+            await anyio.to_thread.run_sync(self._stop_user_processes)
+            await self.parts.channel.call("bash", {"restart": True}, 10.0)
+            kills, refusals = await anyio.to_thread.run_sync(self.parts.cgroups.counters)
+            notes.append(
+                f"[sandbox: the limit of {self.spec.limits.pids} processes was reached; every process in the "
+                "sandbox was stopped and the shell restarted (working directory and variables are reset)]"
+            )
+        self._state.oom_kills, self._state.pids_refusals = kills, refusals
+        if not notes:
             return result
-        self._state.oom_kills = kills
-        limit = self.spec.limits.memory_bytes // _MiB
-        note = {"type": "text", "text": f"[sandbox: a process was killed for exceeding the {limit} MiB memory limit]"}
-        return ToolResult([*result.content, note], True)
+        return ToolResult([*result.content, *({"type": "text", "text": n} for n in notes)], True)
+
+    def _stop_user_processes(self) -> None:
+        """Kill everything in the sandbox but bwrap, its init and the agent (init's first child; blocking)."""
+        bwrap = self.parts.process.pid
+        keep = {bwrap, *_children(bwrap)}
+        inits = keep - {bwrap}
+        children = [child for init in inits for child in _children(init)]
+        if children:
+            keep.add(min(children, key=_start_time))
+        self.parts.cgroups.kill_all_but(keep)
 
     def _death(self) -> str:
         state = self._state
