@@ -35,8 +35,8 @@ def serve(
     """Serve the Managed Agents API (SQLite in CORRAL_DATA_DIR unless CORRAL_DATABASE_URL says otherwise)."""
     import uvicorn
 
-    from corral.api import create_app
-    from corral.api.services import first_start_key
+    from corral.api.app import create_app
+    from corral.api.bootstrap import first_start_key
 
     settings = load_settings().with_overrides(host=host, port=port)
     secret = anyio.run(first_start_key, settings)
@@ -81,12 +81,7 @@ def worker(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema, then exit."""
-    from corral.api.services import open_db
-
-    async def run(settings: Settings) -> None:
-        db = open_db(settings)
-        await db.open()  # opening applies pending migrations
-        await db.close()
+    from corral.api.bootstrap import migrate as run
 
     settings = load_settings()
     anyio.run(run, settings)
@@ -99,19 +94,9 @@ def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
     """Create an API key and print it (once; only its hash is stored)."""
-    from corral.api.services import make_catalog, open_db
+    from corral.api.bootstrap import create_key
 
-    async def run(settings: Settings) -> tuple[str, str]:
-        db = open_db(settings)
-        await db.open()
-        try:
-            catalog = make_catalog(db, settings)
-            await catalog.ensure_default_workspace()
-            return await catalog.create_key(workspace, name)
-        finally:
-            await db.close()
-
-    secret, workspace_id = anyio.run(run, load_settings())
+    secret, workspace_id = anyio.run(create_key, load_settings(), workspace, name)
     typer.echo(f"# workspace {workspace_id}", err=True)
     typer.echo(secret)
 

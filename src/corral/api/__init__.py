@@ -1,9 +1,6 @@
-"""The HTTP surface (FastAPI) and the composition root (``services``).
+"""The HTTP surface (FastAPI) and the composition root.
 
-``create_app(settings)`` builds the application; ``open_services(settings)`` opens everything it runs on.
+``corral.api.app.create_app(settings)`` builds the application; ``corral.api.services.open_services(settings)``
+opens everything it runs on. (Nothing is imported here, so that light commands such as ``corral keys create``
+do not pay for FastAPI and the SDK's models.)
 """
-
-from corral.api.app import create_app
-from corral.api.services import Services, open_services
-
-__all__ = ["Services", "create_app", "open_services"]

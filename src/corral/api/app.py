@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from corral import __version__
-from corral.api import errors
+from corral.api import errors, openapi
 from corral.api.middleware import Gate
 from corral.api.routes import agents, environments, events, sessions, system
 from corral.api.services import open_services
@@ -35,5 +35,6 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (agents, environments, sessions, events, system):
         app.include_router(module.router)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(Gate, settings=settings)
     return app

@@ -89,7 +89,10 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
     message = f"{_where(tuple(first.get('loc', ())))}: {first.get('msg', 'invalid')}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more)"
-    return InvalidRequest(message, code=ErrorCode.INVALID_BODY, details={"errors": listed[:_MAX_LISTED]})
+    # a bad metadata bag has its own documented code, whichever layer notices it
+    in_metadata = any("metadata" in e.get("loc", ()) for e in errors)
+    code = ErrorCode.INVALID_METADATA if in_metadata else ErrorCode.INVALID_BODY
+    return InvalidRequest(message, code=code, details={"errors": listed[:_MAX_LISTED]})
 
 
 def http_error(exc: StarletteHTTPException, request: Request) -> CorralError:

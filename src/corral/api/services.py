@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
+from corral.api.bootstrap import make_catalog, open_db
 from corral.api.workers import open_workers
-from corral.catalog import Catalog, CatalogLimits
+from corral.catalog import Catalog
 from corral.config import Settings
 from corral.db import Database
-from corral.db.engines import open_database
 from corral.harness import Runtime
 from corral.session import SessionStore
 
@@ -46,14 +46,6 @@ class Services:
     runtime: Runtime | None = None  # harness workers (corral.api.workers); None in an API-only process
 
 
-def open_db(settings: Settings) -> Database:
-    return open_database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
-
-
-def make_catalog(db: Database, settings: Settings) -> Catalog:
-    return Catalog(db, limits=CatalogLimits(max_tools=settings.max_agent_tools), admin_key=settings.api_key)
-
-
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncGenerator[Services]:
     async with AsyncExitStack() as stack:
@@ -70,23 +62,3 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         if runtime is not None:
             await tasks.start(runtime.run)
         yield Services(settings=settings, db=db, sessions=sessions, catalog=catalog, tasks=tasks, runtime=runtime)
-
-
-async def first_start_key(settings: Settings) -> str | None:
-    """On a first start without ``CORRAL_API_KEY`` and without any key stored, make one and return it.
-
-    The secret is returned once for the operator to copy; only its hash is kept.
-    """
-    if settings.api_key:
-        return None
-    db = open_db(settings)
-    await db.open()
-    try:
-        catalog = make_catalog(db, settings)
-        await catalog.ensure_default_workspace()
-        if await catalog.has_keys():
-            return None
-        secret, _ = await catalog.create_key(name="first start")
-        return secret
-    finally:
-        await db.close()

@@ -105,6 +105,7 @@ async def list_events(
 @router.get(
     "/events/stream",
     response_class=EventStream,
+    status_code=200,
     summary="Stream a session's new events (Server-Sent Events)",
     responses={200: {"content": {"text/event-stream": {}}, "description": "event: <type>\\ndata: <event JSON>"}},
 )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from corral.api.schemas.base import Open, Strict
+from corral.api.schemas.base import FreeJSON, Open, Strict
 from corral.catalog import limits
 
 
@@ -124,7 +124,7 @@ class MCPToolsetParams(Strict):
 
 class InputSchemaParam(Open):
     type: Literal["object"]
-    properties: dict[str, Any] | None = None
+    properties: dict[str, FreeJSON] | None = None
     required: list[str] | None = None
 
 
@@ -177,7 +177,7 @@ class AgentCreate(Strict):
     tools: list[ToolParam] | None = None
     mcp_servers: list[MCPServerParams] | None = None
     skills: list[SkillParams] | None = None
-    multiagent: dict[str, Any] | None = None
+    multiagent: dict[str, FreeJSON] | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: Metadata | None = None
 
@@ -190,7 +190,7 @@ class AgentUpdate(Strict):
     tools: list[ToolParam] | None = None
     mcp_servers: list[MCPServerParams] | None = None
     skills: list[SkillParams] | None = None
-    multiagent: dict[str, Any] | None = None
+    multiagent: dict[str, FreeJSON] | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: MetadataPatch | None = None
     version: Annotated[int, Field(ge=1)] | None = None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from corral.api.schemas.agents import MCPServerParams, Metadata, MetadataPatch, ModelParam, SkillParams, ToolParam
-from corral.api.schemas.base import Strict
+from corral.api.schemas.base import FreeJSON, Strict
 from corral.api.schemas.events import InitialEvent
 from corral.catalog import limits
 
@@ -47,7 +47,7 @@ class SessionCreate(Strict):
     environment_id: str
     title: Title | None = None
     metadata: Metadata | None = None
-    resources: list[dict[str, Any]] | None = None
+    resources: list[dict[str, FreeJSON]] | None = None
     vault_ids: list[str] | None = None
     initial_events: Annotated[list[InitialEvent], Field(max_length=limits.INITIAL_EVENTS_MAX)] | None = None
     budget: BudgetLimit | None = None

@@ -1,0 +1,58 @@
+"""The light part of the composition root: opening the database and the catalog, and the first-start key.
+
+Kept apart from ``services`` (which starts the harness and imports model SDKs) so that short commands such as
+``corral keys create`` and ``corral migrate`` start fast.
+"""
+
+from __future__ import annotations
+
+from corral.catalog import Catalog, CatalogLimits
+from corral.config import Settings
+from corral.db import Database
+from corral.db.engines import open_database
+
+
+def open_db(settings: Settings) -> Database:
+    return open_database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+
+
+def make_catalog(db: Database, settings: Settings) -> Catalog:
+    return Catalog(db, limits=CatalogLimits(max_tools=settings.max_agent_tools), admin_key=settings.api_key)
+
+
+async def first_start_key(settings: Settings) -> str | None:
+    """On a first start without ``CORRAL_API_KEY`` and without any key stored, make one and return it.
+
+    The secret is returned once for the operator to copy; only its hash is kept.
+    """
+    if settings.api_key:
+        return None
+    db = open_db(settings)
+    await db.open()
+    try:
+        catalog = make_catalog(db, settings)
+        await catalog.ensure_default_workspace()
+        if await catalog.has_keys():
+            return None
+        secret, _ = await catalog.create_key(name="first start")
+        return secret
+    finally:
+        await db.close()
+
+
+async def create_key(settings: Settings, workspace: str, name: str) -> tuple[str, str]:
+    """A new key of the workspace called ``workspace``: ``(secret, workspace_id)``."""
+    db = open_db(settings)
+    await db.open()
+    try:
+        catalog = make_catalog(db, settings)
+        await catalog.ensure_default_workspace()
+        return await catalog.create_key(workspace, name)
+    finally:
+        await db.close()
+
+
+async def migrate(settings: Settings) -> None:
+    db = open_db(settings)
+    await db.open()  # opening applies pending migrations
+    await db.close()
