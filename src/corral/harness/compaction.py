@@ -6,7 +6,8 @@ Invariants:
   ``summary``, ``through_seq``, ``method``); later contexts are built from the latest summary plus the events
   after ``through_seq``; the log stays intact and can always be re-read.
 * A cut never separates a tool use from its result: it falls just before a ``span.model_request_start`` or
-  before a ``user.message`` written while no call was open.
+  before a ``user.message`` written while no call was open; and never after the latest ``user.message``,
+  which stays verbatim (if it alone does not fit, the turn fails with ``compaction_limit_reached_error``).
 * If the summarising request would itself overflow the window, compaction degrades to truncation: the
   events up to the cut are dropped from the view with a note saying so (``method: "truncation"``).
 * Planning is pure; the harness runs the summarising request and writes the event.
@@ -28,7 +29,7 @@ from corral.session import Event
 TRIGGER = 0.75
 #: after compaction, the verbatim tail should take at most this share of the window
 TAIL = 0.3
-#: output budget of the summarising request
+#: output budget of the summarising request (and at most a quarter of the window)
 SUMMARY_MAX_TOKENS = 4096
 IMAGE_TOKENS = 1600
 
@@ -65,16 +66,24 @@ def needs_compaction(tokens: int, window: int) -> bool:
     return tokens > window * TRIGGER
 
 
+def summary_budget(window: int) -> int:
+    return min(SUMMARY_MAX_TOKENS, window // 4)
+
+
 def cut_points(events: Sequence[Event], after_seq: int) -> list[int]:
     """Positions ``c`` such that a view may start at ``c`` (everything before it summarised)."""
     points: list[int] = []
     open_calls: set[str] = set()
     in_span = False
+    newest_input = 0
     for event in events:
+        if event.type == "user.message":
+            newest_input = event.seq
         if event.seq <= after_seq:
             continue
         if event.type == "span.model_request_start":
-            points.append(event.seq)
+            if event.data().get("purpose") != "compaction":
+                points.append(event.seq)
             in_span = True
         elif event.type == "span.model_request_end":
             in_span = False
@@ -84,7 +93,7 @@ def cut_points(events: Sequence[Event], after_seq: int) -> list[int]:
             open_calls.discard(str(event.data().get(RESULT_KEYS[event.type])))
         elif event.type == "user.message" and not open_calls and not in_span:
             points.append(event.seq)
-    return [point for point in points if point - 1 > after_seq]
+    return [point for point in points if after_seq < point - 1 and point <= newest_input]
 
 
 def plan(events: Sequence[Event], compaction: JSONObject | None, window: int) -> Plan | None:
@@ -100,7 +109,7 @@ def plan(events: Sequence[Event], compaction: JSONObject | None, window: int) ->
     previous = str(compaction.get("summary") or "") if compaction else ""
     truncated = f"{previous}\n\n{note}" if previous else note
     request = _with_instruction(messages)
-    if estimate_tokens(request, SUMMARY_SYSTEM) + SUMMARY_MAX_TOKENS > window:
+    if estimate_tokens(request, SUMMARY_SYSTEM) + summary_budget(window) > window:
         return Plan(cut - 1, None, truncated)
     return Plan(cut - 1, request, truncated)
 

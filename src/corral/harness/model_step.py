@@ -58,8 +58,9 @@ class ModelStep:
             await self._compact(prelude, resolved)
             return
         limits = self.harness.limits
+        max_tokens = min(limits.max_tokens, resolved.context_window // 4)
         request = ModelRequest(
-            resolved.name, messages, self.agent.system, tools, limits.max_tokens, self.agent.thinking_budget
+            resolved.name, messages, self.agent.system, tools, max_tokens, self.agent.thinking_budget
         )
         start = (await self.writer.emit([*prelude, emits.span_start(self.agent.model_id)]))[-1]
         if RUNNING in prelude:
@@ -126,7 +127,8 @@ class ModelStep:
 
     async def _compact(self, prelude: tuple[NewEvent, ...], resolved: ResolvedModel) -> None:
         state = self.writer.log.state
-        plan = compaction.plan(self.writer.log.events, state.compaction, resolved.context_window)
+        window = resolved.context_window
+        plan = compaction.plan(self.writer.log.events, state.compaction, window)
         if plan is None or state.compactions_in_row >= self.harness.limits.compaction_limit:
             message = "the context does not fit the model's window, even after compaction"
             await self._give_up(list(prelude), "compaction_limit_reached_error", message)
@@ -135,7 +137,7 @@ class ModelStep:
         summary, method, usage = plan.truncated_summary, "truncation", Usage()
         if plan.messages is not None:
             try:
-                summary, usage = await self._summarise(resolved, plan.messages)
+                summary, usage = await self._summarise(resolved, plan.messages, compaction.summary_budget(window))
                 method = "summary"
             except ModelError as err:
                 if err.retryable:
@@ -146,8 +148,8 @@ class ModelStep:
         )
         await self.writer.emit([compacted, emits.span_end(start.id, usage, stop="end_turn")])
 
-    async def _summarise(self, resolved: ResolvedModel, messages: list[Message]) -> tuple[str, Usage]:
-        request = ModelRequest(resolved.name, messages, compaction.SUMMARY_SYSTEM, [], compaction.SUMMARY_MAX_TOKENS)
+    async def _summarise(self, resolved: ResolvedModel, messages: list[Message], budget: int) -> tuple[str, Usage]:
+        request = ModelRequest(resolved.name, messages, compaction.SUMMARY_SYSTEM, [], budget)
         texts: list[str] = []
         usage = Usage()
         async for event in resolved.client.stream(request):
