@@ -152,6 +152,7 @@ async def spawn(layout: Layout, plan: Plan, cgroups: Cgroups) -> Process:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},  # nothing of corral's environment, even outside
             pass_fds=fds,
             user=plan.uid,
             group=plan.uid,
