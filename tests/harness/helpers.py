@@ -12,6 +12,7 @@ from corral._types import JSONObject
 from corral.config import ProviderConfig, Settings
 from corral.harness import Runtime
 from corral.session import Event, NewEvent, NewSession, SessionStore
+from corral.testing import ScriptedModelServer
 
 TERMINAL_STOPS = ("end_turn", "retries_exhausted", "refusal")
 
@@ -73,6 +74,15 @@ async def wait_for(store: SessionStore, session_id: str, predicate: Any, wait: f
             if predicate(events):
                 return events
             await anyio.sleep(0.02)
+
+
+async def wait_requests(server: ScriptedModelServer, count: int, wait: float = 30.0) -> None:
+    """Wait until the scripted model server has received ``count`` requests."""
+    with anyio.fail_after(wait):
+        while True:  # the server runs in another thread: poll it
+            if len(server.requests) >= count:
+                return
+            await anyio.sleep(0.01)
 
 
 def idle_count(events: list[Event], stops: Sequence[str] = TERMINAL_STOPS) -> int:
