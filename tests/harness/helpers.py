@@ -76,6 +76,15 @@ async def wait_for(store: SessionStore, session_id: str, predicate: Any, wait: f
             await anyio.sleep(0.02)
 
 
+async def eventually(predicate: Any, wait: float = 30.0) -> None:
+    """Wait until ``predicate()`` holds (for state outside the log: files, other threads)."""
+    with anyio.fail_after(wait):
+        while True:
+            if predicate():
+                return
+            await anyio.sleep(0.02)
+
+
 async def wait_requests(server: ScriptedModelServer, count: int, wait: float = 30.0) -> None:
     """Wait until the scripted model server has received ``count`` requests."""
     with anyio.fail_after(wait):
