@@ -12,8 +12,10 @@ Invariants:
 * Listener health, reconnects and the doorbell after a gap are ``_pg_listener``'s job.
 * ``read`` sees one snapshot: a single statement needs no transaction; a flow that asks for a second
   statement is re-run from the start inside a REPEATABLE READ, READ ONLY transaction.
-* Pool: ``min_size`` connections are kept open, at most ``max_size`` are used at once; a caller waits for a
-  free connection rather than failing.
+* Two pools share ``min_size``/``max_size`` half and half: writes, and reads on connections whose
+  transactions are read-only (so a read can never write, even as a single autocommit statement, and heavy
+  reading cannot starve writers). A caller waits for a free connection rather than failing.
+* ``close`` refuses new work, lets what is in flight finish, then closes every connection.
 """
 
 from __future__ import annotations
@@ -24,79 +26,26 @@ from typing import Any
 import anyio
 import asyncpg
 
-from corral.db._flows import FlowState
+from corral.db._pg_flows import (
+    FAILURES,
+    RETRYABLE,
+    Gate,
+    NeedsSnapshot,
+    Note,
+    keep_session,
+    quote,
+    rollback,
+    run_flow,
+)
 from corral.db._pg_listener import Listener, tag
 from corral.db.base import CHANNELS, Database
 from corral.db.migrate import CREATE_TABLE, migrations
-from corral.db.query import FlowFn, Query, render
+from corral.db.query import FlowFn
 from corral.errors import StorageError
 from corral.ids import now, rfc3339
 
-_RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
-_FAILURES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 _MIGRATION_LOCK = 0x636F7272  # "corr"
 ATTEMPTS = 8
-
-Note = tuple[str, str]
-
-
-def _rowcount(status: str) -> int:
-    try:
-        return int(status.rsplit(" ", 1)[-1])
-    except ValueError:
-        return 0
-
-
-async def _execute(conn: Any, query: Query, notes: list[Note]) -> Any:
-    kind = query.kind
-    if kind == "notify":
-        notes.append((query.args[0], query.args[1]))
-        return None
-    sql = render(query.sql, "postgres")
-    if kind == "one":
-        return await conn.fetchrow(sql, *query.args)
-    if kind == "all":
-        return await conn.fetch(sql, *query.args)
-    if kind == "many":
-        await conn.executemany(sql, query.rows)
-        return None
-    return _rowcount(await conn.execute(sql, *query.args))
-
-
-class _NeedsSnapshot(Exception):
-    """A read flow asked for a second query: run it again inside a snapshot transaction."""
-
-
-async def run_flow(
-    conn: Any, flow_fn: FlowFn, args: tuple[Any, ...], notes: list[Note], *, single: bool = False
-) -> tuple[Any, bool]:
-    """Drive a flow on ``conn``; returns its value and whether it is void (then the caller rolls back).
-
-    ``single``: the caller runs no transaction, so a second query raises ``_NeedsSnapshot``.
-    """
-    state = FlowState(flow_fn(*args))
-    queries = 0
-    while (query := state.next_query()) is not None:
-        queries += 1
-        if single and queries > 1:
-            state.flow.close()
-            raise _NeedsSnapshot
-        try:
-            state.answer(await _execute(conn, query, notes))
-        except asyncpg.UniqueViolationError as exc:
-            state.unique_violation(str(exc))  # PostgreSQL has aborted the transaction
-    if state.void:
-        notes.clear()
-    return state.value, state.void
-
-
-async def _keep_session(conn: Any) -> None:
-    """Pool reset: flows leave no session state behind (asyncpg itself rolls back an open transaction)."""
-
-
-def _quote(tag: str, text: str) -> str | None:
-    """``text`` as a dollar-quoted literal, or None if it contains the tag."""
-    return None if tag in text else f"{tag}{text}{tag}"
 
 
 class PostgresDatabase(Database):
@@ -108,46 +57,58 @@ class PostgresDatabase(Database):
         self._min_size = min_size
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        self._read_pool: asyncpg.Pool | None = None
         self._origin = secrets.token_hex(6)
         self._dollar = f"$n{self._origin}$"
         self._listener = Listener(url, self._origin, self._deliver, self._deliver_everywhere, keepalive)
+        self._gate = Gate()
 
     async def open(self) -> None:
+        writers, readers = max(1, self._max_size // 2), max(1, self._max_size - self._max_size // 2)
+        least = max(1, self._min_size // 2)
         try:
-            await self._migrate()
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=self._min_size, max_size=self._max_size, reset=_keep_session
+                self.url, min_size=min(least, writers), max_size=writers, reset=keep_session
             )
-            await self._listener.start()
-        except _FAILURES as exc:
+            self._read_pool = await asyncpg.create_pool(
+                self.url,
+                min_size=min(least, readers),
+                max_size=readers,
+                reset=keep_session,
+                server_settings={"default_transaction_read_only": "on"},
+            )
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._migrate, self._pool)
+                tg.start_soon(self._listener.start)
+        except (*FAILURES, ExceptionGroup) as exc:
             await self.close()
             raise StorageError(f"cannot open PostgreSQL database: {exc}") from exc
 
-    async def _migrate(self) -> None:
-        conn = await asyncpg.connect(self.url)
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-                await conn.execute(CREATE_TABLE)
-                applied = {row[0] for row in await conn.fetch("SELECT version FROM corral_migrations")}
-                for migration in migrations("postgres"):
-                    if migration.version in applied:
-                        continue
-                    await conn.execute(migration.sql)
-                    await conn.execute(
-                        "INSERT INTO corral_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                        migration.version,
-                        migration.name,
-                        rfc3339(now()),
-                    )
-        finally:
-            await conn.close()
+    @staticmethod
+    async def _migrate(pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(CREATE_TABLE)
+            applied = {row[0] for row in await conn.fetch("SELECT version FROM corral_migrations")}
+            for migration in migrations("postgres"):
+                if migration.version in applied:
+                    continue
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO corral_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    rfc3339(now()),
+                )
 
     async def close(self) -> None:
+        """Refuse new work, let the operations in flight finish, then close every connection."""
+        await self._gate.close()
         await self._listener.stop()
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        for pool in (self._pool, self._read_pool):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._read_pool = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -160,17 +121,18 @@ class PostgresDatabase(Database):
         return self._listener
 
     async def write(self, flow: FlowFn, *args: Any) -> Any:
-        for attempt in range(ATTEMPTS):
-            try:
-                result, notes = await self._write_once(flow, args)
-            except _RETRYABLE:
-                await anyio.sleep(0.002 * (2**attempt))
-                continue
-            except _FAILURES as exc:
-                raise StorageError(f"postgres write failed: {exc}") from exc
-            for channel, payload in notes:
-                self._deliver(channel, payload)
-            return result
+        with self._gate.enter():
+            for attempt in range(ATTEMPTS):
+                try:
+                    result, notes = await self._write_once(flow, args)
+                except RETRYABLE:
+                    await anyio.sleep(0.002 * (2**attempt))
+                    continue
+                except FAILURES as exc:
+                    raise StorageError(f"postgres write failed: {exc}") from exc
+                for channel, payload in notes:
+                    self._deliver(channel, payload)
+                return result
         raise StorageError(f"postgres write kept conflicting; gave up after {ATTEMPTS} attempts")
 
     async def _write_once(self, flow: FlowFn, args: tuple[Any, ...]) -> tuple[Any, list[Note]]:
@@ -183,7 +145,7 @@ class PostgresDatabase(Database):
                 await (conn.execute("ROLLBACK") if void else self._commit(conn, notes))
             except BaseException:
                 with anyio.CancelScope(shield=True):
-                    await _rollback(conn)
+                    await rollback(conn)
                 raise
         return result, notes
 
@@ -198,33 +160,29 @@ class PostgresDatabase(Database):
 
     def _notify_call(self, channel: str, payload: str) -> str | None:
         """``pg_notify(…)`` with literal arguments (dollar-quoted with a per-engine tag), or None."""
-        quoted = _quote(self._dollar, tag(self._origin, payload))
+        quoted = quote(self._dollar, tag(self._origin, payload))
         return None if quoted is None or channel not in CHANNELS else f"pg_notify('{channel}', {quoted})"
 
     async def announce(self, channel: str, payload: str) -> None:
         self._deliver(channel, payload)
         try:
-            await self.pool.execute("SELECT pg_notify($1, $2)", channel, tag(self._origin, payload))
-        except _FAILURES:
+            with self._gate.enter():
+                await self.pool.execute("SELECT pg_notify($1, $2)", channel, tag(self._origin, payload))
+        except (*FAILURES, StorageError):
             pass  # live-only data: other processes miss this one delta, nothing durable is lost
 
     async def read(self, flow: FlowFn, *args: Any) -> Any:
         """One statement is its own snapshot; a flow that asks for a second one is re-run in a transaction."""
-        try:
-            async with self.pool.acquire() as conn:
-                try:
-                    return (await run_flow(conn, flow, args, [], single=True))[0]
-                except _NeedsSnapshot:
-                    pass
-                async with conn.transaction(isolation="repeatable_read", readonly=True):
-                    return (await run_flow(conn, flow, args, []))[0]
-        except _FAILURES as exc:
-            raise StorageError(f"postgres read failed: {exc}") from exc
-
-
-async def _rollback(conn: Any) -> None:
-    if not conn.is_closed() and conn.is_in_transaction():
-        try:
-            await conn.execute("ROLLBACK")
-        except _FAILURES:
-            conn.terminate()  # the pool replaces it
+        with self._gate.enter():
+            if self._read_pool is None:
+                raise StorageError("database is not open")
+            try:
+                async with self._read_pool.acquire() as conn:
+                    try:
+                        return (await run_flow(conn, flow, args, [], single=True))[0]
+                    except NeedsSnapshot:
+                        pass
+                    async with conn.transaction(isolation="repeatable_read", readonly=True):
+                        return (await run_flow(conn, flow, args, []))[0]
+            except FAILURES as exc:
+                raise StorageError(f"postgres read failed: {exc}") from exc

@@ -22,7 +22,9 @@ from typing import Any
 import anyio.to_thread
 
 from corral.db import _sqlite_conn as sq
-from corral.db._sqlite_threads import Job, Outcome, Readers, Writer, _Hop
+from corral.db._sqlite_jobs import Hop, Job, Outcome
+from corral.db._sqlite_threads import Writer
+from corral.db._sqlite_workers import Readers
 from corral.db.base import Database
 from corral.db.migrate import CREATE_TABLE, migrations
 from corral.db.query import FlowFn
@@ -75,7 +77,7 @@ class SqliteDatabase(Database):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         await anyio.to_thread.run_sync(self._init_file)
-        hop = _Hop(loop, lambda outcomes, notes: _finish(self._deliver, outcomes, notes))
+        hop = Hop(loop, lambda outcomes, notes: _finish(self._deliver, outcomes, notes))
         writer = Writer(self.path, self.synchronous, hop, lambda: self._foreign(loop), self._poll)
         readers = Readers(self.path, self.synchronous, hop, self._reader_count)
         writer.start()

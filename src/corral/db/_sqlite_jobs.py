@@ -1,0 +1,56 @@
+"""What the SQLite engine's threads pass around: jobs, and the hop that answers them on the event loop.
+
+Invariant: an answer reaches the loop with one ``call_soon_threadsafe`` per batch of outcomes; if the loop is
+gone (the process is exiting), nobody is waiting and the answer is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral.db import _sqlite_conn as sq
+from corral.db.query import FlowFn
+
+Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+Finish = Callable[[list[Outcome], list[sq.Note]], None]
+
+
+@dataclass(eq=False, slots=True)
+class Job:
+    flow_fn: FlowFn
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+    notes: list[sq.Note] = field(default_factory=lambda: list[sq.Note]())
+
+
+class Hop:
+    """Answers callers on the event loop; a closed loop (process exit) means nobody is waiting any more."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, finish: Finish):
+        self._loop = loop
+        self._finish = finish
+
+    def answer(self, outcomes: list[Outcome], notes: list[sq.Note]) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._finish, outcomes, notes)
+        except RuntimeError:
+            pass
+
+    def fail(self, jobs: list[Job], error: BaseException) -> None:
+        if jobs:
+            self.answer([(job.future, None, error) for job in jobs], [])
+
+
+def drain(jobs: queue.SimpleQueue[Job | None]) -> list[Job]:
+    left: list[Job] = []
+    while True:
+        try:
+            job = jobs.get_nowait()
+        except queue.Empty:
+            return left
+        if job is not None:
+            left.append(job)

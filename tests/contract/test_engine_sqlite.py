@@ -1,0 +1,172 @@
+"""SQLite engine specifics: its threads and connections, other processes on the same file (locks and the
+foreign-commit doorbell), and the WAL staying bounded."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from corral.db import Flow, exec_, one
+from corral.db.sqlite import SqliteDatabase
+from corral.errors import StorageError
+from corral.session import NewEvent, SessionStore
+
+from .helpers import make_session
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    db = SqliteDatabase(f"sqlite:///{tmp_path / 'corral.db'}", readers=3)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+def open_files(path: Path) -> int:
+    """File descriptors of this process on the database file (one per connection)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def engine_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("corral-sqlite")]
+
+
+def count_sessions() -> Flow:
+    row = yield one("SELECT count(*) AS n FROM sessions")
+    return int(row["n"])
+
+
+async def test_connections_are_bounded_and_all_closed(tmp_path: Path) -> None:
+    before = set(engine_threads())
+    db = SqliteDatabase(f"sqlite:///{tmp_path / 'c.db'}", readers=3)
+    await db.open()
+    store = SessionStore(db)
+    record = await make_session(store)
+    async with anyio.create_task_group() as tg:
+        for _ in range(200):
+            tg.start_soon(store.get_events, record.id, 1, 10)
+            tg.start_soon(store.get_session, record.id)
+    assert open_files(db.path) <= 3 + 2  # readers, writer, checkpointer
+    await store.aclose()
+    await db.close()
+    assert open_files(db.path) == 0
+    assert set(engine_threads()) <= before
+    with pytest.raises(StorageError):
+        await db.read(count_sessions)
+
+
+async def test_a_commit_by_another_connection_rings_every_doorbell(sqlite_db: SqliteDatabase) -> None:
+    rung: list[str | None] = []
+    both = anyio.Event()
+
+    def heard(payload: str | None) -> None:
+        rung.append(payload)
+        if len(rung) == 2:
+            both.set()
+
+    stops = [sqlite_db.listen(channel, heard) for channel in ("events", "wake")]
+    try:
+        await sqlite_db.write(count_sessions)
+        await anyio.sleep(0.3)
+        assert rung == []  # idle, and our own commits announce themselves: no doorbell without payload
+
+        def foreign_commit() -> None:
+            conn = sqlite3.connect(sqlite_db.path)
+            conn.execute("CREATE TABLE foreign_probe (x INTEGER)")
+            conn.commit()
+            conn.close()
+
+        await anyio.to_thread.run_sync(foreign_commit)
+        with anyio.fail_after(5):
+            await both.wait()
+        assert rung == [None, None]
+    finally:
+        for stop in stops:
+            stop()
+
+
+async def test_writes_wait_for_another_process_and_reads_go_on(sqlite_db: SqliteDatabase) -> None:
+    store = SessionStore(sqlite_db)
+    record = await make_session(store)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        conn = sqlite3.connect(sqlite_db.path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(30)
+        conn.execute("COMMIT")
+        conn.close()
+
+    written: list[int] = []
+
+    async def write() -> None:
+        written.append((await store.emit_event(record.id, NewEvent("agent.message", {}))).seq)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(anyio.to_thread.run_sync, hold_the_write_lock)
+        try:
+            await anyio.to_thread.run_sync(locked.wait, 30)
+            tg.start_soon(write)
+            await anyio.sleep(0.3)
+            assert written == []  # waiting for the lock, not failing
+            assert (await store.get_session(record.id)).last_seq == 0  # reads are not blocked
+        finally:
+            release.set()
+    assert written == [1]
+
+
+def big_batch(n: int) -> list[NewEvent]:
+    return [NewEvent("agent.message", {"content": [{"type": "text", "text": "x" * 8000}], "n": i}) for i in range(n)]
+
+
+def wal_resets(wal: Path) -> int:
+    """The WAL header's checkpoint sequence number: it goes up each time SQLite rewinds the WAL."""
+    with wal.open("rb") as f:
+        header = f.read(16)
+    return int.from_bytes(header[12:16], "big") if len(header) == 16 else 0
+
+
+async def test_the_wal_is_rewound_under_a_steady_stream_of_writes(sqlite_db: SqliteDatabase) -> None:
+    """Without a pause between commits the WAL is still copied back and rewound, so it stays bounded."""
+    store = SessionStore(sqlite_db)
+    record = await make_session(store)
+    wal = Path(f"{sqlite_db.path}-wal")
+    first = wal_resets(wal)
+    written = largest = 0
+    while written < 48 * 1024 * 1024:
+        await store.emit_events(record.id, big_batch(100))
+        written += 100 * 8000
+        largest = max(largest, (await anyio.Path(wal).stat()).st_size)
+    assert wal_resets(wal) >= first + 2
+    assert largest < written * 0.7
+    assert len(await store.get_events(record.id, 1, 10)) == 9
+
+
+def fail_with_busy() -> Flow:
+    yield exec_("SELECT 1")
+    raise sqlite3.OperationalError("not a database error of ours")
+
+
+async def test_the_writer_survives_odd_flow_errors(sqlite_db: SqliteDatabase) -> None:
+    with pytest.raises(sqlite3.OperationalError):
+        await sqlite_db.write(fail_with_busy)
+    assert await sqlite_db.write(count_sessions) == 0

@@ -1,0 +1,150 @@
+"""Client events (``send_client_events``: checked against the session, all or nothing) and the session
+projection kept in step with the log (status, usage, pending actions, active seconds)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from corral.session import NewEvent, SessionStore
+
+from .helpers import WORKSPACE, make_session, message
+
+pytestmark = pytest.mark.anyio
+
+
+def user(text: str = "hi") -> NewEvent:
+    return NewEvent("user.message", {"content": [{"type": "text", "text": text}]}, queued=True)
+
+
+async def test_client_events_are_appended_and_wake_the_session(store: SessionStore) -> None:
+    record = await make_session(store)
+    sent = await store.send_client_events(record.id, WORKSPACE, [user("a"), user("b")])
+    assert [(e.seq, e.type, e.processed_at) for e in sent] == [(1, "user.message", None), (2, "user.message", None)]
+    assert (await store.get_session(record.id)).runnable
+
+
+async def test_client_events_respect_the_workspace(store: SessionStore) -> None:
+    record = await make_session(store)
+    with pytest.raises(NotFound):
+        await store.send_client_events(record.id, "wrkspc_other", [user()])
+    assert await store.get_events(record.id) == []
+
+
+async def test_batch_rules(store: SessionStore) -> None:
+    record = await make_session(store)
+    system = NewEvent("system.message", {"content": [{"type": "text", "text": "be brief"}]})
+    bad_batches = [
+        [system],
+        [user(), system, user()],
+        [user(), system, system],
+        [NewEvent("user.interrupt"), system],
+        [NewEvent("user.tool_result", {"tool_use_id": "sevt_x", "content": []})],
+        [NewEvent("user.define_outcome", {"description": "done"})],
+    ]
+    for batch in bad_batches:
+        with pytest.raises(InvalidRequest) as refused:
+            await store.send_client_events(record.id, WORKSPACE, batch)
+        assert refused.value.code == ErrorCode.INVALID_EVENT
+    ok = await store.send_client_events(record.id, WORKSPACE, [user(), system])
+    assert [e.type for e in ok] == ["user.message", "system.message"]
+    result = NewEvent("user.tool_result", {"tool_use_id": "sevt_x", "content": []})
+    assert len(await store.send_client_events(record.id, WORKSPACE, [result], self_hosted=True)) == 1
+
+
+async def test_answers_must_reference_pending_actions_and_batches_are_all_or_nothing(store: SessionStore) -> None:
+    record = await make_session(store)
+    ask = await store.emit_event(
+        record.id, NewEvent("agent.tool_use", {"name": "bash", "input": {}, "evaluated_permission": "ask"})
+    )
+    custom = await store.emit_event(record.id, NewEvent("agent.custom_tool_use", {"name": "lookup", "input": {}}))
+    assert (await store.get_session(record.id)).pending_actions == [ask.id, custom.id]
+    confirm = NewEvent("user.tool_confirmation", {"tool_use_id": ask.id, "result": "allow"})
+    unknown = NewEvent("user.tool_confirmation", {"tool_use_id": "sevt_unknown", "result": "allow"})
+    with pytest.raises(InvalidRequest) as refused:
+        await store.send_client_events(record.id, WORKSPACE, [confirm, unknown])
+    assert refused.value.code == ErrorCode.UNKNOWN_TOOL_USE
+    assert (await store.get_session(record.id)).last_seq == 2  # nothing of the batch was written
+    # an answer counts once: the same confirmation twice in one batch is refused whole
+    with pytest.raises(InvalidRequest):
+        await store.send_client_events(record.id, WORKSPACE, [confirm, confirm])
+    await store.send_client_events(record.id, WORKSPACE, [confirm])
+    answer = NewEvent("user.custom_tool_result", {"custom_tool_use_id": custom.id, "content": []})
+    await store.send_client_events(record.id, WORKSPACE, [answer])
+    record = await store.get_session(record.id)
+    assert record.pending_actions == [] and record.runnable and record.last_seq == 4
+
+
+async def test_terminated_or_archived_sessions_take_no_client_events(store: SessionStore) -> None:
+    terminated = await make_session(store)
+    await store.emit_event(terminated.id, NewEvent("session.status_terminated"))
+    archived = await make_session(store)
+    await store.archive_session(archived.id, WORKSPACE)
+    for record in (terminated, archived):
+        with pytest.raises(Conflict) as refused:
+            await store.send_client_events(record.id, WORKSPACE, [user()])
+        assert refused.value.code == ErrorCode.SESSION_TERMINATED
+    assert not (await store.get_session(terminated.id)).runnable
+
+
+async def test_status_projection(store: SessionStore) -> None:
+    record = await make_session(store)
+    steps = [
+        ("session.status_running", {}, "running"),
+        ("session.status_rescheduled", {}, "rescheduling"),
+        ("session.status_running", {}, "running"),
+        ("session.status_idle", {"stop_reason": {"type": "end_turn"}}, "idle"),
+        ("session.status_terminated", {}, "terminated"),
+    ]
+    for event_type, data, status in steps:
+        await store.emit_event(record.id, NewEvent(event_type, data))
+        assert (await store.get_session(record.id)).status == status
+
+
+async def test_usage_accumulates_from_model_requests(store: SessionStore) -> None:
+    record = await make_session(store)
+    usage = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 2, "cache_creation_input_tokens": 3}
+    await store.emit_events(
+        record.id,
+        [
+            NewEvent("span.model_request_end", {"model_usage": usage}),
+            message(1),
+            NewEvent("span.model_request_end", {"model_usage": {"input_tokens": 1, "output_tokens": None}}),
+        ],
+    )
+    assert (await store.get_session(record.id)).usage == {
+        "input_tokens": 11,
+        "output_tokens": 5,
+        "cache_read_input_tokens": 2,
+        "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 3},
+    }
+
+
+async def test_requires_action_idle_sets_the_pending_actions(store: SessionStore) -> None:
+    record = await make_session(store)
+    use = await store.emit_event(record.id, NewEvent("agent.custom_tool_use", {"name": "x", "input": {}}))
+    idle = {"stop_reason": {"type": "requires_action", "event_ids": [use.id]}}
+    await store.emit_event(record.id, NewEvent("session.status_idle", idle))
+    assert (await store.get_session(record.id)).pending_actions == [use.id]
+    await store.emit_event(record.id, NewEvent("session.status_idle", {"stop_reason": {"type": "end_turn"}}))
+    assert (await store.get_session(record.id)).pending_actions == []
+
+
+async def test_active_seconds_count_running_time_on_the_database_clock(store: SessionStore) -> None:
+    record = await make_session(store)
+    await store.emit_event(record.id, NewEvent("session.status_running"))
+    running = await store.get_session(record.id)
+    assert running.running_since is not None and running.active_seconds == 0
+    await anyio.sleep(0.3)
+    await store.emit_event(record.id, NewEvent("session.status_idle", {"stop_reason": {"type": "end_turn"}}))
+    idle = await store.get_session(record.id)
+    assert 0.25 <= idle.active_seconds < 5 and idle.running_since is None
+    assert idle.active_seconds_at(1e12) == idle.active_seconds  # not running: the clock does not matter
+    await store.emit_event(record.id, NewEvent("session.status_running"))
+    again = await store.get_session(record.id)
+    assert again.running_since is not None
+    assert again.active_seconds_at(again.running_since + 2) == pytest.approx(idle.active_seconds + 2)
+    await store.archive_session(record.id, WORKSPACE)
+    archived = await store.get_session(record.id)
+    assert archived.active_seconds >= idle.active_seconds and archived.running_since is None
