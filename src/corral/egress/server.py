@@ -13,7 +13,8 @@ channel sockets are created mode 0600 (the provider hands them to the sandbox's 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Sequence
+import warnings
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -24,14 +25,18 @@ import anyio.to_thread
 from anyio.abc import ByteStream, SocketAttribute, TaskGroup, TaskStatus
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mitmproxy import options
-from mitmproxy.addons import core, disable_h2c, next_layer, proxyserver, tlsconfig
-from mitmproxy.master import Master
 
 from corral._types import JSONObject
 from corral.egress.addon import EgressAddon, RequestHook
 from corral.egress.channels import Channel, Channels
 from corral.egress.policy import AddressGuard, HostPolicy
 from corral.sandbox.runtime import egress_socket_dir
+
+with warnings.catch_warnings():
+    # mitmproxy.addons imports ldap3, which touches pyasn1 names deprecated in pyasn1 0.6 (not our code to fix)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from mitmproxy.addons import core, disable_h2c, next_layer, proxyserver, tlsconfig
+    from mitmproxy.master import Master
 
 CONTROL = "control.sock"
 _MAX_CONTROL_LINE = 1024 * 1024
@@ -104,7 +109,7 @@ class EgressServer:
             server: Any = master.addons.get("proxyserver")
             self.proxy_port = int(server.listen_addrs()[0][1])
             control = await self._listen(self.control_path)
-            tasks.start_soon(control.serve, self._control)
+            tasks.start_soon(self._serve, control, self._control)
             task_status.started(self)
             try:
                 await anyio.sleep_forever()
@@ -142,8 +147,11 @@ class EgressServer:
 
     async def _serve_channel(self, channel: Channel, listener: Any) -> None:
         with channel.scope:
-            async with listener:
-                await listener.serve(partial(self._bridge, channel))
+            await self._serve(listener, partial(self._bridge, channel))
+
+    async def _serve(self, listener: Any, handler: Callable[[ByteStream], Awaitable[None]]) -> None:
+        async with listener:
+            await listener.serve(handler)
 
     async def _bridge(self, channel: Channel, client: ByteStream) -> None:
         async with client:
@@ -159,14 +167,16 @@ class EgressServer:
 
     async def _control(self, stream: ByteStream) -> None:
         receive = BufferedByteReceiveStream(stream)
-        async with stream:
-            try:
-                while True:
-                    line = await receive.receive_until(b"\n", _MAX_CONTROL_LINE)
-                    reply = await self._command(json.loads(line))
-                    await stream.send(json.dumps(reply).encode() + b"\n")
-            except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.DelimiterNotFound):
-                pass
+        try:
+            while True:
+                line = await receive.receive_until(b"\n", _MAX_CONTROL_LINE)
+                reply = await self._command(json.loads(line))
+                await stream.send(json.dumps(reply).encode() + b"\n")
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.DelimiterNotFound):
+            pass
+        finally:
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
 
     async def _command(self, message: Any) -> JSONObject:
         try:
