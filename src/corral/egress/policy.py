@@ -85,6 +85,8 @@ def normalize_host(host: str) -> str | None:
     labels = encoded.split(".")
     if any(not label or len(label) > 63 or label.startswith("-") or label.endswith("-") for label in labels):
         return None
+    if labels[-1].isdigit() or labels[-1].startswith("0x"):
+        return None  # a numeric last label is an address in disguise ("0x7f.1", "127.000.000.001"), not a name
     return encoded
 
 
