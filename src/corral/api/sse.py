@@ -13,6 +13,8 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 from anyio import CancelScope
 from starlette.responses import Response
@@ -22,6 +24,8 @@ from corral.api.errors import request_id_of, send_error
 from corral.api.services import Services
 from corral.errors import CorralError
 from corral.session import Closed, Delta, Event, Subscriber
+
+log = logging.getLogger("corral.api.sse")
 
 _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _HEADERS = [
@@ -81,6 +85,7 @@ class EventStream(Response):
             if item is None:
                 await send({"type": "http.response.body", "body": _PING, "more_body": True})
             elif isinstance(item, Closed):
+                log.debug("stream of %s closed by the broker: %s", self.session_id, item.reason)
                 return
             elif isinstance(item, Delta):
                 await send(
@@ -98,6 +103,7 @@ async def _watch_disconnect(receive: Receive, scope: CancelScope, gone: anyio.Ev
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            log.debug("an SSE client went away")
             gone.set()
             scope.cancel()
             return

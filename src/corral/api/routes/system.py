@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from corral.api.http import JSONBytes, context, json_response
+from corral.api.routes.common import ERRORS
 
 router = APIRouter(tags=["corral"])
 
@@ -24,7 +25,9 @@ async def healthz() -> JSONBytes:
     return json_response({"status": "ok"})
 
 
-@router.get("/v1/corral/stats", response_model=Stats, summary="corral extension: live SSE connections")
+@router.get(
+    "/v1/corral/stats", response_model=Stats, responses=ERRORS, summary="corral extension: live SSE connections"
+)
 async def stats(request: Request) -> JSONBytes:
     services, _ = context(request)
     return json_response(
