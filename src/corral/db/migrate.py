@@ -26,12 +26,9 @@ class Migration:
     sql: str
 
     def statements(self) -> list[str]:
-        """The script split into statements (our migrations never put ``;`` inside a statement)."""
-        return [part.strip() for part in self.sql.split(";") if part.strip() and not _only_comments(part)]
-
-
-def _only_comments(part: str) -> bool:
-    return all(not line.strip() or line.strip().startswith("--") for line in part.splitlines())
+        """The script split into statements, comment lines dropped (no ``;`` inside a statement)."""
+        code = "\n".join(line for line in self.sql.splitlines() if not line.strip().startswith("--"))
+        return [part.strip() for part in code.split(";") if part.strip()]
 
 
 def migrations(dialect: str) -> list[Migration]:

@@ -24,6 +24,7 @@ import secrets
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import asyncpg
 
 from corral.db._pg_flows import (
@@ -86,11 +87,12 @@ class PostgresDatabase(Database):
 
     @staticmethod
     async def _migrate(pool: asyncpg.Pool) -> None:
+        scripts = await anyio.to_thread.run_sync(migrations, "postgres")  # files: not on the event loop
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await conn.execute(CREATE_TABLE)
             applied = {row[0] for row in await conn.fetch("SELECT version FROM corral_migrations")}
-            for migration in migrations("postgres"):
+            for migration in scripts:
                 if migration.version in applied:
                     continue
                 await conn.execute(migration.sql)

@@ -74,7 +74,6 @@ class SqliteDatabase(Database):
     async def open(self) -> None:
         if self._writer is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         await anyio.to_thread.run_sync(self._init_file)
         hop = Hop(loop, lambda outcomes, notes: _finish(self._deliver, outcomes, notes))
@@ -86,6 +85,7 @@ class SqliteDatabase(Database):
 
     def _init_file(self) -> None:
         """Apply pending migrations (several processes may open a new file at once: the lock sorts them)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sq.connect(self.path, self.synchronous, "plain")
         try:
             conn.execute("BEGIN IMMEDIATE")

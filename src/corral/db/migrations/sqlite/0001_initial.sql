@@ -1,5 +1,7 @@
 -- corral schema v1 (SQLite). Timestamps: RFC 3339 text. Lease clocks: epoch seconds (REAL). JSON: text.
 
+-- corral_clock is no longer used: foreign commits are detected with PRAGMA data_version on the writer
+-- connection. It stays so that files created at version 1 keep one schema. A later migration may drop it.
 CREATE TABLE corral_clock (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     n INTEGER NOT NULL
