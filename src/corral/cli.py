@@ -6,6 +6,7 @@ composition root (``corral.api``, ``corral.bench`` …); no logic here beyond ar
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -99,6 +100,19 @@ def keys_create(
     secret, workspace_id = anyio.run(create_key, load_settings(), workspace, name)
     typer.echo(f"# workspace {workspace_id}", err=True)
     typer.echo(secret)
+
+
+@app.command()
+def egress(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data dir of the sandboxes served (default: CORRAL_DATA_DIR).")
+    ] = None,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Exit with this parent process.")] = None,
+) -> None:
+    """Run the egress proxy: the only way out of a sandbox (`corral serve` starts it; see corral.egress)."""
+    from corral.egress.process import run_egress
+
+    anyio.run(run_egress, data_dir or load_settings().data_dir, parent_pid)
 
 
 app.command("bench")(bench)  # `corral bench [SUITE…] [--quick]`, `corral bench report`: see corral.bench.cli

@@ -15,6 +15,8 @@ from contextlib import AsyncExitStack
 from corral._types import JSONObject
 from corral.catalog import Catalog
 from corral.config import Settings
+from corral.egress.process import open_egress
+from corral.egress.web_fetch import WebFetchTool
 from corral.errors import CorralError, NotFound
 from corral.harness import EnvironmentSource, Runtime
 from corral.sandbox import SandboxProvider
@@ -38,7 +40,8 @@ def environment_source(catalog: Catalog) -> EnvironmentSource:
 
 async def open_sandbox(stack: AsyncExitStack, settings: Settings) -> SandboxProvider | None:
     try:
-        provider = create_provider(settings)
+        egress = await open_egress(stack, settings)  # sandboxes reach the network only through it (corral.egress)
+        provider = create_provider(settings, egress)
         return await stack.enter_async_context(provider)
     except CorralError as exc:
         log.warning("sandbox provider %r unavailable, tools run without sandboxes: %s", settings.sandbox_provider, exc)
@@ -51,4 +54,5 @@ async def open_workers(
     if settings.workers <= 0:
         return None
     sandbox = await open_sandbox(stack, settings)
-    return Runtime(sessions, settings, sandbox=sandbox, environments=environment_source(catalog))
+    executors = [WebFetchTool()]  # server-side tools (corral.egress): the harness never imports egress
+    return Runtime(sessions, settings, sandbox=sandbox, environments=environment_source(catalog), executors=executors)

@@ -3,8 +3,9 @@
 Protocol: one JSON object per line each way; requests ``{"op": "open" | "assign" | "close", "channel", …}``,
 answers ``{"ok": true, …}`` or ``{"ok": false, "error"}``.
 
-Invariant: requests are serialised over one connection, re-opened once if the proxy restarted; a refusal or
-an unreachable proxy is a ``SandboxError`` (the sandbox cannot get its network).
+Invariant: requests are serialised over one connection, re-opened once if the proxy restarted (a proxy still
+starting is waited for up to ``connect_timeout``); a refusal or an unreachable proxy is a ``SandboxError``
+(the sandbox cannot get its network).
 """
 
 from __future__ import annotations
@@ -22,20 +23,34 @@ from corral.errors import ErrorCode, SandboxError
 from corral.sandbox.network import EgressChannel, EgressGateway
 
 _MAX_LINE = 1024 * 1024
+_DIAL_STEP = 0.1
 
 
 class EgressClient(EgressGateway):
-    def __init__(self, control_path: Path) -> None:
+    def __init__(self, control_path: Path, *, connect_timeout: float = 5.0) -> None:
+        """``connect_timeout``: how long the first request waits for a proxy that is still starting."""
         self.control_path = control_path
+        self.connect_timeout = connect_timeout
         self._stream: SocketStream | None = None
         self._receive: BufferedByteReceiveStream | None = None
         self._lock = anyio.Lock()
 
     async def _connect(self) -> tuple[SocketStream, BufferedByteReceiveStream]:
         if self._stream is None or self._receive is None:
-            self._stream = await anyio.connect_unix(self.control_path)
+            self._stream = await self._dial()
             self._receive = BufferedByteReceiveStream(self._stream)
         return self._stream, self._receive
+
+    async def _dial(self) -> SocketStream:
+        steps = max(1, int(self.connect_timeout / _DIAL_STEP))
+        for attempt in range(steps):
+            try:
+                return await anyio.connect_unix(self.control_path)
+            except OSError:
+                if attempt == steps - 1:
+                    raise
+                await anyio.sleep(_DIAL_STEP)
+        raise AssertionError("unreachable")
 
     async def _exchange(self, message: JSONObject) -> Any:
         stream, receive = await self._connect()

@@ -93,6 +93,15 @@ class EgressServer:
         )
         return master, ready
 
+    def _remove_dirs(self) -> None:
+        """Leave no sockets behind; remove the socket dir and its parent when nothing else is in them."""
+        self.control_path.unlink(missing_ok=True)
+        for directory in (self.socket_dir, self.socket_dir.parent):
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+
     def _make_dirs(self) -> None:
         self.socket_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.socket_dir.chmod(0o711)
@@ -117,6 +126,7 @@ class EgressServer:
                 master.shutdown()
                 for channel in list(self.channels.by_id.values()):
                     self.close_channel(channel.channel_id)
+                self._remove_dirs()
 
     async def _listen(self, path: Path) -> Any:
         await anyio.to_thread.run_sync(partial(path.unlink, missing_ok=True))
