@@ -51,7 +51,7 @@ def test_acknowledged_events_survive_kill_9(crash_server: LiveServer) -> None:
     ]
     for thread in threads:
         thread.start()
-    with httpx.Client(trust_env=False) as http:  # wait until a good number are acknowledged, then crash
+    with httpx.Client(trust_env=False, timeout=30) as http:  # wait until a good number are acknowledged, then crash
         for _ in range(2000):
             with lock:
                 if len(acked) >= 60:

@@ -43,7 +43,10 @@ def test_disconnecting_mid_stream_frees_everything(server: LiveServer, client: a
         sender.start()
         try:
             for round_ in range(3):
-                clients = [httpx.Client(base_url=server.base_url, headers=headers, trust_env=False) for _ in sessions]
+                clients = [
+                    httpx.Client(base_url=server.base_url, headers=headers, trust_env=False, timeout=30)
+                    for _ in sessions
+                ]
                 paths = [f"/v1/sessions/{s.id}/events/stream" for s in sessions]
                 opened = [c.stream("GET", path) for c, path in zip(clients, paths, strict=True)]
                 streams = [stream.__enter__() for stream in opened]  # kept open until the clients vanish

@@ -124,7 +124,7 @@ def test_stream_framing_is_exact(server: LiveServer, client: anthropic.Anthropic
     session = new_session(client)
     headers = {"authorization": f"Bearer {server.api_key}", "accept": "application/json"}
     url = f"{server.base_url}/v1/sessions/{session.id}/events/stream"
-    with httpx.Client(timeout=10, trust_env=False) as http, http.stream("GET", url, headers=headers) as response:
+    with httpx.Client(timeout=30, trust_env=False) as http, http.stream("GET", url, headers=headers) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["request-id"].startswith("req_")

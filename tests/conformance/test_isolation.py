@@ -76,7 +76,7 @@ def test_authentication(server: LiveServer, other_key: str) -> None:
         with pytest.raises(anthropic.AuthenticationError) as caught:
             wrong.beta.agents.list()
     assert caught.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
-    with httpx.Client(base_url=server.base_url, trust_env=False) as http:
+    with httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http:
         assert http.get("/v1/agents").status_code == 401
         assert http.get("/v1/agents", headers={"authorization": "Basic abc"}).status_code == 401
         assert http.get("/v1/agents", headers={"x-api-key": other_key}).status_code == 200
