@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
+import anyio.to_thread
 
 from corral.config import Settings
 from corral.harness.brain import Harness, Hook, Limits
@@ -49,6 +50,7 @@ class Runtime:
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run the pools until cancelled."""
         try:
+            await anyio.to_thread.run_sync(self.harness.models.warm)
             async with anyio.create_task_group() as group:
                 for pool in self.pools:
                     await group.start(pool.run)

@@ -117,7 +117,7 @@ class WorkerPool:
             runnable = False
         except LeaseLost:
             owned = False
-            log.info("lost the lease on %s; another worker continues it", session_id)
+            log.warning("lost the lease on %s; another worker continues it", session_id)
         except Exception as exc:  # a bug or an outage: report it on the session, never leave it running
             log.exception("driving %s failed", session_id)
             retry_in = FAILURE_RETRY_SECONDS if not await self._report(fence, exc) else None

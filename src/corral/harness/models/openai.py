@@ -53,6 +53,10 @@ class OpenAIClient:
             api_key=api_key or "unset", base_url=base_url or DEFAULT_BASE_URL, max_retries=0, timeout=timeout
         )
 
+    def warm(self) -> None:
+        """Import what the first request would import lazily (blocking; call it from a thread at start-up)."""
+        assert callable(self._client.chat.completions.create)
+
     async def aclose(self) -> None:
         await self._client.close()
 

@@ -50,6 +50,13 @@ class ModelRegistry:
         window = config.context_window or DEFAULT_CONTEXT_WINDOW[config.kind]
         return ResolvedModel(self._client(config), name, config.name, window)
 
+    def warm(self) -> None:
+        """Build every configured provider's client and its lazy parts (blocking: run it in a thread at start-up,
+        so the first request of a worker does not stall its event loop, and with it the lease heartbeats)."""
+        for config in self._providers.values():
+            if config.kind in DEFAULT_CONTEXT_WINDOW:
+                self._client(config).warm()
+
     @staticmethod
     def _split(model_id: str) -> tuple[str, str]:
         if ":" in model_id:
