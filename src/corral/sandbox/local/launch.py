@@ -65,7 +65,8 @@ def sandbox_env(plan: Plan) -> dict[str, str]:
     env |= {"SSL_CERT_FILE": CA_BUNDLE, "REQUESTS_CA_BUNDLE": CA_BUNDLE, "PIP_CERT": CA_BUNDLE}
     env |= {"NODE_EXTRA_CA_CERTS": CA_BUNDLE, "PYTHONUNBUFFERED": "1"}
     if plan.layer is not None:
-        path = f"{PACKAGES}/bin:{PACKAGES}/npm/node_modules/.bin:{PACKAGES}/apt/usr/bin:{path}"
+        apt = ":".join(f"{PACKAGES}/apt/{d}" for d in ("usr/local/bin", "usr/bin", "bin", "usr/sbin", "usr/games"))
+        path = f"{PACKAGES}/pip/bin:{PACKAGES}/npm/node_modules/.bin:{apt}:{path}"
         env |= {"PYTHONPATH": f"{PACKAGES}/pip", "NODE_PATH": f"{PACKAGES}/npm/node_modules"}
         env["LD_LIBRARY_PATH"] = f"{PACKAGES}/apt/usr/lib/x86_64-linux-gnu:{PACKAGES}/apt/usr/lib"
     if plan.egress_socket is not None:

@@ -20,6 +20,7 @@ import json
 import os
 import shlex
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,13 +104,13 @@ class LayerStore:
 
     async def _build(self, spec: ProvisionSpec, path: Path, lists: dict[str, list[str]]) -> None:
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)
-        uid = await anyio.to_thread.run_sync(self.provider.uids.allocate)
-        await anyio.to_thread.run_sync(_make_dir, path, uid)
+        await anyio.to_thread.run_sync(partial(path.mkdir, mode=0o755))
         memory = max(spec.limits.memory_bytes, BUILD_MEMORY)
         limits = dataclasses.replace(spec.limits, wall_seconds=BUILD_SECONDS, memory_bytes=memory)
         builder = ProvisionSpec(f"build-{path.name}", spec.environment_id, spec.networking, {}, limits=limits)
         variant = Variant(workspace_key=f"pool-build-{path.name}", build_layer=path, host_paths=APT_HOST_PATHS)
         sandbox = await self.provider.starter.start(builder, builder.session_id, variant)
+        await anyio.to_thread.run_sync(os.chown, path, sandbox.parts.plan.uid, sandbox.parts.plan.uid)
         command = {"command": install_script(lists), "timeout_ms": int(BUILD_SECONDS * 1000)}
         try:
             result = await sandbox.execute("bash", command, "install")
@@ -120,8 +121,3 @@ class LayerStore:
             output = " ".join(str(block.get("text", "")) for block in result.content)[-1500:]
             raise failed(f"packages: installing {', '.join(m for m in SUPPORTED if lists[m])} failed: {output}")
         await anyio.to_thread.run_sync(_seal, path)
-
-
-def _make_dir(path: Path, uid: int) -> None:
-    path.mkdir(mode=0o755)
-    os.chown(path, uid, uid)
