@@ -3,7 +3,10 @@
 Invariants:
 
 * Every connection is in WAL mode with the same ``synchronous`` setting, waits for other processes' locks
-  (``busy_timeout``) instead of failing, and is used by the one thread that opened it.
+  instead of failing, and is used by the one thread that opened it. Readers and the checkpointer wait with
+  SQLite's ``busy_timeout``; the writer waits for the write lock with ``begin_immediate``, whose retries
+  are short (SQLite's own busy handler sleeps up to 100 ms between tries, which starves a writer when
+  several processes write at once).
 * Reader connections are ``query_only``: a read flow can never write.
 * The writer connection does not checkpoint on commit (``wal_autocheckpoint`` is raised to a safety net);
   the engine's checkpointer keeps the WAL short (``_sqlite_threads.Checkpointer``).
@@ -13,6 +16,7 @@ Invariants:
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +25,7 @@ from corral.db.query import FlowFn, Query, render
 from corral.errors import StorageError
 
 BUSY_SECONDS = 30.0
+WRITER_BUSY_MS = 5
 #: WAL pages after which the writer would checkpoint itself (only if the checkpoint thread falls behind).
 WRITER_AUTOCHECKPOINT = 20000
 
@@ -43,12 +48,30 @@ def connect(path: Path, synchronous: str, role: Role) -> sqlite3.Connection:
         conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         if role == "writer":
             conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
+            # begin_immediate does the long waiting; a few ms of SQLite's own wait still serve the short
+            # internal locks (rewinding the WAL needs every reader's lock for a moment)
+            conn.execute(f"PRAGMA busy_timeout={WRITER_BUSY_MS}")
         elif role == "reader":
             conn.execute("PRAGMA query_only=ON")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, waiting up to ``BUSY_SECONDS`` for another process's write lock, in short steps."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    delay = 0.0001
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)  # noqa: TID251 - the writer thread waits here, never the event loop
+        delay = min(delay * 2, 0.002)
 
 
 def data_version(conn: sqlite3.Connection) -> int:

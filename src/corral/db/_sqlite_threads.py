@@ -113,7 +113,7 @@ class Writer(threading.Thread):
     def _run_group(self, conn: sqlite3.Connection, group: list[Job]) -> tuple[list[Outcome], bool]:
         """One transaction for the whole group. Returns every caller's outcome and whether it committed."""
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            sq.begin_immediate(conn)
             alone = len(group) == 1
             outcomes: list[Outcome] = []
             kept = 0

@@ -6,7 +6,7 @@ Invariants:
   caller's future resolves only after the COMMIT returned, so an acknowledged write is in the WAL before
   the caller hears of it; with ``synchronous=NORMAL`` it survives ``kill -9`` of the process (the WAL is in
   the OS page cache), with ``FULL`` also a power cut.
-* Other processes on the same file are serialised by SQLite's write lock (``busy_timeout``); the writer
+* Other processes on the same file are serialised by SQLite's write lock (waited for, never failed); the writer
   notices their commits through ``PRAGMA data_version`` and rings every listener's doorbell.
 * No SQLite call ever runs on the event loop thread. The engine belongs to the event loop that opened it.
 * ``close()`` answers every write and read it accepted, then closes every connection it opened.
