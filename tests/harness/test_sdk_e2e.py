@@ -51,7 +51,7 @@ def drain(client: anthropic.Anthropic, session_id: str, first: list[dict[str, An
     """Open the stream, then send ``first``; collect events until the turn is over (answering blocks)."""
     seen: list[Any] = []
     with client.beta.sessions.events.stream(session_id) as stream:
-        threading.Timer(0.2, lambda: client.beta.sessions.events.send(session_id, events=first)).start()  # type: ignore[arg-type]
+        threading.Timer(0.2, lambda: client.beta.sessions.events.send(session_id, events=first)).start()
         for event in stream:
             seen.append(event)
             if event.type == "session.status_idle":
@@ -106,7 +106,7 @@ def test_custom_tool_with_the_sdk(client: anthropic.Anthropic, model_server: Scr
         "description": "Current weather for a city",
         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     }
-    agent = client.beta.agents.create(name="Weather", model=model, tools=[weather])  # type: ignore[list-item]
+    agent = client.beta.agents.create(name="Weather", model=model, tools=[weather])
     environment = client.beta.environments.create(name=f"weather-{model}")
     session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
 
