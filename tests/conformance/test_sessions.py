@@ -34,7 +34,8 @@ def test_create_snapshots_the_agent(client: anthropic.Anthropic) -> None:
     assert session.outcome_evaluations == [] and session.deployment_id is None and session.archived_at is None
     assert session.stats.active_seconds == 0 and session.usage.input_tokens == 0
     client.beta.agents.update(agent.id, system="changed")
-    assert client.beta.sessions.retrieve(session.id).agent.system == "hello"
+    again = validated(BetaManagedAgentsSession, client.beta.sessions.with_raw_response.retrieve(session.id))
+    assert again.agent.system == "hello" and again.stats.duration_seconds is not None
 
 
 def test_create_pins_a_version_and_applies_overrides(client: anthropic.Anthropic) -> None:
