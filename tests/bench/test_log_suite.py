@@ -17,9 +17,10 @@ from tests.conftest import postgres_admin_url
 
 pytestmark = pytest.mark.anyio
 
-TINY = {
-    "log.emit": 12,
-    "log.rounds": 2,
+EMIT, ROUNDS = 12, 2
+TINY: dict[str, object] = {
+    "log.emit": EMIT,
+    "log.rounds": ROUNDS,
     "log.warmup": 2,
     "log.writers": 3,
     "log.writer_events": 2,
@@ -51,7 +52,7 @@ def every_corral_arm_and_floor_is_measured(result: SuiteResult) -> None:
         arm = result.arm(name)
         assert arm is not None and arm.ok, (name, arm)
         emit = arm.metric("emit.p50")
-        assert emit is not None and emit.n == TINY["log.emit"] // TINY["log.rounds"] * TINY["log.rounds"]
+        assert emit is not None and emit.n == EMIT // ROUNDS * ROUNDS
     corral = result.arm("corral/sqlite")
     assert corral is not None
     assert {m.key for m in corral.metrics} >= {"emit.p50", "concurrent.rate", "slice@300.p50", "recovery@82.p50"}

@@ -49,8 +49,9 @@ class RunOptions:
 
 async def run_suites(names: Sequence[str], options: RunOptions, progress: Progress | None = None) -> list[SuiteResult]:
     suites = all_suites()
-    (options.data_dir / "bench").mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=options.data_dir / "bench"))
+    data_dir = options.data_dir.resolve()  # database URLs and sandboxes need absolute paths
+    (data_dir / "bench").mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=data_dir / "bench"))
     postgres = PostgresSource(options.postgres_url)
     results: list[SuiteResult] = []
     try:
@@ -58,7 +59,7 @@ async def run_suites(names: Sequence[str], options: RunOptions, progress: Progre
         for name in names:
             ctx = Context(
                 quick=options.quick,
-                data_dir=options.data_dir,
+                data_dir=data_dir,
                 scratch=scratch / name,
                 postgres=postgres,
                 progress=progress or SilentProgress(),

@@ -1,13 +1,129 @@
-"""The ``sandbox``: placeholder while the components land."""
+"""The ``sandbox`` suite: the hands, measured through ``SandboxProvider`` / ``Sandbox`` on the real local provider.
+
+Arms: ``local`` (bubblewrap sandboxes of ``LocalSandboxProvider``): cold start (``provision`` for a session
+with no warm pool), warm-pool claim (``provision`` when the environment's pool has a ready sandbox) and a
+``bash true`` round trip through ``Sandbox.execute``; ``egress``: the egress proxy's overhead on an HTTP request.
+
+Invariants: every sandbox started here is released, and the provider closed, before the suite returns; a
+warm claim is timed only once the pool reports a ready sandbox, so pool refills are never counted as claims.
+"""
 
 from __future__ import annotations
 
-from corral.bench.results import SuiteResult, unavailable
+import itertools
+import time
+
+import anyio
+
+from corral.bench import probe
+from corral.bench.measure import add_latency, interleave
+from corral.bench.results import Arm, SuiteResult, unavailable
 from corral.bench.suite import Context, Suite
+from corral.config import Settings
+from corral.errors import SandboxError
+from corral.sandbox import ProvisionSpec, SandboxProvider
+
+_ids = itertools.count(1)
+
+
+def _spec(environment: str, pool: int = 0) -> ProvisionSpec:
+    return ProvisionSpec(session_id=f"sesn_bench{next(_ids):06d}", environment_id=environment, warm_pool_size=pool)
+
+
+async def _bash_true(provider: SandboxProvider, calls: int) -> tuple[list[float], list[float]]:
+    """One cold start, then ``calls`` round trips of ``bash true`` in that sandbox."""
+    began = time.perf_counter()
+    sandbox = await provider.provision(_spec("env_bench_cold"))
+    cold = [time.perf_counter() - began]
+    trips: list[float] = []
+    try:
+        for index in range(calls):
+            began = time.perf_counter()
+            result = await sandbox.execute("bash", {"command": "true"}, f"toolu_bench{next(_ids)}_{index}")
+            trips.append(time.perf_counter() - began)
+            if result.is_error:
+                raise SandboxError(f"`bash true` failed: {result.content}")
+    finally:
+        await sandbox.release()
+    return cold, trips
+
+
+def _ready_in_pool(provider: SandboxProvider, spec: ProvisionSpec) -> int:
+    # The local provider has no public "how many are warm" yet (asked of the sandbox component); read its pool.
+    pools = getattr(provider, "pools", None)
+    pool = pools._pool(spec) if pools is not None else None
+    return len([s for s in pool.ready if s.alive]) if pool is not None else 0
+
+
+async def _warm_claim(provider: SandboxProvider) -> list[float]:
+    spec = _spec("env_bench_warm", pool=2)
+    for _ in range(6000):  # a refill takes one cold start; give it a minute
+        if _ready_in_pool(provider, spec):
+            break
+        await anyio.sleep(0.01)
+    else:
+        raise TimeoutError("the warm pool did not refill within 60 s")
+    began = time.perf_counter()
+    sandbox = await provider.provision(spec)
+    claimed = time.perf_counter() - began
+    await sandbox.release()
+    return [claimed]
+
+
+async def _measure_local(ctx: Context, arm: Arm, provider: SandboxProvider) -> None:
+    starts, trips = ctx.pick("sandbox.cold", 3, 40), ctx.pick("sandbox.trips", 10, 20)
+    cold: list[float] = []
+    bash: list[float] = []
+
+    async def cold_round() -> list[float]:
+        first, calls = await _bash_true(provider, trips)
+        cold.extend(first)
+        bash.extend(calls)
+        return first
+
+    async def warm_round() -> list[float]:
+        return await _warm_claim(provider)
+
+    samples, failed = await interleave(
+        ctx, "sandbox · cold start, bash true, warm claim", {"cold": cold_round, "warm": warm_round}, starts
+    )
+    if failed:
+        arm.status = "failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
+        return
+    add_latency(arm, "cold_start", "provision, cold (no warm pool)", cold)
+    add_latency(arm, "warm_claim", "provision from a warm pool of 2", samples["warm"])
+    add_latency(arm, "bash_true", "`bash true` round trip via Sandbox.execute", bash)
 
 
 async def run(ctx: Context, result: SuiteResult) -> None:
-    result.arms.append(unavailable("sandbox", "not built yet"))
+    arm = Arm("local", "LocalSandboxProvider: bubblewrap sandbox per session, agent inside, cgroups v1, seccomp")
+    result.arms.append(arm)
+    if why := probe.missing_attribute("corral.sandbox.local.provider", "LocalSandboxProvider"):
+        arm.status = f"not available: {why}"
+    else:
+        await _run_local(ctx, arm)
+    egress = probe.first(probe.missing_attribute("corral.egress", "EgressProxy"))
+    result.arms.append(unavailable("egress", egress or "the egress arm is not written yet", "egress proxy overhead"))
 
 
-SUITE = Suite("sandbox", "sandbox", "?", run)
+async def _run_local(ctx: Context, arm: Arm) -> None:
+    from corral.sandbox.local.provider import LocalSandboxProvider
+
+    settings = Settings(data_dir=ctx.scratch / "data", egress_enabled=False)
+    try:
+        provider = await LocalSandboxProvider(settings).__aenter__()
+    except SandboxError as exc:
+        arm.status = f"not available: {exc.message}"
+        return
+    try:
+        await _measure_local(ctx, arm, provider)
+    finally:
+        await provider.aclose()
+
+
+SUITE = Suite(
+    "sandbox",
+    "hands: cold start, warm-pool claim, `bash true` round trip, egress proxy overhead",
+    "root, bubblewrap, cgroup v1 (the local provider); the egress proxy",
+    run,
+)

@@ -105,8 +105,13 @@ class Fills:
         self.done: dict[tuple[str, int, float], str] = {}
 
     async def ensure(self, n: int, scale: float, *, peer: bool) -> dict[str, str]:
-        """system name → session id / conversation name, for every system that could be filled."""
-        names = list(self.systems.corral) + ([PEER] if peer and self.systems.peer is not None else [])
+        """system name → session id / conversation name, for every system that could be filled.
+
+        Reads do not depend on SQLite's ``synchronous`` setting, so the FULL-durability database is only
+        used for appends (its read figures would repeat the NORMAL ones and cost a fill).
+        """
+        corral = [name for name in self.systems.corral if not name.endswith("-full")]
+        names = corral + ([PEER] if peer and self.systems.peer is not None else [])
         tick = self.ctx.progress.task(f"log · fill {n:,}-event sessions", len(names))
         for name in names:
             if (name, n, scale) not in self.done:

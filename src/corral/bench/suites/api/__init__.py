@@ -1,0 +1,90 @@
+"""The ``api`` suite: platform overhead measured at an HTTP/SSE client of a live ``corral serve``.
+
+Arms: ``overhead@N`` (time from ``user.message`` accepted to the first model token at the SSE client, minus
+the scripted model's fixed time to first token, with N sessions running at once), ``sse-fanout`` (lag to
+200 subscribers of one session), ``http-throughput`` (events per second delivered with 50 sessions running
+turns back to back), ``memory`` (RSS of ``corral serve`` per idle and per active session).
+
+Needs: ``corral serve`` with harness workers (``corral.api.workers``), the scripted model server. The server
+runs on SQLite in the run's scratch directory, with one worker, no sandbox tools (the agent answers in text).
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from corral.bench import probe
+from corral.bench.procs import CorralServe, ModelServer, corral_env, rss_kib
+from corral.bench.results import Arm, SuiteResult
+from corral.bench.suite import Context, Suite
+from corral.bench.suites.api import phases
+from corral.bench.suites.api.client import client, setup_agent
+
+
+def _missing() -> str | None:
+    return probe.first(
+        probe.missing_attribute("corral.api.workers", "open_workers"),
+        probe.missing_attribute("corral.testing", "ScriptedModelServer"),
+    )
+
+
+async def run(ctx: Context, result: SuiteResult) -> None:
+    levels = ctx.pick("api.sessions", [1, 10], [1, 50, 500])
+    turns = ctx.pick("api.turns", 2, 4)
+    fan, through, idle = (
+        ctx.pick("api.subscribers", 20, 200),
+        ctx.pick("api.throughput_sessions", 10, 50),
+        ctx.pick("api.idle", 20, 200),
+    )
+    result.params.update(
+        {
+            "sessions": levels,
+            "turns": turns,
+            "subscribers": fan,
+            "throughput_sessions": through,
+            "model_ttft_seconds": phases.MODEL_TTFT,
+            "engine": "sqlite",
+        }
+    )
+    arms = [Arm(f"overhead@{n}", f"{n} session(s) at once, {turns} turns each") for n in levels]
+    arms += [
+        Arm("sse-fanout", f"{fan} SSE subscribers on one session"),
+        Arm("http-throughput", f"{through} sessions"),
+        Arm("memory", "RSS of the corral serve process"),
+    ]
+    result.arms.extend(arms)
+    if why := _missing():
+        for arm in arms:
+            arm.status = f"not available: {why}"
+        return
+    async with AsyncExitStack() as stack:
+        model = ModelServer(phases.model_script(phases.MODEL_TTFT), ctx.scratch)
+        stack.push_async_callback(model.aclose)
+        await model.start()
+        serve = CorralServe(corral_env(ctx.scratch / "serve", model.url, CORRAL_WORKERS="1"), ctx.scratch / "serve.log")
+        stack.push_async_callback(serve.aclose)
+        await serve.start()
+        http = await stack.enter_async_context(client(serve.url, serve.key, 2 * max(levels + [fan, through]) + 50))
+        ids = await setup_agent(http, "bench")
+        tick = ctx.progress.task("api · overhead, fan-out, throughput, memory", len(levels) + 3)
+        baseline = await phases.idle_memory(http, ids, arms[-1], serve, idle)
+        tick(1)
+        peak = 0
+        for arm, n in zip(arms, levels, strict=False):
+            peak = max(peak, await phases.overhead(http, ids, arm, n, turns, serve))
+            tick(1)
+        phases.active_memory(arms[-1], baseline, peak, max(levels))
+        await phases.fanout(http, ids, arms[len(levels)], fan, 3)
+        tick(1)
+        await model.set_script(phases.model_script(0.0))
+        await phases.throughput(http, ids, arms[len(levels) + 1], through, turns * 2)
+        tick(1)
+        result.notes.append(f"corral serve RSS at the end of the run: {rss_kib(serve.pid)} KiB")
+
+
+SUITE = Suite(
+    "api",
+    "platform overhead on TTFT at 1/50/500 sessions, SSE fan-out lag, HTTP events/s, memory per session",
+    "corral serve with harness workers; the scripted model server",
+    run,
+)
