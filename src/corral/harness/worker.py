@@ -89,7 +89,11 @@ class WorkerPool:
     async def _claim_one(self, session_id: str) -> None:
         if len(self.driving) >= self.concurrency:
             return
-        fence = await self.harness.store.claim_one(session_id, self.owner, self.harness.limits.lease_ttl)
+        try:
+            fence = await self.harness.store.claim_one(session_id, self.owner, self.harness.limits.lease_ttl)
+        except CorralError as exc:  # the database is unwell: the poll retries
+            log.warning("claiming %s failed: %s", session_id, exc.message)
+            return
         if fence is not None:
             self._start(fence)
 
@@ -99,9 +103,15 @@ class WorkerPool:
                 await self._poke.wait()
             self._poke = anyio.Event()
             free = self.concurrency - len(self.driving)
-            if free > 0:
-                for fence in await self.harness.store.claim(self.owner, self.harness.limits.lease_ttl, free):
-                    self._start(fence)
+            if free <= 0:
+                continue
+            try:
+                fences = await self.harness.store.claim(self.owner, self.harness.limits.lease_ttl, free)
+            except CorralError as exc:  # the database is unwell: try again at the next tick
+                log.warning("claiming runnable sessions failed: %s", exc.message)
+                continue
+            for fence in fences:
+                self._start(fence)
 
     def _start(self, fence: Fence) -> None:
         assert self._group is not None
