@@ -58,13 +58,20 @@ class Subscriber:
     receive: MemoryObjectReceiveStream[Item]
     closed: bool = False
     limit: int = BUFFER
+    #: items that may still be sent before the buffer must be looked at (reading its size costs more than a
+    #: send, and 200 subscribers get every event)
+    _budget: int = 0
 
     def offer(self, item: Item) -> None:
         if self.closed:
             return
-        if self.send.statistics().current_buffer_used >= self.limit:
-            self.close("slow_consumer")
-            return
+        if self._budget <= 0:
+            used = self.send.statistics().current_buffer_used
+            if used >= self.limit:
+                self.close("slow_consumer")
+                return
+            self._budget = self.limit - used
+        self._budget -= 1
         try:
             self.send.send_nowait(item)
         except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
