@@ -46,7 +46,9 @@ def test_send_echoes_queued_events(client: anthropic.Anthropic) -> None:
 def test_interrupting_an_idle_session_is_accepted(client: anthropic.Anthropic) -> None:
     session = new_session(client)
     sent = client.beta.sessions.events.send(session.id, events=[{"type": "user.interrupt"}])
-    assert sent.data is not None and sent.data[0].type == "user.interrupt" and sent.data[0].processed_at is not None
+    assert sent.data is not None and sent.data[0].type == "user.interrupt" and sent.data[0].id.startswith("sevt_")
+    retrieved = client.beta.sessions.retrieve(session.id)
+    assert retrieved.status == "idle" and retrieved.archived_at is None
 
 
 @pytest.mark.parametrize(

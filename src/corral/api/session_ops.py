@@ -6,9 +6,9 @@ Invariants:
   updates never change it.
 * Everything a request asks for that this server cannot honour (resources, vaults, budgets) is refused with
   a clear 400 before anything is written; the environment must exist and not be archived.
-* Client events become ``NewEvent`` s; those the agent takes up later (messages, confirmations, system
-  messages) are *queued* (``processed_at`` null until the harness stamps them); the others are processed on
-  receipt.
+* Client events become ``NewEvent`` s; those the agent takes up later (messages, interrupts, confirmations,
+  system messages) are *queued* (``processed_at`` null until the harness stamps them); tool results are
+  processed on receipt.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from corral.catalog.metadata import check_metadata, check_patch
 from corral.errors import ErrorCode, InvalidRequest
 from corral.session import Event, NewEvent, NewSession, SessionRecord
 
-QUEUED_TYPES = frozenset({"user.message", "user.tool_confirmation", "system.message"})
+#: echoed with ``processed_at: null`` until the harness takes them up (``user.interrupt`` too: the harness treats
+#: an unstamped interrupt after the last idle event as one still to handle, see ``corral.harness.log``)
+QUEUED_TYPES = frozenset({"user.message", "user.interrupt", "user.tool_confirmation", "system.message"})
 
 
 def new_event(param: BaseModel) -> NewEvent:

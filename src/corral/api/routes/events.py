@@ -47,8 +47,9 @@ async def _self_hosted(request: Request, session_id: str, workspace: str, events
 @router.post("/events", response_model=BetaManagedAgentsSendSessionEvents, summary="Send events to a session")
 async def send_events(request: Request, session_id: str, body: SendEvents) -> JSONBytes:
     services, workspace = context(request)
+    session_id = _sid(session_id)
     events = [new_event(event) for event in body.events]
-    self_hosted = await _self_hosted(request, _sid(session_id), workspace, events)
+    self_hosted = await _self_hosted(request, session_id, workspace, events)
     appended = await services.sessions.send_client_events(session_id, workspace, events, self_hosted=self_hosted)
     return raw_json_response(_joined([event.wire_json() for event in appended]))
 
