@@ -170,3 +170,21 @@ async def test_the_writer_survives_odd_flow_errors(sqlite_db: SqliteDatabase) ->
     with pytest.raises(sqlite3.OperationalError):
         await sqlite_db.write(fail_with_busy)
     assert await sqlite_db.write(count_sessions) == 0
+
+
+def bring_down_the_writer() -> Flow:
+    yield exec_("SELECT 1")
+    raise SystemExit("a flow that takes its thread down")
+
+
+async def test_a_dead_writer_fails_writes_instead_of_hanging(tmp_path: Path) -> None:
+    db = SqliteDatabase(f"sqlite:///{tmp_path / 'dead.db'}")
+    await db.open()
+    try:
+        with anyio.fail_after(10), pytest.raises(StorageError):
+            await db.write(bring_down_the_writer)
+        with anyio.fail_after(10), pytest.raises(StorageError):
+            await db.write(count_sessions)
+        assert await db.read(count_sessions) == 0  # reads do not need the writer
+    finally:
+        await db.close()

@@ -14,6 +14,7 @@ from typing import Any
 
 from corral.db import _sqlite_conn as sq
 from corral.db.query import FlowFn
+from corral.errors import StorageError
 
 Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 Finish = Callable[[list[Outcome], list[sq.Note]], None]
@@ -54,3 +55,26 @@ def drain(jobs: queue.SimpleQueue[Job | None]) -> list[Job]:
             return left
         if job is not None:
             left.append(job)
+
+
+class Inbox:
+    """The job queue of one or more threads. Once closed (its threads stopped), a job is refused at once or
+    answered with the closing error: it never waits for a thread that is gone."""
+
+    def __init__(self, hop: Hop):
+        self.queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._hop = hop
+        self._closed: StorageError | None = None
+
+    def submit(self, job: Job) -> None:
+        """From the event loop."""
+        if self._closed is not None:
+            raise self._closed
+        self.queue.put(job)
+        if self._closed is not None:  # the threads stopped while we put: answer what they left behind
+            self._hop.fail(drain(self.queue), self._closed)
+
+    def close(self, error: StorageError) -> None:
+        """From the last thread that serves this inbox, as it stops."""
+        self._closed = error
+        self._hop.fail(drain(self.queue), error)

@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import threading
@@ -24,17 +25,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from corral.db import _sqlite_conn as sq
-from corral.db._sqlite_jobs import Hop, Job, Outcome, drain
+from corral.db._sqlite_jobs import Hop, Inbox, Job, Outcome
 from corral.db._sqlite_workers import Checkpointer, checkpoint
 from corral.errors import StorageError
 
 GROUP_MAX = 256
 
+log = logging.getLogger(__name__)
+
 
 class Writer(threading.Thread):
     def __init__(self, path: Path, synchronous: str, hop: Hop, on_foreign: Callable[[], None], poll: float):
         super().__init__(name="corral-sqlite-writer", daemon=True)
-        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.inbox = Inbox(hop)
+        self.jobs = self.inbox.queue
         self._path, self._synchronous, self._hop = path, synchronous, hop
         self._on_foreign = on_foreign
         self._poll = poll
@@ -47,15 +51,19 @@ class Writer(threading.Thread):
         try:
             conn = sq.connect(self._path, self._synchronous, "writer")
         except sqlite3.Error as exc:
-            self._hop.fail(drain(self.jobs), StorageError(f"cannot open the sqlite writer: {exc}"))
+            self.inbox.close(StorageError(f"cannot open the sqlite writer: {exc}"))
             return
         self.checkpointer.start()
+        stopped = StorageError("the sqlite writer stopped (see the log)")
         try:
             self._look(conn)
             self._serve(conn)
+            stopped = StorageError("database is closed")
+        except BaseException:
+            log.exception("the sqlite writer stopped")
         finally:
-            self._hop.fail(self._group, StorageError("the sqlite writer stopped"))
-            self._hop.fail(drain(self.jobs), StorageError("database is closed"))
+            self._hop.fail(self._group, stopped)
+            self.inbox.close(stopped)
             sq.rollback_quietly(conn)
             conn.close()
             self.checkpointer.stop()

@@ -9,15 +9,17 @@ Invariants:
 
 from __future__ import annotations
 
-import queue
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from corral.db import _sqlite_conn as sq
-from corral.db._sqlite_jobs import Hop, Job, Outcome, drain
+from corral.db._sqlite_jobs import Hop, Inbox, Job, Outcome
 from corral.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 200  # commits between two passes of the checkpointer
 CHECKPOINT_SECONDS = 1.0  # at least one pass this often while anything is committed
@@ -27,14 +29,17 @@ WAL_RESET_FRAMES = 2000  # ≈ 8 MB of 4 KB pages
 
 
 class Readers:
-    """A fixed pool of reader threads, each with its own ``query_only`` connection, fed from one queue."""
+    """A fixed pool of reader threads, each with its own ``query_only`` connection, fed from one inbox."""
 
     def __init__(self, path: Path, synchronous: str, hop: Hop, count: int):
-        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.inbox = Inbox(hop)
+        self.jobs = self.inbox.queue
         self._path, self._synchronous, self._hop = path, synchronous, hop
         self._threads = [
             threading.Thread(target=self._serve, name=f"corral-sqlite-reader-{i}", daemon=True) for i in range(count)
         ]
+        self._alive = count
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         for thread in self._threads:
@@ -46,22 +51,29 @@ class Readers:
             self.jobs.put(None)
         for thread in self._threads:
             thread.join()
-        self._hop.fail(drain(self.jobs), StorageError("database is closed"))
 
     def _serve(self) -> None:
+        stopped = StorageError("the sqlite readers stopped (see the log)")
         try:
             conn = sq.connect(self._path, self._synchronous, "reader")
         except sqlite3.Error as exc:
-            error = StorageError(f"cannot open a sqlite reader: {exc}")
-            while (job := self.jobs.get()) is not None:
-                self._hop.fail([job], error)
-            return
-        try:
-            while (job := self.jobs.get()) is not None:
-                self._hop.answer([_read(conn, job)], [])
+            stopped = StorageError(f"cannot open a sqlite reader: {exc}")
+        else:
+            try:
+                while (job := self.jobs.get()) is not None:
+                    self._hop.answer([_read(conn, job)], [])
+                stopped = StorageError("database is closed")
+            except BaseException:
+                log.exception("a sqlite reader stopped")
+            finally:
+                sq.rollback_quietly(conn)
+                conn.close()
         finally:
-            sq.rollback_quietly(conn)
-            conn.close()
+            with self._lock:
+                self._alive -= 1
+                last = self._alive == 0
+            if last:  # the reads still queued would wait for nobody
+                self.inbox.close(stopped)
 
 
 def _read(conn: sqlite3.Connection, job: Job) -> Outcome:

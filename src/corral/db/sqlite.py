@@ -126,12 +126,12 @@ class SqliteDatabase(Database):
         if self._writer is None:
             raise StorageError("database is not open")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._writer.jobs.put(Job(flow, args, future))
+        self._writer.inbox.submit(Job(flow, args, future))
         return await future
 
     async def read(self, flow: FlowFn, *args: Any) -> Any:
         if self._readers is None:
             raise StorageError("database is not open")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._readers.jobs.put(Job(flow, args, future))
+        self._readers.inbox.submit(Job(flow, args, future))
         return await future
