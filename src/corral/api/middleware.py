@@ -46,8 +46,8 @@ def _presented_key(headers: dict[bytes, bytes]) -> str | None:
         scheme, _, token = auth.decode("latin-1").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
-    key = headers.get(b"x-api-key")
-    return key.decode("latin-1").strip() or None if key is not None else None
+    key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    return key or None
 
 
 class Gate:
