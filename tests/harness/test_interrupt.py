@@ -59,7 +59,8 @@ async def test_interrupt_stops_the_model_stream(store: SessionStore, model: str)
         ]
         assert events[4].data()["is_error"] is True
         assert events[5].data()["stop_reason"] == {"type": "end_turn"}
-        assert events[3].processed_at is not None
+        stamped = await wait_for(store, session_id, lambda log: log[3].processed_at is not None)  # right after idle
+        assert stamped[:3] == events[:3]
         await send(store, session_id, user_message("Something else"))
         events = await wait_idle(store, session_id, 2)
     assert events[-1].data()["stop_reason"] == {"type": "end_turn"}

@@ -120,8 +120,7 @@ class ModelStep:
         await anyio.sleep(limits.backoff(attempt, err.retry_after))
 
     async def _give_up(self, events: list[NewEvent], error_type: str, message: str) -> None:
-        await self.writer.emit([*events, *emits.exhausted(error_type, message)])
-        await self.writer.stamp_settled()
+        await self.writer.settle([*events, *emits.exhausted(error_type, message)])
 
     # ------------------------------------------------------------------ compaction
 

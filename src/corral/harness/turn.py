@@ -166,8 +166,7 @@ class Turn:
         await self.writer.stamp_settled()
 
     async def _settle(self, step: Step, events: list[NewEvent]) -> None:
-        await self.writer.emit([*step.prelude, *events])
-        await self.writer.stamp_settled()
+        await self.writer.settle([*step.prelude, *events])
         await self.harness.reached("turn_idle", self.writer.session_id)
 
     async def _handle_interrupt(self, step: HandleInterrupt) -> None:
@@ -181,5 +180,4 @@ class Turn:
         blocked = (state.idle_stop or {}).get("type") == "requires_action" and state.status == "idle"
         if state.turn_open or blocked:
             events.append(emits.idle({"type": "end_turn"}))
-        await self.writer.emit(events)
-        await self.writer.stamp_settled()
+        await self.writer.settle(events)

@@ -38,8 +38,25 @@ class Writer:
         """Stamp every client event folded so far (all of them are in the context being sent)."""
         await self.stamp(list(self.log.state.unstamped))
 
-    async def stamp_settled(self) -> None:
+    async def stamp_settled(self, *, interrupts: bool = True) -> None:
         """Stamp client events a step just settled; queued messages not yet taken up stay unstamped."""
         state = self.log.state
         pending = set(state.pending_messages())
-        await self.stamp([event_id for event_id in state.unstamped if event_id not in pending])
+        await self.stamp(
+            [
+                event_id
+                for event_id, kind in state.unstamped.items()
+                if event_id not in pending and (interrupts or kind != "user.interrupt")
+            ]
+        )
+
+    async def settle(self, events: list[NewEvent]) -> None:
+        """Append the events that end a step (an idle event …) and stamp what they settled.
+
+        Everything but interrupts is stamped first, so a client that sees the idle event sees it processed; an
+        interrupt is stamped after, because an unstamped interrupt with no idle event after it is what tells a
+        worker taking over that the interrupt still has to be handled.
+        """
+        await self.stamp_settled(interrupts=False)
+        await self.emit(events)
+        await self.stamp_settled()
