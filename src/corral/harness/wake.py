@@ -26,22 +26,23 @@ is fenced, so a worker that lost its lease (paused, partitioned) writes nothing 
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 
 from corral.errors import LeaseLost
 from corral.harness.brain import Harness
 from corral.harness.log import SessionLog
 from corral.harness.turn import Turn
-from corral.session import Closed, Event, Fence, SessionStore, Subscriber
+from corral.session import Closed, Event, Fence, SessionRecord, SessionStore, Subscriber
 
 
 async def wake(harness: Harness, fence: Fence) -> int:
     """Drive the session until it needs nothing more; returns the last log position the decisions saw."""
     store = harness.store
     session_id = fence.session_id
-    record = await store.get_session(session_id)
     async with store.subscribe(session_id) as subscriber:
-        log = SessionLog(session_id, await store.get_events(session_id))
+        record, log = await _read(store, session_id)
         with harness.hands.use(session_id) as hands:
             try:
                 async with anyio.create_task_group() as group:
@@ -53,6 +54,22 @@ async def wake(harness: Harness, fence: Fence) -> int:
             except BaseExceptionGroup as group_error:
                 raise _single(group_error) from None
     return log.last_seq
+
+
+async def _read(store: SessionStore, session_id: str) -> tuple[SessionRecord, SessionLog]:
+    """The session and its whole log, read side by side (subscribed first, so nothing falls in between)."""
+    found: dict[str, Any] = {}
+
+    async def record() -> None:
+        found["record"] = await store.get_session(session_id)
+
+    async def events() -> None:
+        found["events"] = await store.get_events(session_id)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(record)
+        group.start_soon(events)
+    return found["record"], SessionLog(session_id, found["events"])
 
 
 def _single(group_error: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -78,13 +78,14 @@ class WorkerPool:
             self._poke.set()  # the poll covers whatever a full queue drops
 
     async def _dispatch(self) -> None:
+        assert self._group is not None
         async for hint in self._hints_out:
             if hint is None:
                 self._poke.set()
             elif hint in self.driving:
                 self._rewake.add(hint)
-            else:
-                await self._claim_one(hint)
+            else:  # claims run side by side, so that a burst of wake-ups commits together
+                self._group.start_soon(self._claim_one, hint)
 
     async def _claim_one(self, session_id: str) -> None:
         if len(self.driving) >= self.concurrency:
