@@ -130,3 +130,39 @@ def test_custom_tool_with_the_sdk(client: anthropic.Anthropic, model_server: Scr
     assert kinds[kinds.index("user.custom_tool_result") + 1] == "session.status_running"
     assert events[-2].type == "span.model_request_end" and events[-1].stop_reason.type == "end_turn"
     assert [e.content[0].text for e in events if e.type == "agent.message"] == ["Checking.", "18C in Paris."]
+
+
+def test_api_only_servers_and_a_separate_worker_on_postgres(
+    tmp_path_factory: pytest.TempPathFactory, model_server: ScriptedModelServer
+) -> None:
+    """The deployment shape: `corral serve` with CORRAL_WORKERS=0 plus a `corral worker`, on one PostgreSQL."""
+    import subprocess
+    import sys
+
+    from tests.harness.workers import worker_env
+
+    tmp = tmp_path_factory.mktemp("split")
+    db_url = anyio.run(database_url, "postgres", tmp)
+    env = {"ANTHROPIC_BASE_URL": model_server.url, "CORRAL_DATA_DIR": str(tmp / "data"), "CORRAL_EGRESS": "0"}
+    model_server.set_script({"replies": [reply(text("Served by a separate worker."))]})
+    with live_server(db_url, data_dir=tmp / "data", env={**env, "CORRAL_WORKERS": "0"}) as api:
+        log = (tmp / "worker.log").open("wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "corral", "worker"],
+            env=worker_env({**env, "CORRAL_DATABASE_URL": db_url}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            with anthropic.Anthropic(base_url=api.base_url, api_key=api.api_key, max_retries=0) as client:
+                agent = client.beta.agents.create(name="Split", model="claude-sonnet-4-6")
+                environment = client.beta.environments.create(name="split")
+                session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
+                first = [{"type": "user.message", "content": [{"type": "text", "text": "Hi"}]}]
+                events = drain(client, session.id, first)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            log.close()
+    assert events[-1].type == "session.status_idle" and events[-1].stop_reason.type == "end_turn"
+    assert [e.content[0].text for e in events if e.type == "agent.message"] == ["Served by a separate worker."]
