@@ -77,9 +77,8 @@ class Writer(threading.Thread):
                 continue
             if first is None:
                 return
-            if self.checkpointer.wants_help:
-                self.checkpointer.wants_help = False
-                checkpoint(conn)
+            if self.checkpointer.wants_help:  # until a pass of ours copies everything: then the WAL rewinds
+                self.checkpointer.wants_help = not checkpoint(conn)[1]
             self._group = group = [first]
             stop = self._collect(group)
             outcomes, kept = self._run_group(conn, group)

@@ -141,12 +141,12 @@ class Checkpointer(threading.Thread):
         while not self._stopping:
             nudged = self._wake.wait(CHECKPOINT_LOOK_SECONDS)
             self._wake.clear()
-            if self._stopping or self._commits == done:
-                continue
+            if self._stopping or self._commits == done or self.wants_help:
+                continue  # (while the writer owes its finishing pass, a pass here would only collide with it)
             grown = self._wal_size() - size >= CHECKPOINT_GROWTH_BYTES
             if nudged or grown or time.monotonic() - last >= CHECKPOINT_SECONDS:
                 done, last = self._commits, time.monotonic()
-                self.wants_help = checkpoint(conn) >= WAL_RESET_FRAMES
+                self.wants_help = checkpoint(conn)[0] >= WAL_RESET_FRAMES
                 size = self._wal_size()
 
     def _wal_size(self) -> int:
@@ -156,10 +156,11 @@ class Checkpointer(threading.Thread):
             return 0
 
 
-def checkpoint(conn: sqlite3.Connection) -> int:
-    """A PASSIVE checkpoint (never waits for anyone); returns the WAL's length in frames (0 if unknown)."""
+def checkpoint(conn: sqlite3.Connection) -> tuple[int, bool]:
+    """A PASSIVE checkpoint (never waits for anyone): the WAL's length in frames, and whether every frame
+    was copied (False too when another connection was checkpointing)."""
     try:
-        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
     except sqlite3.Error:
-        return 0  # another process is checkpointing: it does the work
-    return max(0, int(row[1]))
+        return 0, False
+    return max(0, int(frames)), not busy and int(copied) >= int(frames)
