@@ -36,7 +36,7 @@ async def kill_while_appending(db_url: str, session_id: str, tmp_path: Path, rng
     """Start a writer, kill -9 it after a random number of acknowledgements plus a random delay."""
     args = ["append", db_url, "--session", session_id, "--count", "1000000", "--tasks", "4", "--tag", "crash"]
     async with child(tmp_path, *args) as proc:
-        acks = [(await proc.expect("ack"))[1:] for _ in range(rng.randint(1, 300))]
+        acks = [(await proc.expect("ack"))[1:] for _ in range(rng.randint(1, 150))]
         await anyio.sleep(rng.uniform(0, 0.2))
         proc.signal(signal.SIGKILL)
         # whatever reached the pipe before the kill was acknowledged too
