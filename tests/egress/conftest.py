@@ -177,4 +177,4 @@ async def unrestricted(egress: Egress) -> AsyncIterator[Runner]:
 def via_proxy(url: str, *options: str) -> str:
     """curl through the sandbox's proxy even for loopback names (which NO_PROXY would otherwise exempt)."""
     extra = " ".join(options)
-    return f"curl -sS -m 10 --noproxy '' -x http://127.0.0.1:3128 {extra} '{url}'"
+    return f"curl -sS -m 30 --noproxy '' -x http://127.0.0.1:3128 {extra} '{url}'"

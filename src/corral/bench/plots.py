@@ -41,8 +41,9 @@ def _ecdf(result: SuiteResult, key: str, out_dir: Path) -> str | None:
     for label, values in lines:
         data = np.sort(np.asarray(values))
         ax.plot(data, np.arange(1, len(data) + 1) / len(data), label=label, linewidth=1.4)
-    ax.set_xscale("log")
-    ax.set_xlabel("latency (ms, log scale)")
+    positive = all(min(values) > 0 for _, values in lines)
+    ax.set_xscale("log" if positive else "linear")
+    ax.set_xlabel("milliseconds" + (" (log scale)" if positive else ""))
     ax.set_ylabel("fraction of calls ≤ x")
     ax.set_title(f"{result.suite}: {key} — latency distribution")
     ax.grid(True, which="both", alpha=0.3)

@@ -112,7 +112,7 @@ class EgressServer:
         master, ready = self._master()
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
-            tasks.start_soon(master.run)
+            tasks.start_soon(self._run_master, master)
             with anyio.fail_after(30):
                 await ready.event.wait()
             server: Any = master.addons.get("proxyserver")
@@ -127,6 +127,16 @@ class EgressServer:
                 for channel in list(self.channels.by_id.values()):
                     self.close_channel(channel.channel_id)
                 self._remove_dirs()
+
+    async def _run_master(self, master: Master) -> None:
+        """mitmproxy runs until ``shutdown()``, never cut short; its listener is closed first (mitmproxy itself
+        leaves that to the end of the process)."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await master.run()
+            finally:
+                server: Any = master.addons.get("proxyserver")
+                await server.servers.update([])
 
     async def _listen(self, path: Path) -> Any:
         await anyio.to_thread.run_sync(partial(path.unlink, missing_ok=True))

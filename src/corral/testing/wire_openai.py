@@ -57,6 +57,25 @@ class _Chunks:
         return Frame(f"data: {json.dumps(body)}\n\n".encode(), token)
 
 
+def _call_frames(chunks: _Chunks, block: JSONObject, call: int, call_id: str, fault: Fault | None) -> list[Frame]:
+    function = {"name": block.get("name"), "arguments": ""}
+    frames = [chunks.frame({"tool_calls": [{"index": call, "id": call_id, "type": "function", "function": function}]})]
+    for piece in json_pieces(block.get("input") or {}, broken_tool_json(fault)):
+        frames.append(chunks.frame({"tool_calls": [{"index": call, "function": {"arguments": piece}}]}, token=True))
+    return frames
+
+
+def _usage_frame(chunks: _Chunks, reply: Reply, seen: Seen) -> Frame:
+    counts = usage(reply, seen.body_text)
+    total = counts["input_tokens"] + counts["output_tokens"]
+    numbers = {
+        "prompt_tokens": counts["input_tokens"],
+        "completion_tokens": counts["output_tokens"],
+        "total_tokens": total,
+    }
+    return chunks.raw({"choices": [], "usage": numbers})
+
+
 def stream(reply: Reply, seen: Seen, position: int, fault: Fault | None, include_usage: bool) -> list[Frame]:
     chunks = _Chunks(seen, position)
     frames = [chunks.frame({"role": "assistant", "content": ""})]
@@ -70,34 +89,11 @@ def stream(reply: Reply, seen: Seen, position: int, fault: Fault | None, include
             frames += [chunks.frame({"reasoning_content": t}, token=True) for t in pieces]
         else:
             call_id = block_id("call_", position, index, seen.first_user_text)
-            head = {
-                "index": calls,
-                "id": call_id,
-                "type": "function",
-                "function": {"name": block.get("name"), "arguments": ""},
-            }
-            frames.append(chunks.frame({"tool_calls": [head]}))
-            for piece in json_pieces(block.get("input") or {}, broken_tool_json(fault)):
-                frames.append(
-                    chunks.frame({"tool_calls": [{"index": calls, "function": {"arguments": piece}}]}, token=True)
-                )
+            frames += _call_frames(chunks, block, calls, call_id, fault)
             calls += 1
     frames.append(chunks.frame({}, FINISH.get(reply.stop, "stop")))
     if include_usage:
-        counts = usage(reply, seen.body_text)
-        total = counts["input_tokens"] + counts["output_tokens"]
-        frames.append(
-            chunks.raw(
-                {
-                    "choices": [],
-                    "usage": {
-                        "prompt_tokens": counts["input_tokens"],
-                        "completion_tokens": counts["output_tokens"],
-                        "total_tokens": total,
-                    },
-                }
-            )
-        )
+        frames.append(_usage_frame(chunks, reply, seen))
     frames.append(Frame(b"data: [DONE]\n\n"))
     return frames
 

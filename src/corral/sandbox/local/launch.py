@@ -1,7 +1,8 @@
 """Starting one local sandbox: bubblewrap as an unprivileged host uid, every namespace, the agent inside.
 
 The recipe (outside in): fresh cgroup v1 limits (memory, pids, cpu) joined before any sandbox code runs →
-an unprivileged host uid of the session's own, with no supplementary groups (so no capabilities) → bwrap
+an unprivileged host uid of the session's own, no supplementary groups, no capabilities even in the bounding
+set (``setpriv``) → bwrap
 with new user, pid, mount, ipc, uts, net and cgroup namespaces, ``--disable-userns``, ``--die-with-parent``
 and ``--new-session`` → a read-only root holding read-only ``/usr``, a few non-secret ``/etc`` files, private
 ``/proc`` and ``/dev``, size-capped tmpfs ``/tmp``, ``/dev/shm`` and ``/home/user``, the session's writable
@@ -31,6 +32,7 @@ from corral.sandbox.local.cgroups import Cgroups
 from corral.sandbox.local.layout import HOST_ETC, SANDBOX_PYTHON, Layout
 
 BWRAP = "/usr/bin/bwrap"
+SETPRIV = "/usr/bin/setpriv"
 SANDBOX_UID = 1000
 EGRESS_SOCKET = "/run/corral/egress.sock"
 PROXY_PORT = 3128
@@ -123,6 +125,23 @@ def agent_config(plan: Plan) -> dict[str, object]:
     }
 
 
+def _as_uid(uid: int) -> list[str]:
+    """Switch to ``uid`` with no groups and no capabilities, even in the bounding set, then exec.
+
+    ``setpriv`` rather than ``Popen(user=...)``: Python can only ``vfork`` a child that does not change
+    credentials, and forking a large server process costs tens of milliseconds.
+    """
+    return [
+        SETPRIV,
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--",
+    ]
+
+
 def _read_all(fd: int) -> bytes:
     chunks: list[bytes] = []
     while chunk := os.read(fd, 65536):
@@ -149,15 +168,12 @@ async def spawn(layout: Layout, plan: Plan, cgroups: Cgroups) -> Process:
     argv = bwrap_argv(layout, plan, seccomp_fd=seccomp_fd, info_fd=info_w, block_fd=block_r)
     try:
         process = await anyio.open_process(
-            argv,
+            [*_as_uid(plan.uid), *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},  # nothing of corral's environment, even outside
             pass_fds=fds,
-            user=plan.uid,
-            group=plan.uid,
-            extra_groups=[],
             start_new_session=True,
         )
     except OSError as exc:

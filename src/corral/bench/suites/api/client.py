@@ -101,14 +101,19 @@ async def watching(http: httpx.AsyncClient, session_id: str, *, deltas: bool = T
     params = {"event_deltas[]": "agent.message"} if deltas else {}
     async with http.stream("GET", f"/v1/sessions/{session_id}/events/stream", params=params) as response:
         response.raise_for_status()
+        failure: Exception | None = None
         async with anyio.create_task_group() as group:
             ready = anyio.Event()
             group.start_soon(_guarded, response, stream, ready)
             await ready.wait()
             try:
                 yield stream
+            except Exception as exc:  # re-raised below, unwrapped by the task group
+                failure = exc
             finally:
                 group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
 
 async def _guarded(response: httpx.Response, stream: Stream, ready: anyio.Event) -> None:

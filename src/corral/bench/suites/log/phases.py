@@ -55,7 +55,7 @@ def _appenders(systems: Systems) -> dict[str, tuple[str, str, str, Appender]]:
 
 
 async def emit(ctx: Context, result: SuiteResult, systems: Systems, raw: Raw) -> None:
-    n, rounds, warm = ctx.pick("log.emit", 150, 2000), ctx.pick("log.rounds", 3, 10), ctx.pick("log.warmup", 20, 100)
+    n, rounds, warm = ctx.pick("log.emit", 100, 2000), ctx.pick("log.rounds", 2, 10), ctx.pick("log.warmup", 10, 100)
     result.params.update({"emit_events": n, "emit_rounds": rounds, "emit_warmup": warm})
     appenders = _appenders(systems)
     for _, _, _, system in appenders.values():
@@ -78,7 +78,7 @@ async def concurrent(ctx: Context, result: SuiteResult, systems: Systems) -> Non
     writers, each, rounds = (
         ctx.pick("log.writers", 10, 50),
         ctx.pick("log.writer_events", 10, 40),
-        ctx.pick("log.rounds", 3, 5),
+        ctx.pick("log.rounds", 2, 5),
     )
     result.params.update({"concurrent_writers": writers, "events_per_writer": each})
 
@@ -148,8 +148,8 @@ def _slicer(systems: Systems, name: str, target: str, chunks: list[list[int]]) -
 
 
 async def slices(ctx: Context, result: SuiteResult, systems: Systems, fills: Fills) -> None:
-    sizes = ctx.pick("log.slices", [1000, 5000], [1000, 100_000, 1_000_000])
-    count, rounds = ctx.pick("log.slice_samples", 24, 200), ctx.pick("log.rounds", 3, 10)
+    sizes = ctx.pick("log.slices", [1000], [1000, 100_000, 1_000_000])
+    count, rounds = ctx.pick("log.slice_samples", 20, 200), ctx.pick("log.rounds", 2, 10)
     result.params.update({"slice_sizes": sizes, "slice_samples": count, "slice_events": SLICE})
     for n in sizes:
         scale = 1.0 if n < 1_000_000 else 0.15

@@ -39,7 +39,7 @@ async def recovery(ctx: Context, result: SuiteResult, systems: Systems, fills: F
     result.params["recovery_sizes"] = sizes
     for n in sizes:
         targets = await fills.ensure(n, 1.0, peer=True)
-        rounds = ctx.pick("log.rounds", 3, 10) if n <= 10_000 else ctx.pick("log.big_rounds", 2, 3)
+        rounds = ctx.pick("log.rounds", 2, 10) if n <= 10_000 else ctx.pick("log.big_rounds", 1, 1)
         reps = ctx.pick("log.recovery_reps", 1, 3) if n <= 10_000 else 1
         seen: Seen = {}
         calls = {name: _recoverer(systems, name, target, reps, seen) for name, target in targets.items()}

@@ -7,45 +7,62 @@ calls queue for the one shell).
 
 Invariants: the protocol uses private duplicates of fds 0 and 1, which are pointed at ``/dev/null`` so no
 stray print or child process can write into the channel; the agent is not dumpable, so code in the sandbox
-(same uid) cannot open its ``/proc/<pid>/fd`` or memory; the resource limits set here are inherited by
-everything the tools start.
+(same uid) cannot open its ``/proc/<pid>/fd`` or memory, and it is so before the shell (the only way user code
+runs) starts; the resource limits set here are inherited by everything the tools start.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
 import sys
 import threading
 
-from . import files, search
+from . import files
 from .results import ToolFailure, error, text
-from .shell import Shell
 
 TYPE_CHECKING = False  # typing costs milliseconds of start-up; annotations are strings anyway
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
     from .results import Result
+    from .shell import Shell
 
 _PR_SET_DUMPABLE = 4
-_FILE_TOOLS = {
-    "read": files.read,
-    "write": files.write,
-    "edit": files.edit,
-    "glob": search.glob,
-    "grep": search.grep,
-}
+_FILE_TOOLS = {"read": files.read, "write": files.write, "edit": files.edit}
+_SEARCH_TOOLS = ("glob", "grep")
 
 
 class Agent:
     def __init__(self, config: dict[str, Any], out: BinaryIO) -> None:
+        self.config = config
         self.roots = files.Roots(config["workspace"], tuple(config.get("read_only", ())), config["file_cap"])
-        self.shell = Shell(config["workspace"], config["env"], config["output_limit"])
+        self.shell: Shell | None = None
+        self.started = threading.Event()
+        self.failure: str | None = None
         self._out = out
         self._write_lock = threading.Lock()
+
+    def start(self) -> None:
+        """What user code must never run without: a non-dumpable agent, the egress forwarder, then the shell.
+
+        Runs after the ready message (it overlaps with the host's next steps); bash calls wait for it.
+        """
+        try:
+            import ctypes  # imported here, after the ready message: every module costs start-up time
+
+            ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+            if proxy := self.config.get("proxy"):
+                from . import forward
+
+                forward.start(proxy["port"], proxy["socket"])
+            from .shell import Shell
+
+            self.shell = Shell(self.config["workspace"], self.config["env"], self.config["output_limit"])
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+        self.started.set()
 
     def send(self, message: dict[str, Any]) -> None:
         line = json.dumps(message, ensure_ascii=False).encode() + b"\n"
@@ -70,9 +87,16 @@ class Agent:
             return self.bash(tool_input, timeout)
         if tool in _FILE_TOOLS:
             return _FILE_TOOLS[tool](tool_input, self.roots)
+        if tool in _SEARCH_TOOLS:
+            from . import search
+
+            return search.glob(tool_input, self.roots) if tool == "glob" else search.grep(tool_input, self.roots)
         raise ToolFailure(f"{tool}: unknown tool")
 
     def bash(self, tool_input: dict[str, Any], timeout: float) -> Result:
+        self.started.wait()
+        if self.shell is None:
+            raise ToolFailure(f"bash: the sandbox agent could not start the shell: {self.failure}")
         command = tool_input.get("command")
         if tool_input.get("restart") is True:
             self.shell.restart()
@@ -83,12 +107,11 @@ class Agent:
         return self.shell.run(command, timeout)
 
 
-def _harden(limits: dict[str, int]) -> None:
+def _limit(limits: dict[str, int]) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     nofile = min(limits["nofile"], resource.getrlimit(resource.RLIMIT_NOFILE)[1])
     resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize"], limits["fsize"]))
-    ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _private_channel() -> tuple[BinaryIO, BinaryIO]:
@@ -104,16 +127,15 @@ def _private_channel() -> tuple[BinaryIO, BinaryIO]:
 def main() -> None:
     requests, replies = _private_channel()
     config = json.loads(requests.readline())
-    _harden(config["rlimits"])
-    if proxy := config.get("proxy"):
-        from . import forward  # sockets are only needed with a network
-
-        forward.start(proxy["port"], proxy["socket"])
+    _limit(config["rlimits"])
     agent = Agent(config, replies)
     agent.send({"ready": True})
+    threading.Thread(target=agent.start, daemon=True).start()
     for line in requests:
         request = json.loads(line)
         threading.Thread(target=agent.handle, args=(request,), daemon=True).start()
-    agent.shell.close()
+    agent.started.wait()
+    if agent.shell is not None:
+        agent.shell.close()
     sys.stderr.flush()
     os._exit(0)
