@@ -126,9 +126,9 @@ async def test_binary_output_becomes_clean_text(tight: Runner) -> None:
 
 async def test_the_host_environment_and_secrets_are_not_visible(tight: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORRAL_TEST_CANARY", CANARY)
-    sweep = (
-        "cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c cnry_ || true; env | grep -c cnry_"
-    )
+    pattern = "'cnry[_]5b0c1f0e'"  # the brackets keep the canary itself out of grep's own command line
+    sweep = f"cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c {pattern} || true; "
+    sweep += f"env | grep -c {pattern}"
     assert await tight.fails("bash", command=sweep) == "0\n0\n[exit code 1]"
     assert "No such file or directory" in await tight.fails("bash", command="cat /etc/shadow")
     assert await tight.ok("bash", command="ls /etc | sort | tr '\\n' ' '") == (
