@@ -169,7 +169,7 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="Measure the local sandbox provider and the egress proxy.")
     parser.add_argument("--starts", type=int, default=30)
     parser.add_argument("--claims", type=int, default=20)
     parser.add_argument("--trips", type=int, default=300)

@@ -41,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
 
 def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
-    message = [{"type": "user.message", "content": [{"type": "text", "text": prompt}]}]
+    message: list[dict[str, Any]] = [{"type": "user.message", "content": [{"type": "text", "text": prompt}]}]
     with client.beta.sessions.events.stream(session_id) as stream:
         threading.Timer(0.2, lambda: client.beta.sessions.events.send(session_id, events=message)).start()
         for event in stream:
