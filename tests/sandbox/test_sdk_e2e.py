@@ -41,9 +41,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
 
 def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
-    message: list[dict[str, Any]] = [{"type": "user.message", "content": [{"type": "text", "text": prompt}]}]
+
+    def send() -> None:
+        client.beta.sessions.events.send(
+            session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": prompt}]}]
+        )
+
     with client.beta.sessions.events.stream(session_id) as stream:
-        threading.Timer(0.2, lambda: client.beta.sessions.events.send(session_id, events=message)).start()
+        threading.Timer(0.2, send).start()
         for event in stream:
             seen.append(event.model_dump())
             if event.type == "session.status_idle":
@@ -57,9 +62,9 @@ def test_an_agent_writes_runs_and_edits_code_in_its_sandbox(server: tuple[LiveSe
         agent = client.beta.agents.create(
             name="Coder", model="claude-sonnet-4-6", tools=[{"type": "agent_toolset_20260401"}]
         )
-        networking = {"type": "limited", "allowed_hosts": ["example.com"]}
         environment = client.beta.environments.create(
-            name="sandboxed", config={"type": "cloud", "networking": networking}
+            name="sandboxed",
+            config={"type": "cloud", "networking": {"type": "limited", "allowed_hosts": ["example.com"]}},
         )
         session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
         events = run_turn(client, session.id, "Write hello.py, run it, change it, run it again.")
