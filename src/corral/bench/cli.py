@@ -10,8 +10,9 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,6 +34,10 @@ def bench(
     report: Annotated[
         bool | None, typer.Option(help="Regenerate BENCHMARKS.md afterwards (default: after a full run).")
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help='Override a suite parameter, KEY=JSON (e.g. --set "api.sessions=[1,50]").'),
+    ] = None,
 ) -> None:
     """Benchmarks against real processes; JSON and PNG plots in benchmarks/results/, tables in BENCHMARKS.md."""
     from corral.bench.console import regenerate_report, run_and_print
@@ -46,12 +51,28 @@ def bench(
     if unknown:
         raise typer.BadParameter(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITE_NAMES)}")
     broken = run_and_print(
-        names or list(SUITE_NAMES), quick=quick, out_dir=out_dir, postgres_url=postgres_url, peer_python=peer_python
+        names or list(SUITE_NAMES),
+        quick=quick,
+        out_dir=out_dir,
+        postgres_url=postgres_url,
+        peer_python=peer_python,
+        overrides=_overrides(set_ or []),
     )
     if report if report is not None else not quick:
         regenerate_report(out_dir, REPORT_FILE)
     if broken:
         raise typer.Exit(1)
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            found[key.strip()] = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"--set {pair!r}: the value must be JSON ({exc})") from exc
+    return found
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 from rich.console import Console
@@ -54,11 +55,19 @@ def table(result: SuiteResult) -> Table:
 
 
 def run_and_print(
-    names: list[str], *, quick: bool, out_dir: Path, postgres_url: str | None, peer_python: Path | None
+    names: list[str],
+    *,
+    quick: bool,
+    out_dir: Path,
+    postgres_url: str | None,
+    peer_python: Path | None,
+    overrides: dict[str, Any],
 ) -> list[str]:
     """Run the suites, print their tables; returns what broke (crashes, violated invariants)."""
     settings = load_settings()
-    options = RunOptions(quick, out_dir, settings.data_dir, postgres_url=postgres_url, peer_python=peer_python)
+    options = RunOptions(
+        quick, out_dir, settings.data_dir, postgres_url=postgres_url, peer_python=peer_python, overrides=overrides
+    )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         results = anyio.run(run_suites, names, options, RichProgress(progress))

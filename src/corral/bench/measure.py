@@ -11,10 +11,12 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from contextlib import contextmanager
 
 from corral.bench import stats
-from corral.bench.results import Arm, Metric
+from corral.bench.results import Arm, Metric, SuiteResult
 from corral.bench.suite import Context
 
 Call = Callable[[], Awaitable[list[float]]]
@@ -74,3 +76,13 @@ def add_ratio(
         return
     estimate = stats.paired_ratio_ci(top, bottom, q) if paired else stats.ratio_ci(top, bottom, q)
     arm.add(Metric.of(key, label, estimate, "×", n=min(len(top), len(bottom))))
+
+
+@contextmanager
+def phase(result: SuiteResult, name: str) -> Generator[None]:
+    """Record how long a phase of the suite took (``params["phase_seconds"]``), to keep runs within budget."""
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        result.params.setdefault("phase_seconds", {})[name] = round(time.monotonic() - began, 1)

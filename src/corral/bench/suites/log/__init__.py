@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
+from corral.bench.measure import phase
 from corral.bench.results import SuiteResult
 from corral.bench.suite import Context, Suite
 from corral.bench.suites.log import phases, replay
@@ -35,14 +36,19 @@ async def run(ctx: Context, result: SuiteResult) -> None:
     )
     raw: phases.Raw = {}
     async with AsyncExitStack() as stack:
-        systems = await open_systems(ctx, result, stack)
+        with phase(result, "open"):
+            systems = await open_systems(ctx, result, stack)
         if ctx.postgres.settings:
             result.params["postgres"] = dict(ctx.postgres.settings)
-        await phases.emit(ctx, result, systems, raw)
-        await phases.concurrent(ctx, result, systems)
+        with phase(result, "emit"):
+            await phases.emit(ctx, result, systems, raw)
+        with phase(result, "concurrent"):
+            await phases.concurrent(ctx, result, systems)
         fills = phases.Fills(ctx, systems)
-        await phases.slices(ctx, result, systems, fills)
-        await replay.recovery(ctx, result, systems, fills, raw)
+        with phase(result, "slices"):
+            await phases.slices(ctx, result, systems, fills)
+        with phase(result, "recovery"):
+            await replay.recovery(ctx, result, systems, fills, raw)
     replay.ratios(result, raw)
 
 
