@@ -149,6 +149,7 @@ async def run_crash(cluster: Cluster, name: str, point: str) -> tuple[str, Worke
         await crasher.kill()
     with anyio.fail_after(120):
         await crasher.process.wait()
+    await crasher.process.aclose()
     assert crasher.process.returncode == -signal.SIGKILL
     return session_id, crasher, time.time()
 

@@ -62,6 +62,7 @@ class WorkerProcess:
     async def kill(self) -> None:
         self.send(signal.SIGKILL)
         await self.process.wait()
+        await self.process.aclose()
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -71,11 +72,12 @@ class WorkerProcess:
                 await self.process.wait()
             if self.process.returncode is None:
                 await self.kill()
+        await self.process.aclose()
 
 
 async def start_worker(args: list[str], env: Mapping[str, str], log: Path) -> WorkerProcess:
     with log.open("ab") as out:
         process = await anyio.open_process(
-            [sys.executable, *args], env=worker_env(env), stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, *args], env=worker_env(env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
     return WorkerProcess(process, log)

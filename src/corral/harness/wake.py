@@ -26,6 +26,7 @@ is fenced, so a worker that lost its lease (paused, partitioned) writes nothing 
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
@@ -41,12 +42,13 @@ async def wake(harness: Harness, fence: Fence) -> int:
     """Drive the session until it needs nothing more; returns the last log position the decisions saw."""
     store = harness.store
     session_id = fence.session_id
-    async with store.subscribe(session_id) as subscriber:
-        record, log = await _read(store, session_id)
+    async with AsyncExitStack() as stack:
+        subscriber, record, log = await _open(stack, store, session_id)
         with harness.hands.use(session_id) as hands:
             try:
                 async with anyio.create_task_group() as group:
                     turn = Turn(harness, fence, log, record, hands, group)
+                    turn.seen(subscriber.after)  # what was appended between the log read and the subscription
                     group.start_soon(_heartbeat, store, fence, harness.limits.lease_ttl)
                     group.start_soon(_watch, subscriber, turn)
                     await turn.run()
@@ -56,8 +58,14 @@ async def wake(harness: Harness, fence: Fence) -> int:
     return log.last_seq
 
 
-async def _read(store: SessionStore, session_id: str) -> tuple[SessionRecord, SessionLog]:
-    """The session and its whole log, read side by side (subscribed first, so nothing falls in between)."""
+async def _open(
+    stack: AsyncExitStack, store: SessionStore, session_id: str
+) -> tuple[Subscriber, SessionRecord, SessionLog]:
+    """Subscribe to the session's live feed while reading it and its whole log, all side by side.
+
+    Whatever lands between the log read and the subscription is above neither; the subscriber's start
+    position (``after``) tells the turn to read it (``Turn.seen``), so nothing falls in between.
+    """
     found: dict[str, Any] = {}
 
     async def record() -> None:
@@ -69,7 +77,8 @@ async def _read(store: SessionStore, session_id: str) -> tuple[SessionRecord, Se
     async with anyio.create_task_group() as group:
         group.start_soon(record)
         group.start_soon(events)
-    return found["record"], SessionLog(session_id, found["events"])
+        found["subscriber"] = await stack.enter_async_context(store.subscribe(session_id))
+    return found["subscriber"], found["record"], SessionLog(session_id, found["events"])
 
 
 def _single(group_error: BaseExceptionGroup[BaseException]) -> BaseException:

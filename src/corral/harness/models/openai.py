@@ -51,6 +51,8 @@ class OpenAIClient:
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "unset", base_url=base_url or DEFAULT_BASE_URL, max_retries=0, timeout=timeout
         )
+        official = (base_url or DEFAULT_BASE_URL).startswith("https://api.openai.com")
+        self._limit_field = "max_completion_tokens" if official else "max_tokens"
 
     def warm(self) -> None:
         """Import what the first request would import lazily (blocking; call it from a thread at start-up)."""
@@ -61,7 +63,9 @@ class OpenAIClient:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         try:
-            response = await self._client.chat.completions.create(**request_params(request), stream=True)
+            response = await self._client.chat.completions.create(
+                **request_params(request, self._limit_field), stream=True
+            )
             reader = _ChunkReader()
             async with response:
                 async for chunk in response:

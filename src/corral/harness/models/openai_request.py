@@ -9,7 +9,9 @@ from corral.harness.models.base import ModelRequest
 from corral.harness.models.content import Content, Document, Image, Message, Text, ToolOutput, ToolUse
 
 
-def request_params(request: ModelRequest) -> JSONObject:
+def request_params(request: ModelRequest, limit_field: str = "max_tokens") -> JSONObject:
+    """``limit_field``: ``max_completion_tokens`` for api.openai.com (its reasoning models refuse
+    ``max_tokens``), ``max_tokens`` for other OpenAI-compatible servers (which do not all know the new name)."""
     messages: list[JSONObject] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
@@ -18,7 +20,7 @@ def request_params(request: ModelRequest) -> JSONObject:
     params: JSONObject = {
         "model": request.model,
         "messages": messages,
-        "max_tokens": request.max_tokens,
+        limit_field: request.max_tokens,
         "stream_options": {"include_usage": True},
     }
     if request.tools:
