@@ -67,7 +67,7 @@ def test_validation_errors_say_where(http: httpx.Client) -> None:
     assert body["error"]["details"]["errors"][0]["loc"][:2] == ["body", "tools"]
 
 
-def test_oversized_bodies_are_413(http: httpx.Client) -> None:
+def test_oversized_bodies_are_413(http: httpx.Client, client: anthropic.Anthropic) -> None:
     before = agent_count(http)
     huge = b'{"name": "n", "model": "m", "system": "' + b"x" * (9 * 1024 * 1024) + b'"}'
     assert_error(http.post("/v1/agents", content=huge), 413, "request_too_large")
@@ -79,6 +79,8 @@ def test_oversized_bodies_are_413(http: httpx.Client) -> None:
         yield b'"}'
 
     assert_error(http.post("/v1/agents", content=chunks()), 413, "request_too_large")
+    with pytest.raises(anthropic.ContentTooLargeError):
+        client.beta.agents.create(name="n", model="m", system="x" * (9 * 1024 * 1024))
     assert agent_count(http) == before
 
 
