@@ -160,3 +160,29 @@ async def test_interrupt_while_blocked_ends_the_turn(store: SessionStore) -> Non
     messages = server.requests[1].body["messages"]
     assert messages[2]["content"][0]["type"] == "tool_result"
     assert messages[2]["content"][0]["is_error"] is True
+
+
+async def test_self_hosted_environments_run_built_in_tools_in_the_client(store: SessionStore) -> None:
+    script = {"replies": [reply(tool_use("bash", {"command": "uname"})), reply(text("It is Linux."))]}
+
+    async def self_hosted(workspace_id: str, environment_id: str) -> dict[str, object]:
+        return {"type": "self_hosted"}
+
+    async with ScriptedModelServer(script) as server:
+        async with running(store, settings_for(server.url), environments=self_hosted):
+            session_id = await create_session(store, agent(tools=[toolset("always_allow")]))
+            await send(store, session_id, user_message("Which OS?"))
+            blocked = await wait_blocked(store, session_id)
+            call = next(e for e in blocked if e.type == "agent.tool_use")
+            assert call.data()["executor"] == "client" and call.data()["evaluated_permission"] == "allow"
+            assert blocked[-1].data()["stop_reason"] == {"type": "requires_action", "event_ids": [call.id]}
+            result = {"tool_use_id": call.id, "content": [{"type": "text", "text": "Linux"}]}
+            await store.send_client_events(
+                session_id, "wrkspc_test", [NewEvent("user.tool_result", result)], self_hosted=True
+            )
+            events = await wait_idle(store, session_id)
+    assert "agent.tool_result" not in types(events)
+    assert events[-1].data()["stop_reason"] == {"type": "end_turn"}
+    names = [t.get("name") for t in server.requests[0].body["tools"]]
+    assert names == ["bash", "read", "write", "edit", "glob", "grep"]  # offered although no sandbox runs here
+    assert '"Linux"' in json.dumps(server.requests[1].body["messages"])

@@ -7,7 +7,8 @@ executors through ``ToolRouter``.
 """
 
 from corral.harness.brain import Harness, Hook, Limits
-from corral.harness.hands import EnvironmentSource, Hands, HandsPool, no_environments
+from corral.harness.environments import Environments, EnvironmentSource, no_environments
+from corral.harness.hands import Hands, HandsPool
 from corral.harness.router import ToolCall, ToolExecutor, ToolRouter
 from corral.harness.runtime import Runtime
 from corral.harness.wake import wake
@@ -15,6 +16,7 @@ from corral.harness.worker import WorkerPool
 
 __all__ = [
     "EnvironmentSource",
+    "Environments",
     "Hands",
     "HandsPool",
     "Harness",

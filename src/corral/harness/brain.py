@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from corral.config import Settings
+from corral.harness.environments import Environments
 from corral.harness.hands import HandsPool
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.router import ToolExecutor
@@ -58,6 +59,7 @@ class Harness:
     executors: tuple[ToolExecutor, ...] = ()
     limits: Limits = field(default_factory=Limits)
     hook: Hook | None = None
+    environments: Environments = field(default_factory=Environments)
 
     async def reached(self, point: str, session_id: str) -> None:
         if self.hook is not None:

@@ -12,14 +12,14 @@ Invariants:
   call, never an exception out of the harness; the next call provisions a fresh one from the same recipe.
 * Before provisioning for a call, the provider's journal is asked (``recorded``): a call that already has
   a result (a takeover after a crash) gets it back without a sandbox being built.
-* The recipe (``ProvisionSpec``) comes from the environment's config, read through ``EnvironmentSource``,
-  which the composition root supplies; the harness knows no catalog.
+* The recipe (``ProvisionSpec``) comes from the environment's config (``environments.Environments``, read
+  through the source the composition root supplies); the harness knows no catalog.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,31 +27,22 @@ import anyio
 
 from corral._types import JSONObject
 from corral.errors import SandboxError
+from corral.harness.environments import Environments
 from corral.sandbox import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
 
 log = logging.getLogger(__name__)
 
-EnvironmentSource = Callable[[str, str], Awaitable[JSONObject | None]]
-"""``(workspace_id, environment_id)`` → the environment's resolved ``config`` (networking, packages, the ``corral``
-extension), or None when it is gone (the default recipe applies)."""
-
 MODES = ("lazy", "speculative", "eager")
-DEFAULT_CONFIG: JSONObject = {"type": "cloud", "networking": {"type": "unrestricted"}}
-
-
-async def no_environments(workspace_id: str, environment_id: str) -> JSONObject | None:
-    return None
 
 
 class Hands:
-    def __init__(self, session_id: str, provider: SandboxProvider, environments: EnvironmentSource, mode: str):
+    def __init__(self, session_id: str, provider: SandboxProvider, environments: Environments, mode: str):
         self.session_id = session_id
         self._provider = provider
         self._environments = environments
         self._default_mode = mode
         self._sandbox: Sandbox | None = None
         self._lock = anyio.Lock()
-        self._config: JSONObject | None = None
         self.workspace_id = ""
         self.environment_id = ""
         self.tool_configs: JSONObject = {}
@@ -60,17 +51,12 @@ class Hands:
 
     def bind(self, workspace_id: str, environment_id: str, tool_configs: JSONObject) -> None:
         """The recipe's inputs for this turn (the agent's tool configs may change between turns)."""
-        if environment_id != self.environment_id:
-            self._config = None
         self.workspace_id = workspace_id
         self.environment_id = environment_id
         self.tool_configs = tool_configs
 
     async def config(self) -> JSONObject:
-        if self._config is None:
-            found = await self._environments(self.workspace_id, self.environment_id)
-            self._config = found or dict(DEFAULT_CONFIG)
-        return self._config
+        return await self._environments.config(self.workspace_id, self.environment_id)
 
     async def extension(self) -> JSONObject:
         extension: Any = (await self.config()).get("corral") or {}
@@ -144,9 +130,7 @@ class Hands:
 class HandsPool:
     """This worker's sandboxes, one ``Hands`` per session, released after ``idle_seconds`` unused."""
 
-    def __init__(
-        self, provider: SandboxProvider | None, environments: EnvironmentSource, *, mode: str, idle_seconds: float
-    ):
+    def __init__(self, provider: SandboxProvider | None, environments: Environments, *, mode: str, idle_seconds: float):
         self.provider = provider
         self._environments = environments
         self._mode = mode if mode in MODES else "lazy"

@@ -46,20 +46,24 @@ class Call:
     name: str
     input: JSONObject
     permission: str | None
+    #: ``client``: a built-in call of a ``self_hosted`` environment, run by the customer's worker
+    executor: str | None = None
     confirmation: str | None = None
     deny_message: str | None = None
     resolved: bool = False
 
     @property
     def awaiting_client(self) -> bool:
-        if self.resolved:
+        if self.resolved or self.refused:
             return False
-        return self.type == "agent.custom_tool_use" or (self.permission == "ask" and self.confirmation is None)
+        asking = self.permission == "ask" and self.confirmation is None
+        return self.type == "agent.custom_tool_use" or asking or self.executor == "client"
 
     @property
     def runnable(self) -> bool:
         allowed = self.permission == "allow" or (self.permission == "ask" and self.confirmation == "allow")
-        return not self.resolved and self.type != "agent.custom_tool_use" and allowed
+        here = self.type != "agent.custom_tool_use" and self.executor != "client"
+        return not self.resolved and here and allowed
 
     @property
     def refused(self) -> bool:
@@ -133,8 +137,9 @@ class TurnState:
             self.tool_rounds += 1
 
     def _tool_use(self, event: Event, data: JSONObject) -> None:
-        permission = data.get("evaluated_permission")
-        self.calls[event.id] = Call(event.id, event.type, str(data.get("name")), data.get("input") or {}, permission)
+        name, tool_input = str(data.get("name")), data.get("input") or {}
+        permission, executor = data.get("evaluated_permission"), data.get("executor")
+        self.calls[event.id] = Call(event.id, event.type, name, tool_input, permission, executor)
         self.span_calls += 1
 
     def _result(self, event: Event, data: JSONObject) -> None:

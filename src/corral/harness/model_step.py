@@ -18,12 +18,14 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskGroup
 
+from corral._types import JSONObject
 from corral.errors import ModelError
 from corral.harness import compaction, emits
 from corral.harness.agent import AgentConfig
 from corral.harness.brain import Harness
 from corral.harness.context import build_messages
 from corral.harness.decide import RUNNING
+from corral.harness.environments import self_hosted
 from corral.harness.hands import Hands
 from corral.harness.models.base import BlockFinished, ModelRequest, ResponseFinished, Usage
 from corral.harness.models.content import Message, Text
@@ -43,6 +45,12 @@ class ModelStep:
     router: ToolRouter
     hands: Hands | None
     background: TaskGroup
+    #: the session's environment config (a ``self_hosted`` one runs built-in tools in the client's worker)
+    environment: JSONObject
+
+    @property
+    def client_runs(self) -> frozenset[str]:
+        return frozenset(SANDBOX_TOOLS) if self_hosted(self.environment) else frozenset()
 
     async def run(self, prelude: tuple[NewEvent, ...]) -> None:
         try:
@@ -52,7 +60,7 @@ class ModelStep:
             return
         state = self.writer.log.state
         messages = build_messages(self.writer.log.events, state.compaction)
-        tools = self.agent.specs(self.router.available)
+        tools = self.agent.specs(self.router.available | self.client_runs)
         tokens = compaction.estimate_tokens(messages, self.agent.system, tools)
         if compaction.needs_compaction(tokens, resolved.context_window):
             await self._compact(prelude, resolved)
@@ -83,7 +91,7 @@ class ModelStep:
         if failure is not None or collector.finished is None:
             await self._failed(start, failure or ModelError("the response ended without finishing"))
             return
-        events = collector.events(self.agent)
+        events = collector.events(self.agent, self.client_runs)
         finished = collector.finished
         await self.writer.emit([*events, emits.span_end(start.id, finished.usage, stop=finished.stop_reason)])
         await self.harness.reached("response_recorded", self.writer.session_id)
@@ -98,12 +106,12 @@ class ModelStep:
         await collector.pump.drain()
 
     def _on_tool_start(self, name: str) -> None:
-        if name in SANDBOX_TOOLS and self.hands is not None and not self.hands.provisioned:
+        if name in SANDBOX_TOOLS and self.hands is not None and not self.hands.provisioned and not self.client_runs:
             self.background.start_soon(self._warm_if, "speculative")
 
     async def _warm_if(self, mode: str) -> None:
         hands = self.hands
-        if hands is None or not self.agent.uses_sandbox(SANDBOX_TOOLS):
+        if hands is None or self.client_runs or not self.agent.uses_sandbox(SANDBOX_TOOLS):
             return
         if await hands.mode() == mode:
             await hands.warm()

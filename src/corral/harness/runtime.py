@@ -16,7 +16,8 @@ import anyio.to_thread
 
 from corral.config import Settings
 from corral.harness.brain import Harness, Hook, Limits
-from corral.harness.hands import EnvironmentSource, HandsPool, no_environments
+from corral.harness.environments import Environments, EnvironmentSource, no_environments
+from corral.harness.hands import HandsPool
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.router import ToolExecutor
 from corral.harness.worker import WorkerPool
@@ -37,10 +38,11 @@ class Runtime:
         pools: int | None = None,
         poll_interval: float = 0.5,
     ):
-        hands = HandsPool(sandbox, environments, mode=settings.sandbox_mode, idle_seconds=settings.sandbox_idle_seconds)
-        self.harness = Harness(
-            store, ModelRegistry(settings.providers), hands, tuple(executors), Limits.from_settings(settings), hook
-        )
+        configs = Environments(environments)
+        hands = HandsPool(sandbox, configs, mode=settings.sandbox_mode, idle_seconds=settings.sandbox_idle_seconds)
+        models = ModelRegistry(settings.providers)
+        limits = Limits.from_settings(settings)
+        self.harness = Harness(store, models, hands, tuple(executors), limits, hook, configs)
         count = settings.workers if pools is None else pools
         self.pools = [
             WorkerPool(self.harness, concurrency=settings.worker_concurrency, poll_interval=poll_interval)

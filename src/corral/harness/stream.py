@@ -103,8 +103,12 @@ class Collector:
         event_id = self.ids[event.index] = new_id("event")
         self.pump.start(event_id, "agent.message" if event.kind == "text" else "agent.thinking")
 
-    def events(self, agent: AgentConfig) -> list[NewEvent]:
-        """The response as log events (without the closing ``span.model_request_end``)."""
+    def events(self, agent: AgentConfig, client_runs: frozenset[str] = frozenset()) -> list[NewEvent]:
+        """The response as log events (without the closing ``span.model_request_end``).
+
+        ``client_runs``: built-in tools the client's own worker runs (``self_hosted`` environments); their calls
+        carry ``executor: "client"`` and wait for a ``user.tool_result``.
+        """
         out: list[NewEvent] = []
         for index in sorted(self.blocks):
             block = self.blocks[index]
@@ -114,7 +118,7 @@ class Collector:
             elif isinstance(block, Thinking):
                 out.append(NewEvent("agent.thinking", _thinking(block), id=self.ids.get(index)))
             elif isinstance(block, ToolUse):
-                out.append(_tool_use(block, agent))
+                out.append(_tool_use(block, agent, client_runs))
         return out
 
 
@@ -127,11 +131,13 @@ def _thinking(block: Thinking) -> JSONObject:
     return data
 
 
-def _tool_use(block: ToolUse, agent: AgentConfig) -> NewEvent:
+def _tool_use(block: ToolUse, agent: AgentConfig, client_runs: frozenset[str]) -> NewEvent:
     verdict = agent.classify(block.name)
     data: JSONObject = {"name": block.name, "input": block.input}
     if verdict.permission is not None:
         data["evaluated_permission"] = verdict.permission
     if verdict.evaluation is not None:
         data["evaluation"] = verdict.evaluation
+    if verdict.permission in ("allow", "ask") and block.name in client_runs:
+        data["executor"] = "client"
     return NewEvent(verdict.event_type, data)

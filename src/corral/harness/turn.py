@@ -112,7 +112,10 @@ class Turn:
 
     async def _perform(self, step: Step) -> None:
         if isinstance(step, CallModel):
-            model = ModelStep(self.harness, self.writer, self.agent, self.router, self.hands, self.background)
+            environment = await self.harness.environments.config(self.record.workspace_id, self.record.environment_id)
+            model = ModelStep(
+                self.harness, self.writer, self.agent, self.router, self.hands, self.background, environment
+            )
             await self._cancellable(model.run(step.prelude))
         elif isinstance(step, Execute):
             await self._cancellable(self._execute(step))
