@@ -50,6 +50,15 @@ class _Ready:
         self.event.set()
 
 
+async def _drained(server: Any, seconds: float = 5.0) -> None:
+    """Wait (shielded) until mitmproxy has torn down every connection the closed channels carried."""
+    with anyio.CancelScope(shield=True):
+        for _ in range(int(seconds / 0.01)):
+            if not server.connections:
+                return
+            await anyio.sleep(0.01)
+
+
 async def _pump(source: ByteStream, sink: ByteStream) -> None:
     try:
         async for chunk in source:
@@ -123,9 +132,10 @@ class EgressServer:
             try:
                 await anyio.sleep_forever()
             finally:
-                master.shutdown()
                 for channel in list(self.channels.by_id.values()):
                     self.close_channel(channel.channel_id)
+                await _drained(server)
+                master.shutdown()
                 self._remove_dirs()
 
     async def _run_master(self, master: Master) -> None:

@@ -28,6 +28,7 @@ _SNAP_DESTROY = 0x5000940F  # _IOW(0x94, 15, struct btrfs_ioctl_vol_args)
 _QGROUP_LIMIT = 0x8030942B  # _IOR(0x94, 43, struct btrfs_ioctl_qgroup_limit_args)
 _LIMIT_MAX_RFER = 1
 _BTRFS_MAGIC_OFFSET, _BTRFS_MAGIC = 0x10040, b"_BHRfS_M"
+_MIN_IMAGE = 1024**3
 
 
 def _vol_args(name: str) -> bytearray:
@@ -114,8 +115,9 @@ class Disk:
     def _mount_btrfs(self) -> None:
         fresh = not self.image.exists() or not _is_btrfs(self.image)
         if fresh:
+            free = shutil.disk_usage(self.state).free
             with self.image.open("wb") as f:
-                f.truncate(self.image_bytes)
+                f.truncate(max(_MIN_IMAGE, min(self.image_bytes, free // 2)))
             _run("mkfs.btrfs", "-q", "-f", str(self.image))
         _run("mount", "-o", "loop,nodev,nosuid,noatime", str(self.image), str(self.mount))
         if fresh:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -58,7 +58,6 @@ class Plan:
     layer_writable: bool = False
     #: host paths (non-secret) also visible read-only at the same place, when they exist
     host_paths: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=lambda: dict[str, str]())
 
 
 def sandbox_env(plan: Plan) -> dict[str, str]:
@@ -76,7 +75,7 @@ def sandbox_env(plan: Plan) -> dict[str, str]:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             env[name] = proxy
         env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1"
-    return {"PATH": path, **env, **plan.env}
+    return {"PATH": path, **env}
 
 
 def _mounts(layout: Layout, plan: Plan) -> list[str]:

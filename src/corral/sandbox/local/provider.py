@@ -45,7 +45,8 @@ log = logging.getLogger("corral.sandbox.local")
 class LocalOptions:
     #: first host uid handed to sandboxes (each session gets its own, never reused)
     uid_base: int = 1_500_000_000
-    #: size of the sparse btrfs image holding all workspaces (their sum cannot exceed it)
+    #: largest size of the sparse btrfs image holding all workspaces (their sum cannot exceed it); the image
+    #: is made no larger than half the disk space free when it is created, so sandboxes cannot fill the host
     disk_image_bytes: int = 64 * 1024**3
     #: per-workspace disk quotas on btrfs (False: plain directories)
     disk_quota: bool = True
@@ -77,6 +78,7 @@ class LocalSandboxProvider(SandboxProvider):
         self.owner = f"{secrets.token_hex(3)}-{os.getpid()}"
         self._names = itertools.count(1)
         self._live: dict[str, LocalSandbox] = {}
+        self._provisioning: dict[str, anyio.Lock] = {}
         self._tasks: TaskGroup | None = None
         self._exit = AsyncExitStack()
         self.layers = LayerStore(self)
@@ -125,12 +127,13 @@ class LocalSandboxProvider(SandboxProvider):
         await self._exit.aclose()
 
     async def provision(self, spec: ProvisionSpec) -> Sandbox:
-        live = self._live.get(spec.session_id)
-        if live is not None and live.alive:
-            live.claim(spec.session_id, spec)
-            return live
-        sandbox = await self.pools.claim(spec) or await self.starter.start(spec, spec.session_id)
-        self._live[spec.session_id] = sandbox
+        async with self._provisioning.setdefault(spec.session_id, anyio.Lock()):  # one sandbox per session
+            live = self._live.get(spec.session_id)
+            if live is not None and live.alive:
+                live.claim(spec.session_id, spec)
+                return live
+            sandbox = await self.pools.claim(spec) or await self.starter.start(spec, spec.session_id)
+            self._live[spec.session_id] = sandbox
         self.tasks.start_soon(self._forget_when_stopped, sandbox)
         return sandbox
 
@@ -138,6 +141,7 @@ class LocalSandboxProvider(SandboxProvider):
         await sandbox.stopped.wait()
         if self._live.get(sandbox.session_id) is sandbox:
             del self._live[sandbox.session_id]
+            self._provisioning.pop(sandbox.session_id, None)
 
     async def prepare(self, spec: ProvisionSpec) -> None:
         await self.pools.prepare(spec)

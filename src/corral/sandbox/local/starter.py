@@ -91,9 +91,11 @@ class Starter:
         uid, workspace = await anyio.to_thread.run_sync(self._workspace, key, spec.limits.disk_bytes)
         layer = variant.build_layer or await provider.layers.layer(spec)
         socket = await self._egress(spec, session_id, name, uid, undo)
-        files_dir = provider.disk.mount / "files" / name
-        undo.push_async_callback(anyio.to_thread.run_sync, shutil.rmtree, files_dir, True)
-        files = await anyio.to_thread.run_sync(_mount_files, spec, files_dir)
+        files: tuple[tuple[str, str], ...] = ()
+        if spec.files:
+            files_dir = provider.disk.mount / "files" / name
+            undo.push_async_callback(anyio.to_thread.run_sync, shutil.rmtree, files_dir, True)
+            files = await anyio.to_thread.run_sync(_mount_files, spec, files_dir)
         writable = variant.build_layer is not None
         plan = Plan(name, uid, workspace, spec.limits, socket, layer, files, writable, variant.host_paths)
         cgroups = Cgroups(provider.owner, name)
