@@ -15,8 +15,9 @@ Crash-recovery policy (what a wake does with whatever a dead worker left behind)
   finished returns its recorded result; a call that started and never finished returns an
   ``interrupted`` error result. No side effect ever runs twice. Server-side executors get the same
   ``tool_use_id`` and must be idempotent or journalled.
-* Calls that wait on the client (custom tools, ``always_ask`` confirmations) need nothing: the session is
-  idle ``requires_action`` in the log and the answer wakes it.
+* Calls that wait on the client (custom tools, ``always_ask`` confirmations, built-in calls of a
+  ``self_hosted`` environment) need nothing: the session is idle ``requires_action`` in the log (or the
+  takeover writes that idle event) and the answer wakes it.
 * Queued ``user.message``s are in the log; they are taken up by the next model request whoever makes it.
 
 Invariants of a wake: it holds the lease for its whole duration, renewed every ``ttl / 3``; every write
