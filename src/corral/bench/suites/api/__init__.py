@@ -29,12 +29,12 @@ def _missing() -> str | None:
 
 
 async def run(ctx: Context, result: SuiteResult) -> None:
-    levels = ctx.pick("api.sessions", [1, 10], [1, 50, 500])
+    levels = ctx.pick("api.sessions", [1, 5], [1, 50, 500])
     turns = ctx.pick("api.turns", 2, 4)
     fan, through, idle = (
-        ctx.pick("api.subscribers", 20, 200),
-        ctx.pick("api.throughput_sessions", 10, 50),
-        ctx.pick("api.idle", 20, 200),
+        ctx.pick("api.subscribers", 10, 200),
+        ctx.pick("api.throughput_sessions", 5, 50),
+        ctx.pick("api.idle", 10, 200),
     )
     result.params.update(
         {

@@ -72,6 +72,11 @@ async def _open_postgres(ctx: Context, result: SuiteResult, stack: AsyncExitStac
 
 async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, systems: Systems) -> None:
     arm = _arm(result, PEER, f"{peers.PACKAGE} {peers.VERSION}, driven through its public classes in a subprocess")
+    if ctx.quick and not ctx.overrides.get("log.peer"):
+        arm.status = (
+            "not available: skipped by --quick (importing openhands-sdk alone takes 10-30 s); --set log.peer=true"
+        )
+        return
     try:
         python = await anyio.to_thread.run_sync(peers.find_python, ctx.peer_python)
         venv_python = await peers.ensure_venv(ctx.data_dir, python, build=ctx.build_peers)

@@ -15,8 +15,10 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import anyio
+
 from corral.bench import probe
-from corral.bench.measure import add_latency, add_value
+from corral.bench.measure import add_latency, add_value, phase
 from corral.bench.procs import Child, CorralServe, ModelServer, corral_env
 from corral.bench.results import Arm, Check, SuiteResult
 from corral.bench.suite import Context, Suite
@@ -55,7 +57,12 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         env = corral_env(ctx.scratch / "data", model.url, CORRAL_DATABASE_URL=url, CORRAL_LEASE_TTL=str(TTL))
         serve = CorralServe({**env, "CORRAL_WORKERS": "0"}, ctx.scratch / "serve.log")
         stack.push_async_callback(serve.aclose)
-        await serve.start()
+        a, b = _worker(stack, env, ctx.scratch, 0), _worker(stack, env, ctx.scratch, 1)
+        with phase(result, "start"):
+            async with anyio.create_task_group() as starting:  # all at once: they import the same code
+                starting.start_soon(serve.start)
+                starting.start_soon(_started, a)
+                starting.start_soon(_started, b)
         db = open_database(url)
         await db.open()
         stack.push_async_callback(db.close)
@@ -70,24 +77,27 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         }
         env_id = str((await http.post("/v1/environments", json=environment)).raise_for_status().json()["id"])
         tick = ctx.progress.task("recovery · kill -9 rounds", rounds)
-        a = await _worker(stack, {**env, "CORRAL_WORKERS": "1"}, ctx.scratch / "worker-0.log")
         for index in range(rounds):
-            b_log = ctx.scratch / f"worker-{index + 1}.log"
-            b = worker({**env, "CORRAL_WORKERS": "1"}, b_log)
-            stack.push_async_callback(b.aclose)
             sessions = [await new_session(http, agent_id, env_id) for _ in range(per_round)]
-            done.append(await drive(http, store, sessions, (a, b), b_log, 1.0))
-            a = b  # the survivor is the next round's victim
+            with phase(result, f"round {index + 1}"):
+                done.append(await drive(http, store, sessions, a, 1.0))
             tick(1)
+            if index + 1 < rounds:  # the survivor is the next round's victim; a fresh worker joins it
+                a, b = b, _worker(stack, env, ctx.scratch, index + 2)
+                await _started(b)
     _record(arm, result, done)
 
 
-async def _worker(stack: AsyncExitStack, env: dict[str, str], log: Path) -> Child:
-    child = worker(env, log)
+def _worker(stack: AsyncExitStack, env: dict[str, str], scratch: Path, number: int) -> Child:
+    child = worker({**env, "CORRAL_WORKERS": "1"}, scratch / f"worker-{number}.log")
     stack.push_async_callback(child.aclose)
-    await child.start()
-    await wait_running(log)
     return child
+
+
+async def _started(child: Child) -> None:
+    await child.start()
+    assert child.log is not None
+    await wait_running(child.log)
 
 
 def _record(arm: Arm, result: SuiteResult, done: list[Round]) -> None:

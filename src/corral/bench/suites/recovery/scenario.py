@@ -120,20 +120,13 @@ async def audit(store: SessionStore, session_id: str, stream: Stream, result: Ro
 
 
 async def drive(
-    http: httpx.AsyncClient,
-    store: SessionStore,
-    sessions: list[str],
-    workers: tuple[Child, Child],
-    env_b: Path,
-    delay: float,
+    http: httpx.AsyncClient, store: SessionStore, sessions: list[str], victim: Child, delay: float
 ) -> Round:
-    """Start B, then ``sessions`` (on A and B), kill A ``delay`` s later; audit every session at the end."""
+    """Start ``sessions`` (the running workers pick them up), kill ``victim`` ``delay`` s later; audit them all."""
     result = Round()
-    a, b = workers
+    a = victim
     async with AsyncExitStack() as stack:
         streams = [await stack.enter_async_context(watching(http, sid, deltas=False)) for sid in sessions]
-        await b.start()
-        await wait_running(env_b)
         for sid in sessions:
             await send_message(http, sid, "run the steps")
         await anyio.sleep(delay)
@@ -141,9 +134,11 @@ async def drive(
         result.orphans = [sid for sid, owner in owners.items() if f":{a.pid}:" in owner]
         result.kill_wall = time.time()
         a.kill()
+        began = time.monotonic()
         with anyio.move_on_after(180):
             for stream in streams:
                 await stream.wait_idles(1)
+        result.notes.append(f"all sessions idle {time.monotonic() - began:.1f} s after the kill")
         for sid, stream in zip(sessions, streams, strict=True):
             if sid in result.orphans and (gap := resumed_after(stream, result.kill_wall)) is not None:
                 result.resumes.append(gap)
