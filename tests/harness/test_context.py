@@ -76,6 +76,13 @@ def test_a_message_that_arrived_during_the_request_is_taken_up() -> None:
     assert isinstance(next_step(log(msg("hi"), RUN, START, msg("also"), said("yo"), END)), CallModel)
 
 
+def test_a_message_queued_before_a_compaction_is_still_new_input() -> None:
+    compacting = ("span.model_request_start", {"purpose": "compaction"})
+    compacted = ("agent.thread_context_compacted", {"summary": "S", "through_seq": 2})
+    events = log(msg("hi"), RUN, START, said("yo"), END, msg("also"), compacting, compacted, END)
+    assert isinstance(next_step(events), CallModel)
+
+
 def test_an_open_span_is_closed_by_a_worker_that_takes_over() -> None:
     step = next_step(log(msg("hi"), RUN, START), resuming=True)
     assert isinstance(step, CloseSpan) and step.prelude == (RESCHEDULED, RUNNING)

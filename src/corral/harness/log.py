@@ -124,8 +124,9 @@ class TurnState:
     def _span_start(self, event: Event, data: JSONObject) -> None:
         self.open_span = event
         self.span_purpose = data.get("purpose")
-        self.span_start_seq = event.seq
         self.span_calls = 0
+        if self.span_purpose != "compaction":  # a summarising request does not take up new input
+            self.span_start_seq = event.seq
 
     def _span_end(self, event: Event, data: JSONObject) -> None:
         self.open_span = None
