@@ -148,6 +148,20 @@ def test_interrupts_come_first_and_are_handled_once() -> None:
     assert isinstance(next_step(done), Done)
 
 
+def test_an_interrupt_before_a_block_still_ends_the_turn() -> None:
+    blocked = ("session.status_idle", {"stop_reason": {"type": "requires_action", "event_ids": ["e4"]}})
+    events = log(
+        msg("go"),
+        RUN,
+        START,
+        ("agent.custom_tool_use", {"name": "x", "input": {}}),
+        END,
+        ("user.interrupt", {}),
+        blocked,
+    )
+    assert isinstance(next_step(events), HandleInterrupt)
+
+
 def test_the_tool_round_limit() -> None:
     rounds = []
     for i in range(3):

@@ -13,7 +13,8 @@ Invariants:
   that closed a turn with ``retries_exhausted``: those flush the queue; the messages stay in the log and
   in later contexts).
 * ``processed_at`` is a stamp for clients, never a decision input, except for ``user.interrupt``: an
-  interrupt after the last idle event and not yet stamped is still to be handled.
+  interrupt after the last idle event that ended a turn and not yet stamped is still to be handled (so the
+  harness stamps an interrupt only once it has handled it).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class TurnState:
     last_seq: int = 0
     status: str | None = None
     idle_stop: JSONObject | None = None
-    idle_seq: int = 0
+    #: position of the last idle event that ended a turn (any stop reason but ``requires_action``)
+    turn_end_seq: int = 0
     output_since_running: bool = False
     open_span: Event | None = None
     span_purpose: str | None = None
@@ -114,8 +116,8 @@ class TurnState:
     def _idle(self, event: Event, data: JSONObject) -> None:
         self.status = "idle"
         self.idle_stop = data.get("stop_reason") or {}
-        self.idle_seq = event.seq
         if _stop_type(self.idle_stop) != "requires_action":
+            self.turn_end_seq = event.seq
             self.calls.clear()
             self.last_response = None
         if _stop_type(self.idle_stop) == "retries_exhausted":
@@ -184,7 +186,7 @@ class TurnState:
 
     def unhandled_interrupt(self) -> str | None:
         for seq, event_id in self.interrupts:
-            if seq > self.idle_seq and event_id in self.unstamped:
+            if seq > self.turn_end_seq and event_id in self.unstamped:
                 return event_id
         return None
 

@@ -128,7 +128,7 @@ class Turn:
         elif isinstance(step, Refuse):
             await self._refuse(step)
         elif isinstance(step, Block):
-            await self._settle(step, [emits.requires_action(list(step.event_ids))])
+            await self._settle(step, [emits.requires_action(list(step.event_ids))], turn_over=False)
         elif isinstance(step, EndTurn):
             await self._settle(step, [emits.idle(step.stop_reason, step.stop_details)])
         elif isinstance(step, ToolLimit):
@@ -166,10 +166,10 @@ class Turn:
                 text = f"{call.name}: this tool is not enabled for this agent"
             events.append(emits.tool_result(call.event_id, ToolResult.error(text)))
         await self.writer.emit(events)
-        await self.writer.stamp_settled()
+        await self.writer.stamp_settled(interrupts=False)
 
-    async def _settle(self, step: Step, events: list[NewEvent]) -> None:
-        await self.writer.settle([*step.prelude, *events])
+    async def _settle(self, step: Step, events: list[NewEvent], *, turn_over: bool = True) -> None:
+        await self.writer.settle([*step.prelude, *events], turn_over=turn_over)
         await self.harness.reached("turn_idle", self.writer.session_id)
 
     async def _handle_interrupt(self, step: HandleInterrupt) -> None:

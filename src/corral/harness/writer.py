@@ -35,8 +35,8 @@ class Writer:
             self.log.stamped(event_ids)
 
     async def stamp_taken(self) -> None:
-        """Stamp every client event folded so far (all of them are in the context being sent)."""
-        await self.stamp(list(self.log.state.unstamped))
+        """Stamp the client events folded so far (all in the context being sent); interrupts wait for handling."""
+        await self.stamp([event_id for event_id, kind in self.log.state.unstamped.items() if kind != "user.interrupt"])
 
     async def stamp_settled(self, *, interrupts: bool = True) -> None:
         """Stamp client events a step just settled; queued messages not yet taken up stay unstamped."""
@@ -50,13 +50,15 @@ class Writer:
             ]
         )
 
-    async def settle(self, events: list[NewEvent]) -> None:
+    async def settle(self, events: list[NewEvent], *, turn_over: bool = True) -> None:
         """Append the events that end a step (an idle event …) and stamp what they settled.
 
-        Everything but interrupts is stamped first, so a client that sees the idle event sees it processed; an
-        interrupt is stamped after, because an unstamped interrupt with no idle event after it is what tells a
-        worker taking over that the interrupt still has to be handled.
+        Everything but interrupts is stamped first, so a client that sees the idle event sees it processed. An
+        interrupt is stamped only after an idle event that ends the turn (``turn_over``), because an unstamped
+        interrupt after the last such event is what tells a worker (this one, or one taking over) that the
+        interrupt still has to be handled.
         """
         await self.stamp_settled(interrupts=False)
         await self.emit(events)
-        await self.stamp_settled()
+        if turn_over:
+            await self.stamp_settled()
