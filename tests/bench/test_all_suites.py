@@ -30,6 +30,7 @@ TINY: dict[str, object] = {
     "recovery.sessions": 2,
     "sandbox.cold": 1,
     "sandbox.trips": 2,
+    "sandbox.egress_requests": 3,
 }
 
 

@@ -2,7 +2,8 @@
 
 Arms: ``local`` (bubblewrap sandboxes of ``LocalSandboxProvider``): cold start (``provision`` for a session
 with no warm pool), warm-pool claim (``provision`` when the environment's pool has a ready sandbox) and a
-``bash true`` round trip through ``Sandbox.execute``; ``egress``: the egress proxy's overhead on an HTTP request.
+``bash true`` round trip through ``Sandbox.execute``; ``egress`` (``sandbox_egress``): the egress proxy's
+overhead on an HTTP request.
 
 Invariants: every sandbox started here is released, and the provider closed, before the suite returns; a
 warm claim is timed only once the pool reports a ready sandbox, so pool refills are never counted as claims.
@@ -17,8 +18,9 @@ import anyio
 
 from corral.bench import probe
 from corral.bench.measure import add_latency, interleave
-from corral.bench.results import Arm, SuiteResult, unavailable
+from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
+from corral.bench.suites import sandbox_egress
 from corral.config import Settings
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, SandboxProvider
@@ -102,8 +104,15 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         arm.status = f"not available: {why}"
     else:
         await _run_local(ctx, arm)
-    egress = probe.first(probe.missing_attribute("corral.egress", "EgressProxy"))
-    result.arms.append(unavailable("egress", egress or "the egress arm is not written yet", "egress proxy overhead"))
+    egress = Arm("egress", "an HTTP GET from a sandbox through the egress proxy (mitmproxy) vs from the host directly")
+    result.arms.append(egress)
+    if why := probe.first(probe.missing_attribute("corral.egress", "EgressServer"), probe.missing_command("bwrap")):
+        egress.status = f"not available: {why}"
+    else:
+        try:
+            await sandbox_egress.measure(ctx, egress)
+        except SandboxError as exc:
+            egress.status = f"not available: {exc.message}"
 
 
 async def _run_local(ctx: Context, arm: Arm) -> None:

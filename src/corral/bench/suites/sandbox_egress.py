@@ -1,0 +1,113 @@
+"""The ``egress`` arm of the ``sandbox`` suite: what the egress proxy adds to an HTTP request from a sandbox.
+
+Setup as in production, with one test-only exemption: a loopback "upstream" HTTP server on the host, the real
+egress proxy (``EgressServer``, mitmproxy) whose safety blocklist exempts exactly that upstream
+(``AddressGuard(exempt=...)``, a constructor argument no configuration reaches), and the real local sandbox
+provider whose sandbox (networking ``limited`` to 127.0.0.1) reaches the proxy through its egress channel.
+
+Measured with the same tool on both paths: curl's own ``time_total`` for a GET from inside the sandbox through
+the proxy, and for the same GET from the host straight to the upstream. Overhead = the difference of medians.
+
+Invariant: the upstream server, the proxy and the provider are stopped before the arm returns.
+"""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+
+from corral.bench import stats
+from corral.bench.measure import add_latency, add_value
+from corral.bench.results import Arm, Metric
+from corral.bench.suite import Context
+from corral.config import Settings
+from corral.sandbox import ProvisionSpec
+
+_BODY = b"ok\n" * 100
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(_BODY)))
+        self.end_headers()
+        self.wfile.write(_BODY)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@asynccontextmanager
+async def _upstream() -> AsyncGenerator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, name="bench-upstream", daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        await anyio.to_thread.run_sync(server.shutdown)
+        server.server_close()
+
+
+def _curl(url: str, count: int, proxy: str | None) -> str:
+    via = f"--noproxy '' -x {proxy}" if proxy else "--noproxy '*'"
+    return f"for i in $(seq {count}); do curl -s -o /dev/null -m 30 {via} -w '%{{time_total}}\\n' {url}; done"
+
+
+def _times(text: str) -> list[float]:
+    return [float(line) for line in text.split() if line.replace(".", "", 1).isdigit()]
+
+
+async def measure(ctx: Context, arm: Arm) -> None:
+    from corral.egress import AddressGuard, EgressClient, EgressServer, running_egress, state_paths
+    from corral.sandbox.local.provider import LocalSandboxProvider
+
+    if shutil.which("curl") is None:
+        arm.status = "not available: curl is not installed on the host"
+        return
+    count = ctx.pick("sandbox.egress_requests", 10, 100)
+    data_dir = ctx.scratch / "egress-data"
+    async with _upstream() as port:
+        url = f"http://127.0.0.1:{port}/"
+        server = EgressServer(*state_paths(data_dir), guard=AddressGuard(exempt=frozenset({("127.0.0.1", port)})))
+        async with running_egress(server):
+            client = EgressClient(server.control_path)
+            try:
+                async with LocalSandboxProvider(Settings(data_dir=data_dir), client) as provider:
+                    spec = ProvisionSpec(
+                        session_id="sesn_benchegress",
+                        environment_id="env_bench_egress",
+                        networking={"type": "limited", "allowed_hosts": ["127.0.0.1"]},
+                    )
+                    sandbox = await provider.provision(spec)
+                    try:
+                        inside = await sandbox.execute(
+                            "bash", {"command": _curl(url, count, "http://127.0.0.1:3128")}, "toolu_benchegress1"
+                        )
+                    finally:
+                        await sandbox.release()
+            finally:
+                await client.aclose()
+        direct = await anyio.run_process(["bash", "-c", _curl(url, count, None)], check=False)
+    proxied = _times("".join(str(b.get("text", "")) for b in inside.content))
+    straight = _times(direct.stdout.decode())
+    if inside.is_error or len(proxied) < count or len(straight) < count:
+        arm.status = f"failed: curl through the proxy returned {len(proxied)} of {count} timings"
+        return
+    add_latency(arm, "proxied", "GET from the sandbox through the egress proxy (curl time_total)", proxied)
+    add_latency(arm, "direct", "the same GET from the host, no proxy (curl time_total)", straight)
+    overhead = stats.quantile(proxied, 0.5) - stats.quantile(straight, 0.5)
+    arm.add(
+        Metric(
+            "overhead.p50", "egress proxy overhead per request (difference of medians)", overhead * 1000, "ms", n=count
+        )
+    )
+    add_value(arm, "requests", "requests per path", float(count), "")
