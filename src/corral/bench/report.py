@@ -48,7 +48,7 @@ def targets_section(results: dict[str, SuiteResult]) -> list[str]:
 
 
 def _machine(results: dict[str, SuiteResult]) -> list[str]:
-    first = next(iter(results.values()))
+    first = results.get("log") or next(iter(results.values()))
     m: dict[str, Any] = first.machine
     disk = m.get("disk") or {}
     rows = [
@@ -57,10 +57,11 @@ def _machine(results: dict[str, SuiteResult]) -> list[str]:
         ("kernel / virtualisation", f"{m.get('kernel')} / {m.get('virtualisation')}"),
         ("disk", f"{disk.get('device', '?')} (rotational: {disk.get('rotational')})"),
         ("Python / SQLite", f"{m.get('python')} / {m.get('sqlite')}"),
-        ("PostgreSQL", ", ".join(f"{k} {v}" for k, v in (m.get("postgres") or {}).items()) or "—"),
+        (f"PostgreSQL (`{first.suite}`)", ", ".join(f"{k} {v}" for k, v in (m.get("postgres") or {}).items()) or "—"),
     ]
     for suite in results.values():
-        rows.append((f"load average during `{suite.suite}`", _load(suite)))
+        kind = "quick" if suite.quick else "full"
+        rows.append((f"load average during `{suite.suite}` ({kind}, {suite.started_at[:16]})", _load(suite)))
     lines = ["## Machine", "", "Read from the machine at run time.", "", "| | |", "|---|---|"]
     return [*lines, *(f"| {k} | {v} |" for k, v in rows), ""]
 

@@ -125,10 +125,13 @@ def judge(target: Target, results: dict[str, SuiteResult]) -> Verdict:
     if result is None:
         return Verdict(target, None, "not measured", f"no `{target.suite}` results yet")
     arm = result.arm(target.arm)
-    metric = None if arm is None else arm.metric(target.key)
+    if arm is None:
+        kind = "--quick " if result.quick else ""
+        return Verdict(target, None, "not measured", f"the latest {kind}`{target.suite}` run has no `{target.arm}` arm")
+    metric = arm.metric(target.key)
     if metric is None or metric.value is None:
-        why = arm.status if arm is not None and not arm.ok else f"{target.suite}: {result.status}"
-        return Verdict(target, None, "not measured", why if why != f"{target.suite}: ok" else "figure missing")
+        why = arm.status if not arm.ok else (result.status if result.status != "ok" else "figure missing")
+        return Verdict(target, None, "not measured", why)
     check = _OPS[target.op]
     met = check(metric.value, target.bound)
     uncertain = (
