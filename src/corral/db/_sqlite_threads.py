@@ -105,17 +105,19 @@ class Writer(threading.Thread):
         return False
 
     def _look(self, conn: sqlite3.Connection) -> None:
-        """Ring every doorbell if another process committed since the last look."""
+        """Ring every doorbell if another process committed since the last look.
+
+        The first look rings too: the thread starts after ``open`` returned, so someone may already have
+        read the database and be waiting for what another process commits before this first look.
+        """
         self._looked = time.monotonic()
         try:
             version = sq.data_version(conn)
         except sqlite3.Error:
             return  # busy or broken: the next look or the next group tells
         if version != self._version:
-            first = self._version < 0
             self._version = version
-            if not first:
-                self._on_foreign()
+            self._on_foreign()
 
     def _run_group(self, conn: sqlite3.Connection, group: list[Job]) -> tuple[list[Outcome], bool]:
         """One transaction for the whole group. Returns every caller's outcome and whether it committed."""
