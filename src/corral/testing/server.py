@@ -155,7 +155,8 @@ async def serve(app: ScriptedApp, host: str, port: int, ready: Callable[[int], N
         ready(int(server.sockets[0].getsockname()[1]))
         await stop.wait()
     finally:
-        server.close()
+        server.close()  # no new connections; those just accepted get a moment to register before all close
+        await anyio.sleep(0.01)
         await connections.close()
 
 
