@@ -103,6 +103,7 @@ def test_empty_bodies_with_a_json_content_type(http: httpx.Client, client: anthr
         {"include_archived": "maybe"},
         {"created_at[gte]": "yesterday"},
         {"page": "page_!!!"},
+        {"page": "garbage"},
         {"page": "page_eyJrIjpbXSwiZCI6Im5leHQiLCJvIjoiZGVzYyIsInMiOiJzZXNzaW9ucyJ9"},
     ],
 )
@@ -127,8 +128,10 @@ def test_unknown_routes_and_methods(http: httpx.Client) -> None:
     assert_error(http.get("/v2/agents"), 404, "not_found_error")
     response = http.put("/v1/agents")
     assert_error(response, 405)
-    assert "POST" in response.headers["allow"]
-    assert_error(http.patch(f"/v1/sessions/sesn_{unique('x')}"), 405)
+    assert response.headers["allow"] == "GET, POST"
+    patched = http.patch(f"/v1/sessions/sesn_{unique('x')}")
+    assert_error(patched, 405)
+    assert patched.headers["allow"] == "DELETE, GET, POST"
 
 
 def test_bad_ids_are_404_and_bad_references_400(http: httpx.Client, client: anthropic.Anthropic) -> None:

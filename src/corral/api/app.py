@@ -32,8 +32,10 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = None
-    for module in (agents, environments, sessions, events, system):
-        app.include_router(module.router)
+    routers = [module.router for module in (agents, environments, sessions, events, system)]
+    for router in routers:
+        app.include_router(router)
+    app.state.route_methods = errors.route_methods(routers)
     errors.install(app)
     openapi.install(app)
     app.add_middleware(Gate, settings=settings)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Send
@@ -95,13 +97,31 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
     return InvalidRequest(message, code=code, details={"errors": listed[:_MAX_LISTED]})
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (the router itself reports only the first route's)."""
+    table: list[tuple[re.Pattern[str], set[str]]] = getattr(request.app.state, "route_methods", [])
+    path = request.url.path
+    methods = {method for pattern, served in table if pattern.match(path) for method in served}
+    return sorted(methods - {"HEAD"})
+
+
+def route_methods(routers: list[APIRouter]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """``(path pattern, methods)`` of every route of ``routers``, for the ``Allow`` header of 405s."""
+    return [
+        (route.path_regex, set(route.methods or ()))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+
+
 def http_error(exc: StarletteHTTPException, request: Request) -> CorralError:
     if isinstance(exc.__cause__, CorralError):  # e.g. the body limit tripping while FastAPI read the body
         return exc.__cause__
     if exc.status_code == 404:
         return NotFound(f"no route {request.method} {request.url.path}")
     if exc.status_code == 405:
-        allow = [m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()]
+        allow = _allowed_methods(request)
         return MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}", details={"allow": allow})
     if exc.status_code == 413:
         return RequestTooLarge("request body is too large")

@@ -7,10 +7,12 @@ authentication; nothing else decides which workspace a request acts on.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from corral.api.services import Services
@@ -22,7 +24,7 @@ from corral.paging import Page
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 Limit100 = Annotated[int, Query(ge=1, le=100, description="Maximum results per page.")]
-PageToken = Annotated[str | None, Query(description="Opaque cursor from a previous response.")]
+PageToken = Annotated[str | None, Query(description="Opaque cursor from a previous response (empty: first page).")]
 IncludeArchived = Annotated[bool, Query(description="Include archived objects.")]
 
 
@@ -47,6 +49,19 @@ def context(request: Request) -> tuple[Services, str]:
 
 def page_json(page: Page, items: list[Any]) -> JSONBytes:
     return json_response({"data": items, "next_page": page.next_page})
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_only(value: Any) -> Any:
+    """Query timestamps must be RFC 3339 text (pydantic alone would also take numbers as epoch seconds)."""
+    if isinstance(value, str) and _ISO.match(value):
+        return value
+    raise ValueError("expected an RFC 3339 timestamp such as 2026-01-01T00:00:00Z")
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339_only)]
 
 
 def stamp(moment: datetime | None) -> str | None:

@@ -16,8 +16,8 @@ ORDER = "desc"
 
 
 def cursor_from(page: str | None, scope: str, arity: int) -> Cursor | None:
-    """Decode ``page`` (None: first page); its key must have ``arity`` parts."""
-    if page is None:
+    """Decode ``page`` (None or empty: the first page); its key must have ``arity`` parts."""
+    if not page:
         return None
     cursor = decode_cursor(page, order=ORDER, scope=scope)
     if len(cursor.key) != arity or cursor.direction != "next":

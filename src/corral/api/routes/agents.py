@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from corral.api.http import IncludeArchived, JSONBytes, Limit100, PageToken, context, json_response, page_json, stamp
+from corral.api.http import (
+    IncludeArchived,
+    JSONBytes,
+    Limit100,
+    PageToken,
+    Timestamp,
+    context,
+    json_response,
+    page_json,
+    stamp,
+)
 from corral.api.routes.common import ERRORS
 from corral.api.schemas.agents import AgentCreate, AgentUpdate
 from corral.api.wire import AgentPage, BetaManagedAgentsAgent
@@ -42,8 +51,8 @@ async def update_agent(request: Request, agent_id: str, body: AgentUpdate) -> JS
 @router.get("", response_model=AgentPage, summary="List agents, newest first")
 async def list_agents(
     request: Request,
-    created_gte: Annotated[datetime | None, Query(alias="created_at[gte]")] = None,
-    created_lte: Annotated[datetime | None, Query(alias="created_at[lte]")] = None,
+    created_gte: Annotated[Timestamp | None, Query(alias="created_at[gte]")] = None,
+    created_lte: Annotated[Timestamp | None, Query(alias="created_at[lte]")] = None,
     include_archived: IncludeArchived = False,
     limit: Limit100 = 20,
     page: PageToken = None,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from corral.api.http import JSONBytes, PageToken, check_id, context, raw_json_response, stamp
+from corral.api.http import JSONBytes, PageToken, Timestamp, check_id, context, raw_json_response, stamp
 from corral.api.routes.common import ERRORS
 from corral.api.schemas.events import SendEvents
 from corral.api.session_ops import new_event
@@ -62,7 +61,7 @@ def _types(types: list[str] | None) -> tuple[str, ...]:
 
 
 def _after(page: str | None, order: str) -> int | None:
-    if page is None:
+    if not page:
         return None
     cursor = decode_cursor(page, order=order, scope="events")
     seq = cursor.key[0] if len(cursor.key) == 1 else None
@@ -75,10 +74,10 @@ def _after(page: str | None, order: str) -> int | None:
 async def list_events(
     request: Request,
     session_id: str,
-    created_gt: Annotated[datetime | None, Query(alias="created_at[gt]")] = None,
-    created_gte: Annotated[datetime | None, Query(alias="created_at[gte]")] = None,
-    created_lt: Annotated[datetime | None, Query(alias="created_at[lt]")] = None,
-    created_lte: Annotated[datetime | None, Query(alias="created_at[lte]")] = None,
+    created_gt: Annotated[Timestamp | None, Query(alias="created_at[gt]")] = None,
+    created_gte: Annotated[Timestamp | None, Query(alias="created_at[gte]")] = None,
+    created_lt: Annotated[Timestamp | None, Query(alias="created_at[lt]")] = None,
+    created_lte: Annotated[Timestamp | None, Query(alias="created_at[lte]")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     order: Literal["asc", "desc"] = "asc",
     page: PageToken = None,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from corral.api.http import IncludeArchived, JSONBytes, Limit100, PageToken, check_id, context, json_response, stamp
+from corral.api.http import (
+    IncludeArchived,
+    JSONBytes,
+    Limit100,
+    PageToken,
+    Timestamp,
+    check_id,
+    context,
+    json_response,
+    stamp,
+)
 from corral.api.routes.common import ERRORS
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
 from corral.api.session_ops import create_session, session_changes
@@ -69,10 +78,10 @@ async def list_sessions(
     request: Request,
     agent_id: str | None = None,
     agent_version: Annotated[int | None, Query(ge=1)] = None,
-    created_gt: Annotated[datetime | None, Query(alias="created_at[gt]")] = None,
-    created_gte: Annotated[datetime | None, Query(alias="created_at[gte]")] = None,
-    created_lt: Annotated[datetime | None, Query(alias="created_at[lt]")] = None,
-    created_lte: Annotated[datetime | None, Query(alias="created_at[lte]")] = None,
+    created_gt: Annotated[Timestamp | None, Query(alias="created_at[gt]")] = None,
+    created_gte: Annotated[Timestamp | None, Query(alias="created_at[gte]")] = None,
+    created_lt: Annotated[Timestamp | None, Query(alias="created_at[lt]")] = None,
+    created_lte: Annotated[Timestamp | None, Query(alias="created_at[lte]")] = None,
     deployment_id: str | None = None,
     memory_store_id: str | None = None,
     include_archived: IncludeArchived = False,
@@ -96,7 +105,7 @@ async def list_sessions(
         created_lte=stamp(created_lte),
         none_match=deployment_id is not None or memory_store_id is not None,
     )
-    cursor = decode_cursor(page, order=order, scope="sessions") if page is not None else None
+    cursor = decode_cursor(page, order=order, scope="sessions") if page else None
     if cursor is not None and (len(cursor.key) != 2 or not all(isinstance(part, str) for part in cursor.key)):
         raise InvalidRequest("invalid or expired page cursor")
     records, more = await services.sessions.list_sessions(flt, order=order, limit=limit, cursor=cursor)

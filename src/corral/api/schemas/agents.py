@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from corral.api.schemas.base import FreeJSON, Open, Strict
+from corral.api.schemas.base import FreeJSON, Open, Strict, WholeNumber
 from corral.catalog import limits
 
 
@@ -98,7 +98,7 @@ class BuiltinToolConfig(Strict):
     permission_policy: Policy | None = None
     allowed_domains: list[str] | None = None
     blocked_domains: list[str] | None = None
-    max_content_tokens: int | None = None
+    max_content_tokens: WholeNumber | None = None
     url_sources: URLSourcesParams | None = None
     user_location: UserLocationParam | None = None
 
@@ -193,4 +193,4 @@ class AgentUpdate(Strict):
     multiagent: dict[str, FreeJSON] | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: MetadataPatch | None = None
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[WholeNumber, Field(ge=1)] | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 
 def _finite(value: Any) -> Any:
@@ -29,6 +29,14 @@ def _finite(value: Any) -> Any:
 
 
 FreeJSON = Annotated[Any, AfterValidator(_finite)]
+
+
+def _whole(value: Any) -> Any:
+    """JSON Schema counts ``12.0`` as an integer; strict pydantic would not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 
 class Strict(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from corral.api.schemas.agents import Metadata, MetadataKey, MetadataValue
-from corral.api.schemas.base import Strict
+from corral.api.schemas.base import Strict, WholeNumber
 from corral.catalog import limits
 
 
@@ -17,25 +17,28 @@ class UnrestrictedNetwork(Strict):
 
 class LimitedNetwork(Strict):
     type: Literal["limited"]
-    allowed_hosts: list[str] | None = None
+    allowed_hosts: list[Annotated[str, Field(min_length=1, max_length=253)]] | None = None
     allow_mcp_servers: bool | None = None
     allow_package_managers: bool | None = None
 
 
+PackageSpec = Annotated[str, Field(min_length=1, max_length=limits.PACKAGE_SPEC_MAX)]
+
+
 class PackagesParams(Strict):
     type: Literal["packages"] | None = None
-    apt: list[str] | None = None
-    cargo: list[str] | None = None
-    gem: list[str] | None = None
-    go: list[str] | None = None
-    npm: list[str] | None = None
-    pip: list[str] | None = None
+    apt: list[PackageSpec] | None = None
+    cargo: list[PackageSpec] | None = None
+    gem: list[PackageSpec] | None = None
+    go: list[PackageSpec] | None = None
+    npm: list[PackageSpec] | None = None
+    pip: list[PackageSpec] | None = None
 
 
 class CorralSandboxParams(Strict):
     """corral extension: how the sandbox provider prepares sandboxes of this environment."""
 
-    warm_pool_size: Annotated[int, Field(ge=0, le=limits.WARM_POOL_MAX)] | None = None
+    warm_pool_size: Annotated[WholeNumber, Field(ge=0, le=limits.WARM_POOL_MAX)] | None = None
     provisioning: Literal["lazy", "speculative", "eager"] | None = None
 
 
@@ -60,7 +63,7 @@ class EnvironmentCreate(Strict):
     config: ConfigParams | None = None
     description: Description | None = None
     metadata: Metadata | None = None
-    scope: Literal["organization", "account"] | None = None
+    scope: Literal["organization"] | None = None  # "account" exists in the SDK; only API orgs' scope is served
 
 
 class EnvironmentUpdate(Strict):
@@ -68,4 +71,4 @@ class EnvironmentUpdate(Strict):
     config: ConfigParams | None = None
     description: Description | None = None
     metadata: dict[MetadataKey, MetadataValue | None] | None = None
-    scope: Literal["organization", "account"] | None = None
+    scope: Literal["organization"] | None = None  # "account" exists in the SDK; only API orgs' scope is served

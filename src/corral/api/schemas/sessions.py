@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from corral.api.schemas.agents import MCPServerParams, Metadata, MetadataPatch, ModelParam, SkillParams, ToolParam
-from corral.api.schemas.base import FreeJSON, Strict
+from corral.api.schemas.base import FreeJSON, Strict, WholeNumber
 from corral.api.schemas.events import InitialEvent
 from corral.catalog import limits
 
@@ -15,13 +15,13 @@ from corral.catalog import limits
 class AgentRef(Strict):
     type: Literal["agent"]
     id: str
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[WholeNumber, Field(ge=1)] | None = None
 
 
 class AgentWithOverrides(Strict):
     type: Literal["agent_with_overrides"]
     id: str
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[WholeNumber, Field(ge=1)] | None = None
     model: ModelParam | None = None
     system: Annotated[str, Field(max_length=limits.SYSTEM_MAX)] | None = None
     tools: list[ToolParam] | None = None
