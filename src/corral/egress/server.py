@@ -13,6 +13,7 @@ channel sockets are created mode 0600 (the provider hands them to the sandbox's 
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ with warnings.catch_warnings():
     from mitmproxy.addons import core, disable_h2c, next_layer, proxyserver, tlsconfig
     from mitmproxy.master import Master
 
+log = logging.getLogger("corral.egress")
 CONTROL = "control.sock"
 _MAX_CONTROL_LINE = 1024 * 1024
 
@@ -185,7 +187,11 @@ class EgressServer:
 
     async def _bridge(self, channel: Channel, client: ByteStream) -> None:
         async with client:
-            upstream = await anyio.connect_tcp("127.0.0.1", self.proxy_port)
+            try:
+                upstream = await anyio.connect_tcp("127.0.0.1", self.proxy_port)
+            except OSError:
+                log.exception("egress channel %s: the proxy is not reachable", channel.channel_id)
+                return
             port = upstream.extra(SocketAttribute.local_port)
             self.channels.register_peer(port, channel)
             try:
@@ -200,7 +206,10 @@ class EgressServer:
         try:
             while True:
                 line = await receive.receive_until(b"\n", _MAX_CONTROL_LINE)
-                reply = await self._command(json.loads(line))
+                try:
+                    reply = await self._command(json.loads(line))
+                except ValueError as exc:
+                    reply = {"ok": False, "error": f"not a JSON request: {exc}"}
                 await stream.send(json.dumps(reply).encode() + b"\n")
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.DelimiterNotFound):
             pass

@@ -72,7 +72,8 @@ class AgentChannel:
         try:
             while True:
                 message = await self.receive()
-                waiter = self._waiters.get(message.get("id", -1))
+                request_id = message.get("id")
+                waiter = self._waiters.get(request_id) if type(request_id) is int else None
                 if waiter is not None:
                     waiter.reply = message
                     waiter.event.set()

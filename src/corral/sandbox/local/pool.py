@@ -110,6 +110,9 @@ class WarmPools:
                 except SandboxError as exc:
                     log.warning("warm pool for %s: %s", pool.template.environment_id, exc.message)
                     await anyio.sleep(_RETRY_SECONDS)
+                except Exception:  # never let a pool take the provider down; try again later
+                    log.exception("warm pool for %s failed", pool.template.environment_id)
+                    await anyio.sleep(_RETRY_SECONDS)
 
     async def reap_idle(self, idle_seconds: float) -> None:
         for pool in self._pools.values():

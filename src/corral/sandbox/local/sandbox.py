@@ -8,6 +8,7 @@ the cgroups are removed and the egress channel closed; ``alive`` is False from t
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from corral.sandbox.local.cgroups import Cgroups
 from corral.sandbox.local.channel import AgentChannel
 from corral.sandbox.local.launch import Plan
 
+log = logging.getLogger("corral.sandbox.local")
 _BLOCK_TYPES = frozenset({"text", "image", "document"})
 _WALL_GRACE_SECONDS = 5.0  # the agent enforces bash timeouts itself; the host steps in only past this
 _FRESH = "the next call starts a fresh sandbox with the same /workspace"
@@ -109,7 +111,7 @@ class LocalSandbox(Sandbox):
     async def run(self) -> None:
         """Serve the channel until the process ends, then record why and clean up."""
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(self.parts.channel.serve)
+            tasks.start_soon(self._serve_channel)
             tasks.start_soon(self._drain_stderr)
             self._state.exit_status = await self.parts.process.wait()
             self.parts.channel.close()
@@ -117,9 +119,22 @@ class LocalSandbox(Sandbox):
                 await self._stderr_done.wait()
             tasks.cancel_scope.cancel()
         with anyio.CancelScope(shield=True):
-            self._state.oom_kills = await anyio.to_thread.run_sync(self.parts.cgroups.oom_kills)
-            await self.parts.cleanup()
-            self.stopped.set()
+            try:
+                self._state.oom_kills = await anyio.to_thread.run_sync(self.parts.cgroups.oom_kills)
+                await self.parts.cleanup()
+            except Exception:  # a failed cleanup must not take the provider (and every other sandbox) down
+                log.exception("cleaning up sandbox %s failed", self.name)
+            finally:
+                self.stopped.set()
+
+    async def _serve_channel(self) -> None:
+        """The channel ends when the agent exits or breaks the protocol; either way the sandbox is done."""
+        await self.parts.channel.serve()
+        if self.parts.process.returncode is None:
+            with anyio.move_on_after(0.5):
+                await self.parts.process.wait()
+        if self.parts.process.returncode is None:
+            self._kill("its agent broke the protocol")
 
     async def _drain_stderr(self) -> None:
         stream = self.parts.process.stderr
@@ -131,11 +146,17 @@ class LocalSandbox(Sandbox):
             pass
         self._stderr_done.set()
 
-    async def stop(self, reason: str) -> None:
+    def _kill(self, reason: str) -> None:
         if self._state.stop_reason is None:
             self._state.stop_reason = reason
         if self.parts.process.returncode is None:
-            self.parts.process.kill()
+            try:
+                self.parts.process.kill()
+            except ProcessLookupError:
+                pass  # it exited in the meantime
+
+    async def stop(self, reason: str) -> None:
+        self._kill(reason)
         await self.stopped.wait()
 
     async def release(self) -> None:
