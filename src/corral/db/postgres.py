@@ -1,4 +1,4 @@
-"""PostgreSQL engine on asyncpg: a connection pool for flows, one supervised connection for LISTEN.
+"""PostgreSQL engine on asyncpg: two connection pools for flows, one supervised connection for LISTEN.
 
 Invariants:
 

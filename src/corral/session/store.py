@@ -7,11 +7,14 @@ The verbs a reader can grep for: ``create_session``, ``get_session``, ``emit_eve
 Invariants:
 
 * ``emit_event`` returns only after the event is committed; positions (``seq``) of a session are dense
-  and unique (1, 2, 3 …) whatever the number of concurrent writers, because every append locks the
-  session row (PostgreSQL) or runs in the single writer (SQLite) and takes ``last_seq + 1``.
+  and unique (1, 2, 3 …) whatever the number of concurrent writers, in this process or others, because
+  every append reserves its positions with one ``UPDATE … last_seq = last_seq + n`` in its transaction
+  (a row lock on PostgreSQL, the database write lock on SQLite).
 * A write carrying a ``Fence`` succeeds only while that fence's token is the session's current lease
   token and the lease has not expired; otherwise ``LeaseLost`` and nothing is written.
 * ``get_events(sid, start, end)`` costs O(end - start): a primary-key range scan on (session_id, seq).
+* A subscriber falls at most ``subscriber_buffer`` events behind; then its stream ends with
+  ``Closed("slow_consumer")`` and the others go on (``broker``).
 """
 
 from __future__ import annotations
