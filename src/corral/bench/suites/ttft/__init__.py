@@ -1,5 +1,5 @@
 """The ``ttft`` suite: time to first token with the sandbox provisioned eagerly (coupled), lazily,
-speculatively, or from a warm pool, on the same random draws (common random numbers).
+speculatively, or from a warm pool (coupled or lazy), on the same random draws (common random numbers).
 
 Everything is real: corral's harness (``Runtime``, a worker pool) on a SQLite session log, a scripted model
 server process with a seeded latency model, the local bubblewrap sandbox provider. A synthetic, heavy-tailed
@@ -31,7 +31,9 @@ from corral.session import SessionStore
 
 def params_for(ctx: Context) -> Params:
     base = (
-        Params() if not ctx.quick else Params(sessions=16, arrivals_per_second=8.0, time_scale=0.05, warm_pool_size=2)
+        Params(sessions=80)
+        if not ctx.quick
+        else Params(sessions=16, arrivals_per_second=8.0, time_scale=0.05, warm_pool_size=2)
     )
     return replace(base, **ctx.overrides.get("ttft.params", {}))
 

@@ -46,7 +46,14 @@ ARMS = (
     ArmSpec("eager", "eager", description="corral's `eager`: provisioning starts at turn start, beside inference"),
     ArmSpec("lazy", "lazy", description="provision inside the first sandbox tool call"),
     ArmSpec("speculative", "speculative", description="provision when the stream shows a sandbox tool_use starting"),
-    ArmSpec("warm-pool", "lazy", pooled=True, description="lazy, with an environment warm pool"),
+    ArmSpec(
+        "coupled-pool",
+        "eager",
+        coupled=True,
+        pooled=True,
+        description="coupled, claiming from an environment warm pool (refills run at the local provider's real speed)",
+    ),
+    ArmSpec("lazy-pool", "lazy", pooled=True, description="lazy, with an environment warm pool"),
 )
 
 
