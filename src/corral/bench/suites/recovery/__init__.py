@@ -106,7 +106,7 @@ def _record(arm: Arm, result: SuiteResult, done: list[Round]) -> None:
     add_latency(
         arm,
         "resume_beyond_ttl",
-        "the same, minus the lease TTL",
+        "the same, minus the lease TTL (last renewed before the kill, so it can be < 0)",
         [r - TTL for r in resumes],
         ((0.5, "p50"), (1.0, "max")),
     )
