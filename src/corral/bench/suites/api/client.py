@@ -20,7 +20,7 @@ import httpx
 from corral._types import JSONObject
 
 BETA = "managed-agents-2026-04-01"
-DELTAS = {"event_start", "event_delta"}
+DELTAS = {"event_delta"}  # a token; ``event_start`` comes with the block's start frame, before any token
 
 
 def client(url: str, key: str, connections: int = 100) -> httpx.AsyncClient:
