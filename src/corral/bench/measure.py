@@ -53,7 +53,9 @@ def add_latency(
         return
     millis = [s * 1000.0 for s in seconds]
     for q, name in quantiles:
-        arm.add(Metric.of(f"{key}.{name}", f"{label} {name}", stats.quantile_ci(millis, q), "ms", n=len(millis)))
+        # the bootstrap says nothing useful about a maximum
+        estimate = stats.quantile_ci(millis, q) if q < 1.0 else stats.Estimate(max(millis))
+        arm.add(Metric.of(f"{key}.{name}", f"{label} {name}", estimate, "ms", n=len(millis)))
     arm.samples[key] = stats.thin(millis)
 
 
