@@ -147,13 +147,15 @@ class LocalSandbox(Sandbox):
         self._stderr_done.set()
 
     def _kill(self, reason: str) -> None:
+        """Stop the process; ``reason`` is recorded only if it was still running (a death keeps its own)."""
+        if self.parts.process.returncode is not None or self.stopped.is_set():
+            return
         if self._state.stop_reason is None:
             self._state.stop_reason = reason
-        if self.parts.process.returncode is None:
-            try:
-                self.parts.process.kill()
-            except ProcessLookupError:
-                pass  # it exited in the meantime
+        try:
+            self.parts.process.kill()
+        except ProcessLookupError:
+            pass  # it exited in the meantime
 
     async def stop(self, reason: str) -> None:
         self._kill(reason)
