@@ -13,6 +13,7 @@ import pytest
 from corral.sandbox.local.channel import AgentChannel
 
 pytestmark = pytest.mark.anyio
+READ = "import sys; n = int.from_bytes(sys.stdin.buffer.read(4), 'big'); sys.stdin.buffer.read(n)"  # one request
 
 
 async def talk(script: str, max_line: int = 1024) -> tuple[object, bool]:
@@ -33,7 +34,7 @@ async def talk(script: str, max_line: int = 1024) -> tuple[object, bool]:
 
 async def test_odd_ids_are_ignored_and_the_real_reply_arrives() -> None:
     script = (
-        "import sys; sys.stdin.readline(); "
+        f"{READ}; "
         'print(\'{"id": [1]}\'); print(\'{"id": {"a": 1}}\'); print(\'{"id": 1.0}\'); '
         'print(\'{"id": 1, "content": [{"type": "text", "text": "ok"}]}\', flush=True)'
     )
@@ -46,10 +47,10 @@ async def test_odd_ids_are_ignored_and_the_real_reply_arrives() -> None:
     ["print('not json', flush=True)", "print('[1, 2]', flush=True)", "print('x' * 5000, flush=True)"],
 )
 async def test_garbage_closes_the_channel_and_frees_the_caller(garbage: str) -> None:
-    reply, closed = await talk(f"import sys; sys.stdin.readline(); {garbage}; sys.stdin.readline()")
+    reply, closed = await talk(f"{READ}; {garbage}; {READ}")
     assert (reply, closed) == (None, True)
 
 
 async def test_an_agent_that_exits_frees_the_caller() -> None:
-    reply, closed = await talk("import sys; sys.stdin.readline()")
+    reply, closed = await talk(READ)
     assert (reply, closed) == (None, True)

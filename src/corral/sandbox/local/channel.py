@@ -1,4 +1,5 @@
-"""The host end of the agent protocol: JSON lines over the sandbox process's stdin and stdout.
+"""The host end of the agent protocol over the sandbox process's stdin and stdout (see ``agent.main``):
+length-prefixed ``marshal`` frames to the agent, JSON lines back.
 
 Requests carry increasing ids; ``serve`` reads replies and hands each to the call waiting for it, so calls
 may overlap. Everything read is untrusted (code in the sandbox could corrupt the stream): a line longer
@@ -11,6 +12,7 @@ Invariant: once ``closed`` is set, no call waits forever; ``call`` then returns 
 from __future__ import annotations
 
 import json
+import marshal
 from typing import Any
 
 import anyio
@@ -41,8 +43,10 @@ class AgentChannel:
         self.closed = anyio.Event()
 
     async def send(self, message: JSONObject) -> None:
+        """One frame: 4-byte big-endian length, then ``marshal`` (the agent decodes it without any import)."""
+        data = marshal.dumps(message)
         async with self._send_lock:
-            await self._send.send(json.dumps(message).encode() + b"\n")
+            await self._send.send(len(data).to_bytes(4, "big") + data)
 
     async def receive(self) -> JSONObject:
         """One message (only before ``serve`` runs: the start-up handshake)."""

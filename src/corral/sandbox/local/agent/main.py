@@ -1,9 +1,15 @@
-"""The agent's entry point: read the configuration line, harden the process, then serve tool calls.
+"""The agent's entry point: read the configuration, lower the limits, say ready, then serve tool calls.
 
-Protocol (one JSON object per line): the host writes the configuration, then requests
-``{"id", "tool", "input", "timeout"}``; the agent answers ``{"ready": true}`` once, then one
-``{"id", "content", "is_error"}`` per request, in any order (each request runs in its own thread; bash
-calls queue for the one shell).
+Protocol. Host → agent: frames of a 4-byte big-endian length and a ``marshal``-encoded value (the host is the
+trusted side, and ``marshal`` is built in, so nothing needs importing before the agent can listen): first the
+configuration, then requests ``{"id", "tool", "input", "timeout"}``. Agent → host: one JSON object per line
+(the host parses what comes out of a sandbox with ``json`` only): ``{"ready": true}`` once, then one
+``{"id", "content", "is_error"}`` per request, in any order (each request runs in its own thread; bash calls
+queue for the one shell).
+
+Start-up is the cold-start critical path, so before the ready message the agent only reads its configuration
+and lowers its resource limits; everything else (the JSON encoder, the tools, ``ctypes``, the forwarder, the
+shell) is set up by a background thread that the tools wait for.
 
 Invariants: the protocol uses private duplicates of fds 0 and 1, which are pointed at ``/dev/null`` so no
 stray print or child process can write into the channel; the agent is not dumpable, so code in the sandbox
@@ -13,31 +19,27 @@ runs) starts; the resource limits set here are inherited by everything the tools
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import resource
-import sys
 import threading
-
-from . import files
-from .results import ToolFailure, error, text
 
 TYPE_CHECKING = False  # typing costs milliseconds of start-up; annotations are strings anyway
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
+    from .files import Roots
     from .results import Result
     from .shell import Shell
 
 _PR_SET_DUMPABLE = 4
-_FILE_TOOLS = {"read": files.read, "write": files.write, "edit": files.edit}
-_SEARCH_TOOLS = ("glob", "grep")
+_MAX_FRAME = 64 * 1024 * 1024
 
 
 class Agent:
     def __init__(self, config: dict[str, Any], out: BinaryIO) -> None:
         self.config = config
-        self.roots = files.Roots(config["workspace"], tuple(config.get("read_only", ())), config["file_cap"])
+        self.roots: Roots | None = None
         self.shell: Shell | None = None
         self.started = threading.Event()
         self.failure: str | None = None
@@ -45,32 +47,42 @@ class Agent:
         self._write_lock = threading.Lock()
 
     def start(self) -> None:
-        """What user code must never run without: a non-dumpable agent, the egress forwarder, then the shell.
-
-        Runs after the ready message (it overlaps with the host's next steps); bash calls wait for it.
-        """
+        """Everything but the listening: the tools, a non-dumpable agent, the egress forwarder, the shell."""
         try:
-            import ctypes  # imported here, after the ready message: every module costs start-up time
+            import ctypes
 
             ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
-            if proxy := self.config.get("proxy"):
+            import importlib
+
+            for module in ("json", f"{__package__}.results"):  # for ``send`` and ``handle``, off the critical path
+                importlib.import_module(module)
+            from . import files
+
+            config = self.config
+            self.roots = files.Roots(config["workspace"], tuple(config.get("read_only", ())), config["file_cap"])
+            if proxy := config.get("proxy"):
                 from . import forward
 
                 forward.start(proxy["port"], proxy["socket"])
             from .shell import Shell
 
-            self.shell = Shell(self.config["workspace"], self.config["env"], self.config["output_limit"])
+            self.shell = Shell(config["workspace"], config["env"], config["output_limit"])
         except Exception as exc:
             self.failure = f"{type(exc).__name__}: {exc}"
         self.started.set()
 
     def send(self, message: dict[str, Any]) -> None:
+        import json
+
         line = json.dumps(message, ensure_ascii=False).encode() + b"\n"
         with self._write_lock:
             self._out.write(line)
             self._out.flush()
 
     def handle(self, request: dict[str, Any]) -> None:
+        self.started.wait()
+        from .results import ToolFailure, error
+
         tool, tool_input = request.get("tool"), request.get("input")
         try:
             if not isinstance(tool_input, dict):
@@ -83,20 +95,23 @@ class Agent:
         self.send({"id": request.get("id"), **result})
 
     def run(self, tool: str, tool_input: dict[str, Any], timeout: float) -> Result:
+        from . import files, search
+        from .results import ToolFailure
+
+        if self.roots is None or (tool == "bash" and self.shell is None):
+            raise ToolFailure(f"{tool}: the sandbox agent could not start: {self.failure}")
         if tool == "bash":
             return self.bash(tool_input, timeout)
-        if tool in _FILE_TOOLS:
-            return _FILE_TOOLS[tool](tool_input, self.roots)
-        if tool in _SEARCH_TOOLS:
-            from . import search
-
-            return search.glob(tool_input, self.roots) if tool == "glob" else search.grep(tool_input, self.roots)
+        if tool in ("read", "write", "edit"):
+            return getattr(files, tool)(tool_input, self.roots)
+        if tool in ("glob", "grep"):
+            return getattr(search, tool)(tool_input, self.roots)
         raise ToolFailure(f"{tool}: unknown tool")
 
     def bash(self, tool_input: dict[str, Any], timeout: float) -> Result:
-        self.started.wait()
-        if self.shell is None:
-            raise ToolFailure(f"bash: the sandbox agent could not start the shell: {self.failure}")
+        from .results import ToolFailure, text
+
+        assert self.shell is not None
         command = tool_input.get("command")
         if tool_input.get("restart") is True:
             self.shell.restart()
@@ -124,18 +139,28 @@ def _private_channel() -> tuple[BinaryIO, BinaryIO]:
     return requests, replies
 
 
+def read_frame(stream: BinaryIO) -> Any:
+    """The next value from the host, or None at the end of the stream."""
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    size = int.from_bytes(header, "big")
+    if size > _MAX_FRAME:
+        raise ValueError(f"a request of {size} bytes is too large")
+    return marshal.loads(stream.read(size))
+
+
 def main() -> None:
     requests, replies = _private_channel()
-    config = json.loads(requests.readline())
+    config = read_frame(requests)
     _limit(config["rlimits"])
     agent = Agent(config, replies)
-    agent.send({"ready": True})
+    replies.write(b'{"ready": true}\n')
+    replies.flush()
     threading.Thread(target=agent.start, daemon=True).start()
-    for line in requests:
-        request = json.loads(line)
+    while (request := read_frame(requests)) is not None:
         threading.Thread(target=agent.handle, args=(request,), daemon=True).start()
     agent.started.wait()
     if agent.shell is not None:
         agent.shell.close()
-    sys.stderr.flush()
     os._exit(0)
