@@ -18,10 +18,12 @@ import glob
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from pathlib import Path
 
 from corral.sandbox.local import seccomp
@@ -29,6 +31,7 @@ from corral.sandbox.local.disk import mounted
 from corral.sandbox.runtime import RUN_BASE, runtime_dir, state_dir
 
 AGENT_SOURCE = Path(__file__).parent / "agent"
+_SWEEP_GRACE_SECONDS = 600.0
 SANDBOX_PYTHON = "/usr/bin/python3"
 ETC_FILES = {
     "passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\nuser:x:1000:1000:sandbox user:/home/user:/bin/bash\n",
@@ -134,15 +137,28 @@ def _filter_bytes() -> bytes:  # compiled once per process
         return path.read_bytes()
 
 
+def _abandoned(run: Path) -> bool:
+    """Left behind: its data dir is gone, or (no ``source``: an egress proxy's only) nothing has listened on its
+    control socket for a while."""
+    source = run / "source"
+    if source.is_file():
+        return not Path(source.read_text()).exists()
+    if time.time() - run.stat().st_mtime < _SWEEP_GRACE_SECONDS:
+        return False
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(run / "egress" / "control.sock"))
+        except OSError:
+            return True
+    return False
+
+
 def sweep_stale() -> None:
-    """Remove runtime directories whose data dir no longer exists (left by crashed or test providers)."""
+    """Remove runtime directories left by crashed or killed providers and proxies (never a mounted one)."""
     if not RUN_BASE.is_dir():
         return
     for run in RUN_BASE.iterdir():
-        source = run / "source"
-        if run.name.startswith("shared-"):
-            continue
-        if not source.is_file() or Path(source.read_text()).exists():
+        if run.name.startswith("shared-") or not _abandoned(run):
             continue
         fs = run / "fs"
         if fs.exists() and mounted(fs):
