@@ -97,7 +97,9 @@ class Disk:
             directory.chmod(0o711)
 
     def close(self) -> None:
-        if self._mounted_here and mounted(self.mount):
+        """Unmount if this process mounted the filesystem, or if the process that did is gone (we are the last)."""
+        last = self._mounted_here or not _alive(self.state / "disk.owner")
+        if last and mounted(self.mount):
             subprocess.run(["umount", "--lazy", str(self.mount)], check=False, capture_output=True, timeout=60)
         self._mounted_here = False
 

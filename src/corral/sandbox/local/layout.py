@@ -120,7 +120,9 @@ class Layout:
 
     def release(self) -> None:
         """Remove this data dir's runtime directory once nothing is mounted in it (what is in use stays)."""
-        if self.fs.exists() and not mounted(self.fs):
+        if self.fs.exists() and mounted(self.fs):
+            return  # another process still uses it; ``source`` lets a later sweep judge it
+        if self.fs.exists():
             self.fs.rmdir()
         (self.run / "source").unlink(missing_ok=True)
         try:
