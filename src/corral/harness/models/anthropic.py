@@ -15,6 +15,7 @@ import anthropic
 import httpx2
 
 from corral._types import JSONObject
+from corral.errors import ModelError
 from corral.harness.models import errors
 from corral.harness.models.base import (
     BlockFinished,
@@ -57,6 +58,7 @@ class AnthropicClient:
         await self._client.close()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        failure: ModelError | None = None
         try:
             response = await self._client.messages.create(**request_params(request), stream=True)
             reader = _StreamReader()
@@ -65,13 +67,15 @@ class AnthropicClient:
                     for event in reader.feed(raw):
                         yield event
             if not reader.finished:
-                raise errors.malformed("the stream ended before message_stop")
+                failure = errors.malformed("the stream ended before message_stop")
         except anthropic.APIStatusError as exc:
-            raise errors.from_status(exc.status_code, exc.type, exc.message, exc.response.headers) from exc
+            failure = errors.from_status(exc.status_code, exc.type, exc.message, exc.response.headers)
         except (anthropic.APIConnectionError, httpx2.HTTPError) as exc:
-            raise errors.transport(str(exc) or type(exc).__name__) from exc
+            failure = errors.transport(str(exc) or type(exc).__name__)
         except ValueError as exc:  # JSON that did not parse (malformed SSE data)
-            raise errors.malformed(str(exc)) from exc
+            failure = errors.malformed(str(exc))
+        if failure is not None:
+            raise failure  # outside the handlers, unchained: see the ``errors`` module docstring
 
 
 # ------------------------------------------------------------------------------------------ request

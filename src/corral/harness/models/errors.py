@@ -5,6 +5,11 @@ Mapping (both wire protocols): 429 or ``rate_limit_error`` → ``ModelRateLimite
 and unparsable tool JSON → retryable ``ModelRequestFailed``; any other 4xx → non-retryable
 ``ModelRequestFailed`` (retrying an invalid request cannot help). ``retry-after-ms`` / ``retry-after``
 (seconds) are honoured.
+
+Adapters raise these outside their ``except`` blocks and unchained. A provider SDK's parse error carries a
+traceback whose frames hold the SDK's suspended byte-stream generators; chaining it into an error that
+the harness keeps (often in a reference cycle) would leave those generators to a later garbage
+collection, which closes them after the response's socket is gone and its descriptor possibly reused.
 """
 
 from __future__ import annotations

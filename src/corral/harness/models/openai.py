@@ -19,6 +19,7 @@ from typing import Any
 import httpx2
 import openai
 
+from corral.errors import ModelError
 from corral.harness.models import errors
 from corral.harness.models.base import (
     BlockFinished,
@@ -62,6 +63,7 @@ class OpenAIClient:
         await self._client.close()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        failure: ModelError | None = None
         try:
             response = await self._client.chat.completions.create(
                 **request_params(request, self._limit_field), stream=True
@@ -74,13 +76,15 @@ class OpenAIClient:
             for event in reader.finish():
                 yield event
         except openai.APIStatusError as exc:
-            raise errors.from_status(exc.status_code, _error_type(exc), exc.message, exc.response.headers) from exc
+            failure = errors.from_status(exc.status_code, _error_type(exc), exc.message, exc.response.headers)
         except (openai.APIConnectionError, httpx2.HTTPError) as exc:
-            raise errors.transport(str(exc) or type(exc).__name__) from exc
+            failure = errors.transport(str(exc) or type(exc).__name__)
         except openai.APIError as exc:  # an error object inside the stream
-            raise errors.from_status(200, _error_type(exc), exc.message) from exc
+            failure = errors.from_status(200, _error_type(exc), exc.message)
         except ValueError as exc:
-            raise errors.malformed(str(exc)) from exc
+            failure = errors.malformed(str(exc))
+        if failure is not None:
+            raise failure  # outside the handlers, unchained: see the ``errors`` module docstring
 
 
 def _error_type(exc: openai.APIError) -> str | None:
