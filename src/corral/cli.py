@@ -52,6 +52,10 @@ def serve(
         access_log=access_log,
         log_level="info",
         timeout_graceful_shutdown=5,
+        # Longer than clients' idle-connection expiry (httpx: 5 s, uvicorn's default too): a server that
+        # closes an idle keep-alive connection as the client reuses it fails that request for nothing.
+        timeout_keep_alive=75,
+        backlog=4096,
     )
 
 

@@ -18,7 +18,8 @@ from corral.bench.procs import CorralServe, ModelServer, corral_env, rss_kib
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
 from corral.bench.suites.api import phases
-from corral.bench.suites.api.client import client, setup_agent
+from corral.bench.suites.api.client import client, new_session, setup_agent
+from corral.bench.suites.api.floor import FloorServer, round_trips
 
 
 def _missing() -> str | None:
@@ -50,6 +51,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         Arm(f"overhead@{n}", f"{n} session(s) at once, {turns * 5 if n == 1 else turns} turns each") for n in levels
     ]
     arms += [
+        Arm("http-floor", "one request at a time: a bare uvicorn + Starlette route beside corral's, same client"),
         Arm("sse-fanout", f"{fan} SSE subscribers on one session"),
         Arm("http-throughput", f"{through} sessions"),
         Arm("memory", "RSS of the corral serve process"),
@@ -68,7 +70,13 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         await serve.start()
         http = await stack.enter_async_context(client(serve.url, serve.key, 2 * max(levels + [fan, through]) + 50))
         ids = await setup_agent(http, "bench")
-        tick = ctx.progress.task("api · overhead, fan-out, throughput, memory", len(levels) + 3)
+        tick = ctx.progress.task("api · floor, overhead, fan-out, throughput, memory", len(levels) + 4)
+        floor = FloorServer()
+        stack.push_async_callback(floor.aclose)
+        await floor.start()
+        floor_session = await new_session(http, *ids)
+        await round_trips(http, floor.url, floor_session, arms[len(levels)], ctx.pick("api.round_trips", 30, 300))
+        tick(1)
         baseline = await phases.idle_memory(http, ids, arms[-1], serve, idle)
         tick(1)
         peak = 0
@@ -77,10 +85,10 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             peak = max(peak, await phases.overhead(http, ids, arm, n, each, serve))
             tick(1)
         phases.active_memory(arms[-1], baseline, peak, max(levels))
-        await phases.fanout(http, ids, arms[len(levels)], fan, 3)
+        await phases.fanout(http, ids, arms[len(levels) + 1], fan, 3)
         tick(1)
         await model.set_script(phases.model_script(0.0))
-        await phases.throughput(http, ids, arms[len(levels) + 1], through, turns * 2)
+        await phases.throughput(http, ids, arms[len(levels) + 2], through, turns * 2)
         tick(1)
         result.notes.append(f"corral serve RSS at the end of the run: {rss_kib(serve.pid)} KiB")
 

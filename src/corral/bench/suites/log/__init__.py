@@ -23,10 +23,9 @@ from corral.bench.suites.log.setup import open_systems
 
 async def run(ctx: Context, result: SuiteResult) -> None:
     result.notes.append(
-        "Recovery rebuild: until the harness's context builder exists, 'rebuild' turns every event into "
-        "Messages-API messages with the same function for both systems (corral.bench.context); each system "
-        "parses its own stored form first (corral: json.loads of the payload; openhands-sdk: pydantic "
-        "validation inside ConversationState.create)."
+        "Recovery: corral's figure is the wake-up path of its harness (get_session, get_events, the log fold "
+        "SessionLog and build_messages); openhands-sdk's is ConversationState.create followed by the same "
+        "neutral message rebuild (corral.bench.context) that both systems' digests are checked with."
     )
     result.notes.append(
         "openhands-sdk runs in its own Python 3.12 virtualenv, in a subprocess driven over pipes, so its "

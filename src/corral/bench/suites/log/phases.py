@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Protocol
 
+import anyio
+
 from corral.bench.measure import add_latency, add_value, interleave
 from corral.bench.results import SuiteResult
 from corral.bench.suite import Context
@@ -55,7 +57,7 @@ def _appenders(systems: Systems) -> dict[str, tuple[str, str, str, Appender]]:
 
 
 async def emit(ctx: Context, result: SuiteResult, systems: Systems, raw: Raw) -> None:
-    n, rounds, warm = ctx.pick("log.emit", 100, 2000), ctx.pick("log.rounds", 2, 10), ctx.pick("log.warmup", 10, 100)
+    n, rounds, warm = ctx.pick("log.emit", 100, 1000), ctx.pick("log.rounds", 2, 10), ctx.pick("log.warmup", 10, 100)
     result.params.update({"emit_events": n, "emit_rounds": rounds, "emit_warmup": warm})
     appenders = _appenders(systems)
     for _, _, _, system in appenders.values():
@@ -113,10 +115,17 @@ class Fills:
         corral = [name for name in self.systems.corral if not name.endswith("-full")]
         names = corral + ([PEER] if peer and self.systems.peer is not None else [])
         tick = self.ctx.progress.task(f"log · fill {n:,}-event sessions", len(names))
-        for name in names:
+
+        async def fill(name: str) -> None:
             if (name, n, scale) not in self.done:
                 self.done[(name, n, scale)] = await self._fill(name, n, scale)
             tick(1)
+
+        # Side by side: filling is set-up, not a measurement, and the peer and PostgreSQL work in their own
+        # processes. Nothing is timed until every fill is done.
+        async with anyio.create_task_group() as group:
+            for name in names:
+                group.start_soon(fill, name)
         return {name: self.done[(name, n, scale)] for name in names if (name, n, scale) in self.done}
 
     async def _fill(self, name: str, n: int, scale: float) -> str:

@@ -26,6 +26,8 @@ import asyncpg
 from corral.bench import context
 from corral.bench.workload import Step, steps
 from corral.db.engines import open_database
+from corral.harness.context import build_messages
+from corral.harness.log import SessionLog
 from corral.session import NewEvent, NewSession, SessionStore
 
 FLOOR_TABLE = (
@@ -106,12 +108,16 @@ class CorralLog:
         return samples
 
     async def recover(self, session_id: str) -> tuple[float, int, str]:
-        """Wake-up cost: read the session and all its events, rebuild the model context."""
+        """Wake-up cost, as ``corral.harness.wake`` pays it: read the session and all its events, fold them
+        (``SessionLog``) and build the model request's messages (``build_messages``). The neutral rebuild
+        behind the cross-system digest runs after the clock stops."""
         began = time.perf_counter()
         await self.store.get_session(session_id)
         events = await self.store.get_events(session_id)
-        messages = context.rebuild(context.corral_item(e.type, e.id, e.payload) for e in events)
+        log = SessionLog(session_id, events)
+        build_messages(log.events, log.state.compaction)
         seconds = time.perf_counter() - began
+        messages = context.rebuild(context.corral_item(e.type, e.id, e.payload) for e in events)
         return seconds, len(events), context.digest(messages)
 
     async def concurrent(self, sessions: int, per_session: int, seed: int) -> float:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Params:
     sessions: int = 100
-    arrivals_per_second: float = 4.0
+    arrivals_per_second: float = 6.0
     no_hands_share: float = 0.5
     time_scale: float = 0.25
     #: model time to first token: lognormal (median seconds, sigma) before scaling
