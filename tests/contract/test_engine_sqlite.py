@@ -192,3 +192,18 @@ async def test_a_dead_writer_fails_writes_instead_of_hanging(tmp_path: Path) -> 
         assert await db.read(count_sessions) == 0  # reads do not need the writer
     finally:
         await db.close()
+
+
+async def test_a_new_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "corral.db"
+    db = SqliteDatabase(f"sqlite:///{path}")
+    await db.open()
+    try:
+        store = SessionStore(db)
+        await store.emit_event((await make_session(store)).id, NewEvent("agent.message", {"content": []}))
+    finally:
+        await db.close()
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    for name in ("corral.db", "corral.db-wal", "corral.db-shm"):
+        if (path.parent / name).exists():
+            assert (path.parent / name).stat().st_mode & 0o077 == 0, name

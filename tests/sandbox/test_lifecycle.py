@@ -128,6 +128,7 @@ async def test_a_worker_killed_mid_call_leaves_an_interrupted_call_and_the_works
     finally:
         child.kill()
         await child.wait()
+        await child.aclose()  # its pipes too, or they are left to the garbage collector
     async with open_provider(tmp_path) as provider:
         recorded = await provider.recorded(session, "toolu_crash")
         assert recorded is not None and text_of(recorded).startswith("bash: interrupted:")

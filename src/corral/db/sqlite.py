@@ -85,7 +85,10 @@ class SqliteDatabase(Database):
 
     def _init_file(self) -> None:
         """Apply pending migrations (several processes may open a new file at once: the lock sorts them)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only: the log holds every conversation and the key hashes (SQLite gives the -wal and -shm
+        # files the database file's permissions).
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path.touch(mode=0o600, exist_ok=True)
         conn = sq.connect(self.path, self.synchronous, "plain")
         try:
             conn.execute("BEGIN IMMEDIATE")

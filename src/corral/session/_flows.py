@@ -84,9 +84,9 @@ def append(
     before = state.signature()
     appended = _project_all(state, session_id, row, events, stamp, check)
     if len(appended) == 1:
-        yield exec_(INSERT_EVENT, *_event_values(appended[0]))
+        yield exec_(INSERT_EVENT, *event_values(appended[0]))
     else:
-        yield many(INSERT_EVENT, [_event_values(e) for e in appended])
+        yield many(INSERT_EVENT, [event_values(e) for e in appended])
     if state.signature() != before:
         yield exec_(
             "UPDATE sessions SET status = $2, usage = $3, pending_actions = $4, active_seconds = $5,"
@@ -127,7 +127,7 @@ def _project_all(
     return appended
 
 
-def _event_values(e: Event) -> tuple[Any, ...]:
+def event_values(e: Event) -> tuple[Any, ...]:
     return (e.session_id, e.seq, e.id, e.type, e.processed_at, e.created_at, e.payload)
 
 

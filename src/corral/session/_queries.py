@@ -9,7 +9,7 @@ from corral.db import Flow, all_rows, exec_, notify, one
 from corral.errors import NotFound
 from corral.ids import new_id
 from corral.paging import Cursor
-from corral.session._flows import INSERT_EVENT, select_session
+from corral.session._flows import INSERT_EVENT, event_values, select_session
 from corral.session.events import Event, NewEvent, dumps
 from corral.session.records import SESSION_COLUMNS, SessionRecord, SessionState, empty_usage, project
 
@@ -83,16 +83,7 @@ def create(new: NewSession, stamp: str) -> Flow:
     if events:
         yield exec_("UPDATE sessions SET wake_at = {now} WHERE id = $1", session_id)
         for event in events:
-            yield exec_(
-                INSERT_EVENT,
-                event.session_id,
-                event.seq,
-                event.id,
-                event.type,
-                event.processed_at,
-                event.created_at,
-                event.payload,
-            )
+            yield exec_(INSERT_EVENT, *event_values(event))
         yield notify("wake", session_id)
     row = yield from select_session(session_id)
     return SessionRecord.from_row(row), events
@@ -177,16 +168,7 @@ def update_doc(session_id: str, workspace_id: str, changes: dict[str, Any], stam
         return record, None
     seq = record.last_seq + 1
     event = Event(session_id, seq, new_id("event"), "session.updated", stamp, stamp, dumps(changed))
-    yield exec_(
-        INSERT_EVENT,
-        event.session_id,
-        event.seq,
-        event.id,
-        event.type,
-        event.processed_at,
-        event.created_at,
-        event.payload,
-    )
+    yield exec_(INSERT_EVENT, *event_values(event))
     yield exec_(
         "UPDATE sessions SET doc = $2, last_seq = $3, updated_at = $4 WHERE id = $1", session_id, dumps(doc), seq, stamp
     )
@@ -210,16 +192,7 @@ def archive(session_id: str, workspace_id: str, stamp: str) -> Flow:
         seq += 1
         event = Event(session_id, seq, new_id("event"), "session.status_terminated", stamp, stamp, "{}")
         project(state, event.id, event.type, {}, float(row["db_now"]))
-        yield exec_(
-            INSERT_EVENT,
-            event.session_id,
-            event.seq,
-            event.id,
-            event.type,
-            event.processed_at,
-            event.created_at,
-            event.payload,
-        )
+        yield exec_(INSERT_EVENT, *event_values(event))
     yield exec_(
         "UPDATE sessions SET archived_at = $2, updated_at = $2, status = 'terminated', last_seq = $3, runnable = 0,"
         " active_seconds = $4, running_since = NULL, pending_actions = '[]', lease_token = lease_token + 1,"

@@ -102,6 +102,7 @@ class Starter:
         undo.push_async_callback(cgroups.remove)
         await anyio.to_thread.run_sync(cgroups.create, spec.limits)
         process = await spawn(provider.layout, plan, cgroups)
+        undo.push_async_callback(process.aclose)  # its pipes, once reaped (callbacks run last-in, first-out)
         undo.push_async_callback(_reap, process.kill, process.wait)
         assert process.stdin is not None and process.stdout is not None
         channel = AgentChannel(process.stdin, process.stdout, MAX_REPLY_BYTES)
