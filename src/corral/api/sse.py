@@ -84,19 +84,42 @@ class EventStream(Response):
                     return
             if item is None:
                 await send({"type": "http.response.body", "body": _PING, "more_body": True})
-            elif isinstance(item, Closed):
-                log.debug("stream of %s closed by the broker: %s", self.session_id, item.reason)
+                continue
+            body, done = _frames([item, *_ready(subscriber)])
+            if body:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            if done:
                 return
-            elif isinstance(item, Delta):
-                await send(
-                    {"type": "http.response.body", "body": frame(item.kind, item.wire_json()), "more_body": True}
-                )
-            else:
-                await send(
-                    {"type": "http.response.body", "body": frame(item.type, item.wire_json()), "more_body": True}
-                )
-                if item.type == "session.deleted":
-                    return
+
+
+_BATCH = 64
+
+
+def _ready(subscriber: Subscriber) -> list[Event | Delta | Closed]:
+    """What else is already queued: a burst (a turn's events at once) goes out in one write."""
+    items: list[Event | Delta | Closed] = []
+    while len(items) < _BATCH:
+        try:
+            items.append(subscriber.receive.receive_nowait())
+        except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+            break
+    return items
+
+
+def _frames(items: list[Event | Delta | Closed]) -> tuple[bytes, bool]:
+    """The frames of ``items`` in order, up to the end of the stream; and whether the stream ends there."""
+    frames: list[bytes] = []
+    for item in items:
+        if isinstance(item, Closed):
+            log.debug("a stream closed by the broker: %s", item.reason)
+            return b"".join(frames), True
+        if isinstance(item, Delta):
+            frames.append(frame(item.kind, item.wire_json()))
+        else:
+            frames.append(frame(item.type, item.wire_json()))
+            if item.type == "session.deleted":
+                return b"".join(frames), True
+    return b"".join(frames), False
 
 
 async def _watch_disconnect(receive: Receive, scope: CancelScope, gone: anyio.Event) -> None:

@@ -6,6 +6,7 @@ method text comes from ``method.md`` next to this module; a target without a fig
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +74,18 @@ def _load(suite: SuiteResult) -> str:
 
 
 def _busy(results: dict[str, SuiteResult]) -> bool:
-    """Whether other work competed for the CPUs: a suite began with more runnable work than there are CPUs.
+    """Whether other work competed for the CPUs: a run began with more runnable work than there are CPUs.
 
-    Only the load at a suite's start counts; the load at its end is mostly the benchmark's own processes.
+    Only the load as a run begins counts: a suite that starts right after another one (one ``corral bench``)
+    sees the load the benchmark itself left behind, and the load at a suite's end is mostly its own.
     """
-    for suite in results.values():
+    previous_end: datetime | None = None
+    for suite in sorted(results.values(), key=lambda r: r.started_at):
+        began = datetime.fromisoformat(suite.started_at.replace("Z", "+00:00"))
+        fresh = previous_end is None or (began - previous_end).total_seconds() > 300
+        previous_end = began + timedelta(seconds=suite.seconds)
         cpus = suite.machine.get("cpus_usable") or 1
-        start = (suite.machine.get("load_average_at_start") or [0])[0]
-        if start > cpus:
+        if fresh and (suite.machine.get("load_average_at_start") or [0])[0] > cpus:
             return True
     return False
 

@@ -7,6 +7,9 @@ Invariants:
 * ``payload`` is the JSON text of the type-specific fields only; it never contains ``type``, ``id`` or
   ``processed_at``. ``wire_json()`` is therefore built by string concatenation, without re-parsing.
 * Deltas (token-level previews) are not ``Event`` objects: they never reach the log.
+* ``data()`` parses the payload once per ``Event`` object and hands every caller the same objects: callers
+  read them and never change them (a harness wake folds and renders each event, so parsing twice would
+  double the largest cost of reading a long session).
 """
 
 from __future__ import annotations
@@ -15,9 +18,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from corral._types import JSONObject
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def loads(text: str) -> Any:
+    """Parse JSON text of the log (orjson; the standard parser for what orjson refuses, e.g. integers
+    beyond 64 bits, which ``dumps`` can write)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
 
 CLIENT_EVENT_TYPES = frozenset(
     {
@@ -84,10 +99,15 @@ class Event:
     processed_at: str | None
     created_at: str
     payload: str
+    _parsed: JSONObject | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def data(self) -> JSONObject:
-        """The type-specific fields, parsed."""
-        return json.loads(self.payload)
+        """The type-specific fields, parsed once (read-only: shared by every caller)."""
+        parsed = self._parsed
+        if parsed is None:
+            parsed = loads(self.payload)
+            object.__setattr__(self, "_parsed", parsed)
+        return parsed
 
     def wire_json(self) -> str:
         """The event as the API sends it: ``{"type","id","processed_at", ...fields}``."""

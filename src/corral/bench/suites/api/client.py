@@ -1,7 +1,8 @@
 """A Managed Agents API client for the benchmarks: httpx over loopback, SSE lines timestamped on arrival.
 
 Invariants: every SSE line is timestamped by a reader task the moment it arrives (never when the consumer
-gets to it), so a slow consumer cannot inflate a latency; a session's stream is opened before its first
+gets to it), so a slow consumer cannot inflate a latency; the reader parses no JSON (with hundreds of streams in
+one client process, parsing on arrival would be the client's own lag); a session's stream is opened before its first
 message is sent (stream-first, as the API asks).
 """
 
@@ -58,7 +59,12 @@ class Seen:
     kind: str
     at: float  # time.perf_counter() on arrival
     wall: float  # time.time() on arrival
-    data: JSONObject
+    raw: str  # the frame's data line, parsed only when asked (after the run), not by the reader
+
+    @property
+    def data(self) -> JSONObject:
+        found: Any = json.loads(self.raw)
+        return found if isinstance(found, dict) else {}
 
 
 @dataclass
@@ -86,8 +92,7 @@ async def _read(response: httpx.Response, stream: Stream, ready: anyio.Event) ->
         if line.startswith("event:"):
             kind = line[6:].strip()
         elif line.startswith("data:") and kind and kind != "ping":
-            data: Any = json.loads(line[5:])
-            stream.events.append(Seen(kind, now, wall, data if isinstance(data, dict) else {}))
+            stream.events.append(Seen(kind, now, wall, line[5:]))
             if kind == "session.status_idle":
                 stream.idles += 1
                 stream.idle.set()

@@ -1,6 +1,6 @@
 """The HTTP floor of the ``api`` suite: what one request costs on this machine before corral does anything.
 
-``python -m corral.bench.suites.api.floor PORT`` serves one JSON route with the same server stack as ``corral
+``python -m corral.bench.suites.api.floor_app PORT`` serves one JSON route with the same server stack as ``corral
 serve`` (uvicorn + Starlette, no middleware) and prints ``ready`` once it listens. ``round_trips`` times the same
 client against it, against an unknown corral route (authentication and routing only) and against corral's
 ``events.send``, interleaved, so the platform's share of a request can be read off in one run.
@@ -22,7 +22,7 @@ class FloorServer(Child):
     def __init__(self) -> None:
         self.port = free_port()
         env = {"PATH": BIN_PATH, "PYTHONUNBUFFERED": "1"}
-        super().__init__([sys.executable, "-m", "corral.bench.suites.api.floor", str(self.port)], env)
+        super().__init__([sys.executable, "-m", "corral.bench.suites.api.floor_app", str(self.port)], env)
 
     @property
     def url(self) -> str:
@@ -52,28 +52,3 @@ async def round_trips(http: httpx.AsyncClient, floor_url: str, session_id: str, 
             samples[name].append(time.perf_counter() - began)
     for name, (label, _) in targets.items():
         add_latency(arm, name, f"round trip, {label}", samples[name], ((0.5, "p50"), (0.95, "p95")))
-
-
-def main() -> None:
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    async def hello(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True})
-
-    port = int(sys.argv[1])
-
-    class Ready(uvicorn.Server):
-        async def startup(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
-            await super().startup(sockets)  # type: ignore[arg-type]
-            print("ready", flush=True)
-
-    config = uvicorn.Config(Starlette(routes=[Route("/", hello)]), port=port, log_level="error", access_log=False)
-    Ready(config).run()
-
-
-if __name__ == "__main__":
-    main()

@@ -109,10 +109,11 @@ async def fanout(http: httpx.AsyncClient, ids: tuple[str, str], arm: Arm, subscr
         arrivals: dict[str, list[float]] = {}
         for stream in streams:
             for seen in stream.events:
-                stamp = _epoch(seen.data.get("processed_at"))
-                if stamp is not None and "id" in seen.data:
+                data = seen.data
+                stamp = _epoch(data.get("processed_at"))
+                if stamp is not None and "id" in data:
                     lags.append(seen.wall - stamp)
-                    arrivals.setdefault(str(seen.data["id"]), []).append(seen.at)
+                    arrivals.setdefault(str(data["id"]), []).append(seen.at)
         spreads = [max(times) - min(times) for times in arrivals.values()]
         group.cancel_scope.cancel()
     add_latency(arm, "lag", f"event stamped → received, {subscribers} subscribers", lags)
