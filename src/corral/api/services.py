@@ -20,7 +20,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from corral.api.bootstrap import make_catalog, open_db
-from corral.api.workers import open_workers
+from corral.api.workers import keep_pools_warm, open_workers
 from corral.catalog import Catalog
 from corral.config import Settings
 from corral.db import Database
@@ -61,4 +61,6 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
         if runtime is not None:
             await tasks.start(runtime.run)
+            if runtime.sandbox is not None:
+                tasks.start_soon(keep_pools_warm, catalog, runtime.sandbox)
         yield Services(settings=settings, db=db, sessions=sessions, catalog=catalog, tasks=tasks, runtime=runtime)

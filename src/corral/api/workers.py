@@ -3,8 +3,9 @@
 ``open_workers`` returns None when ``Settings.workers`` is 0 (an API-only process). Otherwise it opens the
 sandbox provider named by ``Settings.sandbox_provider`` on ``stack`` (so it closes after the workers stop)
 and builds a ``Runtime`` reading environment configs from the catalog. The caller starts ``runtime.run`` in
-its task group. A provider that cannot start on this machine (not root, no bubblewrap …) is logged and the
-workers run without sandboxes: sandbox tool calls then come back as error results the model can read.
+its task group, and ``keep_pools_warm`` beside it when there is a sandbox provider. A provider that cannot
+start on this machine (not root, no bubblewrap …) is logged and the workers run without sandboxes: sandbox
+tool calls then come back as error results the model can read.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 
+import anyio
+
 from corral._types import JSONObject
 from corral.catalog import Catalog
 from corral.config import Settings
 from corral.egress.process import open_egress
 from corral.egress.web_fetch import WebFetchTool
 from corral.errors import CorralError, NotFound
-from corral.harness import EnvironmentSource, Runtime
+from corral.harness import EnvironmentSource, Runtime, environment_spec
 from corral.sandbox import SandboxProvider
 from corral.sandbox.registry import create_provider
 from corral.session import SessionStore
@@ -56,3 +59,19 @@ async def open_workers(
     sandbox = await open_sandbox(stack, settings)
     executors = [WebFetchTool()]  # server-side tools (corral.egress): the harness never imports egress
     return Runtime(sessions, settings, sandbox=sandbox, environments=environment_source(catalog), executors=executors)
+
+
+POOL_SWEEP_SECONDS = 30.0
+
+
+async def keep_pools_warm(catalog: Catalog, sandbox: SandboxProvider, every: float = POOL_SWEEP_SECONDS) -> None:
+    """Fill the warm pools environments ask for (``config.corral.warm_pool_size``) before any session needs
+    one: at start, then every ``every`` seconds, which also picks up environments created or changed through
+    another process. Asking again is cheap: a provider only tops a pool up."""
+    while True:
+        try:
+            for record in await catalog.environments_with_warm_pools():
+                await sandbox.prepare(environment_spec(record.id, record.config))
+        except CorralError as exc:  # the database or the provider is unwell: the next sweep tries again
+            log.warning("preparing warm pools failed: %s", exc.message)
+        await anyio.sleep(every)

@@ -189,3 +189,11 @@ def page(workspace_id: str, include_archived: bool, limit: int, cursor: Cursor |
     items = [EnvironmentRecord.from_row(row) for row in rows[:limit]]
     key = [items[-1].created_at, items[-1].id] if items else []
     return Page(items, next_page(rows, limit, "environments", key))
+
+
+def with_warm_pools() -> Flow:
+    """Live environments whose config asks for a warm pool (``config.corral.warm_pool_size`` > 0), in any
+    workspace: the sandbox side keeps their pools filled."""
+    rows = yield all_rows(f"SELECT {COLUMNS} FROM environments WHERE archived_at IS NULL ORDER BY id")
+    records = [EnvironmentRecord.from_row(row) for row in rows]
+    return [r for r in records if int(dict(r.config.get("corral") or {}).get("warm_pool_size") or 0) > 0]

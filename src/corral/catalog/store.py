@@ -149,6 +149,9 @@ class Catalog:
     async def delete_environment(self, workspace_id: str, environment_id: str) -> None:
         await self.db.write(environments.delete, _environment_id(environment_id), workspace_id)
 
+    async def environments_with_warm_pools(self) -> list[EnvironmentRecord]:
+        return await self.db.read(environments.with_warm_pools)
+
     async def list_environments(
         self, workspace_id: str, *, include_archived: bool, limit: int, page: str | None
     ) -> Page:

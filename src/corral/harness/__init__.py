@@ -8,7 +8,7 @@ executors through ``ToolRouter``.
 
 from corral.harness.brain import Harness, Hook, Limits
 from corral.harness.environments import Environments, EnvironmentSource, no_environments
-from corral.harness.hands import Hands, HandsPool
+from corral.harness.hands import Hands, HandsPool, environment_spec
 from corral.harness.router import ToolCall, ToolExecutor, ToolRouter
 from corral.harness.runtime import Runtime
 from corral.harness.wake import wake
@@ -27,6 +27,7 @@ __all__ = [
     "ToolExecutor",
     "ToolRouter",
     "WorkerPool",
+    "environment_spec",
     "no_environments",
     "wake",
 ]

@@ -35,6 +35,22 @@ log = logging.getLogger(__name__)
 MODES = ("lazy", "speculative", "eager")
 
 
+def environment_spec(
+    environment_id: str, config: JSONObject, session_id: str = "", tool_configs: JSONObject | None = None
+) -> ProvisionSpec:
+    """The recipe of an environment's sandboxes (for a session, or with no session: a warm pool's)."""
+    extension: Any = config.get("corral") or {}
+    pool = extension.get("warm_pool_size") if isinstance(extension, dict) else 0
+    return ProvisionSpec(
+        session_id=session_id,
+        environment_id=environment_id,
+        networking=dict(config.get("networking") or {"type": "unrestricted"}),
+        packages=dict(config.get("packages") or {}),
+        tool_configs=dict(tool_configs or {}),
+        warm_pool_size=int(pool or 0),
+    )
+
+
 class Hands:
     def __init__(self, session_id: str, provider: SandboxProvider, environments: Environments, mode: str):
         self.session_id = session_id
@@ -67,15 +83,7 @@ class Hands:
         return str(mode) if mode in MODES else self._default_mode
 
     async def spec(self) -> ProvisionSpec:
-        config = await self.config()
-        return ProvisionSpec(
-            session_id=self.session_id,
-            environment_id=self.environment_id,
-            networking=dict(config.get("networking") or {"type": "unrestricted"}),
-            packages=dict(config.get("packages") or {}),
-            tool_configs=dict(self.tool_configs),
-            warm_pool_size=int((await self.extension()).get("warm_pool_size") or 0),
-        )
+        return environment_spec(self.environment_id, await self.config(), self.session_id, self.tool_configs)
 
     async def sandbox(self) -> Sandbox:
         async with self._lock:

@@ -38,6 +38,7 @@ class Runtime:
         pools: int | None = None,
         poll_interval: float = 0.5,
     ):
+        self.sandbox = sandbox
         configs = Environments(environments)
         hands = HandsPool(sandbox, configs, mode=settings.sandbox_mode, idle_seconds=settings.sandbox_idle_seconds)
         models = ModelRegistry(settings.providers)
