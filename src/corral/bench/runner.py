@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import time
 import traceback
@@ -48,12 +49,35 @@ class RunOptions:
 
 
 async def run_suites(names: Sequence[str], options: RunOptions, progress: Progress | None = None) -> list[SuiteResult]:
+    """Run ``names`` in order. SIGTERM (or SIGINT) stops the run and still cleans up: the suites' children
+    are stopped and a throwaway PostgreSQL cluster is removed; then ``SystemExit(143)`` (or 130)."""
+    results: list[SuiteResult] = []
+    stopped_by: list[int] = []
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with anyio.create_task_group() as tasks:
+
+            async def stop_on_signal() -> None:
+                async for signum in signals:
+                    stopped_by.append(signum)
+                    tasks.cancel_scope.cancel()
+                    return
+
+            tasks.start_soon(stop_on_signal)
+            await _run_all(names, options, progress, results)
+            tasks.cancel_scope.cancel()
+    if stopped_by:
+        raise SystemExit(128 + stopped_by[0])
+    return results
+
+
+async def _run_all(
+    names: Sequence[str], options: RunOptions, progress: Progress | None, results: list[SuiteResult]
+) -> None:
     suites = all_suites()
     data_dir = options.data_dir.resolve()  # database URLs and sandboxes need absolute paths
     (data_dir / "bench").mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="run-", dir=data_dir / "bench"))
     postgres = PostgresSource(options.postgres_url)
-    results: list[SuiteResult] = []
     try:
         await postgres.start()
         for name in names:
@@ -71,9 +95,9 @@ async def run_suites(names: Sequence[str], options: RunOptions, progress: Progre
             ctx.scratch.mkdir(parents=True)
             results.append(await _run_one(suites[name], ctx, options.out_dir))
     finally:
-        await postgres.aclose()
-        await anyio.to_thread.run_sync(lambda: shutil.rmtree(scratch, ignore_errors=True))
-    return results
+        with anyio.CancelScope(shield=True):  # a stopped run cleans up too
+            await postgres.aclose()
+            await anyio.to_thread.run_sync(lambda: shutil.rmtree(scratch, ignore_errors=True))
 
 
 async def _run_one(suite: Suite, ctx: Context, out_dir: Path) -> SuiteResult:
