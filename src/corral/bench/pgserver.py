@@ -72,14 +72,16 @@ class PostgresSource:
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         pg_ctl = str(pgbin / "pg_ctl")
-        await self._run([pg_ctl, "-D", str(data), "-l", str(root / "pg.log"), "-w", "-t", "60", "-o", options, "start"])
+        # Known before the start: a run stopped while the server comes up still stops it (a no-op if it never ran).
         self._stop = [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]
+        await self._run([pg_ctl, "-D", str(data), "-l", str(root / "pg.log"), "-w", "-t", "60", "-o", options, "start"])
         self.admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
     async def _run(self, command: list[str]) -> None:
-        result = await anyio.run_process([*self._run_as, *command], check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"{Path(command[0]).name} failed: {result.stderr.decode(errors='replace')[-400:]}")
+        # Not cut short by a stopped run: killing initdb or pg_ctl leaves their children writing into the
+        # cluster directory after it is removed. Both steps are bounded (pg_ctl by its -t).
+        with anyio.CancelScope(shield=True):
+            await _run_checked(self._run_as, command)
 
     async def _read_settings(self) -> None:
         assert self.admin_url is not None
@@ -110,3 +112,9 @@ class PostgresSource:
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
+
+
+async def _run_checked(prefix: list[str], command: list[str]) -> None:
+    result = await anyio.run_process([*prefix, *command], check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{Path(command[0]).name} failed: {result.stderr.decode(errors='replace')[-400:]}")
