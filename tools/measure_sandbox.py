@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python tools/measure_sandbox.py            # human-readable table
-    .venv/bin/python tools/measure_sandbox.py --json     # machine-readable (for ``corral bench sandbox``)
+    .venv/bin/python tools/measure_sandbox.py --json     # machine-readable
 
 What is measured, in one process, through the public interfaces (needs root, bubblewrap, cgroup v1):
 

@@ -70,8 +70,10 @@ async def keep_pools_warm(catalog: Catalog, sandbox: SandboxProvider, every: flo
     another process. Asking again is cheap: a provider only tops a pool up."""
     while True:
         try:
-            for record in await catalog.environments_with_warm_pools():
-                await sandbox.prepare(environment_spec(record.id, record.config))
+            for record in await catalog.live_environments():
+                spec = environment_spec(record.id, record.config)
+                if spec.warm_pool_size > 0:
+                    await sandbox.prepare(spec)
         except CorralError as exc:  # the database or the provider is unwell: the next sweep tries again
             log.warning("preparing warm pools failed: %s", exc.message)
         await anyio.sleep(every)

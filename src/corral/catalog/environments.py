@@ -191,9 +191,7 @@ def page(workspace_id: str, include_archived: bool, limit: int, cursor: Cursor |
     return Page(items, next_page(rows, limit, "environments", key))
 
 
-def with_warm_pools() -> Flow:
-    """Live environments whose config asks for a warm pool (``config.corral.warm_pool_size`` > 0), in any
-    workspace: the sandbox side keeps their pools filled."""
+def live() -> Flow:
+    """Every environment not archived, in any workspace (the sandbox side reads their warm-pool wishes)."""
     rows = yield all_rows(f"SELECT {COLUMNS} FROM environments WHERE archived_at IS NULL ORDER BY id")
-    records = [EnvironmentRecord.from_row(row) for row in rows]
-    return [r for r in records if int(dict(r.config.get("corral") or {}).get("warm_pool_size") or 0) > 0]
+    return [EnvironmentRecord.from_row(row) for row in rows]

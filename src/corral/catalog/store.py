@@ -149,8 +149,9 @@ class Catalog:
     async def delete_environment(self, workspace_id: str, environment_id: str) -> None:
         await self.db.write(environments.delete, _environment_id(environment_id), workspace_id)
 
-    async def environments_with_warm_pools(self) -> list[EnvironmentRecord]:
-        return await self.db.read(environments.with_warm_pools)
+    async def live_environments(self) -> list[EnvironmentRecord]:
+        """Every environment not archived, across workspaces (for the process's own background work)."""
+        return await self.db.read(environments.live)
 
     async def list_environments(
         self, workspace_id: str, *, include_archived: bool, limit: int, page: str | None

@@ -12,6 +12,7 @@ session's first model request free of catalog reads); an environment that is gon
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 
@@ -43,6 +44,12 @@ class Environments:
         config = await self._source(workspace_id, environment_id) or dict(DEFAULT_CONFIG)
         self._cache[key] = (now, config)
         return config
+
+
+def extension(config: JSONObject) -> JSONObject:
+    """The ``corral`` extension of an environment config (``provisioning``, ``warm_pool_size``), or {}."""
+    found: Any = config.get("corral") or {}
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def self_hosted(config: JSONObject) -> bool:

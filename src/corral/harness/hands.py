@@ -21,13 +21,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 from contextlib import contextmanager
-from typing import Any
 
 import anyio
 
 from corral._types import JSONObject
 from corral.errors import SandboxError
-from corral.harness.environments import Environments
+from corral.harness.environments import DEFAULT_CONFIG, Environments, extension
 from corral.sandbox import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
 
 log = logging.getLogger(__name__)
@@ -39,15 +38,13 @@ def environment_spec(
     environment_id: str, config: JSONObject, session_id: str = "", tool_configs: JSONObject | None = None
 ) -> ProvisionSpec:
     """The recipe of an environment's sandboxes (for a session, or with no session: a warm pool's)."""
-    extension: Any = config.get("corral") or {}
-    pool = extension.get("warm_pool_size") if isinstance(extension, dict) else 0
     return ProvisionSpec(
         session_id=session_id,
         environment_id=environment_id,
-        networking=dict(config.get("networking") or {"type": "unrestricted"}),
+        networking=dict(config.get("networking") or DEFAULT_CONFIG["networking"]),
         packages=dict(config.get("packages") or {}),
         tool_configs=dict(tool_configs or {}),
-        warm_pool_size=int(pool or 0),
+        warm_pool_size=int(extension(config).get("warm_pool_size") or 0),
     )
 
 
@@ -74,12 +71,8 @@ class Hands:
     async def config(self) -> JSONObject:
         return await self._environments.config(self.workspace_id, self.environment_id)
 
-    async def extension(self) -> JSONObject:
-        extension: Any = (await self.config()).get("corral") or {}
-        return dict(extension) if isinstance(extension, dict) else {}
-
     async def mode(self) -> str:
-        mode = (await self.extension()).get("provisioning")
+        mode = extension(await self.config()).get("provisioning")
         return str(mode) if mode in MODES else self._default_mode
 
     async def spec(self) -> ProvisionSpec:

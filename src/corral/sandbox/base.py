@@ -102,6 +102,10 @@ class SandboxProvider(ABC):
     async def prepare(self, spec: ProvisionSpec) -> None:  # noqa: B027 - optional hook
         """Sessions like ``spec`` are coming (e.g. at start-up, per environment): warm up if the provider can."""
 
+    def warm_ready(self, spec: ProvisionSpec) -> int:
+        """How many started sandboxes wait for sessions like ``spec`` (a claim would be warm); no side effects."""
+        return 0
+
     async def forget(self, session_id: str) -> None:  # noqa: B027 - optional hook, nothing kept by default
         """The session is deleted: drop its workspace and journal (stopping its sandbox first)."""
 

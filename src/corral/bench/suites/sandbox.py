@@ -50,17 +50,11 @@ async def _bash_true(provider: SandboxProvider, calls: int) -> tuple[list[float]
     return cold, trips
 
 
-def _ready_in_pool(provider: SandboxProvider, spec: ProvisionSpec) -> int:
-    # The local provider has no public "how many are warm" yet (asked of the sandbox component); read its pool.
-    pools = getattr(provider, "pools", None)
-    pool = pools._pool(spec) if pools is not None else None
-    return len([s for s in pool.ready if s.alive]) if pool is not None else 0
-
-
 async def _warm_claim(provider: SandboxProvider) -> list[float]:
     spec = _spec("env_bench_warm", pool=2)
+    await provider.prepare(spec)
     for _ in range(6000):  # a refill takes one cold start; give it a minute
-        if _ready_in_pool(provider, spec):
+        if provider.warm_ready(spec):
             break
         await anyio.sleep(0.01)
     else:

@@ -147,7 +147,7 @@ class LocalSandboxProvider(SandboxProvider):
         await self.pools.prepare(spec)
 
     def warm_ready(self, spec: ProvisionSpec) -> int:
-        """How many warm sandboxes are ready for sessions of ``spec``'s environment (for benchmarks and tests)."""
+        """How many warm sandboxes are ready for sessions of ``spec``'s environment."""
         return self.pools.ready(spec)
 
     async def recorded(self, session_id: str, tool_use_id: str) -> ToolResult | None:

@@ -47,15 +47,16 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             "engine": "sqlite",
         }
     )
-    arms = [
-        Arm(f"overhead@{n}", f"{n} session(s) at once, {turns * 5 if n == 1 else turns} turns each") for n in levels
-    ]
-    arms += [
-        Arm("http-floor", "one request at a time: a bare uvicorn + Starlette route beside corral's, same client"),
-        Arm("sse-fanout", f"{fan} SSE subscribers on one session"),
-        Arm("http-throughput", f"{through} sessions"),
-        Arm("memory", "RSS of the corral serve process"),
-    ]
+    # one session alone needs more turns for a distribution
+    turns_at = {n: turns * 5 if n == 1 else turns for n in levels}
+    levels_arms = [Arm(f"overhead@{n}", f"{n} session(s) at once, {turns_at[n]} turns each") for n in levels]
+    floor_arm = Arm(
+        "http-floor", "one request at a time: a bare uvicorn + Starlette route beside corral's, same client"
+    )
+    fan_arm = Arm("sse-fanout", f"{fan} SSE subscribers on one session")
+    through_arm = Arm("http-throughput", f"{through} sessions")
+    memory_arm = Arm("memory", "RSS of the corral serve process")
+    arms = [*levels_arms, floor_arm, fan_arm, through_arm, memory_arm]
     result.arms.extend(arms)
     if why := _missing():
         for arm in arms:
@@ -75,20 +76,19 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         stack.push_async_callback(floor.aclose)
         await floor.start()
         floor_session = await new_session(http, *ids)
-        await round_trips(http, floor.url, floor_session, arms[len(levels)], ctx.pick("api.round_trips", 30, 300))
+        await round_trips(http, floor.url, floor_session, floor_arm, ctx.pick("api.round_trips", 30, 300))
         tick(1)
-        baseline = await phases.idle_memory(http, ids, arms[-1], serve, idle)
+        baseline = await phases.idle_memory(http, ids, memory_arm, serve, idle)
         tick(1)
         peak = 0
-        for arm, n in zip(arms, levels, strict=False):
-            each = turns * 5 if n == 1 else turns  # one session alone needs more turns for a distribution
-            peak = max(peak, await phases.overhead(http, ids, arm, n, each, serve))
+        for arm, n in zip(levels_arms, levels, strict=True):
+            peak = max(peak, await phases.overhead(http, ids, arm, n, turns_at[n], serve))
             tick(1)
-        phases.active_memory(arms[-1], baseline, peak, max(levels))
-        await phases.fanout(http, ids, arms[len(levels) + 1], fan, 3)
+        phases.active_memory(memory_arm, baseline, peak, max(levels))
+        await phases.fanout(http, ids, fan_arm, fan, 3)
         tick(1)
         await model.set_script(phases.model_script(0.0))
-        await phases.throughput(http, ids, arms[len(levels) + 2], through, turns * 2)
+        await phases.throughput(http, ids, through_arm, through, turns * 2)
         tick(1)
         result.notes.append(f"corral serve RSS at the end of the run: {rss_kib(serve.pid)} KiB")
 

@@ -88,15 +88,9 @@ def environment(arm: ArmSpec, pool: int) -> JSONObject:
 
 async def _fill_pool(provider: SyntheticStart, size: int) -> None:
     spec = ProvisionSpec(session_id="sesn_poolwarmup", environment_id=ENVIRONMENT, warm_pool_size=size)
-    inner = provider.inner
-    prepare = getattr(inner, "prepare", None)
-    if prepare is None:
-        raise RuntimeError("the sandbox provider has no warm pools")
-    await prepare(spec)
-    pools = getattr(inner, "pools", None)
-    for _ in range(12000):  # no public "pool is full" yet; read the local provider's pool
-        pool = pools._pool(spec) if pools is not None else None
-        if pool is not None and len([s for s in pool.ready if s.alive]) >= size:
+    await provider.inner.prepare(spec)
+    for _ in range(12000):
+        if provider.inner.warm_ready(spec) >= size:
             return
         await anyio.sleep(0.01)
     raise TimeoutError("the warm pool did not fill within 120 s")

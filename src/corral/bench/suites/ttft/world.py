@@ -84,13 +84,12 @@ class SyntheticStart(SandboxProvider):
 
 
 def _cold(provider: SandboxProvider, spec: ProvisionSpec) -> bool:
-    # No public "would this be a warm claim?" on the local provider yet (asked of the sandbox component).
+    # A session whose own sandbox still runs provisions nothing (no public way to ask: read the local
+    # provider's table); otherwise a provision is warm when the environment's pool has a sandbox ready.
     live = getattr(provider, "_live", {}).get(spec.session_id)
     if live is not None and live.alive:
         return False
-    pools = getattr(provider, "pools", None)
-    pool = pools._pool(spec) if pools is not None and spec.warm_pool_size > 0 else None
-    return pool is None or not any(s.alive for s in pool.ready)
+    return provider.warm_ready(spec) == 0
 
 
 @dataclass
