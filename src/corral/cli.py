@@ -37,7 +37,7 @@ def serve(
     import uvicorn
 
     from corral.api.app import create_app
-    from corral.api.bootstrap import first_start_key
+    from corral.compose.bootstrap import first_start_key
 
     settings = load_settings().with_overrides(host=host, port=port)
     secret = anyio.run(first_start_key, settings)
@@ -70,7 +70,7 @@ def worker(
     """
     import signal
 
-    from corral.api.services import open_services
+    from corral.compose.services import open_services
 
     async def run(settings: Settings) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -86,7 +86,7 @@ def worker(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema, then exit."""
-    from corral.api.bootstrap import migrate as run
+    from corral.compose.bootstrap import migrate as run
 
     settings = load_settings()
     anyio.run(run, settings)
@@ -99,7 +99,7 @@ def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
     """Create an API key and print it (once; only its hash is stored)."""
-    from corral.api.bootstrap import create_key
+    from corral.compose.bootstrap import create_key
 
     secret, workspace_id = anyio.run(create_key, load_settings(), workspace, name)
     typer.echo(f"# workspace {workspace_id}", err=True)

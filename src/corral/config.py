@@ -1,18 +1,29 @@
 """Settings: read once from the environment (and an optional TOML file) into a frozen object.
 
-Invariant: no other module reads ``os.environ``; everything configurable arrives through ``Settings``.
+Each setting is declared exactly once, as a field of ``Settings`` with its default, the environment variable
+that sets it and one line of documentation (``setting``); ``load_settings`` derives everything else from those
+declarations (parsing by the field's type, the README's configuration table is checked against them).
+
+Invariants: no other module reads ``os.environ``; everything configurable arrives through ``Settings``; a value
+that cannot be parsed, or a config file that is not valid, raises ``ConfigError`` naming the variable or the
+key, before anything starts.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from corral.errors import ErrorCode, InvalidRequest
+from corral.errors import ConfigError
+from corral.vocab.options import ProvisioningMode, SqliteSynchronous
+
+ProviderKind = Literal["anthropic", "openai"]
+PROVIDER_KINDS: tuple[ProviderKind, ...] = get_args(ProviderKind)
 
 
 @dataclass(frozen=True)
@@ -20,38 +31,55 @@ class ProviderConfig:
     """A named model provider: ``<name>:<model>`` model ids are sent to ``base_url`` with ``api_key``."""
 
     name: str
-    kind: str  # "anthropic" or "openai" (any OpenAI-compatible Chat Completions endpoint)
+    kind: ProviderKind  # "openai": any OpenAI-compatible Chat Completions endpoint
     base_url: str | None = None
     api_key: str | None = None
     context_window: int | None = None
 
 
+def setting(default: Any, env: str, doc: str) -> Any:
+    """Declare a setting: its default, the environment variable that sets it, what it means."""
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path(".corral")
-    database_url: str = ""
-    api_key: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8080
-    # SQLite durability: NORMAL survives a crash of the process (kill -9); FULL also survives power loss.
-    sqlite_synchronous: str = "NORMAL"
-    max_request_bytes: int = 8 * 1024 * 1024
-    sse_ping_seconds: float = 15.0
-    strict_beta_header: bool = False
-    max_agent_tools: int = 128  # entries of an agent's `tools` array (the docs say 128, the SDK 256)
+    data_dir: Path = setting(Path(".corral"), "CORRAL_DATA_DIR", "data directory (SQLite file, sandboxes' workspaces)")
+    database_url: str = setting(
+        "", "CORRAL_DATABASE_URL", "`sqlite:///path.db` or `postgresql://…` (default: a SQLite file in the data dir)"
+    )
+    api_key: str | None = setting(None, "CORRAL_API_KEY", "accepted as an admin key of the default workspace")
+    host: str = setting("127.0.0.1", "CORRAL_HOST", "interface `corral serve` binds")
+    port: int = setting(8080, "CORRAL_PORT", "port `corral serve` binds")
+    sqlite_synchronous: SqliteSynchronous = setting(
+        "NORMAL", "CORRAL_SQLITE_SYNCHRONOUS", "`NORMAL` survives `kill -9`; `FULL` also a power cut"
+    )
+    max_request_bytes: int = setting(8 * 1024 * 1024, "CORRAL_MAX_REQUEST_BYTES", "larger request bodies get a 413")
+    sse_ping_seconds: float = setting(15.0, "CORRAL_SSE_PING_SECONDS", "keep-alive `event: ping` interval on streams")
+    strict_beta_header: bool = setting(
+        False, "CORRAL_STRICT_BETA", "`1`: `/v1/*` answers 404 without `anthropic-beta: managed-agents-2026-04-01`"
+    )
+    max_agent_tools: int = setting(128, "CORRAL_MAX_AGENT_TOOLS", "most entries an agent's `tools` array may have")
     # harness
-    workers: int = 1  # worker loops started by `corral serve` (0 = API only)
-    worker_concurrency: int = 512  # sessions one worker process drives at once
-    lease_ttl_seconds: float = 10.0
-    max_tool_rounds: int = 200
-    model_max_retries: int = 4
-    model_retry_base_seconds: float = 0.5
+    workers: int = setting(1, "CORRAL_WORKERS", "worker pools `corral serve` runs (0: API only)")
+    worker_concurrency: int = setting(512, "CORRAL_WORKER_CONCURRENCY", "sessions one worker process drives at once")
+    lease_ttl_seconds: float = setting(10.0, "CORRAL_LEASE_TTL", "a worker's lease on a session (seconds, down to 2)")
+    max_tool_rounds: int = setting(200, "CORRAL_MAX_TOOL_ROUNDS", "model requests with tool calls in one turn")
+    model_max_retries: int = setting(4, "CORRAL_MODEL_MAX_RETRIES", "retries of a failed model request")
+    model_retry_base_seconds: float = setting(0.5, "CORRAL_MODEL_RETRY_BASE", "first retry delay (then doubling)")
+    model_max_retry_delay_seconds: float = setting(60.0, "CORRAL_MODEL_MAX_RETRY_DELAY", "longest retry delay")
+    model_max_tokens: int = setting(8192, "CORRAL_MODEL_MAX_TOKENS", "`max_tokens` of a model request")
+    compaction_limit: int = setting(
+        3, "CORRAL_COMPACTION_LIMIT", "compactions in a row without a model answer before a turn gives up"
+    )
     providers: Mapping[str, ProviderConfig] = field(default_factory=lambda: dict[str, ProviderConfig]())
     # sandbox
-    sandbox_provider: str = "local"
-    sandbox_mode: str = "lazy"  # lazy | speculative | eager
-    sandbox_idle_seconds: float = 600.0
-    egress_enabled: bool = True
+    sandbox_provider: str = setting("local", "CORRAL_SANDBOX_PROVIDER", "sandbox provider (`corral.sandboxes` name)")
+    sandbox_mode: ProvisioningMode = setting(
+        "lazy", "CORRAL_SANDBOX_MODE", "when sandboxes start: `lazy`, `speculative` or `eager`"
+    )
+    sandbox_idle_seconds: float = setting(600.0, "CORRAL_SANDBOX_IDLE_SECONDS", "idle sandboxes stop after this")
+    egress_enabled: bool = setting(True, "CORRAL_EGRESS", "`0`: sandboxes get no network at all")
 
     @property
     def resolved_database_url(self) -> str:
@@ -61,8 +89,48 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+@dataclass(frozen=True)
+class Declared:
+    """One declared setting, as ``documented`` lists them."""
+
+    name: str
+    env: str
+    default: Any
+    doc: str
+
+
+def documented() -> list[Declared]:
+    """Every setting that an environment variable sets, in declaration order."""
+    return [
+        Declared(item.name, item.metadata["env"], item.default, item.metadata["doc"])
+        for item in fields(Settings)
+        if "env" in item.metadata and item.default is not MISSING
+    ]
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _parse(env: str, raw: str, kind: Any) -> Any:
+    """``raw`` as a value of the annotated type ``kind``; ``ConfigError`` naming ``env`` otherwise."""
+    if get_origin(kind) in (types.UnionType,):  # ``X | None``: an empty value is None
+        options = [arg for arg in get_args(kind) if arg is not type(None)]
+        return None if raw == "" else _parse(env, raw, options[0])
+    if get_origin(kind) is Literal:
+        for choice in get_args(kind):
+            if str(choice).lower() == raw.strip().lower():
+                return choice
+        raise ConfigError(f"{env}={raw!r}: expected one of {', '.join(map(str, get_args(kind)))}")
+    if kind is bool:
+        value = raw.strip().lower()
+        if value not in _TRUE | _FALSE:
+            raise ConfigError(f"{env}={raw!r}: expected 1 or 0")
+        return value in _TRUE
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{env}={raw!r}: expected a value of type {kind.__name__}") from None
 
 
 def _providers(env: Mapping[str, str], file_data: Mapping[str, Any]) -> dict[str, ProviderConfig]:
@@ -72,48 +140,50 @@ def _providers(env: Mapping[str, str], file_data: Mapping[str, Any]) -> dict[str
         ),
         "openai": ProviderConfig("openai", "openai", env.get("OPENAI_BASE_URL"), env.get("OPENAI_API_KEY")),
     }
-    for name, raw in dict(file_data.get("providers", {})).items():
-        if not isinstance(raw, dict):
-            raise InvalidRequest(f"config: providers.{name} must be a table", code=ErrorCode.INVALID_REQUEST)
-        table: dict[str, Any] = raw
-        key_env = table.get("api_key_env")
-        providers[name] = ProviderConfig(
-            name=name,
-            kind=str(table.get("kind", "openai")),
-            base_url=table.get("base_url"),
-            api_key=env.get(key_env) if isinstance(key_env, str) else None,
-            context_window=table.get("context_window"),
-        )
+    tables = file_data.get("providers", {})
+    if not isinstance(tables, dict):
+        raise ConfigError("config: [providers] must be a table of tables")
+    for name, raw in dict[str, Any](tables).items():
+        providers[name] = _provider(name, raw, env)
     return providers
+
+
+def _provider(name: str, raw: Any, env: Mapping[str, str]) -> ProviderConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: providers.{name} must be a table")
+    table: dict[str, Any] = raw
+    unknown = sorted(set(table) - {"kind", "base_url", "api_key_env", "context_window"})
+    if unknown:
+        raise ConfigError(f"config: providers.{name}: unknown keys {unknown}")
+    kind = table.get("kind", "openai")
+    if kind not in PROVIDER_KINDS:
+        raise ConfigError(f"config: providers.{name}.kind = {kind!r}: expected one of {', '.join(PROVIDER_KINDS)}")
+    base_url, key_env, window = table.get("base_url"), table.get("api_key_env"), table.get("context_window")
+    if base_url is not None and (not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))):
+        raise ConfigError(f"config: providers.{name}.base_url must be an http(s) URL")
+    if key_env is not None and not isinstance(key_env, str):
+        raise ConfigError(f"config: providers.{name}.api_key_env must be the name of an environment variable")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1024):
+        raise ConfigError(f"config: providers.{name}.context_window must be an integer of at least 1024")
+    api_key = env.get(key_env) if key_env else None
+    return ProviderConfig(name, kind, base_url, api_key, window)
+
+
+def _file(path: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"CORRAL_CONFIG={path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"CORRAL_CONFIG={path}: not valid TOML ({exc})") from None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from ``env`` (default: the process environment) and ``CORRAL_CONFIG`` (TOML)."""
     env = dict(os.environ if env is None else env)
-    file_data: dict[str, Any] = {}
-    if config_path := env.get("CORRAL_CONFIG"):
-        file_data = tomllib.loads(Path(config_path).read_text())
-    get = env.get
-    return Settings(
-        data_dir=Path(get("CORRAL_DATA_DIR", ".corral")),
-        database_url=get("CORRAL_DATABASE_URL", ""),
-        api_key=get("CORRAL_API_KEY") or None,
-        host=get("CORRAL_HOST", "127.0.0.1"),
-        port=int(get("CORRAL_PORT", "8080")),
-        sqlite_synchronous=get("CORRAL_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
-        max_request_bytes=int(get("CORRAL_MAX_REQUEST_BYTES", str(8 * 1024 * 1024))),
-        sse_ping_seconds=float(get("CORRAL_SSE_PING_SECONDS", "15")),
-        strict_beta_header=_bool(get("CORRAL_STRICT_BETA", "0")),
-        max_agent_tools=int(get("CORRAL_MAX_AGENT_TOOLS", "128")),
-        workers=int(get("CORRAL_WORKERS", "1")),
-        worker_concurrency=int(get("CORRAL_WORKER_CONCURRENCY", "512")),
-        lease_ttl_seconds=float(get("CORRAL_LEASE_TTL", "10")),
-        max_tool_rounds=int(get("CORRAL_MAX_TOOL_ROUNDS", "200")),
-        model_max_retries=int(get("CORRAL_MODEL_MAX_RETRIES", "4")),
-        model_retry_base_seconds=float(get("CORRAL_MODEL_RETRY_BASE", "0.5")),
-        providers=_providers(env, file_data),
-        sandbox_provider=get("CORRAL_SANDBOX_PROVIDER", "local"),
-        sandbox_mode=get("CORRAL_SANDBOX_MODE", "lazy"),
-        sandbox_idle_seconds=float(get("CORRAL_SANDBOX_IDLE_SECONDS", "600")),
-        egress_enabled=_bool(get("CORRAL_EGRESS", "1")),
-    )
+    file_data = _file(env["CORRAL_CONFIG"]) if env.get("CORRAL_CONFIG") else {}
+    hints = get_type_hints(Settings)
+    values: dict[str, Any] = {
+        item.name: _parse(item.env, env[item.env], hints[item.name]) for item in documented() if item.env in env
+    }
+    return Settings(**values, providers=_providers(env, file_data))

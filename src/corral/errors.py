@@ -22,6 +22,7 @@ surfaces:
     │   └── RateLimited             429   rate_limit_error
     ├── ServerError                 500   api_error
     │   └── StorageError            500   the database failed
+    ├── ConfigError                       the configuration is not valid (start-up stops)
     ├── LeaseLost                         a fenced write by a worker that no longer owns the session
     ├── ModelError                        the model provider failed (→ session.error)
     │   ├── ModelOverloaded               retryable
@@ -81,6 +82,7 @@ class ErrorCode(StrEnum):
     MODEL_NOT_BUDGETABLE = "model_not_budgetable"
     BUDGET_CREATE_ONLY = "budget_create_only"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFIG_INVALID = "config_invalid"
 
 
 class CorralError(Exception):
@@ -234,3 +236,9 @@ class SandboxError(ToolError):
     """The sandbox died mid-call or could not be provisioned. The next call gets a fresh sandbox."""
 
     default_code = ErrorCode.SANDBOX_DIED
+
+
+class ConfigError(CorralError):
+    """The configuration (environment variables, the ``CORRAL_CONFIG`` file) is not valid; nothing started."""
+
+    default_code = ErrorCode.CONFIG_INVALID

@@ -2,7 +2,7 @@
 
 It composes what ``corral worker`` composes (store on ``CORRAL_DATABASE_URL``, the sandbox provider on
 ``CORRAL_DATA_DIR``, a ``Runtime``) and adds a hook: when a turn reaches ``POINT`` (see
-``corral.harness.brain.Hook``), the process sends itself SIGKILL (``kill``: a crash, nothing flushed) or
+``corral.harness.Hook``), the process sends itself SIGKILL (``kill``: a crash, nothing flushed) or
 SIGSTOP (``stop``: a pause; the test sends SIGCONT later). Prints ``ready`` on stderr once it works.
 """
 

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from corral._types import JSONObject
+from corral.catalog.tools import resolve_tools
 from corral.config import ProviderConfig, Settings
 from corral.harness import Runtime
 from corral.session import Event, NewEvent, NewSession, SessionStore
@@ -43,7 +44,8 @@ def agent(
         "version": 1,
         "model": {"id": model},
         "system": system,
-        "tools": list(tools),
+        # resolved as the catalog resolves an agent's tools at the API edge (what a session snapshot holds)
+        "tools": resolve_tools(tools, [], 128),
     }
 
 

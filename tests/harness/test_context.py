@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.harness import compaction
-from corral.harness.context import MISSING_RESULT, SUMMARY_PREAMBLE, build_messages
+from corral.harness.context import MISSING_RESULT, SUMMARY_PREAMBLE, Compaction, build_messages
 from corral.harness.decide import (
     RESCHEDULED,
     RUNNING,
@@ -224,7 +224,7 @@ def test_unanswered_calls_get_a_synthetic_error() -> None:
 
 def test_a_compaction_is_a_view() -> None:
     events = log(msg("old"), START, said("old answer"), END, msg("new"))
-    view = build_messages(events, {"summary": "S", "through_seq": 4})
+    view = build_messages(events, Compaction("S", through_seq=4, seq=6))
     assert view == [Message("user", [Text(SUMMARY_PREAMBLE + "S"), Text("new")])]
     assert len(build_messages(events)) == 3
 

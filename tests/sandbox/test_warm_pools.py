@@ -1,5 +1,5 @@
 """Warm pools are filled for the environments that ask for one, before any session exists (and after a
-restart): ``corral.api.workers.keep_pools_warm`` over the catalog and the real local provider."""
+restart): ``corral.compose.workers.keep_pools_warm`` over the catalog and the real local provider."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from corral.api.bootstrap import make_catalog
-from corral.api.workers import keep_pools_warm
 from corral.catalog import keys
+from corral.compose.bootstrap import make_catalog
+from corral.compose.workers import keep_pools_warm
 from corral.config import Settings
 from corral.db.engines import open_database
-from corral.harness import environment_spec
 from corral.sandbox.local import LocalSandboxProvider
+from corral.sandbox.recipe import environment_spec
 
 from .conftest import wait_until
 

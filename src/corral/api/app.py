@@ -11,7 +11,7 @@ from corral import __version__
 from corral.api import errors, openapi
 from corral.api.middleware import Gate
 from corral.api.routes import agents, environments, events, sessions, system
-from corral.api.services import open_services
+from corral.compose.services import open_services
 from corral.config import Settings
 
 

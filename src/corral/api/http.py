@@ -15,8 +15,8 @@ from fastapi import Query, Request
 from pydantic import BeforeValidator
 from starlette.responses import Response
 
-from corral.api.services import Services
 from corral.catalog import Principal
+from corral.compose.services import Services
 from corral.errors import NotFound
 from corral.ids import is_id, rfc3339
 from corral.paging import Page

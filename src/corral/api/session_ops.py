@@ -15,24 +15,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from corral._types import JSONObject
+from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
-from corral.api.services import Services
 from corral.catalog.metadata import check_metadata, check_patch
+from corral.compose.services import Services
 from corral.errors import ErrorCode, InvalidRequest
 from corral.session import Event, NewEvent, NewSession, SessionRecord
+from corral.vocab.events import ClientEventType
 
 #: echoed with ``processed_at: null`` until the harness takes them up (``user.interrupt`` too: the harness treats
 #: an unstamped interrupt after the last idle event as one still to handle, see ``corral.harness.log``)
-QUEUED_TYPES = frozenset({"user.message", "user.interrupt", "user.tool_confirmation", "system.message"})
+QUEUED_TYPES: frozenset[ClientEventType] = frozenset(
+    ("user.message", "user.interrupt", "user.tool_confirmation", "system.message")
+)
 
 
-def new_event(param: BaseModel) -> NewEvent:
-    data: dict[str, Any] = param.model_dump(exclude_unset=True, mode="json")
-    kind = str(data.pop("type"))
-    return NewEvent(kind, data, queued=kind in QUEUED_TYPES)
+def new_event(param: ClientEvent) -> NewEvent:
+    data: dict[str, Any] = param.model_dump(exclude_unset=True, exclude={"type"}, mode="json")
+    return NewEvent(param.type, data, queued=param.type in QUEUED_TYPES)
 
 
 def _refuse_unsupported(body: SessionCreate) -> None:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from corral.api.errors import request_id_of, send_error
-from corral.api.services import Services
+from corral.compose.services import Services
 from corral.errors import CorralError
 from corral.session import Closed, Delta, Event, Subscriber
 

@@ -21,10 +21,9 @@ from corral._types import JSONObject
 from corral.catalog.limits import MCP_NAME_MAX, MCP_SERVERS_MAX, TOOL_DESCRIPTION_MAX, TOOL_NAME_MAX, URL_MAX
 from corral.catalog.web_tools import web_fetch_extras, web_search_extras
 from corral.errors import InvalidRequest
+from corral.vocab.tools import BUILTIN_TOOLS, PERMISSION_POLICIES, TOOLSET, WEB_FETCH, WEB_SEARCH
 
-BUILTIN_TOOLS = ("bash", "read", "write", "edit", "glob", "grep", "web_fetch", "web_search")
-TOOLSET = "agent_toolset_20260401"
-POLICIES = frozenset({"always_allow", "always_ask", "auto"})
+POLICIES = frozenset(PERMISSION_POLICIES)
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -79,9 +78,9 @@ def _toolset(raw: Mapping[str, Any], custom_names: set[str]) -> JSONObject:
             "enabled": _enabled(override.get("enabled"), default["enabled"]),
             "permission_policy": _policy(override.get("permission_policy"), default["permission_policy"]),
         }
-        if name == "web_fetch":
+        if name == WEB_FETCH:
             entry.update(web_fetch_extras(override, custom_names))
-        elif name == "web_search":
+        elif name == WEB_SEARCH:
             entry.update(web_search_extras(override))
         configs.append(entry)
     return {"type": TOOLSET, "default_config": default, "configs": configs}

@@ -14,10 +14,11 @@ from typing import Any
 from corral._types import JSONObject
 from corral.catalog.limits import DOMAINS_MAX, URL_SOURCE_TOOLS_MAX
 from corral.errors import InvalidRequest
+from corral.vocab.tools import SERVER_TOOLS, WEB_FETCH, WEB_SEARCH
 
 _HOST = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9.*-]{0,252})(/[^\s]*)?$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-_SERVER_TOOLS = frozenset({"web_search", "web_fetch"})
+_SERVER_TOOLS = frozenset(SERVER_TOOLS)
 
 
 def _domains(tool: str, override: Mapping[str, Any]) -> JSONObject:
@@ -93,7 +94,7 @@ def web_fetch_extras(override: Mapping[str, Any], custom_names: set[str]) -> JSO
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
         raise InvalidRequest("web_fetch.max_content_tokens must be a positive integer")
     return {
-        **_domains("web_fetch", override),
+        **_domains(WEB_FETCH, override),
         "max_content_tokens": tokens,
         "url_sources": _url_sources(override.get("url_sources"), custom_names),
     }
@@ -116,4 +117,4 @@ def _user_location(value: Any) -> JSONObject | None:
 
 
 def web_search_extras(override: Mapping[str, Any]) -> JSONObject:
-    return {**_domains("web_search", override), "user_location": _user_location(override.get("user_location"))}
+    return {**_domains(WEB_SEARCH, override), "user_location": _user_location(override.get("user_location"))}

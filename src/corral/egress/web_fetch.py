@@ -25,6 +25,7 @@ from corral._types import JSONObject
 from corral.egress.html_text import html_to_text
 from corral.egress.policy import AddressGuard, HostPolicy, Refused, admit, normalize_host
 from corral.sandbox.base import ToolResult
+from corral.vocab.tools import WEB_FETCH
 
 MAX_REDIRECTS = 5
 IMAGE_MAX = 5 * 1024 * 1024
@@ -67,7 +68,7 @@ def _pinned_url(url: str, address: str) -> str:
 
 
 class WebFetchTool:
-    names = frozenset({"web_fetch"})
+    names = frozenset({WEB_FETCH})
 
     def __init__(self, guard: AddressGuard | None = None, *, max_bytes: int = 10 * 1024 * 1024, timeout: float = 30.0):
         self.guard = guard or AddressGuard()
@@ -78,13 +79,13 @@ class WebFetchTool:
     async def execute(self, call: WebToolCall) -> ToolResult:
         url = call.input.get("url")
         if not isinstance(url, str) or not url:
-            return ToolResult.error("web_fetch: url is required and must be a string")
+            return ToolResult.error(f"{WEB_FETCH}: url is required and must be a string")
         try:
             return await self._fetch(url, call.config)
         except Refused as exc:
-            return ToolResult.error(f"web_fetch: {url}: {exc}")
+            return ToolResult.error(f"{WEB_FETCH}: {url}: {exc}")
         except httpx.HTTPError as exc:
-            return ToolResult.error(f"web_fetch: {url}: {type(exc).__name__}: {exc}")
+            return ToolResult.error(f"{WEB_FETCH}: {url}: {type(exc).__name__}: {exc}")
 
     async def _fetch(self, url: str, config: JSONObject) -> ToolResult:
         async with httpx.AsyncClient(verify=self._tls, trust_env=False, timeout=self.timeout) as client:
@@ -129,12 +130,12 @@ class WebFetchTool:
 
     def _result(self, url: str, response: httpx.Response, body: bytes, config: JSONObject) -> ToolResult:
         if response.status_code >= 400:
-            return ToolResult.error(f"web_fetch: {url}: HTTP {response.status_code} {response.reason_phrase}")
+            return ToolResult.error(f"{WEB_FETCH}: {url}: HTTP {response.status_code} {response.reason_phrase}")
         kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "application/pdf" or kind.startswith("image/"):
             return self._binary(url, kind, body)
         if kind and not kind.startswith(_TEXT_TYPES) and kind not in ("application/xhtml+xml",):
-            return ToolResult.error(f"web_fetch: {url}: unsupported content type {kind}")
+            return ToolResult.error(f"{WEB_FETCH}: {url}: unsupported content type {kind}")
         text = body.decode(response.encoding or "utf-8", errors="replace").replace("\x00", "\ufffd")
         title = ""
         if kind in ("text/html", "application/xhtml+xml"):
@@ -147,9 +148,9 @@ class WebFetchTool:
 
     def _binary(self, url: str, kind: str, body: bytes) -> ToolResult:
         if kind.startswith("image/") and kind not in ("image/png", "image/jpeg", "image/gif", "image/webp"):
-            return ToolResult.error(f"web_fetch: {url}: unsupported image type {kind}")
+            return ToolResult.error(f"{WEB_FETCH}: {url}: unsupported image type {kind}")
         if kind.startswith("image/") and len(body) > IMAGE_MAX:
-            return ToolResult.error(f"web_fetch: {url}: the image is larger than {IMAGE_MAX} bytes")
+            return ToolResult.error(f"{WEB_FETCH}: {url}: the image is larger than {IMAGE_MAX} bytes")
         block = "document" if kind == "application/pdf" else "image"
         source = {"type": "base64", "media_type": kind, "data": base64.b64encode(body).decode()}
         return ToolResult([{"type": block, "source": source}])

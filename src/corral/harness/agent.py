@@ -1,123 +1,125 @@
 """The agent as the harness needs it, read from the session's agent snapshot (``session.doc["agent"]``).
 
+The snapshot holds the agent's *resolved* configuration (the catalog resolved and validated it once, at the
+API edge): ``agent_toolset_20260401`` lists every built-in tool with ``enabled`` and ``permission_policy``
+filled in. This module only reads it; it never applies defaults of its own.
+
 Invariants:
 
-* Tool resolution follows api.md §19: built-ins default to enabled with ``always_allow``; a per-tool
-  ``configs[]`` entry overrides ``default_config``; custom tools need no permission.
-* ``classify`` decides, before a call is written to the log, which event carries it and with which
-  permission: a custom tool → ``agent.custom_tool_use``; an enabled built-in → ``agent.tool_use`` with
-  ``allow`` / ``ask``; anything else (not enabled, unknown) → ``agent.tool_use`` with ``deny`` and no
-  ``evaluation``, answered by an error result. A permitted call that this worker has no executor for
-  (no sandbox provider configured, say) is answered with an error result by the router.
+* ``classify`` is the one permission decision of a call, made before the call is written to the log: a
+  custom tool → ``agent.custom_tool_use``; an enabled built-in → ``agent.tool_use`` with ``allow`` / ``ask``;
+  anything else (not enabled, unknown) → ``agent.tool_use`` with ``deny`` and no ``evaluation``, answered by
+  an error result. Sandboxes and executors run what they are asked: the policy is enforced here only.
 * ``auto`` has no classifier in corral yet: it always asks (``reason_code: indeterminate``), which is the
   documented outcome when the judge cannot decide.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from corral._types import JSONObject
 from corral.harness.models.base import ToolSpec
-from corral.harness.toolset import BUILTIN_TOOLS, builtin_spec
-
-TOOLSET = "agent_toolset_20260401"
+from corral.vocab.events import ToolUseEventType
+from corral.vocab.tools import (
+    DEFINITIONS,
+    TOOLSET,
+    BuiltinToolConfig,
+    BuiltinToolName,
+    Permission,
+    PermissionPolicyType,
+    ResolvedToolset,
+    is_builtin,
+)
 
 
 @dataclass(frozen=True)
 class Classified:
-    event_type: str
-    permission: str | None = None
+    event_type: ToolUseEventType
+    permission: Permission | None = None
     evaluation: JSONObject | None = None
 
 
 @dataclass(frozen=True)
 class BuiltinTool:
-    name: str
+    name: BuiltinToolName
     enabled: bool
-    policy: str
-    config: JSONObject
+    policy: PermissionPolicyType
+    config: BuiltinToolConfig
 
 
 @dataclass(frozen=True)
 class AgentConfig:
     model_id: str
     system: str | None = None
-    builtins: dict[str, BuiltinTool] = field(default_factory=lambda: dict[str, BuiltinTool]())
+    builtins: dict[BuiltinToolName, BuiltinTool] = field(default_factory=lambda: dict[BuiltinToolName, BuiltinTool]())
     custom: dict[str, ToolSpec] = field(default_factory=lambda: dict[str, ToolSpec]())
     thinking_budget: int | None = None
 
     @classmethod
-    def from_snapshot(cls, agent: JSONObject) -> AgentConfig:
+    def from_snapshot(cls, agent: Mapping[str, object]) -> AgentConfig:
         model = agent.get("model")
-        model_id = str(model.get("id", "")) if isinstance(model, dict) else str(model or "")
-        builtins: dict[str, BuiltinTool] = {}
+        model_doc = cast(JSONObject, model) if isinstance(model, dict) else {"id": model or ""}
+        builtins: dict[BuiltinToolName, BuiltinTool] = {}
         custom: dict[str, ToolSpec] = {}
-        for entry in agent.get("tools") or []:
-            if not isinstance(entry, dict):
-                continue
-            tool: JSONObject = entry
-            if tool.get("type") == TOOLSET:
-                builtins.update(_resolve_toolset(tool))
-            elif tool.get("type") == "custom":
-                name = str(tool.get("name", ""))
-                schema = tool.get("input_schema") or {"type": "object"}
-                custom[name] = ToolSpec(name, str(tool.get("description", "")), dict(schema))
-        budget = model.get("thinking_budget") if isinstance(model, dict) else None
-        return cls(model_id, agent.get("system") or None, builtins, custom, int(budget) if budget else None)
+        for entry in cast(list[JSONObject], agent.get("tools") or []):
+            if entry.get("type") == TOOLSET:
+                builtins.update(_builtins(cast(ResolvedToolset, entry)))
+            elif entry.get("type") == "custom":
+                name = str(entry["name"])
+                custom[name] = ToolSpec(name, str(entry.get("description", "")), dict(entry["input_schema"]))
+        budget = model_doc.get("thinking_budget")
+        system = agent.get("system")
+        return cls(
+            str(model_doc.get("id", "")),
+            str(system) if system else None,
+            builtins,
+            custom,
+            budget if isinstance(budget, int) and budget > 0 else None,
+        )
 
-    def enabled(self, available: Iterable[str]) -> list[str]:
+    def enabled(self, available: Iterable[str]) -> list[BuiltinToolName]:
         """Built-in tools this agent may use, among those this worker can run."""
         names = set(available)
         return [name for name, tool in self.builtins.items() if tool.enabled and name in names]
 
     def specs(self, available: Iterable[str]) -> list[ToolSpec]:
         """The tool definitions sent to the model."""
-        return [builtin_spec(name) for name in self.enabled(available)] + list(self.custom.values())
+        builtin = [_spec(name) for name in self.enabled(available)]
+        return builtin + list(self.custom.values())
 
     def classify(self, name: str) -> Classified:
         """The policy verdict for a call (what this worker can actually run is the router's business)."""
         if name in self.custom:
             return Classified("agent.custom_tool_use")
-        tool = self.builtins.get(name)
+        tool = self.builtins.get(name) if is_builtin(name) else None
         if tool is None or not tool.enabled:
             return Classified("agent.tool_use", "deny")
-        policy = self.builtins[name].policy
-        if policy == "always_ask":
+        if tool.policy == "always_ask":
             return Classified("agent.tool_use", "ask", {"type": "always_ask"})
-        if policy == "auto":
+        if tool.policy == "auto":
             verdict = {"type": "ask", "reason_code": "indeterminate"}
             return Classified("agent.tool_use", "ask", {"type": "auto", "evaluated_permission": verdict})
         return Classified("agent.tool_use", "allow", {"type": "always_allow"})
 
     def tool_config(self, name: str) -> JSONObject:
-        tool = self.builtins.get(name)
+        """The tool's entry of the toolset's ``configs`` (allowed domains, limits …); empty for others."""
+        tool = self.builtins.get(name) if is_builtin(name) else None
         return dict(tool.config) if tool else {}
 
-    def uses_sandbox(self, sandbox_tools: Iterable[str]) -> bool:
-        return bool(self.enabled(sandbox_tools))
+    def uses_any(self, names: Iterable[str]) -> bool:
+        return bool(self.enabled(names))
 
 
-def _policy(config: Any, fallback: str) -> str:
-    if isinstance(config, dict):
-        policy = config.get("permission_policy")
-        if isinstance(policy, dict) and policy.get("type"):
-            return str(policy["type"])
-        if isinstance(policy, str):
-            return policy
-    return fallback
+def _builtins(toolset: ResolvedToolset) -> dict[BuiltinToolName, BuiltinTool]:
+    return {
+        entry["name"]: BuiltinTool(entry["name"], entry["enabled"], entry["permission_policy"]["type"], entry)
+        for entry in toolset["configs"]
+    }
 
 
-def _resolve_toolset(entry: JSONObject) -> dict[str, BuiltinTool]:
-    default = entry.get("default_config") or {}
-    default_enabled = bool(default.get("enabled", True)) if isinstance(default, dict) else True
-    default_policy = _policy(default, "always_allow")
-    overrides = {str(c.get("name")): c for c in entry.get("configs") or [] if isinstance(c, dict)}
-    tools: dict[str, BuiltinTool] = {}
-    for name in BUILTIN_TOOLS:
-        config: JSONObject = overrides.get(name, {})
-        enabled = bool(config.get("enabled", default_enabled))
-        tools[name] = BuiltinTool(name, enabled, _policy(config, default_policy), config)
-    return tools
+def _spec(name: BuiltinToolName) -> ToolSpec:
+    definition = DEFINITIONS[name]
+    return ToolSpec(definition.name, definition.description, definition.input_schema())

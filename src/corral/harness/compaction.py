@@ -18,12 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from corral._types import JSONObject
-from corral.harness.context import build_messages
-from corral.harness.log import RESULT_KEYS, TOOL_USES
+from corral.harness.context import Compaction, build_messages
 from corral.harness.models.base import ToolSpec
 from corral.harness.models.content import Image, Message, Text, ToolOutput, text_of
 from corral.session import Event
+from corral.vocab.events import RESULT_KEYS, TOOL_USE_TYPES, answered_call
 
 #: compact once the estimated request exceeds this share of the window (room stays for the answer)
 TRIGGER = 0.75
@@ -87,18 +86,18 @@ def cut_points(events: Sequence[Event], after_seq: int) -> list[int]:
             in_span = True
         elif event.type == "span.model_request_end":
             in_span = False
-        elif event.type in TOOL_USES:
+        elif event.type in TOOL_USE_TYPES:
             open_calls.add(event.id)
         elif event.type in RESULT_KEYS:
-            open_calls.discard(str(event.data().get(RESULT_KEYS[event.type])))
+            open_calls.discard(str(answered_call(event.type, event.data())))
         elif event.type == "user.message" and not open_calls and not in_span:
             points.append(event.seq)
     return [point for point in points if after_seq < point - 1 and point <= newest_input]
 
 
-def plan(events: Sequence[Event], compaction: JSONObject | None, window: int) -> Plan | None:
+def plan(events: Sequence[Event], compaction: Compaction | None, window: int) -> Plan | None:
     """Where to cut and what to ask the model; None when there is nothing left to compact."""
-    after = int(compaction.get("through_seq") or 0) if compaction else 0
+    after = compaction.through_seq if compaction else 0
     points = cut_points(events, after)
     if not points:
         return None
@@ -106,7 +105,7 @@ def plan(events: Sequence[Event], compaction: JSONObject | None, window: int) ->
     head = [event for event in events if event.seq < cut]
     messages = build_messages(head, compaction)
     note = f"(The earlier part of this conversation, up to event {cut - 1}, was dropped to fit the context window.)"
-    previous = str(compaction.get("summary") or "") if compaction else ""
+    previous = compaction.summary if compaction else ""
     truncated = f"{previous}\n\n{note}" if previous else note
     request = _with_instruction(messages)
     if estimate_tokens(request, SUMMARY_SYSTEM) + summary_budget(window) > window:

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from corral._types import JSONObject
-from corral.harness.log import RESULT_KEYS, TOOL_USES
 from corral.harness.models.content import Block, Message, Role, Text, Thinking, ToolOutput, ToolUse, blocks_from_wire
 from corral.session import Event
+from corral.vocab.events import RESULT_KEYS, TOOL_USE_TYPES, answered_call
 
 MISSING_RESULT = "This tool call was not completed: the turn was interrupted before it returned a result."
 SUMMARY_PREAMBLE = (
@@ -30,13 +29,23 @@ SUMMARY_PREAMBLE = (
 )
 
 
-def build_messages(events: Sequence[Event], compaction: JSONObject | None = None) -> list[Message]:
+@dataclass(frozen=True)
+class Compaction:
+    """The latest ``agent.thread_context_compacted``: its summary stands for the log up to ``through_seq``."""
+
+    summary: str
+    through_seq: int
+    #: the compaction event's own position
+    seq: int
+
+
+def build_messages(events: Sequence[Event], compaction: Compaction | None = None) -> list[Message]:
     """The conversation as the model should see it now."""
     builder = _Builder()
     through = 0
     if compaction is not None:
-        through = int(compaction.get("through_seq") or 0)
-        builder.user.append(Text(SUMMARY_PREAMBLE + str(compaction.get("summary") or "")))
+        through = compaction.through_seq
+        builder.user.append(Text(SUMMARY_PREAMBLE + compaction.summary))
     for event in events:
         if event.seq > through:
             builder.add(event)
@@ -74,7 +83,7 @@ class _Builder:
             self.in_span = True
         elif kind in ("span.model_request_end", "session.status_idle"):
             self._close_span()
-        elif kind in ("agent.message", "agent.thinking", *TOOL_USES):
+        elif kind in ("agent.message", "agent.thinking", *TOOL_USE_TYPES):
             self._assistant_side(assistant_block(event))
         elif kind in RESULT_KEYS:
             self._result(event, kind)
@@ -109,7 +118,7 @@ class _Builder:
 
     def _result(self, event: Event, kind: str) -> None:
         data = event.data()
-        tool_use_id = str(data.get(RESULT_KEYS[kind]))
+        tool_use_id = answered_call(kind, data)
         if tool_use_id in self.results:
             content = blocks_from_wire(data.get("content"))
             self.results[tool_use_id] = ToolOutput(tool_use_id, content, bool(data.get("is_error")))

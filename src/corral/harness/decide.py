@@ -19,59 +19,64 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from corral._types import JSONObject
-from corral.harness.log import Call, TurnState
+from corral.harness.log import Call, Response, TurnState
 from corral.session import NewEvent
+from corral.vocab.events import StopReason
 
 
 @dataclass(frozen=True)
-class Step:
+class _Step:
     prelude: tuple[NewEvent, ...] = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True)
-class Done(Step):
+class Done(_Step):
     pass
 
 
 @dataclass(frozen=True)
-class HandleInterrupt(Step):
+class HandleInterrupt(_Step):
     interrupt_id: str
 
 
 @dataclass(frozen=True)
-class CloseSpan(Step):
+class CloseSpan(_Step):
     pass
 
 
 @dataclass(frozen=True)
-class Execute(Step):
+class Execute(_Step):
     calls: tuple[Call, ...]
 
 
 @dataclass(frozen=True)
-class Refuse(Step):
+class Refuse(_Step):
     calls: tuple[Call, ...]
 
 
 @dataclass(frozen=True)
-class Block(Step):
+class Block(_Step):
     event_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class EndTurn(Step):
-    stop_reason: JSONObject
+class EndTurn(_Step):
+    stop_reason: StopReason
     stop_details: JSONObject | None = None
 
 
 @dataclass(frozen=True)
-class ToolLimit(Step):
+class ToolLimit(_Step):
     pass
 
 
 @dataclass(frozen=True)
-class CallModel(Step):
+class CallModel(_Step):
     pass
+
+
+Step = Done | HandleInterrupt | CloseSpan | Execute | Refuse | Block | EndTurn | ToolLimit | CallModel
+"""Every step a turn can take: a closed union, performed by ``Turn`` with an exhaustive ``match``."""
 
 
 RUNNING = NewEvent("session.status_running")
@@ -102,8 +107,8 @@ def _resume_prelude(state: TurnState, resuming: bool) -> tuple[NewEvent, ...]:
 
 
 def _from_idle(state: TurnState, max_tool_rounds: int) -> Step:
-    stop = state.idle_stop or {}
-    if stop.get("type") == "requires_action":
+    stop = state.idle_stop
+    if stop is not None and stop["type"] == "requires_action":
         awaiting = tuple(state.awaiting())
         if awaiting:
             same = tuple(stop.get("event_ids") or ()) == awaiting
@@ -126,14 +131,14 @@ def _in_turn(state: TurnState, prelude: tuple[NewEvent, ...], max_tool_rounds: i
     if awaiting:
         return Block(awaiting, prelude=prelude)
     response = state.last_response
-    if response is not None and not response.get("tool_calls") and not state.pending_messages():
+    if response is not None and not response.tool_calls and not state.pending_messages():
         return _end(response, prelude)
     if max_tool_rounds is not None and state.tool_rounds >= max_tool_rounds:
         return ToolLimit(prelude=prelude)
     return CallModel(prelude=prelude)
 
 
-def _end(response: JSONObject, prelude: tuple[NewEvent, ...]) -> Step:
-    if response.get("stop_reason") == "refusal":
+def _end(response: Response, prelude: tuple[NewEvent, ...]) -> Step:
+    if response.stop_reason == "refusal":
         return EndTurn({"type": "refusal"}, {"type": "refusal", "category": None, "explanation": None}, prelude=prelude)
     return EndTurn({"type": "end_turn"}, prelude=prelude)

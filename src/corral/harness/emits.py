@@ -6,9 +6,10 @@ from corral._types import JSONObject
 from corral.harness.models.base import Usage
 from corral.sandbox import ToolResult
 from corral.session import NewEvent
+from corral.vocab.events import StopReason
 
 
-def idle(stop_reason: JSONObject, stop_details: JSONObject | None = None) -> NewEvent:
+def idle(stop_reason: StopReason, stop_details: JSONObject | None = None) -> NewEvent:
     return NewEvent("session.status_idle", {"stop_reason": stop_reason, "stop_details": stop_details})
 
 

@@ -21,20 +21,40 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
 from corral._types import JSONObject
-from corral.session import CLIENT_EVENT_TYPES, Event, SessionStore
+from corral.harness.context import Compaction
+from corral.session import CLIENT_EVENT_TYPES, Event, EventType, SessionStore
+from corral.vocab.events import (
+    TOOL_RESULT_TYPES,
+    TOOL_USE_TYPES,
+    CompactedData,
+    SessionErrorData,
+    SessionStatus,
+    SpanEndData,
+    SpanStartData,
+    StatusIdleData,
+    StopReason,
+    ToolConfirmationData,
+    ToolUseData,
+    ToolUseEventType,
+    answered_call,
+)
+from corral.vocab.tools import Permission
 
-TOOL_USES = ("agent.tool_use", "agent.custom_tool_use", "agent.mcp_tool_use")
-RESULT_KEYS = {
-    "agent.tool_result": "tool_use_id",
-    "agent.mcp_tool_result": "mcp_tool_use_id",
-    "user.custom_tool_result": "custom_tool_use_id",
-    "user.tool_result": "tool_use_id",
-}
-_HARNESS_OUTPUT = frozenset(
-    {*TOOL_USES, "agent.message", "agent.thinking", "agent.tool_result", "agent.thread_context_compacted"}
-    | {"span.model_request_start", "span.model_request_end", "session.error", "session.status_rescheduled"}
+_HARNESS_OUTPUT: frozenset[EventType] = frozenset(
+    (
+        *TOOL_USE_TYPES,
+        "agent.message",
+        "agent.thinking",
+        "agent.tool_result",
+        "agent.thread_context_compacted",
+        "span.model_request_start",
+        "span.model_request_end",
+        "session.error",
+        "session.status_rescheduled",
+    )
 )
 
 
@@ -43,13 +63,13 @@ class Call:
     """A tool call of the current turn, as far as the log has resolved it."""
 
     event_id: str
-    type: str
+    type: ToolUseEventType
     name: str
     input: JSONObject
-    permission: str | None
+    permission: Permission | None
     #: ``client``: a built-in call of a ``self_hosted`` environment, run by the customer's worker
-    executor: str | None = None
-    confirmation: str | None = None
+    executor: Literal["client"] | None = None
+    confirmation: Literal["allow", "deny"] | None = None
     deny_message: str | None = None
     resolved: bool = False
 
@@ -71,11 +91,19 @@ class Call:
         return not self.resolved and (self.permission == "deny" or self.confirmation == "deny")
 
 
+@dataclass(frozen=True)
+class Response:
+    """The last model response of the turn: why it stopped, and how many tool calls it made."""
+
+    stop_reason: str | None
+    tool_calls: int
+
+
 @dataclass
 class TurnState:
     last_seq: int = 0
-    status: str | None = None
-    idle_stop: JSONObject | None = None
+    status: SessionStatus | None = None
+    idle_stop: StopReason | None = None
     #: position of the last idle event that ended a turn (any stop reason but ``requires_action``)
     turn_end_seq: int = 0
     output_since_running: bool = False
@@ -84,15 +112,15 @@ class TurnState:
     span_start_seq: int = 0
     span_calls: int = 0
     calls: dict[str, Call] = field(default_factory=lambda: dict[str, Call]())
-    last_response: JSONObject | None = None
+    last_response: Response | None = None
     boundary_seq: int = 0
     messages: list[tuple[int, str]] = field(default_factory=lambda: list[tuple[int, str]]())
     interrupts: list[tuple[int, str]] = field(default_factory=lambda: list[tuple[int, str]]())
-    unstamped: dict[str, str] = field(default_factory=lambda: dict[str, str]())
+    unstamped: dict[str, EventType] = field(default_factory=lambda: dict[str, EventType]())
     errors_in_row: int = 0
     tool_rounds: int = 0
     compactions_in_row: int = 0
-    compaction: JSONObject | None = None
+    compaction: Compaction | None = None
 
     # ------------------------------------------------------------------ folding
 
@@ -107,7 +135,7 @@ class TurnState:
             handler(self, event, event.data())
 
     def _running(self, event: Event, data: JSONObject) -> None:
-        continuing = self.status in ("running", "rescheduling") or _stop_type(self.idle_stop) == "requires_action"
+        continuing = self.turn_open or _stop_type(self.idle_stop) == "requires_action"
         if not continuing:
             self.tool_rounds = self.errors_in_row = self.compactions_in_row = 0
         self.status = "running"
@@ -115,7 +143,7 @@ class TurnState:
 
     def _idle(self, event: Event, data: JSONObject) -> None:
         self.status = "idle"
-        self.idle_stop = data.get("stop_reason") or {}
+        self.idle_stop = cast(StatusIdleData, data)["stop_reason"]
         if _stop_type(self.idle_stop) != "requires_action":
             self.turn_end_seq = event.seq
             self.calls.clear()
@@ -125,39 +153,42 @@ class TurnState:
 
     def _span_start(self, event: Event, data: JSONObject) -> None:
         self.open_span = event
-        self.span_purpose = data.get("purpose")
+        self.span_purpose = cast(SpanStartData, data).get("purpose")
         self.span_calls = 0
         if self.span_purpose != "compaction":  # a summarising request does not take up new input
             self.span_start_seq = event.seq
 
     def _span_end(self, event: Event, data: JSONObject) -> None:
+        end = cast(SpanEndData, data)
         self.open_span = None
-        if data.get("is_error") or self.span_purpose == "compaction":
+        if end["is_error"] or self.span_purpose == "compaction":
             return
-        self.last_response = {**data, "tool_calls": self.span_calls}
+        self.last_response = Response(end.get("stop_reason"), self.span_calls)
         self.errors_in_row = self.compactions_in_row = 0
         if self.span_calls:
             self.tool_rounds += 1
 
     def _tool_use(self, event: Event, data: JSONObject) -> None:
-        name, tool_input = str(data.get("name")), data.get("input") or {}
-        permission, executor = data.get("evaluated_permission"), data.get("executor")
-        self.calls[event.id] = Call(event.id, event.type, name, tool_input, permission, executor)
+        use = cast(ToolUseData, data)
+        kind = cast(ToolUseEventType, event.type)
+        permission, executor = use.get("evaluated_permission"), use.get("executor")
+        self.calls[event.id] = Call(event.id, kind, use["name"], dict(use["input"]), permission, executor)
         self.span_calls += 1
 
     def _result(self, event: Event, data: JSONObject) -> None:
-        call = self.calls.get(str(data.get(RESULT_KEYS[event.type])))
+        call = self.calls.get(str(answered_call(event.type, data)))
         if call is not None:
             call.resolved = True
 
     def _confirmation(self, event: Event, data: JSONObject) -> None:
-        call = self.calls.get(str(data.get("tool_use_id")))
+        confirmation = cast(ToolConfirmationData, data)
+        call = self.calls.get(confirmation["tool_use_id"])
         if call is not None:
-            call.confirmation = str(data.get("result"))
-            call.deny_message = data.get("deny_message")
+            call.confirmation = confirmation["result"]
+            call.deny_message = confirmation.get("deny_message")
 
     def _error(self, event: Event, data: JSONObject) -> None:
-        if (data.get("error") or {}).get("retry_status", {}).get("type") == "retrying":
+        if cast(SessionErrorData, data)["error"]["retry_status"]["type"] == "retrying":
             self.errors_in_row += 1
 
     def _status(self, event: Event, data: JSONObject) -> None:
@@ -171,7 +202,8 @@ class TurnState:
         self.boundary_seq = max(self.boundary_seq, event.seq)
 
     def _compacted(self, event: Event, data: JSONObject) -> None:
-        self.compaction = {**data, "seq": event.seq}
+        compacted = cast(CompactedData, data)
+        self.compaction = Compaction(compacted["summary"], compacted["through_seq"], event.seq)
         self.compactions_in_row += 1
 
     # ------------------------------------------------------------------ reading
@@ -197,12 +229,12 @@ class TurnState:
         return [call.event_id for call in self.calls.values() if call.awaiting_client]
 
 
-def _stop_type(stop: JSONObject | None) -> str | None:
-    return None if stop is None else stop.get("type")
+def _stop_type(stop: StopReason | None) -> str | None:
+    return None if stop is None else stop["type"]
 
 
 _Handler = Callable[[TurnState, Event, JSONObject], None]
-_HANDLERS: dict[str, _Handler] = {
+_HANDLERS: dict[EventType, _Handler] = {
     "session.status_running": TurnState._running,
     "session.status_idle": TurnState._idle,
     "session.status_rescheduled": TurnState._status,
@@ -214,8 +246,8 @@ _HANDLERS: dict[str, _Handler] = {
     "user.interrupt": TurnState._interrupt,
     "user.tool_confirmation": TurnState._confirmation,
     "agent.thread_context_compacted": TurnState._compacted,
-    **dict.fromkeys(TOOL_USES, TurnState._tool_use),
-    **dict.fromkeys(RESULT_KEYS, TurnState._result),
+    **dict.fromkeys(TOOL_USE_TYPES, TurnState._tool_use),
+    **dict.fromkeys(TOOL_RESULT_TYPES, TurnState._result),
 }
 
 

@@ -6,6 +6,8 @@ composition root) goes there; a sandbox tool (``bash read write edit glob grep``
 
 Invariants:
 
+* A built-in tool's input is checked against its schema (``vocab.tools``) here, once, before any executor or
+  sandbox sees it; a call that does not fit is an error result and reaches nothing.
 * ``run`` never raises for a failure of the tool: ``ToolError`` (and a sandbox's death) becomes an
   ``is_error`` result the model reads. Cancellation (an interrupt) does propagate.
 * Every call carries its ``tool_use_id`` (the id of the ``agent.tool_use`` event), the key of the
@@ -22,9 +24,9 @@ from typing import Protocol
 
 from corral._types import JSONObject
 from corral.errors import ToolError
-from corral.harness.hands import Hands
-from corral.harness.toolset import SANDBOX_TOOLS
 from corral.sandbox import ToolResult
+from corral.sandbox.hands import Hands
+from corral.vocab.tools import SANDBOX_TOOLS, input_problem, is_builtin, is_sandbox_tool
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,13 @@ class ToolRouter:
         return frozenset(sandbox) | frozenset(self._executors)
 
     async def run(self, call: ToolCall) -> ToolResult:
+        if is_builtin(call.name) and (problem := input_problem(call.name, call.input)):
+            return ToolResult.error(problem)
         try:
             executor = self._executors.get(call.name)
             if executor is not None:
                 return await executor.execute(call)
-            if call.name in SANDBOX_TOOLS and self._hands is not None:
+            if is_sandbox_tool(call.name) and self._hands is not None:
                 return await self._hands.execute(call.name, call.input, call.tool_use_id)
             return ToolResult.error(f"{call.name}: no executor for this tool is configured on this server")
         except ToolError as exc:

@@ -15,13 +15,13 @@ import anyio
 import anyio.to_thread
 
 from corral.config import Settings
-from corral.harness.brain import Harness, Hook, Limits
-from corral.harness.environments import Environments, EnvironmentSource, no_environments
-from corral.harness.hands import HandsPool
+from corral.harness.harness import Harness, Hook, TurnLimits
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.router import ToolExecutor
 from corral.harness.worker import WorkerPool
 from corral.sandbox import SandboxProvider
+from corral.sandbox.hands import HandsPool
+from corral.sandbox.recipe import Environments, EnvironmentSource, no_environments
 from corral.session import SessionStore
 
 
@@ -42,8 +42,8 @@ class Runtime:
         configs = Environments(environments)
         hands = HandsPool(sandbox, configs, mode=settings.sandbox_mode, idle_seconds=settings.sandbox_idle_seconds)
         models = ModelRegistry(settings.providers)
-        limits = Limits.from_settings(settings)
-        self.harness = Harness(store, models, hands, tuple(executors), limits, hook, configs)
+        limits = TurnLimits.from_settings(settings)
+        self.harness = Harness(store, models, hands, limits, tuple(executors), hook)
         count = settings.workers if pools is None else pools
         self.pools = [
             WorkerPool(self.harness, concurrency=settings.worker_concurrency, poll_interval=poll_interval)

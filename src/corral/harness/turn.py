@@ -2,7 +2,7 @@
 
 Steps and what they write:
 
-* ``CallModel`` (``model_step``): ``span.model_request_start`` … ``span.model_request_end``.
+* ``CallModel`` (``model_call``): ``span.model_request_start`` … ``span.model_request_end``.
 * ``Execute``: each allowed call through the ``ToolRouter``, one ``agent.tool_result`` per call, in order.
 * ``Refuse``: an error ``agent.tool_result`` for calls denied by policy or by ``user.tool_confirmation``.
 * ``Block``: idle ``requires_action`` with the ids still awaited from the client.
@@ -23,13 +23,12 @@ next decision handles the ``user.interrupt``.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from typing import assert_never
 
 import anyio
-from anyio.abc import TaskGroup
 
 from corral.harness import emits
 from corral.harness.agent import AgentConfig
-from corral.harness.brain import Harness
 from corral.harness.decide import (
     Block,
     CallModel,
@@ -43,34 +42,27 @@ from corral.harness.decide import (
     ToolLimit,
     decide,
 )
-from corral.harness.hands import Hands
+from corral.harness.harness import Harness
 from corral.harness.log import SessionLog
-from corral.harness.model_step import ModelStep
+from corral.harness.model_call import ModelCall
 from corral.harness.router import ToolCall, ToolRouter
 from corral.harness.writer import Writer
 from corral.sandbox import ToolResult
+from corral.sandbox.hands import Hands
+from corral.sandbox.recipe import self_hosted
 from corral.session import Fence, NewEvent, SessionRecord
+from corral.vocab.tools import SANDBOX_TOOLS
 
 INTERRUPTED = "interrupted: the user interrupted the turn before this call returned"
 
 
 class Turn:
-    def __init__(
-        self,
-        harness: Harness,
-        fence: Fence,
-        log: SessionLog,
-        record: SessionRecord,
-        hands: Hands | None,
-        background: TaskGroup,
-    ):
+    def __init__(self, harness: Harness, fence: Fence, log: SessionLog, record: SessionRecord, hands: Hands | None):
         self.harness = harness
         self.writer = Writer(harness.store, fence, log)
-        self.log = log
         self.record = record
         self.hands = hands
         self.router = ToolRouter(hands, harness.executors)
-        self.background = background
         self.agent = self._configure(record)
         self._latest = log.last_seq
         self._scope: anyio.CancelScope | None = None
@@ -90,50 +82,46 @@ class Turn:
     async def run(self) -> None:
         resuming = True
         while True:
-            if self._latest > self.log.last_seq:
-                await self.log.catch_up(self.harness.store)
-            state = self.log.state
+            if self._latest > self.writer.log.last_seq:
+                await self.writer.catch_up()
+            state = self.writer.state
             step = decide(state, resuming=resuming, max_tool_rounds=self.harness.limits.max_tool_rounds)
             if isinstance(step, Done):
                 return
-            if not state.turn_open and self.log.last_seq > self.record.last_seq:
+            if not state.turn_open and self.writer.log.last_seq > self.record.last_seq:
                 self.agent = self._configure(await self.harness.store.get_session(self.writer.session_id))
             await self._perform(step)
             resuming = False
 
     def _configure(self, record: SessionRecord) -> AgentConfig:
         self.record = record
-        agent = AgentConfig.from_snapshot(record.doc.get("agent") or {})
         if self.hands is not None:
-            self.hands.bind(
-                record.workspace_id, record.environment_id, {name: agent.tool_config(name) for name in agent.builtins}
-            )
-        return agent
+            self.hands.bind(record.workspace_id, record.environment_id)
+        return AgentConfig.from_snapshot(record.doc.get("agent") or {})
 
     async def _perform(self, step: Step) -> None:
-        if isinstance(step, CallModel):
-            environment = await self.harness.environments.config(self.record.workspace_id, self.record.environment_id)
-            model = ModelStep(
-                self.harness, self.writer, self.agent, self.router, self.hands, self.background, environment
-            )
-            await self._cancellable(model.run(step.prelude))
-        elif isinstance(step, Execute):
-            await self._cancellable(self._execute(step))
-        elif isinstance(step, HandleInterrupt):
-            await self._handle_interrupt(step)
-        elif isinstance(step, CloseSpan):
-            span = self.log.state.open_span
-            assert span is not None
-            await self.writer.emit([*step.prelude, emits.span_end(span.id, is_error=True)])
-        elif isinstance(step, Refuse):
-            await self._refuse(step)
-        elif isinstance(step, Block):
-            await self._settle(step, [emits.requires_action(list(step.event_ids))], turn_over=False)
-        elif isinstance(step, EndTurn):
-            await self._settle(step, [emits.idle(step.stop_reason, step.stop_details)])
-        elif isinstance(step, ToolLimit):
-            message = f"the turn reached the limit of {self.harness.limits.max_tool_rounds} tool rounds"
-            await self._settle(step, emits.exhausted("tool_use_limit_reached_error", message))
+        match step:
+            case CallModel():
+                await self._cancellable((await self._model_call()).run(step.prelude))
+            case Execute():
+                await self._cancellable(self._execute(step))
+            case HandleInterrupt():
+                await self._handle_interrupt()
+            case CloseSpan():
+                await self._close_span(step)
+            case Refuse():
+                await self._refuse(step)
+            case Block():
+                await self._settle(step, [emits.requires_action(list(step.event_ids))], turn_over=False)
+            case EndTurn():
+                await self._settle(step, [emits.idle(step.stop_reason, step.stop_details)])
+            case ToolLimit():
+                message = f"the turn reached the limit of {self.harness.limits.max_tool_rounds} tool rounds"
+                await self._settle(step, emits.exhausted("tool_use_limit_reached_error", message))
+            case Done():
+                return
+            case _:
+                assert_never(step)
 
     async def _cancellable(self, work: Awaitable[None]) -> None:
         with anyio.CancelScope() as scope:
@@ -145,6 +133,13 @@ class Turn:
 
     # ------------------------------------------------------------------ steps
 
+    async def _model_call(self) -> ModelCall:
+        environments = self.harness.hands.environments
+        config = await environments.config(self.record.workspace_id, self.record.environment_id)
+        client_runs = frozenset(SANDBOX_TOOLS) if self_hosted(config) else frozenset[str]()
+        tools = self.agent.specs(self.router.available | client_runs)
+        return ModelCall(self.harness, self.writer, self.agent, self.hands, tools, client_runs)
+
     async def _execute(self, step: Execute) -> None:
         sid = self.writer.session_id
         if step.prelude:
@@ -155,6 +150,11 @@ class Turn:
             result = await self.router.run(request)
             await self.writer.emit([emits.tool_result(call.event_id, result)])
             await self.harness.reached("tool_recorded", sid)
+
+    async def _close_span(self, step: CloseSpan) -> None:
+        span = self.writer.state.open_span
+        assert span is not None, "decide() chose CloseSpan, so a span is open"
+        await self.writer.emit([*step.prelude, emits.span_end(span.id, is_error=True)])
 
     async def _refuse(self, step: Refuse) -> None:
         events: list[NewEvent] = list(step.prelude)
@@ -168,19 +168,22 @@ class Turn:
         await self.writer.emit(events)
         await self.writer.stamp_settled(interrupts=False)
 
-    async def _settle(self, step: Step, events: list[NewEvent], *, turn_over: bool = True) -> None:
+    async def _settle(
+        self, step: Block | EndTurn | ToolLimit, events: list[NewEvent], *, turn_over: bool = True
+    ) -> None:
         await self.writer.settle([*step.prelude, *events], turn_over=turn_over)
         await self.harness.reached("turn_idle", self.writer.session_id)
 
-    async def _handle_interrupt(self, step: HandleInterrupt) -> None:
-        state = self.log.state
+    async def _handle_interrupt(self) -> None:
+        state = self.writer.state
         events: list[NewEvent] = []
         if state.open_span is not None:
             events.append(emits.span_end(state.open_span.id, is_error=True))
         for call in state.open_calls():
             if call.runnable:
                 events.append(emits.tool_result(call.event_id, ToolResult.error(f"{call.name}: {INTERRUPTED}")))
-        blocked = (state.idle_stop or {}).get("type") == "requires_action" and state.status == "idle"
+        stop = state.idle_stop
+        blocked = stop is not None and stop["type"] == "requires_action" and state.status == "idle"
         if state.turn_open or blocked:
             events.append(emits.idle({"type": "end_turn"}))
         await self.writer.settle(events)

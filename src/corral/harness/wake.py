@@ -33,7 +33,7 @@ from typing import Any
 import anyio
 
 from corral.errors import LeaseLost
-from corral.harness.brain import Harness
+from corral.harness.harness import Harness
 from corral.harness.log import SessionLog
 from corral.harness.turn import Turn
 from corral.session import Closed, Event, Fence, SessionRecord, SessionStore, Subscriber
@@ -45,17 +45,17 @@ async def wake(harness: Harness, fence: Fence) -> int:
     session_id = fence.session_id
     async with AsyncExitStack() as stack:
         subscriber, record, log = await _open(stack, store, session_id)
-        with harness.hands.use(session_id) as hands:
-            try:
-                async with anyio.create_task_group() as group:
-                    turn = Turn(harness, fence, log, record, hands, group)
+        try:
+            async with anyio.create_task_group() as group:
+                with harness.hands.use(session_id, group) as hands:
+                    turn = Turn(harness, fence, log, record, hands)
                     turn.seen(subscriber.after)  # what was appended between the log read and the subscription
                     group.start_soon(_heartbeat, store, fence, harness.limits.lease_ttl)
                     group.start_soon(_watch, subscriber, turn)
                     await turn.run()
                     group.cancel_scope.cancel()
-            except BaseExceptionGroup as group_error:
-                raise _single(group_error) from None
+        except BaseExceptionGroup as group_error:
+            raise _single(group_error) from None
     return log.last_seq
 
 

@@ -29,7 +29,7 @@ from anyio.abc import TaskGroup
 
 from corral.errors import CorralError, LeaseLost
 from corral.harness import emits
-from corral.harness.brain import Harness
+from corral.harness.harness import Harness
 from corral.harness.wake import wake
 from corral.session import Fence
 

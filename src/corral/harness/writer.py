@@ -10,28 +10,47 @@ Invariants:
 
 from __future__ import annotations
 
-from corral.harness.log import SessionLog
-from corral.session import Event, Fence, NewEvent, SessionStore
+from collections.abc import Sequence
+
+from corral.harness.log import SessionLog, TurnState
+from corral.session import Delta, Event, EventType, Fence, NewEvent, SessionStore
 
 
 class Writer:
     def __init__(self, store: SessionStore, fence: Fence, log: SessionLog):
-        self.store = store
+        self._store = store
         self.fence = fence
         self.log = log
         self.session_id = fence.session_id
 
+    @property
+    def state(self) -> TurnState:
+        """The fold of everything this worker has read and written so far."""
+        return self.log.state
+
+    @property
+    def events(self) -> Sequence[Event]:
+        return self.log.events
+
+    async def catch_up(self) -> None:
+        """Read what other writers appended since this worker last looked."""
+        await self.log.catch_up(self._store)
+
+    async def preview(self, body: dict[str, object], target: EventType) -> None:
+        """Publish a live-only preview (never stored) of the event ``target`` being written."""
+        await self._store.publish_delta(Delta(self.session_id, body), target)
+
     async def emit(self, events: list[NewEvent]) -> list[Event]:
         if not events:
             return []
-        appended = await self.store.emit_events(self.session_id, events, fence=self.fence)
-        await self.log.extend(self.store, appended)
+        appended = await self._store.emit_events(self.session_id, events, fence=self.fence)
+        await self.log.extend(self._store, appended)
         return appended
 
     async def stamp(self, event_ids: list[str]) -> None:
         """Set ``processed_at`` on client events the harness has taken up."""
         if event_ids:
-            await self.store.mark_processed(self.session_id, event_ids, fence=self.fence)
+            await self._store.mark_processed(self.session_id, event_ids, fence=self.fence)
             self.log.stamped(event_ids)
 
     async def stamp_taken(self) -> None:

@@ -9,7 +9,7 @@ from corral.session._flows import Fence
 from corral.session._queries import NewSession, SessionFilter
 from corral.session.broker import Closed, Subscriber
 from corral.session.event_log import EventQuery
-from corral.session.events import CLIENT_EVENT_TYPES, EVENT_TYPES, Delta, Event, NewEvent, dumps
+from corral.session.events import CLIENT_EVENT_TYPES, EVENT_TYPES, Delta, Event, EventType, NewEvent, dumps
 from corral.session.records import SessionRecord
 from corral.session.store import SessionStore
 
@@ -19,6 +19,7 @@ __all__ = [
     "Closed",
     "Delta",
     "Event",
+    "EventType",
     "EventQuery",
     "Fence",
     "NewEvent",

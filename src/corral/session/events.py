@@ -1,4 +1,4 @@
-"""Events: the immutable rows of a session's log, and the vocabulary of event types.
+"""Events: the immutable rows of a session's log (their types are ``corral.vocab.events.EventType``).
 
 Invariants:
 
@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from corral._types import JSONObject
+from corral.vocab.events import CLIENT_EVENT_TYPES, EVENT_TYPES, EventType
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -33,54 +34,6 @@ def loads(text: str) -> Any:
     except orjson.JSONDecodeError:
         return json.loads(text)
 
-
-CLIENT_EVENT_TYPES = frozenset(
-    {
-        "user.message",
-        "user.interrupt",
-        "user.tool_confirmation",
-        "user.custom_tool_result",
-        "user.tool_result",
-        "user.define_outcome",
-        "system.message",
-    }
-)
-
-SERVER_EVENT_TYPES = frozenset(
-    {
-        "agent.message",
-        "agent.thinking",
-        "agent.tool_use",
-        "agent.tool_result",
-        "agent.mcp_tool_use",
-        "agent.mcp_tool_result",
-        "agent.custom_tool_use",
-        "agent.thread_context_compacted",
-        "agent.thread_message_sent",
-        "agent.thread_message_received",
-        "session.status_running",
-        "session.status_idle",
-        "session.status_rescheduled",
-        "session.status_terminated",
-        "session.error",
-        "session.updated",
-        "session.usage",
-        "session.deleted",
-        "session.thread_created",
-        "session.thread_status_running",
-        "session.thread_status_idle",
-        "session.thread_status_rescheduled",
-        "session.thread_status_terminated",
-        "span.model_request_start",
-        "span.model_request_end",
-        "span.outcome_evaluation_start",
-        "span.outcome_evaluation_ongoing",
-        "span.outcome_evaluation_end",
-    }
-)
-
-#: valid values of the ``types[]`` filter of ``GET /v1/sessions/{id}/events``
-EVENT_TYPES = CLIENT_EVENT_TYPES | SERVER_EVENT_TYPES
 
 _RESERVED = ("type", "id", "processed_at")
 
@@ -95,7 +48,7 @@ class Event:
     session_id: str
     seq: int
     id: str
-    type: str
+    type: EventType
     processed_at: str | None
     created_at: str
     payload: str
@@ -125,7 +78,7 @@ class Event:
 class NewEvent:
     """An event to append. ``queued`` client events get ``processed_at`` null until the agent takes them."""
 
-    type: str
+    type: EventType
     data: JSONObject = field(default_factory=lambda: dict[str, Any]())
     queued: bool = False
     id: str | None = None
@@ -149,3 +102,6 @@ class Delta:
 
     def wire_json(self) -> str:
         return dumps(self.body)
+
+
+__all__ = ["CLIENT_EVENT_TYPES", "EVENT_TYPES", "Delta", "Event", "EventType", "NewEvent", "dumps", "loads"]

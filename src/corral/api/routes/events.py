@@ -14,7 +14,8 @@ from corral.api.sse import EventStream
 from corral.api.wire import BetaManagedAgentsSendSessionEvents, EventPage
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, decode_cursor
-from corral.session import EVENT_TYPES, EventQuery, NewEvent
+from corral.session import EventQuery, NewEvent
+from corral.vocab.events import FilterableEventType, is_filterable
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["events"], responses=ERRORS)
 
@@ -53,11 +54,17 @@ async def send_events(request: Request, session_id: str, body: SendEvents) -> JS
     return raw_json_response(_joined([event.wire_json() for event in appended]))
 
 
-def _types(types: list[str] | None) -> tuple[str, ...]:
-    unknown = sorted(set(types or ()) - EVENT_TYPES)
+def _types(types: list[str] | None) -> tuple[FilterableEventType, ...]:
+    known: list[FilterableEventType] = []
+    unknown: list[str] = []
+    for kind in types or ():
+        if is_filterable(kind):
+            known.append(kind)
+        else:
+            unknown.append(kind)
     if unknown:
-        raise InvalidRequest(f"unknown event types in types[]: {unknown}")
-    return tuple(types or ())
+        raise InvalidRequest(f"unknown event types in types[]: {sorted(set(unknown))}")
+    return tuple(known)
 
 
 def _after(page: str | None, order: str) -> int | None:

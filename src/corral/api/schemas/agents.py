@@ -8,6 +8,7 @@ from pydantic import Field
 
 from corral.api.schemas.base import FreeJSON, Open, Strict, WholeNumber
 from corral.catalog import limits
+from corral.vocab.tools import BuiltinToolName, ToolsetType
 
 
 class AlwaysAllow(Strict):
@@ -92,8 +93,8 @@ class UserLocationParam(Strict):
 class BuiltinToolConfig(Strict):
     """One built-in tool's override; ``web_fetch``/``web_search`` take the extra fields (checked by name)."""
 
-    name: Literal["bash", "read", "write", "edit", "glob", "grep", "web_fetch", "web_search"]
-    type: Literal["bash", "read", "write", "edit", "glob", "grep", "web_fetch", "web_search"] | None = None
+    name: BuiltinToolName
+    type: BuiltinToolName | None = None
     enabled: bool | None = None
     permission_policy: Policy | None = None
     allowed_domains: list[str] | None = None
@@ -104,7 +105,7 @@ class BuiltinToolConfig(Strict):
 
 
 class AgentToolsetParams(Strict):
-    type: Literal["agent_toolset_20260401"]
+    type: ToolsetType
     default_config: DefaultConfigParams | None = None
     configs: list[BuiltinToolConfig] | None = None
 

@@ -66,16 +66,16 @@ class SystemMessage(Strict):
     content: Annotated[list[TextBlock], Field(min_length=1, max_length=1000)]
 
 
-EventParam = Annotated[
+ClientEvent = (
     UserMessage
     | UserInterrupt
     | UserToolConfirmation
     | UserCustomToolResult
     | UserDefineOutcome
     | UserToolResult
-    | SystemMessage,
-    Field(discriminator="type"),
-]
+    | SystemMessage
+)
+EventParam = Annotated[ClientEvent, Field(discriminator="type")]
 InitialEvent = Annotated[UserMessage | UserDefineOutcome, Field(discriminator="type")]
 
 

@@ -5,7 +5,7 @@ the scripted model's fixed time to first token, with N sessions running at once)
 200 subscribers of one session), ``http-throughput`` (events per second delivered with 50 sessions running
 turns back to back), ``memory`` (RSS of ``corral serve`` per idle and per active session).
 
-Needs: ``corral serve`` with harness workers (``corral.api.workers``), the scripted model server. The server
+Needs: ``corral serve`` with harness workers (``corral.compose.workers``), the scripted model server. The server
 runs on SQLite in the run's scratch directory, with one worker, no sandbox tools (the agent answers in text).
 """
 
@@ -24,7 +24,7 @@ from corral.bench.suites.api.floor import FloorServer, round_trips
 
 def _missing() -> str | None:
     return probe.first(
-        probe.missing_attribute("corral.api.workers", "open_workers"),
+        probe.missing_attribute("corral.compose.workers", "open_workers"),
         probe.missing_attribute("corral.testing", "ScriptedModelServer"),
     )
 

@@ -28,7 +28,7 @@ from corral.bench.workload import Step, steps
 from corral.db.engines import open_database
 from corral.harness.context import build_messages
 from corral.harness.log import SessionLog
-from corral.session import NewEvent, NewSession, SessionStore
+from corral.session import EventType, NewEvent, NewSession, SessionStore
 
 FLOOR_TABLE = (
     "CREATE TABLE IF NOT EXISTS events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,"
@@ -36,7 +36,7 @@ FLOOR_TABLE = (
     " PRIMARY KEY (session_id, seq)){suffix}"
 )
 FLOOR_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (id)"
-_TYPES = {"user": "user.message", "assistant": "agent.message", "tool_use": "agent.tool_use"}
+_TYPES: dict[str, EventType] = {"user": "user.message", "assistant": "agent.message", "tool_use": "agent.tool_use"}
 
 
 def new_event(step: Step) -> NewEvent:

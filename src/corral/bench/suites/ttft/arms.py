@@ -20,6 +20,7 @@ from corral.config import ProviderConfig, Settings
 from corral.harness import Runtime
 from corral.sandbox import ProvisionSpec
 from corral.session import NewEvent, NewSession, SessionStore
+from corral.vocab.options import ProvisioningMode
 
 WORKSPACE, ENVIRONMENT = "wrkspc_bench", "env_bench_ttft"
 AGENT: JSONObject = {
@@ -65,7 +66,7 @@ class Outcome:
     done: float | None
 
 
-def settings(data_dir: Path, model_url: str, mode: str) -> Settings:
+def settings(data_dir: Path, model_url: str, mode: ProvisioningMode) -> Settings:
     provider = ProviderConfig("anthropic", "anthropic", base_url=model_url, api_key="bench")
     return Settings(
         sandbox_mode=mode,

@@ -21,8 +21,9 @@ from corral.config import Settings
 from corral.egress.process import open_egress
 from corral.egress.web_fetch import WebFetchTool
 from corral.errors import CorralError, NotFound
-from corral.harness import EnvironmentSource, Runtime, environment_spec
+from corral.harness import Runtime
 from corral.sandbox import SandboxProvider
+from corral.sandbox.recipe import EnvironmentSource, environment_spec
 from corral.sandbox.registry import create_provider
 from corral.session import SessionStore
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
-from corral.api.bootstrap import make_catalog, open_db
-from corral.api.workers import keep_pools_warm, open_workers
 from corral.catalog import Catalog
+from corral.compose.bootstrap import make_catalog, open_db
+from corral.compose.workers import keep_pools_warm, open_workers
 from corral.config import Settings
 from corral.db import Database
 from corral.harness import Runtime
@@ -43,7 +43,7 @@ class Services:
     catalog: Catalog
     tasks: TaskGroup
     streams: StreamStats = field(default_factory=StreamStats)
-    runtime: Runtime | None = None  # harness workers (corral.api.workers); None in an API-only process
+    runtime: Runtime | None = None  # harness workers (corral.compose.workers); None in an API-only process
 
 
 @asynccontextmanager
@@ -56,7 +56,7 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         stack.push_async_callback(sessions.aclose)
         catalog = make_catalog(db, settings)
         await catalog.ensure_default_workspace()
-        runtime = await open_workers(stack, settings, sessions, catalog)  # harness workers: corral.api.workers
+        runtime = await open_workers(stack, settings, sessions, catalog)  # harness workers: corral.compose.workers
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
         if runtime is not None:

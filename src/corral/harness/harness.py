@@ -1,19 +1,18 @@
-"""``Harness``: what every wake of a worker shares (store, model clients, hands, executors, limits).
+"""``Harness``: what every wake of a worker shares (store, model clients, hands, executors, limits, hook).
 
-The harness is stateless with respect to sessions: nothing here is keyed by a session except the
-sandbox cache (``HandsPool``), which is an optimisation a takeover can do without.
+The harness is stateless with respect to sessions: nothing here is keyed by a session except the sandbox
+cache (``HandsPool``), which is an optimisation a takeover can do without.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from corral.config import Settings
-from corral.harness.environments import Environments
-from corral.harness.hands import HandsPool
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.router import ToolExecutor
+from corral.sandbox.hands import HandsPool
 from corral.session import SessionStore
 
 Hook = Callable[[str, str], Awaitable[None]]
@@ -25,23 +24,28 @@ Points: ``model_request_started``, ``first_token``, ``response_recorded``, ``too
 
 
 @dataclass(frozen=True)
-class Limits:
-    lease_ttl: float = 10.0
-    max_tool_rounds: int = 200
-    model_max_retries: int = 4
-    model_retry_base: float = 0.5
-    max_retry_delay: float = 60.0
-    max_tokens: int = 8192
+class TurnLimits:
+    """The bounds of a turn, from ``Settings`` (where every default is declared)."""
+
+    lease_ttl: float
+    max_tool_rounds: int
+    model_max_retries: int
+    model_retry_base: float
+    max_retry_delay: float
+    max_tokens: int
     #: consecutive compactions without a model answer in between before the turn gives up
-    compaction_limit: int = 3
+    compaction_limit: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
+    def from_settings(cls, settings: Settings) -> TurnLimits:
         return cls(
             lease_ttl=settings.lease_ttl_seconds,
             max_tool_rounds=settings.max_tool_rounds,
             model_max_retries=settings.model_max_retries,
             model_retry_base=settings.model_retry_base_seconds,
+            max_retry_delay=settings.model_max_retry_delay_seconds,
+            max_tokens=settings.model_max_tokens,
+            compaction_limit=settings.compaction_limit,
         )
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -50,16 +54,19 @@ class Limits:
             return min(retry_after, self.max_retry_delay)
         return min(self.model_retry_base * (2**attempt), self.max_retry_delay)
 
+    def retries_left(self, attempt: int) -> bool:
+        """Whether a retryable failure after ``attempt`` earlier failures in a row is tried again."""
+        return attempt < self.model_max_retries
+
 
 @dataclass
 class Harness:
     store: SessionStore
     models: ModelRegistry
     hands: HandsPool
+    limits: TurnLimits
     executors: tuple[ToolExecutor, ...] = ()
-    limits: Limits = field(default_factory=Limits)
     hook: Hook | None = None
-    environments: Environments = field(default_factory=Environments)
 
     async def reached(self, point: str, session_id: str) -> None:
         if self.hook is not None:

@@ -1,0 +1,101 @@
+"""The model step of a turn: build the context, compact it if it would not fit, stream one response.
+
+Wire order (api.md §6.5): ``span.model_request_start`` → previews (live only) → ``agent.thinking`` /
+``agent.message`` / tool-use events → ``span.model_request_end`` (``model_usage``, and the model's
+``stop_reason`` as an extra field). The response and its closing span are appended in one write, so a crash
+mid-stream leaves only the open span, which the next worker closes (``is_error: true``) before asking again.
+Failures follow ``failures`` (retry with backoff, or give up); compaction is ``summarise``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+
+from corral.errors import ModelError
+from corral.harness import compaction, emits
+from corral.harness.agent import AgentConfig
+from corral.harness.context import build_messages
+from corral.harness.decide import RUNNING
+from corral.harness.failures import give_up, model_failed
+from corral.harness.harness import Harness
+from corral.harness.models.base import ModelRequest, ToolSpec
+from corral.harness.models.registry import ResolvedModel
+from corral.harness.response import response_events
+from corral.harness.stream import Collector, DeltaPump
+from corral.harness.summarise import compact
+from corral.harness.writer import Writer
+from corral.sandbox.hands import Hands
+from corral.session import Event, NewEvent
+from corral.vocab.tools import SANDBOX_TOOLS
+
+
+@dataclass
+class ModelCall:
+    harness: Harness
+    writer: Writer
+    agent: AgentConfig
+    hands: Hands | None
+    #: the tool definitions the model is offered
+    tools: list[ToolSpec]
+    #: built-in tools the client's own worker runs (``self_hosted`` environments)
+    client_runs: frozenset[str]
+
+    async def run(self, prelude: tuple[NewEvent, ...]) -> None:
+        try:
+            resolved = self.harness.models.resolve(self.agent.model_id)
+        except ModelError as err:
+            await give_up(self.writer, list(prelude), err.session_error_type, err.message)
+            return
+        messages = build_messages(self.writer.events, self.writer.state.compaction)
+        tokens = compaction.estimate_tokens(messages, self.agent.system, self.tools)
+        if compaction.needs_compaction(tokens, resolved.context_window):
+            await compact(self.harness, self.writer, self.agent.model_id, prelude, resolved)
+            return
+        max_tokens = min(self.harness.limits.max_tokens, resolved.context_window // 4)
+        request = ModelRequest(
+            resolved.name, messages, self.agent.system, self.tools, max_tokens, self.agent.thinking_budget
+        )
+        start = (await self.writer.emit([*prelude, emits.span_start(self.agent.model_id)]))[-1]
+        if RUNNING in prelude and self.hands is not None and self._sandbox_tools_here():
+            self.hands.turn_started()
+        await self.harness.reached("model_request_started", self.writer.session_id)
+        await self._respond(start, resolved, request)
+
+    def _sandbox_tools_here(self) -> bool:
+        return not self.client_runs and self.agent.uses_any(SANDBOX_TOOLS)
+
+    async def _respond(self, start: Event, resolved: ResolvedModel, request: ModelRequest) -> None:
+        pump = DeltaPump(self.writer.preview)
+        collector = Collector(pump, self._on_tool_start)
+        failure: ModelError | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self.writer.stamp_taken)
+            group.start_soon(pump.run)
+            try:
+                await self._stream(resolved, request, collector)
+            except ModelError as err:
+                failure = err
+            pump.close()
+        if failure is not None or collector.finished is None:
+            error = failure or ModelError("the response ended without finishing")
+            await model_failed(self.writer, self.harness.limits, start.id, error)
+            return
+        events = response_events(collector.response(), self.agent, self.client_runs)
+        finished = collector.finished
+        await self.writer.emit([*events, emits.span_end(start.id, finished.usage, stop=finished.stop_reason)])
+        await self.harness.reached("response_recorded", self.writer.session_id)
+
+    async def _stream(self, resolved: ResolvedModel, request: ModelRequest, collector: Collector) -> None:
+        announced = False
+        async for event in resolved.client.stream(request):
+            collector.feed(event)
+            if collector.first_token and not announced:
+                announced = True
+                await self.harness.reached("first_token", self.writer.session_id)
+        await collector.pump.drain()
+
+    def _on_tool_start(self, name: str) -> None:
+        if self.hands is not None and self._sandbox_tools_here() and name in self.agent.enabled(SANDBOX_TOOLS):
+            self.hands.tool_block_started(name)

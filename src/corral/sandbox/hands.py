@@ -1,0 +1,190 @@
+"""Hands: a session's sandbox as the harness holds it — provisioned only when needed, replaced when it dies.
+
+The harness tells the hands what is happening (``turn_started``, ``tool_block_started``) and asks them to
+``execute``; when to provision is decided here, by the environment's provisioning mode
+(``recipe.provisioning_mode``; ``Settings.sandbox_mode`` by default):
+
+* ``lazy``: inside the first sandbox tool call;
+* ``speculative``: as soon as the model's stream shows a sandbox tool call starting;
+* ``eager``: when a turn of an agent with sandbox tools starts.
+
+Ahead-of-need provisioning runs in the background (the wake's task group) and never delays the model.
+
+Invariants:
+
+* At most one live sandbox per session per process; provisioning is serialised (one lock).
+* A sandbox that dies (``alive`` false after a call) or cannot be provisioned is a tool error for that call,
+  never an exception out of ``execute``; the next call provisions a fresh one from the same recipe.
+* Before provisioning for a call, the provider's journal is asked (``recorded``): a call that already has a
+  result (a takeover after a crash) gets it back without a sandbox being built.
+* The sandbox runs what it is asked: which tools an agent may use is decided on the harness side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from contextlib import contextmanager
+
+import anyio
+from anyio.abc import TaskGroup
+
+from corral._types import JSONObject
+from corral.errors import SandboxError
+from corral.sandbox.base import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.sandbox.recipe import Environments, environment_spec, provisioning_mode, self_hosted
+from corral.vocab.options import ProvisioningMode
+from corral.vocab.tools import is_sandbox_tool
+
+log = logging.getLogger(__name__)
+
+
+class Hands:
+    def __init__(self, session_id: str, provider: SandboxProvider, environments: Environments, mode: ProvisioningMode):
+        self.session_id = session_id
+        self._provider = provider
+        self._environments = environments
+        self._default_mode: ProvisioningMode = mode
+        self._sandbox: Sandbox | None = None
+        self._lock = anyio.Lock()
+        self._background: TaskGroup | None = None
+        self.workspace_id = ""
+        self.environment_id = ""
+        self.last_used = anyio.current_time()
+        self.users = 0
+
+    def attach(self, background: TaskGroup | None) -> None:
+        """Where ahead-of-need provisioning runs: the task group of the wake using these hands (None: nowhere)."""
+        self._background = background
+
+    def bind(self, workspace_id: str, environment_id: str) -> None:
+        """Whose recipe to build from (a session's environment never changes, but a takeover rebinds)."""
+        self.workspace_id = workspace_id
+        self.environment_id = environment_id
+
+    async def config(self) -> JSONObject:
+        return await self._environments.config(self.workspace_id, self.environment_id)
+
+    async def spec(self) -> ProvisionSpec:
+        return environment_spec(self.environment_id, await self.config(), self.session_id)
+
+    # ------------------------------------------------------------------ what the harness tells the hands
+
+    def turn_started(self) -> None:
+        """A turn of an agent that has sandbox tools starts (``eager`` provisions now)."""
+        self._ahead("eager")
+
+    def tool_block_started(self, name: str) -> None:
+        """The model's stream started a tool call (``speculative`` provisions now, for a sandbox tool)."""
+        if is_sandbox_tool(name) and self._sandbox is None:
+            self._ahead("speculative")
+
+    def _ahead(self, mode: ProvisioningMode) -> None:
+        if self._background is not None:
+            self._background.start_soon(self._warm_if, mode)
+
+    async def _warm_if(self, mode: ProvisioningMode) -> None:
+        config = await self.config()
+        if self_hosted(config) or provisioning_mode(config, self._default_mode) != mode:
+            return
+        try:
+            await self.sandbox()
+        except SandboxError as exc:  # the call that needs it reports the failure
+            log.warning("provisioning ahead of need for %s failed: %s", self.session_id, exc.message)
+
+    # ------------------------------------------------------------------ execute
+
+    async def sandbox(self) -> Sandbox:
+        async with self._lock:
+            if self._sandbox is not None and not self._sandbox.alive:
+                await self._discard()
+            if self._sandbox is None:
+                self._sandbox = await self._provider.provision(await self.spec())
+            return self._sandbox
+
+    async def execute(self, name: str, input: JSONObject, tool_use_id: str) -> ToolResult:
+        self.last_used = anyio.current_time()
+        recorded = await self._provider.recorded(self.session_id, tool_use_id)
+        if recorded is not None:
+            return recorded
+        try:
+            sandbox = await self.sandbox()
+        except SandboxError as exc:
+            return ToolResult.error(f"{name}: the sandbox could not be provisioned: {exc.message}")
+        result = await sandbox.execute(name, input, tool_use_id)
+        if not sandbox.alive:
+            async with self._lock:
+                if self._sandbox is sandbox:
+                    await self._discard()
+        self.last_used = anyio.current_time()
+        return result
+
+    async def _discard(self) -> None:
+        sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await sandbox.release()
+                except SandboxError as exc:
+                    log.warning("releasing a dead sandbox of %s failed: %s", self.session_id, exc.message)
+
+    async def release(self) -> None:
+        async with self._lock:
+            await self._discard()
+
+    @property
+    def provisioned(self) -> bool:
+        return self._sandbox is not None
+
+
+class HandsPool:
+    """This process's sandboxes, one ``Hands`` per session, released after ``idle_seconds`` unused."""
+
+    def __init__(
+        self,
+        provider: SandboxProvider | None,
+        environments: Environments,
+        *,
+        mode: ProvisioningMode,
+        idle_seconds: float,
+    ):
+        self.provider = provider
+        self.environments = environments
+        self._mode: ProvisioningMode = mode
+        self._idle = idle_seconds
+        self._hands: dict[str, Hands] = {}
+
+    @contextmanager
+    def use(self, session_id: str, background: TaskGroup) -> Generator[Hands | None]:
+        """The session's hands for the duration of a wake (never reaped while in use); ahead-of-need
+        provisioning runs in ``background``, the wake's task group."""
+        if self.provider is None:
+            yield None
+            return
+        hands = self._hands.get(session_id)
+        if hands is None:
+            hands = self._hands[session_id] = Hands(session_id, self.provider, self.environments, self._mode)
+        hands.users += 1
+        hands.attach(background)
+        try:
+            yield hands
+        finally:
+            hands.users -= 1
+            hands.last_used = anyio.current_time()
+            if hands.users == 0:
+                hands.attach(None)
+
+    async def reap(self) -> None:
+        """Release sandboxes idle for longer than ``idle_seconds`` (run as a background task)."""
+        while True:
+            await anyio.sleep(min(30.0, max(self._idle / 4, 0.5)))
+            cutoff = anyio.current_time() - self._idle
+            for session_id, hands in list(self._hands.items()):
+                if hands.last_used < cutoff and hands.users == 0:
+                    self._hands.pop(session_id, None)
+                    await hands.release()
+
+    async def aclose(self) -> None:
+        hands, self._hands = list(self._hands.values()), {}
+        for item in hands:
+            await item.release()

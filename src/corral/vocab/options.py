@@ -1,0 +1,21 @@
+"""Small enumerations shared by the API edge, the catalog and the runtime (each literal defined once)."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+EffortLevel = Literal["low", "medium", "high", "xhigh", "max"]
+EFFORT_LEVELS: Final[tuple[EffortLevel, ...]] = get_args(EffortLevel)
+DEFAULT_EFFORT: Final[EffortLevel] = "high"
+
+Speed = Literal["standard", "fast"]
+SPEEDS: Final[tuple[Speed, ...]] = get_args(Speed)
+
+ProvisioningMode = Literal["lazy", "speculative", "eager"]
+"""When a session's sandbox is started: inside the first sandbox tool call (``lazy``), as soon as the model's
+stream shows a sandbox tool call starting (``speculative``), or when a turn of an agent with sandbox tools
+starts (``eager``)."""
+PROVISIONING_MODES: Final[tuple[ProvisioningMode, ...]] = get_args(ProvisioningMode)
+
+SqliteSynchronous = Literal["NORMAL", "FULL"]
+SQLITE_SYNCHRONOUS: Final[tuple[SqliteSynchronous, ...]] = get_args(SqliteSynchronous)
