@@ -37,7 +37,7 @@ _MiB = 1024 * 1024
 
 @dataclass
 class Parts:
-    """What the provider assembled for the sandbox, and what it cleans up afterwards."""
+    """What the starter assembled for the sandbox, and what it cleans up afterwards."""
 
     plan: Plan
     process: Process
