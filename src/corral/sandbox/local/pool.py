@@ -28,7 +28,6 @@ import anyio.to_thread
 
 from corral.errors import SandboxError
 from corral.sandbox.base import ProvisionSpec
-from corral.sandbox.journal import safe_name
 from corral.sandbox.local.host import Host, Spawn
 from corral.sandbox.local.sandbox import LocalSandbox
 from corral.sandbox.local.workspace import Lifetime, Workspace
@@ -92,16 +91,16 @@ class WarmPools:
         if pool is None or spec.files:
             return None
         disk = self.host.disk
-        key = safe_name(spec.session_id)
+        key = Workspace.of_session(spec.session_id).key
         if await anyio.to_thread.run_sync(disk.owner, key) is not None:
             return None
         sandbox = pool.take()
         pool.wanted.set()
         if sandbox is None:
             return None
-        workspace = sandbox.parts.workspace
-        await anyio.to_thread.run_sync(os.rename, disk.workspaces / workspace.key, disk.workspaces / key)
-        workspace.claim(spec.session_id)
+        warm = sandbox.parts.workspace
+        await anyio.to_thread.run_sync(os.rename, disk.workspaces / warm.key, disk.workspaces / key)
+        warm.claim(spec.session_id)
         if self.host.egress is not None and sandbox.parts.plan.egress_socket is not None:
             await self.host.egress.assign(sandbox.name, spec.session_id)
         sandbox.claim(spec.session_id, spec)

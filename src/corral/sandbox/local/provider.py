@@ -29,7 +29,6 @@ from anyio.abc import TaskGroup
 from corral.config import Settings
 from corral.errors import ErrorCode, SandboxError
 from corral.sandbox.base import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
-from corral.sandbox.journal import safe_name
 from corral.sandbox.local.host import Host, LocalOptions
 from corral.sandbox.local.pool import WarmPools
 from corral.sandbox.local.sandbox import LocalSandbox
@@ -116,12 +115,12 @@ class LocalSandboxProvider(SandboxProvider):
         live = self._live.pop(session_id, None)
         if live is not None:
             await live.stop("its session was deleted")
-        await anyio.to_thread.run_sync(self.host.disk.remove_workspace, safe_name(session_id))
+        await anyio.to_thread.run_sync(self.host.disk.remove_workspace, Workspace.of_session(session_id).key)
         await self.host.journal.forget(session_id)
 
     def workspace_path(self, session_id: str) -> Path:
         """Host path of the session's workspace (it may not exist yet)."""
-        return self.host.disk.workspaces / safe_name(session_id)
+        return self.host.disk.workspaces / Workspace.of_session(session_id).key
 
     async def _reap_idle(self) -> None:
         period = max(0.05, min(self.idle_seconds / 4, 30.0))
