@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from corral._types import JSONObject
@@ -157,13 +156,13 @@ async def test_a_dead_sandbox_is_a_tool_error_and_the_next_call_gets_a_new_one(
 
 
 async def test_interrupt_stops_a_running_tool(store: SessionStore, provider: LocalSandboxProvider) -> None:
-    script = {"replies": [reply(tool_use("bash", {"command": "sleep 60; echo finished > late.txt"}))]}
+    script = {"replies": [reply(tool_use("bash", {"command": "touch running; sleep 60; echo finished > late.txt"}))]}
     async with ScriptedModelServer(script) as server, running(store, settings_for(server.url), sandbox=provider):
         session_id = await create_session(store, agent(tools=[TOOLSET]))
         await send(store, session_id, user_message("Take your time"))
         await wait_requests(server, 1)
         await wait_for(store, session_id, lambda log: "agent.tool_use" in types(log))
-        await anyio.sleep(1.0)  # the command is running now
+        await eventually((workspace(provider, session_id) / "running").exists)  # the command is running now
         await send(store, session_id, NewEvent("user.interrupt", {}, queued=True))
         events = await wait_idle(store, session_id, wait=15)
     assert transcript(events)[-2:] == [

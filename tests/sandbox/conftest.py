@@ -7,7 +7,7 @@ whole test module; every test gets sessions of its own (``new_spec``), hence its
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +84,23 @@ def run(sandbox: Sandbox) -> Runner:
 
 async def wait_until(predicate: Callable[[], bool], seconds: float = 30.0, step: float = 0.05) -> None:
     """Poll ``predicate`` until it holds; fail after ``seconds``."""
+    await wait_for(_as_async(predicate), seconds, step)
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], seconds: float = 30.0, step: float = 0.05) -> None:
+    """Poll ``check`` (e.g. a tool call that reads a file) until it holds; fail after ``seconds``."""
     for _ in range(int(seconds / step)):
-        if predicate():
+        if await check():
             return
         await anyio.sleep(step)
     raise AssertionError(f"condition not met within {seconds} s")
+
+
+def _as_async(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return predicate()
+
+    return check
 
 
 TIGHT = Limits(memory_bytes=128 * 1024**2, pids=64, disk_bytes=64 * 1024**2, wall_seconds=30.0)

@@ -67,8 +67,8 @@ async def test_empty_output_reads_no_output(run: Runner) -> None:
 
 
 async def test_background_jobs_keep_running_between_calls(run: Runner) -> None:
-    await run.ok("bash", command="(sleep 0.3; echo done > /workspace/bg.txt) &")
-    assert await run.ok("bash", command="sleep 0.6; cat /workspace/bg.txt") == "done"
+    await run.ok("bash", command="(until [ -e go ]; do sleep 0.05; done; echo done > bg.txt) &")
+    assert await run.ok("bash", command="touch go; until [ -s bg.txt ]; do sleep 0.05; done; cat bg.txt") == "done"
 
 
 async def test_missing_command_is_an_input_error(run: Runner) -> None:

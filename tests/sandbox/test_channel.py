@@ -10,17 +10,19 @@ import sys
 import anyio
 import pytest
 
+from corral._types import JSONObject
 from corral.sandbox.local.channel import AgentChannel
 
 pytestmark = pytest.mark.anyio
 READ = "import sys; n = int.from_bytes(sys.stdin.buffer.read(4), 'big'); sys.stdin.buffer.read(n)"  # one request
 
 
-async def talk(script: str, max_line: int = 1024) -> tuple[object, bool]:
+async def talk(script: str, max_line: int = 1024) -> tuple[JSONObject | None, bool]:
     """Run ``script`` as the "agent", make one call, return (reply, closed)."""
     process = await anyio.open_process([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert process.stdin is not None and process.stdout is not None
     channel = AgentChannel(process.stdin, process.stdout, max_line)
+    reply: JSONObject | None = None
     async with process, anyio.create_task_group() as tasks:
         tasks.start_soon(channel.serve)
         with anyio.fail_after(20):

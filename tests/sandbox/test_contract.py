@@ -8,15 +8,17 @@ call is answered ``interrupted`` and not run again), with the journal readable w
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 
 import anyio
 import pytest
 
+from corral._types import JSONObject
 from corral.config import Settings
 from corral.sandbox import SandboxProvider
 from corral.sandbox.registry import create_provider, provider_factory, provider_names
-from tests.sandbox.conftest import new_spec, text_of
+from tests.sandbox.conftest import new_spec, text_of, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -81,15 +83,23 @@ async def test_a_call_interrupted_mid_flight_is_answered_interrupted_and_not_run
 ) -> None:
     spec = new_spec()
     sandbox = await any_provider.provision(spec)
-    command = {"command": "echo started >> /workspace/runs; sleep 1"}
+    command = {"command": "echo started >> /workspace/runs; until [ -e /workspace/release ]; do sleep 0.05; done"}
+    probes = itertools.count()
+
+    async def running() -> bool:
+        probe = await sandbox.execute("read", {"file_path": "runs"}, f"toolu_probe{next(probes)}")
+        return text_of(probe) == "started\n"
+
     try:
-        with anyio.move_on_after(0.3):
-            await sandbox.execute("bash", command, "toolu_cut")  # the harness dies mid-call
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(sandbox.execute, "bash", command, "toolu_cut")
+            await wait_for(running)
+            tasks.cancel_scope.cancel()  # the harness dies mid-call
         recorded = await any_provider.recorded(spec.session_id, "toolu_cut")
         assert recorded is not None and recorded.is_error
         assert text_of(recorded).startswith("bash: interrupted: this call started but never finished")
         assert await sandbox.execute("bash", command, "toolu_cut") == recorded
-        await anyio.sleep(1.2)
+        await sandbox.execute("write", {"file_path": "release", "content": ""}, "toolu_release")
         runs = await sandbox.execute("bash", {"command": "cat /workspace/runs"}, "toolu_runs")
         assert text_of(runs) == "started"
     finally:
@@ -112,9 +122,13 @@ async def test_a_released_sandbox_leaves_the_workspace_for_the_next(any_provider
 async def test_failures_are_error_results_never_exceptions(any_provider: SandboxProvider) -> None:
     sandbox = await any_provider.provision(new_spec())
     try:
-        for index, (name, tool_input) in enumerate(
-            [("nope", {}), ("read", {"file_path": 3}), ("bash", {}), ("read", {"file_path": "missing"})]
-        ):
+        calls: list[tuple[str, JSONObject]] = [
+            ("nope", {}),
+            ("read", {"file_path": 3}),
+            ("bash", {}),
+            ("read", {"file_path": "missing"}),
+        ]
+        for index, (name, tool_input) in enumerate(calls):
             result = await sandbox.execute(name, tool_input, f"toolu_f{index}")
             assert result.is_error and text_of(result).startswith(f"{name}: ")
         await sandbox.release()

@@ -68,7 +68,7 @@ async def test_a_memory_hog_is_killed_and_the_sandbox_lives_on(tight: Runner, by
 async def test_filling_the_disk_stops_at_the_workspace_quota(
     tight: Runner, bystander: Sandbox, provider: LocalSandboxProvider
 ) -> None:
-    assert provider.disk.quota_enforced
+    assert provider.host.disk.quota_enforced
     text = await tight.fails("bash", command="for i in $(seq 1 40); do head -c 4000000 /dev/zero > f$i || exit 1; done")
     assert "Disk quota exceeded" in text
     assert "Disk quota exceeded" in await tight.fails(
@@ -141,7 +141,12 @@ async def test_the_host_environment_and_secrets_are_not_visible(tight: Runner, m
 async def test_the_data_dir_database_and_journal_are_out_of_reach(
     tight: Runner, provider: LocalSandboxProvider
 ) -> None:
-    for path in (provider.layout.data_dir, provider.layout.state, provider.layout.journal, Path("/work")):
+    for path in (
+        provider.host.layout.data_dir,
+        provider.host.layout.state,
+        provider.host.layout.journal,
+        Path("/work"),
+    ):
         assert "No such file or directory" in await tight.fails("bash", command=f"ls {path}")
     found = "find / \\( -name 'corral.db*' -o -name 'workspaces.btrfs' -o -name '*.started' \\) 2>/dev/null | wc -l"
     assert await tight.ok("bash", command=found) == "0"

@@ -39,17 +39,18 @@ async def test_a_sandbox_killed_mid_call_is_an_error_and_the_next_one_keeps_the_
 
 
 async def test_a_sandbox_killed_from_outside_fails_the_running_call(provider: LocalSandboxProvider) -> None:
-    sandbox = await provider.provision(new_spec())
+    spec = new_spec()
+    sandbox = await provider.provision(spec)
     assert isinstance(sandbox, LocalSandbox)
     outcome: list[str] = []
 
     async def call() -> None:
-        result = await sandbox.execute("bash", {"command": "sleep 10"}, "toolu_long")
+        result = await sandbox.execute("bash", {"command": "touch running; sleep 10"}, "toolu_long")
         outcome.append(text_of(result))
 
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(call)
-        await anyio.sleep(0.3)
+        await wait_until(provider.workspace_path(spec.session_id).joinpath("running").exists)
         os.kill(sandbox.parts.process.pid, signal.SIGKILL)
     assert "the sandbox stopped unexpectedly (exit status -9)" in outcome[0]
     assert not sandbox.alive

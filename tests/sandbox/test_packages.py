@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from corral._types import JSONObject
 from corral.config import Settings
 from corral.egress import EgressClient, EgressServer, running_egress, state_paths
 from corral.errors import SandboxError
@@ -18,8 +19,16 @@ from corral.sandbox.local import LocalOptions, LocalSandboxProvider
 from tests.sandbox.conftest import SMALL_IMAGE, Runner, new_spec
 
 pytestmark = pytest.mark.anyio
-PACKAGES = {"type": "packages", "apt": [], "cargo": [], "gem": [], "go": [], "npm": [], "pip": ["six==1.16.0"]}
-REGISTRIES = {"type": "limited", "allowed_hosts": [], "allow_package_managers": True}
+PACKAGES: JSONObject = {
+    "type": "packages",
+    "apt": [],
+    "cargo": [],
+    "gem": [],
+    "go": [],
+    "npm": [],
+    "pip": ["six==1.16.0"],
+}
+REGISTRIES: JSONObject = {"type": "limited", "allowed_hosts": [], "allow_package_managers": True}
 
 
 @pytest.fixture
@@ -41,11 +50,11 @@ async def test_pip_packages_are_installed_once_per_environment(networked: LocalS
     )
     assert "Read-only file system" in await run.fails("bash", command="touch /opt/packages/pip/evil.py")
     await first.release()
-    layers = list(networked.disk.layers.iterdir())
+    layers = list(networked.host.disk.layers.iterdir())
     second = await networked.provision(new_spec(environment_id="env_pkgs", networking=REGISTRIES, packages=PACKAGES))
     try:
         assert await Runner(second).ok("bash", command="python3 -c 'import six; print(six.PY3)'") == "True"
-        assert list(networked.disk.layers.iterdir()) == layers and len(layers) == 1
+        assert list(networked.host.disk.layers.iterdir()) == layers and len(layers) == 1
         assert layers[0].stat().st_uid == 0
     finally:
         await second.release()

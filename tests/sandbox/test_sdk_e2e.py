@@ -4,7 +4,6 @@ driven by a scripted model server; a ``limited`` environment's network refuses w
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str) -> list[
         )
 
     with client.beta.sessions.events.stream(session_id) as stream:
-        threading.Timer(0.2, send).start()
+        send()  # the stream is subscribed once its response headers arrived (api/sse.py): nothing is missed
         for event in stream:
             seen.append(event.model_dump())
             if event.type == "session.status_idle":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import marshal
-from typing import Any
+from typing import cast
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
@@ -51,10 +51,10 @@ class AgentChannel:
     async def receive(self) -> JSONObject:
         """One message (only before ``serve`` runs: the start-up handshake)."""
         line = await self._receive.receive_until(b"\n", self._max_line)
-        message: Any = json.loads(line)
+        message: object = json.loads(line)
         if not isinstance(message, dict):
             raise ChannelClosed("the sandbox agent sent something other than a JSON object")
-        return message
+        return cast(JSONObject, message)  # a JSON object: its keys are strings
 
     async def call(self, tool: str, tool_input: JSONObject, tool_timeout: float) -> JSONObject | None:
         if self.closed.is_set():

@@ -60,6 +60,11 @@ class Plan:
     host_paths: tuple[str, ...] = ()
 
 
+def failed(message: str) -> SandboxError:
+    """A sandbox could not be provisioned (the message reads ``sandbox: <why>``)."""
+    return SandboxError(f"sandbox: {message}", code=ErrorCode.SANDBOX_PROVISION_FAILED)
+
+
 def sandbox_env(plan: Plan) -> dict[str, str]:
     path = "/usr/local/bin:/usr/bin:/bin"
     env = {"HOME": "/home/user", "USER": "user", "LANG": "C.UTF-8", "TERM": "dumb", "PS1": "", "PS2": ""}
@@ -176,7 +181,7 @@ async def spawn(layout: Layout, plan: Plan, cgroups: Cgroups) -> Process:
             start_new_session=True,
         )
     except OSError as exc:
-        raise SandboxError(f"sandbox: cannot start bwrap: {exc}", code=ErrorCode.SANDBOX_PROVISION_FAILED) from exc
+        raise failed(f"cannot start bwrap: {exc}") from exc
     finally:
         for fd in fds:
             os.close(fd)

@@ -9,7 +9,8 @@ documented order: ``apt`` (``.deb`` files downloaded and unpacked, no maintainer
 
 Invariants: a layer is keyed by environment and package lists, so editing the list builds a new layer; a
 layer is used only once complete (``.ready``), and is owned by root and read-only afterwards; a failed build
-is a ``SandboxError`` naming the manager and the tail of its output.
+is a ``SandboxError`` naming the manager and the tail of its output; a build sandbox has a workspace of its
+own, removed with it, and its journal is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -20,19 +21,21 @@ import json
 import os
 import shlex
 import shutil
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 import anyio
 import anyio.to_thread
 
 from corral.sandbox.base import ProvisionSpec
 from corral.sandbox.journal import safe_name
-from corral.sandbox.local.starter import Variant, failed
-
-if TYPE_CHECKING:
-    from corral.sandbox.local.provider import LocalSandboxProvider
+from corral.sandbox.local.host import Host
+from corral.sandbox.local.launch import failed
+from corral.sandbox.local.sandbox import LocalSandbox
+from corral.sandbox.local.workspace import Lifetime, Workspace
 
 SUPPORTED = ("apt", "npm", "pip")
 UNSUPPORTED = ("cargo", "gem", "go")
@@ -45,8 +48,24 @@ _APT = (
 )
 
 
-def _lists(packages: dict[str, Any]) -> dict[str, list[str]]:
-    return {manager: [str(p) for p in packages.get(manager) or []] for manager in (*SUPPORTED, *UNSUPPORTED)}
+@dataclass(frozen=True)
+class LayerBuild:
+    """A sandbox that builds a package layer: the layer is mounted writable, ``host_paths`` read-only."""
+
+    layer: Path
+    host_paths: tuple[str, ...] = ()
+
+
+#: how the store starts a build sandbox: ``(spec, session_id, workspace, build)`` (``Starter.start``)
+StartBuild: TypeAlias = Callable[[ProvisionSpec, str, Workspace, LayerBuild], Awaitable[LocalSandbox]]
+
+
+def _lists(packages: Mapping[str, Any]) -> dict[str, list[str]]:
+    def names(manager: str) -> list[str]:
+        listed: Iterable[object] = packages.get(manager) or []
+        return [str(p) for p in listed]
+
+    return {manager: names(manager) for manager in (*SUPPORTED, *UNSUPPORTED)}
 
 
 def install_script(lists: dict[str, list[str]]) -> str:
@@ -85,8 +104,9 @@ def _seal(layer: Path) -> None:
 
 
 class LayerStore:
-    def __init__(self, provider: LocalSandboxProvider) -> None:
-        self.provider = provider
+    def __init__(self, host: Host, start: StartBuild) -> None:
+        self.host = host
+        self._start = start
         self._locks: dict[str, anyio.Lock] = {}
 
     async def layer(self, spec: ProvisionSpec) -> Path | None:
@@ -96,7 +116,7 @@ class LayerStore:
         if bad := [m for m in UNSUPPORTED if lists[m]]:
             raise failed(f"packages: {', '.join(bad)} packages are not supported by the local sandbox provider")
         digest = hashlib.sha256(json.dumps(lists, sort_keys=True).encode()).hexdigest()[:16]
-        path = self.provider.disk.layers / f"{safe_name(spec.environment_id)}-{digest}"
+        path = self.host.disk.layers / f"{safe_name(spec.environment_id)}-{digest}"
         async with self._locks.setdefault(path.name, anyio.Lock()):
             if not await anyio.to_thread.run_sync((path / ".ready").exists):
                 await self._build(spec, path, lists)
@@ -108,15 +128,16 @@ class LayerStore:
         memory = max(spec.limits.memory_bytes, BUILD_MEMORY)
         limits = dataclasses.replace(spec.limits, wall_seconds=BUILD_SECONDS, memory_bytes=memory)
         builder = ProvisionSpec(f"build-{path.name}", spec.environment_id, spec.networking, {}, limits=limits)
-        variant = Variant(workspace_key=f"pool-build-{path.name}", build_layer=path, host_paths=APT_HOST_PATHS)
-        sandbox = await self.provider.starter.start(builder, builder.session_id, variant)
+        workspace = Workspace(f"build-{path.name}", Lifetime.SANDBOX)
+        build = LayerBuild(path, APT_HOST_PATHS)
+        sandbox = await self._start(builder, builder.session_id, workspace, build)
         await anyio.to_thread.run_sync(os.chown, path, sandbox.parts.plan.uid, sandbox.parts.plan.uid)
         command = {"command": install_script(lists), "timeout_ms": int(BUILD_SECONDS * 1000)}
         try:
             result = await sandbox.execute("bash", command, "install")
         finally:
             await sandbox.stop("the package layer is built")
-            await self.provider.journal.forget(builder.session_id)
+            await self.host.journal.forget(builder.session_id)
         if result.is_error:
             output = " ".join(str(block.get("text", "")) for block in result.content)[-1500:]
             raise failed(f"packages: installing {', '.join(m for m in SUPPORTED if lists[m])} failed: {output}")

@@ -1,9 +1,10 @@
 """Warm pools: per environment, sandboxes already started with an empty workspace, claimed in milliseconds.
 
 A pool exists once a ``provision`` or ``prepare`` names an environment with ``warm_pool_size > 0``; a filler
-task keeps it at that size. A claim hands the first live warm sandbox to a session that has no workspace yet:
-the warm workspace directory is renamed to the session's (the running sandbox keeps its bind mount, which
-follows the directory), and its egress channel is reassigned to the session. Sessions that already have a
+task keeps it at that size. A warm sandbox serves no session and has a ``SANDBOX``-lifetime workspace of its
+own. A claim hands the first live warm sandbox to a session that has no workspace yet: the warm workspace
+directory is renamed to the session's (the running sandbox keeps its bind mount, which follows the directory)
+and becomes the session's, and its egress channel is reassigned to the session. Sessions that already have a
 workspace, or need file mounts, start a sandbox of their own.
 
 Invariants: a warm sandbox is handed out at most once; pools are keyed by everything that shapes a sandbox
@@ -18,22 +19,24 @@ import logging
 import os
 import secrets
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeAlias
 
 import anyio
 import anyio.to_thread
 
 from corral.errors import SandboxError
 from corral.sandbox.base import ProvisionSpec
-from corral.sandbox.journal import safe_name
+from corral.sandbox.local.host import Host, Spawn
 from corral.sandbox.local.sandbox import LocalSandbox
-from corral.sandbox.local.starter import Variant
-
-if TYPE_CHECKING:
-    from corral.sandbox.local.provider import LocalSandboxProvider
+from corral.sandbox.local.workspace import Lifetime, Workspace
 
 log = logging.getLogger("corral.sandbox.local")
 _RETRY_SECONDS = 5.0
+
+#: how a pool starts a warm sandbox: ``(spec, session_id, workspace)`` (``Starter.start``)
+StartWarm: TypeAlias = Callable[[ProvisionSpec, str, Workspace], Awaitable[LocalSandbox]]
 
 
 def pool_key(spec: ProvisionSpec) -> str:
@@ -58,8 +61,10 @@ class _Pool:
 
 
 class WarmPools:
-    def __init__(self, provider: LocalSandboxProvider) -> None:
-        self.provider = provider
+    def __init__(self, host: Host, start: StartWarm, spawn_task: Spawn) -> None:
+        self.host = host
+        self._start = start
+        self._spawn_task = spawn_task
         self._pools: dict[str, _Pool] = {}
 
     def _pool(self, spec: ProvisionSpec) -> _Pool | None:
@@ -67,7 +72,7 @@ class WarmPools:
         pool = self._pools.get(key)
         if pool is None and spec.warm_pool_size > 0:
             pool = self._pools[key] = _Pool(spec)
-            self.provider.tasks.start_soon(self._fill, pool)
+            self._spawn_task(partial(self._fill, pool))
         if pool is not None:
             pool.size, pool.last_used = spec.warm_pool_size, time.monotonic()
             pool.wanted.set()
@@ -85,17 +90,19 @@ class WarmPools:
         pool = self._pool(spec)
         if pool is None or spec.files:
             return None
-        key = safe_name(spec.session_id)
-        if await anyio.to_thread.run_sync(self.provider.disk.owner, key) is not None:
+        disk = self.host.disk
+        key = Workspace.of_session(spec.session_id).key
+        if await anyio.to_thread.run_sync(disk.owner, key) is not None:
             return None
         sandbox = pool.take()
         pool.wanted.set()
         if sandbox is None:
             return None
-        workspaces = self.provider.disk.workspaces
-        await anyio.to_thread.run_sync(os.rename, sandbox.parts.plan.workspace, workspaces / key)
-        if self.provider.egress is not None and sandbox.parts.plan.egress_socket is not None:
-            await self.provider.egress.assign(sandbox.name, spec.session_id)
+        warm = sandbox.parts.workspace
+        await anyio.to_thread.run_sync(os.rename, disk.workspaces / warm.key, disk.workspaces / key)
+        warm.claim(spec.session_id)
+        if self.host.egress is not None and sandbox.parts.plan.egress_socket is not None:
+            await self.host.egress.assign(sandbox.name, spec.session_id)
         sandbox.claim(spec.session_id, spec)
         return sandbox
 
@@ -105,8 +112,8 @@ class WarmPools:
             pool.wanted = anyio.Event()
             while pool.size > 0 and len([s for s in pool.ready if s.alive]) < pool.size:
                 try:
-                    variant = Variant(workspace_key=f"pool-{secrets.token_hex(8)}")
-                    pool.ready.append(await self.provider.starter.start(pool.template, "", variant))
+                    workspace = Workspace(f"warm-{secrets.token_hex(8)}", Lifetime.SANDBOX)
+                    pool.ready.append(await self._start(pool.template, "", workspace))
                 except SandboxError as exc:
                     log.warning("warm pool for %s: %s", pool.template.environment_id, exc.message)
                     await anyio.sleep(_RETRY_SECONDS)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import cast
 
 import anyio
 import anyio.to_thread
@@ -26,6 +26,7 @@ from corral.sandbox.journal import ToolJournal
 from corral.sandbox.local.cgroups import Cgroups
 from corral.sandbox.local.channel import AgentChannel
 from corral.sandbox.local.launch import Plan
+from corral.sandbox.local.workspace import Workspace
 
 log = logging.getLogger("corral.sandbox.local")
 _BLOCK_TYPES = frozenset({"text", "image", "document"})
@@ -36,12 +37,14 @@ _MiB = 1024 * 1024
 
 @dataclass
 class Parts:
-    """What the provider assembled for the sandbox, and what it cleans up afterwards."""
+    """What the starter assembled for the sandbox, and what it cleans up afterwards."""
 
     plan: Plan
     process: Process
     channel: AgentChannel
     cgroups: Cgroups
+    #: the directory behind ``/workspace`` (``plan.workspace`` until a warm sandbox is claimed and it is renamed)
+    workspace: Workspace
     cleanup: Callable[[], Awaitable[None]]
 
 
@@ -61,16 +64,21 @@ def _start_time(pid: int) -> int:
         return 1 << 62
 
 
-def _valid(reply: JSONObject) -> ToolResult | None:
-    content: Any = reply.get("content")
-    if not isinstance(content, list) or not content or not isinstance(reply.get("is_error", False), bool):
+def _block(value: object) -> JSONObject | None:
+    if not isinstance(value, dict):
         return None
-    blocks: list[JSONObject] = []
-    for block in content:
-        if not isinstance(block, dict) or block.get("type") not in _BLOCK_TYPES:
-            return None
-        blocks.append(block)
-    return ToolResult(blocks, bool(reply.get("is_error", False)))
+    block = cast(JSONObject, value)  # parsed JSON: its keys are strings
+    return block if block.get("type") in _BLOCK_TYPES else None
+
+
+def _valid(reply: JSONObject) -> ToolResult | None:
+    content: object = reply.get("content")
+    is_error: object = reply.get("is_error", False)
+    if not isinstance(content, list) or not content or not isinstance(is_error, bool):
+        return None
+    blocks = [_block(item) for item in cast("list[object]", content)]  # parsed JSON, checked item by item
+    valid = [block for block in blocks if block is not None]
+    return ToolResult(valid, is_error) if len(valid) == len(blocks) else None
 
 
 @dataclass

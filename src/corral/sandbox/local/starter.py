@@ -1,53 +1,39 @@
 """Assembling one local sandbox from a ``ProvisionSpec``: workspace and uid, package layer, egress channel,
 read-only file mounts, cgroups, then the process and the agent handshake.
 
-Invariant: a start either returns a running, handshaken ``LocalSandbox`` whose background task is running,
-or raises ``SandboxError`` (``sandbox_provision_failed``) after undoing everything it had set up.
+The starter owns the package layers (a layer is built by a sandbox it starts) and names its sandboxes; it
+gets the ``Host`` and a ``Spawn`` for each sandbox's background task, nothing of the provider.
+
+Invariants: a start either returns a running, handshaken ``LocalSandbox`` whose background task is running,
+or raises ``SandboxError`` (``sandbox_provision_failed``) after undoing everything it had set up; a
+``SANDBOX``-lifetime workspace is removed when its sandbox stops unless a session claimed it by then.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 import shutil
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 from anyio.abc import ByteReceiveStream
 
-from corral.errors import ErrorCode, SandboxError
 from corral.sandbox.base import ProvisionSpec
-from corral.sandbox.journal import safe_name
-from corral.sandbox.local.cgroups import Cgroups
 from corral.sandbox.local.channel import AgentChannel
-from corral.sandbox.local.launch import Plan, agent_config, spawn
+from corral.sandbox.local.host import Host, Spawn
+from corral.sandbox.local.launch import Plan, agent_config, failed, spawn
+from corral.sandbox.local.packages import LayerBuild, LayerStore
 from corral.sandbox.local.sandbox import LocalSandbox, Parts
-
-if TYPE_CHECKING:
-    from corral.sandbox.local.provider import LocalSandboxProvider
+from corral.sandbox.local.workspace import Lifetime, Workspace
 
 #: longest reply line accepted from an agent (a 20 MiB PDF is ~27 MiB of base64)
 MAX_REPLY_BYTES = 32 * 1024 * 1024
 _NO_NETWORK = frozenset({"none", "disabled"})
-
-
-@dataclass(frozen=True)
-class Variant:
-    """How a sandbox differs from a session's ordinary one."""
-
-    #: workspace directory name (default: the session's); a ``pool-`` workspace is removed with its sandbox
-    workspace_key: str | None = None
-    #: build this package layer (mounted writable) instead of mounting the environment's
-    build_layer: Path | None = None
-    host_paths: tuple[str, ...] = ()
-
-
-def failed(message: str) -> SandboxError:
-    return SandboxError(f"sandbox: {message}", code=ErrorCode.SANDBOX_PROVISION_FAILED)
 
 
 def _mount_files(spec: ProvisionSpec, directory: Path) -> tuple[tuple[str, str], ...]:
@@ -68,59 +54,72 @@ def _mount_files(spec: ProvisionSpec, directory: Path) -> tuple[tuple[str, str],
 
 
 class Starter:
-    def __init__(self, provider: LocalSandboxProvider) -> None:
-        self.provider = provider
+    def __init__(self, host: Host, spawn_task: Spawn) -> None:
+        self.host = host
+        self._spawn_task = spawn_task
+        self._names = itertools.count(1)
+        self._layers = LayerStore(host, self.start)
 
-    async def start(self, spec: ProvisionSpec, session_id: str, variant: Variant | None = None) -> LocalSandbox:
-        variant = variant or Variant()
-        name = self.provider.next_name()
+    async def start(
+        self, spec: ProvisionSpec, session_id: str, workspace: Workspace, build: LayerBuild | None = None
+    ) -> LocalSandbox:
+        """A sandbox for ``session_id`` ("": none yet) on ``workspace``; ``build``: it builds that package layer."""
+        name = f"sbx{next(self._names)}-{secrets.token_hex(4)}"
         async with AsyncExitStack() as undo:
-            parts = await self._assemble(spec, session_id, variant, name, undo)
+            parts = await self._assemble(spec, session_id, workspace, build, name, undo)
             parts.cleanup = undo.pop_all().aclose
-        sandbox = LocalSandbox(session_id, spec, parts, self.provider.journal)
-        self.provider.tasks.start_soon(sandbox.run)
+        sandbox = LocalSandbox(session_id, spec, parts, self.host.journal)
+        self._spawn_task(sandbox.run)
         return sandbox
 
     async def _assemble(
-        self, spec: ProvisionSpec, session_id: str, variant: Variant, name: str, undo: AsyncExitStack
+        self,
+        spec: ProvisionSpec,
+        session_id: str,
+        workspace: Workspace,
+        build: LayerBuild | None,
+        name: str,
+        undo: AsyncExitStack,
     ) -> Parts:
-        provider = self.provider
-        key = variant.workspace_key or safe_name(session_id)
-        if key.startswith("pool-"):
-            undo.push_async_callback(anyio.to_thread.run_sync, provider.disk.remove_workspace, key)
-        uid, workspace = await anyio.to_thread.run_sync(self._workspace, key, spec.limits.disk_bytes)
-        layer = variant.build_layer or await provider.layers.layer(spec)
+        undo.push_async_callback(self._discard, workspace)
+        uid, path = await anyio.to_thread.run_sync(self._workspace, workspace.key, spec.limits.disk_bytes)
+        layer = build.layer if build is not None else await self._layers.layer(spec)
         socket = await self._egress(spec, session_id, name, uid, undo)
         files: tuple[tuple[str, str], ...] = ()
         if spec.files:
-            files_dir = provider.disk.mount / "files" / name
+            files_dir = self.host.disk.mount / "files" / name
             undo.push_async_callback(anyio.to_thread.run_sync, shutil.rmtree, files_dir, True)
             files = await anyio.to_thread.run_sync(_mount_files, spec, files_dir)
-        writable = variant.build_layer is not None
-        plan = Plan(name, uid, workspace, spec.limits, socket, layer, files, writable, variant.host_paths)
-        cgroups = Cgroups(provider.owner, name)
+        host_paths = build.host_paths if build is not None else ()
+        plan = Plan(name, uid, path, spec.limits, socket, layer, files, build is not None, host_paths)
+        cgroups = self.host.cgroups(name)
         undo.push_async_callback(cgroups.remove)
         await anyio.to_thread.run_sync(cgroups.create, spec.limits)
-        process = await spawn(provider.layout, plan, cgroups)
+        process = await spawn(self.host.layout, plan, cgroups)
         undo.push_async_callback(process.aclose)  # its pipes, once reaped (callbacks run last-in, first-out)
         undo.push_async_callback(_reap, process.kill, process.wait)
         assert process.stdin is not None and process.stdout is not None
         channel = AgentChannel(process.stdin, process.stdout, MAX_REPLY_BYTES)
         await self._handshake(channel, plan, process.stderr)
-        return Parts(plan=plan, process=process, channel=channel, cgroups=cgroups, cleanup=_nothing)
+        return Parts(plan, process, channel, cgroups, workspace, cleanup=_nothing)
 
     def _workspace(self, key: str, quota: int) -> tuple[int, Path]:
-        disk = self.provider.disk
+        disk = self.host.disk
         uid = disk.owner(key)
         if uid is None:
-            uid = self.provider.uids.allocate()
+            uid = self.host.uids.allocate()
             disk.create_workspace(key, uid, quota)
         return uid, disk.workspaces / key
+
+    async def _discard(self, workspace: Workspace) -> None:
+        """When the sandbox is gone: remove its workspace if it still belongs to no session."""
+        if workspace.lifetime is Lifetime.SANDBOX:
+            await anyio.to_thread.run_sync(self.host.disk.remove_workspace, workspace.key)
 
     async def _egress(
         self, spec: ProvisionSpec, session_id: str, name: str, uid: int, undo: AsyncExitStack
     ) -> str | None:
-        gateway = self.provider.egress
+        gateway = self.host.egress
         if gateway is None or spec.networking.get("type") in _NO_NETWORK:
             return None
         opened = await gateway.open(name, spec.networking, session_id or None)
@@ -130,7 +129,7 @@ class Starter:
 
     async def _handshake(self, channel: AgentChannel, plan: Plan, stderr: ByteReceiveStream | None) -> None:
         try:
-            with anyio.fail_after(self.provider.options.startup_timeout):
+            with anyio.fail_after(self.host.startup_timeout):
                 await channel.send(agent_config(plan))
                 hello = await channel.receive()
         except Exception as exc:

@@ -20,7 +20,7 @@ TYPE_CHECKING = False  # typing costs milliseconds of start-up; annotations are 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .results import Result
+    from .results import Result, Value
 
 IMAGE_MAX = 5 * 1024 * 1024
 PDF_MAX = 20 * 1024 * 1024
@@ -112,7 +112,7 @@ def _decode(tool: str, path: str, data: bytes) -> str:
         raise ToolFailure(f"{tool}: {path}: not valid UTF-8 text (use bash to inspect binary files)") from None
 
 
-def _view(path: str, real: str, view_range: Any, cap: int) -> str:
+def _view(path: str, real: str, view_range: Value, cap: int) -> str:
     if not (isinstance(view_range, list) and len(view_range) == 2 and all(type(n) is int for n in view_range)):
         raise ToolFailure("read: view_range must be [start_line, end_line]")
     start, end = max(1, view_range[0]), view_range[1]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
     from .files import Roots
-    from .results import Result
+    from .results import Result, Value
     from .shell import Shell
 
 _PR_SET_DUMPABLE = 4
@@ -83,7 +83,8 @@ class Agent:
         self.started.wait()
         from .results import ToolFailure, error
 
-        tool, tool_input = request.get("tool"), request.get("input")
+        tool = request.get("tool")
+        tool_input: Value = request.get("input")
         try:
             if not isinstance(tool_input, dict):
                 raise ToolFailure(f"{tool}: input must be an object")

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from typing import Any, TypeAlias
 
     Result: TypeAlias = dict[str, Any]
+    #: a value decoded from the host (marshal) or JSON: narrowing it with ``isinstance`` gives known types
+    Value: TypeAlias = dict[str, Any] | list[Any] | str | int | float | bool | None
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 

@@ -133,9 +133,8 @@ class _Bash:
                 if not data:
                     sel.unregister(self._status_r)
                     continue
-                status += data
-                while b"\n" in status:
-                    line, status = status.split(b"\n", 1)
+                lines, status = _lines(status + data)
+                for line in lines:
                     self._drain(out)
                     self._finish(code=int(line or b"-1"))
         os.close(self._status_r)
@@ -144,6 +143,12 @@ class _Bash:
     def _drain(self, fd: int) -> None:
         while data := _read(fd):
             self._feed(data)
+
+
+def _lines(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The complete lines in ``buffer``, and the rest after the last newline."""
+    *complete, rest = buffer.split(b"\n")
+    return complete, rest
 
 
 def _read(fd: int) -> bytes:
