@@ -71,10 +71,9 @@ async def test_background_jobs_keep_running_between_calls(run: Runner) -> None:
     assert await run.ok("bash", command="touch go; until [ -s bg.txt ]; do sleep 0.05; done; cat bg.txt") == "done"
 
 
-async def test_missing_command_is_an_input_error(run: Runner) -> None:
+async def test_a_missing_command_reaching_the_agent_is_an_error(run: Runner) -> None:
+    # the harness checks inputs before a sandbox sees them (tests/harness/test_router.py); the agent stays defensive
     assert await run.fails("bash") == "bash: command is required"
-    assert await run.fails("bash", command=5) == "bash: command must be of type str"
-    assert await run.fails("bash", command="true", timeout_ms=-1) == "bash: timeout_ms must not be negative"
 
 
 async def test_terminal_escapes_are_stripped(run: Runner) -> None:

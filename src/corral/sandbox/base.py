@@ -2,6 +2,8 @@
 
 Invariants every provider keeps:
 
+* A sandbox runs what it is asked: which tools an agent may use, and whether a call's input fits the tool's
+  schema, is decided on the harness side before ``execute`` is called.
 * ``execute(name, input, tool_use_id)`` never raises for a failure of the *tool* or of the *sandbox*:
   both come back as a ``ToolResult`` with ``is_error=True`` and a message the model can read. A dead
   sandbox reports ``alive == False`` afterwards; the caller provisions a fresh one for the next call.
@@ -44,8 +46,6 @@ class ProvisionSpec:
     packages: JSONObject = field(default_factory=lambda: dict[str, Any]())
     #: read-only file mounts: ``{"mount_path": "/mnt/session/uploads/…", "source": "<host path>"}``
     files: tuple[JSONObject, ...] = ()
-    #: per-tool configuration from the agent toolset (enabled, web_fetch domains …)
-    tool_configs: JSONObject = field(default_factory=lambda: dict[str, Any]())
     limits: Limits = field(default_factory=Limits)
     #: sandboxes kept started for this environment so a new session's first call does not wait (0: none);
     #: from the environment config extension ``config.corral.warm_pool_size``

@@ -224,5 +224,7 @@ def input_problem(name: str, tool_input: object) -> str | None:
 
 def bash_timeout(tool_input: Mapping[str, Any], ceiling_seconds: float) -> float:
     """Seconds a bash command may run: ``timeout_ms`` (0 or absent: 120 s), never past ``ceiling_seconds``."""
-    timeout_ms = tool_input.get("timeout_ms") or BASH_DEFAULT_TIMEOUT_MS
+    timeout_ms = tool_input.get("timeout_ms")
+    if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms <= 0:
+        timeout_ms = BASH_DEFAULT_TIMEOUT_MS
     return min(timeout_ms / 1000, ceiling_seconds)

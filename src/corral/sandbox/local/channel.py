@@ -1,10 +1,11 @@
 """The host end of the agent protocol over the sandbox process's stdin and stdout (see ``agent.main``):
 length-prefixed ``marshal`` frames to the agent, JSON lines back.
 
-Requests carry increasing ids; ``serve`` reads replies and hands each to the call waiting for it, so calls
-may overlap. Everything read is untrusted (code in the sandbox could corrupt the stream): a line longer
-than ``max_line`` bytes, or one that is not a JSON object, closes the channel, which fails every waiting
-call.
+A sandbox tool call becomes the agent operation that implements it (``OPERATIONS``), labelled with the tool's
+name for the agent's error messages. Requests carry increasing ids; ``serve`` reads replies and hands each to
+the call waiting for it, so calls may overlap. Everything read is untrusted (code in the sandbox could corrupt
+the stream): a line longer than ``max_line`` bytes, or one that is not a JSON object, closes the channel, which
+fails every waiting call.
 
 Invariant: once ``closed`` is set, no call waits forever; ``call`` then returns None.
 """
@@ -20,6 +21,17 @@ from anyio.abc import ByteReceiveStream, ByteSendStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from corral._types import JSONObject
+from corral.vocab.tools import BASH, EDIT, GLOB, GREP, READ, WRITE, SandboxToolName
+
+OPERATIONS: dict[SandboxToolName, str] = {
+    BASH: "shell",
+    READ: "read_file",
+    WRITE: "write_file",
+    EDIT: "edit_file",
+    GLOB: "find_files",
+    GREP: "search_files",
+}
+"""The in-sandbox agent's operation for each sandbox tool (the agent cannot import corral's vocabulary)."""
 
 
 class ChannelClosed(Exception):
@@ -56,14 +68,15 @@ class AgentChannel:
             raise ChannelClosed("the sandbox agent sent something other than a JSON object")
         return cast(JSONObject, message)  # a JSON object: its keys are strings
 
-    async def call(self, tool: str, tool_input: JSONObject, tool_timeout: float) -> JSONObject | None:
+    async def call(self, tool: SandboxToolName, tool_input: JSONObject, tool_timeout: float) -> JSONObject | None:
         if self.closed.is_set():
             return None
         self._next_id += 1
         request_id, waiter = self._next_id, _Waiter()
         self._waiters[request_id] = waiter
         try:
-            await self.send({"id": request_id, "tool": tool, "input": tool_input, "timeout": tool_timeout})
+            request = {"op": OPERATIONS[tool], "label": tool, "input": tool_input, "timeout": tool_timeout}
+            await self.send({"id": request_id, **request})
             await waiter.event.wait()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             self.close()

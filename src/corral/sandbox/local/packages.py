@@ -36,6 +36,7 @@ from corral.sandbox.local.host import Host
 from corral.sandbox.local.launch import failed
 from corral.sandbox.local.sandbox import LocalSandbox
 from corral.sandbox.local.workspace import Lifetime, Workspace
+from corral.vocab.tools import BASH
 
 SUPPORTED = ("apt", "npm", "pip")
 UNSUPPORTED = ("cargo", "gem", "go")
@@ -134,7 +135,7 @@ class LayerStore:
         await anyio.to_thread.run_sync(os.chown, path, sandbox.parts.plan.uid, sandbox.parts.plan.uid)
         command = {"command": install_script(lists), "timeout_ms": int(BUILD_SECONDS * 1000)}
         try:
-            result = await sandbox.execute("bash", command, "install")
+            result = await sandbox.execute(BASH, command, "install")
         finally:
             await sandbox.stop("the package layer is built")
             await self.host.journal.forget(builder.session_id)

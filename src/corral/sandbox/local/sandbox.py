@@ -20,13 +20,13 @@ import anyio.to_thread
 from anyio.abc import Process
 
 from corral._types import JSONObject
-from corral.sandbox import toolset
 from corral.sandbox.base import ProvisionSpec, Sandbox, ToolResult
 from corral.sandbox.journal import ToolJournal
 from corral.sandbox.local.cgroups import Cgroups
 from corral.sandbox.local.channel import AgentChannel
 from corral.sandbox.local.launch import Plan
 from corral.sandbox.local.workspace import Workspace
+from corral.vocab.tools import BASH, SANDBOX_TOOLS, SandboxToolName, bash_timeout, is_sandbox_tool
 
 log = logging.getLogger("corral.sandbox.local")
 _BLOCK_TYPES = frozenset({"text", "image", "document"})
@@ -176,10 +176,8 @@ class LocalSandbox(Sandbox):
         return await self._journal.run_once(self.session_id, tool_use_id, name, partial(self._execute, name, input))
 
     async def _execute(self, name: str, tool_input: JSONObject) -> ToolResult:
-        if problem := toolset.input_problem(name, tool_input):
-            return ToolResult.error(problem)
-        if not toolset.enabled(self.spec.tool_configs, name):
-            return ToolResult.error(f"{name}: this tool is not enabled for the agent")
+        if not is_sandbox_tool(name):
+            return ToolResult.error(f"{name}: not a sandbox tool (sandbox tools: {', '.join(SANDBOX_TOOLS)})")
         if not self.alive:
             return ToolResult.error(f"{name}: sandbox: {self._death()}")
         self._state.busy += 1
@@ -189,9 +187,9 @@ class LocalSandbox(Sandbox):
             self._state.busy -= 1
             self._state.last_used = time.monotonic()
 
-    async def _call(self, name: str, tool_input: JSONObject) -> ToolResult:
+    async def _call(self, name: SandboxToolName, tool_input: JSONObject) -> ToolResult:
         wall = self.spec.limits.wall_seconds
-        timeout = toolset.bash_timeout(tool_input, wall) if name == "bash" else wall
+        timeout = bash_timeout(tool_input, wall) if name == BASH else wall
         with anyio.move_on_after(wall + _WALL_GRACE_SECONDS):
             reply = await self.parts.channel.call(name, tool_input, timeout)
             if reply is None:
@@ -201,7 +199,7 @@ class LocalSandbox(Sandbox):
             if result is None:
                 await self.stop("it sent a malformed reply")
                 return ToolResult.error(f"{name}: sandbox: {self._death()}")
-            return await self._after_bash(result) if name == "bash" else result
+            return await self._after_bash(result) if name == BASH else result
         await self.stop(f"the call exceeded the {wall:g} s wall-clock limit")
         return ToolResult.error(f"{name}: sandbox: {self._death()}")
 
@@ -218,7 +216,7 @@ class LocalSandbox(Sandbox):
             notes.append(f"[sandbox: a process was killed for exceeding the {limit} MiB memory limit]")
         if refusals > self._state.pids_refusals:
             await anyio.to_thread.run_sync(self._stop_user_processes)
-            await self.parts.channel.call("bash", {"restart": True}, 10.0)
+            await self.parts.channel.call(BASH, {"restart": True}, 10.0)
             kills, refusals = await anyio.to_thread.run_sync(self.parts.cgroups.counters)
             notes.append(
                 f"[sandbox: the limit of {self.spec.limits.pids} processes was reached; every process in the "

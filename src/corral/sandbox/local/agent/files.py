@@ -1,4 +1,5 @@
-"""The file tools ``read``, ``write`` and ``edit``, confined to the workspace (reads also to read-only mounts).
+"""The file operations (``read_file``, ``write_file``, ``edit_file``), confined to the workspace (reads also to
+read-only mounts). ``label`` is the name of the tool a call came from, as the host sent it (error messages).
 
 Paths resolve against the workspace and through every symlink (a dangling leaf included) before the
 containment check, so a link that points outside cannot be followed. The sandbox is the security boundary;
@@ -93,10 +94,10 @@ def _media_type(head: bytes) -> str | None:
     return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
 
 
-def _block(path: str, real: str, size: int, media: str) -> Result:
+def _block(label: str, path: str, real: str, size: int, media: str) -> Result:
     cap = PDF_MAX if media == "application/pdf" else IMAGE_MAX
     if size > cap:
-        raise ToolFailure(f"read: {path}: {media} is {size} bytes, exceeds the {cap}-byte limit")
+        raise ToolFailure(f"{label}: {path}: {media} is {size} bytes, exceeds the {cap}-byte limit")
     import base64  # only images and PDFs need it; the agent starts faster without
 
     with open(real, "rb") as f:
@@ -112,9 +113,9 @@ def _decode(tool: str, path: str, data: bytes) -> str:
         raise ToolFailure(f"{tool}: {path}: not valid UTF-8 text (use bash to inspect binary files)") from None
 
 
-def _view(path: str, real: str, view_range: Value, cap: int) -> str:
+def _view(label: str, path: str, real: str, view_range: Value, cap: int) -> str:
     if not (isinstance(view_range, list) and len(view_range) == 2 and all(type(n) is int for n in view_range)):
-        raise ToolFailure("read: view_range must be [start_line, end_line]")
+        raise ToolFailure(f"{label}: view_range must be [start_line, end_line]")
     start, end = max(1, view_range[0]), view_range[1]
     picked: list[bytes] = []
     size = 0
@@ -128,68 +129,68 @@ def _view(path: str, real: str, view_range: Value, cap: int) -> str:
                     picked.append(f"[truncated at {cap} bytes; narrow view_range]".encode())
                     break
                 picked.append(line)
-    return _decode("read", path, b"".join(picked))
+    return _decode(label, path, b"".join(picked))
 
 
-def read(tool_input: dict[str, Any], roots: Roots) -> Result:
+def read_file(tool_input: dict[str, Any], roots: Roots, label: str) -> Result:
     path = tool_input.get("file_path")
-    real = resolve("read", path, roots)
-    st = _regular("read", str(path), real)
+    real = resolve(label, path, roots)
+    st = _regular(label, str(path), real)
     with open(real, "rb") as f:
         head = f.read(16)
     media = _media_type(head)
     if media is not None:
-        return _block(str(path), real, st.st_size, media)
+        return _block(label, str(path), real, st.st_size, media)
     view_range = tool_input.get("view_range")
     if view_range is not None:
-        return text(_view(str(path), real, view_range, roots.file_cap), empty="(no lines in range)")
+        return text(_view(label, str(path), real, view_range, roots.file_cap), empty="(no lines in range)")
     if st.st_size > roots.file_cap:
         raise ToolFailure(
-            f"read: {path}: file is {st.st_size} bytes, exceeds the {roots.file_cap}-byte limit; "
+            f"{label}: {path}: file is {st.st_size} bytes, exceeds the {roots.file_cap}-byte limit; "
             "use view_range (or bash: head/tail/sed) to read part of it"
         )
     with open(real, "rb") as f:
-        return text(_decode("read", str(path), f.read()), empty="(empty file)")
+        return text(_decode(label, str(path), f.read()), empty="(empty file)")
 
 
-def write(tool_input: dict[str, Any], roots: Roots) -> Result:
+def write_file(tool_input: dict[str, Any], roots: Roots, label: str) -> Result:
     path, content = tool_input.get("file_path"), tool_input.get("content")
     if not isinstance(content, str):
-        raise ToolFailure("write: content must be a string")
-    real = resolve("write", path, roots, write=True)
+        raise ToolFailure(f"{label}: content must be a string")
+    real = resolve(label, path, roots, write=True)
     data = content.encode("utf-8", errors="replace")
     try:
         os.makedirs(os.path.dirname(real), exist_ok=True)
         with open(real, "wb") as f:
             f.write(data)
     except OSError as exc:
-        raise fs_failure("write", str(path), exc) from exc
+        raise fs_failure(label, str(path), exc) from exc
     return text(f"wrote {len(data)} bytes to {path}")
 
 
-def edit(tool_input: dict[str, Any], roots: Roots) -> Result:
+def edit_file(tool_input: dict[str, Any], roots: Roots, label: str) -> Result:
     path = tool_input.get("file_path")
     old, new = tool_input.get("old_string"), tool_input.get("new_string")
     if not isinstance(old, str) or not isinstance(new, str):
-        raise ToolFailure("edit: old_string and new_string must be strings")
+        raise ToolFailure(f"{label}: old_string and new_string must be strings")
     if not old:
-        raise ToolFailure(f"edit: {path}: old_string must not be empty")
-    real = resolve("edit", path, roots, write=True)
-    st = _regular("edit", str(path), real)
+        raise ToolFailure(f"{label}: {path}: old_string must not be empty")
+    real = resolve(label, path, roots, write=True)
+    st = _regular(label, str(path), real)
     if st.st_size > roots.file_cap:
-        raise ToolFailure(f"edit: {path}: file is {st.st_size} bytes, exceeds the {roots.file_cap}-byte limit")
+        raise ToolFailure(f"{label}: {path}: file is {st.st_size} bytes, exceeds the {roots.file_cap}-byte limit")
     try:
         with open(real, "rb") as f:
-            body = _decode("edit", str(path), f.read())
+            body = _decode(label, str(path), f.read())
         count = body.count(old)
         if count == 0:
-            raise ToolFailure(f"edit: {path}: old_string not found")
+            raise ToolFailure(f"{label}: {path}: old_string not found")
         replace_all = tool_input.get("replace_all") is True
         if count > 1 and not replace_all:
-            raise ToolFailure(f"edit: {path}: old_string occurs {count} times; make it unique or set replace_all")
+            raise ToolFailure(f"{label}: {path}: old_string occurs {count} times; make it unique or set replace_all")
         updated = body.replace(old, new) if replace_all else body.replace(old, new, 1)
         with open(real, "wb") as f:
             f.write(updated.encode("utf-8", errors="replace"))
     except OSError as exc:
-        raise fs_failure("edit", str(path), exc) from exc
+        raise fs_failure(label, str(path), exc) from exc
     return text(f"edited {path} ({count if replace_all else 1} replacement(s))")

@@ -2,7 +2,8 @@
 
 Protocol. Host → agent: frames of a 4-byte big-endian length and a ``marshal``-encoded value (the host is the
 trusted side, and ``marshal`` is built in, so nothing needs importing before the agent can listen): first the
-configuration, then requests ``{"id", "tool", "input", "timeout"}``. Agent → host: one JSON object per line
+configuration, then requests ``{"id", "op", "label", "input", "timeout"}`` (``op``: one of the operations
+in ``Agent.run``; ``label``: the tool name to prefix error messages with). Agent → host: one JSON object per line
 (the host parses what comes out of a sandbox with ``json`` only): ``{"ready": true}`` once, then one
 ``{"id", "content", "is_error"}`` per request, in any order (each request runs in its own thread; bash calls
 queue for the one shell).
@@ -83,33 +84,38 @@ class Agent:
         self.started.wait()
         from .results import ToolFailure, error
 
-        tool = request.get("tool")
+        op, label = str(request.get("op")), str(request.get("label"))
         tool_input: Value = request.get("input")
         try:
             if not isinstance(tool_input, dict):
-                raise ToolFailure(f"{tool}: input must be an object")
-            result = self.run(str(tool), tool_input, float(request.get("timeout", 120)))
+                raise ToolFailure(f"{label}: input must be an object")
+            result = self.run(op, label, tool_input, float(request.get("timeout", 120)))
         except ToolFailure as exc:
             result = error(str(exc))
         except Exception as exc:  # a bug in a tool must not take the agent down
-            result = error(f"{tool}: internal error: {type(exc).__name__}: {exc}")
+            result = error(f"{label}: internal error: {type(exc).__name__}: {exc}")
         self.send({"id": request.get("id"), **result})
 
-    def run(self, tool: str, tool_input: dict[str, Any], timeout: float) -> Result:
+    def run(self, op: str, label: str, tool_input: dict[str, Any], timeout: float) -> Result:
         from . import files, search
         from .results import ToolFailure
 
-        if self.roots is None or (tool == "bash" and self.shell is None):
-            raise ToolFailure(f"{tool}: the sandbox agent could not start: {self.failure}")
-        if tool == "bash":
-            return self.bash(tool_input, timeout)
-        if tool in ("read", "write", "edit"):
-            return getattr(files, tool)(tool_input, self.roots)
-        if tool in ("glob", "grep"):
-            return getattr(search, tool)(tool_input, self.roots)
-        raise ToolFailure(f"{tool}: unknown tool")
+        if self.roots is None or (op == "shell" and self.shell is None):
+            raise ToolFailure(f"{label}: the sandbox agent could not start: {self.failure}")
+        if op == "shell":
+            return self.shell_command(tool_input, label, timeout)
+        operations = {
+            "read_file": files.read_file,
+            "write_file": files.write_file,
+            "edit_file": files.edit_file,
+            "find_files": search.find_files,
+            "search_files": search.search_files,
+        }
+        if op not in operations:
+            raise ToolFailure(f"{label}: unknown operation {op!r}")
+        return operations[op](tool_input, self.roots, label)
 
-    def bash(self, tool_input: dict[str, Any], timeout: float) -> Result:
+    def shell_command(self, tool_input: dict[str, Any], label: str, timeout: float) -> Result:
         from .results import ToolFailure, text
 
         assert self.shell is not None
@@ -117,9 +123,9 @@ class Agent:
         if tool_input.get("restart") is True:
             self.shell.restart()
             if not command:
-                return text("bash session restarted")
+                return text(f"{label} session restarted")
         if not isinstance(command, str) or not command.strip():
-            raise ToolFailure("bash: command is required")
+            raise ToolFailure(f"{label}: command is required")
         return self.shell.run(command, timeout)
 
 

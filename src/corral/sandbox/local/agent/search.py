@@ -1,4 +1,5 @@
-"""The search tools ``glob`` (doublestar patterns, newest first) and ``grep`` (regular expressions).
+"""The search operations ``find_files`` (doublestar patterns, newest first) and ``search_files`` (regular
+expressions). ``label`` is the name of the tool a call came from, as the host sent it (error messages).
 
 Walks never follow symlinked directories and stop after ``WALK_MAX`` entries. ``grep`` runs in a child
 process with a CPU-time limit, so a pathological pattern (the regex engine backtracks) cannot wedge the agent.
@@ -106,15 +107,15 @@ def _mtime(entry: os.DirEntry[str]) -> float:
         return 0.0
 
 
-def glob(tool_input: dict[str, Any], roots: Roots) -> Result:
+def find_files(tool_input: dict[str, Any], roots: Roots, label: str) -> Result:
     pattern, path = tool_input.get("pattern"), tool_input.get("path")
     if not isinstance(pattern, str) or not pattern:
-        raise ToolFailure("glob: pattern is required")
+        raise ToolFailure(f"{label}: pattern is required")
     if ".." in pattern.split("/"):
-        raise ToolFailure(f"glob: {pattern}: '..' is not allowed in the pattern")
+        raise ToolFailure(f"{label}: {pattern}: '..' is not allowed in the pattern")
     if pattern.startswith("/"):
         path, pattern = _split_absolute(pattern)
-    base = resolve("glob", path or ".", roots)
+    base = resolve(label, path or ".", roots)
     compiled = [_compile(p) for p in _expand_braces(pattern)]
     depth = None if any(None in c for c in compiled) else max(len(c) for c in compiled)
     found = [
@@ -129,15 +130,15 @@ def glob(tool_input: dict[str, Any], roots: Roots) -> Result:
     return text("\n".join(lines))
 
 
-def grep(tool_input: dict[str, Any], roots: Roots) -> Result:
+def search_files(tool_input: dict[str, Any], roots: Roots, label: str) -> Result:
     pattern, path = tool_input.get("pattern"), tool_input.get("path")
     if not isinstance(pattern, str) or not pattern:
-        raise ToolFailure("grep: pattern is required")
+        raise ToolFailure(f"{label}: pattern is required")
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise ToolFailure(f"grep: invalid regular expression: {exc}") from None
-    target = resolve("grep", path or ".", roots)
+        raise ToolFailure(f"{label}: invalid regular expression: {exc}") from None
+    target = resolve(label, path or ".", roots)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = f"import sys; sys.path[:0] = [{package_root!r}]; from agent.search import grep_child; grep_child()"
     child = subprocess.run(
@@ -147,9 +148,9 @@ def grep(tool_input: dict[str, Any], roots: Roots) -> Result:
         timeout=GREP_CPU_SECONDS * 4,
     )
     if child.returncode < 0:
-        raise ToolFailure(f"grep: {pattern}: the search exceeded {GREP_CPU_SECONDS} s of CPU time")
+        raise ToolFailure(f"{label}: {pattern}: the search exceeded {GREP_CPU_SECONDS} s of CPU time")
     if child.returncode != 0:
-        raise ToolFailure(f"grep: {clean(child.stderr.decode(errors='replace'))[-2000:]}")
+        raise ToolFailure(f"{label}: {clean(child.stderr.decode(errors='replace'))[-2000:]}")
     body = json.loads(child.stdout)
     return text(body or "no matches")
 
