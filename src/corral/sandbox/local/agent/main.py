@@ -126,7 +126,7 @@ class Agent:
                 return text(f"{label} session restarted")
         if not isinstance(command, str) or not command.strip():
             raise ToolFailure(f"{label}: command is required")
-        return self.shell.run(command, timeout)
+        return self.shell.run(command, timeout, label)
 
 
 def _limit(limits: dict[str, int]) -> None:

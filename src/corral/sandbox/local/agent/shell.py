@@ -184,7 +184,7 @@ class Shell:
         with self._lock:
             self._stop()
 
-    def run(self, command: str, timeout: float) -> Result:
+    def run(self, command: str, timeout: float, label: str) -> Result:
         with self._lock:
             if self._bash is None or self._bash.proc.poll() is not None:
                 self._bash = _Bash(self._cwd, self._env)
@@ -193,7 +193,7 @@ class Shell:
             finished = call.done.wait(timeout)
             if not finished or call.overflow:
                 self._stop()
-                return _stopped(call, timeout, overflow=finished)
+                return _stopped(call, timeout, label, overflow=finished)
             if call.ended:
                 self._bash = None
             return _outcome(call)
@@ -204,11 +204,11 @@ class Shell:
             self._bash = None
 
 
-def _stopped(call: _Call, timeout: float, *, overflow: bool) -> Result:
+def _stopped(call: _Call, timeout: float, label: str, *, overflow: bool) -> Result:
     if overflow:
-        why = f"bash: output exceeded {HARD_OUTPUT_CAP // (1024 * 1024)} MiB; the command was stopped"
+        why = f"{label}: output exceeded {HARD_OUTPUT_CAP // (1024 * 1024)} MiB; the command was stopped"
     else:
-        why = f"bash: command timed out after {round(timeout * 1000)} ms"
+        why = f"{label}: command timed out after {round(timeout * 1000)} ms"
     note = "the shell was restarted (working directory and variables are reset)"
     return error(f"{call.output()}\n{why}; {note}".lstrip("\n"))
 
