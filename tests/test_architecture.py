@@ -78,9 +78,9 @@ def _stray_literals(path: Path) -> list[str]:
     prefixes = tuple(f"{name}: " for name in names)
     found: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value in names or node.value.startswith(prefixes):
-                found.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value!r}")
+        text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+        if text is not None and (text in names or text.startswith(prefixes)):
+            found.append(f"{path.relative_to(SRC)}:{node.lineno}: {text!r}")
     return found
 
 
