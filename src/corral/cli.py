@@ -14,11 +14,22 @@ import typer
 
 from corral import __version__
 from corral.bench.cli import bench
-from corral.config import Settings, load_settings
+from corral.config import Settings
+from corral.config import load_settings as _load_settings
+from corral.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="corral: a self-hostable Managed Agents runtime.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 app.add_typer(keys_app, name="keys")
+
+
+def load_settings() -> Settings:
+    """The settings, or one line naming what is wrong with them and exit status 2."""
+    try:
+        return _load_settings()
+    except ConfigError as exc:
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from corral._types import json_object
 from corral.errors import ConfigError
 from corral.vocab.options import ProvisioningMode, SqliteSynchronous
 
@@ -140,18 +141,18 @@ def _providers(env: Mapping[str, str], file_data: Mapping[str, Any]) -> dict[str
         ),
         "openai": ProviderConfig("openai", "openai", env.get("OPENAI_BASE_URL"), env.get("OPENAI_API_KEY")),
     }
-    tables = file_data.get("providers", {})
-    if not isinstance(tables, dict):
+    tables = json_object(file_data.get("providers", {}))
+    if tables is None:
         raise ConfigError("config: [providers] must be a table of tables")
-    for name, raw in dict[str, Any](tables).items():
+    for name, raw in tables.items():
         providers[name] = _provider(name, raw, env)
     return providers
 
 
-def _provider(name: str, raw: Any, env: Mapping[str, str]) -> ProviderConfig:
-    if not isinstance(raw, dict):
+def _provider(name: str, raw: object, env: Mapping[str, str]) -> ProviderConfig:
+    table = json_object(raw)
+    if table is None:
         raise ConfigError(f"config: providers.{name} must be a table")
-    table: dict[str, Any] = raw
     unknown = sorted(set(table) - {"kind", "base_url", "api_key_env", "context_window"})
     if unknown:
         raise ConfigError(f"config: providers.{name}: unknown keys {unknown}")

@@ -18,8 +18,7 @@ surfaces:
     │   ├── NotFound                404   not_found_error
     │   ├── MethodNotAllowed        405   invalid_request_error
     │   ├── Conflict                409   invalid_request_error (x-should-retry: false)
-    │   ├── RequestTooLarge         413   request_too_large
-    │   └── RateLimited             429   rate_limit_error
+    │   └── RequestTooLarge         413   request_too_large
     ├── ServerError                 500   api_error
     │   └── StorageError            500   the database failed
     ├── ConfigError                       the configuration is not valid (start-up stops)
@@ -54,7 +53,6 @@ class ErrorCode(StrEnum):
     AGENT_ARCHIVED = "agent_archived"
     AGENT_MODEL_REQUIRED = "agent_model_required"
     SESSION_NOT_IDLE = "session_not_idle"
-    NO_ACTIVE_TURN = "no_active_turn"
     UNKNOWN_TOOL_USE = "unknown_tool_use"
     AUTHENTICATION_FAILED = "authentication_failed"
     PERMISSION_DENIED = "permission_denied"
@@ -65,7 +63,6 @@ class ErrorCode(StrEnum):
     SESSION_TERMINATED = "session_terminated"
     ENVIRONMENT_IN_USE = "environment_in_use"
     REQUEST_TOO_LARGE = "request_too_large"
-    RATE_LIMITED = "rate_limited"
     INTERNAL = "internal_error"
     STORAGE = "storage_error"
     LEASE_LOST = "lease_lost"
@@ -74,8 +71,6 @@ class ErrorCode(StrEnum):
     MODEL_REQUEST_FAILED = "model_request_failed"
     MODEL_NOT_FOUND = "model_not_found"
     TOOL_FAILED = "tool_failed"
-    TOOL_INPUT_INVALID = "tool_input_invalid"
-    TOOL_TIMEOUT = "tool_timeout"
     SANDBOX_DIED = "sandbox_died"
     SANDBOX_PROVISION_FAILED = "sandbox_provision_failed"
     NOT_SUPPORTED = "not_supported"
@@ -168,12 +163,6 @@ class RequestTooLarge(RequestError):
     wire_type = "request_too_large"
     default_code = ErrorCode.REQUEST_TOO_LARGE
     should_retry = False
-
-
-class RateLimited(RequestError):
-    status = 429
-    wire_type = "rate_limit_error"
-    default_code = ErrorCode.RATE_LIMITED
 
 
 class ServerError(CorralError):

@@ -81,11 +81,11 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 
 def validation_error(exc: RequestValidationError) -> InvalidRequest:
-    errors = list(exc.errors())
+    errors: list[dict[str, Any]] = [dict(error) for error in exc.errors()]
     listed = [
         {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")), "type": e.get("type")} for e in errors
     ]
-    first = errors[0] if errors else {}
+    first: dict[str, Any] = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
         return InvalidRequest("request body is not valid JSON", code=ErrorCode.INVALID_BODY)
     message = f"{_where(tuple(first.get('loc', ())))}: {first.get('msg', 'invalid')}"

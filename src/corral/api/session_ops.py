@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
 from corral.catalog.metadata import check_metadata, check_patch
@@ -96,8 +96,8 @@ async def session_changes(services: Services, record: SessionRecord, body: Sessi
     if "metadata" in sent:
         changes["metadata"] = check_patch(sent["metadata"])
     if sent.get("agent"):
-        snapshot = record.doc.get("agent")
-        if not isinstance(snapshot, dict):
+        snapshot = json_object(record.doc.get("agent"))
+        if snapshot is None:
             raise InvalidRequest("this session was not created from an agent; its tools cannot be changed")
         changes["agent"] = services.catalog.replace_session_tools(snapshot, sent["agent"])
     return changes

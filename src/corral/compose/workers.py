@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack
 
 import anyio
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.catalog import Catalog
 from corral.config import Settings
 from corral.egress.process import open_egress
@@ -36,8 +36,8 @@ def environment_source(catalog: Catalog) -> EnvironmentSource:
             record = await catalog.get_environment(workspace_id, environment_id)
         except NotFound:
             return None
-        found = record.doc.get("config")
-        return dict(found) if isinstance(found, dict) else None
+        found = json_object(record.doc.get("config"))
+        return dict(found) if found is not None else None
 
     return config
 

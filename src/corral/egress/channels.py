@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import anyio
 
@@ -30,10 +30,13 @@ class Channels:
         self.by_id: dict[str, Channel] = {}
         self._peers: dict[int, Channel] = {}
 
-    def for_peer(self, peername: Any) -> Channel | None:
-        if not isinstance(peername, tuple) or len(peername) < 2:
+    def for_peer(self, peername: object) -> Channel | None:
+        """The channel of the forwarder connection whose (host, port) is ``peername``."""
+        if not isinstance(peername, tuple):
             return None
-        return self._peers.get(int(peername[1]))
+        address = cast(tuple[object, ...], peername)
+        port = address[1] if len(address) >= 2 else None
+        return self._peers.get(port) if isinstance(port, int) else None
 
     def register_peer(self, port: int, channel: Channel) -> None:
         self._peers[port] = channel

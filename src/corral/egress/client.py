@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import anyio
 from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.errors import ErrorCode, SandboxError
 from corral.sandbox.network import EgressChannel, EgressGateway
 
@@ -52,7 +51,7 @@ class EgressClient(EgressGateway):
                 await anyio.sleep(_DIAL_STEP)
         raise AssertionError("unreachable")
 
-    async def _exchange(self, message: JSONObject) -> Any:
+    async def _exchange(self, message: JSONObject) -> object:
         stream, receive = await self._connect()
         await stream.send(json.dumps(message).encode() + b"\n")
         return json.loads(await receive.receive_until(b"\n", _MAX_LINE))
@@ -69,10 +68,11 @@ class EgressClient(EgressGateway):
                     raise SandboxError(
                         f"sandbox: the egress proxy is unreachable ({exc})", code=ErrorCode.SANDBOX_PROVISION_FAILED
                     ) from exc
-        if not isinstance(reply, dict) or reply.get("ok") is not True:
-            error = reply.get("error") if isinstance(reply, dict) else reply
+        answer = json_object(reply)
+        if answer is None or answer.get("ok") is not True:
+            error = answer.get("error") if answer is not None else reply
             raise SandboxError(f"sandbox: the egress proxy refused: {error}", code=ErrorCode.SANDBOX_PROVISION_FAILED)
-        return reply
+        return answer
 
     async def open(self, channel_id: str, networking: JSONObject, session_id: str | None) -> EgressChannel:
         reply = await self._request(

@@ -24,6 +24,8 @@ from typing import Any
 
 import anyio
 
+from corral._types import json_list
+
 #: opened by ``allow_package_managers`` (architecture.md §4.3), plus Debian's apt mirrors (our sandboxes run Debian)
 _PACKAGE_MANAGER_HOSTS = """
     github.com api.github.com codeload.github.com raw.githubusercontent.com objects.githubusercontent.com
@@ -107,7 +109,7 @@ class HostPolicy:
         networking = networking or {"type": "unrestricted"}
         if networking.get("type") != "limited":
             return cls()
-        allowed = tuple(_pattern(str(h)) for h in networking.get("allowed_hosts") or [])
+        allowed = tuple(_pattern(str(host)) for host in json_list(networking.get("allowed_hosts")) or [])
         return cls("limited", tuple(p for p in allowed if p), bool(networking.get("allow_package_managers")))
 
     def allows(self, host: str) -> bool:

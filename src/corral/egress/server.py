@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
@@ -93,9 +93,12 @@ class EgressServer:
     def _master(self) -> tuple[Master, _Ready]:
         master = Master(options.Options())
         ready = _Ready()
-        addons: list[Any] = [core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()]
-        master.addons.add(*addons, disable_h2c.DisableH2C(), self.addon, ready)
-        master.options.update(
+        # mitmproxy's addon registry and options are untyped (``*args``/``**kwargs``): reached through ``Any``
+        registry: Any = master.addons
+        registry.add(core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig())
+        registry.add(disable_h2c.DisableH2C(), self.addon, ready)
+        settings: Any = master.options
+        settings.update(
             listen_host="127.0.0.1",
             listen_port=0,
             connection_strategy="lazy",
@@ -126,7 +129,7 @@ class EgressServer:
             tasks.start_soon(self._run_master, master)
             with anyio.fail_after(30):
                 await ready.event.wait()
-            server: Any = master.addons.get("proxyserver")
+            server = _proxy_server(master)
             self.proxy_port = int(server.listen_addrs()[0][1])
             control = await self._listen(self.control_path)
             tasks.start_soon(self._serve, control, self._control)
@@ -147,8 +150,7 @@ class EgressServer:
             try:
                 await master.run()
             finally:
-                server: Any = master.addons.get("proxyserver")
-                await server.servers.update([])
+                await _proxy_server(master).servers.update([])
 
     async def _listen(self, path: Path) -> Any:
         await anyio.to_thread.run_sync(partial(path.unlink, missing_ok=True))
@@ -248,3 +250,9 @@ async def running_egress(server: EgressServer) -> AsyncGenerator[EgressServer]:
 def state_paths(data_dir: Path) -> tuple[Path, Path]:
     """(socket dir, mitmproxy confdir) for a data dir."""
     return egress_socket_dir(data_dir), data_dir.resolve() / "egress" / "mitmproxy"
+
+
+def _proxy_server(master: Master) -> proxyserver.Proxyserver:
+    """mitmproxy's listener addon (its registry is untyped)."""
+    registry: Any = master.addons
+    return cast(proxyserver.Proxyserver, registry.get("proxyserver"))

@@ -134,14 +134,14 @@ class TurnState:
         if handler is not None:
             handler(self, event, event.data())
 
-    def _running(self, event: Event, data: JSONObject) -> None:
+    def on_running(self, event: Event, data: JSONObject) -> None:
         continuing = self.turn_open or _stop_type(self.idle_stop) == "requires_action"
         if not continuing:
             self.tool_rounds = self.errors_in_row = self.compactions_in_row = 0
         self.status = "running"
         self.output_since_running = False
 
-    def _idle(self, event: Event, data: JSONObject) -> None:
+    def on_idle(self, event: Event, data: JSONObject) -> None:
         self.status = "idle"
         self.idle_stop = cast(StatusIdleData, data)["stop_reason"]
         if _stop_type(self.idle_stop) != "requires_action":
@@ -151,14 +151,14 @@ class TurnState:
         if _stop_type(self.idle_stop) == "retries_exhausted":
             self.boundary_seq = max(self.boundary_seq, event.seq)
 
-    def _span_start(self, event: Event, data: JSONObject) -> None:
+    def on_span_start(self, event: Event, data: JSONObject) -> None:
         self.open_span = event
         self.span_purpose = cast(SpanStartData, data).get("purpose")
         self.span_calls = 0
         if self.span_purpose != "compaction":  # a summarising request does not take up new input
             self.span_start_seq = event.seq
 
-    def _span_end(self, event: Event, data: JSONObject) -> None:
+    def on_span_end(self, event: Event, data: JSONObject) -> None:
         end = cast(SpanEndData, data)
         self.open_span = None
         if end["is_error"] or self.span_purpose == "compaction":
@@ -168,40 +168,40 @@ class TurnState:
         if self.span_calls:
             self.tool_rounds += 1
 
-    def _tool_use(self, event: Event, data: JSONObject) -> None:
+    def on_tool_use(self, event: Event, data: JSONObject) -> None:
         use = cast(ToolUseData, data)
         kind = cast(ToolUseEventType, event.type)
         permission, executor = use.get("evaluated_permission"), use.get("executor")
         self.calls[event.id] = Call(event.id, kind, use["name"], dict(use["input"]), permission, executor)
         self.span_calls += 1
 
-    def _result(self, event: Event, data: JSONObject) -> None:
+    def on_result(self, event: Event, data: JSONObject) -> None:
         call = self.calls.get(str(answered_call(event.type, data)))
         if call is not None:
             call.resolved = True
 
-    def _confirmation(self, event: Event, data: JSONObject) -> None:
+    def on_confirmation(self, event: Event, data: JSONObject) -> None:
         confirmation = cast(ToolConfirmationData, data)
         call = self.calls.get(confirmation["tool_use_id"])
         if call is not None:
             call.confirmation = confirmation["result"]
             call.deny_message = confirmation.get("deny_message")
 
-    def _error(self, event: Event, data: JSONObject) -> None:
+    def on_error(self, event: Event, data: JSONObject) -> None:
         if cast(SessionErrorData, data)["error"]["retry_status"]["type"] == "retrying":
             self.errors_in_row += 1
 
-    def _status(self, event: Event, data: JSONObject) -> None:
+    def on_status(self, event: Event, data: JSONObject) -> None:
         self.status = "rescheduling" if event.type == "session.status_rescheduled" else "terminated"
 
-    def _message(self, event: Event, data: JSONObject) -> None:
+    def on_message(self, event: Event, data: JSONObject) -> None:
         self.messages.append((event.seq, event.id))
 
-    def _interrupt(self, event: Event, data: JSONObject) -> None:
+    def on_interrupt(self, event: Event, data: JSONObject) -> None:
         self.interrupts.append((event.seq, event.id))
         self.boundary_seq = max(self.boundary_seq, event.seq)
 
-    def _compacted(self, event: Event, data: JSONObject) -> None:
+    def on_compacted(self, event: Event, data: JSONObject) -> None:
         compacted = cast(CompactedData, data)
         self.compaction = Compaction(compacted["summary"], compacted["through_seq"], event.seq)
         self.compactions_in_row += 1
@@ -235,19 +235,19 @@ def _stop_type(stop: StopReason | None) -> str | None:
 
 _Handler = Callable[[TurnState, Event, JSONObject], None]
 _HANDLERS: dict[EventType, _Handler] = {
-    "session.status_running": TurnState._running,
-    "session.status_idle": TurnState._idle,
-    "session.status_rescheduled": TurnState._status,
-    "session.status_terminated": TurnState._status,
-    "span.model_request_start": TurnState._span_start,
-    "span.model_request_end": TurnState._span_end,
-    "session.error": TurnState._error,
-    "user.message": TurnState._message,
-    "user.interrupt": TurnState._interrupt,
-    "user.tool_confirmation": TurnState._confirmation,
-    "agent.thread_context_compacted": TurnState._compacted,
-    **dict.fromkeys(TOOL_USE_TYPES, TurnState._tool_use),
-    **dict.fromkeys(TOOL_RESULT_TYPES, TurnState._result),
+    "session.status_running": TurnState.on_running,
+    "session.status_idle": TurnState.on_idle,
+    "session.status_rescheduled": TurnState.on_status,
+    "session.status_terminated": TurnState.on_status,
+    "span.model_request_start": TurnState.on_span_start,
+    "span.model_request_end": TurnState.on_span_end,
+    "session.error": TurnState.on_error,
+    "user.message": TurnState.on_message,
+    "user.interrupt": TurnState.on_interrupt,
+    "user.tool_confirmation": TurnState.on_confirmation,
+    "agent.thread_context_compacted": TurnState.on_compacted,
+    **dict.fromkeys(TOOL_USE_TYPES, TurnState.on_tool_use),
+    **dict.fromkeys(TOOL_RESULT_TYPES, TurnState.on_result),
 }
 
 

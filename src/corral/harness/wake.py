@@ -28,7 +28,7 @@ is fenced, so a worker that lost its lease (paused, partitioned) writes nothing 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
@@ -88,7 +88,9 @@ def _single(group_error: BaseExceptionGroup[BaseException]) -> BaseException:
     if lost is not None:
         return lost.exceptions[0]
     first = group_error.exceptions[0]
-    return _single(first) if isinstance(first, BaseExceptionGroup) else first
+    if isinstance(first, BaseExceptionGroup):
+        return _single(cast(BaseExceptionGroup[BaseException], first))
+    return first
 
 
 async def _heartbeat(store: SessionStore, fence: Fence, ttl: float) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_list, json_object
 
 Role = Literal["user", "assistant", "system"]
 
@@ -79,9 +79,9 @@ def blocks_from_wire(content: list[Any] | None) -> list[Content]:
     """Event content blocks (as stored in the log) → neutral blocks; unknown kinds become text notes."""
     blocks: list[Content] = []
     for raw in content or []:
-        if not isinstance(raw, dict):
+        item = json_object(raw)
+        if item is None:
             continue
-        item: JSONObject = raw
         kind = item.get("type")
         if kind == "text":
             blocks.append(Text(str(item.get("text", ""))))
@@ -97,26 +97,11 @@ def blocks_from_wire(content: list[Any] | None) -> list[Content]:
 
 
 def _search_result_text(item: JSONObject) -> str:
-    inner = [str(part.get("text", "")) for part in item.get("content") or [] if isinstance(part, dict)]
+    parts = [json_object(part) for part in json_list(item.get("content")) or []]
+    inner = [str(part.get("text", "")) for part in parts if part is not None]
     source = item.get("source")
     head = f"{item.get('title', '')} ({source})" if source else str(item.get("title", ""))
     return head + "\n" + "\n".join(inner)
-
-
-def wire_from_blocks(blocks: list[Content]) -> list[JSONObject]:
-    """Neutral content → event content blocks (tool results and messages in the log)."""
-    wire: list[JSONObject] = []
-    for block in blocks:
-        if isinstance(block, Text):
-            wire.append({"type": "text", "text": block.text})
-        elif isinstance(block, Image):
-            wire.append({"type": "image", "source": block.source})
-        else:
-            doc: JSONObject = {"type": "document", "source": block.source}
-            if block.title is not None:
-                doc["title"] = block.title
-            wire.append(doc)
-    return wire
 
 
 def text_of(blocks: list[Block]) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.errors import ModelError, ModelOverloaded, ModelRateLimited, ModelRequestFailed
 
 _RETRYABLE_STATUS = frozenset({408, 409})
@@ -69,9 +69,10 @@ def malformed(message: str) -> ModelError:
 def parse_tool_input(text: str) -> JSONObject:
     """A tool call's complete input JSON; anything but a JSON object is a malformed response."""
     try:
-        value = json.loads(text) if text.strip() else {}
+        value: object = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
         raise malformed(f"tool input is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
+    parsed = json_object(value)
+    if parsed is None:
         raise malformed("tool input is not a JSON object")
-    return value
+    return parsed

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 import httpx2
 import openai
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 
+from corral._types import json_object
 from corral.errors import ModelError
 from corral.harness.models import errors
 from corral.harness.models.base import (
@@ -91,8 +95,8 @@ def _error_type(exc: openai.APIError) -> str | None:
     kind = getattr(exc, "type", None)
     if kind:
         return str(kind)
-    body = exc.body
-    return str(body.get("type")) if isinstance(body, dict) and body.get("type") else None
+    body = json_object(exc.body)
+    return str(body.get("type")) if body is not None and body.get("type") else None
 
 
 # ------------------------------------------------------------------------------------------ response
@@ -121,50 +125,51 @@ class _ChunkReader:
         self.next_index += 1
         return self.next_index - 1
 
-    def feed(self, chunk: Any) -> list[ModelEvent]:
-        if getattr(chunk, "usage", None) is not None:
+    def feed(self, chunk: ChatCompletionChunk) -> list[ModelEvent]:
+        # the SDK builds chunks without validation (providers differ): every field may be absent or None
+        if chunk.usage is not None:
             self.usage = _usage(chunk.usage)
         out: list[ModelEvent] = []
-        for choice in getattr(chunk, "choices", None) or []:
-            if getattr(choice, "finish_reason", None):
+        for choice in chunk.choices or []:
+            if choice.finish_reason:
                 self.finish_reason = str(choice.finish_reason)
-            delta = getattr(choice, "delta", None)
+            delta = cast(ChoiceDelta | None, choice.delta)
             if delta is not None:
                 out.extend(self._delta(delta))
         return out
 
-    def _delta(self, delta: Any) -> list[ModelEvent]:
+    def _delta(self, delta: ChoiceDelta) -> list[ModelEvent]:
         out: list[ModelEvent] = []
-        extra = getattr(delta, "model_extra", None) or {}
+        extra: dict[str, object] = delta.model_extra or {}
         reasoning = extra.get("reasoning_content") or extra.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             if self.thinking_index is None:
                 self.thinking_index = self._claim()
                 out.append(BlockStarted(self.thinking_index, "thinking"))
             self.thinking.append(reasoning)
-        if getattr(delta, "content", None):
+        if delta.content:
             if self.text_index is None:
                 self.text_index = self._claim()
                 out.append(BlockStarted(self.text_index, "text"))
             self.text.append(delta.content)
             out.append(TextDelta(self.text_index, delta.content))
-        for part in getattr(delta, "tool_calls", None) or []:
+        for part in delta.tool_calls or []:
             out.extend(self._tool_delta(part))
         return out
 
-    def _tool_delta(self, part: Any) -> list[ModelEvent]:
-        key = int(getattr(part, "index", 0) or 0)
+    def _tool_delta(self, part: ChoiceDeltaToolCall) -> list[ModelEvent]:
+        key = int(part.index or 0)
         call = self.calls.get(key)
         out: list[ModelEvent] = []
-        function = getattr(part, "function", None)
+        function = part.function
         if call is None:
             call = self.calls[key] = _Call(self._claim())
-        if getattr(part, "id", None):
+        if part.id:
             call.id = str(part.id)
-        if function is not None and getattr(function, "name", None) and not call.name:
+        if function is not None and function.name and not call.name:
             call.name = str(function.name)
             out.append(BlockStarted(call.index, "tool_use", call.name))
-        if function is not None and getattr(function, "arguments", None):
+        if function is not None and function.arguments:
             call.arguments.append(str(function.arguments))
         return out
 
@@ -190,12 +195,12 @@ class _ChunkReader:
         return [*events, ResponseFinished(reason, self.usage)]
 
 
-def _usage(raw: Any) -> Usage:
-    prompt = int(getattr(raw, "prompt_tokens", 0) or 0)
-    details = getattr(raw, "prompt_tokens_details", None)
-    cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
+def _usage(raw: CompletionUsage) -> Usage:
+    prompt = int(raw.prompt_tokens or 0)
+    details = raw.prompt_tokens_details
+    cached = int(details.cached_tokens or 0) if details is not None else 0
     return Usage(
         input_tokens=max(0, prompt - cached),
-        output_tokens=int(getattr(raw, "completion_tokens", 0) or 0),
+        output_tokens=int(raw.completion_tokens or 0),
         cache_read_input_tokens=cached,
     )

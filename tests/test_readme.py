@@ -1,0 +1,16 @@
+"""The README's claims that can be checked mechanically."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from corral.config import documented
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_the_configuration_table_lists_exactly_the_declared_settings() -> None:
+    section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `([A-Z_]+)` \|", section, flags=re.MULTILINE)
+    assert sorted(listed) == sorted([item.env for item in documented()] + ["CORRAL_CONFIG"])
