@@ -78,7 +78,9 @@ def _stray_literals(path: Path) -> list[str]:
     prefixes = tuple(f"{name}: " for name in names)
     found: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+        if not isinstance(node, ast.Constant):
+            continue
+        text = node.value if isinstance(node.value, str) else None
         if text is not None and (text in names or text.startswith(prefixes)):
             found.append(f"{path.relative_to(SRC)}:{node.lineno}: {text!r}")
     return found
