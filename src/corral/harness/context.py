@@ -56,7 +56,7 @@ def assistant_block(event: Event) -> list[Block]:
     """The assistant-side blocks one log event contributes."""
     data = event.data()
     if event.type == "agent.message":
-        return [block for block in blocks_from_wire(data.get("content")) if isinstance(block, Text)]
+        return [block for block in blocks_from_wire(data.get("content")) if isinstance(block, Text) and block.text]
     if event.type == "agent.thinking":
         text, redacted = str(data.get("thinking") or ""), data.get("redacted")
         if not text and redacted is None:

@@ -70,14 +70,19 @@ class ModelCall:
         pump = DeltaPump(self.writer.preview)
         collector = Collector(pump, self._on_tool_start)
         failure: ModelError | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(self.writer.stamp_taken)
-            group.start_soon(pump.run)
-            try:
-                await self._stream(resolved, request, collector)
-            except ModelError as err:
-                failure = err
-            pump.close()
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.writer.stamp_taken)
+                group.start_soon(pump.run)
+                try:
+                    await self._stream(resolved, request, collector)
+                except ModelError as err:
+                    failure = err
+                pump.close()
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._cut_short(collector)
+            raise
         if failure is not None or collector.finished is None:
             error = failure or ModelError("the response ended without finishing")
             await model_failed(self.writer, self.harness.limits, start.id, error)
@@ -86,6 +91,12 @@ class ModelCall:
         finished = collector.finished
         await self.writer.emit([*events, emits.span_end(start.id, finished.usage, stop=finished.stop_reason)])
         await self.harness.reached("response_recorded", self.writer.session_id)
+
+    async def _cut_short(self, collector: Collector) -> None:
+        """The response was cut short (an interrupt): record what its previews showed, so every preview a
+        client saw ends with its event; the interrupt's handling then closes the span."""
+        shown = response_events(collector.previewed(), self.agent, self.client_runs, keep_empty=True)
+        await self.writer.emit(shown)
 
     async def _stream(self, resolved: ResolvedModel, request: ModelRequest, collector: Collector) -> None:
         announced = False

@@ -21,14 +21,19 @@ from corral.session import NewEvent
 
 
 def response_events(
-    blocks: Sequence[tuple[Block, str | None]], agent: AgentConfig, client_runs: frozenset[str] = frozenset()
+    blocks: Sequence[tuple[Block, str | None]],
+    agent: AgentConfig,
+    client_runs: frozenset[str] = frozenset(),
+    *,
+    keep_empty: bool = False,
 ) -> list[NewEvent]:
-    """The response's blocks (with their preview ids) as events, without the closing span."""
+    """The response's blocks (with their preview ids) as events, without the closing span. An empty text block
+    is dropped, unless ``keep_empty`` (a cut-short response whose preview started before any text arrived)."""
     out: list[NewEvent] = []
     for block, event_id in blocks:
         match block:
             case Text():
-                if block.text:
+                if block.text or (keep_empty and event_id is not None):
                     content = [{"type": "text", "text": block.text}]
                     out.append(NewEvent("agent.message", {"content": content}, id=event_id))
             case Thinking():

@@ -7,6 +7,8 @@ Invariants:
   and all of them published before the buffered event itself is appended (``DeltaPump.drain``).
 * Publishing never holds up the model stream: fragments queue in memory and a pump task publishes them,
   merging fragments that queued up meanwhile (fewer notifications under load, same text).
+* A response cut short (an interrupt) still ends every preview it started: ``previewed`` gives what was shown,
+  which is recorded, so no client is left with a message that never ends.
 * The collector only parses: it returns the response's blocks, in content order, with the event ids their
   previews announced. What those blocks become in the log (and which permission a tool call gets) is decided
   in one place, ``harness.response``.
@@ -21,7 +23,7 @@ from typing import Any, assert_never
 import anyio
 
 from corral.harness.models.base import BlockFinished, BlockStarted, ModelEvent, ResponseFinished, TextDelta
-from corral.harness.models.content import Block
+from corral.harness.models.content import Block, Text, Thinking, ToolUse
 from corral.ids import new_id
 from corral.session import EventType
 
@@ -83,6 +85,8 @@ class Collector:
     pump: DeltaPump
     on_tool_start: Callable[[str], None]
     ids: dict[int, str] = field(default_factory=lambda: dict[int, str]())
+    kinds: dict[int, str] = field(default_factory=lambda: dict[int, str]())
+    texts: dict[int, list[str]] = field(default_factory=lambda: dict[int, list[str]]())
     blocks: dict[int, Block] = field(default_factory=lambda: dict[int, Block]())
     finished: ResponseFinished | None = None
     first_token: bool = False
@@ -93,6 +97,7 @@ class Collector:
                 self._started(event)
             case TextDelta():
                 self.first_token = True
+                self.texts.setdefault(event.index, []).append(event.text)
                 self.pump.text(self.ids[event.index], 0, event.text)
             case BlockFinished():
                 self.blocks[event.index] = event.block
@@ -106,8 +111,24 @@ class Collector:
             self.on_tool_start(event.name or "")
             return
         event_id = self.ids[event.index] = new_id("event")
+        self.kinds[event.index] = event.kind
         self.pump.start(event_id, "agent.message" if event.kind == "text" else "agent.thinking")
 
     def response(self) -> list[tuple[Block, str | None]]:
         """The finished blocks in content order, each with the event id its previews announced (if any)."""
         return [(self.blocks[index], self.ids.get(index)) for index in sorted(self.blocks)]
+
+    def previewed(self) -> list[tuple[Block, str | None]]:
+        """What a client has been shown so far, as blocks (for a response cut short, e.g. by an interrupt):
+        finished text and thinking blocks, and every previewed block that has not finished with the text streamed
+        for it so far. A previewed thinking block that has not finished is empty (a partial thought has no
+        signature, so it can never be sent back to the model). Tool calls not finished are dropped (never shown)."""
+        shown: list[tuple[Block, str | None]] = []
+        for index in sorted(self.blocks.keys() | self.ids.keys()):
+            block = self.blocks.get(index)
+            if block is None:
+                partial = "".join(self.texts.get(index, ()))
+                block = Text(partial) if self.kinds.get(index) == "text" else Thinking("", origin="")
+            if not isinstance(block, ToolUse):
+                shown.append((block, self.ids.get(index)))
+        return shown

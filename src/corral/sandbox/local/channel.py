@@ -7,7 +7,8 @@ the call waiting for it, so calls may overlap. Everything read is untrusted (cod
 the stream): a line longer than ``max_line`` bytes, or one that is not a JSON object, closes the channel, which
 fails every waiting call.
 
-Invariant: once ``closed`` is set, no call waits forever; ``call`` then returns None.
+Invariants: once ``closed`` is set, no call waits forever; ``call`` then returns None. A call that is cancelled
+(the user interrupted the turn) is cancelled in the agent too, so nothing it started keeps running.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ OPERATIONS: dict[SandboxToolName, str] = {
     GREP: "search_files",
 }
 """The in-sandbox agent's operation for each sandbox tool (the agent cannot import corral's vocabulary)."""
+
+
+#: how long telling the agent to cancel a call may take before the channel is given up as stuck
+CANCEL_SECONDS = 5.0
 
 
 class ChannelClosed(Exception):
@@ -80,9 +85,23 @@ class AgentChannel:
             await waiter.event.wait()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             self.close()
+        except anyio.get_cancelled_exc_class():
+            await self._cancel(request_id)
+            raise
         finally:
             del self._waiters[request_id]
         return waiter.reply
+
+    async def _cancel(self, request_id: int) -> None:
+        """Tell the agent that nobody waits for ``request_id`` any more: it stops the call (a running command
+        with its process group) or never starts it. Best effort and bounded: a stuck channel is closed."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_SECONDS) as scope:
+            try:
+                await self.send({"op": "cancel", "target": request_id})
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                self.close()
+        if scope.cancelled_caught:
+            self.close()
 
     async def serve(self) -> None:
         """Route replies until the stream ends or misbehaves; then close."""

@@ -46,6 +46,8 @@ class Agent:
         self.failure: str | None = None
         self._out = out
         self._write_lock = threading.Lock()
+        #: ids of requests the host cancelled (never answered: the host no longer waits for them)
+        self.cancelled: set[Value] = set()
 
     def start(self) -> None:
         """Everything but the listening: the tools, a non-dumpable agent, the egress forwarder, the shell."""
@@ -80,30 +82,43 @@ class Agent:
             self._out.write(line)
             self._out.flush()
 
+    def cancel(self, target: Value) -> None:
+        """The host gave up on request ``target`` (the user interrupted it): do not start it, or stop it now.
+
+        A running shell command is stopped with its whole process group, so nothing it started keeps running
+        and the next command (``restart`` included) does not wait for it."""
+        with self._write_lock:
+            self.cancelled.add(target)
+        if self.shell is not None and self.shell.running == target:
+            self.shell.interrupt()
+
     def handle(self, request: dict[str, Any]) -> None:
         self.started.wait()
         from .results import ToolFailure, error
+
+        if request.get("id") in self.cancelled:
+            return
 
         op, label = str(request.get("op")), str(request.get("label"))
         tool_input: Value = request.get("input")
         try:
             if not isinstance(tool_input, dict):
                 raise ToolFailure(f"{label}: input must be an object")
-            result = self.run(op, label, tool_input, float(request.get("timeout", 120)))
+            result = self.run(request.get("id"), op, label, tool_input, float(request.get("timeout", 120)))
         except ToolFailure as exc:
             result = error(str(exc))
         except Exception as exc:  # a bug in a tool must not take the agent down
             result = error(f"{label}: internal error: {type(exc).__name__}: {exc}")
         self.send({"id": request.get("id"), **result})
 
-    def run(self, op: str, label: str, tool_input: dict[str, Any], timeout: float) -> Result:
+    def run(self, request_id: Value, op: str, label: str, tool_input: dict[str, Any], timeout: float) -> Result:
         from . import files, search
         from .results import ToolFailure
 
         if self.roots is None or (op == "shell" and self.shell is None):
             raise ToolFailure(f"{label}: the sandbox agent could not start: {self.failure}")
         if op == "shell":
-            return self.shell_command(tool_input, label, timeout)
+            return self.shell_command(request_id, tool_input, label, timeout)
         operations = {
             "read_file": files.read_file,
             "write_file": files.write_file,
@@ -115,7 +130,7 @@ class Agent:
             raise ToolFailure(f"{label}: unknown operation {op!r}")
         return operations[op](tool_input, self.roots, label)
 
-    def shell_command(self, tool_input: dict[str, Any], label: str, timeout: float) -> Result:
+    def shell_command(self, request_id: Value, tool_input: dict[str, Any], label: str, timeout: float) -> Result:
         from .results import ToolFailure, text
 
         assert self.shell is not None
@@ -126,7 +141,7 @@ class Agent:
                 return text(f"{label} session restarted")
         if not isinstance(command, str) or not command.strip():
             raise ToolFailure(f"{label}: command is required")
-        return self.shell.run(command, timeout, label)
+        return self.shell.run(command, timeout, label, request_id, self.cancelled)
 
 
 def _limit(limits: dict[str, int]) -> None:
@@ -166,6 +181,9 @@ def main() -> None:
     replies.flush()
     threading.Thread(target=agent.start, daemon=True).start()
     while (request := read_frame(requests)) is not None:
+        if request.get("op") == "cancel":
+            agent.cancel(request.get("target"))  # at once, on the reader: the call it stops holds the shell
+            continue
         threading.Thread(target=agent.handle, args=(request,), daemon=True).start()
     agent.started.wait()
     if agent.shell is not None:

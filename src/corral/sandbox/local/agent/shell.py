@@ -18,13 +18,15 @@ import shlex
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 
 from .results import decode, error, text
 
 TYPE_CHECKING = False  # typing costs milliseconds of start-up; annotations are strings anyway
 if TYPE_CHECKING:
     from .results import Result
+
+_RESTARTED = "the shell was restarted (working directory and variables are reset)"
 
 #: past this many bytes a command is treated as runaway and stopped
 HARD_OUTPUT_CAP = 32 * 1024 * 1024
@@ -39,6 +41,7 @@ class _Call:
         self.total = 0
         self.code: int | None = None
         self.overflow = False
+        self.interrupted = False  # the host cancelled the call: its process group was killed
         self.ended = False  # the shell died mid-call
         self.done = threading.Event()
 
@@ -174,6 +177,18 @@ class Shell:
         self._cwd, self._env, self._limit = cwd, dict(env), output_limit
         self._lock = threading.Lock()
         self._bash: _Bash | None = _Bash(cwd, env)
+        #: the request id of the command running now (None between commands)
+        self.running: object = None
+
+    def interrupt(self) -> None:
+        """Stop the command running now with its shell's process group (without waiting for the lock that
+        the running call holds); that call then returns at once and the next one starts a fresh shell."""
+        bash = self._bash
+        call = bash.call if bash is not None else None
+        if bash is None or call is None:
+            return
+        call.interrupted = True
+        bash.kill()
 
     def restart(self) -> None:
         with self._lock:
@@ -184,13 +199,24 @@ class Shell:
         with self._lock:
             self._stop()
 
-    def run(self, command: str, timeout: float, label: str) -> Result:
+    def run(self, command: str, timeout: float, label: str, request_id: object, cancelled: Container[object]) -> Result:
         with self._lock:
-            if self._bash is None or self._bash.proc.poll() is not None:
-                self._bash = _Bash(self._cwd, self._env)
-            call = _Call(self._limit)
-            self._bash.begin(call, command)
-            finished = call.done.wait(timeout)
+            self.running = request_id  # before the check: a cancel from now on sees it (``Agent.cancel``)
+            try:
+                if request_id in cancelled:  # cancelled while it waited for the shell
+                    return error(f"{label}: interrupted before it started")
+                if self._bash is None or self._bash.proc.poll() is not None:
+                    self._bash = _Bash(self._cwd, self._env)
+                call = _Call(self._limit)
+                self._bash.begin(call, command)
+                if request_id in cancelled:  # the cancel came while the command was being started
+                    self.interrupt()
+                finished = call.done.wait(timeout)
+            finally:
+                self.running = None
+            if call.interrupted:
+                self._stop()
+                return error(f"{label}: interrupted; {_RESTARTED}")
             if not finished or call.overflow:
                 self._stop()
                 return _stopped(call, timeout, label, overflow=finished)
@@ -209,7 +235,7 @@ def _stopped(call: _Call, timeout: float, label: str, *, overflow: bool) -> Resu
         why = f"{label}: output exceeded {HARD_OUTPUT_CAP // (1024 * 1024)} MiB; the command was stopped"
     else:
         why = f"{label}: command timed out after {round(timeout * 1000)} ms"
-    note = "the shell was restarted (working directory and variables are reset)"
+    note = _RESTARTED
     return error(f"{call.output()}\n{why}; {note}".lstrip("\n"))
 
 
