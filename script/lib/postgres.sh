@@ -7,7 +7,8 @@ start_postgres() {
   local pgbin port
   pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   if [ -z "$pgbin" ]; then echo "postgres: no server binaries found" >&2; return 1; fi
-  port=${CORRAL_TEST_PG_PORT:-$((55000 + RANDOM % 5000))}
+  # below the ephemeral range (32768+), where outgoing connections can hold a port a moment ago free
+  port=${CORRAL_TEST_PG_PORT:-$((20000 + RANDOM % 10000))}
   PGROOT=$(mktemp -d /tmp/corral-pg.XXXXXX)
   local run=()
   if [ "$(id -u)" = 0 ]; then

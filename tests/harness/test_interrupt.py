@@ -54,11 +54,13 @@ async def test_interrupt_stops_the_model_stream(store: SessionStore, model: str)
             "session.status_running",
             "span.model_request_start",
             "user.interrupt",
+            "agent.message",  # what the previews showed, so the message a client saw streaming ends
             "span.model_request_end",
             "session.status_idle",
         ]
-        assert events[4].data()["is_error"] is True
-        assert events[5].data()["stop_reason"] == {"type": "end_turn"}
+        assert str(events[4].data()["content"][0]["text"]).startswith("word0")
+        assert events[5].data()["is_error"] is True
+        assert events[6].data()["stop_reason"] == {"type": "end_turn"}
         stamped = await wait_for(store, session_id, lambda log: log[3].processed_at is not None)  # right after idle
         assert stamped[:3] == events[:3]
         await send(store, session_id, user_message("Something else"))
