@@ -73,6 +73,7 @@ class ErrorCode(StrEnum):
     TOOL_FAILED = "tool_failed"
     SANDBOX_DIED = "sandbox_died"
     SANDBOX_PROVISION_FAILED = "sandbox_provision_failed"
+    WORKSPACE_MISSING = "workspace_missing"
     NOT_SUPPORTED = "not_supported"
     MODEL_NOT_BUDGETABLE = "model_not_budgetable"
     BUDGET_CREATE_ONLY = "budget_create_only"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from corral.sandbox.local import LocalSandboxProvider
 from corral.sandbox.local.sandbox import LocalSandbox
@@ -140,3 +142,33 @@ async def test_a_worker_killed_mid_call_leaves_an_interrupted_call_and_the_works
             assert listing == "before the crash\nbegun\nkept.txt"
         finally:
             await sandbox.release()
+
+
+async def test_processes_sharing_a_data_dir_never_pull_the_workspaces_from_under_each_other(tmp_path: Path) -> None:
+    """``corral serve`` and a ``corral worker`` on one data dir: the one that mounted the workspace filesystem
+    stops first; the other's sandboxes keep their workspaces (the last user unmounts)."""
+    command = [sys.executable, "-m", "tests.sandbox.sharing_child", str(tmp_path)]
+    child = await anyio.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        lines = BufferedByteReceiveStream(child.stdout)
+        assert await lines.receive_until(b"\n", 1024) == b"ready"  # it mounted the filesystem and ran a call
+        async with open_provider(tmp_path) as provider:
+            sandbox = await provider.provision(new_spec(session_id="sesn_staying"))
+            try:
+                await Runner(sandbox).ok("write", file_path="kept.txt", content="still here")
+                await child.stdin.send(b"stop\n")
+                assert await child.wait() == 0
+                assert await Runner(sandbox).ok("bash", command="cat kept.txt; touch more") == "still here"
+            finally:
+                await sandbox.release()
+            again = await provider.provision(new_spec(session_id="sesn_staying"))
+            try:
+                assert await Runner(again).ok("bash", command="ls") == "kept.txt\nmore"
+            finally:
+                await again.release()
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        await child.aclose()

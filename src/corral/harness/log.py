@@ -41,7 +41,7 @@ from corral.vocab.events import (
     ToolUseEventType,
     answered_call,
 )
-from corral.vocab.tools import Permission
+from corral.vocab.tools import Permission, is_sandbox_tool
 
 _HARNESS_OUTPUT: frozenset[EventType] = frozenset(
     (
@@ -120,6 +120,8 @@ class TurnState:
     errors_in_row: int = 0
     tool_rounds: int = 0
     compactions_in_row: int = 0
+    #: a sandbox tool has run here for this session (its workspace exists somewhere and must be found again)
+    workspace_used: bool = False
     compaction: Compaction | None = None
 
     # ------------------------------------------------------------------ folding
@@ -179,6 +181,8 @@ class TurnState:
         call = self.calls.get(str(answered_call(event.type, data)))
         if call is not None:
             call.resolved = True
+            if event.type == "agent.tool_result" and is_sandbox_tool(call.name) and call.executor is None:
+                self.workspace_used = True
 
     def on_confirmation(self, event: Event, data: JSONObject) -> None:
         confirmation = cast(ToolConfirmationData, data)

@@ -100,6 +100,8 @@ class Turn:
         return AgentConfig.from_snapshot(record.doc.get("agent") or {})
 
     async def _perform(self, step: Step) -> None:
+        if self.hands is not None:
+            self.hands.workspace_expected = self.writer.state.workspace_used
         match step:
             case CallModel():
                 await self._cancellable((await self._model_call()).run(step.prelude))

@@ -47,6 +47,9 @@ class ProvisionSpec:
     #: read-only file mounts: ``{"mount_path": "/mnt/session/uploads/…", "source": "<host path>"}``
     files: tuple[JSONObject, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    #: the session has used its workspace before: provisioning must find it, never start the session afresh
+    #: (a provider that cannot reach the workspace raises ``SandboxError`` instead of provisioning an empty one)
+    workspace_expected: bool = False
     #: sandboxes kept started for this environment so a new session's first call does not wait (0: none);
     #: from the environment config extension ``config.corral.warm_pool_size``
     warm_pool_size: int = 0

@@ -50,6 +50,8 @@ class Hands:
         self._background: TaskGroup | None = None
         self.workspace_id = ""
         self.environment_id = ""
+        #: the session's log shows sandbox calls already run: its workspace must be found, not recreated
+        self.workspace_expected = False
         self.last_used = anyio.current_time()
         self.users = 0
 
@@ -66,7 +68,10 @@ class Hands:
         return await self._environments.config(self.workspace_id, self.environment_id)
 
     async def spec(self) -> ProvisionSpec:
-        return environment_spec(self.environment_id, await self.config(), self.session_id)
+        config = await self.config()
+        return environment_spec(
+            self.environment_id, config, self.session_id, workspace_expected=self.workspace_expected
+        )
 
     # ------------------------------------------------------------------ what the harness tells the hands
 

@@ -72,7 +72,9 @@ def provisioning_mode(config: Mapping[str, object], default: ProvisioningMode) -
     return default
 
 
-def environment_spec(environment_id: str, config: Mapping[str, object], session_id: str = "") -> ProvisionSpec:
+def environment_spec(
+    environment_id: str, config: Mapping[str, object], session_id: str = "", *, workspace_expected: bool = False
+) -> ProvisionSpec:
     """The recipe of an environment's sandboxes (for a session, or with no session: a warm pool's)."""
     networking = config.get("networking") or DEFAULT_CONFIG["networking"]
     return ProvisionSpec(
@@ -81,4 +83,5 @@ def environment_spec(environment_id: str, config: Mapping[str, object], session_
         networking=dict(cast(JSONObject, networking)),
         packages=dict(cast(JSONObject, config.get("packages") or {})),
         warm_pool_size=int(extension(config).get("warm_pool_size") or 0),
+        workspace_expected=workspace_expected,
     )

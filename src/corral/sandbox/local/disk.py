@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import secrets
 import shutil
 import struct
 import subprocess
@@ -62,7 +63,8 @@ class Disk:
         self.image_bytes = image_bytes
         self.quota_wanted = quota
         self.quota_enforced = False
-        self._mounted_here = False
+        #: this Disk's entry among the filesystem's users (``<pid>-<random>``: several per process are fine)
+        self._user = f"{os.getpid()}-{secrets.token_hex(4)}"
 
     @property
     def workspaces(self) -> Path:
@@ -72,23 +74,22 @@ class Disk:
     def layers(self) -> Path:
         return self.mount / "layers"
 
+    @property
+    def _users(self) -> Path:
+        """One file per open ``Disk`` using the filesystem (``<pid>-<random>``): the mount's reference count."""
+        return self.state / "disk.users"
+
     def open(self) -> None:
         self.mount.mkdir(mode=0o711, parents=True, exist_ok=True)
-        owner = self.state / "disk.owner"
         with (self.state / "disk.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            adopted = True
             if not mounted(self.mount):
                 self._mount()
-            elif _alive(owner):
-                adopted = False  # another live process mounted it and will unmount it
-            if adopted:
-                owner.write_text(str(os.getpid()))
-        self._after_mount(adopted=adopted)
+            self._users.mkdir(mode=0o700, exist_ok=True)
+            (self._users / self._user).touch()
+        self._after_mount()
 
-    def _after_mount(self, *, adopted: bool) -> None:
-        """``adopted``: this process mounted the filesystem, or took it over from a process that is gone."""
-        self._mounted_here = adopted
+    def _after_mount(self) -> None:
         self.quota_enforced = self._is_btrfs_mount()
         if not self.quota_enforced:
             log.warning("sandbox workspaces have no disk quota (btrfs unavailable); a sandbox can fill the disk")
@@ -97,11 +98,18 @@ class Disk:
             directory.chmod(0o711)
 
     def close(self) -> None:
-        """Unmount if this process mounted the filesystem, or if the process that did is gone (we are the last)."""
-        last = self._mounted_here or not _alive(self.state / "disk.owner")
-        if last and mounted(self.mount):
-            subprocess.run(["umount", "--lazy", str(self.mount)], check=False, capture_output=True, timeout=60)
-        self._mounted_here = False
+        """Stop using the filesystem; the last process using it (whoever mounted it) unmounts it. Processes
+        that share a data directory (``corral serve`` and ``corral worker`` …) never pull it from under each other;
+        one that died without closing is not counted."""
+        with (self.state / "disk.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            (self._users / self._user).unlink(missing_ok=True)
+            users = list(self._users.iterdir()) if self._users.exists() else []
+            live = [user for user in users if _alive(user.name)]
+            for gone in set(users) - set(live):
+                gone.unlink(missing_ok=True)  # a process that died without closing
+            if not live and mounted(self.mount):
+                subprocess.run(["umount", "--lazy", str(self.mount)], check=False, capture_output=True, timeout=60)
 
     def _mount(self) -> None:
         if self.quota_wanted and shutil.which("mkfs.btrfs") and shutil.which("btrfs"):
@@ -178,13 +186,10 @@ class Disk:
             return None
 
 
-def _alive(owner_file: Path) -> bool:
-    """Whether the process recorded in ``owner_file`` still runs."""
-    try:
-        pid = int(owner_file.read_text())
-    except (OSError, ValueError):
-        return False
-    return pid != os.getpid() and Path(f"/proc/{pid}").exists()
+def _alive(user: str) -> bool:
+    """Whether the process of a users entry (``<pid>-<random>``) still runs."""
+    pid = user.partition("-")[0]
+    return pid.isdigit() and Path(f"/proc/{pid}").exists()
 
 
 class UidAllocator:

@@ -87,10 +87,20 @@ class LocalSandboxProvider(SandboxProvider):
             if live is not None and live.alive:
                 live.claim(spec.session_id, spec)
                 return live
+            if spec.workspace_expected and not await self._has_workspace(spec.session_id):
+                raise SandboxError(
+                    "this session's workspace is not on this machine: an earlier turn ran on a worker with another"
+                    " data directory (CORRAL_DATA_DIR); workers of one deployment must share it",
+                    code=ErrorCode.WORKSPACE_MISSING,
+                )
             sandbox = await self._pools.claim(spec) or await self._start(spec)
             self._live[spec.session_id] = sandbox
         self.tasks.start_soon(self._forget_when_stopped, sandbox)
         return sandbox
+
+    async def _has_workspace(self, session_id: str) -> bool:
+        key = Workspace.of_session(session_id).key
+        return await anyio.to_thread.run_sync(self.host.disk.owner, key) is not None
 
     async def _start(self, spec: ProvisionSpec) -> LocalSandbox:
         return await self._starter.start(spec, spec.session_id, Workspace.of_session(spec.session_id))
