@@ -15,7 +15,8 @@ import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+
+from corral._types import JSON
 
 MAX_BODY = 64 * 1024 * 1024
 
@@ -27,7 +28,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
 
-    def json(self) -> Any:
+    def json(self) -> JSON:
         return json.loads(self.body or b"null")
 
 
@@ -44,7 +45,7 @@ class Responder:
         self._writer.write(head + body)
         await self._writer.drain()
 
-    async def json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    async def json(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         await self.send(status, json.dumps(body).encode(), "application/json", headers)
 
     async def start_stream(
