@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 import anyio
-import asyncpg
+
+from corral.bench import pg
 
 
 def _free_port() -> int:
@@ -85,7 +86,7 @@ class PostgresSource:
 
     async def _read_settings(self) -> None:
         assert self.admin_url is not None
-        conn = await asyncpg.connect(self.admin_url)
+        conn = await pg.connect(self.admin_url)
         try:
             self.settings["version"] = str(await conn.fetchval("SHOW server_version"))
             for name in ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method"):
@@ -98,7 +99,7 @@ class PostgresSource:
         if self.admin_url is None:
             raise RuntimeError(self.unavailable or "PostgreSQL is not started")
         name = "bench_" + secrets.token_hex(5)
-        conn = await asyncpg.connect(self.admin_url)
+        conn = await pg.connect(self.admin_url)
         try:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from corral.bench.machine import Disk
 from corral.bench.results import Arm, SuiteResult, load_all
 from corral.bench.targets import TARGETS, Verdict, judge
 
@@ -50,8 +50,8 @@ def targets_section(results: dict[str, SuiteResult]) -> list[str]:
 
 def _machine(results: dict[str, SuiteResult]) -> list[str]:
     first = results.get("log") or next(iter(results.values()))
-    m: dict[str, Any] = first.machine
-    disk = m.get("disk") or {}
+    m = first.machine
+    disk: Disk = m.get("disk") or {}
     rows = [
         ("CPU", f"{m.get('cpu_model')} — {m.get('cpus_usable')} usable of {m.get('cpus_online')} online"),
         ("memory", f"{m.get('memory_gib')} GiB"),

@@ -15,11 +15,55 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
+from corral._types import JSONObject
+from corral.bench.machine import Machine
 from corral.bench.stats import Estimate
 
 OK = "ok"
+NOT_MEASURED = "not measured: "
+
+
+class MetricJSON(TypedDict):
+    key: str
+    label: str
+    value: float | None
+    unit: str
+    low: float | None
+    high: float | None
+    n: int | None
+    note: str
+
+
+class CheckJSON(TypedDict):
+    name: str
+    ok: bool
+    detail: str
+
+
+class ArmJSON(TypedDict):
+    name: str
+    description: str
+    status: str
+    metrics: list[MetricJSON]
+    samples: dict[str, list[float]]
+
+
+class SuiteResultJSON(TypedDict):
+    """A results file (``<suite>.json``): ``asdict`` of a ``SuiteResult``."""
+
+    suite: str
+    quick: bool
+    started_at: str
+    seconds: float
+    status: str
+    params: JSONObject
+    notes: list[str]
+    machine: Machine
+    arms: list[ArmJSON]
+    checks: list[CheckJSON]
+    plots: list[str]
 
 
 @dataclass
@@ -76,9 +120,9 @@ class SuiteResult:
     started_at: str
     seconds: float = 0.0
     status: str = OK
-    params: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
+    params: JSONObject = field(default_factory=lambda: JSONObject())
     notes: list[str] = field(default_factory=lambda: list[str]())
-    machine: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
+    machine: Machine = field(default_factory=lambda: Machine())
     arms: list[Arm] = field(default_factory=lambda: list[Arm]())
     checks: list[Check] = field(default_factory=lambda: list[Check]())
     plots: list[str] = field(default_factory=lambda: list[str]())
@@ -102,14 +146,25 @@ class SuiteResult:
         return json.dumps(asdict(self), indent=1, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> SuiteResult:
+    def from_dict(cls, raw: SuiteResultJSON) -> SuiteResult:
         arms = [
             Arm(a["name"], a["description"], a["status"], [Metric(**m) for m in a["metrics"]], a["samples"])
             for a in raw["arms"]
         ]
         checks = [Check(**c) for c in raw["checks"]]
-        rest = {k: v for k, v in raw.items() if k not in {"arms", "checks"}}
-        return cls(**rest, arms=arms, checks=checks)
+        return cls(
+            raw["suite"],
+            raw["quick"],
+            raw["started_at"],
+            raw["seconds"],
+            raw["status"],
+            raw["params"],
+            raw["notes"],
+            raw["machine"],
+            arms,
+            checks,
+            raw["plots"],
+        )
 
 
 def write(result: SuiteResult, directory: Path) -> Path:
@@ -125,6 +180,6 @@ def load_all(directory: Path) -> dict[str, SuiteResult]:
     for path in sorted(directory.glob("*.json")):
         raw = json.loads(path.read_text())
         if isinstance(raw, dict) and "suite" in raw:
-            result = SuiteResult.from_dict(raw)
+            result = SuiteResult.from_dict(cast(SuiteResultJSON, raw))  # a file of ours, from an earlier run
             found[result.suite] = result
     return found

@@ -171,7 +171,8 @@ class Peer:
     def op_append(self, request: dict[str, Any]) -> dict[str, Any]:
         system, count = request["system"], request["count"]
         batch, self.pending[system] = self.pending[system][:count], self.pending[system][count:]
-        append, clock, samples = self.appenders[system], time.perf_counter, []
+        append, clock = self.appenders[system], time.perf_counter
+        samples: list[float] = []
         for event in batch:
             start = clock()
             append(event)
@@ -206,7 +207,8 @@ class Peer:
         if log is None:
             root = self.conversations[name][1]
             log = self.logs[name] = self.sdk.EventLog(self.sdk.io.LocalFileStore(str(root)), dir_path="events")
-        clock, samples = time.perf_counter, []
+        clock = time.perf_counter
+        samples: list[float] = []
         for start in request["starts"]:
             began = clock()
             got = log[start : start + count]

@@ -87,9 +87,9 @@ async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, s
         arm.status = f"not available: {exc}"
         return
     systems.peer = process
-    version = process.versions
+    version = process.versions or {"openhands_sdk": "?", "python": "?"}
     arm.description += (
-        f" (openhands-sdk {version.get('openhands_sdk')} on Python {version.get('python')}; LocalFileStore:"
+        f" (openhands-sdk {version['openhands_sdk']} on Python {version['python']}; LocalFileStore:"
         " one file per event, atomic write + fsync)"
     )
 

@@ -93,7 +93,7 @@ def doubles_in(stream: Stream) -> int | None:
     results = [s for s in stream.events if s.kind == "agent.tool_result"]
     if not results:
         return None
-    text = "".join(block.get("text", "") for block in results[-1].data.get("content") or [] if isinstance(block, dict))
+    text = "".join(block.get("text", "") for block in results[-1].data.get("content") or [])
     counts: dict[str, int] = {}
     for marker in re.findall(r"call-\d+", text):
         counts[marker] = counts.get(marker, 0) + 1
