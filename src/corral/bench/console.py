@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from corral.bench.results import SuiteResult
-from corral.bench.runner import RunOptions, run_suites
+from corral.bench.runner import RunOptions, plots_missing, run_suites
 from corral.config import load_settings
 
 console = Console()
@@ -76,6 +76,8 @@ def run_and_print(
         console.print(table(result))
         broken += result.broken
     console.print(f"results: {out_dir}/")
+    if why := plots_missing():
+        console.print(f"[yellow]no plots: {why}[/]")
     for reason in broken:
         console.print(f"[red]{reason}[/]")
     return broken

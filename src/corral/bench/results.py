@@ -4,8 +4,9 @@ Invariants:
 
 * Every figure that BENCHMARKS.md shows comes from a ``SuiteResult`` file written by a run; nothing is
   typed by hand. A figure is identified by ``(suite, arm, metric key)``.
-* An arm is either measured (``status == "ok"``) or carries a reason (``"not available: …"`` for a part
-  that does not exist yet, ``"failed: …"`` for a run that broke). A suite that raised is ``"crashed: …"``.
+* An arm is either measured (``status == "ok"``) or carries a reason: ``"not measured: …"`` when an optional
+  component from outside corral is missing on this machine (the openhands-sdk peer, a PostgreSQL server, what
+  the local sandboxes need), ``"failed: …"`` for a run that broke. A suite that raised is ``"crashed: …"``.
 * ``checks`` are hard invariants (no lost event, no double execution); they are never timings.
 * Latencies are stored in milliseconds.
 """
@@ -108,9 +109,9 @@ class Arm:
     def metric(self, key: str) -> Metric | None:
         return next((m for m in self.metrics if m.key == key), None)
 
-
-def unavailable(name: str, why: str, description: str = "") -> Arm:
-    return Arm(name, description, f"not available: {why}")
+    def not_measured(self, why: str) -> None:
+        """Nothing to measure here: an optional external component is missing (``why`` names it)."""
+        self.status = NOT_MEASURED + why
 
 
 @dataclass

@@ -7,7 +7,8 @@ engine; 100-event slices of big sessions; whole-session recovery (read everythin
 see ``corral.bench.context``) against openhands-sdk's ``ConversationState.create``.
 
 Needs: SQLite (always), a PostgreSQL server (``--postgres-url`` or local binaries), a Python >= 3.12 for
-the peer. Whatever is missing becomes a "not available" arm.
+the peer. Without a PostgreSQL server or the peer, their arms are "not measured" (and say why); the SQLite
+arms are always measured.
 """
 
 from __future__ import annotations

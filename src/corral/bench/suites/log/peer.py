@@ -6,7 +6,7 @@ Invariants:
   per request and reply, so its measurements can be interleaved with ours round by round.
 * The virtualenv lives under the data directory (never in git) and counts as built only once the
   install finished (a marker file); a missing interpreter or a failed install makes the peer
-  "not available: <why>", never a crash.
+  "not measured: <why>", never a crash.
 * Building the virtualenv (network: PyPI) happens only when the caller allows it (not in ``--quick``).
 """
 

@@ -120,5 +120,5 @@ def ratios(result: SuiteResult, raw: Raw) -> None:
                 raw.get((PEER, f"recovery@{n}"), []),
             )
     if not arm.metrics:
-        arm.status = "not available: no pair of arms to compare was measured"
+        arm.not_measured("no pair of arms to compare was measured")
     result.arms.append(arm)

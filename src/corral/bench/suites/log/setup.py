@@ -58,7 +58,8 @@ async def _open_postgres(ctx: Context, result: SuiteResult, stack: AsyncExitStac
     )
     floor_arm = _arm(result, "floor/postgres", "bare asyncpg autocommit INSERT of the same row, same server")
     if pg.unavailable:
-        corral_arm.status = floor_arm.status = f"not available: {pg.unavailable}"
+        corral_arm.not_measured(pg.unavailable)
+        floor_arm.not_measured(pg.unavailable)
         return
     corral = CorralLog(corral_arm.name, await pg.fresh_url())
     await corral.open()
@@ -73,9 +74,7 @@ async def _open_postgres(ctx: Context, result: SuiteResult, stack: AsyncExitStac
 async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, systems: Systems) -> None:
     arm = _arm(result, PEER, f"{peers.PACKAGE} {peers.VERSION}, driven through its public classes in a subprocess")
     if ctx.quick and not ctx.overrides.get("log.peer"):
-        arm.status = (
-            "not available: skipped by --quick (importing openhands-sdk alone takes 10-30 s); --set log.peer=true"
-        )
+        arm.not_measured("skipped by --quick (importing openhands-sdk alone takes 10-30 s); --set log.peer=true")
         return
     try:
         python = await anyio.to_thread.run_sync(peers.find_python, ctx.peer_python)
@@ -84,7 +83,7 @@ async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, s
         stack.push_async_callback(process.aclose)
         await process.start()
     except (peers.PeerUnavailable, OSError, TimeoutError) as exc:
-        arm.status = f"not available: {exc}"
+        arm.not_measured(str(exc))
         return
     systems.peer = process
     version = process.versions or {"openhands_sdk": "?", "python": "?"}

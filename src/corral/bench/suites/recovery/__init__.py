@@ -17,7 +17,6 @@ from pathlib import Path
 
 import anyio
 
-from corral.bench import probe
 from corral.bench.measure import add_latency, add_value, phase
 from corral.bench.procs import Child, CorralServe, ModelServer, corral_env
 from corral.bench.results import Arm, Check, SuiteResult
@@ -30,21 +29,10 @@ from corral.session import SessionStore
 TTL = 2.0
 
 
-def _missing() -> str | None:
-    return probe.first(
-        probe.missing_attribute("corral.cli", "worker"),
-        probe.missing_attribute("corral.testing", "ScriptedModelServer"),
-        probe.missing_attribute("corral.sandbox.local.provider", "LocalSandboxProvider"),
-    )
-
-
 async def run(ctx: Context, result: SuiteResult) -> None:
     rounds, per_round = ctx.pick("recovery.rounds", 1, 2), ctx.pick("recovery.sessions", 4, 12)
     arm = Arm("kill-9", f"{per_round} sessions mid-turn on the killed worker, {rounds} round(s), lease TTL {TTL:g} s")
     result.arms.append(arm)
-    if why := _missing():
-        arm.status = f"not available: {why}"
-        return
     url = await ctx.postgres.fresh_url() if not ctx.postgres.unavailable else f"sqlite:///{ctx.scratch / 'corral.db'}"
     result.params.update(
         {"rounds": rounds, "sessions_per_round": per_round, "lease_ttl_seconds": TTL, "engine": url.split(":")[0]}
