@@ -79,8 +79,8 @@ class Metric:
     note: str = ""
 
     @classmethod
-    def of(cls, key: str, label: str, estimate: Estimate, unit: str, *, n: int | None = None, note: str = "") -> Metric:
-        return cls(key, label, estimate.value, unit, estimate.low, estimate.high, n, note)
+    def of(cls, key: str, label: str, estimate: Estimate, unit: str, *, n: int | None = None) -> Metric:
+        return cls(key, label, estimate.value, unit, estimate.low, estimate.high, n)
 
 
 @dataclass

@@ -57,6 +57,5 @@ class Context:
 @dataclass(frozen=True)
 class Suite:
     name: str
-    summary: str
-    needs: str
+    needs: str  # what it runs against (recorded with its results)
     run: Callable[[Context, SuiteResult], Awaitable[None]]

@@ -38,7 +38,6 @@ class Responder:
     def __init__(self, writer: asyncio.StreamWriter):
         self._writer = writer
         self.keep_alive = True
-        self.started = False
 
     async def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         head = self._head(status, {"content-type": content_type, "content-length": str(len(body)), **(headers or {})})
@@ -73,7 +72,6 @@ class Responder:
         self._writer.transport.abort()
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
-        self.started = True
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
         lines = [f"HTTP/1.1 {status} {reason}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]

@@ -118,7 +118,6 @@ async def _run_local(ctx: Context, arm: Arm) -> None:
 
 SUITE = Suite(
     "sandbox",
-    "hands: cold start, warm-pool claim, `bash true` round trip, egress proxy overhead",
     "root, bubblewrap, cgroup v1 (the local provider); the egress proxy",
     run,
 )

@@ -83,7 +83,6 @@ async def run(ctx: Context, result: SuiteResult) -> None:
 
 SUITE = Suite(
     "api",
-    "platform overhead on TTFT at 1/50/500 sessions, SSE fan-out lag, HTTP events/s, memory per session",
     "corral serve with harness workers; the scripted model server",
     run,
 )

@@ -11,7 +11,6 @@ or stream.
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import datetime
 
@@ -165,7 +164,3 @@ def active_memory(arm: Arm, baseline: int, peak: int, sessions: int) -> None:
         (peak - baseline) / sessions,
         "KiB",
     )
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0

@@ -54,7 +54,6 @@ async def run(ctx: Context, result: SuiteResult) -> None:
 
 SUITE = Suite(
     "log",
-    "session log: emit_event, get_events slices, recovery — vs openhands-sdk and the raw SQLite/PostgreSQL floor",
     "SQLite; PostgreSQL; Python >= 3.12 for the openhands-sdk peer",
     run,
 )

@@ -22,8 +22,6 @@ class Systems:
         default_factory=lambda: dict[str, SqliteFloor | PostgresFloor]()
     )
     peer: peers.PeerProcess | None = None
-    #: arm name → the corral arm it is the floor of
-    floor_of: dict[str, str] = field(default_factory=lambda: dict[str, str]())
 
 
 def _arm(result: SuiteResult, name: str, description: str) -> Arm:
@@ -47,7 +45,6 @@ async def _open_sqlite(ctx: Context, result: SuiteResult, stack: AsyncExitStack,
         await floor.open()
         stack.push_async_callback(floor.aclose)
         systems.floors[floor.name] = floor
-        systems.floor_of[floor.name] = corral.name
 
 
 async def _open_postgres(ctx: Context, result: SuiteResult, stack: AsyncExitStack, systems: Systems) -> None:
@@ -68,7 +65,6 @@ async def _open_postgres(ctx: Context, result: SuiteResult, stack: AsyncExitStac
     await floor.open()
     stack.push_async_callback(floor.aclose)
     systems.corral[corral.name], systems.floors[floor.name] = corral, floor
-    systems.floor_of[floor.name] = corral.name
 
 
 async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, systems: Systems) -> None:

@@ -119,7 +119,6 @@ def _record(arm: Arm, result: SuiteResult, done: list[Round]) -> None:
 
 SUITE = Suite(
     "recovery",
-    "kill -9 of a worker mid-turn: time to resume, events lost, tool calls executed twice",
     "corral worker; the scripted model server; the local sandbox provider; PostgreSQL (else SQLite)",
     run,
 )

@@ -111,7 +111,6 @@ async def _world(
 
 SUITE = Suite(
     "ttft",
-    "time to first token: coupled (eager) vs lazy vs speculative vs warm pool, common random numbers",
     "corral.harness Runtime; corral.testing scripted model server; the local sandbox provider",
     run,
 )
