@@ -89,4 +89,4 @@ async def test_without_matplotlib_a_suite_runs_and_says_it_drew_no_plots(tmp_pat
     measured_and_sound("sandbox", code, output, result)
     assert result.plots == [] and not list((tmp_path / "out").glob("*.png"))
     assert any(note.startswith("no plots: matplotlib is not installed") for note in result.notes), result.notes
-    assert "no plots: matplotlib is not installed" in output
+    assert "no plots: matplotlib is not installed" in output and "'corral[bench]'" in output, output[-1000:]
