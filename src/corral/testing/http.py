@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from corral._types import JSON
-
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -28,7 +26,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
 
-    def json(self) -> JSON:
+    def json(self) -> object:
         return json.loads(self.body or b"null")
 
 

@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from corral._types import JSON, JSONObject
+from corral._types import JSONObject, json_list
 from corral.testing.script import Fault, Reply, Usage
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
@@ -66,13 +66,12 @@ def broken_tool_json(fault: Fault | None) -> bool:
     return fault is not None and fault.kind == "invalid_tool_json"
 
 
-def message_text(content: JSON) -> str:
+def message_text(content: object) -> str:
     """The text of a message's ``content`` in a request body (a string or a list of blocks)."""
     if isinstance(content, str):
         return content
-    blocks: list[JSON] = content or []
     parts: list[str] = []
-    for block in blocks:
+    for block in json_list(content) or []:
         match block:
             case {"text": str(text)}:
                 parts.append(text)

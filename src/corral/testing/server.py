@@ -26,7 +26,7 @@ from typing import Protocol, Self, TypedDict
 
 import anyio
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.testing import wire_anthropic, wire_openai
 from corral.testing.http import Connections, Request, Responder
 from corral.testing.render import Frame
@@ -96,22 +96,32 @@ class ScriptedApp:
         elif route == ("GET", "/_scripted/requests"):
             await responder.json(200, [r.to_json() for r in self.recorded()])
         elif route == ("PUT", "/_scripted/script"):
-            self.script = Script.from_json(request.json())
-            await responder.json(200, {"ok": True})
+            await self._replace_script(request, responder)
         elif route == ("GET", "/_scripted/health"):
             await responder.json(200, {"ok": True})
         else:
-            await responder.json(404, {"error": {"type": "not_found_error", "message": f"no route {route}"}})
+            await responder.json(404, _error("not_found_error", f"no route {route}"))
+
+    async def _replace_script(self, request: Request, responder: Responder) -> None:
+        script = json_object(request.json())
+        if script is None:
+            await responder.json(400, _error("invalid_request_error", "the script must be a JSON object"))
+            return
+        self.script = Script.from_json(script)
+        await responder.json(200, {"ok": True})
 
     async def _answer(self, wire: Wire, request: Request, responder: Responder) -> None:
-        body: JSONObject = request.json()
-        seen: Seen = wire.seen(body)
+        body = json_object(request.json())
+        if body is None:
+            await responder.json(400, _error("invalid_request_error", "the request body must be a JSON object"))
+            return
+        seen = wire.seen(body)
         position, reply = self.script.select(seen)
         fault = self.script.take_fault(position) if reply is not None else None
         with self._lock:
             self.requests.append(RecordedRequest(seen.protocol, request.path, body, position, fault and fault.kind))
         if reply is None:
-            await responder.json(500, {"error": {"type": "api_error", "message": "the script has no reply for this"}})
+            await responder.json(500, _error("api_error", "the script has no reply for this"))
             return
         if fault is not None and fault.kind in _STATUS_FAULTS:
             status, error = wire.error(fault.kind)
@@ -137,6 +147,10 @@ class ScriptedApp:
         options: JSONObject = body.get("stream_options") or {}
         include_usage = bool(options.get("include_usage"))
         return wire_openai.stream(reply, seen, position, fault, include_usage)
+
+
+def _error(kind: str, message: str) -> JSONObject:
+    return {"error": {"type": kind, "message": message}}
 
 
 def _break_at(frames: list[Frame], fault: Fault | None) -> int | None:
