@@ -27,6 +27,7 @@ from corral.config import Settings
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, SandboxProvider
 from corral.sandbox.local.provider import LocalSandboxProvider
+from corral.vocab.tools import BASH
 
 _ids = itertools.count(1)
 
@@ -44,7 +45,7 @@ async def _bash_true(provider: SandboxProvider, calls: int) -> tuple[list[float]
     try:
         for index in range(calls):
             began = time.perf_counter()
-            result = await sandbox.execute("bash", {"command": "true"}, f"toolu_bench{next(_ids)}_{index}")
+            result = await sandbox.execute(BASH, {"command": "true"}, f"toolu_bench{next(_ids)}_{index}")
             trips.append(time.perf_counter() - began)
             if result.is_error:
                 raise SandboxError(f"`bash true` failed: {result.content}")

@@ -32,6 +32,7 @@ from corral.egress import AddressGuard, EgressClient, EgressServer, running_egre
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, ToolResult
 from corral.sandbox.local.provider import LocalSandboxProvider
+from corral.vocab.tools import BASH
 
 _BODY = b"ok\n" * 100
 
@@ -79,7 +80,7 @@ async def _through_proxy(provider: LocalSandboxProvider, url: str, count: int) -
     sandbox = await provider.provision(spec)
     try:
         return await sandbox.execute(
-            "bash", {"command": _curl(url, count, "http://127.0.0.1:3128")}, "toolu_benchegress1"
+            BASH, {"command": _curl(url, count, "http://127.0.0.1:3128")}, "toolu_benchegress1"
         )
     finally:
         await sandbox.release()
@@ -104,7 +105,7 @@ async def measure(ctx: Context, arm: Arm) -> None:
                 arm.not_measured(f"the local sandbox provider cannot start here: {exc.message}")
                 return
             inside = await _through_proxy(provider, url, count)
-        direct = await anyio.run_process(["bash", "-c", _curl(url, count, None)], check=False)
+        direct = await anyio.run_process(_curl(url, count, None), check=False)  # a POSIX shell loop
     proxied = _times("".join(str(b.get("text", "")) for b in inside.content))
     straight = _times(direct.stdout.decode())
     if inside.is_error or len(proxied) < count or len(straight) < count:

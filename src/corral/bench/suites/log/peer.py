@@ -23,6 +23,8 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from corral.vocab.tools import BASH
+
 PACKAGE = "openhands-sdk"
 VERSION = "1.58.2"
 SCRIPT = Path(__file__).with_name("openhands_peer.py")
@@ -120,7 +122,8 @@ class PeerProcess:
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as errors:
-            self._process = await anyio.open_process([str(self.python), str(SCRIPT), str(self.workdir)], stderr=errors)
+            command = [str(self.python), str(SCRIPT), str(self.workdir), BASH]
+            self._process = await anyio.open_process(command, stderr=errors)
         assert self._process.stdout is not None
         self._stdout = BufferedByteReceiveStream(self._process.stdout)
         with anyio.fail_after(180):

@@ -28,6 +28,7 @@ from corral.db.engines import open_database
 from corral.harness.context import build_messages
 from corral.harness.log import SessionLog
 from corral.session import EventType, NewEvent, NewSession, SessionStore
+from corral.vocab.tools import BASH
 
 FLOOR_TABLE = (
     "CREATE TABLE IF NOT EXISTS events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,"
@@ -42,7 +43,7 @@ def new_event(step: Step) -> NewEvent:
     """The corral event for a workload step (what the harness will write for the same moment)."""
     content = [{"type": "text", "text": step.text}]
     if step.kind == "tool_use":
-        return NewEvent("agent.tool_use", {"name": "bash", "input": {"command": step.text}}, id=step.id)
+        return NewEvent("agent.tool_use", {"name": BASH, "input": {"command": step.text}}, id=step.id)
     if step.kind == "tool_result":
         data = {"tool_use_id": step.tool_use_id, "content": content, "is_error": step.is_error}
         return NewEvent("agent.tool_result", data)

@@ -25,6 +25,7 @@ from corral.bench.suites.api.client import client, new_session
 from corral.bench.suites.recovery.scenario import Round, drive, model_script, wait_running, worker
 from corral.db.engines import open_database
 from corral.session import SessionStore
+from corral.vocab.tools import TOOLSET
 
 TTL = 2.0
 
@@ -57,7 +58,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         store = SessionStore(db)
         stack.push_async_callback(store.aclose)
         http = await stack.enter_async_context(client(serve.url, serve.key, 4 * per_round + 20))
-        agent = {"name": "bench-recovery", "model": "claude-bench", "tools": [{"type": "agent_toolset_20260401"}]}
+        agent = {"name": "bench-recovery", "model": "claude-bench", "tools": [{"type": TOOLSET}]}
         agent_id = str((await http.post("/v1/agents", json=agent)).raise_for_status().json()["id"])
         environment = {
             "name": "bench-recovery-env",

@@ -27,6 +27,7 @@ from corral._types import JSONObject
 from corral.bench.procs import Child
 from corral.bench.suites.api.client import Stream, send_message, watching
 from corral.session import SessionStore
+from corral.vocab.tools import BASH
 
 CALLS = 4
 
@@ -36,7 +37,7 @@ def model_script(calls: int = CALLS) -> JSONObject:
         return {
             "content": [
                 {"type": "text", "text": "Next step."},
-                {"type": "tool_use", "name": "bash", "input": {"command": command}},
+                {"type": "tool_use", "name": BASH, "input": {"command": command}},
             ]
         }
 
