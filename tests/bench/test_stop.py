@@ -32,6 +32,19 @@ async def started_cluster(before: set[Path]) -> Path:
     raise AssertionError("the run started no PostgreSQL cluster within a minute")
 
 
+def suite_databases(data_dir: Path) -> list[Path]:
+    return list(data_dir.glob("bench/run-*/log/corral.db"))
+
+
+async def suite_at_work(data_dir: Path) -> None:
+    """Until the ``log`` suite has opened its first database: the run is inside the suite's own work."""
+    for _ in range(1200):
+        if suite_databases(data_dir):
+            return
+        await anyio.sleep(0.05)
+    raise AssertionError("the log suite opened no database within a minute")
+
+
 async def test_a_stopped_run_removes_its_postgres_cluster(tmp_path: Path) -> None:
     before = clusters()
     command = [sys.executable, "-m", "corral.bench", "log", "--quick", "--no-report", "--out", str(tmp_path / "out")]
@@ -41,7 +54,7 @@ async def test_a_stopped_run_removes_its_postgres_cluster(tmp_path: Path) -> Non
         command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     ) as process:
         root = await started_cluster(before)
-        await anyio.sleep(1.0)  # into the suite's own work
+        await suite_at_work(tmp_path / "data")
         process.send_signal(signal.SIGTERM)
         with anyio.fail_after(60):
             code = await process.wait()

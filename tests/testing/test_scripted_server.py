@@ -4,38 +4,56 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anthropic
 import httpx
 import httpx2
 import openai
 import pytest
+from anthropic.types import MessageParam, TextBlock, ThinkingBlock, ToolUseBlock
+from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
 
-from corral.testing import Script, ScriptedModelProcess, ScriptedModelServer, reply, text, thinking, tool_use
+from corral.testing import (
+    Script,
+    ScriptedModelProcess,
+    ScriptedModelServer,
+    ScriptJSON,
+    reply,
+    text,
+    thinking,
+    tool_use,
+)
 from corral.testing.script import Seen
 
 pytestmark = pytest.mark.anyio
 
-SCRIPT: dict[str, Any] = {
+SCRIPT: ScriptJSON = {
     "replies": [
         reply(thinking("Think first.", signature="sig-1"), text("Hello there!"), tool_use("lookup", {"q": "llamas"})),
         reply(text("Second answer."), usage={"input_tokens": 11, "output_tokens": 7}),
     ],
     "rules": [{"system_contains": "SPECIAL", "reply": reply(text("By rule."), stop_reason="max_tokens")}],
 }
-USER = [{"role": "user", "content": "hi"}]
+USER: list[MessageParam] = [{"role": "user", "content": "hi"}]
+GPT_USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+HISTORY: list[MessageParam] = [*USER, {"role": "assistant", "content": "x"}, {"role": "user", "content": "more"}]
 
 
 @asynccontextmanager
-async def clients(url: str) -> AsyncIterator[tuple[anthropic.AsyncAnthropic, openai.AsyncOpenAI]]:
+async def clients(url: str) -> AsyncGenerator[tuple[anthropic.AsyncAnthropic, openai.AsyncOpenAI]]:
     async with (
         anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0) as claude,
         openai.AsyncOpenAI(base_url=url + "/v1", api_key="k", max_retries=0) as gpt,
     ):
         yield claude, gpt
+
+
+def first_text(message: anthropic.types.Message) -> str:
+    block = message.content[0]
+    assert isinstance(block, TextBlock), block
+    return block.text
 
 
 async def test_anthropic_streaming() -> None:
@@ -45,9 +63,11 @@ async def test_anthropic_streaming() -> None:
                 final = await stream.get_final_message()
     kinds = [block.type for block in final.content]
     assert kinds == ["thinking", "text", "tool_use"]
-    assert final.content[0].thinking == "Think first." and final.content[0].signature == "sig-1"
-    assert final.content[1].text == "Hello there!"
-    assert final.content[2].name == "lookup" and final.content[2].input == {"q": "llamas"}
+    thought, said, call = final.content
+    assert isinstance(thought, ThinkingBlock) and isinstance(said, TextBlock) and isinstance(call, ToolUseBlock)
+    assert thought.thinking == "Think first." and thought.signature == "sig-1"
+    assert said.text == "Hello there!"
+    assert call.name == "lookup" and call.input == {"q": "llamas"}
     assert final.stop_reason == "tool_use"
     assert final.usage.output_tokens > 0 and final.usage.input_tokens > 0
 
@@ -55,12 +75,11 @@ async def test_anthropic_streaming() -> None:
 async def test_anthropic_without_streaming_and_by_position() -> None:
     async with ScriptedModelServer(SCRIPT) as server:
         async with clients(server.url) as (claude, _):
-            history = [*USER, {"role": "assistant", "content": "x"}, {"role": "user", "content": "more"}]
-            message = await claude.messages.create(model="m", max_tokens=100, messages=history)
+            message = await claude.messages.create(model="m", max_tokens=100, messages=HISTORY)
             by_rule = await claude.messages.create(model="m", max_tokens=9, system="a SPECIAL case", messages=USER)
-    assert [b.type for b in message.content] == ["text"] and message.content[0].text == "Second answer."
+    assert [b.type for b in message.content] == ["text"] and first_text(message) == "Second answer."
     assert (message.usage.input_tokens, message.usage.output_tokens) == (11, 7)
-    assert by_rule.content[0].text == "By rule." and by_rule.stop_reason == "max_tokens"
+    assert first_text(by_rule) == "By rule." and by_rule.stop_reason == "max_tokens"
     assert [r.position for r in server.requests] == [1, -1]
 
 
@@ -69,7 +88,7 @@ async def test_openai_streaming_and_not() -> None:
         async with clients(server.url) as (_, gpt):
             stream = await gpt.chat.completions.create(
                 model="m",
-                messages=USER,
+                messages=GPT_USER,
                 stream=True,
                 stream_options={"include_usage": True},
             )
@@ -84,7 +103,7 @@ async def test_openai_streaming_and_not() -> None:
                     for call in delta.tool_calls or []:
                         arguments += call.function.arguments or "" if call.function else ""
                     finish = choice.finish_reason or finish
-            whole = await gpt.chat.completions.create(model="m", messages=USER)
+            whole = await gpt.chat.completions.create(model="m", messages=GPT_USER)
     assert (content, reasoning, json.loads(arguments), finish) == (
         "Hello there!",
         "Think first.",
@@ -94,7 +113,9 @@ async def test_openai_streaming_and_not() -> None:
     assert usage is not None and usage.completion_tokens > 0
     message = whole.choices[0].message
     assert message.content == "Hello there!" and whole.choices[0].finish_reason == "tool_calls"
-    assert message.tool_calls is not None and message.tool_calls[0].function.name == "lookup"
+    assert message.tool_calls is not None
+    call = message.tool_calls[0]
+    assert isinstance(call, ChatCompletionMessageFunctionToolCall) and call.function.name == "lookup"
 
 
 async def test_replies_are_chosen_from_the_request_alone() -> None:
@@ -113,14 +134,16 @@ async def test_replies_are_chosen_from_the_request_alone() -> None:
         ("overloaded", anthropic.APIStatusError, openai.InternalServerError),
     ],
 )
-async def test_status_faults(kind: str, anthropic_error: type[Exception], openai_error: type[Exception]) -> None:
-    script = {**SCRIPT, "faults": [{"kind": kind, "times": 2, "retry_after": 0.25}]}
+async def test_status_faults(
+    kind: str, anthropic_error: type[anthropic.APIStatusError], openai_error: type[openai.APIStatusError]
+) -> None:
+    script: ScriptJSON = {**SCRIPT, "faults": [{"kind": kind, "times": 2, "retry_after": 0.25}]}
     async with ScriptedModelServer(script) as server:
         async with clients(server.url) as (claude, gpt):
             with pytest.raises(anthropic_error) as claude_failure:
                 await claude.messages.create(model="m", max_tokens=10, messages=USER)
             with pytest.raises(openai_error) as gpt_failure:
-                await gpt.chat.completions.create(model="m", messages=USER)
+                await gpt.chat.completions.create(model="m", messages=GPT_USER)
             recovered = await claude.messages.create(model="m", max_tokens=10, messages=USER)
     assert claude_failure.value.response.headers["retry-after"] == "0.25"
     assert {529: "overloaded"}.get(claude_failure.value.status_code, kind) == kind
@@ -138,7 +161,7 @@ async def anthropic_stream(url: str) -> None:
 
 async def openai_stream(url: str) -> None:
     async with clients(url) as (_, gpt):
-        stream = await gpt.chat.completions.create(model="m", messages=USER, stream=True)
+        stream = await gpt.chat.completions.create(model="m", messages=GPT_USER, stream=True)
         async for _ in stream:
             pass
 
@@ -152,7 +175,7 @@ async def openai_stream(url: str) -> None:
     ],
 )
 async def test_mid_stream_faults(kind: str, anthropic_error: type[Exception], openai_error: type[Exception]) -> None:
-    script = {**SCRIPT, "faults": [{"kind": kind, "times": 2, "after_tokens": 2}]}
+    script: ScriptJSON = {**SCRIPT, "faults": [{"kind": kind, "times": 2, "after_tokens": 2}]}
     async with ScriptedModelServer(script) as server:
         with pytest.raises(anthropic_error):
             await anthropic_stream(server.url)
@@ -162,7 +185,7 @@ async def test_mid_stream_faults(kind: str, anthropic_error: type[Exception], op
 
 
 async def test_invalid_tool_json() -> None:
-    script = {**SCRIPT, "faults": [{"kind": "invalid_tool_json", "times": 1}]}
+    script: ScriptJSON = {**SCRIPT, "faults": [{"kind": "invalid_tool_json", "times": 1}]}
     async with ScriptedModelServer(script) as server:
         async with clients(server.url) as (claude, _):
             stream = await claude.messages.create(model="m", max_tokens=10, messages=USER, stream=True)
@@ -178,7 +201,7 @@ async def test_invalid_tool_json() -> None:
 
 
 async def test_latency_model() -> None:
-    script = {
+    script: ScriptJSON = {
         "replies": [reply(text(" ".join(["tok"] * 10)))],
         "latency": {"ttft": {"dist": "fixed", "seconds": 0.3}, "tokens_per_second": 20},
     }
@@ -220,7 +243,7 @@ async def test_requests_are_recorded_and_the_script_can_be_replaced() -> None:
             again = await claude.messages.create(model="m", max_tokens=10, messages=USER)
     assert recorded[0]["protocol"] == "anthropic" and recorded[0]["body"]["messages"] == USER
     assert replaced.status_code == 200
-    assert again.content[0].text == "New script."
+    assert first_text(again) == "New script."
 
 
 def test_as_a_subprocess() -> None:
@@ -235,7 +258,6 @@ def test_as_a_subprocess() -> None:
 async def test_a_script_without_an_answer() -> None:
     async with ScriptedModelServer({"replies": [reply(text("only one"))], "repeat_last": False}) as server:
         async with clients(server.url) as (claude, _):
-            history = [*USER, {"role": "assistant", "content": "x"}, {"role": "user", "content": "more"}]
             with pytest.raises(anthropic.InternalServerError):
-                await claude.messages.create(model="m", max_tokens=10, messages=history)
+                await claude.messages.create(model="m", max_tokens=10, messages=HISTORY)
     assert server.requests[0].position == 1

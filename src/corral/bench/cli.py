@@ -25,7 +25,7 @@ def bench(
     suites: Annotated[
         list[str] | None, typer.Argument(help=f"Suites to run ({', '.join(SUITE_NAMES)}; default: all) or 'report'.")
     ] = None,
-    quick: Annotated[bool, typer.Option(help="Small sizes for a CI smoke run (under 2 minutes).")] = False,
+    quick: Annotated[bool, typer.Option(help="Small sizes for a smoke run (under 2 minutes).")] = False,
     out: Annotated[Path | None, typer.Option(help="Where JSON and plots go (default benchmarks/results).")] = None,
     postgres_url: Annotated[
         str | None, typer.Option(help="Use this PostgreSQL server (default: start a throwaway one).")

@@ -11,11 +11,12 @@ from typing import Any
 
 import anyio
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from corral.bench.results import SuiteResult
-from corral.bench.runner import RunOptions, run_suites
+from corral.bench.runner import RunOptions, plots_missing, run_suites
 from corral.config import load_settings
 
 console = Console()
@@ -44,7 +45,7 @@ def table(result: SuiteResult) -> Table:
         out.add_column(column, justify="right" if column in {"value", "n"} else "left")
     for arm in result.arms:
         if not arm.ok:
-            out.add_row(arm.name, f"[yellow]{arm.status}[/]", "", "", "")
+            out.add_row(arm.name, f"[yellow]{escape(arm.status)}[/]", "", "", "")
             continue
         for metric in arm.metrics:
             ci = f"{_fmt(metric.low)} – {_fmt(metric.high)}" if metric.low is not None else ""
@@ -76,8 +77,10 @@ def run_and_print(
         console.print(table(result))
         broken += result.broken
     console.print(f"results: {out_dir}/")
+    if why := plots_missing():
+        console.print(f"[yellow]no plots: {escape(why)}[/]")
     for reason in broken:
-        console.print(f"[red]{reason}[/]")
+        console.print(f"[red]{escape(reason)}[/]")
     return broken
 
 

@@ -53,7 +53,15 @@ def rebuild(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[dict[str, An
 
 
 def _text(content: Any) -> str:
-    return "".join(block.get("text", "") for block in content or () if isinstance(block, dict))
+    blocks: Iterable[Any] = content or ()
+    parts: list[str] = []
+    for block in blocks:
+        match block:
+            case {"text": str(text)}:
+                parts.append(text)
+            case _:  # not a text block
+                pass
+    return "".join(parts)
 
 
 def corral_item(event_type: str, event_id: str, payload: str) -> tuple[str, Mapping[str, Any]]:

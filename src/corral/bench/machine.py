@@ -10,7 +10,29 @@ import os
 import platform
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
+
+
+class Disk(TypedDict, total=False):
+    device: str
+    rotational: bool | None
+
+
+class Machine(TypedDict, total=False):
+    """``describe``'s answer; the runner adds the PostgreSQL server's settings and the load at the end."""
+
+    cpu_model: str
+    cpus_online: int | None
+    cpus_usable: int
+    memory_gib: float | None
+    kernel: str
+    virtualisation: str
+    disk: Disk
+    python: str
+    sqlite: str
+    load_average_at_start: list[float]
+    load_average_at_end: list[float]
+    postgres: dict[str, str]
 
 
 def _read(path: str) -> str:
@@ -43,7 +65,7 @@ def _virtualisation() -> str:
     return "unknown"
 
 
-def _disk(path: Path) -> dict[str, Any]:
+def _disk(path: Path) -> Disk:
     """The block device behind ``path`` and whether the kernel calls it rotational."""
     try:
         dev = os.stat(path).st_dev
@@ -56,7 +78,7 @@ def _disk(path: Path) -> dict[str, Any]:
     return {"device": name, "rotational": rotational == "1" if rotational else None}
 
 
-def describe(data_dir: Path) -> dict[str, Any]:
+def describe(data_dir: Path) -> Machine:
     uname = platform.uname()
     load = os.getloadavg()
     return {

@@ -59,8 +59,8 @@ def add_latency(
     arm.samples[key] = stats.thin(millis)
 
 
-def add_value(arm: Arm, key: str, label: str, value: float, unit: str, *, n: int | None = None, note: str = "") -> None:
-    arm.add(Metric(key, label, value, unit, n=n, note=note))
+def add_value(arm: Arm, key: str, label: str, value: float, unit: str, *, n: int | None = None) -> None:
+    arm.add(Metric(key, label, value, unit, n=n))
 
 
 def add_ratio(

@@ -1,7 +1,7 @@
 """PostgreSQL for the benchmarks: an existing server (``--postgres-url``) or a throwaway cluster.
 
 The throwaway cluster runs with PostgreSQL's production durability defaults (``fsync=on``,
-``synchronous_commit=on``, ``full_page_writes=on``) unless told otherwise, on loopback, in a temporary
+``synchronous_commit=on``, ``full_page_writes=on``), on loopback, in a temporary
 directory that is removed afterwards. When we are root it runs as the ``postgres`` user (initdb refuses root).
 
 Invariants: every suite gets a fresh, empty database (``fresh_url``); the cluster and every process it
@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 import anyio
-import asyncpg
+
+from corral.bench import pg
 
 
 def _free_port() -> int:
@@ -39,9 +40,8 @@ def _server_bin() -> Path | None:
 class PostgresSource:
     """Hands out fresh databases; ``unavailable`` says why there are none."""
 
-    def __init__(self, url: str | None = None, *, durable: bool = True):
+    def __init__(self, url: str | None = None):
         self.admin_url = url
-        self.durable = durable
         self.unavailable: str | None = None
         self.settings: dict[str, str] = {}
         self._root: Path | None = None
@@ -69,8 +69,6 @@ class PostgresSource:
         data, port = root / "data", _free_port()
         await self._run([str(pgbin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
         options = f"-k {root} -p {port} -c listen_addresses=127.0.0.1 -c max_connections=600"
-        if not self.durable:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         pg_ctl = str(pgbin / "pg_ctl")
         # Known before the start: a run stopped while the server comes up still stops it (a no-op if it never ran).
         self._stop = [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]
@@ -85,7 +83,7 @@ class PostgresSource:
 
     async def _read_settings(self) -> None:
         assert self.admin_url is not None
-        conn = await asyncpg.connect(self.admin_url)
+        conn = await pg.connect(self.admin_url)
         try:
             self.settings["version"] = str(await conn.fetchval("SHOW server_version"))
             for name in ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method"):
@@ -98,7 +96,7 @@ class PostgresSource:
         if self.admin_url is None:
             raise RuntimeError(self.unavailable or "PostgreSQL is not started")
         name = "bench_" + secrets.token_hex(5)
-        conn = await asyncpg.connect(self.admin_url)
+        conn = await pg.connect(self.admin_url)
         try:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:

@@ -1,5 +1,8 @@
 """PNG plots of a suite's results (matplotlib, Agg backend), written next to its JSON file.
 
+matplotlib is the optional ``bench`` extra: the runner imports this module only when matplotlib is installed
+(``corral bench`` without it writes no plots and says so).
+
 Invariants: plots are drawn only from the ``SuiteResult`` (never from live state), so ``corral bench
 report`` could redraw them from the JSON; a plotting failure never loses the JSON (it is written after).
 Runs in a worker thread (matplotlib is CPU-bound).
@@ -9,7 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, Protocol
 
 import matplotlib
 
@@ -18,10 +23,48 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 from corral.bench.results import SuiteResult
 
 _FAMILY = re.compile(r"^(?P<family>[a-z_]+)@(?P<size>\d+)\.p50$")
+
+Errors = Sequence[Sequence[float]]  # below, above each value
+
+
+class _Axes(Protocol):
+    """The part of matplotlib's ``Axes`` drawn with here. matplotlib's stubs leave ``**kwargs`` unannotated, so
+    every call through them would be partly unknown to the type checker: the keywords we pass are declared here."""
+
+    def plot(self, x: ArrayLike, y: ArrayLike, *, label: str, linewidth: float) -> object: ...
+    def errorbar(
+        self, x: ArrayLike, y: ArrayLike, yerr: Errors, *, marker: str, capsize: float, label: str
+    ) -> object: ...
+    def barh(self, y: ArrayLike, width: ArrayLike, *, xerr: Errors, capsize: float, color: str) -> object: ...
+    def axvline(self, x: float, *, color: str, linewidth: float) -> object: ...
+    def set_xscale(self, value: str) -> None: ...
+    def set_yscale(self, value: str) -> None: ...
+    def set_xlabel(self, xlabel: str) -> object: ...
+    def set_ylabel(self, ylabel: str) -> object: ...
+    def set_title(self, label: str) -> object: ...
+    def set_yticks(self, ticks: ArrayLike, labels: Sequence[str], *, fontsize: float) -> object: ...
+    def grid(self, visible: bool, which: Literal["major", "minor", "both"], *, alpha: float) -> None: ...
+    def legend(self, *, fontsize: float) -> object: ...
+
+
+class _Saving(Protocol):
+    def tight_layout(self) -> None: ...
+    def savefig(self, fname: Path, *, dpi: float) -> None: ...
+
+
+def _write(fig: _Saving, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _figure(width: float, height: float) -> tuple[Figure, _Axes]:
+    fig, ax = plt.subplots(figsize=(width, height))
+    return fig, ax
 
 
 def _name(suite: str, key: str) -> str:
@@ -37,7 +80,7 @@ def _ecdf(result: SuiteResult, key: str, out_dir: Path) -> str | None:
     ]
     if not lines:
         return None
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = _figure(7.5, 4.2)
     for label, values in lines:
         data = np.sort(np.asarray(values))
         ax.plot(data, np.arange(1, len(data) + 1) / len(data), label=label, linewidth=1.4)
@@ -61,7 +104,7 @@ def _scaling(result: SuiteResult, family: str, out_dir: Path) -> str | None:
                 series[arm.name].append((int(match["size"]), metric.value, low, high))
     if sum(len(points) >= 2 for points in series.values()) == 0:
         return None
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = _figure(7.5, 4.2)
     for name, points in sorted(series.items()):
         points.sort()
         xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -82,7 +125,7 @@ def _ratios(result: SuiteResult, out_dir: Path) -> str | None:
     metrics = [m for m in arm.metrics if m.value is not None] if arm is not None else []
     if not metrics:
         return None
-    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(metrics) + 1.2))
+    fig, ax = _figure(8.5, 0.45 * len(metrics) + 1.2)
     ys = np.arange(len(metrics))
     values = [m.value or 0.0 for m in metrics]
     err = [
@@ -100,8 +143,7 @@ def _ratios(result: SuiteResult, out_dir: Path) -> str | None:
 
 def _save(fig: Figure, out_dir: Path, name: str) -> str:
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out_dir / name, dpi=110)
+    _write(fig, out_dir / name)
     plt.close(fig)
     return name
 

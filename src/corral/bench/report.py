@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from corral.bench.machine import Disk
 from corral.bench.results import Arm, SuiteResult, load_all
 from corral.bench.targets import TARGETS, Verdict, judge
 
@@ -50,8 +50,8 @@ def targets_section(results: dict[str, SuiteResult]) -> list[str]:
 
 def _machine(results: dict[str, SuiteResult]) -> list[str]:
     first = results.get("log") or next(iter(results.values()))
-    m: dict[str, Any] = first.machine
-    disk = m.get("disk") or {}
+    m = first.machine
+    disk: Disk = m.get("disk") or {}
     rows = [
         ("CPU", f"{m.get('cpu_model')} — {m.get('cpus_usable')} usable of {m.get('cpus_online')} online"),
         ("memory", f"{m.get('memory_gib')} GiB"),
@@ -140,13 +140,15 @@ PROVISIONAL = """> **Provisional figures.** Measured on a shared machine while o
 REPRODUCE = """## How to reproduce
 
 ```bash
-script/setup                     # the project venv (matplotlib, asyncpg …); PostgreSQL 15 binaries via apt
+script/setup                     # the project venv (with matplotlib); PostgreSQL 15 binaries via apt
 corral bench                     # all suites, full sizes; JSON + PNG in benchmarks/results/, then BENCHMARKS.md
-corral bench log --quick         # one suite, CI sizes (results in benchmarks/results/quick/)
+corral bench log --quick         # one suite, smoke-run sizes (results in benchmarks/results/quick/)
 corral bench report              # regenerate BENCHMARKS.md from benchmarks/results/*.json
 python -m corral.bench --help    # the same command without the corral entry point
 ```
 
+Plots need matplotlib, the `bench` extra (`pip install 'corral[bench]'`; a checkout's dev environment has it);
+without it `corral bench` writes the JSON results and says it drew no plots.
 The openhands-sdk peer needs a Python ≥ 3.12 (found on PATH or under pyenv, or `--peer-python`); the first full
 `corral bench log` builds its virtualenv under `.corral/bench/peers/` (about 500 MB, one minute, from PyPI).
 PostgreSQL: a throwaway cluster with production durability settings is started from the local binaries, or pass

@@ -4,8 +4,9 @@ Invariants:
 
 * Every figure that BENCHMARKS.md shows comes from a ``SuiteResult`` file written by a run; nothing is
   typed by hand. A figure is identified by ``(suite, arm, metric key)``.
-* An arm is either measured (``status == "ok"``) or carries a reason (``"not available: …"`` for a part
-  that does not exist yet, ``"failed: …"`` for a run that broke). A suite that raised is ``"crashed: …"``.
+* An arm is either measured (``status == "ok"``) or carries a reason: ``"not measured: …"`` when an optional
+  component from outside corral is missing on this machine (the openhands-sdk peer, a PostgreSQL server, what
+  the local sandboxes need), ``"failed: …"`` for a run that broke. A suite that raised is ``"crashed: …"``.
 * ``checks`` are hard invariants (no lost event, no double execution); they are never timings.
 * Latencies are stored in milliseconds.
 """
@@ -15,11 +16,55 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
+from corral._types import JSONObject
+from corral.bench.machine import Machine
 from corral.bench.stats import Estimate
 
 OK = "ok"
+NOT_MEASURED = "not measured: "
+
+
+class MetricJSON(TypedDict):
+    key: str
+    label: str
+    value: float | None
+    unit: str
+    low: float | None
+    high: float | None
+    n: int | None
+    note: str
+
+
+class CheckJSON(TypedDict):
+    name: str
+    ok: bool
+    detail: str
+
+
+class ArmJSON(TypedDict):
+    name: str
+    description: str
+    status: str
+    metrics: list[MetricJSON]
+    samples: dict[str, list[float]]
+
+
+class SuiteResultJSON(TypedDict):
+    """A results file (``<suite>.json``): ``asdict`` of a ``SuiteResult``."""
+
+    suite: str
+    quick: bool
+    started_at: str
+    seconds: float
+    status: str
+    params: JSONObject
+    notes: list[str]
+    machine: Machine
+    arms: list[ArmJSON]
+    checks: list[CheckJSON]
+    plots: list[str]
 
 
 @dataclass
@@ -34,8 +79,8 @@ class Metric:
     note: str = ""
 
     @classmethod
-    def of(cls, key: str, label: str, estimate: Estimate, unit: str, *, n: int | None = None, note: str = "") -> Metric:
-        return cls(key, label, estimate.value, unit, estimate.low, estimate.high, n, note)
+    def of(cls, key: str, label: str, estimate: Estimate, unit: str, *, n: int | None = None) -> Metric:
+        return cls(key, label, estimate.value, unit, estimate.low, estimate.high, n)
 
 
 @dataclass
@@ -64,9 +109,9 @@ class Arm:
     def metric(self, key: str) -> Metric | None:
         return next((m for m in self.metrics if m.key == key), None)
 
-
-def unavailable(name: str, why: str, description: str = "") -> Arm:
-    return Arm(name, description, f"not available: {why}")
+    def not_measured(self, why: str) -> None:
+        """Nothing to measure here: an optional external component is missing (``why`` names it)."""
+        self.status = NOT_MEASURED + why
 
 
 @dataclass
@@ -76,9 +121,9 @@ class SuiteResult:
     started_at: str
     seconds: float = 0.0
     status: str = OK
-    params: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
+    params: JSONObject = field(default_factory=lambda: JSONObject())
     notes: list[str] = field(default_factory=lambda: list[str]())
-    machine: dict[str, Any] = field(default_factory=lambda: dict[str, Any]())
+    machine: Machine = field(default_factory=lambda: Machine())
     arms: list[Arm] = field(default_factory=lambda: list[Arm]())
     checks: list[Check] = field(default_factory=lambda: list[Check]())
     plots: list[str] = field(default_factory=lambda: list[str]())
@@ -102,14 +147,25 @@ class SuiteResult:
         return json.dumps(asdict(self), indent=1, sort_keys=False)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> SuiteResult:
+    def from_dict(cls, raw: SuiteResultJSON) -> SuiteResult:
         arms = [
             Arm(a["name"], a["description"], a["status"], [Metric(**m) for m in a["metrics"]], a["samples"])
             for a in raw["arms"]
         ]
         checks = [Check(**c) for c in raw["checks"]]
-        rest = {k: v for k, v in raw.items() if k not in {"arms", "checks"}}
-        return cls(**rest, arms=arms, checks=checks)
+        return cls(
+            raw["suite"],
+            raw["quick"],
+            raw["started_at"],
+            raw["seconds"],
+            raw["status"],
+            raw["params"],
+            raw["notes"],
+            raw["machine"],
+            arms,
+            checks,
+            raw["plots"],
+        )
 
 
 def write(result: SuiteResult, directory: Path) -> Path:
@@ -125,6 +181,6 @@ def load_all(directory: Path) -> dict[str, SuiteResult]:
     for path in sorted(directory.glob("*.json")):
         raw = json.loads(path.read_text())
         if isinstance(raw, dict) and "suite" in raw:
-            result = SuiteResult.from_dict(raw)
+            result = SuiteResult.from_dict(cast(SuiteResultJSON, raw))  # a file of ours, from an earlier run
             found[result.suite] = result
     return found

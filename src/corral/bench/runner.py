@@ -6,10 +6,13 @@ Invariants:
   tail in the notes, and the run's exit status says so.
 * Every suite's JSON and plots land in ``out_dir``; the scratch directory and the PostgreSQL cluster the run
   started are removed at the end, whatever happened.
+* Plotting is optional (matplotlib is the ``bench`` extra): without it the JSON is written all the same and each
+  result notes that its plots were skipped.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -23,12 +26,29 @@ from typing import Any
 
 import anyio.to_thread
 
-from corral.bench import plots
 from corral.bench.machine import describe
 from corral.bench.pgserver import PostgresSource
 from corral.bench.results import SuiteResult, write
 from corral.bench.suite import Context, Progress, SilentProgress, Suite
 from corral.ids import now, rfc3339
+
+
+def plots_missing() -> str | None:
+    """Why this run draws no plots (None: it does)."""
+    try:
+        importlib.import_module("matplotlib")
+    except ImportError:
+        return "matplotlib is not installed (it comes with the `bench` extra: pip install 'corral[bench]')"
+    return None
+
+
+def _plot(result: SuiteResult, out_dir: Path) -> list[str]:
+    if why := plots_missing():
+        result.notes.append(f"no plots: {why}")
+        return []
+    from corral.bench import plots  # only now: it imports matplotlib
+
+    return plots.render(result, out_dir)
 
 
 def all_suites() -> dict[str, Suite]:
@@ -114,6 +134,6 @@ async def _run_one(suite: Suite, ctx: Context, out_dir: Path) -> SuiteResult:
         result.notes.append("traceback: " + "".join(traceback.format_exc().splitlines(keepends=True)[-12:]))
     result.seconds = round(time.monotonic() - began, 2)
     result.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    result.plots = await anyio.to_thread.run_sync(plots.render, result, out_dir)
+    result.plots = await anyio.to_thread.run_sync(_plot, result, out_dir)
     await anyio.to_thread.run_sync(write, result, out_dir)
     return result

@@ -1,13 +1,14 @@
 """What a benchmark suite is and what it gets to run with.
 
 A suite is an async function ``run(ctx, result)`` that fills a ``SuiteResult``: arms with metrics (or a
-"not available: <why>" status), hard-invariant checks and notes. The runner owns timing, crash handling,
+"not measured: <why>" status), hard-invariant checks and notes. The runner owns timing, crash handling,
 plots and files.
 
 Invariants:
 
 * A suite never decides that a timing "failed": it reports figures; targets are judged in the report.
-* A missing component makes an *arm* unavailable; only a bug in the suite itself makes it crash.
+* A missing optional component from outside corral makes an *arm* "not measured"; corral's own modules are
+  imported directly, so a missing one, like a bug in the suite, makes it crash.
 * Everything a suite writes goes below ``ctx.scratch``, which the runner deletes afterwards.
 """
 
@@ -56,6 +57,5 @@ class Context:
 @dataclass(frozen=True)
 class Suite:
     name: str
-    summary: str
-    needs: str
+    needs: str  # what it runs against (recorded with its results)
     run: Callable[[Context, SuiteResult], Awaitable[None]]

@@ -11,7 +11,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from corral.bench.results import Metric, SuiteResult
+from corral.bench.results import NOT_MEASURED, Metric, SuiteResult
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -131,7 +131,7 @@ def judge(target: Target, results: dict[str, SuiteResult]) -> Verdict:
     metric = arm.metric(target.key)
     if metric is None or metric.value is None:
         why = arm.status if not arm.ok else (result.status if result.status != "ok" else "figure missing")
-        return Verdict(target, None, "not measured", why)
+        return Verdict(target, None, "not measured", why.removeprefix(NOT_MEASURED))
     check = _OPS[target.op]
     met = check(metric.value, target.bound)
     uncertain = (

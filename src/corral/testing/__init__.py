@@ -7,7 +7,19 @@ latency model, and a record of every request. Never imported by production code.
 """
 
 from corral.testing.process import ScriptedModelProcess
-from corral.testing.script import Fault, Latency, Reply, Rule, Script, reply, text, thinking, tool_use
+from corral.testing.script import (
+    Fault,
+    Latency,
+    Reply,
+    ReplyJSON,
+    Rule,
+    Script,
+    ScriptJSON,
+    reply,
+    text,
+    thinking,
+    tool_use,
+)
 from corral.testing.server import RecordedRequest, ScriptedModelServer
 
 __all__ = [
@@ -15,8 +27,10 @@ __all__ = [
     "Latency",
     "RecordedRequest",
     "Reply",
+    "ReplyJSON",
     "Rule",
     "Script",
+    "ScriptJSON",
     "ScriptedModelProcess",
     "ScriptedModelServer",
     "reply",

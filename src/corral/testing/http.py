@@ -15,7 +15,6 @@ import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
 
 MAX_BODY = 64 * 1024 * 1024
 
@@ -27,7 +26,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
 
-    def json(self) -> Any:
+    def json(self) -> object:
         return json.loads(self.body or b"null")
 
 
@@ -37,14 +36,13 @@ class Responder:
     def __init__(self, writer: asyncio.StreamWriter):
         self._writer = writer
         self.keep_alive = True
-        self.started = False
 
     async def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         head = self._head(status, {"content-type": content_type, "content-length": str(len(body)), **(headers or {})})
         self._writer.write(head + body)
         await self._writer.drain()
 
-    async def json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    async def json(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         await self.send(status, json.dumps(body).encode(), "application/json", headers)
 
     async def start_stream(
@@ -72,7 +70,6 @@ class Responder:
         self._writer.transport.abort()
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
-        self.started = True
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
         lines = [f"HTTP/1.1 {status} {reason}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]

@@ -10,22 +10,22 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Self, cast
 
 import httpx
 
-from corral._types import JSONObject
 from corral.testing.script import Script
+from corral.testing.server import RecordedJSON
 
 
 class ScriptedModelProcess:
-    def __init__(self, script: JSONObject, *, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 30.0):
+    def __init__(self, script: Mapping[str, object], *, host: str = "127.0.0.1", port: int = 0):
         Script.from_json(script)  # fail here, not in the child, on a bad script
         self.script = script
         self.host = host
         self.port = port
-        self.start_timeout = start_timeout
         self.url = ""
         self.process: subprocess.Popen[str] | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="scripted-model-")
@@ -43,10 +43,10 @@ class ScriptedModelProcess:
             raise RuntimeError(f"the scripted model server did not start: {line!r}")
         self.url = line.removeprefix("listening ")
 
-    def requests(self) -> list[dict[str, Any]]:
+    def requests(self) -> list[RecordedJSON]:
         response = httpx.get(self.url + "/_scripted/requests", timeout=10)
         response.raise_for_status()
-        return list(response.json())
+        return cast(list[RecordedJSON], response.json())  # the child's answer: asdict of its RecordedRequests
 
     def stop(self) -> None:
         if self.process is not None:
@@ -65,5 +65,5 @@ class ScriptedModelProcess:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

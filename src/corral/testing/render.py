@@ -6,10 +6,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from corral._types import JSONObject
-from corral.testing.script import Fault, Reply
+from corral._types import JSONObject, json_list
+from corral.testing.script import Fault, Reply, Usage
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 
@@ -44,17 +43,17 @@ def block_id(prefix: str, position: int, index: int, seed: str) -> str:
 def output_tokens(reply: Reply) -> int:
     count = 0
     for block in reply.content:
-        if block.get("type") == "text":
+        if block["type"] == "text":
             count += len(tokens(str(block.get("text", ""))))
-        elif block.get("type") == "thinking":
+        elif block["type"] == "thinking":
             count += len(tokens(str(block.get("thinking", ""))))
-        elif block.get("type") == "tool_use":
+        else:
             count += max(1, len(json.dumps(block.get("input") or {})) // 4)
     return max(count, 1)
 
 
 def usage(reply: Reply, body_text: str) -> dict[str, int]:
-    scripted: dict[str, Any] = reply.usage or {}
+    scripted: Usage = reply.usage or {}
     return {
         "input_tokens": int(scripted.get("input_tokens", max(1, len(body_text) // 4))),
         "output_tokens": int(scripted.get("output_tokens", output_tokens(reply))),
@@ -67,12 +66,15 @@ def broken_tool_json(fault: Fault | None) -> bool:
     return fault is not None and fault.kind == "invalid_tool_json"
 
 
-def message_text(content: Any) -> str:
-    """The text of a message's ``content`` (a string or a list of blocks)."""
+def message_text(content: object) -> str:
+    """The text of a message's ``content`` in a request body (a string or a list of blocks)."""
     if isinstance(content, str):
         return content
     parts: list[str] = []
-    for block in content or []:
-        if isinstance(block, dict) and isinstance(block.get("text"), str):
-            parts.append(block["text"])
+    for block in json_list(content) or []:
+        match block:
+            case {"text": str(text)}:
+                parts.append(text)
+            case _:  # an image, a tool result …: no text of its own
+                pass
     return "\n".join(parts)

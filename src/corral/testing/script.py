@@ -31,8 +31,9 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, NotRequired, TypedDict, cast
 
 from corral._types import JSONObject
 
@@ -40,31 +41,121 @@ FAULT_KINDS = frozenset(
     {"rate_limit", "server_error", "overloaded", "malformed", "reset", "stream_error", "invalid_tool_json"}
 )
 
+# ------------------------------------------------------------------------------------- the JSON format
+
+
+class TextBlock(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class ThinkingBlock(TypedDict):
+    type: Literal["thinking"]
+    thinking: str
+    signature: NotRequired[str]
+
+
+class ToolUseBlock(TypedDict):
+    type: Literal["tool_use"]
+    name: str
+    input: JSONObject
+
+
+ContentBlock = TextBlock | ThinkingBlock | ToolUseBlock
+
+
+class Usage(TypedDict, total=False):
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+
+
+class TTFT(TypedDict, total=False):
+    """``dist`` is ``fixed`` (``seconds``), ``lognormal`` (``median``, ``sigma``), ``uniform`` (``low``,
+    ``high``) or ``exponential`` (``mean``)."""
+
+    dist: Literal["fixed", "lognormal", "uniform", "exponential"]
+    seconds: float
+    median: float
+    sigma: float
+    low: float
+    high: float
+    mean: float
+
+
+class LatencyJSON(TypedDict, total=False):
+    ttft: TTFT
+    tokens_per_second: float
+    seed: int
+
+
+class ReplyJSON(TypedDict):
+    content: list[ContentBlock]
+    stop_reason: NotRequired[str]
+    usage: NotRequired[Usage]
+    latency: NotRequired[LatencyJSON]
+
+
+class RuleJSON(TypedDict):
+    reply: ReplyJSON
+    contains: NotRequired[str]
+    system_contains: NotRequired[str]
+
+
+class FaultJSON(TypedDict):
+    kind: str
+    at: NotRequired[int]
+    times: NotRequired[int]
+    retry_after: NotRequired[float]
+    after_tokens: NotRequired[int]
+
+
+class ScriptJSON(TypedDict, total=False):
+    replies: list[ReplyJSON]
+    rules: list[RuleJSON]
+    faults: list[FaultJSON]
+    latency: LatencyJSON
+    repeat_last: bool
+
+
+# ------------------------------------------------------------------------------------- the parsed script
+
+
+def _fixed_zero() -> TTFT:
+    return {"dist": "fixed", "seconds": 0.0}
+
+
+def _needed(ttft: TTFT, key: Literal["median", "low", "high", "mean"]) -> float:
+    """A parameter the distribution cannot do without (missing: ``KeyError``, the script is broken)."""
+    value = ttft.get(key)
+    if value is None:
+        raise KeyError(key)
+    return float(value)
+
 
 @dataclass(frozen=True)
 class Latency:
-    ttft: JSONObject = field(default_factory=lambda: {"dist": "fixed", "seconds": 0.0})
+    ttft: TTFT = field(default_factory=_fixed_zero)
     tokens_per_second: float | None = None
     seed: int = 0
 
     @classmethod
-    def from_json(cls, data: JSONObject | None) -> Latency:
+    def from_json(cls, data: LatencyJSON | None) -> Latency:
         data = data or {}
-        return cls(
-            dict(data.get("ttft") or {"dist": "fixed", "seconds": 0.0}),
-            data.get("tokens_per_second"),
-            int(data.get("seed", 0)),
-        )
+        ttft: TTFT = {**(data.get("ttft") or _fixed_zero())}  # a copy: the script's dict may change later
+        return cls(ttft, data.get("tokens_per_second"), int(data.get("seed", 0)))
 
     def first_token_delay(self, rng: random.Random) -> float:
-        dist = self.ttft.get("dist", "fixed")
+        ttft = self.ttft
+        dist = ttft.get("dist", "fixed")
         if dist == "lognormal":
-            return rng.lognormvariate(math.log(float(self.ttft["median"])), float(self.ttft.get("sigma", 0.5)))
+            return rng.lognormvariate(math.log(_needed(ttft, "median")), float(ttft.get("sigma", 0.5)))
         if dist == "uniform":
-            return rng.uniform(float(self.ttft["low"]), float(self.ttft["high"]))
+            return rng.uniform(_needed(ttft, "low"), _needed(ttft, "high"))
         if dist == "exponential":
-            return rng.expovariate(1.0 / float(self.ttft["mean"]))
-        return float(self.ttft.get("seconds", 0.0))
+            return rng.expovariate(1.0 / _needed(ttft, "mean"))
+        return float(ttft.get("seconds", 0.0))
 
     def token_gap(self) -> float:
         return 1.0 / self.tokens_per_second if self.tokens_per_second else 0.0
@@ -72,21 +163,22 @@ class Latency:
 
 @dataclass(frozen=True)
 class Reply:
-    content: list[JSONObject]
+    content: list[ContentBlock]
     stop_reason: str | None = None
-    usage: JSONObject | None = None
+    usage: Usage | None = None
     latency: Latency | None = None
 
     @classmethod
-    def from_json(cls, data: JSONObject) -> Reply:
-        latency = Latency.from_json(data["latency"]) if data.get("latency") else None
-        return cls(list(data.get("content") or []), data.get("stop_reason"), data.get("usage"), latency)
+    def from_json(cls, data: ReplyJSON) -> Reply:
+        latency = data.get("latency")
+        timing = Latency.from_json(latency) if latency else None
+        return cls(list(data.get("content") or []), data.get("stop_reason"), data.get("usage"), timing)
 
     @property
     def stop(self) -> str:
         if self.stop_reason:
             return self.stop_reason
-        return "tool_use" if any(block.get("type") == "tool_use" for block in self.content) else "end_turn"
+        return "tool_use" if any(block["type"] == "tool_use" for block in self.content) else "end_turn"
 
 
 @dataclass(frozen=True)
@@ -141,7 +233,10 @@ class Script:
         self._remaining = [fault.times for fault in self.faults]
 
     @classmethod
-    def from_json(cls, data: JSONObject) -> Script:
+    def from_json(cls, raw: Mapping[str, object]) -> Script:
+        """A script from its JSON form (a file, a ``PUT /_scripted/script`` body or a test's dict literal):
+        the one place where untyped JSON is taken to be in the format above."""
+        data = cast(ScriptJSON, raw)
         rules = [
             Rule(Reply.from_json(r["reply"]), r.get("contains"), r.get("system_contains"))
             for r in data.get("rules") or []
@@ -180,20 +275,20 @@ class Script:
 # ---------------------------------------------------------------------------------------------- builders
 
 
-def text(value: str) -> JSONObject:
+def text(value: str) -> TextBlock:
     return {"type": "text", "text": value}
 
 
-def thinking(value: str, signature: str = "sig") -> JSONObject:
+def thinking(value: str, signature: str = "sig") -> ThinkingBlock:
     return {"type": "thinking", "thinking": value, "signature": signature}
 
 
-def tool_use(name: str, input: JSONObject) -> JSONObject:
+def tool_use(name: str, input: JSONObject) -> ToolUseBlock:
     return {"type": "tool_use", "name": name, "input": input}
 
 
-def reply(*content: JSONObject, stop_reason: str | None = None, usage: JSONObject | None = None) -> JSONObject:
-    out: dict[str, Any] = {"content": list(content)}
+def reply(*content: ContentBlock, stop_reason: str | None = None, usage: Usage | None = None) -> ReplyJSON:
+    out: ReplyJSON = {"content": list(content)}
     if stop_reason is not None:
         out["stop_reason"] = stop_reason
     if usage is not None:

@@ -20,20 +20,39 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from types import ModuleType
-from typing import Any, Self
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, Self, TypedDict
 
 import anyio
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.testing import wire_anthropic, wire_openai
 from corral.testing.http import Connections, Request, Responder
 from corral.testing.render import Frame
 from corral.testing.script import Fault, Latency, Reply, Script, Seen
 
 _STATUS_FAULTS = ("rate_limit", "server_error", "overloaded")
+
+
+class Wire(Protocol):
+    """What both wire modules (``wire_anthropic``, ``wire_openai``) provide; rendering a reply differs."""
+
+    def seen(self, body: JSONObject) -> Seen: ...
+    def error(self, kind: str) -> tuple[int, JSONObject]: ...
+    def stream_error_frame(self, kind: str) -> Frame: ...
+    def malformed_frame(self) -> Frame: ...
+
+
+class RecordedJSON(TypedDict):
+    """A recorded request as ``GET /_scripted/requests`` lists it."""
+
+    protocol: str
+    path: str
+    body: JSONObject
+    position: int
+    fault: str | None
+    received_at: float
 
 
 @dataclass
@@ -44,6 +63,16 @@ class RecordedRequest:
     position: int
     fault: str | None
     received_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> RecordedJSON:
+        return {
+            "protocol": self.protocol,
+            "path": self.path,
+            "body": self.body,
+            "position": self.position,
+            "fault": self.fault,
+            "received_at": self.received_at,
+        }
 
 
 class ScriptedApp:
@@ -65,24 +94,34 @@ class ScriptedApp:
         elif request.method == "POST" and request.path in ("/v1/chat/completions", "/chat/completions"):
             await self._answer(wire_openai, request, responder)
         elif route == ("GET", "/_scripted/requests"):
-            await responder.json(200, [asdict(r) for r in self.recorded()])
+            await responder.json(200, [r.to_json() for r in self.recorded()])
         elif route == ("PUT", "/_scripted/script"):
-            self.script = Script.from_json(request.json())
-            await responder.json(200, {"ok": True})
+            await self._replace_script(request, responder)
         elif route == ("GET", "/_scripted/health"):
             await responder.json(200, {"ok": True})
         else:
-            await responder.json(404, {"error": {"type": "not_found_error", "message": f"no route {route}"}})
+            await responder.json(404, _error("not_found_error", f"no route {route}"))
 
-    async def _answer(self, wire: ModuleType, request: Request, responder: Responder) -> None:
-        body: JSONObject = request.json()
-        seen: Seen = wire.seen(body)
+    async def _replace_script(self, request: Request, responder: Responder) -> None:
+        script = json_object(request.json())
+        if script is None:
+            await responder.json(400, _error("invalid_request_error", "the script must be a JSON object"))
+            return
+        self.script = Script.from_json(script)
+        await responder.json(200, {"ok": True})
+
+    async def _answer(self, wire: Wire, request: Request, responder: Responder) -> None:
+        body = json_object(request.json())
+        if body is None:
+            await responder.json(400, _error("invalid_request_error", "the request body must be a JSON object"))
+            return
+        seen = wire.seen(body)
         position, reply = self.script.select(seen)
         fault = self.script.take_fault(position) if reply is not None else None
         with self._lock:
             self.requests.append(RecordedRequest(seen.protocol, request.path, body, position, fault and fault.kind))
         if reply is None:
-            await responder.json(500, {"error": {"type": "api_error", "message": "the script has no reply for this"}})
+            await responder.json(500, _error("api_error", "the script has no reply for this"))
             return
         if fault is not None and fault.kind in _STATUS_FAULTS:
             status, error = wire.error(fault.kind)
@@ -93,20 +132,25 @@ class ScriptedApp:
         rng = self.script.rng(seen, position)
         if not seen.stream:
             await anyio.sleep(latency.first_token_delay(rng))
-            renderer: Callable[..., JSONObject] = wire.message if wire is wire_anthropic else wire.completion
-            await responder.json(200, renderer(reply, seen, position, fault))
+            render = wire_anthropic.message if wire is wire_anthropic else wire_openai.completion
+            await responder.json(200, render(reply, seen, position, fault))
             return
         frames = self._frames(wire, reply, seen, position, fault, body)
         await _stream(responder, frames, fault, latency, latency.first_token_delay(rng), wire)
 
     @staticmethod
     def _frames(
-        wire: ModuleType, reply: Reply, seen: Seen, position: int, fault: Fault | None, body: JSONObject
+        wire: Wire, reply: Reply, seen: Seen, position: int, fault: Fault | None, body: JSONObject
     ) -> list[Frame]:
         if wire is wire_anthropic:
             return wire_anthropic.stream(reply, seen, position, fault)
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        options: JSONObject = body.get("stream_options") or {}
+        include_usage = bool(options.get("include_usage"))
         return wire_openai.stream(reply, seen, position, fault, include_usage)
+
+
+def _error(kind: str, message: str) -> JSONObject:
+    return {"error": {"type": kind, "message": message}}
 
 
 def _break_at(frames: list[Frame], fault: Fault | None) -> int | None:
@@ -123,7 +167,7 @@ def _break_at(frames: list[Frame], fault: Fault | None) -> int | None:
 
 
 async def _stream(
-    responder: Responder, frames: list[Frame], fault: Fault | None, latency: Latency, ttft: float, wire: ModuleType
+    responder: Responder, frames: list[Frame], fault: Fault | None, latency: Latency, ttft: float, wire: Wire
 ) -> None:
     await responder.start_stream()
     cut = _break_at(frames, fault)
@@ -143,9 +187,8 @@ async def _stream(
     await responder.end_stream()
 
 
-def _error_frame(wire: ModuleType) -> bytes:
-    frame: Frame = wire.stream_error_frame("stream_error")
-    return frame.data
+def _error_frame(wire: Wire) -> bytes:
+    return wire.stream_error_frame("stream_error").data
 
 
 async def serve(app: ScriptedApp, host: str, port: int, ready: Callable[[int], None], stop: anyio.Event) -> None:
@@ -161,7 +204,7 @@ async def serve(app: ScriptedApp, host: str, port: int, ready: Callable[[int], N
 
 
 class ScriptedModelServer:
-    def __init__(self, script: Script | JSONObject, *, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, script: Script | Mapping[str, object], *, host: str = "127.0.0.1", port: int = 0):
         self.app = ScriptedApp(script if isinstance(script, Script) else Script.from_json(script))
         self.host = host
         self.port = port
@@ -177,7 +220,7 @@ class ScriptedModelServer:
     def requests(self) -> list[RecordedRequest]:
         return self.app.recorded()
 
-    def set_script(self, script: Script | JSONObject) -> None:
+    def set_script(self, script: Script | Mapping[str, object]) -> None:
         self.app.script = script if isinstance(script, Script) else Script.from_json(script)
 
     def start(self) -> None:
@@ -211,12 +254,12 @@ class ScriptedModelServer:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     async def __aenter__(self) -> Self:
         await anyio.to_thread.run_sync(self.start)
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await anyio.to_thread.run_sync(self.stop)

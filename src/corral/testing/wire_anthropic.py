@@ -44,11 +44,10 @@ def _sse(name: str, data: JSONObject, token: bool = False) -> Frame:
 def _blocks(reply: Reply, position: int, seed: str, fault: Fault | None) -> list[Frame]:
     frames: list[Frame] = []
     for index, block in enumerate(reply.content):
-        kind = block.get("type")
-        if kind == "text":
+        if block["type"] == "text":
             start: JSONObject = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": t} for t in tokens(str(block.get("text", "")))]
-        elif kind == "thinking":
+        elif block["type"] == "thinking":
             start = {"type": "thinking", "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": t} for t in tokens(str(block.get("thinking", "")))]
             deltas.append({"type": "signature_delta", "signature": str(block.get("signature", "sig"))})
@@ -71,7 +70,7 @@ def _blocks(reply: Reply, position: int, seed: str, fault: Fault | None) -> list
 def stream(reply: Reply, seen: Seen, position: int, fault: Fault | None) -> list[Frame]:
     counts = usage(reply, seen.body_text)
     start_usage = {**counts, "output_tokens": 1}
-    message = {
+    message: JSONObject = {
         "id": block_id("msg_", position, -1, seen.first_user_text),
         "type": "message",
         "role": "assistant",
@@ -106,10 +105,9 @@ def malformed_frame() -> Frame:
 def message(reply: Reply, seen: Seen, position: int, fault: Fault | None) -> JSONObject:
     content: list[JSONObject] = []
     for index, block in enumerate(reply.content):
-        kind = block.get("type")
-        if kind == "text":
+        if block["type"] == "text":
             content.append({"type": "text", "text": block.get("text", "")})
-        elif kind == "thinking":
+        elif block["type"] == "thinking":
             content.append(
                 {"type": "thinking", "thinking": block.get("thinking", ""), "signature": block.get("signature", "sig")}
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 from corral._types import JSONObject
 from corral.testing.render import Frame, block_id, broken_tool_json, json_pieces, message_text, tokens, usage
-from corral.testing.script import Fault, Reply, Seen
+from corral.testing.script import Fault, Reply, Seen, ToolUseBlock
 
 FINISH = {"end_turn": "stop", "tool_use": "tool_calls", "max_tokens": "length", "refusal": "content_filter"}
 ERRORS = {
@@ -57,7 +57,7 @@ class _Chunks:
         return Frame(f"data: {json.dumps(body)}\n\n".encode(), token)
 
 
-def _call_frames(chunks: _Chunks, block: JSONObject, call: int, call_id: str, fault: Fault | None) -> list[Frame]:
+def _call_frames(chunks: _Chunks, block: ToolUseBlock, call: int, call_id: str, fault: Fault | None) -> list[Frame]:
     function = {"name": block.get("name"), "arguments": ""}
     frames = [chunks.frame({"tool_calls": [{"index": call, "id": call_id, "type": "function", "function": function}]})]
     for piece in json_pieces(block.get("input") or {}, broken_tool_json(fault)):
@@ -81,10 +81,9 @@ def stream(reply: Reply, seen: Seen, position: int, fault: Fault | None, include
     frames = [chunks.frame({"role": "assistant", "content": ""})]
     calls = 0
     for index, block in enumerate(reply.content):
-        kind = block.get("type")
-        if kind == "text":
+        if block["type"] == "text":
             frames += [chunks.frame({"content": t}, token=True) for t in tokens(str(block.get("text", "")))]
-        elif kind == "thinking":
+        elif block["type"] == "thinking":
             pieces = tokens(str(block.get("thinking", "")))
             frames += [chunks.frame({"reasoning_content": t}, token=True) for t in pieces]
         else:

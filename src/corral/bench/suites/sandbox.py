@@ -7,6 +7,9 @@ overhead on an HTTP request.
 
 Invariants: every sandbox started here is released, and the provider closed, before the suite returns; a
 warm claim is timed only once the pool reports a ready sandbox, so pool refills are never counted as claims.
+An arm is "not measured" only when the local provider cannot start on this host (not root, no bubblewrap, no
+cgroups: its own ``SandboxError`` says which) or, for ``egress``, when the host has no curl; any error after
+that is a failure.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import time
 
 import anyio
 
-from corral.bench import probe
 from corral.bench.measure import add_latency, interleave
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
@@ -24,6 +26,8 @@ from corral.bench.suites import sandbox_egress
 from corral.config import Settings
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, SandboxProvider
+from corral.sandbox.local.provider import LocalSandboxProvider
+from corral.vocab.tools import BASH
 
 _ids = itertools.count(1)
 
@@ -41,7 +45,7 @@ async def _bash_true(provider: SandboxProvider, calls: int) -> tuple[list[float]
     try:
         for index in range(calls):
             began = time.perf_counter()
-            result = await sandbox.execute("bash", {"command": "true"}, f"toolu_bench{next(_ids)}_{index}")
+            result = await sandbox.execute(BASH, {"command": "true"}, f"toolu_bench{next(_ids)}_{index}")
             trips.append(time.perf_counter() - began)
             if result.is_error:
                 raise SandboxError(f"`bash true` failed: {result.content}")
@@ -94,29 +98,18 @@ async def _measure_local(ctx: Context, arm: Arm, provider: SandboxProvider) -> N
 async def run(ctx: Context, result: SuiteResult) -> None:
     arm = Arm("local", "LocalSandboxProvider: bubblewrap sandbox per session, agent inside, cgroups v1, seccomp")
     result.arms.append(arm)
-    if why := probe.missing_attribute("corral.sandbox.local.provider", "LocalSandboxProvider"):
-        arm.status = f"not available: {why}"
-    else:
-        await _run_local(ctx, arm)
+    await _run_local(ctx, arm)
     egress = Arm("egress", "an HTTP GET from a sandbox through the egress proxy (mitmproxy) vs from the host directly")
     result.arms.append(egress)
-    if why := probe.first(probe.missing_attribute("corral.egress", "EgressServer"), probe.missing_command("bwrap")):
-        egress.status = f"not available: {why}"
-    else:
-        try:
-            await sandbox_egress.measure(ctx, egress)
-        except SandboxError as exc:
-            egress.status = f"not available: {exc.message}"
+    await sandbox_egress.measure(ctx, egress)
 
 
 async def _run_local(ctx: Context, arm: Arm) -> None:
-    from corral.sandbox.local.provider import LocalSandboxProvider
-
     settings = Settings(data_dir=ctx.scratch / "data", egress_enabled=False)
     try:
         provider = await LocalSandboxProvider(settings).__aenter__()
     except SandboxError as exc:
-        arm.status = f"not available: {exc.message}"
+        arm.not_measured(f"the local sandbox provider cannot start here: {exc.message}")
         return
     try:
         await _measure_local(ctx, arm, provider)
@@ -126,7 +119,6 @@ async def _run_local(ctx: Context, arm: Arm) -> None:
 
 SUITE = Suite(
     "sandbox",
-    "hands: cold start, warm-pool claim, `bash true` round trip, egress proxy overhead",
     "root, bubblewrap, cgroup v1 (the local provider); the egress proxy",
     run,
 )

@@ -8,7 +8,8 @@ provider whose sandbox (networking ``limited`` to 127.0.0.1) reaches the proxy t
 Measured with the same tool on both paths: curl's own ``time_total`` for a GET from inside the sandbox through
 the proxy, and for the same GET from the host straight to the upstream. Overhead = the difference of medians.
 
-Invariant: the upstream server, the proxy and the provider are stopped before the arm returns.
+Invariants: the upstream server, the proxy and the provider are stopped before the arm returns. The arm is
+"not measured" only when the host has no curl or the local provider cannot start here; any later error raises.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import http.server
 import shutil
 import threading
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
 import anyio.to_thread
@@ -27,7 +28,11 @@ from corral.bench.measure import add_latency, add_value
 from corral.bench.results import Arm, Metric
 from corral.bench.suite import Context
 from corral.config import Settings
-from corral.sandbox import ProvisionSpec
+from corral.egress import AddressGuard, EgressClient, EgressServer, running_egress, state_paths
+from corral.errors import SandboxError
+from corral.sandbox import ProvisionSpec, ToolResult
+from corral.sandbox.local.provider import LocalSandboxProvider
+from corral.vocab.tools import BASH
 
 _BODY = b"ok\n" * 100
 
@@ -66,37 +71,41 @@ def _times(text: str) -> list[float]:
     return [float(line) for line in text.split() if line.replace(".", "", 1).isdigit()]
 
 
-async def measure(ctx: Context, arm: Arm) -> None:
-    from corral.egress import AddressGuard, EgressClient, EgressServer, running_egress, state_paths
-    from corral.sandbox.local.provider import LocalSandboxProvider
+async def _through_proxy(provider: LocalSandboxProvider, url: str, count: int) -> ToolResult:
+    spec = ProvisionSpec(
+        session_id="sesn_benchegress",
+        environment_id="env_bench_egress",
+        networking={"type": "limited", "allowed_hosts": ["127.0.0.1"]},
+    )
+    sandbox = await provider.provision(spec)
+    try:
+        return await sandbox.execute(
+            BASH, {"command": _curl(url, count, "http://127.0.0.1:3128")}, "toolu_benchegress1"
+        )
+    finally:
+        await sandbox.release()
 
+
+async def measure(ctx: Context, arm: Arm) -> None:
     if shutil.which("curl") is None:
-        arm.status = "not available: curl is not installed on the host"
+        arm.not_measured("curl is not installed on the host")
         return
     count = ctx.pick("sandbox.egress_requests", 10, 100)
     data_dir = ctx.scratch / "egress-data"
     async with _upstream() as port:
         url = f"http://127.0.0.1:{port}/"
         server = EgressServer(*state_paths(data_dir), guard=AddressGuard(exempt=frozenset({("127.0.0.1", port)})))
-        async with running_egress(server):
+        async with AsyncExitStack() as stack:  # the proxy side, closed before the direct requests
+            await stack.enter_async_context(running_egress(server))
             client = EgressClient(server.control_path)
+            stack.push_async_callback(client.aclose)
             try:
-                async with LocalSandboxProvider(Settings(data_dir=data_dir), client) as provider:
-                    spec = ProvisionSpec(
-                        session_id="sesn_benchegress",
-                        environment_id="env_bench_egress",
-                        networking={"type": "limited", "allowed_hosts": ["127.0.0.1"]},
-                    )
-                    sandbox = await provider.provision(spec)
-                    try:
-                        inside = await sandbox.execute(
-                            "bash", {"command": _curl(url, count, "http://127.0.0.1:3128")}, "toolu_benchegress1"
-                        )
-                    finally:
-                        await sandbox.release()
-            finally:
-                await client.aclose()
-        direct = await anyio.run_process(["bash", "-c", _curl(url, count, None)], check=False)
+                provider = await stack.enter_async_context(LocalSandboxProvider(Settings(data_dir=data_dir), client))
+            except SandboxError as exc:
+                arm.not_measured(f"the local sandbox provider cannot start here: {exc.message}")
+                return
+            inside = await _through_proxy(provider, url, count)
+        direct = await anyio.run_process(_curl(url, count, None), check=False)  # a POSIX shell loop
     proxied = _times("".join(str(b.get("text", "")) for b in inside.content))
     straight = _times(direct.stdout.decode())
     if inside.is_error or len(proxied) < count or len(straight) < count:

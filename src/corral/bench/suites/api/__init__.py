@@ -13,20 +13,12 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from corral.bench import probe
 from corral.bench.procs import CorralServe, ModelServer, corral_env, rss_kib
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
 from corral.bench.suites.api import phases
 from corral.bench.suites.api.client import client, new_session, setup_agent
 from corral.bench.suites.api.floor import FloorServer, round_trips
-
-
-def _missing() -> str | None:
-    return probe.first(
-        probe.missing_attribute("corral.compose.workers", "open_workers"),
-        probe.missing_attribute("corral.testing", "ScriptedModelServer"),
-    )
 
 
 async def run(ctx: Context, result: SuiteResult) -> None:
@@ -58,10 +50,6 @@ async def run(ctx: Context, result: SuiteResult) -> None:
     memory_arm = Arm("memory", "RSS of the corral serve process")
     arms = [*levels_arms, floor_arm, fan_arm, through_arm, memory_arm]
     result.arms.extend(arms)
-    if why := _missing():
-        for arm in arms:
-            arm.status = f"not available: {why}"
-        return
     async with AsyncExitStack() as stack:
         model = ModelServer(phases.model_script(phases.MODEL_TTFT), ctx.scratch)
         stack.push_async_callback(model.aclose)
@@ -95,7 +83,6 @@ async def run(ctx: Context, result: SuiteResult) -> None:
 
 SUITE = Suite(
     "api",
-    "platform overhead on TTFT at 1/50/500 sessions, SSE fan-out lag, HTTP events/s, memory per session",
     "corral serve with harness workers; the scripted model server",
     run,
 )

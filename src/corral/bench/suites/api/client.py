@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict, cast
 
 import anyio
 import httpx
@@ -54,6 +54,15 @@ async def send_message(http: httpx.AsyncClient, session_id: str, text: str) -> N
     await _post(http, f"/v1/sessions/{session_id}/events", body)
 
 
+class EventFrame(TypedDict, total=False):
+    """The fields of a session event's SSE frame that the benchmarks read."""
+
+    id: str
+    type: str
+    processed_at: str | None
+    content: list[JSONObject]
+
+
 @dataclass
 class Seen:
     kind: str
@@ -62,9 +71,9 @@ class Seen:
     raw: str  # the frame's data line, parsed only when asked (after the run), not by the reader
 
     @property
-    def data(self) -> JSONObject:
-        found: Any = json.loads(self.raw)
-        return found if isinstance(found, dict) else {}
+    def data(self) -> EventFrame:
+        found = json.loads(self.raw)
+        return cast(EventFrame, found) if isinstance(found, dict) else {}  # as corral serve sent it
 
 
 @dataclass

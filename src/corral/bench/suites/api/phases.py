@@ -11,7 +11,6 @@ or stream.
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import datetime
 
@@ -22,7 +21,7 @@ from corral._types import JSONObject
 from corral.bench.measure import add_latency, add_value
 from corral.bench.procs import CorralServe, rss_kib
 from corral.bench.results import Arm
-from corral.bench.suites.api.client import DELTAS, new_session, send_message, watching
+from corral.bench.suites.api.client import DELTAS, Stream, new_session, send_message, watching
 
 MODEL_TTFT = 0.2
 
@@ -98,7 +97,7 @@ async def fanout(http: httpx.AsyncClient, ids: tuple[str, str], arm: Arm, subscr
     lags: list[float] = []
     spreads: list[float] = []
     async with anyio.create_task_group() as group:
-        streams = []
+        streams: list[Stream] = []
         for _ in range(subscribers):
             streams.append(await group.start(_subscriber, http, session_id))
         for turn in range(turns):
@@ -122,7 +121,7 @@ async def fanout(http: httpx.AsyncClient, ids: tuple[str, str], arm: Arm, subscr
     )
 
 
-async def _subscriber(http: httpx.AsyncClient, session_id: str, *, task_status: anyio.abc.TaskStatus[object]) -> None:
+async def _subscriber(http: httpx.AsyncClient, session_id: str, *, task_status: anyio.abc.TaskStatus[Stream]) -> None:
     async with watching(http, session_id, deltas=False) as stream:
         task_status.started(stream)
         await anyio.sleep_forever()
@@ -165,7 +164,3 @@ def active_memory(arm: Arm, baseline: int, peak: int, sessions: int) -> None:
         (peak - baseline) / sessions,
         "KiB",
     )
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0

@@ -7,7 +7,8 @@ engine; 100-event slices of big sessions; whole-session recovery (read everythin
 see ``corral.bench.context``) against openhands-sdk's ``ConversationState.create``.
 
 Needs: SQLite (always), a PostgreSQL server (``--postgres-url`` or local binaries), a Python >= 3.12 for
-the peer. Whatever is missing becomes a "not available" arm.
+the peer. Without a PostgreSQL server or the peer, their arms are "not measured" (and say why); the SQLite
+arms are always measured.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ async def run(ctx: Context, result: SuiteResult) -> None:
 
 SUITE = Suite(
     "log",
-    "session log: emit_event, get_events slices, recovery — vs openhands-sdk and the raw SQLite/PostgreSQL floor",
     "SQLite; PostgreSQL; Python >= 3.12 for the openhands-sdk peer",
     run,
 )

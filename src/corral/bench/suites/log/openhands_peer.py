@@ -1,6 +1,6 @@
 """The openhands-sdk side of the ``log`` suite: a small server run by the peer's own Python (3.12+).
 
-``python openhands_peer.py WORKDIR`` reads one JSON request per line on stdin and answers each with one
+``python openhands_peer.py WORKDIR TOOL`` reads one JSON request per line on stdin and answers each with one
 line ``@@peer {json}`` on stdout (other output, such as the SDK's logging, is ignored by the caller).
 
 Invariants:
@@ -82,10 +82,11 @@ class SDK:
 
 
 class Builder:
-    """Turns workload steps into the SDK's events (an observation points at its action's event id)."""
+    """Turns workload steps into the SDK's events (an observation points at its action's event id); ``tool`` is
+    the name of the tool every call uses (corral's ``bash``, handed over by the caller)."""
 
-    def __init__(self, sdk: SDK):
-        self.sdk = sdk
+    def __init__(self, sdk: SDK, tool: str):
+        self.sdk, self.tool = sdk, tool
         self.action_ids: dict[str, str] = {}
 
     def text(self, text: str) -> Any:
@@ -100,12 +101,12 @@ class Builder:
             return sdk.events.MessageEvent(source=source, llm_message=message, **extra)
         if step.kind == "tool_use":
             call = sdk.MessageToolCall(
-                id=step.id, name="bash", arguments=json.dumps({"command": step.text}), origin="completion"
+                id=step.id, name=self.tool, arguments=json.dumps({"command": step.text}), origin="completion"
             )
             action = sdk.events.ActionEvent(
                 thought=[],
                 action=sdk.BashAction(command=step.text),
-                tool_name="bash",
+                tool_name=self.tool,
                 tool_call_id=step.id,
                 tool_call=call,
                 llm_response_id=str(uuid.uuid4()),
@@ -117,7 +118,7 @@ class Builder:
         return sdk.events.ObservationEvent(
             observation=observation,
             action_id=self.action_ids.get(step.tool_use_id, str(uuid.uuid4())),
-            tool_name="bash",
+            tool_name=self.tool,
             tool_call_id=step.tool_use_id,
             **extra,
         )
@@ -142,9 +143,9 @@ def item(sdk: SDK, event: Any) -> tuple[str, dict[str, Any]]:
 class Peer:
     """The request handlers (``op_<name>``); every timing is ``time.perf_counter`` seconds."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, tool: str):
         self.sdk = SDK()
-        self.workdir = workdir
+        self.workdir, self.tool = workdir, tool
         self.pending: dict[str, list[Any]] = {}
         self.appenders: dict[str, Any] = {}
         self.conversations: dict[str, tuple[uuid.UUID, Path]] = {}
@@ -157,7 +158,7 @@ class Peer:
         """Prepare ``n`` events from ``seed`` for ``system`` (``eventlog`` or ``state``) on a fresh store."""
         system, root = request["system"], self.workdir / f"append-{request['system']}"
         shutil.rmtree(root, ignore_errors=True)
-        builder = Builder(self.sdk)
+        builder = Builder(self.sdk, self.tool)
         self.pending[system] = [builder.event(s) for s in workload.steps(request["seed"], request["n"])]
         if system == "eventlog":
             self.appenders[system] = self.sdk.EventLog(self.sdk.io.LocalFileStore(str(root)), dir_path="events").append
@@ -171,7 +172,8 @@ class Peer:
     def op_append(self, request: dict[str, Any]) -> dict[str, Any]:
         system, count = request["system"], request["count"]
         batch, self.pending[system] = self.pending[system][:count], self.pending[system][count:]
-        append, clock, samples = self.appenders[system], time.perf_counter, []
+        append, clock = self.appenders[system], time.perf_counter
+        samples: list[float] = []
         for event in batch:
             start = clock()
             append(event)
@@ -188,7 +190,7 @@ class Peer:
         )
         events_dir = root / "events"
         events_dir.mkdir(parents=True, exist_ok=True)
-        builder, parent = Builder(self.sdk), None
+        builder, parent = Builder(self.sdk, self.tool), None
         steps = workload.steps(request["seed"], request["n"], scale=request.get("scale", 1.0))
         for index, step in enumerate(steps):
             event = builder.event(step, parent)
@@ -206,7 +208,8 @@ class Peer:
         if log is None:
             root = self.conversations[name][1]
             log = self.logs[name] = self.sdk.EventLog(self.sdk.io.LocalFileStore(str(root)), dir_path="events")
-        clock, samples = time.perf_counter, []
+        clock = time.perf_counter
+        samples: list[float] = []
         for start in request["starts"]:
             began = clock()
             got = log[start : start + count]
@@ -228,7 +231,7 @@ class Peer:
 
 
 def main() -> None:
-    peer = Peer(Path(sys.argv[1]))
+    peer = Peer(Path(sys.argv[1]), sys.argv[2])
     for line in sys.stdin:
         request = json.loads(line)
         try:

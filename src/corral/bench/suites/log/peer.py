@@ -6,7 +6,7 @@ Invariants:
   per request and reply, so its measurements can be interleaved with ours round by round.
 * The virtualenv lives under the data directory (never in git) and counts as built only once the
   install finished (a marker file); a missing interpreter or a failed install makes the peer
-  "not available: <why>", never a crash.
+  "not measured: <why>", never a crash.
 * Building the virtualenv (network: PyPI) happens only when the caller allows it (not in ``--quick``).
 """
 
@@ -17,11 +17,13 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
+
+from corral.vocab.tools import BASH
 
 PACKAGE = "openhands-sdk"
 VERSION = "1.58.2"
@@ -32,6 +34,22 @@ _PREFIX = b"@@peer "
 
 class PeerUnavailable(Exception):
     """The peer cannot be measured here; the message says why."""
+
+
+# The replies of ``openhands_peer.py`` (one JSON line each), by request.
+class Versions(TypedDict):
+    openhands_sdk: str
+    python: str
+
+
+class Samples(TypedDict):
+    samples: list[float]
+
+
+class Recovered(TypedDict):
+    seconds: float
+    events: int
+    digest: str
 
 
 def find_python(explicit: Path | None = None) -> Path | None:
@@ -93,24 +111,41 @@ async def ensure_venv(data_dir: Path, python: Path | None, *, build: bool) -> Pa
 
 
 class PeerProcess:
-    """A running ``openhands_peer.py``; ``call(op, **fields)`` sends one request and returns its reply."""
+    """A running ``openhands_peer.py``; one method per request it serves."""
 
     def __init__(self, python: Path, workdir: Path, log: Path):
         self.python, self.workdir, self.log = python, workdir, log
         self._process: Process | None = None
         self._stdout: BufferedByteReceiveStream | None = None
-        self.versions: dict[str, Any] = {}
+        self.versions: Versions | None = None
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as errors:
-            self._process = await anyio.open_process([str(self.python), str(SCRIPT), str(self.workdir)], stderr=errors)
+            command = [str(self.python), str(SCRIPT), str(self.workdir), BASH]
+            self._process = await anyio.open_process(command, stderr=errors)
         assert self._process.stdout is not None
         self._stdout = BufferedByteReceiveStream(self._process.stdout)
         with anyio.fail_after(180):
-            self.versions = await self.call("hello")
+            self.versions = cast(Versions, await self._call("hello"))
 
-    async def call(self, op: str, **fields: Any) -> dict[str, Any]:
+    async def start_append(self, system: str, seed: int, n: int) -> None:
+        await self._call("start_append", system=system, seed=seed, n=n)
+
+    async def append(self, system: str, count: int) -> list[float]:
+        return cast(Samples, await self._call("append", system=system, count=count))["samples"]
+
+    async def fill(self, name: str, seed: int, n: int, scale: float) -> None:
+        await self._call("fill", name=name, seed=seed, n=n, scale=scale)
+
+    async def slice(self, name: str, starts: list[int], count: int) -> list[float]:
+        return cast(Samples, await self._call("slice", name=name, starts=starts, count=count))["samples"]
+
+    async def recover(self, name: str) -> Recovered:
+        return cast(Recovered, await self._call("recover", name=name))
+
+    async def _call(self, op: str, **fields: object) -> dict[str, Any]:
+        """Send one request, return its reply: a JSON line from the peer's interpreter, taken as documented."""
         process, stdout = self._process, self._stdout
         assert process is not None and process.stdin is not None and stdout is not None
         await process.stdin.send((json.dumps({"op": op, **fields}) + "\n").encode())
@@ -146,7 +181,7 @@ class PeerLog:
         self.name, self.process, self.system = name, process, system
 
     async def start_append(self, seed: int, n: int) -> None:
-        await self.process.call("start_append", system=self.system, seed=seed, n=n)
+        await self.process.start_append(self.system, seed, n)
 
     async def append(self, count: int) -> list[float]:
-        return (await self.process.call("append", system=self.system, count=count))["samples"]
+        return await self.process.append(self.system, count)

@@ -13,7 +13,7 @@ import random
 import statistics
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 import anyio
 
@@ -25,6 +25,7 @@ from corral.bench.suites.log.setup import PEER, Systems
 
 Raw = dict[tuple[str, str], list[float]]
 SLICE = 100
+T = TypeVar("T")
 
 
 class Appender(Protocol):
@@ -133,12 +134,12 @@ class Fills:
         if name == PEER:
             assert self.systems.peer is not None
             label = f"n{n}-s{scale}"
-            await self.systems.peer.call("fill", name=label, seed=seed, n=n, scale=scale)
+            await self.systems.peer.fill(label, seed, n, scale)
             return label
         return await self.systems.corral[name].fill(seed, n, scale=scale, batch=batch)
 
 
-def _chunks(items: list[Any], rounds: int) -> list[list[Any]]:
+def _chunks(items: list[T], rounds: int) -> list[list[T]]:
     size = max(1, -(-len(items) // rounds))
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -147,10 +148,10 @@ def _slicer(systems: Systems, name: str, target: str, chunks: list[list[int]]) -
     pending = iter(chunks)
 
     async def call() -> list[float]:
-        starts = next(pending, [])
+        starts = next(pending, list[int]())
         if name == PEER:
             assert systems.peer is not None
-            return (await systems.peer.call("slice", name=target, starts=starts, count=SLICE))["samples"]
+            return await systems.peer.slice(target, starts, SLICE)
         return await systems.corral[name].slice(target, starts, SLICE)
 
     return call

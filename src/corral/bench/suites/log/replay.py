@@ -23,8 +23,8 @@ def _recoverer(systems: Systems, name: str, target: str, reps: int, seen: Seen) 
         for _ in range(reps):
             if name == PEER:
                 assert systems.peer is not None
-                reply = await systems.peer.call("recover", name=target)
-                seconds, events, digest = float(reply["seconds"]), int(reply["events"]), str(reply["digest"])
+                reply = await systems.peer.recover(target)
+                seconds, events, digest = reply["seconds"], reply["events"], reply["digest"]
             else:
                 seconds, events, digest = await systems.corral[name].recover(target)
             seen.setdefault(name, set()).add((events, digest))
@@ -120,5 +120,5 @@ def ratios(result: SuiteResult, raw: Raw) -> None:
                 raw.get((PEER, f"recovery@{n}"), []),
             )
     if not arm.metrics:
-        arm.status = "not available: no pair of arms to compare was measured"
+        arm.not_measured("no pair of arms to compare was measured")
     result.arms.append(arm)

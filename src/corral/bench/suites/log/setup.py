@@ -22,8 +22,6 @@ class Systems:
         default_factory=lambda: dict[str, SqliteFloor | PostgresFloor]()
     )
     peer: peers.PeerProcess | None = None
-    #: arm name → the corral arm it is the floor of
-    floor_of: dict[str, str] = field(default_factory=lambda: dict[str, str]())
 
 
 def _arm(result: SuiteResult, name: str, description: str) -> Arm:
@@ -47,7 +45,6 @@ async def _open_sqlite(ctx: Context, result: SuiteResult, stack: AsyncExitStack,
         await floor.open()
         stack.push_async_callback(floor.aclose)
         systems.floors[floor.name] = floor
-        systems.floor_of[floor.name] = corral.name
 
 
 async def _open_postgres(ctx: Context, result: SuiteResult, stack: AsyncExitStack, systems: Systems) -> None:
@@ -58,7 +55,8 @@ async def _open_postgres(ctx: Context, result: SuiteResult, stack: AsyncExitStac
     )
     floor_arm = _arm(result, "floor/postgres", "bare asyncpg autocommit INSERT of the same row, same server")
     if pg.unavailable:
-        corral_arm.status = floor_arm.status = f"not available: {pg.unavailable}"
+        corral_arm.not_measured(pg.unavailable)
+        floor_arm.not_measured(pg.unavailable)
         return
     corral = CorralLog(corral_arm.name, await pg.fresh_url())
     await corral.open()
@@ -67,15 +65,12 @@ async def _open_postgres(ctx: Context, result: SuiteResult, stack: AsyncExitStac
     await floor.open()
     stack.push_async_callback(floor.aclose)
     systems.corral[corral.name], systems.floors[floor.name] = corral, floor
-    systems.floor_of[floor.name] = corral.name
 
 
 async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, systems: Systems) -> None:
     arm = _arm(result, PEER, f"{peers.PACKAGE} {peers.VERSION}, driven through its public classes in a subprocess")
     if ctx.quick and not ctx.overrides.get("log.peer"):
-        arm.status = (
-            "not available: skipped by --quick (importing openhands-sdk alone takes 10-30 s); --set log.peer=true"
-        )
+        arm.not_measured("skipped by --quick (importing openhands-sdk alone takes 10-30 s); --set log.peer=true")
         return
     try:
         python = await anyio.to_thread.run_sync(peers.find_python, ctx.peer_python)
@@ -84,12 +79,12 @@ async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, s
         stack.push_async_callback(process.aclose)
         await process.start()
     except (peers.PeerUnavailable, OSError, TimeoutError) as exc:
-        arm.status = f"not available: {exc}"
+        arm.not_measured(str(exc))
         return
     systems.peer = process
-    version = process.versions
+    version = process.versions or {"openhands_sdk": "?", "python": "?"}
     arm.description += (
-        f" (openhands-sdk {version.get('openhands_sdk')} on Python {version.get('python')}; LocalFileStore:"
+        f" (openhands-sdk {version['openhands_sdk']} on Python {version['python']}; LocalFileStore:"
         " one file per event, atomic write + fsync)"
     )
 

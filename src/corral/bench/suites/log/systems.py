@@ -21,14 +21,14 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
-import asyncpg
 
-from corral.bench import context
+from corral.bench import context, pg
 from corral.bench.workload import Step, steps
 from corral.db.engines import open_database
 from corral.harness.context import build_messages
 from corral.harness.log import SessionLog
 from corral.session import EventType, NewEvent, NewSession, SessionStore
+from corral.vocab.tools import BASH
 
 FLOOR_TABLE = (
     "CREATE TABLE IF NOT EXISTS events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,"
@@ -43,7 +43,7 @@ def new_event(step: Step) -> NewEvent:
     """The corral event for a workload step (what the harness will write for the same moment)."""
     content = [{"type": "text", "text": step.text}]
     if step.kind == "tool_use":
-        return NewEvent("agent.tool_use", {"name": "bash", "input": {"command": step.text}}, id=step.id)
+        return NewEvent("agent.tool_use", {"name": BASH, "input": {"command": step.text}}, id=step.id)
     if step.kind == "tool_result":
         data = {"tool_use_id": step.tool_use_id, "content": content, "is_error": step.is_error}
         return NewEvent("agent.tool_result", data)
@@ -83,7 +83,8 @@ class CorralLog:
 
     async def append(self, count: int) -> list[float]:
         batch, self._pending = self._pending[:count], self._pending[count:]
-        emit, session_id, clock, samples = self.store.emit_event, self._emit_session, time.perf_counter, []
+        emit, session_id, clock = self.store.emit_event, self._emit_session, time.perf_counter
+        samples: list[float] = []
         for event in batch:
             start = clock()
             await emit(session_id, event)
@@ -98,7 +99,8 @@ class CorralLog:
         return session_id
 
     async def slice(self, session_id: str, starts: list[int], count: int) -> list[float]:
-        clock, samples = time.perf_counter, []
+        clock = time.perf_counter
+        samples: list[float] = []
         for start in starts:
             began = clock()
             got = await self.store.get_events(session_id, start + 1, start + 1 + count)
@@ -179,7 +181,8 @@ class SqliteFloor:
 
     def _append(self, rows: list[tuple[str, str, str]]) -> list[float]:
         assert self._conn is not None
-        execute, clock, samples = self._conn.execute, time.perf_counter, []
+        execute, clock = self._conn.execute, time.perf_counter
+        samples: list[float] = []
         sql = "INSERT INTO events (session_id, seq, id, type, created_at, payload) VALUES (?, ?, ?, ?, ?, ?)"
         for event_id, kind, payload in rows:
             self._seq += 1
@@ -196,12 +199,12 @@ class PostgresFloor:
 
     def __init__(self, name: str, url: str):
         self.name, self.url = name, url
-        self._conn: asyncpg.Connection | None = None
+        self._conn: pg.Connection | None = None
         self._rows: list[tuple[str, str, str]] = []
         self._seq = 0
 
     async def open(self) -> None:
-        self._conn = conn = await asyncpg.connect(self.url)
+        self._conn = conn = await pg.connect(self.url)
         await conn.execute(FLOOR_TABLE.format(suffix=""))
         await conn.execute(FLOOR_INDEX)
 
@@ -215,7 +218,8 @@ class PostgresFloor:
     async def append(self, count: int) -> list[float]:
         assert self._conn is not None
         batch, self._rows = self._rows[:count], self._rows[count:]
-        execute, clock, samples = self._conn.execute, time.perf_counter, []
+        execute, clock = self._conn.execute, time.perf_counter
+        samples: list[float] = []
         sql = "INSERT INTO events (session_id, seq, id, type, created_at, payload) VALUES ($1, $2, $3, $4, $5, $6)"
         for event_id, kind, payload in batch:
             self._seq += 1

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import anyio
 
-from corral.bench import probe
 from corral.bench.measure import add_latency, add_value, phase
 from corral.bench.procs import Child, CorralServe, ModelServer, corral_env
 from corral.bench.results import Arm, Check, SuiteResult
@@ -26,25 +25,15 @@ from corral.bench.suites.api.client import client, new_session
 from corral.bench.suites.recovery.scenario import Round, drive, model_script, wait_running, worker
 from corral.db.engines import open_database
 from corral.session import SessionStore
+from corral.vocab.tools import TOOLSET
 
 TTL = 2.0
-
-
-def _missing() -> str | None:
-    return probe.first(
-        probe.missing_attribute("corral.cli", "worker"),
-        probe.missing_attribute("corral.testing", "ScriptedModelServer"),
-        probe.missing_attribute("corral.sandbox.local.provider", "LocalSandboxProvider"),
-    )
 
 
 async def run(ctx: Context, result: SuiteResult) -> None:
     rounds, per_round = ctx.pick("recovery.rounds", 1, 2), ctx.pick("recovery.sessions", 4, 12)
     arm = Arm("kill-9", f"{per_round} sessions mid-turn on the killed worker, {rounds} round(s), lease TTL {TTL:g} s")
     result.arms.append(arm)
-    if why := _missing():
-        arm.status = f"not available: {why}"
-        return
     url = await ctx.postgres.fresh_url() if not ctx.postgres.unavailable else f"sqlite:///{ctx.scratch / 'corral.db'}"
     result.params.update(
         {"rounds": rounds, "sessions_per_round": per_round, "lease_ttl_seconds": TTL, "engine": url.split(":")[0]}
@@ -69,7 +58,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         store = SessionStore(db)
         stack.push_async_callback(store.aclose)
         http = await stack.enter_async_context(client(serve.url, serve.key, 4 * per_round + 20))
-        agent = {"name": "bench-recovery", "model": "claude-bench", "tools": [{"type": "agent_toolset_20260401"}]}
+        agent = {"name": "bench-recovery", "model": "claude-bench", "tools": [{"type": TOOLSET}]}
         agent_id = str((await http.post("/v1/agents", json=agent)).raise_for_status().json()["id"])
         environment = {
             "name": "bench-recovery-env",
@@ -131,7 +120,6 @@ def _record(arm: Arm, result: SuiteResult, done: list[Round]) -> None:
 
 SUITE = Suite(
     "recovery",
-    "kill -9 of a worker mid-turn: time to resume, events lost, tool calls executed twice",
     "corral worker; the scripted model server; the local sandbox provider; PostgreSQL (else SQLite)",
     run,
 )

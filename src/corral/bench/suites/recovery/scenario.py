@@ -27,6 +27,7 @@ from corral._types import JSONObject
 from corral.bench.procs import Child
 from corral.bench.suites.api.client import Stream, send_message, watching
 from corral.session import SessionStore
+from corral.vocab.tools import BASH
 
 CALLS = 4
 
@@ -36,7 +37,7 @@ def model_script(calls: int = CALLS) -> JSONObject:
         return {
             "content": [
                 {"type": "text", "text": "Next step."},
-                {"type": "tool_use", "name": "bash", "input": {"command": command}},
+                {"type": "tool_use", "name": BASH, "input": {"command": command}},
             ]
         }
 
@@ -93,7 +94,7 @@ def doubles_in(stream: Stream) -> int | None:
     results = [s for s in stream.events if s.kind == "agent.tool_result"]
     if not results:
         return None
-    text = "".join(block.get("text", "") for block in results[-1].data.get("content") or [] if isinstance(block, dict))
+    text = "".join(block.get("text", "") for block in results[-1].data.get("content") or [])
     counts: dict[str, int] = {}
     for marker in re.findall(r"call-\d+", text):
         counts[marker] = counts.get(marker, 0) + 1

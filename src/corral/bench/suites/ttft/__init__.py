@@ -15,7 +15,6 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from dataclasses import asdict, replace
 
-from corral.bench import probe
 from corral.bench.procs import ModelServer
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
@@ -26,6 +25,7 @@ from corral.bench.suites.ttft.world import SyntheticStart, script
 from corral.config import Settings
 from corral.db.engines import open_database
 from corral.errors import SandboxError
+from corral.sandbox.local.provider import LocalSandboxProvider
 from corral.session import SessionStore
 
 
@@ -38,22 +38,10 @@ def params_for(ctx: Context) -> Params:
     return replace(base, **ctx.overrides.get("ttft.params", {}))
 
 
-def _missing() -> str | None:
-    return probe.first(
-        probe.missing_attribute("corral.harness", "Runtime"),
-        probe.missing_attribute("corral.testing", "ScriptedModelServer"),
-        probe.missing_attribute("corral.sandbox.local.provider", "LocalSandboxProvider"),
-    )
-
-
 async def run(ctx: Context, result: SuiteResult) -> None:
     params = params_for(ctx)
     result.params.update(asdict(params))
     result.arms.extend(Arm(a.name, a.description) for a in ARMS)
-    if why := _missing():
-        for arm in result.arms:
-            arm.status = f"not available: {why}"
-        return
     draws = draw(params, ctx.seed)
     blocks = ctx.pick("ttft.blocks", 1, 2)
     outcomes: dict[str, list[Outcome]] = {a.name: [] for a in ARMS}
@@ -102,8 +90,6 @@ async def _one(
 async def _world(
     ctx: Context, result: SuiteResult, stack: AsyncExitStack, params: Params
 ) -> tuple[SessionStore, SyntheticStart, Settings] | None:
-    from corral.sandbox.local.provider import LocalSandboxProvider
-
     db = open_database(f"sqlite:///{ctx.scratch / 'ttft.db'}")
     await db.open()
     stack.push_async_callback(db.close)
@@ -117,7 +103,7 @@ async def _world(
         local = await LocalSandboxProvider(base).__aenter__()
     except SandboxError as exc:
         for arm in result.arms:
-            arm.status = f"not available: the local sandbox provider cannot start: {exc.message}"
+            arm.not_measured(f"the local sandbox provider cannot start here: {exc.message}")
         return None
     stack.push_async_callback(local.aclose)
     return store, SyntheticStart(local), base
@@ -125,7 +111,6 @@ async def _world(
 
 SUITE = Suite(
     "ttft",
-    "time to first token: coupled (eager) vs lazy vs speculative vs warm pool, common random numbers",
     "corral.harness Runtime; corral.testing scripted model server; the local sandbox provider",
     run,
 )

@@ -16,11 +16,13 @@ import anyio
 from corral._types import JSONObject
 from corral.bench.suites.ttft.draws import SessionDraw
 from corral.bench.suites.ttft.world import Recorder, SyntheticStart
+from corral.catalog.tools import resolve_tools
 from corral.config import ProviderConfig, Settings
 from corral.harness import Runtime
 from corral.sandbox import ProvisionSpec
 from corral.session import NewEvent, NewSession, SessionStore
 from corral.vocab.options import ProvisioningMode
+from corral.vocab.tools import TOOLSET
 
 WORKSPACE, ENVIRONMENT = "wrkspc_bench", "env_bench_ttft"
 AGENT: JSONObject = {
@@ -29,7 +31,8 @@ AGENT: JSONObject = {
     "version": 1,
     "model": {"id": "claude-bench"},
     "system": "Be brief.",
-    "tools": [{"type": "agent_toolset_20260401"}],
+    # resolved as the catalog resolves an agent's tools at the API edge (what a session's snapshot holds)
+    "tools": resolve_tools([{"type": TOOLSET}], [], 128),
 }
 
 

@@ -54,7 +54,8 @@ def _start(rng: random.Random, p: Params) -> float:
 
 def draw(params: Params, seed: int) -> list[SessionDraw]:
     rng = random.Random(seed)
-    clock, sessions = 0.0, []
+    clock = 0.0
+    sessions: list[SessionDraw] = []
     for index in range(params.sessions):
         clock += rng.expovariate(params.arrivals_per_second)
         hands = rng.random() >= params.no_hands_share

@@ -29,7 +29,7 @@ def record(
         if name != BASELINE and found and base:
             _pair(ratios, name, base, {o.index: o for o in found})
     if not ratios.metrics:
-        ratios.status = "not available: no pair of arms was measured"
+        ratios.not_measured("no pair of arms was measured")
     result.arms.append(ratios)
     errors = sum(1 for found in outcomes.values() for o in found if o.done is None)
     result.checks.append(Check("every session of every arm finished its turn", errors == 0, f"{errors} unfinished"))

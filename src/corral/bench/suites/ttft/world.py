@@ -20,6 +20,7 @@ import anyio
 from corral._types import JSONObject
 from corral.bench.suites.ttft.draws import Params
 from corral.sandbox import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.vocab.tools import BASH
 
 
 def script(params: Params, seed: int) -> JSONObject:
@@ -29,7 +30,7 @@ def script(params: Params, seed: int) -> JSONObject:
         "tokens_per_second": params.tokens_per_second / scale,
         "seed": seed,
     }
-    call = {"type": "tool_use", "name": "bash", "input": {"command": "true"}}
+    call = {"type": "tool_use", "name": BASH, "input": {"command": "true"}}
     first = {"content": [{"type": "text", "text": "Let me run that."}, call]}
     final = {"content": [{"type": "text", "text": "Done: it worked."}], "stop_reason": "end_turn"}
     no_hands = {"content": [{"type": "text", "text": "Here is the answer, no tools needed."}]}
