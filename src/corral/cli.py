@@ -6,6 +6,7 @@ composition root (``corral.api``, ``corral.bench`` …); no logic here beyond ar
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,16 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            typer.echo(f"corral: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+            raise typer.Exit(2) from None
+
+
 @app.command()
 def version() -> None:
     """Print corral's version."""
@@ -51,6 +62,7 @@ def serve(
     from corral.compose.bootstrap import first_start_key
 
     settings = load_settings().with_overrides(host=host, port=port)
+    _check_port(settings.host, settings.port)  # before anything else starts: a taken port is reported at once
     secret = anyio.run(first_start_key, settings)
     if secret is not None:
         typer.echo(
@@ -112,7 +124,11 @@ def keys_create(
     """Create an API key and print it (once; only its hash is stored)."""
     from corral.compose.bootstrap import create_key
 
-    secret, workspace_id = anyio.run(create_key, load_settings(), workspace, name)
+    try:
+        secret, workspace_id = anyio.run(create_key, load_settings(), workspace, name)
+    except ConfigError as exc:
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"# workspace {workspace_id}", err=True)
     typer.echo(secret)
 

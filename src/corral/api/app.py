@@ -30,6 +30,10 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="A self-hostable runtime that speaks the Claude Managed Agents API",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a public CDN, so they are blank offline (and
+        # corral's users may be): the API is described by /openapi.json alone
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = None
     routers = [module.router for module in (agents, environments, sessions, events, system)]

@@ -32,7 +32,7 @@ from corral.ids import new_id
 
 log = logging.getLogger("corral.api")
 
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
 BETA = "managed-agents-2026-04-01"
 
 

@@ -6,10 +6,13 @@ Kept apart from ``services`` (which starts the harness and imports model SDKs) s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from corral.catalog import Catalog, CatalogLimits
 from corral.config import Settings
 from corral.db import Database
 from corral.db.engines import open_database
+from corral.errors import ConfigError
 
 
 def open_db(settings: Settings) -> Database:
@@ -40,8 +43,20 @@ async def first_start_key(settings: Settings) -> str | None:
         await db.close()
 
 
+def existing_sqlite(settings: Settings) -> None:
+    """Refuse to act on a SQLite database that does not exist yet: a key made there would belong to a database
+    no server uses (``corral keys create`` run outside the server's data directory)."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise ConfigError(
+            f"no corral database at {url.removeprefix('sqlite:///')}: run this where the server runs, or set"
+            " CORRAL_DATA_DIR (or CORRAL_DATABASE_URL) to the server's"
+        )
+
+
 async def create_key(settings: Settings, workspace: str, name: str) -> tuple[str, str]:
-    """A new key of the workspace called ``workspace``: ``(secret, workspace_id)``."""
+    """A new key of the workspace called ``workspace``: ``(secret, workspace_id)``, in an existing database."""
+    existing_sqlite(settings)
     db = open_db(settings)
     await db.open()
     try:

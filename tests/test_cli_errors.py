@@ -1,0 +1,52 @@
+"""The command line's first minutes: mistakes are one clear line and exit status 2, before anything starts."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from corral.api.app import create_app
+from corral.config import Settings
+
+
+def corral(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "corral", *args],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_port_in_use_is_reported_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = corral("serve", "--port", str(port), cwd=tmp_path, env={"CORRAL_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 2
+    assert done.stderr == f"corral: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert not (tmp_path / "data").exists()  # no database, no key: nothing started
+
+
+def test_keys_create_refuses_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    done = corral("keys", "create", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"corral: no corral database at {tmp_path / '.corral' / 'corral.db'}: ")
+    assert done.stdout == "" and not (tmp_path / ".corral").exists()
+
+
+def test_keys_create_works_where_the_server_keeps_its_database(tmp_path: Path) -> None:
+    env = {"CORRAL_DATA_DIR": str(tmp_path / "data")}
+    assert corral("migrate", cwd=tmp_path, env=env).returncode == 0
+    done = corral("keys", "create", "--workspace", "team", cwd=tmp_path, env=env)
+    assert done.returncode == 0 and done.stdout.startswith("sk-") and "# workspace wrkspc_" in done.stderr
+
+
+def test_no_page_loads_assets_from_elsewhere() -> None:
+    paths = {getattr(route, "path", "") for route in create_app(Settings()).routes}
+    assert "/openapi.json" in paths and not paths & {"/docs", "/redoc", "/docs/oauth2-redirect"}
