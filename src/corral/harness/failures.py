@@ -14,8 +14,20 @@ import anyio
 from corral.errors import ModelError
 from corral.harness import emits
 from corral.harness.harness import TurnLimits
+from corral.harness.models.registry import ResolvedModel
 from corral.harness.writer import Writer
 from corral.session import NewEvent
+
+
+def named(err: ModelError, resolved: ResolvedModel) -> ModelError:
+    """``err`` with its message naming the provider and the URL the request went to."""
+    return type(err)(
+        f"{resolved.describe()}: {err.message}",
+        retryable=err.retryable,
+        retry_after=err.retry_after,
+        code=err.code,
+        details=err.details,
+    )
 
 
 async def model_failed(writer: Writer, limits: TurnLimits, span_id: str, err: ModelError) -> None:

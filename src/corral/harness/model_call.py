@@ -9,6 +9,7 @@ Failures follow ``failures`` (retry with backoff, or give up); compaction is ``s
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import anyio
@@ -18,7 +19,7 @@ from corral.harness import compaction, emits
 from corral.harness.agent import AgentConfig
 from corral.harness.context import build_messages
 from corral.harness.decide import RUNNING
-from corral.harness.failures import give_up, model_failed
+from corral.harness.failures import give_up, model_failed, named
 from corral.harness.harness import Harness
 from corral.harness.models.base import ModelRequest, ToolSpec
 from corral.harness.models.registry import ResolvedModel
@@ -29,6 +30,8 @@ from corral.harness.writer import Writer
 from corral.sandbox.hands import Hands
 from corral.session import Event, NewEvent
 from corral.vocab.tools import SANDBOX_TOOLS
+
+log = logging.getLogger("corral.harness")
 
 
 @dataclass
@@ -46,6 +49,7 @@ class ModelCall:
         try:
             resolved = self.harness.models.resolve(self.agent.model_id)
         except ModelError as err:
+            log.warning("session %s: %s", self.writer.session_id, err.message)
             await give_up(self.writer, list(prelude), err.session_error_type, err.message)
             return
         messages = build_messages(self.writer.events, self.writer.state.compaction)
@@ -84,7 +88,8 @@ class ModelCall:
                 await self._cut_short(collector)
             raise
         if failure is not None or collector.finished is None:
-            error = failure or ModelError("the response ended without finishing")
+            error = named(failure or ModelError("the response ended without finishing"), resolved)
+            log.warning("session %s: model request failed: %s", self.writer.session_id, error.message)
             await model_failed(self.writer, self.harness.limits, start.id, error)
             return
         events = response_events(collector.response(), self.agent, self.client_runs)

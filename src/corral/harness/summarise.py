@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from corral.errors import ModelError
 from corral.harness import compaction, emits
-from corral.harness.failures import give_up, model_failed
+from corral.harness.failures import give_up, model_failed, named
 from corral.harness.harness import Harness
 from corral.harness.models.base import BlockFinished, ModelRequest, ResponseFinished, Usage
 from corral.harness.models.content import Message, Text
@@ -35,7 +35,7 @@ async def compact(
             method = "summary"
         except ModelError as err:
             if err.retryable:
-                await model_failed(writer, harness.limits, start.id, err)
+                await model_failed(writer, harness.limits, start.id, named(err, resolved))
                 return
     compacted = NewEvent(
         "agent.thread_context_compacted", {"summary": summary, "through_seq": plan.through_seq, "method": method}

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 from corral.config import ProviderConfig
 from corral.errors import ErrorCode, ModelRequestFailed
+from corral.harness.models import anthropic, openai
 from corral.harness.models.anthropic import AnthropicClient
 from corral.harness.models.base import ModelClient
 from corral.harness.models.openai import OpenAIClient
 
 DEFAULT_CONTEXT_WINDOW = {"anthropic": 200_000, "openai": 128_000}
+DEFAULT_URLS = {"anthropic": anthropic.DEFAULT_BASE_URL, "openai": openai.DEFAULT_BASE_URL}
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,12 @@ class ResolvedModel:
     name: str
     provider: str
     context_window: int
+    #: where requests go (the provider's ``base_url``, or its public default)
+    url: str
+
+    def describe(self) -> str:
+        """``provider (url)``: how failures name where a request went."""
+        return f"{self.provider} ({self.url})"
 
 
 class ModelRegistry:
@@ -48,7 +56,8 @@ class ModelRegistry:
                 code=ErrorCode.MODEL_NOT_FOUND,
             )
         window = config.context_window or DEFAULT_CONTEXT_WINDOW[config.kind]
-        return ResolvedModel(self._client(config), name, config.name, window)
+        url = config.base_url or DEFAULT_URLS[config.kind]
+        return ResolvedModel(self._client(config), name, config.name, window, url)
 
     def warm(self) -> None:
         """Build every configured provider's client and its lazy parts (blocking: run it in a thread at start-up,
