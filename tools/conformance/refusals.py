@@ -1,0 +1,102 @@
+"""Refusals as documented: requests of the SDK's generated tests that the API itself turns down, each with where
+that refusal is written down. A test refused this way is recorded as such, never counted as passing and never
+skipped.
+
+Invariants:
+
+* A refusal is recognised from the request that was sent (a placeholder value, a field corral documents as not
+  supported yet) together with the answer's status and error type, and for validation errors the parameter the
+  error names: never from an error message.
+* The table only grows with a reason: a refusal belongs here when the API documents it (the hosted API's own
+  rules, or a feature corral's README lists as refused with a 400 until it lands). Anything else a test is
+  refused with is a failure to fix, and the runner reports it as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from tools.conformance.transport import Exchange
+
+
+@dataclass(frozen=True)
+class Refusal:
+    label: str
+    why: str
+    matches: Callable[[Exchange], bool]
+
+
+def _invalid(exchange: Exchange) -> bool:
+    error = exchange.error or {}
+    return exchange.status == 400 and error.get("type") == "invalid_request_error"
+
+
+def _names_param(exchange: Exchange, name: str) -> bool:
+    """A 400 whose validation details name the query parameter ``name``."""
+    details = cast(dict[str, Any], (exchange.error or {}).get("details") or {})
+    errors = cast(list[dict[str, Any]], details.get("errors") or [])
+    return _invalid(exchange) and any(entry.get("loc") == ["query", name] for entry in errors)
+
+
+def _query_is(name: str, value: str) -> Callable[[Exchange], bool]:
+    return lambda exchange: (name, value) in exchange.query
+
+
+def _field(exchange: Exchange, name: str) -> Any:
+    body: Any = exchange.body
+    return cast(dict[str, Any], body).get(name) if isinstance(body, dict) else None
+
+
+def _sends(name: str) -> Callable[[Exchange], bool]:
+    return lambda exchange: _field(exchange, name) not in (None, [], {})
+
+
+def _sends_event(event_type: str) -> Callable[[Exchange], bool]:
+    def matches(exchange: Exchange) -> bool:
+        events = _field(exchange, "events")
+        return isinstance(events, list) and any(
+            isinstance(event, dict) and cast(dict[str, Any], event).get("type") == event_type
+            for event in cast(list[Any], events)
+        )
+
+    return matches
+
+
+def _placeholder(name: str, value: str, why: str) -> Refusal:
+    query_is = _query_is(name, value)
+    return Refusal(f"`{name}={value}`", why, lambda e: query_is(e) and _names_param(e, name))
+
+
+def _unsupported(label: str, sent: Callable[[Exchange], bool], why: str) -> Refusal:
+    return Refusal(label, why, lambda e: sent(e) and _invalid(e))
+
+
+_README = "README.md, API surface: not supported yet, refused with a clear 400"
+
+REFUSALS: list[Refusal] = [
+    _placeholder("limit", "0", "a page holds 1 to the maximum number of items; 0 is outside the range"),
+    _placeholder("version", "0", "agent versions are numbered from 1"),
+    _placeholder("agent_version", "0", "agent versions are numbered from 1"),
+    Refusal(
+        '`page="page"`',
+        "not a cursor the server issued: invalid cursors are a 400 (the SDK's pagination docstrings)",
+        lambda e: _query_is("page", "page")(e) and _invalid(e),
+    ),
+    _unsupported("agent `skills`", _sends("skills"), _README),
+    _unsupported("agent `multiagent`", _sends("multiagent"), _README),
+    _unsupported("session `resources`", _sends("resources"), _README),
+    _unsupported(
+        "session `vault_ids`",
+        _sends("vault_ids"),
+        _README + '; on update the hosted API rejects it too ("Not yet supported")',
+    ),
+    _unsupported("session `budget`", _sends("budget"), _README + " (`model_not_budgetable`: no list prices)"),
+    _unsupported("`user.define_outcome` events", _sends_event("user.define_outcome"), _README),
+]
+
+
+def documented_refusal(exchange: Exchange) -> Refusal | None:
+    """The documented refusal ``exchange`` is, if it is one."""
+    return next((refusal for refusal in REFUSALS if refusal.matches(exchange)), None)
