@@ -27,7 +27,7 @@ from tools.conformance.report import (
 )
 from tools.conformance.sdk import CACHE, fetch, installed_version
 from tools.conformance.server import postgres_database
-from tools.conformance.surface import Method, sdk_methods
+from tools.conformance.surface import Method, other_tests, sdk_methods
 
 PARITY = REPO / "PARITY.md"
 SCRATCH = CACHE / "last-run"
@@ -101,6 +101,6 @@ def run(engines: list[str], postgres_url: str | None, update_baseline: bool) -> 
         results[engine] = by_method(tests, methods)
         _print_engine(done, tests, results[engine])
     if set(results) == set(ENGINE_NAMES):
-        PARITY.write_text(parity(results, version))
+        PARITY.write_text(parity(results, version, other_tests(sdk_root, methods)))
         print(f"conformance: wrote {PARITY.relative_to(REPO)}")
     return _check(results, version, update_baseline)

@@ -41,7 +41,7 @@ and validates less; the `aiohttp` one needs a client library the SDK does not re
 from the SDK's resource classes.
 
 | | {engines} |
-|---|{rule}|
+|---|{rule}
 | methods that pass | {methods} |
 | tests that pass | {tests} |
 
@@ -92,7 +92,7 @@ def _summary(results: Results) -> dict[str, str]:
     }
 
 
-def parity(results: Results, sdk_version: str) -> str:
+def parity(results: Results, sdk_version: str, other_tests: Mapping[str, str]) -> str:
     """The text of ``PARITY.md``."""
     engines = list(results)
     methods = sorted(next(iter(results.values())))
@@ -106,6 +106,7 @@ def parity(results: Results, sdk_version: str) -> str:
     lines += [f"| {refusal.label} | {refusal.why} |" for refusal in REFUSALS]
     lines += ["", "## Not in this table", ""]
     lines += [f"* `client.beta.{name}`: {why}." for name, why in EXCLUDED.items()]
+    lines += [f"* the SDK's `beta/{name}` tests: {why}." for name, why in other_tests.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -26,6 +26,13 @@ EXCLUDED: dict[str, str] = {
     "models": "the Models API, not managed agents",
     "organization": "the Admin API (organization management)",
     "webhooks": "client-side signature checks (`unwrap`): no HTTP request",
+    "compliance": "the Compliance API (policy review cases of an organization), not managed agents",
+}
+
+# Test files under beta/ that belong to no resource of ``client.beta``, with what they test.
+OTHER_TESTS: dict[str, str] = {
+    "bedrock": "`Bedrock(client)`: Managed Agents as Amazon Bedrock serves them, another API",
+    "output_format_conversion": "client-side helpers of the Messages API",
 }
 
 _TEST_KINDS = ("test_method_", "test_raw_response_", "test_streaming_response_", "test_path_params_")
@@ -96,3 +103,15 @@ def test_files(sdk_root: Path, methods: list[Method]) -> list[PurePosixPath]:
         if resource_of(relative) in resources:
             chosen.append(relative)
     return chosen
+
+
+def other_tests(sdk_root: Path, methods: list[Method]) -> dict[str, str]:
+    """Test files (or folders) under beta/ of no resource of ``methods`` and not excluded, with what they test."""
+    resources = {method.resource for method in methods}
+    found: dict[str, str] = {}
+    for path in sorted((sdk_root / "tests" / "api_resources" / "beta").rglob("test_*.py")):
+        resource = resource_of(PurePosixPath(path.relative_to(sdk_root).as_posix()))
+        if resource is None or resource in resources or resource[0] in EXCLUDED:
+            continue
+        found.setdefault(resource[0], OTHER_TESTS.get(resource[0], "no resource of `client.beta` runs them"))
+    return found
