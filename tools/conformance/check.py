@@ -8,6 +8,7 @@ regression is printed).
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from collections.abc import Generator
@@ -61,8 +62,10 @@ def _print_engine(run: EngineRun, tests: list[TestVerdict], results: dict[Method
         f"{passed} of {reached} tests that reached corral pass ({run.seconds:.0f} s; logs in {SCRATCH / run.engine})"
     )
     for test in tests:
-        if test.verdict == "failed" or test.method is None:
-            print(f"  FAIL {test.nodeid}: {test.detail.splitlines()[0] if test.detail else test.verdict}")
+        if test.method is None:
+            print(f"  UNMAPPED {test.nodeid}: names no method of the SDK (left out of PARITY.md)")
+        elif test.verdict == "failed":
+            print(f"  FAIL {test.nodeid}: {test.detail.splitlines()[0] if test.detail else '?'}")
 
 
 def _check(results: dict[str, dict[Method, MethodResult]], version: str, update: bool) -> int:
@@ -92,7 +95,7 @@ def run(engines: list[str], postgres_url: str | None, update_baseline: bool) -> 
     # The engines run side by side: each is two child processes (server, pytest) waiting on each other over
     # loopback, so on an otherwise idle machine the two runs take about the time of one.
     with ThreadPoolExecutor(max_workers=len(engines)) as pool:
-        runs = list(pool.map(lambda engine: _run(engine, sdk_root, postgres_url), engines))
+        runs = list(pool.map(functools.partial(_run, sdk_root=sdk_root, postgres_url=postgres_url), engines))
     print(f"conformance: {', '.join(ENGINE_NAMES[e] for e in engines)} in {time.monotonic() - started:.0f} s")
     results: dict[str, dict[Method, MethodResult]] = {}
     for done in runs:

@@ -5,7 +5,7 @@ Invariants:
 * The child pytest runs in the extracted SDK tree (``tests.utils`` is the SDK's own), with this repository on
   ``PYTHONPATH`` only for the plugin; it never loads a ``conftest.py``.
 * A pytest exit status other than 0 (all passed) or 1 (some failed) means the run itself broke (a collection
-  error, a crash): that raises, it is never read as results.
+  error, a crash): that raises, it is never read as results. So does a run longer than ``_RUN_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from tools.conformance.surface import sdk_methods, test_files
 
 REPO = Path(__file__).resolve().parents[2]
 _PYTEST_INI = Path(__file__).with_name("pytest.ini")
-_TEST_TIMEOUT = 60
+_TEST_TIMEOUT = 30  # seconds, one test (pytest-timeout)
+_RUN_TIMEOUT = 600  # seconds, one engine's whole pytest run: a hung server ends the run, it never stalls it
 
 
 @dataclass(frozen=True)
@@ -44,19 +45,16 @@ def _routes(live: Live) -> frozenset[tuple[str, str]]:
     return frozenset((method.upper(), path) for path, item in paths.items() for method in item)
 
 
-def _pytest(sdk_root: Path, live: Live, scratch: Path) -> list[dict[str, Any]]:
-    report = scratch / "report.jsonl"
+def _settings(live: Live, scratch: Path) -> Path:
+    """What the plugin in the child needs (``CONFORMANCE_RUN``): where corral is, its key, where to report."""
     settings = scratch / "run.json"
-    settings.write_text(
-        json.dumps(
-            {
-                "base_url": live.base_url,
-                "api_key": live.api_key,
-                "workspace_id": live.workspace_id,
-                "report": str(report),
-            }
-        )
-    )
+    doc = {"base_url": live.base_url, "api_key": live.api_key, "workspace_id": live.workspace_id}
+    settings.write_text(json.dumps({**doc, "report": str(scratch / "report.jsonl")}))
+    return settings
+
+
+def _pytest(sdk_root: Path, live: Live, scratch: Path) -> list[dict[str, Any]]:
+    settings = _settings(live, scratch)
     env = {**os.environ, "PYTHONPATH": str(REPO), "CONFORMANCE_RUN": str(settings)}
     for name in [k for k in env if k.startswith("ANTHROPIC_")]:
         del env[name]  # the clients get their base URL and key from the run, never from the environment
@@ -64,10 +62,13 @@ def _pytest(sdk_root: Path, live: Live, scratch: Path) -> list[dict[str, Any]]:
     command += ["-p", "tools.conformance.plugin", f"--timeout={_TEST_TIMEOUT}"]
     command += [str(path) for path in test_files(sdk_root, sdk_methods())]
     with (scratch / "pytest.log").open("wb") as log:
-        status = subprocess.run(command, cwd=sdk_root, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        done = subprocess.run(
+            command, cwd=sdk_root, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=_RUN_TIMEOUT
+        )
+    status = done.returncode
     if status not in (0, 1):
         raise RuntimeError(f"pytest of the SDK's tests exited {status}; see {scratch / 'pytest.log'}")
-    return [json.loads(line) for line in report.read_text().splitlines()]
+    return [json.loads(line) for line in (scratch / "report.jsonl").read_text().splitlines()]
 
 
 def run_engine(engine: str, db_url: str, sdk_root: Path, scratch: Path) -> EngineRun:

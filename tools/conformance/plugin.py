@@ -11,8 +11,8 @@ Invariants:
   validates less, the ``aiohttp`` one needs a client library the SDK does not require. Tests that mock the HTTP
   layer (``@pytest.mark.respx``) never reach a server; they are deselected and written to the report as
   ``mocked``, so nothing disappears silently.
-* Every test that ran, and every deselected one, is one JSON line in the report (``CONFORMANCE_RUN``'s
-  ``report``): its node id, outcome, failure text and the exchanges its client had with corral.
+* Every test that ran, and every mocked one, is one JSON line in the report (``CONFORMANCE_RUN``'s ``report``):
+  its node id, outcome, failure text and the exchanges its client had with corral.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _strict(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     run = _run(config)
-    sources = {str(item.path): item.path.read_text() for item in items}
+    sources = {str(path): path.read_text() for path in {item.path for item in items}}
     prefixes = learn_prefixes(list(sources.values()))
     run.inputs = {path: scan_file(source, prefixes) for path, source in sources.items()}
     kept: list[pytest.Item] = []

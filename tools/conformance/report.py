@@ -12,6 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from tools.conformance.surface import EXCLUDED, Method
 
 ENGINE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 BASELINE = Path(__file__).with_name("baseline.json")
+_ID = re.compile(r"\b[a-z]+_[0-9A-Za-z]{16,}\b")
 Results = Mapping[str, Mapping[Method, MethodResult]]  # engine -> method -> result
 
 _HEADER = """\
@@ -61,11 +63,17 @@ def _counts(results: Results, method: Method) -> str:
     return " · ".join(f"{r[method].passed}/{r[method].reached}" for r in results.values())
 
 
+def _stable(detail: str) -> str:
+    """A failure's first line without the ids of the run's objects, so that PARITY.md changes only with results."""
+    first = detail.splitlines()[0] if detail else "?"
+    return _ID.sub("…", first)[:160]
+
+
 def _notes_of(result: MethodResult) -> list[str]:
     notes = [f"{n} refused: {label}" for label, n in sorted(result.refused.items())]
     if result.mocked:
         notes.append(f"{result.mocked} mocked in the SDK's tests")
-    causes = sorted({failure.detail.splitlines()[0][:160] if failure.detail else "?" for failure in result.failures})
+    causes = sorted({_stable(failure.detail) for failure in result.failures})
     notes += [f"fails: {cause}" for cause in causes]
     return notes
 

@@ -6,9 +6,10 @@ Invariants:
 * ``FACTORIES`` is the table that grows as corral serves more resources: one entry per kind, a function that
   makes a fresh object of that kind through the public API and returns its id. A kind without a factory keeps
   its made-up id (its route does not exist yet, so the test reports the method as missing).
-* A factory that needs a parent object (a session needs an agent and an environment; later a credential needs a
-  vault) asks ``Objects.parent(kind)``: the object the same test uses for that kind if it names one, so a path
-  such as ``/v1/vaults/{vault}/credentials/{credential}`` names two objects that belong together.
+* A session gets an agent and an environment of its own, not the test's: a test may archive its agent. A kind
+  that lives under another (a vault's credential, a session's resource) should use the test's own parent
+  (``Objects.real`` of the test's placeholder of that kind), so that a path such as
+  ``/v1/vaults/{vault_id}/credentials/{credential_id}`` names two objects that belong together.
 * A factory that fails raises ``SeedError``: the test errors in set-up and is reported as such, never passed.
 """
 
@@ -59,13 +60,6 @@ class Objects:
             return None
         self.made[placeholder] = factory(self)
         return self.made[placeholder]
-
-    def parent(self, kind: str) -> str:
-        """The id of the test's own object of ``kind`` if it names one (the first, by value), else a fresh one."""
-        for placeholder in sorted(self.wanted):
-            if placeholder.kind == kind and (real := self.real(placeholder)) is not None:
-                return real
-        return FACTORIES[kind](self)
 
 
 def new_agent(objects: Objects) -> str:
