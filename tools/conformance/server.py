@@ -90,7 +90,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def serve(db_url: str, scratch: Path) -> Generator[Live]:
     """Run ``corral serve`` on ``db_url`` (data and log under ``scratch``) until the block ends."""
     env = _environment(db_url, scratch / "data")
-    secret, workspace_id = _create_key(env)  # also migrates the empty database
     port = _free_port()
     log = scratch / "server.log"
     command = [sys.executable, "-m", "corral", "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -99,6 +98,7 @@ def serve(db_url: str, scratch: Path) -> Generator[Live]:
     try:
         base_url = f"http://127.0.0.1:{port}"
         _wait_ready(process, base_url, log)
+        secret, workspace_id = _create_key(env)  # the server made the database: keys create needs one
         yield Live(base_url, secret, workspace_id, log)
     finally:
         _stop(process)
