@@ -39,4 +39,4 @@ def install(app: FastAPI) -> None:
             )
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi

@@ -21,6 +21,8 @@ from anthropic.types.beta import (
 from anthropic.types.beta.sessions import BetaManagedAgentsSendSessionEvents, BetaManagedAgentsSessionEvent
 from pydantic import BaseModel, Field
 
+from corral.catalog.params.environments import CorralSandboxParams
+
 __all__ = [
     "AgentPage",
     "BetaEnvironmentDeleteResponse",
@@ -48,18 +50,11 @@ class ErrorBody(BaseModel):
     request_id: str
 
 
-class CorralSandboxConfig(BaseModel):
-    """corral extension: how the sandbox provider prepares this environment's sandboxes."""
-
-    warm_pool_size: int | None = Field(None, ge=0, le=32)
-    provisioning: Literal["lazy", "speculative", "eager"] | None = None
-
-
 class CloudConfig(BaseModel):
     type: Literal["cloud"]
     networking: BetaUnrestrictedNetwork | BetaLimitedNetwork
     packages: BetaPackages
-    corral: CorralSandboxConfig | None = Field(None, description="corral extension; absent unless set")
+    corral: CorralSandboxParams | None = Field(None, description="corral extension, echoed as sent; absent unless set")
 
 
 class Environment(BaseModel):

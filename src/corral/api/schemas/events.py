@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from corral.api.schemas.base import Strict, WholeNumber
 from corral.api.schemas.content import MessageBlock, ResultBlock, TextBlock
+from corral.catalog.params.base import Strict, WholeNumber
 
 
 class UserMessage(Strict):
