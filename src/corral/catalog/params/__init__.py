@@ -14,11 +14,12 @@ from corral.catalog.params.agents import (
     SessionAgent,
     SessionAgentUpdate,
 )
-from corral.catalog.params.base import FreeJSON, Metadata, MetadataPatch, Open, Strict, WholeNumber
+from corral.catalog.params.base import WHOLE, FreeJSON, Metadata, MetadataPatch, Open, Strict
 from corral.catalog.params.environments import ConfigParams, EnvironmentCreate, EnvironmentUpdate
 from corral.catalog.params.tools import MCPServerParams, MCPServers, ToolParam
 
 __all__ = [
+    "WHOLE",
     "AgentCreate",
     "AgentRef",
     "AgentUpdate",
@@ -37,5 +38,4 @@ __all__ = [
     "SessionAgentUpdate",
     "Strict",
     "ToolParam",
-    "WholeNumber",
 ]

@@ -15,7 +15,7 @@ from corral.catalog.limits import (
     ROLE_ARN_MAX,
     SYSTEM_MAX,
 )
-from corral.catalog.params.base import BY_JSON_TYPE, NOT_BLANK, FreeJSON, Metadata, MetadataPatch, Strict, WholeNumber
+from corral.catalog.params.base import BY_JSON_TYPE, NOT_BLANK, WHOLE, FreeJSON, Metadata, MetadataPatch, Strict
 from corral.catalog.params.tools import MCPServers, ToolParam
 from corral.vocab.options import EffortLevel, Speed
 
@@ -60,7 +60,7 @@ ExecutionIdentity = Annotated[ServiceAccount | AWSRole, Field(discriminator="typ
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), NOT_BLANK]
 System = Annotated[str, Field(max_length=SYSTEM_MAX)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
-Version = Annotated[WholeNumber, Field(ge=1)]
+Version = Annotated[int, Field(ge=1), WHOLE]
 
 
 class AgentCreate(Strict):

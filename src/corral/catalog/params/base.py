@@ -52,7 +52,9 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-WholeNumber = Annotated[int, BeforeValidator(_whole)]
+WHOLE = BeforeValidator(_whole)
+"""For ``int`` fields, placed after any bounds (``Annotated[int, Field(ge=1), WHOLE]``): bounds placed after a
+validator are documented as ``ge``/``le`` instead of JSON Schema's ``minimum``/``maximum``."""
 
 
 def refuse(message: LiteralString, value: object, kind: LiteralString = "value_error") -> PydanticCustomError:

@@ -16,7 +16,7 @@ from corral.catalog.limits import (
     PACKAGES_MAX,
     WARM_POOL_MAX,
 )
-from corral.catalog.params.base import NOT_BLANK, Matches, Metadata, MetadataPatch, Strict, WholeNumber, refuse
+from corral.catalog.params.base import NOT_BLANK, WHOLE, Matches, Metadata, MetadataPatch, Strict, refuse
 from corral.vocab.options import ProvisioningMode
 
 HOST_PATTERN = r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:\d{1,5})?$"
@@ -63,7 +63,7 @@ class PackagesParams(Strict):
 class CorralSandboxParams(Strict):
     """corral extension: how the sandbox provider prepares sandboxes of this environment."""
 
-    warm_pool_size: Annotated[WholeNumber, Field(ge=0, le=WARM_POOL_MAX)] | None = None
+    warm_pool_size: Annotated[int, Field(ge=0, le=WARM_POOL_MAX), WHOLE] | None = None
     provisioning: ProvisioningMode | None = None
 
 

@@ -22,7 +22,7 @@ from corral.catalog.limits import (
     URL_SOURCE_TOOLS_MAX,
     USER_LOCATION_FIELD_MAX,
 )
-from corral.catalog.params.base import BY_JSON_TYPE, FreeJSON, Matches, Open, Strict, WholeNumber, refuse
+from corral.catalog.params.base import BY_JSON_TYPE, WHOLE, FreeJSON, Matches, Open, Strict, refuse
 from corral.vocab.tools import BuiltinToolName, PermissionPolicyType, ServerToolName, ToolsetType
 
 
@@ -131,7 +131,7 @@ class BuiltinToolConfigParams(Strict):
     permission_policy: PermissionPolicy | None = None
     allowed_domains: Domains | None = None
     blocked_domains: Domains | None = None
-    max_content_tokens: Annotated[WholeNumber, Field(ge=1)] | None = None
+    max_content_tokens: Annotated[int, Field(ge=1), WHOLE] | None = None
     url_sources: URLSourcesParams | None = None
     user_location: UserLocationParam | None = None
 
