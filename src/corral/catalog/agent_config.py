@@ -36,7 +36,7 @@ from corral.catalog.params.agents import (
 from corral.catalog.params.tools import MCP_SERVERS, TOOLS
 from corral.catalog.tools import resolve_mcp_servers, resolve_tools
 from corral.errors import ErrorCode, InvalidRequest
-from corral.vocab.options import DEFAULT_EFFORT, DEFAULT_SPEED
+from corral.vocab.options import DEFAULT_EFFORT, DEFAULT_SPEED, EffortLevel
 
 CONFIG_FIELDS = (
     "name",
@@ -66,7 +66,7 @@ def resolve_model(value: ModelParam | None, stored: Mapping[str, Any] | None = N
     return {"id": value.id, "effort": _effort(level, stored), "speed": speed, "inference_geo": value.inference_geo}
 
 
-def _effort(level: str | None, stored: Mapping[str, Any] | None) -> JSONObject:
+def _effort(level: EffortLevel | None, stored: Mapping[str, Any] | None) -> JSONObject:
     if level is not None:
         return {"type": level}
     fallback = stored.get("effort") if stored else None

@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import assert_never
 
 from corral._types import JSONObject
 from corral.catalog.params.tools import (
@@ -164,6 +165,8 @@ def resolve_tools(raw: Sequence[ToolParam], servers: Sequence[JSONObject], max_t
                 resolved.append(toolset)
             case CustomToolParams():
                 resolved.append(_custom(tool))
+            case _:
+                assert_never(tool)
     unreferenced = sorted(server_names - referenced)
     if unreferenced:
         raise InvalidRequest(f"MCP servers {unreferenced} are not referenced by any mcp_toolset in tools")
