@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from corral.catalog import AgentFilter, Catalog, CatalogLimits
+from corral.catalog.params import AgentCreate, AgentUpdate, EnvironmentCreate, EnvironmentUpdate
 from corral.db import Database, all_rows
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.session import NewSession, SessionStore
@@ -25,10 +26,10 @@ async def catalog(database: Database) -> Catalog:
 
 
 async def test_versions_are_dense_and_immutable(catalog: Catalog) -> None:
-    agent = await catalog.create_agent(WS, {"name": "a", "model": "m", "system": "one"})
+    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="m", system="one"))
     for text in ("two", "three"):
-        await catalog.update_agent(WS, agent.id, {"system": text})
-    same = await catalog.update_agent(WS, agent.id, {"system": "three", "metadata": {}})
+        await catalog.update_agent(WS, agent.id, AgentUpdate(system=text))
+    same = await catalog.update_agent(WS, agent.id, AgentUpdate(system="three", metadata={}))
     assert same.version == 3
     page = await catalog.list_agent_versions(WS, agent.id, limit=10, page=None)
     assert [(v.version, v.doc["system"]) for v in page.items] == [(3, "three"), (2, "two"), (1, "one")]
@@ -36,12 +37,12 @@ async def test_versions_are_dense_and_immutable(catalog: Catalog) -> None:
 
 
 async def test_concurrent_updates_with_the_same_version_let_exactly_one_win(catalog: Catalog) -> None:
-    agent = await catalog.create_agent(WS, {"name": "a", "model": "m"})
+    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="m"))
     outcomes: list[str] = []
 
     async def update(index: int) -> None:
         try:
-            await catalog.update_agent(WS, agent.id, {"version": 1, "system": f"writer {index}"})
+            await catalog.update_agent(WS, agent.id, AgentUpdate(version=1, system=f"writer {index}"))
             outcomes.append("won")
         except Conflict as exc:
             assert exc.code is ErrorCode.AGENT_VERSION_CONFLICT
@@ -55,21 +56,21 @@ async def test_concurrent_updates_with_the_same_version_let_exactly_one_win(cata
 
 
 async def test_objects_of_another_workspace_do_not_exist(catalog: Catalog) -> None:
-    agent = await catalog.create_agent(WS, {"name": "a", "model": "m"})
-    env = await catalog.create_environment(WS, {"name": "e"})
+    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="m"))
+    env = await catalog.create_environment(WS, EnvironmentCreate(name="e"))
     for call in (
         catalog.get_agent(OTHER, agent.id),
-        catalog.update_agent(OTHER, agent.id, {"name": "b"}),
+        catalog.update_agent(OTHER, agent.id, AgentUpdate(name="b")),
         catalog.archive_agent(OTHER, agent.id),
         catalog.list_agent_versions(OTHER, agent.id, limit=5, page=None),
         catalog.get_environment(OTHER, env.id),
-        catalog.update_environment(OTHER, env.id, {"name": "b"}),
+        catalog.update_environment(OTHER, env.id, EnvironmentUpdate(name="b")),
         catalog.archive_environment(OTHER, env.id),
         catalog.delete_environment(OTHER, env.id),
     ):
         with pytest.raises(NotFound):
             await call
-    assert (await catalog.create_environment(OTHER, {"name": "e"})).name == "e"
+    assert (await catalog.create_environment(OTHER, EnvironmentCreate(name="e"))).name == "e"
 
 
 async def test_keys_are_stored_only_as_hashes(catalog: Catalog, database: Database) -> None:
@@ -91,7 +92,7 @@ async def test_keys_are_stored_only_as_hashes(catalog: Catalog, database: Databa
 
 
 async def test_an_environment_in_use_is_not_deleted(catalog: Catalog, database: Database) -> None:
-    env = await catalog.create_environment(WS, {"name": "busy"})
+    env = await catalog.create_environment(WS, EnvironmentCreate(name="busy"))
     store = SessionStore(database)
     try:
         record, _ = await store.create_session(NewSession(WS, "agent_x", 1, env.id, {}))
@@ -109,13 +110,14 @@ async def test_refusals_write_nothing(catalog: Catalog) -> None:
     custom = [
         {"type": "custom", "name": f"t{i}", "description": "", "input_schema": {"type": "object"}} for i in range(5)
     ]
+    tooled = AgentCreate.model_validate({"name": "a", "model": "m", "tools": custom})
     with pytest.raises(InvalidRequest):
-        await catalog.create_agent(WS, {"name": "a", "model": "m", "tools": custom})  # the limit here is 4
-    agent = await catalog.create_agent(WS, {"name": "a", "model": "m"})
+        await catalog.create_agent(WS, tooled)  # the limit here is 4
+    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="m"))
     with pytest.raises(InvalidRequest):
-        await catalog.update_agent(WS, agent.id, {"tools": custom})
+        await catalog.update_agent(WS, agent.id, AgentUpdate.model_validate({"tools": custom}))
     with pytest.raises(InvalidRequest) as refused:
-        await catalog.update_agent(WS, agent.id, {"metadata": {f"k{i}": "v" for i in range(17)}})
+        await catalog.update_agent(WS, agent.id, AgentUpdate(metadata={f"k{i}": "v" for i in range(17)}))
     assert refused.value.code is ErrorCode.INVALID_METADATA
     assert (await catalog.get_agent(WS, agent.id)).version == 1
     page = await catalog.list_agents(AgentFilter(WS), limit=10, page=None)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from corral.catalog import BUILTIN_TOOLS, CatalogLimits
 from corral.catalog.agent_config import apply_overrides, resolve_create, resolve_update
 from corral.catalog.env_config import resolve_config
+from corral.catalog.params import AgentCreate, AgentUpdate, AgentWithOverrides, ConfigParams
 from corral.errors import ErrorCode, InvalidRequest
 
 LIMITS = CatalogLimits()
@@ -38,7 +40,15 @@ TOOLS: list[Any] = [
 
 
 def agent(**fields: Any) -> dict[str, Any]:
-    return resolve_create({"name": "a", "model": "m", **fields}, LIMITS)
+    return resolve_create(AgentCreate.model_validate({"name": "a", "model": "m", **fields}), LIMITS)
+
+
+def update(**fields: Any) -> AgentUpdate:
+    return AgentUpdate.model_validate(fields)
+
+
+def config(raw: Any) -> Any:
+    return TypeAdapter(ConfigParams).validate_python(raw)
 
 
 def test_toolsets_resolve_fully_and_idempotently() -> None:
@@ -53,7 +63,7 @@ def test_toolsets_resolve_fully_and_idempotently() -> None:
     assert toolset["configs"][7]["user_location"]["country"] == "FR"
     assert mcp["default_config"] == {"enabled": False, "permission_policy": {"type": "always_ask"}}
     assert custom["input_schema"]["x-extra"] == 1
-    again = resolve_update(config, {"tools": config["tools"], "mcp_servers": config["mcp_servers"]}, LIMITS)
+    again = resolve_update(config, update(tools=config["tools"], mcp_servers=config["mcp_servers"]), LIMITS)
     assert again == config
 
 
@@ -110,43 +120,48 @@ def test_toolsets_resolve_fully_and_idempotently() -> None:
     ],
 )
 def test_invalid_tools(tools: list[Any]) -> None:
-    with pytest.raises(InvalidRequest):
+    with pytest.raises((ValidationError, InvalidRequest)):  # refused at the edge (one value) or by the catalog
         agent(tools=tools, mcp_servers=[SERVER] if any(t["type"] == "mcp_toolset" for t in tools) else [])
 
 
 def test_model_rules() -> None:
     assert agent()["model"] == {"id": "m", "effort": {"type": "high"}, "speed": "standard", "inference_geo": None}
     stored = agent(model={"id": "m", "effort": {"type": "xhigh"}, "inference_geo": "us"})
-    updated = resolve_update(stored, {"model": {"id": "n"}}, LIMITS)
+    updated = resolve_update(stored, update(model={"id": "n"}), LIMITS)
     assert updated["model"] == {"id": "n", "effort": {"type": "xhigh"}, "speed": "standard", "inference_geo": None}
     with pytest.raises(InvalidRequest) as cleared:
-        resolve_update(stored, {"model": None}, LIMITS)
+        resolve_update(stored, update(model=None), LIMITS)
     assert cleared.value.code is ErrorCode.AGENT_MODEL_REQUIRED
     snapshot = {"type": "agent", "id": "agent_x", "version": 1, **stored}
-    overridden = apply_overrides(snapshot, {"model": {"id": "o", "effort": "low"}, "system": None}, LIMITS)
+    overrides = {"type": "agent_with_overrides", "id": "agent_x", "model": {"id": "o", "effort": "low"}, "system": None}
+    overridden = apply_overrides(snapshot, AgentWithOverrides.model_validate(overrides), LIMITS)
     assert overridden["model"]["effort"] == {"type": "xhigh"} and overridden["system"] is None
 
 
 def test_environment_configs() -> None:
     default = resolve_config(None)
     assert default["networking"] == {"type": "unrestricted"} and default["packages"]["pip"] == []
-    limited = resolve_config({"type": "cloud", "networking": {"type": "limited", "allowed_hosts": ["*.example.com"]}})
+    limited = resolve_config(
+        config({"type": "cloud", "networking": {"type": "limited", "allowed_hosts": ["*.example.com"]}})
+    )
     kept = resolve_config(
-        {
-            "type": "cloud",
-            "packages": {"apt": ["git"]},
-            "networking": {"type": "limited", "allow_package_managers": True},
-        },
+        config(
+            {
+                "type": "cloud",
+                "packages": {"apt": ["git"]},
+                "networking": {"type": "limited", "allow_package_managers": True},
+            }
+        ),
         limited,
     )
     assert kept["networking"]["allowed_hosts"] == ["*.example.com"] and kept["packages"]["apt"] == ["git"]
-    with_pool = resolve_config({"type": "cloud", "corral": {"warm_pool_size": 3}}, kept)
+    with_pool = resolve_config(config({"type": "cloud", "corral": {"warm_pool_size": 3}}), kept)
     assert with_pool["corral"] == {"warm_pool_size": 3} and with_pool["packages"]["apt"] == ["git"]
-    assert resolve_config({"type": "cloud", "corral": {"provisioning": "eager"}}, with_pool)["corral"] == {
+    assert resolve_config(config({"type": "cloud", "corral": {"provisioning": "eager"}}), with_pool)["corral"] == {
         "warm_pool_size": 3,
         "provisioning": "eager",
     }
-    assert "corral" not in resolve_config({"type": "cloud", "corral": None}, with_pool)
+    assert "corral" not in resolve_config(config({"type": "cloud", "corral": None}), with_pool)
     with pytest.raises(InvalidRequest) as changed:
-        resolve_config({"type": "self_hosted"}, default)
+        resolve_config(config({"type": "self_hosted"}), default)
     assert changed.value.code is ErrorCode.INVALID_CONFIG_TYPE_CHANGE

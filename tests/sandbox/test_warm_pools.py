@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from corral.catalog import keys
+from corral.catalog.params import EnvironmentCreate
 from corral.compose.bootstrap import make_catalog
 from corral.compose.workers import keep_pools_warm
 from corral.config import Settings
@@ -25,6 +26,10 @@ def cloud(**corral: object) -> dict[str, object]:
     return {"type": "cloud", "networking": {"type": "unrestricted"}, **({"corral": corral} if corral else {})}
 
 
+def environment(name: str, config: dict[str, object]) -> EnvironmentCreate:
+    return EnvironmentCreate.model_validate({"name": name, "config": config})
+
+
 async def test_pools_are_filled_for_environments_that_ask(provider: LocalSandboxProvider, tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'corral.db'}")
     await db.open()
@@ -32,9 +37,9 @@ async def test_pools_are_filled_for_environments_that_ask(provider: LocalSandbox
         catalog = make_catalog(db, Settings(data_dir=tmp_path))
         await catalog.ensure_default_workspace()
         workspace = keys.DEFAULT_WORKSPACE_ID
-        pooled = await catalog.create_environment(workspace, {"name": "pooled", "config": cloud(warm_pool_size=2)})
-        plain = await catalog.create_environment(workspace, {"name": "plain", "config": cloud()})
-        gone = await catalog.create_environment(workspace, {"name": "gone", "config": cloud(warm_pool_size=1)})
+        pooled = await catalog.create_environment(workspace, environment("pooled", cloud(warm_pool_size=2)))
+        plain = await catalog.create_environment(workspace, environment("plain", cloud()))
+        gone = await catalog.create_environment(workspace, environment("gone", cloud(warm_pool_size=1)))
         await catalog.archive_environment(workspace, gone.id)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(keep_pools_warm, catalog, provider, 0.2)

@@ -18,7 +18,6 @@ from typing import Any
 from corral._types import JSONObject, json_object
 from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
-from corral.catalog.metadata import check_metadata, check_patch
 from corral.compose.services import Services
 from corral.errors import ErrorCode, InvalidRequest
 from corral.session import Event, NewEvent, NewSession, SessionRecord
@@ -56,17 +55,13 @@ async def create_session(
     services: Services, workspace_id: str, body: SessionCreate
 ) -> tuple[SessionRecord, list[Event]]:
     _refuse_unsupported(body)
-    metadata = check_metadata(body.metadata)
     environment = await services.catalog.get_environment(workspace_id, body.environment_id)
     if environment.archived_at is not None:
         raise InvalidRequest(f"environment {environment.id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
-    agent_ref: Any = (
-        body.agent if isinstance(body.agent, str) else body.agent.model_dump(exclude_unset=True, mode="json")
-    )
-    snapshot = await services.catalog.session_agent(workspace_id, agent_ref)
+    snapshot = await services.catalog.session_agent(workspace_id, body.agent)
     doc: JSONObject = {
         "title": body.title,
-        "metadata": metadata,
+        "metadata": dict(body.metadata or {}),
         "agent": snapshot,
         "resources": [],
         "vault_ids": [],
@@ -94,10 +89,10 @@ async def session_changes(services: Services, record: SessionRecord, body: Sessi
     if "title" in sent:
         changes["title"] = sent["title"]
     if "metadata" in sent:
-        changes["metadata"] = check_patch(sent["metadata"])
-    if sent.get("agent"):
+        changes["metadata"] = sent["metadata"] or {}
+    if body.agent is not None and body.agent.model_fields_set:
         snapshot = json_object(record.doc.get("agent"))
         if snapshot is None:
             raise InvalidRequest("this session was not created from an agent; its tools cannot be changed")
-        changes["agent"] = services.catalog.replace_session_tools(snapshot, sent["agent"])
+        changes["agent"] = services.catalog.replace_session_tools(snapshot, body.agent)
     return changes

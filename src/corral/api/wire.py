@@ -1,7 +1,11 @@
-"""Response models, for ``/openapi.json`` only: handlers build JSON directly and never run these.
+"""Response models, for ``/openapi.json``: handlers build JSON directly and never run these.
 
 Wherever the official SDK has a model, it *is* the documentation (the SDK is the client this server must
-satisfy); corral adds only the error body, the page wrappers and its environment-config extension.
+satisfy); corral adds only the error body, the page wrappers, the keep-alive frame of event streams and its
+environment-config extension (declared once, as the request model ``CorralSandboxParams``: it is echoed as sent).
+
+Invariant: every response a route sends validates against the schema ``/openapi.json`` declares for its route and
+status, with no undeclared property (``tests/api/test_wire.py`` checks real responses of every operation).
 """
 
 from __future__ import annotations
@@ -18,8 +22,14 @@ from anthropic.types.beta import (
     BetaSelfHostedConfig,
     BetaUnrestrictedNetwork,
 )
-from anthropic.types.beta.sessions import BetaManagedAgentsSendSessionEvents, BetaManagedAgentsSessionEvent
+from anthropic.types.beta.sessions import (
+    BetaManagedAgentsSendSessionEvents,
+    BetaManagedAgentsSessionEvent,
+    BetaManagedAgentsStreamSessionEvents,
+)
 from pydantic import BaseModel, Field
+
+from corral.catalog.params.environments import CorralSandboxParams
 
 __all__ = [
     "AgentPage",
@@ -33,6 +43,7 @@ __all__ = [
     "ErrorBody",
     "EventPage",
     "SessionPage",
+    "StreamFrame",
 ]
 
 
@@ -48,18 +59,11 @@ class ErrorBody(BaseModel):
     request_id: str
 
 
-class CorralSandboxConfig(BaseModel):
-    """corral extension: how the sandbox provider prepares this environment's sandboxes."""
-
-    warm_pool_size: int | None = Field(None, ge=0, le=32)
-    provisioning: Literal["lazy", "speculative", "eager"] | None = None
-
-
 class CloudConfig(BaseModel):
     type: Literal["cloud"]
     networking: BetaUnrestrictedNetwork | BetaLimitedNetwork
     packages: BetaPackages
-    corral: CorralSandboxConfig | None = Field(None, description="corral extension; absent unless set")
+    corral: CorralSandboxParams | None = Field(None, description="corral extension, echoed as sent; absent unless set")
 
 
 class Environment(BaseModel):
@@ -96,3 +100,13 @@ class SessionPage(BaseModel):
 class EventPage(BaseModel):
     data: list[BetaManagedAgentsSessionEvent]
     next_page: str | None
+
+
+class Ping(BaseModel):
+    """The keep-alive frame of an event stream (``event: ping``)."""
+
+    type: Literal["ping"]
+
+
+StreamFrame = BetaManagedAgentsStreamSessionEvents | Ping
+"""The JSON ``data`` of one frame of ``GET /v1/sessions/{id}/events/stream`` (``event:`` is its ``type``)."""

@@ -3,11 +3,11 @@
 Public surface: ``Catalog`` (verbs ``create_agent``, ``get_agent``, ``update_agent``, ``archive_agent``,
 ``list_agents``, ``list_agent_versions``, ``session_agent``, ``create_environment`` … ``delete_environment``,
 ``authenticate``, ``create_key``), the records ``AgentRecord`` / ``EnvironmentRecord`` / ``Principal``, and
-``CatalogLimits``. Independent of ``session`` and ``sandbox``; imports only ``db`` and the leaves.
+``CatalogLimits``; its typed inputs are in ``corral.catalog.params``. Independent of ``session`` and ``sandbox``;
+imports only ``db`` and the leaves.
 """
 
 from corral.catalog.agents import AgentFilter
-from corral.catalog.env_config import MANAGERS, PROVISIONING
 from corral.catalog.keys import DEFAULT_WORKSPACE_ID, KEY_PREFIX
 from corral.catalog.limits import CatalogLimits
 from corral.catalog.records import AgentRecord, EnvironmentRecord, Principal
@@ -18,8 +18,6 @@ __all__ = [
     "BUILTIN_TOOLS",
     "DEFAULT_WORKSPACE_ID",
     "KEY_PREFIX",
-    "MANAGERS",
-    "PROVISIONING",
     "AgentFilter",
     "AgentRecord",
     "Catalog",

@@ -1,8 +1,9 @@
-"""An agent's configuration: validated, resolved, and merged on update (api.md §3.2–§3.4, §5.2).
+"""An agent's configuration: resolved, and merged on update (api.md §3.2–§3.4, §5.2).
 
 A *config* is the stored, resolved form: ``name, description, model, system, tools, mcp_servers, skills,
-multiagent, execution_identity, metadata``. Inputs are plain JSON objects as sent by a client (the API has
-already checked their shape); every semantic rule lives here.
+multiagent, execution_identity, metadata``. Inputs are typed request models (``corral.catalog.params``), so
+every single value is valid already; this module refuses what corral does not support, checks what depends on
+the stored config or on the operator's limits, and builds the stored form.
 
 Invariants:
 
@@ -15,25 +16,28 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
 
 from corral._types import JSONObject
-from corral.catalog.limits import (
-    DESCRIPTION_MAX,
-    MODEL_ID_MAX,
-    NAME_MAX,
-    ROLE_ARN_MAX,
-    SYSTEM_MAX,
-    CatalogLimits,
+from corral.catalog.limits import NAME_MAX, CatalogLimits
+from corral.catalog.metadata import patch_metadata
+from corral.catalog.params.agents import (
+    AgentCreate,
+    AgentUpdate,
+    AgentWithOverrides,
+    ExecutionIdentity,
+    ModelParam,
+    SessionAgentUpdate,
+    SkillParams,
 )
-from corral.catalog.metadata import check_metadata, patch_metadata
+from corral.catalog.params.tools import MCP_SERVERS, TOOLS
 from corral.catalog.tools import resolve_mcp_servers, resolve_tools
 from corral.errors import ErrorCode, InvalidRequest
+from corral.vocab.options import DEFAULT_EFFORT, DEFAULT_SPEED, EffortLevel
 
-EFFORTS = ("low", "medium", "high", "xhigh", "max")
-DEFAULT_EFFORT = "high"
-SPEEDS = ("standard", "fast")
 CONFIG_FIELDS = (
     "name",
     "description",
@@ -48,136 +52,139 @@ CONFIG_FIELDS = (
 )
 #: the fields of a session's agent snapshot that come from the config (``BetaManagedAgentsSessionAgent``)
 SNAPSHOT_FIELDS = tuple(field for field in CONFIG_FIELDS if field != "metadata")
+T = TypeVar("T")
 
 
-def _effort(value: Any, fallback: JSONObject | None) -> JSONObject:
-    if value is None:
-        return dict(fallback) if fallback else {"type": DEFAULT_EFFORT}
-    level = value.get("type") if isinstance(value, Mapping) else value
-    if level not in EFFORTS:
-        raise InvalidRequest(f"model.effort must be one of {', '.join(EFFORTS)}")
-    return {"type": level}
-
-
-def resolve_model(value: Any, stored: JSONObject | None = None) -> JSONObject:
-    """``"id"`` or ``{id, effort?, speed?, inference_geo?}`` → the object form. ``stored`` supplies the effort."""
+def resolve_model(value: ModelParam | None, stored: Mapping[str, Any] | None = None) -> JSONObject:
+    """A model id or ``{id, effort?, speed?, inference_geo?}`` → the object form; ``stored`` supplies the effort."""
     if value is None:
         raise InvalidRequest("model is required and cannot be cleared", code=ErrorCode.AGENT_MODEL_REQUIRED)
-    raw: Mapping[str, Any] = {"id": value} if isinstance(value, str) else value
-    model_id = raw.get("id")
-    if not isinstance(model_id, str) or not 1 <= len(model_id) <= MODEL_ID_MAX:
-        raise InvalidRequest(f"model id must be 1-{MODEL_ID_MAX} characters")
-    speed = raw.get("speed") or "standard"
-    if speed not in SPEEDS:
-        raise InvalidRequest(f"model.speed must be one of {', '.join(SPEEDS)}")
-    geo = raw.get("inference_geo")
-    if geo is not None and (not isinstance(geo, str) or not 1 <= len(geo) <= 64):
-        raise InvalidRequest("model.inference_geo must be a short string")
-    effort = _effort(raw.get("effort"), stored.get("effort") if stored else None)
-    return {"id": model_id, "effort": effort, "speed": speed, "inference_geo": geo}
+    if isinstance(value, str):
+        return {"id": value, "effort": _effort(None, stored), "speed": DEFAULT_SPEED, "inference_geo": None}
+    level = value.effort if value.effort is None or isinstance(value.effort, str) else value.effort.type
+    speed = value.speed or DEFAULT_SPEED
+    return {"id": value.id, "effort": _effort(level, stored), "speed": speed, "inference_geo": value.inference_geo}
 
 
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > NAME_MAX:
+def _effort(level: EffortLevel | None, stored: Mapping[str, Any] | None) -> JSONObject:
+    if level is not None:
+        return {"type": level}
+    fallback = stored.get("effort") if stored else None
+    return dict(fallback) if fallback else {"type": DEFAULT_EFFORT}
+
+
+def _name(value: str | None) -> str:
+    if value is None:
         raise InvalidRequest(f"name must be 1-{NAME_MAX} characters and not blank")
     return value
 
 
-def _text(field: str, value: Any, limit: int) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        raise InvalidRequest(f"{field} must be a string of at most {limit} characters")
-    return value
+def _text(value: str | None) -> str | None:
+    """``""`` clears, like ``null``."""
+    return value or None
 
 
-def _execution_identity(value: Any) -> JSONObject:
-    if value is None or (isinstance(value, Mapping) and value.get("type") == "service_account"):
+def _execution_identity(value: ExecutionIdentity | None) -> JSONObject:
+    if value is None or value.type == "service_account":
         return {"type": "service_account"}
-    if isinstance(value, Mapping) and value.get("type") == "aws_role":
-        arn = value.get("role_arn")
-        if not isinstance(arn, str) or not 1 <= len(arn) <= ROLE_ARN_MAX:
-            raise InvalidRequest(f"execution_identity.role_arn must be 1-{ROLE_ARN_MAX} characters")
-        return {"type": "aws_role", "role_arn": arn}
-    raise InvalidRequest("execution_identity.type must be 'service_account' or 'aws_role'")
+    return {"type": value.type, "role_arn": value.role_arn}
 
 
-def _unsupported(config: Mapping[str, Any]) -> None:
-    if config.get("skills"):
+def _unsupported(skills: Sequence[SkillParams] | None, multiagent: object = None) -> None:
+    if skills:
         raise InvalidRequest("skills are not supported by this server yet", code=ErrorCode.NOT_SUPPORTED)
-    if config.get("multiagent") is not None:
+    if multiagent is not None:
         raise InvalidRequest(
             "multiagent configurations are not supported by this server yet", code=ErrorCode.NOT_SUPPORTED
         )
 
 
-def _tooling(config: JSONObject, limits: CatalogLimits) -> None:
-    """Resolve ``mcp_servers`` then ``tools`` (which must reference them) in place."""
-    config["mcp_servers"] = resolve_mcp_servers(config.get("mcp_servers"))
-    config["tools"] = resolve_tools(config.get("tools"), config["mcp_servers"], limits.max_tools)
+def _stored(adapter: TypeAdapter[list[T]], value: object) -> list[T]:
+    """A stored ``tools`` or ``mcp_servers`` list read back as parameters (JSON from storage)."""
+    try:
+        return adapter.validate_python(value or [])
+    except ValidationError as exc:  # written under other rules: refuse the change rather than fail with a 500
+        raise InvalidRequest(f"the stored tools no longer validate: {exc.errors()[0]['msg']}") from None
 
 
-def resolve_create(params: Mapping[str, Any], limits: CatalogLimits) -> JSONObject:
+def _tooling(
+    into: JSONObject,
+    base: Mapping[str, Any],
+    changes: AgentCreate | AgentUpdate | AgentWithOverrides | SessionAgentUpdate,
+    limits: CatalogLimits,
+) -> None:
+    """Resolve ``mcp_servers`` then ``tools`` (which must reference them) into ``into``: those ``changes`` sent
+    (null: none), else those of ``base``."""
+    sent = changes.model_fields_set
+    servers = (changes.mcp_servers or []) if "mcp_servers" in sent else _stored(MCP_SERVERS, base.get("mcp_servers"))
+    tools = (changes.tools or []) if "tools" in sent else _stored(TOOLS, base.get("tools"))
+    into["mcp_servers"] = resolve_mcp_servers(servers)
+    into["tools"] = resolve_tools(tools, into["mcp_servers"], limits.max_tools)
+
+
+def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
     """The stored config of a new agent."""
-    _unsupported(params)
+    _unsupported(params.skills, params.multiagent)
     config: JSONObject = {
-        "name": _name(params.get("name")),
-        "description": _text("description", params.get("description"), DESCRIPTION_MAX),
-        "model": resolve_model(params.get("model")),
-        "system": _text("system", params.get("system"), SYSTEM_MAX),
-        "tools": params.get("tools"),
-        "mcp_servers": params.get("mcp_servers"),
+        "name": params.name,
+        "description": _text(params.description),
+        "model": resolve_model(params.model),
+        "system": _text(params.system),
+        "tools": [],
+        "mcp_servers": [],
         "skills": [],
         "multiagent": None,
-        "execution_identity": _execution_identity(params.get("execution_identity")),
-        "metadata": check_metadata(params.get("metadata")),
+        "execution_identity": _execution_identity(params.execution_identity),
+        "metadata": dict(params.metadata or {}),
     }
-    _tooling(config, limits)
+    _tooling(config, {}, params, limits)
     return config
 
 
-def resolve_update(stored: Mapping[str, Any], params: Mapping[str, Any], limits: CatalogLimits) -> JSONObject:
-    """The config after applying ``params`` (fields that are present) to ``stored``."""
-    _unsupported(params)
+def resolve_update(stored: Mapping[str, Any], params: AgentUpdate, limits: CatalogLimits) -> JSONObject:
+    """The config after applying the fields ``params`` carries to ``stored`` (``version`` is the caller's)."""
+    _unsupported(params.skills, params.multiagent)
+    sent = params.model_fields_set
     config: JSONObject = {field: stored.get(field) for field in CONFIG_FIELDS}
-    if "name" in params:
-        config["name"] = _name(params["name"])
-    if "description" in params:
-        config["description"] = _text("description", params["description"], DESCRIPTION_MAX)
-    if "system" in params:
-        config["system"] = _text("system", params["system"], SYSTEM_MAX)
-    if "model" in params:
-        config["model"] = resolve_model(params["model"], stored.get("model"))
-    for field in ("tools", "mcp_servers"):
-        if field in params:
-            config[field] = params[field] or []
-    if "skills" in params:
+    if "name" in sent:
+        config["name"] = _name(params.name)
+    if "description" in sent:
+        config["description"] = _text(params.description)
+    if "system" in sent:
+        config["system"] = _text(params.system)
+    if "model" in sent:
+        config["model"] = resolve_model(params.model, stored.get("model"))
+    if "skills" in sent:
         config["skills"] = []
-    if "multiagent" in params:
+    if "multiagent" in sent:
         config["multiagent"] = None
-    if "execution_identity" in params:
-        config["execution_identity"] = _execution_identity(params["execution_identity"])
-    if "metadata" in params:
-        config["metadata"] = patch_metadata(stored.get("metadata") or {}, params["metadata"])
-    _tooling(config, limits)
+    if "execution_identity" in sent:
+        config["execution_identity"] = _execution_identity(params.execution_identity)
+    if "metadata" in sent:
+        config["metadata"] = patch_metadata(stored.get("metadata") or {}, params.metadata)
+    _tooling(config, stored, params, limits)
     return config
 
 
-def apply_overrides(snapshot: Mapping[str, Any], overrides: Mapping[str, Any], limits: CatalogLimits) -> JSONObject:
+def apply_overrides(snapshot: Mapping[str, Any], overrides: AgentWithOverrides, limits: CatalogLimits) -> JSONObject:
     """A session's ``agent_with_overrides`` (api.md §5.2): session-local replacements of a snapshot.
 
     An ``effort`` inside a model override is ignored (the agent's stays); ``system: null`` clears.
     """
-    _unsupported(overrides)
+    _unsupported(overrides.skills)
     result = dict(snapshot)
-    if "model" in overrides:
-        model = resolve_model(overrides["model"])
+    if "model" in overrides.model_fields_set:
+        model = resolve_model(overrides.model)
         model["effort"] = dict(snapshot["model"]["effort"])
         result["model"] = model
-    if "system" in overrides:
-        result["system"] = _text("system", overrides["system"], SYSTEM_MAX)
-    for field in ("tools", "mcp_servers"):
-        if field in overrides:
-            result[field] = overrides[field] or []
-    _tooling(result, limits)
+    if "system" in overrides.model_fields_set:
+        result["system"] = _text(overrides.system)
+    _tooling(result, snapshot, overrides, limits)
+    return result
+
+
+def replace_tooling(snapshot: Mapping[str, Any], changes: SessionAgentUpdate, limits: CatalogLimits) -> JSONObject:
+    """A session's agent snapshot with the ``tools``/``mcp_servers`` of ``changes`` (``POST /v1/sessions/{id}``)."""
+    result = dict(snapshot)
+    _tooling(result, snapshot, changes, limits)
     return result

@@ -13,13 +13,13 @@ Invariants:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from corral.catalog._paging import keyset_clause, next_page
 from corral.catalog.agent_config import resolve_update
 from corral.catalog.limits import CatalogLimits
+from corral.catalog.params.agents import AgentUpdate
 from corral.catalog.records import AgentRecord
 from corral.db import Flow, all_rows, exec_, one
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
@@ -67,19 +67,19 @@ def get(agent_id: str, workspace_id: str, version: int | None) -> Flow:
     return AgentRecord.from_row(row, version=version, doc=old["doc"])
 
 
-def update(agent_id: str, workspace_id: str, params: Mapping[str, Any], limits: CatalogLimits, stamp: str) -> Flow:
+def update(agent_id: str, workspace_id: str, params: AgentUpdate, limits: CatalogLimits, stamp: str) -> Flow:
     row = yield from _select(agent_id, workspace_id, lock=True)
     current = AgentRecord.from_row(row)
     if current.archived_at is not None:
         raise InvalidRequest(f"agent {agent_id} is archived and read-only", code=ErrorCode.AGENT_ARCHIVED)
-    expected = params.get("version")
+    expected = params.version
     if expected is not None and expected != current.version:
         raise Conflict(
             f"agent {agent_id} is at version {current.version}, not {expected}",
             code=ErrorCode.AGENT_VERSION_CONFLICT,
             details={"current_version": current.version},
         )
-    config = resolve_update(current.doc, {k: v for k, v in params.items() if k != "version"}, limits)
+    config = resolve_update(current.doc, params, limits)
     if config == current.config:
         return current
     version = current.version + 1

@@ -1,4 +1,4 @@
-"""An environment's ``config``: validated and fully resolved (api.md §4.1–§4.2), plus corral's extension.
+"""An environment's ``config``, fully resolved (api.md §4.1–§4.2), plus corral's extension.
 
 Resolved forms::
 
@@ -12,6 +12,8 @@ Resolved forms::
 The ``corral`` object is a corral extension read by the sandbox provider; it is stored and echoed exactly as
 given (fields left out fall back to the server's settings), and absent unless a client sent it.
 
+Inputs are typed (``corral.catalog.params.environments``): every single value is valid already.
+
 Invariants: a missing config resolves to unrestricted cloud; on update omitted fields keep their stored
 values and ``config.type`` never changes (400 ``invalid_config_type_change``); under ``limited`` networking,
 packages require ``allow_package_managers``.
@@ -19,124 +21,96 @@ packages require ``allow_package_managers``.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from typing import Any
 
 from corral._types import JSONObject
-from corral.catalog.limits import ALLOWED_HOSTS_MAX, PACKAGE_SPEC_MAX, PACKAGES_MAX, WARM_POOL_MAX
+from corral.catalog.params.environments import (
+    CloudConfigParams,
+    ConfigParams,
+    CorralSandboxParams,
+    LimitedNetwork,
+    PackagesParams,
+    UnrestrictedNetwork,
+)
 from corral.errors import ErrorCode, InvalidRequest
+from corral.vocab.options import PACKAGE_MANAGERS
 
-MANAGERS = ("apt", "cargo", "gem", "go", "npm", "pip")
-PROVISIONING = ("lazy", "speculative", "eager")
-_HOST = re.compile(r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:\d{1,5})?$")
-_LIMITED_DEFAULTS: JSONObject = {"allowed_hosts": [], "allow_mcp_servers": False, "allow_package_managers": False}
+_LIMITED_FLAGS = ("allow_mcp_servers", "allow_package_managers")
 
 
-def _hosts(value: Any) -> list[str]:
-    if not isinstance(value, list) or len(value) > ALLOWED_HOSTS_MAX:
-        raise InvalidRequest(f"networking.allowed_hosts must list at most {ALLOWED_HOSTS_MAX} hosts")
-    for host in value:
-        if not isinstance(host, str) or not _HOST.match(host):
-            raise InvalidRequest(f"networking.allowed_hosts: {host!r} is not a hostname (no scheme or path)")
-    return list(value)
+def _limited_base(stored: JSONObject | None) -> JSONObject:
+    if stored and stored.get("type") == "limited":
+        return {key: stored[key] for key in ("allowed_hosts", *_LIMITED_FLAGS)}
+    return {"allowed_hosts": [], "allow_mcp_servers": False, "allow_package_managers": False}
 
 
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"networking.{name} must be a boolean")
-    return value
-
-
-def _networking(raw: Any, stored: JSONObject | None) -> JSONObject:
+def _networking(raw: UnrestrictedNetwork | LimitedNetwork | None, stored: JSONObject | None) -> JSONObject:
     if raw is None:
         return stored or {"type": "unrestricted"}
-    kind = raw.get("type") if isinstance(raw, Mapping) else None
-    if kind == "unrestricted":
-        return {"type": "unrestricted"}
-    if kind != "limited":
-        raise InvalidRequest("networking.type must be 'unrestricted' or 'limited'")
-    base = stored if stored and stored.get("type") == "limited" else _LIMITED_DEFAULTS
-    resolved: JSONObject = {"type": "limited", **{k: base[k] for k in _LIMITED_DEFAULTS}}
-    if raw.get("allowed_hosts") is not None:
-        resolved["allowed_hosts"] = _hosts(raw["allowed_hosts"])
-    for flag in ("allow_mcp_servers", "allow_package_managers"):
-        if raw.get(flag) is not None:
-            resolved[flag] = _flag(flag, raw[flag])
+    if isinstance(raw, UnrestrictedNetwork):
+        return {"type": raw.type}
+    resolved: JSONObject = {"type": raw.type, **_limited_base(stored)}
+    if raw.allowed_hosts is not None:
+        resolved["allowed_hosts"] = list(raw.allowed_hosts)
+    if raw.allow_mcp_servers is not None:
+        resolved["allow_mcp_servers"] = raw.allow_mcp_servers
+    if raw.allow_package_managers is not None:
+        resolved["allow_package_managers"] = raw.allow_package_managers
     return resolved
 
 
-def _packages(raw: Any, stored: JSONObject | None) -> JSONObject:
-    resolved: JSONObject = {"type": "packages", **{m: list((stored or {}).get(m) or []) for m in MANAGERS}}
+def _packages(raw: PackagesParams | None, stored: JSONObject | None) -> JSONObject:
+    resolved: JSONObject = {"type": "packages", **{m: list((stored or {}).get(m) or []) for m in PACKAGE_MANAGERS}}
     if raw is None:
         return resolved
-    if not isinstance(raw, Mapping) or raw.get("type") not in (None, "packages"):
-        raise InvalidRequest("packages must be an object with type 'packages'")
-    for manager in MANAGERS:
-        specs = raw.get(manager)
-        if specs is None:
-            continue
-        if not isinstance(specs, list) or len(specs) > PACKAGES_MAX:
-            raise InvalidRequest(f"packages.{manager} must list at most {PACKAGES_MAX} packages")
-        for spec in specs:
-            if not isinstance(spec, str) or not 1 <= len(spec) <= PACKAGE_SPEC_MAX or spec.strip() != spec:
-                raise InvalidRequest(f"packages.{manager}: {spec!r} is not a package specifier")
-        resolved[manager] = list(specs)
+    for manager in PACKAGE_MANAGERS:
+        specs: list[str] | None = getattr(raw, manager)
+        if specs is not None:
+            resolved[manager] = list(specs)
     return resolved
 
 
-def _corral(raw: Any, stored: JSONObject | None) -> JSONObject:
-    if not isinstance(raw, Mapping):
-        raise InvalidRequest("config.corral must be an object")
+def _corral(raw: CorralSandboxParams, stored: JSONObject | None) -> JSONObject:
     resolved: JSONObject = dict(stored or {})
-    unknown = set(raw) - {"warm_pool_size", "provisioning"}
-    if unknown:
-        raise InvalidRequest(f"config.corral: unknown fields {sorted(unknown)}")
-    size = raw.get("warm_pool_size")
-    if size is not None:
-        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= WARM_POOL_MAX:
-            raise InvalidRequest(f"config.corral.warm_pool_size must be an integer 0-{WARM_POOL_MAX}")
-        resolved["warm_pool_size"] = size
-    mode = raw.get("provisioning")
-    if mode is not None:
-        if mode not in PROVISIONING:
-            raise InvalidRequest(f"config.corral.provisioning must be one of {', '.join(PROVISIONING)}")
-        resolved["provisioning"] = mode
+    if raw.warm_pool_size is not None:
+        resolved["warm_pool_size"] = raw.warm_pool_size
+    if raw.provisioning is not None:
+        resolved["provisioning"] = raw.provisioning
     return resolved
 
 
-def _cloud(raw: Mapping[str, Any], stored: JSONObject | None) -> JSONObject:
+def _cloud(raw: CloudConfigParams, stored: JSONObject | None) -> JSONObject:
+    previous: JSONObject = stored or {}
     resolved: JSONObject = {
-        "type": "cloud",
-        "networking": _networking(raw.get("networking"), (stored or {}).get("networking")),
-        "packages": _packages(raw.get("packages"), (stored or {}).get("packages")),
+        "type": raw.type,
+        "networking": _networking(raw.networking, previous.get("networking")),
+        "packages": _packages(raw.packages, previous.get("packages")),
     }
-    if "corral" in raw:
-        if raw["corral"] is not None:
-            resolved["corral"] = _corral(raw["corral"], (stored or {}).get("corral"))
-    elif stored and "corral" in stored:
-        resolved["corral"] = stored["corral"]
-    network = resolved["networking"]
-    has_packages = any(resolved["packages"][m] for m in MANAGERS)
+    if "corral" in raw.model_fields_set:
+        if raw.corral is not None:
+            resolved["corral"] = _corral(raw.corral, previous.get("corral"))
+    elif "corral" in previous:
+        resolved["corral"] = previous["corral"]
+    _check_packages_reachable(resolved)
+    return resolved
+
+
+def _check_packages_reachable(resolved: JSONObject) -> None:
+    network: dict[str, Any] = resolved["networking"]
+    has_packages = any(resolved["packages"][m] for m in PACKAGE_MANAGERS)
     if network["type"] == "limited" and has_packages and not network["allow_package_managers"]:
         raise InvalidRequest("packages under limited networking require networking.allow_package_managers: true")
-    return resolved
 
 
-def resolve_config(raw: Mapping[str, Any] | None, stored: JSONObject | None = None) -> JSONObject:
+def resolve_config(raw: ConfigParams | None, stored: JSONObject | None = None) -> JSONObject:
     """Resolve a create (``stored`` None) or an update of ``stored``."""
     if raw is None:
-        return stored if stored is not None else _cloud({}, None)
-    kind = raw.get("type")
-    if kind not in ("cloud", "self_hosted"):
-        raise InvalidRequest("config.type must be 'cloud' or 'self_hosted'")
-    if stored is not None and stored["type"] != kind:
+        return stored if stored is not None else _cloud(CloudConfigParams(type="cloud"), None)
+    if stored is not None and stored["type"] != raw.type:
         raise InvalidRequest(
-            f"an environment's config.type cannot change ({stored['type']} → {kind})",
+            f"an environment's config.type cannot change ({stored['type']} → {raw.type})",
             code=ErrorCode.INVALID_CONFIG_TYPE_CHANGE,
         )
-    if kind == "self_hosted":
-        if set(raw) - {"type"}:
-            raise InvalidRequest("a self_hosted config has no other fields")
-        return {"type": "self_hosted"}
-    return _cloud(raw, stored)
+    if isinstance(raw, CloudConfigParams):
+        return _cloud(raw, stored)
+    return {"type": raw.type}

@@ -14,14 +14,14 @@ Invariants:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from corral._types import JSONObject
 from corral.catalog._paging import keyset_clause, next_page
 from corral.catalog.env_config import resolve_config
-from corral.catalog.limits import DESCRIPTION_MAX, ENV_NAME_MAX
-from corral.catalog.metadata import check_metadata, patch_metadata
+from corral.catalog.limits import ENV_NAME_MAX
+from corral.catalog.metadata import patch_metadata
+from corral.catalog.params.environments import EnvironmentCreate, EnvironmentUpdate
 from corral.catalog.records import EnvironmentRecord
 from corral.db import Flow, UniqueViolation, all_rows, exec_, one
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
@@ -31,49 +31,36 @@ COLUMNS = "id, workspace_id, name, doc, created_at, archived_at"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > ENV_NAME_MAX:
+def _name(value: str | None) -> str:
+    if value is None:
         raise InvalidRequest(f"name must be 1-{ENV_NAME_MAX} characters and not blank")
     return value
 
 
-def _description(value: Any) -> str | None:
-    if value is not None and (not isinstance(value, str) or len(value) > DESCRIPTION_MAX):
-        raise InvalidRequest(f"description must be a string of at most {DESCRIPTION_MAX} characters")
-    return value
-
-
-def _scope(value: Any) -> str:
-    if value in (None, "organization"):
-        return "organization"
-    if value == "account":
-        raise InvalidRequest("scope 'account' is not supported; environments are visible to the whole workspace")
-    raise InvalidRequest("scope must be 'organization'")
-
-
-def resolve_new(params: Mapping[str, Any]) -> JSONObject:
+def resolve_new(params: EnvironmentCreate) -> JSONObject:
     """The stored doc of a new environment (without ``updated_at``)."""
     return {
-        "name": _name(params.get("name")),
-        "description": _description(params.get("description")),
-        "config": resolve_config(params.get("config")),
-        "metadata": check_metadata(params.get("metadata")),
-        "scope": _scope(params.get("scope")),
+        "name": params.name,
+        "description": params.description,
+        "config": resolve_config(params.config),
+        "metadata": dict(params.metadata or {}),
+        "scope": params.scope or "organization",
     }
 
 
-def _resolve_update(stored: JSONObject, params: Mapping[str, Any]) -> JSONObject:
+def _resolve_update(stored: JSONObject, params: EnvironmentUpdate) -> JSONObject:
+    sent = params.model_fields_set
     doc = {key: stored.get(key) for key in ("name", "description", "config", "metadata", "scope")}
-    if "name" in params:
-        doc["name"] = _name(params["name"])
-    if "description" in params:
-        doc["description"] = _description(params["description"])
-    if "config" in params:
-        doc["config"] = resolve_config(params["config"], stored["config"])
-    if "metadata" in params:
-        doc["metadata"] = patch_metadata(stored.get("metadata") or {}, params["metadata"], empty_deletes=True)
-    if "scope" in params:
-        doc["scope"] = _scope(params["scope"])
+    if "name" in sent:
+        doc["name"] = _name(params.name)
+    if "description" in sent:
+        doc["description"] = params.description
+    if "config" in sent:
+        doc["config"] = resolve_config(params.config, stored["config"])
+    if "metadata" in sent:
+        doc["metadata"] = patch_metadata(stored.get("metadata") or {}, params.metadata, empty_deletes=True)
+    if "scope" in sent:
+        doc["scope"] = params.scope or "organization"
     return doc
 
 
@@ -126,7 +113,7 @@ def get(environment_id: str, workspace_id: str) -> Flow:
     return EnvironmentRecord.from_row(row)
 
 
-def update(environment_id: str, workspace_id: str, params: Mapping[str, Any], stamp: str) -> Flow:
+def update(environment_id: str, workspace_id: str, params: EnvironmentUpdate, stamp: str) -> Flow:
     row = yield from _select(environment_id, workspace_id, lock=True)
     current = EnvironmentRecord.from_row(row)
     if current.archived_at is not None:

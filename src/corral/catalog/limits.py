@@ -1,7 +1,7 @@
 """The documented size limits of catalog objects (api.md §1.5, §3.2, §19), in one place.
 
-The API's request models reuse these numbers so that ``/openapi.json`` states the same limits the catalog
-enforces; the catalog checks them again, so a caller that bypasses the HTTP layer gets the same answers.
+The request models (``corral.catalog.params``) check the fixed limits, so ``/openapi.json`` states exactly
+what is enforced; ``CatalogLimits`` holds those an operator may change, which the catalog checks.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ NAME_MAX = 256
 SYSTEM_MAX = 100_000
 DESCRIPTION_MAX = 2048
 MODEL_ID_MAX = 256
+INFERENCE_GEO_MAX = 64
 METADATA_PAIRS = 16
 METADATA_KEY_MAX = 64
 METADATA_VALUE_MAX = 512
@@ -22,9 +23,11 @@ TOOL_NAME_MAX = 128
 TOOL_DESCRIPTION_MAX = 4096
 DOMAINS_MAX = 64
 URL_SOURCE_TOOLS_MAX = 128
+USER_LOCATION_FIELD_MAX = 256
 ROLE_ARN_MAX = 2048
 ENV_NAME_MAX = 256
 ALLOWED_HOSTS_MAX = 256
+HOST_MAX = 253
 PACKAGES_MAX = 256
 PACKAGE_SPEC_MAX = 256
 WARM_POOL_MAX = 32

@@ -1,8 +1,8 @@
 """``Catalog``: workspaces, API keys, agents and environments on any ``Database`` engine.
 
-Every method takes the caller's ``workspace_id`` and sees only that workspace's objects. Inputs are the JSON
-objects a client sent (shape already checked by the API); all semantic validation happens here, before or
-inside the write transaction, so a refused request writes nothing.
+Every method takes the caller's ``workspace_id`` and sees only that workspace's objects. Inputs are typed request
+models (``corral.catalog.params``, validated where they were parsed); the rules a schema cannot express are
+checked here, before or inside the write transaction, so a refused request writes nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +15,17 @@ from typing import Any
 from corral._types import JSONObject
 from corral.catalog import agents, environments, keys
 from corral.catalog._paging import cursor_from
-from corral.catalog.agent_config import apply_overrides, resolve_create
+from corral.catalog.agent_config import apply_overrides, replace_tooling, resolve_create
 from corral.catalog.limits import CatalogLimits
+from corral.catalog.params import (
+    AgentCreate,
+    AgentUpdate,
+    AgentWithOverrides,
+    EnvironmentCreate,
+    EnvironmentUpdate,
+    SessionAgent,
+    SessionAgentUpdate,
+)
 from corral.catalog.records import AgentRecord, EnvironmentRecord, Principal
 from corral.db import Database
 from corral.errors import ErrorCode, InvalidRequest, NotFound
@@ -85,14 +94,14 @@ class Catalog:
 
     # ------------------------------------------------------------------ agents
 
-    async def create_agent(self, workspace_id: str, params: Mapping[str, Any]) -> AgentRecord:
+    async def create_agent(self, workspace_id: str, params: AgentCreate) -> AgentRecord:
         config = resolve_create(params, self.limits)
         return await self.db.write(agents.insert, new_id("agent"), workspace_id, config, _stamp())
 
     async def get_agent(self, workspace_id: str, agent_id: str, version: int | None = None) -> AgentRecord:
         return await self.db.read(agents.get, _agent_id(agent_id), workspace_id, version)
 
-    async def update_agent(self, workspace_id: str, agent_id: str, params: Mapping[str, Any]) -> AgentRecord:
+    async def update_agent(self, workspace_id: str, agent_id: str, params: AgentUpdate) -> AgentRecord:
         return await self.db.write(agents.update, _agent_id(agent_id), workspace_id, params, self.limits, _stamp())
 
     async def archive_agent(self, workspace_id: str, agent_id: str) -> AgentRecord:
@@ -109,29 +118,26 @@ class Catalog:
             below = cursor.key[0]
         return await self.db.read(agents.versions, _agent_id(agent_id), workspace_id, limit, below)
 
-    async def session_agent(self, workspace_id: str, ref: str | Mapping[str, Any]) -> JSONObject:
+    async def session_agent(self, workspace_id: str, ref: SessionAgent) -> JSONObject:
         """Resolve a session's ``agent`` (id, ``{type: agent}`` or ``{type: agent_with_overrides}``) to a snapshot."""
-        if isinstance(ref, str):
-            ref = {"type": "agent", "id": ref}
-        agent_id = ref.get("id")
-        if not isinstance(agent_id, str) or not is_id("agent", agent_id):
+        agent_id, version = (ref, None) if isinstance(ref, str) else (ref.id, ref.version)
+        if not is_id("agent", agent_id):
             raise InvalidRequest(f"agent must be an agent id (agent_…), got {agent_id!r}", code=ErrorCode.INVALID_ID)
-        record = await self.get_agent(workspace_id, agent_id, ref.get("version"))
+        record = await self.get_agent(workspace_id, agent_id, version)
         if record.archived_at is not None:
             raise InvalidRequest(f"agent {agent_id} is archived", code=ErrorCode.AGENT_ARCHIVED)
         snapshot = record.snapshot()
-        if ref.get("type") == "agent_with_overrides":
-            overrides = {k: v for k, v in ref.items() if k not in ("type", "id", "version")}
-            snapshot = apply_overrides(snapshot, overrides, self.limits)
+        if isinstance(ref, AgentWithOverrides):
+            snapshot = apply_overrides(snapshot, ref, self.limits)
         return snapshot
 
-    def replace_session_tools(self, snapshot: Mapping[str, Any], changes: Mapping[str, Any]) -> JSONObject:
+    def replace_session_tools(self, snapshot: Mapping[str, Any], changes: SessionAgentUpdate) -> JSONObject:
         """A session's agent snapshot with ``tools``/``mcp_servers`` replaced (``POST /v1/sessions/{id}``)."""
-        return apply_overrides(snapshot, changes, self.limits)
+        return replace_tooling(snapshot, changes, self.limits)
 
     # ------------------------------------------------------------------ environments
 
-    async def create_environment(self, workspace_id: str, params: Mapping[str, Any]) -> EnvironmentRecord:
+    async def create_environment(self, workspace_id: str, params: EnvironmentCreate) -> EnvironmentRecord:
         doc = environments.resolve_new(params)
         return await self.db.write(environments.insert, new_id("environment"), workspace_id, doc, _stamp())
 
@@ -139,7 +145,7 @@ class Catalog:
         return await self.db.read(environments.get, _environment_id(environment_id), workspace_id)
 
     async def update_environment(
-        self, workspace_id: str, environment_id: str, params: Mapping[str, Any]
+        self, workspace_id: str, environment_id: str, params: EnvironmentUpdate
     ) -> EnvironmentRecord:
         return await self.db.write(environments.update, _environment_id(environment_id), workspace_id, params, _stamp())
 

@@ -10,12 +10,17 @@ DEFAULT_EFFORT: Final[EffortLevel] = "high"
 
 Speed = Literal["standard", "fast"]
 SPEEDS: Final[tuple[Speed, ...]] = get_args(Speed)
+DEFAULT_SPEED: Final[Speed] = "standard"
 
 ProvisioningMode = Literal["lazy", "speculative", "eager"]
 """When a session's sandbox is started: inside the first sandbox tool call (``lazy``), as soon as the model's
 stream shows a sandbox tool call starting (``speculative``), or when a turn of an agent with sandbox tools
 starts (``eager``)."""
 PROVISIONING_MODES: Final[tuple[ProvisioningMode, ...]] = get_args(ProvisioningMode)
+
+PackageManager = Literal["apt", "cargo", "gem", "go", "npm", "pip"]
+"""The package managers an environment's ``packages`` may list specifiers for, in the resolved form's order."""
+PACKAGE_MANAGERS: Final[tuple[PackageManager, ...]] = get_args(PackageManager)
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 SQLITE_SYNCHRONOUS: Final[tuple[SqliteSynchronous, ...]] = get_args(SqliteSynchronous)

@@ -18,9 +18,9 @@ from corral.api.http import (
     stamp,
 )
 from corral.api.routes.common import ERRORS
-from corral.api.schemas.agents import AgentCreate, AgentUpdate
 from corral.api.wire import AgentPage, BetaManagedAgentsAgent
 from corral.catalog import AgentFilter
+from corral.catalog.params import AgentCreate, AgentUpdate
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERRORS)
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERRORS)
 @router.post("", response_model=BetaManagedAgentsAgent, summary="Create an agent (version 1)")
 async def create_agent(request: Request, body: AgentCreate) -> JSONBytes:
     services, workspace = context(request)
-    record = await services.catalog.create_agent(workspace, body.sent())
+    record = await services.catalog.create_agent(workspace, body)
     return json_response(record.wire())
 
 
@@ -45,7 +45,7 @@ async def retrieve_agent(
 @router.post("/{agent_id}", response_model=BetaManagedAgentsAgent, summary="Update an agent (new version)")
 async def update_agent(request: Request, agent_id: str, body: AgentUpdate) -> JSONBytes:
     services, workspace = context(request)
-    return json_response((await services.catalog.update_agent(workspace, agent_id, body.sent())).wire())
+    return json_response((await services.catalog.update_agent(workspace, agent_id, body)).wire())
 
 
 @router.get("", response_model=AgentPage, summary="List agents, newest first")

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from corral.api.http import IncludeArchived, JSONBytes, Limit100, PageToken, context, json_response, page_json
 from corral.api.routes.common import ERRORS
-from corral.api.schemas.environments import EnvironmentCreate, EnvironmentUpdate
 from corral.api.wire import BetaEnvironmentDeleteResponse, Environment, EnvironmentPage
+from corral.catalog.params import EnvironmentCreate, EnvironmentUpdate
 
 router = APIRouter(prefix="/v1/environments", tags=["environments"], responses=ERRORS)
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/environments", tags=["environments"], responses=E
 @router.post("", response_model=Environment, summary="Create an environment")
 async def create_environment(request: Request, body: EnvironmentCreate) -> JSONBytes:
     services, workspace = context(request)
-    return json_response((await services.catalog.create_environment(workspace, body.sent())).wire())
+    return json_response((await services.catalog.create_environment(workspace, body)).wire())
 
 
 @router.get("/{environment_id}", response_model=Environment, summary="Retrieve an environment")
@@ -27,7 +27,7 @@ async def retrieve_environment(request: Request, environment_id: str) -> JSONByt
 @router.post("/{environment_id}", response_model=Environment, summary="Update an environment")
 async def update_environment(request: Request, environment_id: str, body: EnvironmentUpdate) -> JSONBytes:
     services, workspace = context(request)
-    record = await services.catalog.update_environment(workspace, environment_id, body.sent())
+    record = await services.catalog.update_environment(workspace, environment_id, body)
     return json_response(record.wire())
 
 

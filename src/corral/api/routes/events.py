@@ -11,7 +11,7 @@ from corral.api.routes.common import ERRORS
 from corral.api.schemas.events import SendEvents
 from corral.api.session_ops import new_event
 from corral.api.sse import EventStream
-from corral.api.wire import BetaManagedAgentsSendSessionEvents, EventPage
+from corral.api.wire import BetaManagedAgentsSendSessionEvents, EventPage, StreamFrame
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, decode_cursor
 from corral.session import EventQuery, NewEvent
@@ -114,7 +114,7 @@ async def list_events(
     response_class=EventStream,
     status_code=200,
     summary="Stream a session's new events (Server-Sent Events)",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "event: <type>\\ndata: <event JSON>"}},
+    responses={200: {"model": StreamFrame, "description": "event: <type>\\ndata: <event JSON>"}},
 )
 async def stream_events(
     request: Request,

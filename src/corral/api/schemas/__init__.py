@@ -1,1 +1,2 @@
-"""Request models: the documented shape of every body the API accepts (see ``base.Strict``)."""
+"""Request models of the sessions API (sessions, client events); the catalog's (agents, environments, a session's
+agent) are ``corral.catalog.params``, which the routes declare directly (see ``corral.catalog.params.base``)."""

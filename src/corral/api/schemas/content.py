@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from corral.api.schemas.base import Strict
+from corral.catalog.params.base import Strict
 
 
 class TextBlock(Strict):

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from corral.api.schemas.base import Strict, WholeNumber
 from corral.api.schemas.content import MessageBlock, ResultBlock, TextBlock
+from corral.catalog.params.base import WHOLE, Strict
 
 
 class UserMessage(Strict):
@@ -58,7 +58,7 @@ class UserDefineOutcome(Strict):
     type: Literal["user.define_outcome"]
     description: str
     rubric: Annotated[TextRubric | FileRubric, Field(discriminator="type")]
-    max_iterations: Annotated[WholeNumber, Field(ge=1, le=20)] | None = None
+    max_iterations: Annotated[int, Field(ge=1, le=20), WHOLE] | None = None
 
 
 class SystemMessage(Strict):

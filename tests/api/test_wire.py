@@ -1,0 +1,250 @@
+"""Every response matches what ``/openapi.json`` declares for it, so ``corral.api.wire`` cannot drift unseen.
+
+The real app (in process, on both engines) serves a scenario that calls every documented operation, with
+successes and refusals. Each response is validated by schemathesis against the schema its operation documents
+for that status, after the document is *closed* (objects admit no undeclared property): a field the server
+sends but ``/openapi.json`` does not declare is drift as much as a declared field it does not send. An
+operation without a validated success, a response with an undocumented status, or a request no operation
+documents fails the test, so a new route needs a scenario here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import anyio
+import httpx
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from starlette.types import Message
+
+from corral.api.app import create_app
+from corral.config import Settings
+from tests.conftest import database_url
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-corral-admin"
+LIMIT = 64 * 1024
+CUSTOM = {"type": "custom", "name": "lookup", "description": "d", "input_schema": {"type": "object", "x-extra": 1}}
+AGENT: dict[str, Any] = {
+    "name": "wire",
+    "model": {"id": "m", "effort": "low", "speed": "fast", "inference_geo": "us"},
+    "system": "s",
+    "description": "d",
+    "tools": [
+        {
+            "type": "agent_toolset_20260401",
+            "configs": [
+                {"name": "web_fetch", "allowed_domains": ["a.example.com"], "url_sources": {"user_input": "none"}},
+                {"name": "web_search", "user_location": {"type": "approximate", "country": "FR"}},
+            ],
+        },
+        {"type": "mcp_toolset", "mcp_server_name": "gh", "configs": [{"name": "t", "enabled": False}]},
+        CUSTOM,
+    ],
+    "mcp_servers": [{"type": "url", "name": "gh", "url": "https://example.com/mcp"}],
+    "execution_identity": {"type": "aws_role", "role_arn": "arn:aws:iam::1:role/r"},
+    "metadata": {"k": "v"},
+}
+CLOUD: dict[str, Any] = {
+    "type": "cloud",
+    "networking": {"type": "limited", "allowed_hosts": ["a.example.com"], "allow_package_managers": True},
+    "packages": {"pip": ["x==1"]},
+    "corral": {"warm_pool_size": 0, "provisioning": "eager"},
+}
+
+
+def closed(node: Any) -> Any:
+    """``node`` with every object schema that declares properties refusing any other property."""
+    if isinstance(node, list):
+        return [closed(item) for item in cast(list[Any], node)]
+    if not isinstance(node, dict):
+        return node
+    schema = {key: closed(value) for key, value in cast(dict[str, Any], node).items()}
+    if isinstance(schema.get("properties"), dict) and schema.get("additionalProperties", True) is True:
+        schema["additionalProperties"] = False
+    return schema
+
+
+class Operation(Protocol):
+    """What this test uses of a schemathesis ``APIOperation`` (whose generic parameters it leaves unstated)."""
+
+    path: str
+
+    def validate_response(self, response: httpx.Response) -> bool | None: ...
+
+
+class Operations(Protocol):
+    def find_operation_by_path(self, method: str, path: str) -> Operation | None: ...
+
+
+class Recorder:
+    """Keeps every response the client receives (an httpx response hook)."""
+
+    def __init__(self) -> None:
+        self.responses: list[httpx.Response] = []
+
+    async def __call__(self, response: httpx.Response) -> None:
+        await response.aread()
+        self.responses.append(response)
+
+
+@pytest.fixture
+async def app(engine: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    url = await database_url(engine, tmp_path)
+    settings = Settings(data_dir=tmp_path, database_url=url, api_key=KEY, workers=0, max_request_bytes=LIMIT)
+    made = create_app(settings)
+    async with made.router.lifespan_context(made):
+        yield made
+
+
+async def stream_until_deleted(app: FastAPI, http: httpx.AsyncClient, session_id: str) -> httpx.Response:
+    """Open the session's SSE stream, delete the session once the 200 is out, and return the whole stream.
+
+    Driven as raw ASGI: the response head is the signal that the stream is subscribed (httpx's ASGI transport
+    would only return once the stream has ended)."""
+    path = f"/v1/sessions/{session_id}/events/stream"
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"corral"), (b"x-api-key", KEY.encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("corral", 80),
+    }
+    started, ended = anyio.Event(), anyio.Event()
+    head: list[Message] = []
+    body: list[bytes] = []
+
+    async def receive() -> Message:
+        if not head and not body:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await ended.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            head.append(message)
+            started.set()
+        elif message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                ended.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(app, scope, receive, send)
+        await started.wait()
+        assert (await http.delete(f"/v1/sessions/{session_id}")).status_code == 200
+        await ended.wait()
+    headers = [(bytes(k).decode(), bytes(v).decode()) for k, v in head[0]["headers"]]
+    request = httpx.Request("GET", f"http://corral{path}")
+    response = httpx.Response(head[0]["status"], headers=headers, content=b"".join(body), request=request)
+    response.elapsed = timedelta(0)  # what a client sets when a response has been read
+    return response
+
+
+async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Response]:
+    """Call every operation so that it succeeds; returns the responses not seen by the client's hook."""
+    env = (await http.post("/v1/environments", json={"name": "e", "config": CLOUD, "metadata": {"a": "1"}})).json()
+    spare = (await http.post("/v1/environments", json={"name": "spare", "config": {"type": "self_hosted"}})).json()
+    await http.get(f"/v1/environments/{env['id']}")
+    await http.post(f"/v1/environments/{env['id']}", json={"description": "d", "metadata": {"a": None}})
+    await http.get("/v1/environments", params={"limit": 1})
+    agent = (await http.post("/v1/agents", json=AGENT)).json()
+    await http.post(f"/v1/agents/{agent['id']}", json={"system": "v2", "tools": [CUSTOM], "mcp_servers": []})
+    await http.get(f"/v1/agents/{agent['id']}")
+    await http.get(f"/v1/agents/{agent['id']}", params={"version": 1})
+    await http.get(f"/v1/agents/{agent['id']}/versions", params={"limit": 1})
+    await http.get("/v1/agents", params={"limit": 1})
+    ref = {"type": "agent_with_overrides", "id": agent["id"], "version": 1, "system": None}
+    message = {"type": "user.message", "content": [{"type": "text", "text": "hi"}]}
+    session = (
+        await http.post(
+            "/v1/sessions", json={"agent": ref, "environment_id": env["id"], "title": "t", "initial_events": [message]}
+        )
+    ).json()
+    other = (await http.post("/v1/sessions", json={"agent": agent["id"], "environment_id": env["id"]})).json()
+    await http.post(f"/v1/sessions/{other['id']}", json={"title": "u", "agent": {"tools": []}})
+    await http.get(f"/v1/sessions/{other['id']}")
+    await http.get("/v1/sessions", params={"limit": 1})
+    await http.post(f"/v1/sessions/{session['id']}/events", json={"events": [{"type": "user.interrupt"}]})
+    await http.get(f"/v1/sessions/{session['id']}/events", params={"limit": 1})
+    await http.post(f"/v1/sessions/{other['id']}/archive")
+    await http.get("/healthz")
+    await http.get("/v1/corral/stats")
+    streamed = await stream_until_deleted(app, http, other["id"])
+    await http.delete(f"/v1/sessions/{session['id']}")
+    await http.post(f"/v1/agents/{agent['id']}/archive")
+    await http.post(f"/v1/environments/{spare['id']}/archive")
+    await http.delete(f"/v1/environments/{spare['id']}")
+    return [streamed]
+
+
+async def refusals(http: httpx.AsyncClient) -> None:
+    """Responses in the error shape: invalid, unauthenticated, unknown, conflicting, too large."""
+    env = (await http.post("/v1/environments", json={"name": "busy"})).json()
+    agent = (await http.post("/v1/agents", json={"name": "a", "model": "m"})).json()
+    await http.post("/v1/sessions", json={"agent": agent["id"], "environment_id": env["id"]})
+    await http.post("/v1/agents", json={"name": "n", "model": {"id": "m", "effort": "enormous"}})
+    await http.get("/v1/agents", headers={"x-api-key": "sk-corral-wrong"})
+    await http.get("/v1/agents/agent_nothing")
+    await http.post(f"/v1/agents/{agent['id']}", json={"version": 9, "name": "b"})
+    await http.delete(f"/v1/environments/{env['id']}")
+    await http.post("/v1/agents", json={"name": "n", "model": "m", "system": "x" * LIMIT})
+    await http.get("/v1/sessions/sesn_nothing/events/stream")
+    await http.get("/v1/sessions/sesn_nothing/events/stream", params={"event_deltas[]": "agent.tool_use"})
+
+
+def problems(spec: dict[str, Any], schema: Operations, responses: list[httpx.Response]) -> list[str]:
+    found: list[str] = []
+    for response in responses:
+        request = response.request
+        label = f"{request.method} {request.url.path} -> {response.status_code}"
+        operation = schema.find_operation_by_path(request.method, request.url.path)
+        if operation is None:
+            found.append(f"{label}: no operation documents this request")
+            continue
+        if str(response.status_code) not in spec["paths"][operation.path][request.method.lower()]["responses"]:
+            found.append(f"{label}: status not documented")
+            continue
+        try:
+            operation.validate_response(response)
+        except Exception as failure:  # schemathesis's FailureGroup: report every mismatch, then fail
+            found.append(f"{label}: {failure}")
+    return found
+
+
+async def test_every_response_matches_its_documented_schema(app: FastAPI) -> None:
+    recorder = Recorder()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://corral", headers={"x-api-key": KEY}, event_hooks={"response": [recorder]}
+    ) as http:
+        spec: dict[str, Any] = (await http.get("/openapi.json")).json()
+        recorder.responses.clear()
+        unhooked = await successes(http, app)
+        await refusals(http)
+    responses = recorder.responses + unhooked
+    schema = cast(Operations, schemathesis.openapi.from_dict(closed(spec)))
+    found = problems(spec, schema, responses)
+    assert not found, "\n\n".join(found)
+    documented = {(path, method.upper()) for path, operations in spec["paths"].items() for method in operations}
+    succeeded = {
+        (operation.path, response.request.method)
+        for response in responses
+        if response.is_success
+        and (operation := schema.find_operation_by_path(response.request.method, response.request.url.path))
+    }
+    assert documented - succeeded == set()
+    assert {response.status_code for response in responses} >= {200, 400, 401, 404, 409, 413}
