@@ -38,6 +38,17 @@ class ProviderConfig:
     context_window: int | None = None
 
 
+def split_model_id(model_id: str) -> tuple[str, str]:
+    """``(provider, model)`` of a model id: ``claude-*`` → ``anthropic``; ``<provider>:<model>`` → that provider;
+    anything else names no provider (``""``)."""
+    if ":" in model_id:
+        provider, _, name = model_id.partition(":")
+        return provider, name
+    if model_id.startswith("claude"):
+        return "anthropic", model_id
+    return "", model_id
+
+
 def setting(default: Any, env: str, doc: str) -> Any:
     """Declare a setting: its default, the environment variable that sets it, what it means."""
     return field(default=default, metadata={"env": env, "doc": doc})
@@ -81,6 +92,11 @@ class Settings:
     )
     sandbox_idle_seconds: float = setting(600.0, "CORRAL_SANDBOX_IDLE_SECONDS", "idle sandboxes stop after this")
     egress_enabled: bool = setting(True, "CORRAL_EGRESS", "`0`: sandboxes get no network at all")
+
+    @property
+    def provider_names(self) -> frozenset[str]:
+        """Every provider a model id may name: the two built-in ones and those of the config file."""
+        return frozenset(PROVIDER_KINDS) | frozenset(self.providers)
 
     @property
     def resolved_database_url(self) -> str:

@@ -50,12 +50,12 @@ async def test_strict_beta_hides_the_api_without_the_header(http: httpx.AsyncCli
 
 
 async def test_the_body_limit_and_request_ids(http: httpx.AsyncClient) -> None:
-    body = {"name": "a", "model": "m", "system": "x" * 3000}
+    body = {"name": "a", "model": "claude-m", "system": "x" * 3000}
     too_big = await http.post("/v1/agents", json=body, headers=BETA)
     assert too_big.status_code == 413 and too_big.json()["error"]["type"] == "request_too_large"
     ids = {too_big.headers["request-id"]}
     for response in (
-        await http.post("/v1/agents", json={"name": "a", "model": "m"}, headers=BETA),
+        await http.post("/v1/agents", json={"name": "a", "model": "claude-m"}, headers=BETA),
         await http.get("/v1/agents", headers={**BETA, "x-api-key": "wrong"}),
         await http.get("/v1/agents/agent_nothing", headers=BETA),
     ):

@@ -26,7 +26,7 @@ async def catalog(database: Database) -> Catalog:
 
 
 async def test_versions_are_dense_and_immutable(catalog: Catalog) -> None:
-    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="m", system="one"))
+    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="claude-m", system="one"))
     for text in ("two", "three"):
         await catalog.update_agent(WS, agent.id, AgentUpdate(system=text))
     same = await catalog.update_agent(WS, agent.id, AgentUpdate(system="three", metadata={}))
@@ -37,7 +37,7 @@ async def test_versions_are_dense_and_immutable(catalog: Catalog) -> None:
 
 
 async def test_concurrent_updates_with_the_same_version_let_exactly_one_win(catalog: Catalog) -> None:
-    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="m"))
+    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="claude-m"))
     outcomes: list[str] = []
 
     async def update(index: int) -> None:
@@ -56,7 +56,7 @@ async def test_concurrent_updates_with_the_same_version_let_exactly_one_win(cata
 
 
 async def test_objects_of_another_workspace_do_not_exist(catalog: Catalog) -> None:
-    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="m"))
+    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="claude-m"))
     env = await catalog.create_environment(WS, EnvironmentCreate(name="e"))
     for call in (
         catalog.get_agent(OTHER, agent.id),
@@ -110,10 +110,10 @@ async def test_refusals_write_nothing(catalog: Catalog) -> None:
     custom = [
         {"type": "custom", "name": f"t{i}", "description": "", "input_schema": {"type": "object"}} for i in range(5)
     ]
-    tooled = AgentCreate.model_validate({"name": "a", "model": "m", "tools": custom})
+    tooled = AgentCreate.model_validate({"name": "a", "model": "claude-m", "tools": custom})
     with pytest.raises(InvalidRequest):
         await catalog.create_agent(WS, tooled)  # the limit here is 4
-    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="m"))
+    agent = await catalog.create_agent(WS, AgentCreate(name="a", model="claude-m"))
     with pytest.raises(InvalidRequest):
         await catalog.update_agent(WS, agent.id, AgentUpdate.model_validate({"tools": custom}))
     with pytest.raises(InvalidRequest) as refused:

@@ -18,7 +18,11 @@ TOOLSET = "agent_toolset_20260401"
 
 
 def web_fetch(**settings: Any) -> dict[str, Any]:
-    return {"name": "a", "model": "m", "tools": [{"type": TOOLSET, "configs": [{"name": "web_fetch", **settings}]}]}
+    return {
+        "name": "a",
+        "model": "claude-m",
+        "tools": [{"type": TOOLSET, "configs": [{"name": "web_fetch", **settings}]}],
+    }
 
 
 def cloud(**config: Any) -> dict[str, Any]:
@@ -28,15 +32,15 @@ def cloud(**config: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("model", "body", "where", "message"),
     [
-        (AgentCreate, {"name": " ", "model": "m"}, ("name",), "' ' is blank"),
+        (AgentCreate, {"name": " ", "model": "claude-m"}, ("name",), "' ' is blank"),
         (EnvironmentCreate, {"name": "\t"}, ("name",), "'\\t' is blank"),
         (
             AgentCreate,
-            {"name": "a", "model": {"id": "m", "inference_geo": ""}},
+            {"name": "a", "model": {"id": "claude-m", "inference_geo": ""}},
             ("model", "object", "inference_geo"),
             None,
         ),
-        (AgentCreate, {"name": "a", "model": {"id": "m", "speed": "slow"}}, ("model", "object", "speed"), None),
+        (AgentCreate, {"name": "a", "model": {"id": "claude-m", "speed": "slow"}}, ("model", "object", "speed"), None),
         (
             AgentCreate,
             web_fetch(allowed_domains=["https://a.com"]),
@@ -58,7 +62,7 @@ def cloud(**config: Any) -> dict[str, Any]:
         ),
         (
             AgentCreate,
-            {"name": "a", "model": "m", "mcp_servers": [{"type": "url", "name": "s", "url": "ftp://x"}]},
+            {"name": "a", "model": "claude-m", "mcp_servers": [{"type": "url", "name": "s", "url": "ftp://x"}]},
             ("mcp_servers", 0, "url"),
             "'ftp://x' is not an http(s) url",
         ),

@@ -40,7 +40,7 @@ TOOLS: list[Any] = [
 
 
 def agent(**fields: Any) -> dict[str, Any]:
-    return resolve_create(AgentCreate.model_validate({"name": "a", "model": "m", **fields}), LIMITS)
+    return resolve_create(AgentCreate.model_validate({"name": "a", "model": "claude-m", **fields}), LIMITS)
 
 
 def update(**fields: Any) -> AgentUpdate:
@@ -125,15 +125,30 @@ def test_invalid_tools(tools: list[Any]) -> None:
 
 
 def test_model_rules() -> None:
-    assert agent()["model"] == {"id": "m", "effort": {"type": "high"}, "speed": "standard", "inference_geo": None}
-    stored = agent(model={"id": "m", "effort": {"type": "xhigh"}, "inference_geo": "us"})
-    updated = resolve_update(stored, update(model={"id": "n"}), LIMITS)
-    assert updated["model"] == {"id": "n", "effort": {"type": "xhigh"}, "speed": "standard", "inference_geo": None}
+    assert agent()["model"] == {
+        "id": "claude-m",
+        "effort": {"type": "high"},
+        "speed": "standard",
+        "inference_geo": None,
+    }
+    stored = agent(model={"id": "claude-m", "effort": {"type": "xhigh"}, "inference_geo": "us"})
+    updated = resolve_update(stored, update(model={"id": "claude-n"}), LIMITS)
+    assert updated["model"] == {
+        "id": "claude-n",
+        "effort": {"type": "xhigh"},
+        "speed": "standard",
+        "inference_geo": None,
+    }
     with pytest.raises(InvalidRequest) as cleared:
         resolve_update(stored, update(model=None), LIMITS)
     assert cleared.value.code is ErrorCode.AGENT_MODEL_REQUIRED
     snapshot = {"type": "agent", "id": "agent_x", "version": 1, **stored}
-    overrides = {"type": "agent_with_overrides", "id": "agent_x", "model": {"id": "o", "effort": "low"}, "system": None}
+    overrides = {
+        "type": "agent_with_overrides",
+        "id": "agent_x",
+        "model": {"id": "claude-o", "effort": "low"},
+        "system": None,
+    }
     overridden = apply_overrides(snapshot, AgentWithOverrides.model_validate(overrides), LIMITS)
     assert overridden["model"]["effort"] == {"type": "xhigh"} and overridden["system"] is None
 

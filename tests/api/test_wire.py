@@ -33,7 +33,7 @@ LIMIT = 64 * 1024
 CUSTOM = {"type": "custom", "name": "lookup", "description": "d", "input_schema": {"type": "object", "x-extra": 1}}
 AGENT: dict[str, Any] = {
     "name": "wire",
-    "model": {"id": "m", "effort": "low", "speed": "fast", "inference_geo": "us"},
+    "model": {"id": "claude-m", "effort": "low", "speed": "fast", "inference_geo": "us"},
     "system": "s",
     "description": "d",
     "tools": [
@@ -167,7 +167,7 @@ async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Respons
     await http.get(f"/v1/agents/{agent['id']}", params={"version": 1})
     await http.get(f"/v1/agents/{agent['id']}/versions", params={"limit": 1})
     await http.get("/v1/agents", params={"limit": 1})
-    ref = {"type": "agent_with_overrides", "id": agent["id"], "version": 1, "system": None}
+    ref = {"type": "agent_with_overrides", "id": agent["id"], "version": 2, "system": None}  # v1 declares MCP
     message = {"type": "user.message", "content": [{"type": "text", "text": "hi"}]}
     session = (
         await http.post(
@@ -194,14 +194,14 @@ async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Respons
 async def refusals(http: httpx.AsyncClient) -> None:
     """Responses in the error shape: invalid, unauthenticated, unknown, conflicting, too large."""
     env = (await http.post("/v1/environments", json={"name": "busy"})).json()
-    agent = (await http.post("/v1/agents", json={"name": "a", "model": "m"})).json()
+    agent = (await http.post("/v1/agents", json={"name": "a", "model": "claude-m"})).json()
     await http.post("/v1/sessions", json={"agent": agent["id"], "environment_id": env["id"]})
-    await http.post("/v1/agents", json={"name": "n", "model": {"id": "m", "effort": "enormous"}})
+    await http.post("/v1/agents", json={"name": "n", "model": {"id": "claude-m", "effort": "enormous"}})
     await http.get("/v1/agents", headers={"x-api-key": "sk-corral-wrong"})
     await http.get("/v1/agents/agent_nothing")
     await http.post(f"/v1/agents/{agent['id']}", json={"version": 9, "name": "b"})
     await http.delete(f"/v1/environments/{env['id']}")
-    await http.post("/v1/agents", json={"name": "n", "model": "m", "system": "x" * LIMIT})
+    await http.post("/v1/agents", json={"name": "n", "model": "claude-m", "system": "x" * LIMIT})
     await http.get("/v1/sessions/sesn_nothing/events/stream")
     await http.get("/v1/sessions/sesn_nothing/events/stream", params={"event_deltas[]": "agent.tool_use"})
 

@@ -35,10 +35,12 @@ SERVERS: list[Any] = [{"type": "url", "name": "github", "url": "https://api.gith
 
 def test_create_minimal_resolves_everything(client: anthropic.Anthropic) -> None:
     name = unique("minimal")
-    agent = validated(BetaManagedAgentsAgent, client.beta.agents.with_raw_response.create(name=name, model="m-1"))
+    agent = validated(
+        BetaManagedAgentsAgent, client.beta.agents.with_raw_response.create(name=name, model="claude-m-1")
+    )
     assert agent.id.startswith("agent_") and agent.version == 1 and agent.type == "agent"
     assert agent.name == name and agent.description is None and agent.system is None
-    assert agent.model.id == "m-1" and agent.model.effort is not None and agent.model.effort.type == "high"
+    assert agent.model.id == "claude-m-1" and agent.model.effort is not None and agent.model.effort.type == "high"
     assert agent.model.speed == "standard" and agent.model.inference_geo is None
     assert agent.tools == [] and agent.mcp_servers == [] and agent.skills == [] and agent.multiagent is None
     assert agent.execution_identity.type == "service_account" and agent.metadata == {}
@@ -86,12 +88,12 @@ def test_retrieve_latest_and_a_version(client: anthropic.Anthropic) -> None:
 
 
 def test_update_versions_and_semantics(client: anthropic.Anthropic) -> None:
-    agent = new_agent(client, model={"id": "m", "effort": "max"}, description="d", metadata={"a": "1", "b": "2"})
+    agent = new_agent(client, model={"id": "claude-m", "effort": "max"}, description="d", metadata={"a": "1", "b": "2"})
     raw = client.beta.agents.with_raw_response.update(
-        agent.id, version=1, model={"id": "m2"}, description="", metadata={"a": None, "c": "3"}
+        agent.id, version=1, model={"id": "claude-m2"}, description="", metadata={"a": None, "c": "3"}
     )
     updated = validated(BetaManagedAgentsAgent, raw)
-    assert updated.version == 2 and updated.model.id == "m2"
+    assert updated.version == 2 and updated.model.id == "claude-m2"
     assert updated.model.effort is not None and updated.model.effort.type == "max"  # omitted effort is kept
     assert updated.description is None and updated.metadata == {"b": "2", "c": "3"}
     assert updated.created_at == agent.created_at and updated.updated_at >= agent.updated_at
@@ -173,7 +175,7 @@ def test_versions_list_newest_first(client: anthropic.Anthropic) -> None:
             None,
         ),
         ({"skills": [{"type": "anthropic", "skill_id": "xlsx"}]}, None),
-        ({"model": {"id": "m", "effort": "enormous"}}, None),
+        ({"model": {"id": "claude-m", "effort": "enormous"}}, None),
     ],
 )
 def test_invalid_agents_are_refused(client: anthropic.Anthropic, fields: dict[str, Any], code: str | None) -> None:
@@ -181,7 +183,7 @@ def test_invalid_agents_are_refused(client: anthropic.Anthropic, fields: dict[st
     name = fields.pop("name", unique("invalid"))
     before = {agent.id for agent in client.beta.agents.list(include_archived=True, limit=100)}
     with pytest.raises(anthropic.BadRequestError) as caught:
-        client.beta.agents.create(name=name, model=fields.pop("model", "m"), **fields)
+        client.beta.agents.create(name=name, model=fields.pop("model", "claude-m"), **fields)
     body: Any = caught.value.body
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
     if code is not None:

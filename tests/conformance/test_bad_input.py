@@ -43,15 +43,15 @@ def agent_count(http: httpx.Client) -> int:
         b"\xff\xfe\x00",
         b"[]",
         b"null",
-        b'{"name": 123, "model": "m"}',
+        b'{"name": 123, "model": "claude-m"}',
         b'{"name": "n", "model": {"id": 5}}',
-        b'{"name": "n", "model": "m", "unknown_field": true}',
-        b'{"name": "n", "model": "m", "tools": "bash"}',
-        b'{"name": "n", "model": "m", "metadata": {"k": 1}}',
-        b'{"name": "n", "model": "m", "tools": [{"type": "custom", "name": "t", "description": "",'
+        b'{"name": "n", "model": "claude-m", "unknown_field": true}',
+        b'{"name": "n", "model": "claude-m", "tools": "bash"}',
+        b'{"name": "n", "model": "claude-m", "metadata": {"k": 1}}',
+        b'{"name": "n", "model": "claude-m", "tools": [{"type": "custom", "name": "t", "description": "",'
         b' "input_schema": {"type": "object", "properties": {"x": NaN}}}]}',
-        b'{"name": "' + b"x" * 300 + b'", "model": "m"}',
-        b'{"model": "m"}',
+        b'{"name": "' + b"x" * 300 + b'", "model": "claude-m"}',
+        b'{"model": "claude-m"}',
         b"[" * 100_000 + b"]" * 100_000,
     ],
 )
@@ -62,25 +62,25 @@ def test_bad_bodies_are_400_and_write_nothing(http: httpx.Client, body: bytes) -
 
 
 def test_validation_errors_say_where(http: httpx.Client) -> None:
-    body = assert_error(http.post("/v1/agents", json={"name": "n", "model": "m", "tools": [{"type": "x"}]}), 400)
+    body = assert_error(http.post("/v1/agents", json={"name": "n", "model": "claude-m", "tools": [{"type": "x"}]}), 400)
     assert "tools" in body["error"]["message"]
     assert body["error"]["details"]["errors"][0]["loc"][:2] == ["body", "tools"]
 
 
 def test_oversized_bodies_are_413(http: httpx.Client, client: anthropic.Anthropic) -> None:
     before = agent_count(http)
-    huge = b'{"name": "n", "model": "m", "system": "' + b"x" * (9 * 1024 * 1024) + b'"}'
+    huge = b'{"name": "n", "model": "claude-m", "system": "' + b"x" * (9 * 1024 * 1024) + b'"}'
     assert_error(http.post("/v1/agents", content=huge), 413, "request_too_large")
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit trips while the body arrives
-        yield b'{"name": "n", "model": "m", "system": "'
+        yield b'{"name": "n", "model": "claude-m", "system": "'
         for _ in range(9):
             yield b"x" * (1024 * 1024)
         yield b'"}'
 
     assert_error(http.post("/v1/agents", content=chunks()), 413, "request_too_large")
     with pytest.raises(anthropic.ContentTooLargeError):
-        client.beta.agents.create(name="n", model="m", system="x" * (9 * 1024 * 1024))
+        client.beta.agents.create(name="n", model="claude-m", system="x" * (9 * 1024 * 1024))
     assert agent_count(http) == before
 
 
@@ -151,9 +151,9 @@ def test_a_bad_request_never_becomes_a_500(http: httpx.Client) -> None:
         (
             "POST",
             "/v1/agents",
-            {"name": "x", "model": "m", "tools": [{"type": "agent_toolset_20260401", "configs": [{}]}]},
+            {"name": "x", "model": "claude-m", "tools": [{"type": "agent_toolset_20260401", "configs": [{}]}]},
         ),
-        ("POST", "/v1/agents", {"name": "x", "model": "m", "execution_identity": {"type": "root"}}),
+        ("POST", "/v1/agents", {"name": "x", "model": "claude-m", "execution_identity": {"type": "root"}}),
         ("GET", "/v1/sessions?order=sideways", None),
         ("GET", "/v1/sessions?agent_version=-1&agent_id=agent_x", None),
     ]

@@ -39,7 +39,7 @@ def test_create_snapshots_the_agent(client: anthropic.Anthropic) -> None:
 
 
 def test_create_pins_a_version_and_applies_overrides(client: anthropic.Anthropic) -> None:
-    agent = new_agent(client, model={"id": "m1", "effort": "low"}, system="v1")
+    agent = new_agent(client, model={"id": "claude-m1", "effort": "low"}, system="v1")
     client.beta.agents.update(agent.id, system="v2")
     env = new_environment(client)
     pinned = client.beta.sessions.create(agent={"type": "agent", "id": agent.id, "version": 1}, environment_id=env.id)
@@ -48,7 +48,7 @@ def test_create_pins_a_version_and_applies_overrides(client: anthropic.Anthropic
         agent={
             "type": "agent_with_overrides",
             "id": agent.id,
-            "model": {"id": "m2", "effort": "max", "inference_geo": "eu"},
+            "model": {"id": "claude-m2", "effort": "max", "inference_geo": "eu"},
             "system": None,
             "tools": [CUSTOM_TOOL],
         },
@@ -56,7 +56,7 @@ def test_create_pins_a_version_and_applies_overrides(client: anthropic.Anthropic
     )
     session = validated(BetaManagedAgentsSession, raw)
     assert session.agent.version == 2 and session.agent.system is None
-    assert session.agent.model.id == "m2" and session.agent.model.inference_geo == "eu"
+    assert session.agent.model.id == "claude-m2" and session.agent.model.inference_geo == "eu"
     assert session.agent.model.effort is not None and session.agent.model.effort.type == "low"  # override ignored
     assert [tool.type for tool in session.agent.tools] == ["custom"]
     assert client.beta.agents.retrieve(agent.id).tools == []

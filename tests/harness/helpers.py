@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from corral._types import JSONObject
+from corral.catalog.limits import CatalogLimits
 from corral.catalog.params.tools import TOOLS
 from corral.catalog.tools import resolve_tools
 from corral.config import ProviderConfig, Settings
@@ -46,7 +47,7 @@ def agent(
         "model": {"id": model},
         "system": system,
         # resolved as the catalog resolves an agent's tools at the API edge (what a session snapshot holds)
-        "tools": resolve_tools(TOOLS.validate_python(list(tools)), [], 128),
+        "tools": resolve_tools(TOOLS.validate_python(list(tools)), [], CatalogLimits()),
     }
 
 

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import anthropic
 import httpx
-import httpx2
 import openai
 import pytest
 from anthropic.types import MessageParam, TextBlock, ThinkingBlock, ToolUseBlock
@@ -59,7 +58,7 @@ def first_text(message: anthropic.types.Message) -> str:
 async def test_anthropic_streaming() -> None:
     async with ScriptedModelServer(SCRIPT) as server:
         async with clients(server.url) as (claude, _):
-            async with claude.messages.stream(model="m", max_tokens=100, messages=USER) as stream:
+            async with claude.messages.stream(model="claude-m", max_tokens=100, messages=USER) as stream:
                 final = await stream.get_final_message()
     kinds = [block.type for block in final.content]
     assert kinds == ["thinking", "text", "tool_use"]
@@ -75,8 +74,10 @@ async def test_anthropic_streaming() -> None:
 async def test_anthropic_without_streaming_and_by_position() -> None:
     async with ScriptedModelServer(SCRIPT) as server:
         async with clients(server.url) as (claude, _):
-            message = await claude.messages.create(model="m", max_tokens=100, messages=HISTORY)
-            by_rule = await claude.messages.create(model="m", max_tokens=9, system="a SPECIAL case", messages=USER)
+            message = await claude.messages.create(model="claude-m", max_tokens=100, messages=HISTORY)
+            by_rule = await claude.messages.create(
+                model="claude-m", max_tokens=9, system="a SPECIAL case", messages=USER
+            )
     assert [b.type for b in message.content] == ["text"] and first_text(message) == "Second answer."
     assert (message.usage.input_tokens, message.usage.output_tokens) == (11, 7)
     assert first_text(by_rule) == "By rule." and by_rule.stop_reason == "max_tokens"
@@ -87,7 +88,7 @@ async def test_openai_streaming_and_not() -> None:
     async with ScriptedModelServer(SCRIPT) as server:
         async with clients(server.url) as (_, gpt):
             stream = await gpt.chat.completions.create(
-                model="m",
+                model="claude-m",
                 messages=GPT_USER,
                 stream=True,
                 stream_options={"include_usage": True},
@@ -103,7 +104,7 @@ async def test_openai_streaming_and_not() -> None:
                     for call in delta.tool_calls or []:
                         arguments += call.function.arguments or "" if call.function else ""
                     finish = choice.finish_reason or finish
-            whole = await gpt.chat.completions.create(model="m", messages=GPT_USER)
+            whole = await gpt.chat.completions.create(model="claude-m", messages=GPT_USER)
     assert (content, reasoning, json.loads(arguments), finish) == (
         "Hello there!",
         "Think first.",
@@ -121,8 +122,8 @@ async def test_openai_streaming_and_not() -> None:
 async def test_replies_are_chosen_from_the_request_alone() -> None:
     async with ScriptedModelServer(SCRIPT) as server:
         async with clients(server.url) as (claude, _):
-            first = await claude.messages.create(model="m", max_tokens=100, messages=USER)
-            again = await claude.messages.create(model="m", max_tokens=100, messages=USER)
+            first = await claude.messages.create(model="claude-m", max_tokens=100, messages=USER)
+            again = await claude.messages.create(model="claude-m", max_tokens=100, messages=USER)
     assert first.model_dump(exclude={"usage"}) == again.model_dump(exclude={"usage"})
 
 
@@ -141,10 +142,10 @@ async def test_status_faults(
     async with ScriptedModelServer(script) as server:
         async with clients(server.url) as (claude, gpt):
             with pytest.raises(anthropic_error) as claude_failure:
-                await claude.messages.create(model="m", max_tokens=10, messages=USER)
+                await claude.messages.create(model="claude-m", max_tokens=10, messages=USER)
             with pytest.raises(openai_error) as gpt_failure:
-                await gpt.chat.completions.create(model="m", messages=GPT_USER)
-            recovered = await claude.messages.create(model="m", max_tokens=10, messages=USER)
+                await gpt.chat.completions.create(model="claude-m", messages=GPT_USER)
+            recovered = await claude.messages.create(model="claude-m", max_tokens=10, messages=USER)
     assert claude_failure.value.response.headers["retry-after"] == "0.25"
     assert {529: "overloaded"}.get(claude_failure.value.status_code, kind) == kind
     assert gpt_failure.value.response.headers["retry-after"] == "0.25"
@@ -154,14 +155,14 @@ async def test_status_faults(
 
 async def anthropic_stream(url: str) -> None:
     async with clients(url) as (claude, _):
-        stream = await claude.messages.create(model="m", max_tokens=10, messages=USER, stream=True)
+        stream = await claude.messages.create(model="claude-m", max_tokens=10, messages=USER, stream=True)
         async for _ in stream:
             pass
 
 
 async def openai_stream(url: str) -> None:
     async with clients(url) as (_, gpt):
-        stream = await gpt.chat.completions.create(model="m", messages=GPT_USER, stream=True)
+        stream = await gpt.chat.completions.create(model="claude-m", messages=GPT_USER, stream=True)
         async for _ in stream:
             pass
 
@@ -171,7 +172,7 @@ async def openai_stream(url: str) -> None:
     [
         ("stream_error", anthropic.APIStatusError, openai.APIError),
         ("malformed", ValueError, ValueError),
-        ("reset", httpx2.HTTPError, openai.APIConnectionError),
+        ("reset", anthropic.APIConnectionError, openai.APIConnectionError),  # SDK 2.17 wraps a mid-stream reset
     ],
 )
 async def test_mid_stream_faults(kind: str, anthropic_error: type[Exception], openai_error: type[Exception]) -> None:
@@ -188,7 +189,7 @@ async def test_invalid_tool_json() -> None:
     script: ScriptJSON = {**SCRIPT, "faults": [{"kind": "invalid_tool_json", "times": 1}]}
     async with ScriptedModelServer(script) as server:
         async with clients(server.url) as (claude, _):
-            stream = await claude.messages.create(model="m", max_tokens=10, messages=USER, stream=True)
+            stream = await claude.messages.create(model="claude-m", max_tokens=10, messages=USER, stream=True)
             partial = "".join(
                 [
                     e.delta.partial_json
@@ -208,7 +209,7 @@ async def test_latency_model() -> None:
     async with ScriptedModelServer(script) as server:
         async with clients(server.url) as (claude, _):
             started = time.monotonic()
-            stream = await claude.messages.create(model="m", max_tokens=10, messages=USER, stream=True)
+            stream = await claude.messages.create(model="claude-m", max_tokens=10, messages=USER, stream=True)
             first: float | None = None
             async for event in stream:
                 if event.type == "content_block_delta" and first is None:
@@ -236,11 +237,11 @@ def test_seeded_latency_is_the_same_for_the_same_turn() -> None:
 async def test_requests_are_recorded_and_the_script_can_be_replaced() -> None:
     async with ScriptedModelServer(SCRIPT) as server:
         async with clients(server.url) as (claude, _):
-            await claude.messages.create(model="m", max_tokens=10, messages=USER)
+            await claude.messages.create(model="claude-m", max_tokens=10, messages=USER)
             async with httpx.AsyncClient(base_url=server.url) as http:
                 recorded = (await http.get("/_scripted/requests")).json()
                 replaced = await http.put("/_scripted/script", json={"replies": [reply(text("New script."))]})
-            again = await claude.messages.create(model="m", max_tokens=10, messages=USER)
+            again = await claude.messages.create(model="claude-m", max_tokens=10, messages=USER)
     assert recorded[0]["protocol"] == "anthropic" and recorded[0]["body"]["messages"] == USER
     assert replaced.status_code == 200
     assert first_text(again) == "New script."
@@ -249,7 +250,7 @@ async def test_requests_are_recorded_and_the_script_can_be_replaced() -> None:
 def test_as_a_subprocess() -> None:
     with ScriptedModelProcess(SCRIPT) as server:
         with anthropic.Anthropic(base_url=server.url, api_key="k", max_retries=0) as claude:
-            message = claude.messages.create(model="m", max_tokens=10, messages=USER)
+            message = claude.messages.create(model="claude-m", max_tokens=10, messages=USER)
         recorded = server.requests()
     assert [b.type for b in message.content] == ["thinking", "text", "tool_use"]
     assert len(recorded) == 1 and recorded[0]["path"] == "/v1/messages"
@@ -259,5 +260,5 @@ async def test_a_script_without_an_answer() -> None:
     async with ScriptedModelServer({"replies": [reply(text("only one"))], "repeat_last": False}) as server:
         async with clients(server.url) as (claude, _):
             with pytest.raises(anthropic.InternalServerError):
-                await claude.messages.create(model="m", max_tokens=10, messages=HISTORY)
+                await claude.messages.create(model="claude-m", max_tokens=10, messages=HISTORY)
     assert server.requests[0].position == 1

@@ -35,6 +35,7 @@ from corral.catalog.params.agents import (
 )
 from corral.catalog.params.tools import MCP_SERVERS, TOOLS
 from corral.catalog.tools import resolve_mcp_servers, resolve_tools
+from corral.config import split_model_id
 from corral.errors import ErrorCode, InvalidRequest
 from corral.vocab.options import DEFAULT_EFFORT, DEFAULT_SPEED, EffortLevel
 
@@ -55,10 +56,28 @@ SNAPSHOT_FIELDS = tuple(field for field in CONFIG_FIELDS if field != "metadata")
 T = TypeVar("T")
 
 
-def resolve_model(value: ModelParam | None, stored: Mapping[str, Any] | None = None) -> JSONObject:
+def check_model_id(model_id: str, limits: CatalogLimits) -> None:
+    """A model id must name a provider this deployment knows, and a model: a name cannot become valid by
+    retrying, so it is refused when the agent is written rather than when a session runs."""
+    provider, name = split_model_id(model_id)
+    known = ", ".join(sorted(limits.providers))
+    if not provider:
+        raise InvalidRequest(
+            f"model {model_id!r} names no provider: write claude-…, or <provider>:<model> with one of: {known}"
+        )
+    if provider not in limits.providers:
+        raise InvalidRequest(f"model {model_id!r}: no provider {provider!r} is configured here (known: {known})")
+    if not name:
+        raise InvalidRequest(f"model {model_id!r} names the provider {provider!r} but no model")
+
+
+def resolve_model(
+    value: ModelParam | None, limits: CatalogLimits, stored: Mapping[str, Any] | None = None
+) -> JSONObject:
     """A model id or ``{id, effort?, speed?, inference_geo?}`` → the object form; ``stored`` supplies the effort."""
     if value is None:
         raise InvalidRequest("model is required and cannot be cleared", code=ErrorCode.AGENT_MODEL_REQUIRED)
+    check_model_id(value if isinstance(value, str) else value.id, limits)
     if isinstance(value, str):
         return {"id": value, "effort": _effort(None, stored), "speed": DEFAULT_SPEED, "inference_geo": None}
     level = value.effort if value.effort is None or isinstance(value.effort, str) else value.effort.type
@@ -119,7 +138,7 @@ def _tooling(
     servers = (changes.mcp_servers or []) if "mcp_servers" in sent else _stored(MCP_SERVERS, base.get("mcp_servers"))
     tools = (changes.tools or []) if "tools" in sent else _stored(TOOLS, base.get("tools"))
     into["mcp_servers"] = resolve_mcp_servers(servers)
-    into["tools"] = resolve_tools(tools, into["mcp_servers"], limits.max_tools)
+    into["tools"] = resolve_tools(tools, into["mcp_servers"], limits)
 
 
 def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
@@ -128,7 +147,7 @@ def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
     config: JSONObject = {
         "name": params.name,
         "description": _text(params.description),
-        "model": resolve_model(params.model),
+        "model": resolve_model(params.model, limits),
         "system": _text(params.system),
         "tools": [],
         "mcp_servers": [],
@@ -153,7 +172,7 @@ def resolve_update(stored: Mapping[str, Any], params: AgentUpdate, limits: Catal
     if "system" in sent:
         config["system"] = _text(params.system)
     if "model" in sent:
-        config["model"] = resolve_model(params.model, stored.get("model"))
+        config["model"] = resolve_model(params.model, limits, stored.get("model"))
     if "skills" in sent:
         config["skills"] = []
     if "multiagent" in sent:
@@ -174,17 +193,36 @@ def apply_overrides(snapshot: Mapping[str, Any], overrides: AgentWithOverrides, 
     _unsupported(overrides.skills)
     result = dict(snapshot)
     if "model" in overrides.model_fields_set:
-        model = resolve_model(overrides.model)
-        model["effort"] = dict(snapshot["model"]["effort"])
-        result["model"] = model
+        result["model"] = _session_model(snapshot, overrides.model, limits)
     if "system" in overrides.model_fields_set:
         result["system"] = _text(overrides.system)
     _tooling(result, snapshot, overrides, limits)
     return result
 
 
+def _session_model(snapshot: Mapping[str, Any], model: ModelParam | None, limits: CatalogLimits) -> JSONObject:
+    """A session-local model: the agent's ``effort`` stays (an override's is ignored, api.md §5.2)."""
+    resolved = resolve_model(model, limits)
+    resolved["effort"] = dict(snapshot["model"]["effort"])
+    return resolved
+
+
+def runnable(snapshot: JSONObject) -> JSONObject:
+    """``snapshot`` if a session can run it here; what corral cannot run yet is refused, never dropped: a session
+    whose agent declares MCP servers would otherwise run with their tools silently missing."""
+    if snapshot.get("mcp_servers"):
+        raise InvalidRequest(
+            "this agent declares MCP servers, which this server cannot run yet: a session would lack their tools",
+            code=ErrorCode.NOT_SUPPORTED,
+        )
+    return snapshot
+
+
 def replace_tooling(snapshot: Mapping[str, Any], changes: SessionAgentUpdate, limits: CatalogLimits) -> JSONObject:
-    """A session's agent snapshot with the ``tools``/``mcp_servers`` of ``changes`` (``POST /v1/sessions/{id}``)."""
+    """A session's agent snapshot with the ``tools``/``mcp_servers`` of ``changes`` (``POST /v1/sessions/{id}``),
+    and its ``model`` (a corral extension: the session's next turn runs on that model, on any provider)."""
     result = dict(snapshot)
+    if "model" in changes.model_fields_set:
+        result["model"] = _session_model(snapshot, changes.model, limits)
     _tooling(result, snapshot, changes, limits)
     return result

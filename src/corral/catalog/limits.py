@@ -38,6 +38,9 @@ DEFAULT_TOOLS_MAX = 128
 
 @dataclass(frozen=True)
 class CatalogLimits:
-    """Limits an operator may change (``Settings``)."""
+    """What the operator configured that the catalog checks (``Settings``): limits, and what this deployment can
+    run (the model providers it knows, whether it has a web search backend)."""
 
     max_tools: int = DEFAULT_TOOLS_MAX
+    providers: frozenset[str] = frozenset({"anthropic", "openai"})
+    web_search: bool = False

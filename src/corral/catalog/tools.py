@@ -21,6 +21,7 @@ from collections.abc import Collection, Sequence
 from typing import assert_never
 
 from corral._types import JSONObject
+from corral.catalog.limits import CatalogLimits
 from corral.catalog.params.tools import (
     AgentToolsetParams,
     BuiltinToolConfigParams,
@@ -32,7 +33,7 @@ from corral.catalog.params.tools import (
     ToolParam,
 )
 from corral.catalog.web_tools import add_web_fetch, add_web_search
-from corral.errors import InvalidRequest
+from corral.errors import ErrorCode, InvalidRequest
 from corral.vocab.tools import (
     BUILTIN_TOOLS,
     TOOLSET,
@@ -74,16 +75,47 @@ def _builtin_overrides(configs: Sequence[BuiltinToolConfigParams]) -> dict[Built
     return overrides
 
 
-def _toolset(raw: AgentToolsetParams, custom_names: Collection[str]) -> ResolvedToolset:
+#: the extra settings each built-in tool reads; any other one set on a tool is refused, never ignored
+_EXTRAS: dict[BuiltinToolName, frozenset[str]] = {
+    WEB_FETCH: frozenset({"allowed_domains", "blocked_domains", "max_content_tokens", "url_sources"}),
+    WEB_SEARCH: frozenset({"allowed_domains", "blocked_domains", "user_location"}),
+}
+_COMMON = frozenset({"name", "type", "enabled", "permission_policy"})
+
+
+def _check_extras(override: BuiltinToolConfigParams) -> None:
+    unread = sorted(override.model_fields_set - _COMMON - _EXTRAS.get(override.name, frozenset()))
+    if unread:
+        raise InvalidRequest(f"tool {override.name!r} has no setting {', '.join(unread)}")
+
+
+def _enabled_here(
+    name: BuiltinToolName, override: BuiltinToolConfigParams, default: bool, limits: CatalogLimits
+) -> bool:
+    """Whether the tool is enabled: as configured, except that ``web_search`` is off on a deployment without a search
+    backend (asking for it explicitly is a 400 there: the agent could never use it)."""
+    enabled = _enabled(override.enabled, default)
+    if name == WEB_SEARCH and not limits.web_search:
+        if override.enabled:
+            raise InvalidRequest(
+                "web_search needs a search backend, and this server has none (CORRAL_WEB_SEARCH_URL)",
+                code=ErrorCode.NOT_SUPPORTED,
+            )
+        return False
+    return enabled
+
+
+def _toolset(raw: AgentToolsetParams, custom_names: Collection[str], limits: CatalogLimits) -> ResolvedToolset:
     default = _default_config(raw.default_config, "always_allow")
     overrides = _builtin_overrides(raw.configs or [])
     configs: list[BuiltinToolConfig] = []
     for name in BUILTIN_TOOLS:
         override = overrides.get(name) or BuiltinToolConfigParams(name=name)
+        _check_extras(override)
         entry: BuiltinToolConfig = {
             "type": name,
             "name": name,
-            "enabled": _enabled(override.enabled, default["enabled"]),
+            "enabled": _enabled_here(name, override, default["enabled"], limits),
             "permission_policy": _policy(override.permission_policy, default["permission_policy"]),
         }
         if name == WEB_FETCH:
@@ -141,10 +173,10 @@ def _custom_names(raw: Sequence[ToolParam]) -> set[str]:
     return names
 
 
-def resolve_tools(raw: Sequence[ToolParam], servers: Sequence[JSONObject], max_tools: int) -> list[JSONObject]:
+def resolve_tools(raw: Sequence[ToolParam], servers: Sequence[JSONObject], limits: CatalogLimits) -> list[JSONObject]:
     """Resolve ``tools`` against the (already resolved) ``servers``."""
-    if len(raw) > max_tools:
-        raise InvalidRequest(f"an agent may have at most {max_tools} tools")
+    if len(raw) > limits.max_tools:
+        raise InvalidRequest(f"an agent may have at most {limits.max_tools} tools")
     custom_names = _custom_names(raw)
     server_names = {str(server["name"]) for server in servers}
     resolved: list[JSONObject] = []
@@ -156,7 +188,7 @@ def resolve_tools(raw: Sequence[ToolParam], servers: Sequence[JSONObject], max_t
                     raise InvalidRequest(f"{TOOLSET} may appear only once")
                 if custom_names & set(BUILTIN_TOOLS):
                     raise InvalidRequest("custom tools cannot reuse the name of a built-in tool")
-                resolved.append(dict(_toolset(tool, custom_names)))
+                resolved.append(dict(_toolset(tool, custom_names, limits)))
             case MCPToolsetParams():
                 toolset = _mcp_toolset(tool, server_names)
                 if tool.mcp_server_name in referenced:

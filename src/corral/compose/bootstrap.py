@@ -20,7 +20,8 @@ def open_db(settings: Settings) -> Database:
 
 
 def make_catalog(db: Database, settings: Settings) -> Catalog:
-    return Catalog(db, limits=CatalogLimits(max_tools=settings.max_agent_tools), admin_key=settings.api_key)
+    limits = CatalogLimits(max_tools=settings.max_agent_tools, providers=settings.provider_names)
+    return Catalog(db, limits=limits, admin_key=settings.api_key)
 
 
 async def first_start_key(settings: Settings) -> str | None:

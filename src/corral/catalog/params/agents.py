@@ -116,7 +116,12 @@ SessionAgent = Annotated[
 
 
 class SessionAgentUpdate(Strict):
-    """A session's new ``tools``/``mcp_servers`` (``POST /v1/sessions/{id}``)."""
+    """A session's new ``tools``/``mcp_servers`` (``POST /v1/sessions/{id}``); ``model`` is a corral extension."""
 
     tools: list[ToolParam] | None = None
     mcp_servers: MCPServers | None = None
+    model: ModelParam | None = Field(
+        default=None,
+        description="corral extension: the model (any provider) the session's next turn runs on; the history carries "
+        "over. The hosted API has no such field.",
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from corral.config import ProviderConfig
+from corral.config import ProviderConfig, split_model_id
 from corral.errors import ErrorCode, ModelRequestFailed
 from corral.harness.models import anthropic, openai
 from corral.harness.models.anthropic import AnthropicClient
@@ -47,7 +47,7 @@ class ModelRegistry:
         self._clients: dict[str, ModelClient] = {}
 
     def resolve(self, model_id: str) -> ResolvedModel:
-        provider, name = self._split(model_id)
+        provider, name = split_model_id(model_id)
         config = self._providers.get(provider)
         if config is None or config.kind not in DEFAULT_CONTEXT_WINDOW:
             raise ModelRequestFailed(
@@ -65,15 +65,6 @@ class ModelRegistry:
         for config in self._providers.values():
             if config.kind in DEFAULT_CONTEXT_WINDOW:
                 self._client(config).warm()
-
-    @staticmethod
-    def _split(model_id: str) -> tuple[str, str]:
-        if ":" in model_id:
-            provider, _, name = model_id.partition(":")
-            return provider, name
-        if model_id.startswith("claude"):
-            return "anthropic", model_id
-        return "", model_id
 
     def _client(self, config: ProviderConfig) -> ModelClient:
         client = self._clients.get(config.name)

@@ -16,6 +16,7 @@ import anyio
 from corral._types import JSONObject
 from corral.bench.suites.ttft.draws import SessionDraw
 from corral.bench.suites.ttft.world import Recorder, SyntheticStart
+from corral.catalog.limits import CatalogLimits
 from corral.catalog.params.tools import AgentToolsetParams
 from corral.catalog.tools import resolve_tools
 from corral.config import ProviderConfig, Settings
@@ -33,7 +34,7 @@ AGENT: JSONObject = {
     "model": {"id": "claude-bench"},
     "system": "Be brief.",
     # resolved as the catalog resolves an agent's tools at the API edge (what a session's snapshot holds)
-    "tools": resolve_tools([AgentToolsetParams(type=TOOLSET)], [], 128),
+    "tools": resolve_tools([AgentToolsetParams(type=TOOLSET)], [], CatalogLimits()),
 }
 
 
