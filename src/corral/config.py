@@ -92,6 +92,10 @@ class Settings:
     )
     sandbox_idle_seconds: float = setting(600.0, "CORRAL_SANDBOX_IDLE_SECONDS", "idle sandboxes stop after this")
     egress_enabled: bool = setting(True, "CORRAL_EGRESS", "`0`: sandboxes get no network at all")
+    # server-side tools
+    web_search_url: str | None = setting(
+        None, "CORRAL_WEB_SEARCH_URL", "base URL of a SearXNG instance (JSON API enabled): turns `web_search` on"
+    )
 
     @property
     def provider_names(self) -> frozenset[str]:

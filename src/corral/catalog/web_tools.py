@@ -24,7 +24,7 @@ from corral.catalog.params.tools import (
     URLSourcesParams,
     UserLocationParam,
 )
-from corral.errors import InvalidRequest
+from corral.errors import ErrorCode, InvalidRequest
 from corral.vocab.tools import BuiltinToolConfig
 
 Source = SourceKind | SourceScope | SourceTools | SourceServerTools
@@ -83,8 +83,16 @@ def add_web_fetch(entry: BuiltinToolConfig, override: BuiltinToolConfigParams, c
 
 
 def _user_location(value: UserLocationParam | None) -> JSONObject | None:
+    """The approximate location; corral's search backends localise by ``country`` only, so the finer fields are
+    refused rather than stored and ignored."""
     if value is None:
         return None
+    unread = [field for field in ("city", "region", "timezone") if getattr(value, field) is not None]
+    if unread:
+        raise InvalidRequest(
+            f"web_search.user_location: {', '.join(unread)} not supported (corral's search backends use the country)",
+            code=ErrorCode.NOT_SUPPORTED,
+        )
     return {
         "type": value.type,
         "city": value.city,

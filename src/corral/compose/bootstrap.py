@@ -20,7 +20,11 @@ def open_db(settings: Settings) -> Database:
 
 
 def make_catalog(db: Database, settings: Settings) -> Catalog:
-    limits = CatalogLimits(max_tools=settings.max_agent_tools, providers=settings.provider_names)
+    limits = CatalogLimits(
+        max_tools=settings.max_agent_tools,
+        providers=settings.provider_names,
+        web_search=bool(settings.web_search_url),
+    )
     return Catalog(db, limits=limits, admin_key=settings.api_key)
 
 

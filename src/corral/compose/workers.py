@@ -20,8 +20,9 @@ from corral.catalog import Catalog
 from corral.config import Settings
 from corral.egress.process import open_egress
 from corral.egress.web_fetch import WebFetchTool
+from corral.egress.web_search import SearXNG, WebSearchTool
 from corral.errors import CorralError, NotFound
-from corral.harness import Runtime
+from corral.harness import Runtime, ToolExecutor
 from corral.sandbox import SandboxProvider
 from corral.sandbox.recipe import EnvironmentSource, environment_spec
 from corral.sandbox.registry import create_provider
@@ -52,13 +53,22 @@ async def open_sandbox(stack: AsyncExitStack, settings: Settings) -> SandboxProv
         return None
 
 
+def server_tools(settings: Settings) -> list[ToolExecutor]:
+    """The server-side tools (``corral.egress``: the harness never imports egress); ``web_search`` when a search
+    backend is configured."""
+    tools: list[ToolExecutor] = [WebFetchTool()]
+    if settings.web_search_url:
+        tools.append(WebSearchTool(SearXNG(settings.web_search_url)))
+    return tools
+
+
 async def open_workers(
     stack: AsyncExitStack, settings: Settings, sessions: SessionStore, catalog: Catalog
 ) -> Runtime | None:
     if settings.workers <= 0:
         return None
     sandbox = await open_sandbox(stack, settings)
-    executors = [WebFetchTool()]  # server-side tools (corral.egress): the harness never imports egress
+    executors = server_tools(settings)
     return Runtime(sessions, settings, sandbox=sandbox, environments=environment_source(catalog), executors=executors)
 
 

@@ -3,7 +3,8 @@
 ``ScriptedModelServer`` (in-process, background thread) and ``ScriptedModelProcess`` (a child process)
 answer ``POST /v1/messages`` (Anthropic) and ``POST /v1/chat/completions`` (OpenAI-compatible) from a
 ``Script``: scripted replies chosen deterministically from each request, injectable failures, a seeded
-latency model, and a record of every request. Never imported by production code.
+latency model, and a record of every request. ``ScriptedSearchServer`` answers like a SearXNG instance's JSON
+API (the web_search backend). Never imported by production code.
 """
 
 from corral.testing.process import ScriptedModelProcess
@@ -20,6 +21,7 @@ from corral.testing.script import (
     thinking,
     tool_use,
 )
+from corral.testing.search import ScriptedSearchServer
 from corral.testing.server import RecordedRequest, ScriptedModelServer
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "ScriptJSON",
     "ScriptedModelProcess",
     "ScriptedModelServer",
+    "ScriptedSearchServer",
     "reply",
     "text",
     "thinking",

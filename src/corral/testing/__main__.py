@@ -14,8 +14,9 @@ from pathlib import Path
 
 import anyio
 
+from corral.testing.http import serve
 from corral.testing.script import Script
-from corral.testing.server import ScriptedApp, serve
+from corral.testing.server import ScriptedApp
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,9 +12,14 @@ import asyncio
 import json
 import socket
 import struct
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Self
+
+import anyio
+import anyio.to_thread
 
 MAX_BODY = 64 * 1024 * 1024
 
@@ -25,6 +30,8 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: the query string (after ``?``), undecoded
+    query: str = ""
 
     def json(self) -> object:
         return json.loads(self.body or b"null")
@@ -97,7 +104,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
         body = await reader.readexactly(length) if length else b""
     except (ValueError, asyncio.IncompleteReadError, ConnectionError):
         return None
-    return Request(method.upper(), target.split("?", 1)[0], headers, body)
+    path, _, query = target.partition("?")
+    return Request(method.upper(), path, headers, body, query)
 
 
 class Connections:
@@ -132,3 +140,76 @@ class Connections:
             writer.transport.abort()
         if tasks:
             await asyncio.wait(tasks, timeout=5)
+
+
+async def serve(handler: Handler, host: str, port: int, ready: Callable[[int], None], stop: anyio.Event) -> None:
+    """Serve ``handler`` on ``host:port`` until ``stop`` is set; ``ready(port)`` once listening."""
+    connections = Connections(handler)
+    server = await asyncio.start_server(connections, host, port)
+    try:
+        ready(int(server.sockets[0].getsockname()[1]))
+        await stop.wait()
+    finally:
+        server.close()  # no new connections; those just accepted get a moment to register before all close
+        await anyio.sleep(0.01)
+        await connections.close()
+
+
+class ThreadedServer:
+    """A loopback server on a background thread with its own event loop (it never competes with the code under
+    test): ``with Server(...) as server:`` or ``async with``; ``url`` once started."""
+
+    name = "loopback"
+
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0):
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: anyio.Event | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(started,), name=self.name, daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError(f"the {self.name} server did not start")
+
+    def _run(self, started: threading.Event) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = anyio.Event()
+
+            def ready(port: int) -> None:
+                self.port = port
+                started.set()
+
+            await serve(self.handler, self.host, self.port, ready, self._stop)
+
+        anyio.run(main)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._thread = self._loop = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await anyio.to_thread.run_sync(self.start)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await anyio.to_thread.run_sync(self.stop)

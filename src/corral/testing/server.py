@@ -17,18 +17,17 @@ model (time to first token, then tokens per second); a fault breaks exactly the 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, Self, TypedDict
+from typing import Protocol, TypedDict
 
 import anyio
 
 from corral._types import JSONObject, json_object
 from corral.testing import wire_anthropic, wire_openai
-from corral.testing.http import Connections, Request, Responder
+from corral.testing.http import Request, Responder, ThreadedServer
 from corral.testing.render import Frame
 from corral.testing.script import Fault, Latency, Reply, Script, Seen
 
@@ -191,30 +190,12 @@ def _error_frame(wire: Wire) -> bytes:
     return wire.stream_error_frame("stream_error").data
 
 
-async def serve(app: ScriptedApp, host: str, port: int, ready: Callable[[int], None], stop: anyio.Event) -> None:
-    connections = Connections(app)
-    server = await asyncio.start_server(connections, host, port)
-    try:
-        ready(int(server.sockets[0].getsockname()[1]))
-        await stop.wait()
-    finally:
-        server.close()  # no new connections; those just accepted get a moment to register before all close
-        await anyio.sleep(0.01)
-        await connections.close()
+class ScriptedModelServer(ThreadedServer):
+    name = "scripted-model"
 
-
-class ScriptedModelServer:
     def __init__(self, script: Script | Mapping[str, object], *, host: str = "127.0.0.1", port: int = 0):
         self.app = ScriptedApp(script if isinstance(script, Script) else Script.from_json(script))
-        self.host = host
-        self.port = port
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: anyio.Event | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        super().__init__(self.app, host=host, port=port)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -222,44 +203,3 @@ class ScriptedModelServer:
 
     def set_script(self, script: Script | Mapping[str, object]) -> None:
         self.app.script = script if isinstance(script, Script) else Script.from_json(script)
-
-    def start(self) -> None:
-        started = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(started,), name="scripted-model", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("the scripted model server did not start")
-
-    def _run(self, started: threading.Event) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = anyio.Event()
-
-            def ready(port: int) -> None:
-                self.port = port
-                started.set()
-
-            await serve(self.app, self.host, self.port, ready, self._stop)
-
-        anyio.run(main)
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._thread = self._loop = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await anyio.to_thread.run_sync(self.start)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await anyio.to_thread.run_sync(self.stop)
