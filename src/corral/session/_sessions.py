@@ -121,14 +121,13 @@ def archive(session_id: str, workspace_id: str, stamp: str) -> Flow[tuple[Sessio
     event: Event | None = None
     if record.status != "terminated":
         (event,) = yield from append(session_id, [NewEvent("session.status_terminated")], stamp)
-    yield exec_(
+    row = yield one(
         "UPDATE sessions SET archived_at = $2, updated_at = $2, status = 'terminated', runnable = 0,"
         " running_since = NULL, pending_actions = '[]', lease_token = lease_token + 1,"
-        " lease_owner = NULL, lease_expires = NULL WHERE id = $1",
+        f" lease_owner = NULL, lease_expires = NULL WHERE id = $1 RETURNING {SESSION_COLUMNS}",
         session_id,
         stamp,
     )
-    row = yield from select_session(session_id)
     return SessionRecord.from_row(_found(row, session_id)), event
 
 
