@@ -152,17 +152,6 @@ class SessionState:
     _pending: list[str] | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, record: SessionRecord) -> SessionState:
-        return cls(
-            status=record.status,
-            usage_text=json.dumps(record.usage),
-            pending_text=json.dumps(record.pending_actions),
-            active_seconds=record.active_seconds,
-            running_since=record.running_since,
-            runnable=record.runnable,
-        )
-
-    @classmethod
     def from_row(cls, row: Row) -> SessionState:
         return cls(
             status=row["status"],

@@ -3,6 +3,6 @@ a checkpointer thread keeping the WAL short (``checkpointer``), their connection
 (``connection``) and the jobs they pass to the event loop (``jobs``). ``database.SqliteDatabase`` ties them
 together; its invariants are in that module's docstring."""
 
-from corral.db.sqlite.database import SqliteDatabase, sqlite_path
+from corral.db.sqlite.database import SqliteDatabase
 
-__all__ = ["SqliteDatabase", "sqlite_path"]
+__all__ = ["SqliteDatabase"]
