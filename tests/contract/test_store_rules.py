@@ -7,7 +7,7 @@ import pytest
 
 from corral._types import JSONObject
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
-from corral.session import NewEvent, SessionStore
+from corral.session import EventType, NewEvent, SessionStore
 
 from .helpers import WORKSPACE, make_session, message, until_clock_passes
 
@@ -90,7 +90,7 @@ async def test_terminated_or_archived_sessions_take_no_client_events(store: Sess
 
 async def test_status_projection(store: SessionStore) -> None:
     record = await make_session(store)
-    steps: list[tuple[str, JSONObject, str]] = [
+    steps: list[tuple[EventType, JSONObject, str]] = [
         ("session.status_running", {}, "running"),
         ("session.status_rescheduled", {}, "rescheduling"),
         ("session.status_running", {}, "running"),
