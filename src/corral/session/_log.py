@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from operator import attrgetter
 
-from corral.db import Flow, Row, Value, Where, all_rows, exec_, insert_sql, many, notify, one
+from corral.db import Flow, Query, Row, Value, Where, all_rows, exec_, insert_sql, many, notify, one
 from corral.errors import LeaseLost, NotFound
 from corral.ids import new_id
 from corral.session.events import Event, NewEvent, dumps
@@ -48,24 +48,23 @@ def select_session(session_id: str, *, lock: bool = False) -> Flow[Row | None]:
     return row
 
 
-def reserve(session_id: str, count: int, stamp: str) -> Flow[Row | None]:
-    """Take the next ``count`` positions of the session: the row's state columns, with the *new* ``last_seq``
-    and the database clock (``db_now``), or None if there is no such session."""
-    row: Row | None = yield one(
-        f"UPDATE sessions SET last_seq = last_seq + $2, updated_at = $3 WHERE id = $1"
-        f" RETURNING {STATE_COLUMNS}, {{now}} AS db_now",
-        session_id,
-        count,
-        stamp,
-    )
-    return row
+_RESERVE = (
+    f"UPDATE sessions SET last_seq = last_seq + $2, updated_at = $3 WHERE id = $1"
+    f" RETURNING {STATE_COLUMNS}, {{now}} AS db_now"
+)
 
 
-def insert_events(events: Sequence[Event]) -> Flow[None]:
+def reserve(session_id: str, count: int, stamp: str) -> Query:
+    """Take the next ``count`` positions of the session. Result: the row's state columns, with the *new*
+    ``last_seq`` and the database clock (``db_now``), or None if there is no such session."""
+    return one(_RESERVE, session_id, count, stamp)
+
+
+def insert_events(events: Sequence[Event]) -> Query:
+    """Insert ``events`` (at least one) by column name."""
     if len(events) == 1:
-        yield exec_(INSERT_EVENT, *_event_values(events[0]))
-    elif events:
-        yield many(INSERT_EVENT, [_event_values(event) for event in events])
+        return exec_(INSERT_EVENT, *_event_values(events[0]))
+    return many(INSERT_EVENT, [_event_values(event) for event in events])
 
 
 def append(
@@ -82,7 +81,7 @@ def append(
     """
     if not events:
         return []
-    row = yield from reserve(session_id, len(events), stamp)
+    row: Row | None = yield reserve(session_id, len(events), stamp)
     if row is None or (workspace_id is not None and row["workspace_id"] != workspace_id):
         if fence is not None:
             raise LeaseLost(f"session {session_id} no longer exists")
@@ -91,7 +90,7 @@ def append(
     state = SessionState.from_row(row)
     before = state.signature()
     appended = _project_all(state, session_id, row, events, stamp, check)
-    yield from insert_events(appended)
+    yield insert_events(appended)
     if state.signature() != before:
         yield exec_(
             "UPDATE sessions SET status = $2, usage = $3, pending_actions = $4, active_seconds = $5,"
