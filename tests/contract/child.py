@@ -5,7 +5,8 @@ once, so the parent can act on each line (e.g. SIGSTOP right after an acknowledg
 moment). Lines:
 
 * ``open``: the database is open (with ``--wait``; the child then waits for a line on stdin);
-* ``ready <last_seq>``: subscribed (``subscribe``) or fence taken (``hold``: ``ready <token>``);
+* ``ready <last_seq>``: subscribed (``subscribe``) or fence taken (``hold``: ``ready <token>``; it then writes
+  once per line it reads on stdin);
 * ``ack <seq> <event id> <n>``: ``emit_event`` returned for the writer's n-th event (it is committed);
 * ``got <seq> <event id> <type>``: a subscriber received an event; ``closed <reason>``: its stream ended;
 * ``claimed <session id> <token>``: a lease was taken;
@@ -45,17 +46,17 @@ async def append(store: SessionStore, args: argparse.Namespace) -> None:
 
 
 async def hold(store: SessionStore, args: argparse.Namespace) -> None:
-    """Take the session's lease, then write with the fence every ``interval`` seconds until it is lost."""
+    """Take the session's lease, then write with the fence once per line on stdin, until it is lost."""
     fence = await store.claim_one(args.session, args.owner, args.ttl)
     if fence is None:
         raise SystemExit("could not take the lease")
     say("ready", fence.token)
-    await write_fenced(store, fence, args.interval)
+    await write_fenced(store, fence)
 
 
-async def write_fenced(store: SessionStore, fence: Fence, interval: float) -> None:
+async def write_fenced(store: SessionStore, fence: Fence) -> None:
     n = 0
-    while True:
+    while await anyio.to_thread.run_sync(sys.stdin.readline):
         try:
             event = await store.emit_event(
                 fence.session_id, NewEvent("agent.message", {"tag": "held", "n": n}), fence=fence
@@ -65,7 +66,6 @@ async def write_fenced(store: SessionStore, fence: Fence, interval: float) -> No
             return
         say("ack", event.seq, event.id, n)
         n += 1
-        await anyio.sleep(interval)
 
 
 async def subscribe(store: SessionStore, args: argparse.Namespace) -> None:
@@ -118,7 +118,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--owner", default="child")
     parser.add_argument("--ttl", type=float, default=30.0)
     parser.add_argument("--limit", type=int, default=4)
-    parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--wait", action="store_true", help='print "open", then wait for a line on stdin')
     return parser.parse_args(argv)
 

@@ -6,25 +6,23 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from collections.abc import Callable
-from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 
-from corral.db import Database, Flow, UniqueViolation, all_rows, exec_, notify, one
+from corral.db import Database, Flow, Row, UniqueViolation, all_rows, exec_, notify, one
 from corral.db.engines import open_database
 from corral.errors import NotFound, StorageError
 
 pytestmark = pytest.mark.anyio
 
 
-def create_probe() -> Flow:
+def create_probe() -> Flow[None]:
     yield exec_("CREATE TABLE probe (id INTEGER PRIMARY KEY, x INTEGER NOT NULL)")
-    return None
 
 
-def insert(key: int, x: int, note: str | None = None, fail: bool = False) -> Flow:
+def insert(key: int, x: int, note: str | None = None, fail: bool = False) -> Flow[int]:
     yield exec_("INSERT INTO probe (id, x) VALUES ($1, $2)", key, x)
     if note is not None:
         yield notify("events", note)
@@ -33,8 +31,8 @@ def insert(key: int, x: int, note: str | None = None, fail: bool = False) -> Flo
     return key
 
 
-def rows() -> Flow:
-    found = yield all_rows("SELECT id, x FROM probe ORDER BY id")
+def rows() -> Flow[list[tuple[int, int]]]:
+    found: list[Row] = yield all_rows("SELECT id, x FROM probe ORDER BY id")
     return [(int(r["id"]), int(r["x"])) for r in found]
 
 
@@ -68,13 +66,13 @@ async def test_notifications_follow_commits_only(probe: Database) -> None:
         await probe.write(insert, 1, 1, "one")
         with pytest.raises(NotFound):
             await probe.write(insert, 2, 2, "two", True)
-        await anyio.sleep(0.1)
+        # (this process's listeners hear of a commit before write returns: nothing of the second can be late)
     finally:
         stop()
     assert heard == ["one"]
 
 
-def insert_catching(key: int, then_query: bool) -> Flow:
+def insert_catching(key: int, then_query: bool) -> Flow[str]:
     yield exec_("INSERT INTO probe (id, x) VALUES ($1, 0)", 1000 + key)  # an earlier write of the same flow
     try:
         yield exec_("INSERT INTO probe (id, x) VALUES ($1, 0)", key)
@@ -118,12 +116,12 @@ def external_writer(database: Database) -> Callable[[int], None]:
     return write_postgres
 
 
-def counted_twice(write: Callable[[int], None], keys: list[int]) -> Flow:
-    first = yield one("SELECT count(*) AS n FROM probe")
+def counted_twice(write: Callable[[int], None], keys: list[int]) -> Flow[tuple[int, int]]:
+    first: Row = yield one("SELECT count(*) AS n FROM probe")
     key = 100 + len(keys)
     keys.append(key)
     write(key)  # commits between our two statements
-    second = yield one("SELECT count(*) AS n FROM probe")
+    second: Row = yield one("SELECT count(*) AS n FROM probe")
     return int(first["n"]), int(second["n"])
 
 
@@ -144,7 +142,7 @@ async def test_close_answers_pending_writes_and_refuses_later_ones(db_url: str) 
     db = open_database(db_url)
     await db.open()
     await db.write(create_probe)
-    results: list[Any] = []
+    results: list[int] = []
 
     async def write(key: int) -> None:
         results.append(await db.write(insert, key, key))

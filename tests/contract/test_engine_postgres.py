@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import anyio
-import asyncpg
 import pytest
 
-from corral.db import Flow, exec_, notify, one
+from corral.db import Flow, Row, exec_, notify, one
 from corral.db.postgres import PostgresDatabase
+from corral.db.postgres.driver import connect
 from corral.session import Delta, Event, SessionStore
 
 from ..conftest import fresh_postgres_url, postgres_admin_url
-from .helpers import make_session, message
+from .helpers import PATIENCE, Heard, make_session, message
 
 pytestmark = pytest.mark.anyio
 
@@ -35,9 +35,11 @@ async def pg(pg_url: str) -> AsyncIterator[PostgresDatabase]:
 
 
 async def terminate(pid: int) -> None:
-    conn = await asyncpg.connect(postgres_admin_url())
+    """Terminate a backend and return once it is gone (it has stopped listening, too)."""
+    conn = await connect(postgres_admin_url())
     try:
-        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+        # (with a timeout, PostgreSQL answers once the backend has actually ended)
+        assert await conn.fetchval("SELECT pg_terminate_backend($1, $2)", pid, int(PATIENCE * 1000))
     finally:
         await conn.close()
 
@@ -79,7 +81,7 @@ async def test_a_killed_listen_connection_is_replaced(pg: PostgresDatabase, pg_u
 
 
 async def allow_connections(url: str, allowed: bool) -> None:
-    conn = await asyncpg.connect(postgres_admin_url())
+    conn = await connect(postgres_admin_url())
     try:
         await conn.execute(f'ALTER DATABASE "{url.rsplit("/", 1)[1]}" ALLOW_CONNECTIONS {str(allowed).lower()}')
     finally:
@@ -100,10 +102,9 @@ async def test_events_written_while_nobody_listened_are_caught_up(pg: PostgresDa
             await allow_connections(pg_url, False)  # the listener cannot come back for now
             try:
                 await terminate(pid)
-                await anyio.sleep(0.3)
                 written = [await writer.emit_event(record.id, message(n)) for n in range(5)]
-                with anyio.move_on_after(0.5):
-                    raise AssertionError(f"delivered while nobody listened: {await subscriber.receive.receive()}")
+                with pytest.raises(anyio.WouldBlock):  # nobody listens, and nobody can start to
+                    raise AssertionError(f"delivered while nobody listened: {subscriber.receive.receive_nowait()}")
             finally:
                 await allow_connections(pg_url, True)
             with anyio.fail_after(15):
@@ -116,18 +117,27 @@ async def test_events_written_while_nobody_listened_are_caught_up(pg: PostgresDa
         await other.close()
 
 
-async def test_our_own_notifications_are_delivered_once(pg: PostgresDatabase) -> None:
+def ring(channel: str, payload: str) -> Flow[None]:
+    yield notify(channel, payload)
+
+
+async def test_our_own_notifications_are_delivered_once(pg: PostgresDatabase, pg_url: str) -> None:
     store = SessionStore(pg)
-    heard: list[str | None] = []
-    stop = pg.listen("events", heard.append)
+    other = PostgresDatabase(pg_url)
+    await other.open()
+    heard = Heard()
+    stop = pg.listen("events", heard)
     try:
         record = await make_session(store)
         event = await store.emit_event(record.id, message(1))
-        await anyio.sleep(0.5)  # the server's echo has long arrived
-        assert heard == [f"{record.id}:{event.seq}"]
+        # Another engine's notification, committed after ours, as a marker: PostgreSQL delivers notifications
+        # in commit order, so the server's echo of ours has arrived once the marker has.
+        await other.write(ring, "events", "marker")
+        assert await heard.until(2) == [f"{record.id}:{event.seq}", "marker"]
     finally:
         stop()
         await store.aclose()
+        await other.close()
 
 
 async def test_small_pools_queue_callers(pg_url: str) -> None:
@@ -146,23 +156,36 @@ async def test_small_pools_queue_callers(pg_url: str) -> None:
         await db.close()
 
 
-def create_pair() -> Flow:
+def create_pair() -> Flow[None]:
     yield exec_("CREATE TABLE pair (id INTEGER PRIMARY KEY, x INTEGER NOT NULL)")
     yield exec_("INSERT INTO pair (id, x) VALUES (1, 0), (2, 0)")
-    return None
 
 
-def cross_update(first: int, second: int, pause: float, attempts: list[int]) -> Flow:
-    """Lock ``first``, wait, lock ``second``: two of these in opposite orders deadlock."""
+def cross_update(first: int, second: int, attempts: list[int]) -> Flow[int]:
+    """Lock ``first``, wait until the other transaction holds its first lock too, lock ``second``: two of
+    these in opposite orders deadlock. (A retry does not wait: the other one may have committed by then.)"""
     attempts.append(first)
     yield exec_("UPDATE pair SET x = x + 1 WHERE id = $1", first)
-    yield one("SELECT pg_sleep($1::float8)", pause)
+    if attempts.count(first) == 1:
+        yield from until_another_transaction_updates_pair()
     yield exec_("UPDATE pair SET x = x + 1 WHERE id = $1", second)
     return first
 
 
-def pair() -> Flow:
-    row = yield one("SELECT sum(x) AS total FROM pair")
+def until_another_transaction_updates_pair() -> Flow[None]:
+    for _ in range(int(PATIENCE * 100)):
+        row: Row = yield one(
+            "SELECT count(*) AS n FROM pg_locks WHERE relation = 'pair'::regclass AND mode = 'RowExclusiveLock'"
+            " AND granted AND pid <> pg_backend_pid()"
+        )
+        if int(row["n"]):
+            return
+        yield one("SELECT pg_sleep(0.01)")
+    raise AssertionError("no other transaction updated the pair")
+
+
+def pair() -> Flow[int]:
+    row: Row = yield one("SELECT sum(x) AS total FROM pair")
     return int(row["total"])
 
 
@@ -172,7 +195,7 @@ async def test_a_deadlock_is_retried(pg: PostgresDatabase) -> None:
     results: list[int] = []
 
     async def run(first: int, second: int) -> None:
-        results.append(await pg.write(cross_update, first, second, 0.3, attempts))
+        results.append(await pg.write(cross_update, first, second, attempts))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(run, 1, 2)
@@ -216,12 +239,8 @@ async def test_payloads_that_cannot_be_quoted_still_notify(pg: PostgresDatabase)
     stop = other.listen("wake", on_wake)
     tricky = f"x{pg._dollar}y'\\"  # pyright: ignore[reportPrivateUsage]
 
-    def ring() -> Flow:
-        yield notify("wake", tricky)
-        return None
-
     try:
-        await pg.write(ring)
+        await pg.write(ring, "wake", tricky)
         with anyio.fail_after(10):
             await arrived.wait()
         assert heard == [tricky]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corral.session import NewEvent, SessionStore
+from corral.session import EventType, NewEvent, SessionStore
 from corral.session.records import SessionState, empty_usage, project
 
 from .helpers import make_session
@@ -29,21 +29,18 @@ USAGE = st.fixed_dictionaries(
 
 @st.composite
 def event(draw: st.DrawFn) -> NewEvent:
-    kind = draw(
-        st.sampled_from(
-            [
-                "session.status_running",
-                "session.status_idle",
-                "session.status_rescheduled",
-                "agent.message",
-                "agent.custom_tool_use",
-                "agent.tool_use",
-                "span.model_request_end",
-                "user.message",
-                "user.interrupt",
-            ]
-        )
-    )
+    kinds: list[EventType] = [
+        "session.status_running",
+        "session.status_idle",
+        "session.status_rescheduled",
+        "agent.message",
+        "agent.custom_tool_use",
+        "agent.tool_use",
+        "span.model_request_end",
+        "user.message",
+        "user.interrupt",
+    ]
+    kind = draw(st.sampled_from(kinds))
     if kind == "session.status_idle":
         stop = draw(st.sampled_from([{"type": "end_turn"}, {"type": "requires_action", "event_ids": ["sevt_a"]}]))
         return NewEvent(kind, {"stop_reason": stop})

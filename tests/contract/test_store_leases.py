@@ -13,7 +13,7 @@ from corral.db import Database
 from corral.errors import LeaseLost
 from corral.session import Fence, NewEvent, SessionStore
 
-from .helpers import WORKSPACE, make_session, message, runnable_session
+from .helpers import WORKSPACE, Heard, make_session, message, runnable_session, until_clock_passes, until_passed
 from .procs import Child, child, children
 
 pytestmark = pytest.mark.anyio
@@ -55,10 +55,10 @@ async def test_fenced_writes_succeed_while_the_lease_is_held(store: SessionStore
 
 async def test_expired_lease_can_be_taken_and_the_old_fence_is_dead(store: SessionStore) -> None:
     record = await runnable_session(store)
-    old = await store.claim_one(record.id, "a", 0.3)
+    old = await store.claim_one(record.id, "a", 1.0)
     assert old is not None
     assert await store.claim("b", 30) == []
-    await anyio.sleep(0.5)
+    await until_passed(store, record.id, "lease_expires")
     with pytest.raises(LeaseLost):
         await store.emit_event(record.id, message(1), fence=old)  # expired, even before anyone took it
     with pytest.raises(LeaseLost):
@@ -77,12 +77,16 @@ async def test_expired_lease_can_be_taken_and_the_old_fence_is_dead(store: Sessi
 
 
 async def test_renew_extends_the_lease(store: SessionStore) -> None:
+    """Renewed before its end, a lease outlives the end it was claimed with."""
     record = await runnable_session(store)
-    fence = await store.claim_one(record.id, "a", 0.4)
+    fence = await store.claim_one(record.id, "a", 1.0)
     assert fence is not None
-    for _ in range(4):
-        await anyio.sleep(0.2)
-        await store.renew(fence, 0.4)
+    claimed = await store.get_session(record.id)
+    await store.renew(fence, 30)
+    renewed = await store.get_session(record.id)
+    assert claimed.lease_expires is not None and renewed.lease_expires is not None
+    assert renewed.lease_expires > claimed.lease_expires
+    await until_clock_passes(store, claimed.lease_expires)
     await store.emit_event(record.id, message(1), fence=fence)
     assert await store.claim("b", 30) == []
 
@@ -113,9 +117,9 @@ async def test_release_for_a_retry_later(store: SessionStore) -> None:
     fence = await store.claim_one(record.id, "a", 30)
     assert fence is not None
     seen = (await store.get_session(record.id)).last_seq
-    assert await store.release(fence, seen, runnable=True, retry_in=0.4) is True
+    assert await store.release(fence, seen, runnable=True, retry_in=1.0) is True
     assert await store.claim("b", 30) == []
-    await anyio.sleep(0.6)
+    await until_passed(store, record.id, "wake_at")
     (retry,) = await store.claim("b", 30)
     assert retry.session_id == record.id
 
@@ -134,24 +138,23 @@ async def test_archive_and_delete_end_leases(store: SessionStore) -> None:
 
 
 async def test_wake_is_rung_when_a_session_becomes_runnable(store: SessionStore, database: Database) -> None:
-    rung: list[str] = []
     # A doorbell without a payload ("look for yourself") may ring at any time, e.g. at the SQLite writer's
-    # first look for other processes' commits; only the named wake-ups are this test's business.
-    stop = database.listen("wake", lambda payload: rung.append(payload) if payload is not None else None)
+    # first look for other processes' commits; only the named wake-ups are this test's business. This
+    # process's listeners hear of a commit before the write returns, so nothing can arrive late.
+    rung = Heard(keep=lambda payload: payload is not None)
+    stop = database.listen("wake", rung)
     try:
         record = await make_session(store)
         await store.emit_event(record.id, message(1))
-        assert rung == []
+        assert rung.payloads == []
         await store.emit_event(record.id, USER)
         await store.emit_event(record.id, USER)  # already runnable: no second wake-up
-        await anyio.sleep(0.05)
-        assert rung == [record.id]
+        assert rung.payloads == [record.id]
         fence = await store.claim_one(record.id, "a", 30)
         assert fence is not None
         await store.emit_event(record.id, USER)  # arrives while leased
         await store.release(fence, 1)
-        await anyio.sleep(0.05)
-        assert rung == [record.id, record.id]
+        assert rung.payloads == [record.id, record.id]
     finally:
         stop()
 
@@ -185,22 +188,25 @@ async def test_a_paused_worker_never_writes_after_a_takeover(store: SessionStore
     """SIGSTOP a process holding a fence, let its lease expire, take the session over from here, SIGCONT:
     its next write is refused (``LeaseLost``) and nothing of it lands after the takeover."""
     record = await runnable_session(store)
-    ttl = 1.0
-    args = ["hold", db_url, "--session", record.id, "--owner", "paused", "--ttl", str(ttl), "--interval", "0.4"]
+    args = ["hold", db_url, "--session", record.id, "--owner", "paused", "--ttl", "2"]
     async with child(tmp_path, *args) as proc:
         token = int((await proc.expect("ready"))[1])
-        acked: list[list[str]] = [await proc.expect("ack") for _ in range(3)]
+        acked: list[list[str]] = []
+        for _ in range(3):
+            await proc.send("write")
+            acked.append(await proc.expect("ack"))
         proc.signal(signal.SIGSTOP)  # right after an acknowledgement: between two transactions
-        await anyio.sleep(ttl + 0.3)
+        await until_passed(store, record.id, "lease_expires")
         fence = await store.claim_one(record.id, "successor", 30)
         assert fence is not None and fence.token == token + 1
         takeover = await store.emit_event(record.id, message(0, "successor"), fence=fence)
+        await proc.send("write")  # what it will do first when it runs again
         proc.signal(signal.SIGCONT)
         rest = await proc.lines()
         await proc.succeed()
     acked += [line.split() for line in rest if line.startswith("ack")]
     assert rest[-1] == "lost"
-    assert len(acked) <= 4  # at most one write was already on its way when it was stopped
+    assert len(acked) <= 4  # (it was stopped between two writes: none was on its way)
     held = [e for e in await store.get_events(record.id) if e.data().get("tag") == "held"]
     assert [[str(e.seq), e.id] for e in held] == [fields[1:3] for fields in acked]
     assert all(e.seq < takeover.seq for e in held)

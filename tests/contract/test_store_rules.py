@@ -3,13 +3,13 @@ projection kept in step with the log (status, usage, pending actions, active sec
 
 from __future__ import annotations
 
-import anyio
 import pytest
 
+from corral._types import JSONObject
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
-from corral.session import NewEvent, SessionStore
+from corral.session import EventType, NewEvent, SessionStore
 
-from .helpers import WORKSPACE, make_session, message
+from .helpers import WORKSPACE, make_session, message, until_clock_passes
 
 pytestmark = pytest.mark.anyio
 
@@ -90,7 +90,7 @@ async def test_terminated_or_archived_sessions_take_no_client_events(store: Sess
 
 async def test_status_projection(store: SessionStore) -> None:
     record = await make_session(store)
-    steps = [
+    steps: list[tuple[EventType, JSONObject, str]] = [
         ("session.status_running", {}, "running"),
         ("session.status_rescheduled", {}, "rescheduling"),
         ("session.status_running", {}, "running"),
@@ -136,7 +136,7 @@ async def test_active_seconds_count_running_time_on_the_database_clock(store: Se
     await store.emit_event(record.id, NewEvent("session.status_running"))
     running = await store.get_session(record.id)
     assert running.running_since is not None and running.active_seconds == 0
-    await anyio.sleep(0.3)
+    await until_clock_passes(store, running.running_since + 0.3)
     await store.emit_event(record.id, NewEvent("session.status_idle", {"stop_reason": {"type": "end_turn"}}))
     idle = await store.get_session(record.id)
     assert 0.25 <= idle.active_seconds < 5 and idle.running_since is None

@@ -2,13 +2,14 @@
 
 Invariant: a page never repeats or skips a row that existed when the first page was read, whatever is created
 in between (new rows sort before the cursor and are simply not reached), because the cursor holds the last
-key seen rather than an offset.
+key seen rather than an offset (``corral.db.Where.after``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
+from corral.db import Where
 from corral.errors import ErrorCode, InvalidRequest
 from corral.paging import Cursor, decode_cursor
 
@@ -25,19 +26,17 @@ def cursor_from(page: str | None, scope: str, arity: int) -> Cursor | None:
     return cursor
 
 
-def keyset_clause(cursor: Cursor | None, args: list[Any]) -> str | None:
-    """``(created_at, id) < (cursor)`` for a descending scan, appending the values to ``args``."""
+def after_cursor(where: Where, cursor: Cursor | None) -> Where:
+    """Add ``(created_at, id) < (cursor)`` for a descending scan (nothing for the first page)."""
     if cursor is None:
-        return None
+        return where
     created, row_id = cursor.key
     if not isinstance(created, str) or not isinstance(row_id, str):
         raise InvalidRequest("invalid or expired page cursor", code=ErrorCode.INVALID_CURSOR)
-    args.extend([created, row_id])
-    a, b = len(args) - 1, len(args)
-    return f"(created_at < ${a} OR (created_at = ${a} AND id < ${b}))"
+    return where.after(("created_at", "id"), (created, row_id), descending=True)
 
 
-def next_page(rows: list[Any], limit: int, scope: str, key: list[str]) -> str | None:
+def next_page(rows: Sequence[object], limit: int, scope: str, key: list[str]) -> str | None:
     """The cursor after the last row shown, when more rows follow."""
     if len(rows) <= limit:
         return None

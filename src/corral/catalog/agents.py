@@ -16,12 +16,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from corral.catalog._paging import keyset_clause, next_page
+from corral.catalog._paging import after_cursor, next_page
 from corral.catalog.agent_config import resolve_update
 from corral.catalog.limits import CatalogLimits
 from corral.catalog.params.agents import AgentUpdate
 from corral.catalog.records import AgentRecord
-from corral.db import Flow, all_rows, exec_, one
+from corral.db import Flow, Row, Where, all_rows, exec_, one
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, Page
 
@@ -41,7 +41,7 @@ def _missing(agent_id: str) -> NotFound:
     return NotFound(f"agent {agent_id} not found")
 
 
-def _select(agent_id: str, workspace_id: str, *, lock: bool = False) -> Flow:
+def _select(agent_id: str, workspace_id: str, *, lock: bool = False) -> Flow[Row]:
     suffix = "{for_update}" if lock else ""
     row = yield one(f"SELECT {COLUMNS} FROM agents WHERE id = $1{suffix}", agent_id)
     if row is None or row["workspace_id"] != workspace_id:
@@ -49,7 +49,7 @@ def _select(agent_id: str, workspace_id: str, *, lock: bool = False) -> Flow:
     return row
 
 
-def insert(agent_id: str, workspace_id: str, config: dict[str, Any], stamp: str) -> Flow:
+def insert(agent_id: str, workspace_id: str, config: dict[str, Any], stamp: str) -> Flow[AgentRecord]:
     doc = _dumps({**config, "updated_at": stamp})
     yield exec_(f"INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, 1, $3, $4, NULL)", agent_id, workspace_id, doc, stamp)
     yield exec_("INSERT INTO agent_versions (agent_id, version, doc) VALUES ($1, 1, $2)", agent_id, doc)
@@ -57,7 +57,7 @@ def insert(agent_id: str, workspace_id: str, config: dict[str, Any], stamp: str)
     return AgentRecord.from_row(row)
 
 
-def get(agent_id: str, workspace_id: str, version: int | None) -> Flow:
+def get(agent_id: str, workspace_id: str, version: int | None) -> Flow[AgentRecord]:
     row = yield from _select(agent_id, workspace_id)
     if version is None or version == int(row["version"]):
         return AgentRecord.from_row(row)
@@ -67,7 +67,9 @@ def get(agent_id: str, workspace_id: str, version: int | None) -> Flow:
     return AgentRecord.from_row(row, version=version, doc=old["doc"])
 
 
-def update(agent_id: str, workspace_id: str, params: AgentUpdate, limits: CatalogLimits, stamp: str) -> Flow:
+def update(
+    agent_id: str, workspace_id: str, params: AgentUpdate, limits: CatalogLimits, stamp: str
+) -> Flow[AgentRecord]:
     row = yield from _select(agent_id, workspace_id, lock=True)
     current = AgentRecord.from_row(row)
     if current.archived_at is not None:
@@ -90,7 +92,7 @@ def update(agent_id: str, workspace_id: str, params: AgentUpdate, limits: Catalo
     return AgentRecord.from_row(row)
 
 
-def archive(agent_id: str, workspace_id: str, stamp: str) -> Flow:
+def archive(agent_id: str, workspace_id: str, stamp: str) -> Flow[AgentRecord]:
     row = yield from _select(agent_id, workspace_id, lock=True)
     if row["archived_at"] is None:
         yield exec_("UPDATE agents SET archived_at = $2 WHERE id = $1", agent_id, stamp)
@@ -98,29 +100,22 @@ def archive(agent_id: str, workspace_id: str, stamp: str) -> Flow:
     return AgentRecord.from_row(row)
 
 
-def page(flt: AgentFilter, limit: int, cursor: Cursor | None) -> Flow:
-    clauses = ["workspace_id = $1"]
-    args: list[Any] = [flt.workspace_id]
+def page(flt: AgentFilter, limit: int, cursor: Cursor | None) -> Flow[Page]:
+    where = Where().equals("workspace_id", flt.workspace_id)
     if not flt.include_archived:
-        clauses.append("archived_at IS NULL")
-    for op, value in ((">=", flt.created_gte), ("<=", flt.created_lte)):
-        if value is not None:
-            args.append(value)
-            clauses.append(f"created_at {op} ${len(args)}")
-    if (keyset := keyset_clause(cursor, args)) is not None:
-        clauses.append(keyset)
-    args.append(limit + 1)
-    rows = yield all_rows(
-        f"SELECT {COLUMNS} FROM agents WHERE {' AND '.join(clauses)}"
-        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
-        *args,
+        where.term("archived_at IS NULL")
+    where.within("created_at", gte=flt.created_gte, lte=flt.created_lte)
+    after_cursor(where, cursor)
+    most = where.bind(limit + 1)
+    rows: list[Row] = yield all_rows(
+        f"SELECT {COLUMNS} FROM agents WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}", *where.args
     )
     items = [AgentRecord.from_row(row) for row in rows[:limit]]
     key = [items[-1].created_at, items[-1].id] if items else []
     return Page(items, next_page(rows, limit, "agents", key))
 
 
-def versions(agent_id: str, workspace_id: str, limit: int, below: int | None) -> Flow:
+def versions(agent_id: str, workspace_id: str, limit: int, below: int | None) -> Flow[Page]:
     """Versions newest first, those below ``below`` when paging on."""
     row = yield from _select(agent_id, workspace_id)
     top = int(row["version"]) + 1 if below is None else below

@@ -14,16 +14,15 @@ Invariants:
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from corral._types import JSONObject
-from corral.catalog._paging import keyset_clause, next_page
+from corral.catalog._paging import after_cursor, next_page
 from corral.catalog.env_config import resolve_config
 from corral.catalog.limits import ENV_NAME_MAX
 from corral.catalog.metadata import patch_metadata
 from corral.catalog.params.environments import EnvironmentCreate, EnvironmentUpdate
 from corral.catalog.records import EnvironmentRecord
-from corral.db import Flow, UniqueViolation, all_rows, exec_, one
+from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, Page
 
@@ -72,7 +71,7 @@ def _duplicate(name: str) -> Conflict:
     return Conflict(f"an environment named {name!r} already exists", code=ErrorCode.DUPLICATE_NAME)
 
 
-def _select(environment_id: str, workspace_id: str, *, lock: bool = False) -> Flow:
+def _select(environment_id: str, workspace_id: str, *, lock: bool = False) -> Flow[Row]:
     suffix = "{for_update}" if lock else ""
     row = yield one(f"SELECT {COLUMNS} FROM environments WHERE id = $1{suffix}", environment_id)
     if row is None or row["workspace_id"] != workspace_id:
@@ -80,7 +79,7 @@ def _select(environment_id: str, workspace_id: str, *, lock: bool = False) -> Fl
     return row
 
 
-def _name_taken(workspace_id: str, name: str, environment_id: str) -> Flow:
+def _name_taken(workspace_id: str, name: str, environment_id: str) -> Flow[bool]:
     row = yield one(
         "SELECT id FROM environments WHERE workspace_id = $1 AND name = $2 AND id <> $3",
         workspace_id,
@@ -90,7 +89,7 @@ def _name_taken(workspace_id: str, name: str, environment_id: str) -> Flow:
     return row is not None
 
 
-def insert(environment_id: str, workspace_id: str, doc: JSONObject, stamp: str) -> Flow:
+def insert(environment_id: str, workspace_id: str, doc: JSONObject, stamp: str) -> Flow[EnvironmentRecord]:
     if (yield from _name_taken(workspace_id, doc["name"], environment_id)):
         raise _duplicate(doc["name"])
     try:
@@ -108,12 +107,12 @@ def insert(environment_id: str, workspace_id: str, doc: JSONObject, stamp: str) 
     return EnvironmentRecord.from_row(row)
 
 
-def get(environment_id: str, workspace_id: str) -> Flow:
+def get(environment_id: str, workspace_id: str) -> Flow[EnvironmentRecord]:
     row = yield from _select(environment_id, workspace_id)
     return EnvironmentRecord.from_row(row)
 
 
-def update(environment_id: str, workspace_id: str, params: EnvironmentUpdate, stamp: str) -> Flow:
+def update(environment_id: str, workspace_id: str, params: EnvironmentUpdate, stamp: str) -> Flow[EnvironmentRecord]:
     row = yield from _select(environment_id, workspace_id, lock=True)
     current = EnvironmentRecord.from_row(row)
     if current.archived_at is not None:
@@ -137,7 +136,7 @@ def update(environment_id: str, workspace_id: str, params: EnvironmentUpdate, st
     return EnvironmentRecord.from_row(row)
 
 
-def archive(environment_id: str, workspace_id: str, stamp: str) -> Flow:
+def archive(environment_id: str, workspace_id: str, stamp: str) -> Flow[EnvironmentRecord]:
     row = yield from _select(environment_id, workspace_id, lock=True)
     if row["archived_at"] is None:
         doc = {**json.loads(row["doc"]), "updated_at": stamp}
@@ -148,7 +147,7 @@ def archive(environment_id: str, workspace_id: str, stamp: str) -> Flow:
     return EnvironmentRecord.from_row(row)
 
 
-def delete(environment_id: str, workspace_id: str) -> Flow:
+def delete(environment_id: str, workspace_id: str) -> Flow[None]:
     yield from _select(environment_id, workspace_id, lock=True)
     used = yield one("SELECT id FROM sessions WHERE environment_id = $1 LIMIT 1", environment_id)
     if used is not None:
@@ -160,25 +159,22 @@ def delete(environment_id: str, workspace_id: str) -> Flow:
     return None
 
 
-def page(workspace_id: str, include_archived: bool, limit: int, cursor: Cursor | None) -> Flow:
-    clauses = ["workspace_id = $1"]
-    args: list[Any] = [workspace_id]
+def page(workspace_id: str, include_archived: bool, limit: int, cursor: Cursor | None) -> Flow[Page]:
+    where = Where().equals("workspace_id", workspace_id)
     if not include_archived:
-        clauses.append("archived_at IS NULL")
-    if (keyset := keyset_clause(cursor, args)) is not None:
-        clauses.append(keyset)
-    args.append(limit + 1)
-    rows = yield all_rows(
-        f"SELECT {COLUMNS} FROM environments WHERE {' AND '.join(clauses)}"
-        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
-        *args,
+        where.term("archived_at IS NULL")
+    after_cursor(where, cursor)
+    most = where.bind(limit + 1)
+    rows: list[Row] = yield all_rows(
+        f"SELECT {COLUMNS} FROM environments WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
+        *where.args,
     )
     items = [EnvironmentRecord.from_row(row) for row in rows[:limit]]
     key = [items[-1].created_at, items[-1].id] if items else []
     return Page(items, next_page(rows, limit, "environments", key))
 
 
-def live() -> Flow:
+def live() -> Flow[list[EnvironmentRecord]]:
     """Every environment not archived, in any workspace (the sandbox side reads their warm-pool wishes)."""
     rows = yield all_rows(f"SELECT {COLUMNS} FROM environments WHERE archived_at IS NULL ORDER BY id")
     return [EnvironmentRecord.from_row(row) for row in rows]

@@ -30,7 +30,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def ensure_workspace(workspace_id: str, name: str, stamp: str) -> Flow:
+def ensure_workspace(workspace_id: str, name: str, stamp: str) -> Flow[str]:
     yield exec_(
         "INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
         workspace_id,
@@ -40,7 +40,7 @@ def ensure_workspace(workspace_id: str, name: str, stamp: str) -> Flow:
     return workspace_id
 
 
-def workspace_named(name: str, stamp: str) -> Flow:
+def workspace_named(name: str, stamp: str) -> Flow[str]:
     """The oldest workspace called ``name``, created if there is none."""
     if name == DEFAULT_WORKSPACE_NAME:
         return (yield from ensure_workspace(DEFAULT_WORKSPACE_ID, name, stamp))
@@ -50,7 +50,7 @@ def workspace_named(name: str, stamp: str) -> Flow:
     return (yield from ensure_workspace(new_id("workspace"), name, stamp))
 
 
-def insert_key(workspace_name: str, key_hash: str, key_name: str, stamp: str) -> Flow:
+def insert_key(workspace_name: str, key_hash: str, key_name: str, stamp: str) -> Flow[tuple[str, str]]:
     """Store a key of the workspace called ``workspace_name``; returns ``(key_id, workspace_id)``."""
     workspace_id = yield from workspace_named(workspace_name, stamp)
     key_id = new_id("api_key")
@@ -66,11 +66,11 @@ def insert_key(workspace_name: str, key_hash: str, key_name: str, stamp: str) ->
     return key_id, workspace_id
 
 
-def lookup(key_hash: str) -> Flow:
+def lookup(key_hash: str) -> Flow[tuple[str, str] | None]:
     row = yield one("SELECT id, workspace_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash)
     return None if row is None else (str(row["id"]), str(row["workspace_id"]))
 
 
-def any_key() -> Flow:
+def any_key() -> Flow[bool]:
     row = yield one("SELECT id FROM api_keys WHERE revoked_at IS NULL LIMIT 1")
     return row is not None

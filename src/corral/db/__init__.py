@@ -2,7 +2,8 @@
 
 from corral.db._flows import UniqueViolation
 from corral.db.base import CHANNELS, Database
-from corral.db.query import Flow, Query, Row, all_rows, exec_, many, notify, one
+from corral.db.query import Flow, Query, Row, Value, all_rows, exec_, insert, insert_sql, many, notify, one
+from corral.db.where import Where, split_page
 
 __all__ = [
     "CHANNELS",
@@ -11,9 +12,14 @@ __all__ = [
     "Query",
     "Row",
     "UniqueViolation",
+    "Value",
+    "Where",
     "all_rows",
     "exec_",
+    "insert",
+    "insert_sql",
     "many",
     "notify",
     "one",
+    "split_page",
 ]

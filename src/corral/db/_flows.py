@@ -23,7 +23,7 @@ class FlowState:
 
     __slots__ = ("error", "flow", "value", "void")
 
-    def __init__(self, flow: Flow):
+    def __init__(self, flow: Flow[Any]):
         self.flow = flow
         self.value: Any = None
         self.error: BaseException | None = None

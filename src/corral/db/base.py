@@ -2,21 +2,24 @@
 
 Invariants every engine keeps:
 
-* ``write(flow)`` runs the flow in one transaction; its result is returned only after COMMIT returned
-  (so an acknowledged write survives a crash of the process), and an exception rolls it back entirely.
-* ``read(flow)`` sees a consistent snapshot and never writes.
+* ``write(flow, *args)`` runs ``flow(*args)`` in one transaction; its result is returned only after COMMIT
+  returned (so an acknowledged write survives a crash of the process), and an exception rolls it back
+  entirely.
+* ``read(flow, *args)`` sees a consistent snapshot and never writes.
 * ``notify`` queries in a committed write reach every ``listen``-er of the channel, in this process and,
-  where the engine can tell, in every other process on the same database. A notification is a doorbell,
-  not data: listeners re-read the database, so a lost or merged notification loses nothing.
+  where the engine can tell, in every other process on the same database. This process's listeners are
+  called before ``write`` returns. A notification is a doorbell, not data: listeners re-read the database,
+  so a lost or merged notification loses nothing.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import ParamSpec, TypeVar
 
-from corral.db.query import FlowFn
+from corral.db.query import BoundFlow, Flow
 
 CHANNELS = ("events", "wake", "deltas")
 """The notification channels corral uses: new events of a session, runnable sessions, live deltas."""
@@ -24,10 +27,16 @@ CHANNELS = ("events", "wake", "deltas")
 Listener = Callable[[str | None], None]
 """Called with the payload, or with None for "something may have changed; re-read" (foreign writes)."""
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 class Database(ABC):
     dialect: str
     url: str
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Listener]] = {}
 
     @abstractmethod
     async def open(self) -> None: ...
@@ -35,13 +44,19 @@ class Database(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
-    @abstractmethod
-    async def write(self, flow: FlowFn, *args: Any) -> Any:
-        """Run ``flow(*args)`` in a write transaction and return its result once committed."""
+    def write(self, flow: Callable[P, Flow[T]], /, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]:
+        """Run ``flow(*args, **kwargs)`` in a write transaction and return its result once committed."""
+        return self._write(partial(flow, *args, **kwargs))
+
+    def read(self, flow: Callable[P, Flow[T]], /, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]:
+        """Run ``flow(*args, **kwargs)`` against a consistent snapshot."""
+        return self._read(partial(flow, *args, **kwargs))
 
     @abstractmethod
-    async def read(self, flow: FlowFn, *args: Any) -> Any:
-        """Run ``flow(*args)`` against a consistent snapshot."""
+    async def _write(self, flow: BoundFlow[T]) -> T: ...
+
+    @abstractmethod
+    async def _read(self, flow: BoundFlow[T]) -> T: ...
 
     async def announce(self, channel: str, payload: str) -> None:
         """Ring ``channel`` now, outside any transaction (live-only data such as deltas).
@@ -49,9 +64,6 @@ class Database(ABC):
         The default reaches this process only; engines that can reach other processes override it.
         """
         self._deliver(channel, payload)
-
-    def __init__(self) -> None:
-        self._listeners: dict[str, list[Listener]] = {}
 
     def listen(self, channel: str, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` for every notification on ``channel``. Returns a function that stops it."""

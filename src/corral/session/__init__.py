@@ -2,15 +2,15 @@
 
 Public surface: ``SessionStore`` (verbs ``create_session``, ``get_session``, ``emit_event``,
 ``get_events``, ``subscribe``, ``claim``/``renew``/``release``), ``Event`` / ``NewEvent`` / ``Delta``,
-``SessionRecord``, ``Fence``.
+``SessionRecord``, ``NewSession``, ``SessionFilter`` (``records``), ``Fence`` (``leases``), ``EventQuery``
+(``event_log``).
 """
 
-from corral.session._flows import Fence
-from corral.session._queries import NewSession, SessionFilter
 from corral.session.broker import Closed, Subscriber
 from corral.session.event_log import EventQuery
 from corral.session.events import CLIENT_EVENT_TYPES, EVENT_TYPES, Delta, Event, EventType, NewEvent, dumps
-from corral.session.records import SessionRecord
+from corral.session.leases import Fence
+from corral.session.records import NewSession, SessionFilter, SessionRecord
 from corral.session.store import SessionStore
 
 __all__ = [

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from corral._types import JSONObject
 from corral.ids import new_id, now, rfc3339
 from corral.session.events import Delta, Event
 
@@ -161,8 +162,11 @@ class Broker:
         feed = self._feeds.get(delta.session_id)
         if feed is None:
             return
-        kind = delta.body.get("type")
-        target = (delta.body.get("event") or {}).get("type") if kind == "event_start" else delta.body.get("for")
+        if delta.body.get("type") == "event_start":
+            started: JSONObject = delta.body.get("event") or {}
+            target = started.get("type")
+        else:
+            target = delta.body.get("for")
         for subscriber in list(feed.subscribers):
             if target in subscriber.deltas:
                 subscriber.offer(Delta(delta.session_id, {k: v for k, v in delta.body.items() if k != "for"}))

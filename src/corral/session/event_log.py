@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from corral.db import Flow, all_rows
-from corral.session._flows import EVENT_COLUMNS, event_from_row
-
-_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+from corral.db import Flow, Row, Where, all_rows, split_page
+from corral.session._log import EVENT_COLUMNS, event_from_row
+from corral.session.events import Event
 
 
 @dataclass(frozen=True)
@@ -24,37 +22,25 @@ class EventQuery:
     created_lte: str | None = None
 
 
-def page(query: EventQuery) -> Flow:
+def page(query: EventQuery) -> Flow[tuple[list[Event], bool]]:
     """One page of events plus whether more follow."""
-    clauses = ["session_id = $1"]
-    args: list[Any] = [query.session_id]
-
-    def add(sql: str, value: Any) -> None:
-        args.append(value)
-        clauses.append(sql.replace("?", f"${len(args)}"))
-
     descending = query.order == "desc"
+    where = Where().equals("session_id", query.session_id)
     if query.after_seq is not None:
-        add("seq < ?" if descending else "seq > ?", query.after_seq)
+        where.after(("seq",), (query.after_seq,), descending=descending)
     if query.types:
-        marks = []
-        for kind in query.types:
-            args.append(kind)
-            marks.append(f"${len(args)}")
-        clauses.append(f"type IN ({', '.join(marks)})")
-    stamp = "COALESCE(processed_at, created_at)"
-    for op, value in (
-        ("gt", query.created_gt),
-        ("gte", query.created_gte),
-        ("lt", query.created_lt),
-        ("lte", query.created_lte),
-    ):
-        if value is not None:
-            add(f"{stamp} {_OPS[op]} ?", value)
-    args.append(query.limit + 1)
-    direction = "DESC" if descending else "ASC"
-    rows = yield all_rows(
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY seq {direction} LIMIT ${len(args)}",
-        *args,
+        where.one_of("type", query.types)
+    where.within(
+        "COALESCE(processed_at, created_at)",
+        gt=query.created_gt,
+        gte=query.created_gte,
+        lt=query.created_lt,
+        lte=query.created_lte,
     )
-    return [event_from_row(row) for row in rows[: query.limit]], len(rows) > query.limit
+    most = where.bind(query.limit + 1)
+    direction = "DESC" if descending else "ASC"
+    rows: list[Row] = yield all_rows(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY seq {direction} LIMIT {most}", *where.args
+    )
+    shown, more = split_page(rows, query.limit)
+    return [event_from_row(row) for row in shown], more

@@ -1,4 +1,5 @@
-"""The session row: a projection of the log, kept in step with it inside every append transaction.
+"""The session row: a projection of the log, kept in step with it inside every append transaction; and the
+public shapes around it (``NewSession`` to create one, ``SessionFilter`` to list them).
 
 Invariant: every column here except ``doc`` (title, metadata, agent snapshot, resources …) and the lease
 columns can be recomputed by replaying the session's events through ``project``; the row only exists so
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral._types import JSONObject
+from corral.db import Row
+from corral.session.events import NewEvent
 
 #: client events that give the harness something to do
 WAKING_TYPES = frozenset(
@@ -44,6 +47,34 @@ def empty_usage() -> JSONObject:
 
 
 @dataclass(frozen=True)
+class NewSession:
+    """What a session is created from; ``initial_events`` are appended in the same transaction."""
+
+    workspace_id: str
+    agent_id: str
+    agent_version: int
+    environment_id: str
+    doc: JSONObject
+    initial_events: list[NewEvent] = field(default_factory=lambda: list[NewEvent]())
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Which sessions ``list_sessions`` returns (all of the conditions given)."""
+
+    workspace_id: str
+    agent_id: str | None = None
+    agent_version: int | None = None
+    statuses: tuple[str, ...] = ()
+    include_archived: bool = False
+    created_gt: str | None = None
+    created_gte: str | None = None
+    created_lt: str | None = None
+    created_lte: str | None = None
+    none_match: bool = False  # a filter on something no session here can have (deployment, memory store)
+
+
+@dataclass(frozen=True)
 class SessionRecord:
     id: str
     workspace_id: str
@@ -66,7 +97,7 @@ class SessionRecord:
     lease_expires: float | None
 
     @classmethod
-    def from_row(cls, row: Any) -> SessionRecord:
+    def from_row(cls, row: Row) -> SessionRecord:
         return cls(
             id=row["id"],
             workspace_id=row["workspace_id"],
@@ -121,18 +152,7 @@ class SessionState:
     _pending: list[str] | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, record: SessionRecord) -> SessionState:
-        return cls(
-            status=record.status,
-            usage_text=json.dumps(record.usage),
-            pending_text=json.dumps(record.pending_actions),
-            active_seconds=record.active_seconds,
-            running_since=record.running_since,
-            runnable=record.runnable,
-        )
-
-    @classmethod
-    def from_row(cls, row: Any) -> SessionState:
+    def from_row(cls, row: Row) -> SessionState:
         return cls(
             status=row["status"],
             usage_text=row["usage"],
@@ -203,8 +223,9 @@ def project(state: SessionState, event_id: str, event_type: str, data: JSONObjec
     elif event_type == "session.status_idle":
         state.status = "idle"
         _stop_running(state, now_epoch)
-        stop = data.get("stop_reason") or {}
-        state.pending_actions = list(stop.get("event_ids") or []) if stop.get("type") == "requires_action" else []
+        stop: JSONObject = data.get("stop_reason") or {}
+        waiting: list[str] = stop.get("event_ids") or []
+        state.pending_actions = list(waiting) if stop.get("type") == "requires_action" else []
     elif event_type == "session.status_rescheduled":
         state.status = "rescheduling"
     elif event_type == "session.status_terminated":

@@ -22,18 +22,17 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
 
+from corral._types import JSONObject
 from corral.db import Database
 from corral.ids import now, rfc3339
 from corral.paging import Cursor
-from corral.session import _flows, _queries, event_log
-from corral.session._flows import Fence
-from corral.session._queries import NewSession, SessionFilter
+from corral.session import _log, _sessions, event_log, leases
 from corral.session.broker import BUFFER, Broker, Subscriber
-from corral.session.events import Delta, Event, NewEvent, dumps
+from corral.session.events import Delta, Event, NewEvent
 from corral.session.inputs import check_batch, check_event
-from corral.session.records import SessionRecord
+from corral.session.leases import Fence
+from corral.session.records import NewSession, SessionFilter, SessionRecord
 
 
 class SessionStore:
@@ -53,34 +52,34 @@ class SessionStore:
     async def create_session(self, new: NewSession) -> tuple[SessionRecord, list[Event]]:
         if new.initial_events:
             check_batch(new.initial_events)
-        return await self.db.write(_queries.create, new, rfc3339(now()))
+        return await self.db.write(_sessions.create, new, rfc3339(now()))
 
     async def get_session(self, session_id: str, workspace_id: str | None = None) -> SessionRecord:
-        return await self.db.read(_queries.get, session_id, workspace_id)
+        return await self.db.read(_sessions.get, session_id, workspace_id)
 
     async def list_sessions(
         self, flt: SessionFilter, *, order: str, limit: int, cursor: Cursor | None
     ) -> tuple[list[SessionRecord], bool]:
-        return await self.db.read(_queries.page, flt, order, limit, cursor)
+        return await self.db.read(_sessions.page, flt, order, limit, cursor)
 
     async def update_session(
-        self, session_id: str, workspace_id: str, changes: dict[str, Any], *, guard_running: bool = True
+        self, session_id: str, workspace_id: str, changes: JSONObject, *, guard_running: bool = True
     ) -> SessionRecord:
         record, event = await self.db.write(
-            _queries.update_doc, session_id, workspace_id, changes, rfc3339(now()), guard_running
+            _sessions.update_doc, session_id, workspace_id, changes, rfc3339(now()), guard_running
         )
         if event is not None:
             self.broker.publish([event])
         return record
 
     async def archive_session(self, session_id: str, workspace_id: str) -> SessionRecord:
-        record, event = await self.db.write(_queries.archive, session_id, workspace_id, rfc3339(now()))
+        record, event = await self.db.write(_sessions.archive, session_id, workspace_id, rfc3339(now()))
         if event is not None:
             self.broker.publish([event])
         return record
 
     async def delete_session(self, session_id: str, workspace_id: str) -> None:
-        await self.db.write(_queries.delete, session_id, workspace_id)
+        await self.db.write(_sessions.delete, session_id, workspace_id)
 
     # ------------------------------------------------------------------ the log
 
@@ -89,9 +88,7 @@ class SessionStore:
         return (await self.emit_events(session_id, [event], fence=fence))[0]
 
     async def emit_events(self, session_id: str, events: list[NewEvent], *, fence: Fence | None = None) -> list[Event]:
-        appended: list[Event] = await self.db.write(
-            _flows.append, session_id, events, rfc3339(now()), fence, None, None
-        )
+        appended = await self.db.write(_log.append, session_id, events, rfc3339(now()), fence)
         self.broker.publish(appended)
         return appended
 
@@ -100,30 +97,30 @@ class SessionStore:
     ) -> list[Event]:
         """Append events sent by an API client, checked against the session's state (all or nothing)."""
         check_batch(events, self_hosted=self_hosted)
-        appended: list[Event] = await self.db.write(
-            _flows.append, session_id, events, rfc3339(now()), None, check_event, workspace_id
+        appended = await self.db.write(
+            _log.append, session_id, events, rfc3339(now()), check=check_event, workspace_id=workspace_id
         )
         self.broker.publish(appended)
         return appended
 
     async def mark_processed(self, session_id: str, event_ids: list[str], *, fence: Fence | None = None) -> int:
-        return await self.db.write(_flows.mark_processed, session_id, event_ids, rfc3339(now()), fence)
+        return await self.db.write(_log.mark_processed, session_id, event_ids, rfc3339(now()), fence)
 
     async def get_events(self, session_id: str, start: int = 1, end: int | None = None) -> list[Event]:
         """Events at positions ``start <= seq < end`` (``end`` None: to the last one)."""
-        return await self.db.read(_flows.slice_events, session_id, max(start, 1), end)
+        return await self.db.read(_log.slice_events, session_id, max(start, 1), end)
 
     async def find_event(self, session_id: str, event_id: str) -> Event | None:
-        return await self.db.read(_flows.find_event, session_id, event_id)
+        return await self.db.read(_log.find_event, session_id, event_id)
 
     async def list_events(self, query: event_log.EventQuery) -> tuple[list[Event], bool]:
         return await self.db.read(event_log.page, query)
 
     async def _slice_from(self, session_id: str, start: int) -> list[Event]:
-        return await self.db.read(_flows.slice_events, session_id, start, start + 1000)
+        return await self.db.read(_log.slice_events, session_id, start, start + 1000)
 
     async def _last_seqs(self, session_ids: list[str]) -> dict[str, int]:
-        return await self.db.read(_flows.last_seqs, session_ids)
+        return await self.db.read(_log.last_seqs, session_ids)
 
     # ------------------------------------------------------------------ live
 
@@ -147,18 +144,15 @@ class SessionStore:
     # ------------------------------------------------------------------ leases
 
     async def claim(self, owner: str, ttl: float, limit: int = 16) -> list[Fence]:
-        return await self.db.write(_flows.claim, owner, ttl, limit)
+        return await self.db.write(leases.claim, owner, ttl, limit)
 
     async def claim_one(self, session_id: str, owner: str, ttl: float) -> Fence | None:
-        return await self.db.write(_flows.claim_one, session_id, owner, ttl)
+        return await self.db.write(leases.claim_one, session_id, owner, ttl)
 
     async def renew(self, fence: Fence, ttl: float) -> None:
-        await self.db.write(_flows.renew, fence, ttl)
+        await self.db.write(leases.renew, fence, ttl)
 
     async def release(
         self, fence: Fence, seen_seq: int, *, runnable: bool = False, retry_in: float | None = None
     ) -> bool:
-        return await self.db.write(_flows.release, fence, seen_seq, runnable, retry_in)
-
-
-__all__ = ["Fence", "NewSession", "SessionFilter", "SessionStore", "dumps"]
+        return await self.db.write(leases.release, fence, seen_seq, runnable, retry_in)

@@ -8,8 +8,8 @@ Invariants:
 * ``notify`` queries become ``pg_notify`` calls sent together with the COMMIT (one round trip), so
   PostgreSQL delivers them to every process only if the transaction commits. This process's own
   listeners are told directly after COMMIT; the server's echo of our own notifications is dropped
-  (origin tag, ``_pg_listener``).
-* Listener health, reconnects and the doorbell after a gap are ``_pg_listener``'s job.
+  (origin tag, ``listener``).
+* Listener health, reconnects and the doorbell after a gap are ``listener``'s job.
 * ``read`` sees one snapshot: a single statement needs no transaction; a flow that asks for a second
   statement is re-run from the start inside a REPEATABLE READ, READ ONLY transaction.
 * Two pools share ``min_size``/``max_size`` half and half: writes, and reads on connections whose
@@ -21,32 +21,25 @@ Invariants:
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-import asyncpg
 
-from corral.db._pg_flows import (
-    FAILURES,
-    RETRYABLE,
-    Gate,
-    NeedsSnapshot,
-    Note,
-    keep_session,
-    quote,
-    rollback,
-    run_flow,
-)
-from corral.db._pg_listener import Listener, tag
 from corral.db.base import CHANNELS, Database
 from corral.db.migrate import CREATE_TABLE, migrations
-from corral.db.query import FlowFn
+from corral.db.postgres.driver import Connection, Pool, create_pool
+from corral.db.postgres.flows import FAILURES, RETRYABLE, NeedsSnapshot, Note, keep_session, quote, rollback, run_flow
+from corral.db.postgres.gate import Gate
+from corral.db.postgres.listener import Listener, tag
+from corral.db.query import BoundFlow
 from corral.errors import StorageError
 from corral.ids import now, rfc3339
 
 _MIGRATION_LOCK = 0x636F7272  # "corr"
 ATTEMPTS = 8
+
+T = TypeVar("T")
 
 
 class PostgresDatabase(Database):
@@ -57,8 +50,8 @@ class PostgresDatabase(Database):
         self.url = url
         self._min_size = min_size
         self._max_size = max_size
-        self._pool: asyncpg.Pool | None = None
-        self._read_pool: asyncpg.Pool | None = None
+        self._pool: Pool | None = None
+        self._read_pool: Pool | None = None
         self._origin = secrets.token_hex(6)
         self._dollar = f"$n{self._origin}$"
         self._listener = Listener(url, self._origin, self._deliver, self._deliver_everywhere, keepalive)
@@ -68,10 +61,8 @@ class PostgresDatabase(Database):
         writers, readers = max(1, self._max_size // 2), max(1, self._max_size - self._max_size // 2)
         least = max(1, self._min_size // 2)
         try:
-            self._pool = await asyncpg.create_pool(
-                self.url, min_size=min(least, writers), max_size=writers, reset=keep_session
-            )
-            self._read_pool = await asyncpg.create_pool(
+            self._pool = await create_pool(self.url, min_size=min(least, writers), max_size=writers, reset=keep_session)
+            self._read_pool = await create_pool(
                 self.url,
                 min_size=min(least, readers),
                 max_size=readers,
@@ -86,7 +77,7 @@ class PostgresDatabase(Database):
             raise StorageError(f"cannot open PostgreSQL database: {exc}") from exc
 
     @staticmethod
-    async def _migrate(pool: asyncpg.Pool) -> None:
+    async def _migrate(pool: Pool) -> None:
         scripts = await anyio.to_thread.run_sync(migrations, "postgres")  # files: not on the event loop
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
@@ -113,7 +104,7 @@ class PostgresDatabase(Database):
         self._pool = self._read_pool = None
 
     @property
-    def pool(self) -> asyncpg.Pool:
+    def pool(self) -> Pool:
         if self._pool is None:
             raise StorageError("database is not open")
         return self._pool
@@ -122,11 +113,11 @@ class PostgresDatabase(Database):
     def listener(self) -> Listener:
         return self._listener
 
-    async def write(self, flow: FlowFn, *args: Any) -> Any:
+    async def _write(self, flow: BoundFlow[T]) -> T:
         with self._gate.enter():
             for attempt in range(ATTEMPTS):
                 try:
-                    result, notes = await self._write_once(flow, args)
+                    result, notes = await self._write_once(flow)
                 except RETRYABLE:
                     await anyio.sleep(0.002 * (2**attempt))
                     continue
@@ -137,13 +128,13 @@ class PostgresDatabase(Database):
                 return result
         raise StorageError(f"postgres write kept conflicting; gave up after {ATTEMPTS} attempts")
 
-    async def _write_once(self, flow: FlowFn, args: tuple[Any, ...]) -> tuple[Any, list[Note]]:
+    async def _write_once(self, flow: BoundFlow[T]) -> tuple[T, list[Note]]:
         """BEGIN, the flow, then its notifications and COMMIT in one round trip (or ROLLBACK)."""
         notes: list[Note] = []
         async with self.pool.acquire() as conn:
             await conn.execute("BEGIN")
             try:
-                result, void = await run_flow(conn, flow, args, notes)
+                result, void = await run_flow(conn, flow, notes)
                 await (conn.execute("ROLLBACK") if void else self._commit(conn, notes))
             except BaseException:
                 with anyio.CancelScope(shield=True):
@@ -151,7 +142,7 @@ class PostgresDatabase(Database):
                 raise
         return result, notes
 
-    async def _commit(self, conn: Any, notes: list[Note]) -> None:
+    async def _commit(self, conn: Connection, notes: list[Note]) -> None:
         calls = [self._notify_call(channel, payload) for channel, payload in notes]
         literal = [call for call in calls if call is not None]
         if len(literal) < len(calls):  # a payload we cannot quote: send the notifications as parameters
@@ -173,7 +164,7 @@ class PostgresDatabase(Database):
         except (*FAILURES, StorageError):
             pass  # live-only data: other processes miss this one delta, nothing durable is lost
 
-    async def read(self, flow: FlowFn, *args: Any) -> Any:
+    async def _read(self, flow: BoundFlow[T]) -> T:
         """One statement is its own snapshot; a flow that asks for a second one is re-run in a transaction."""
         with self._gate.enter():
             if self._read_pool is None:
@@ -181,10 +172,10 @@ class PostgresDatabase(Database):
             try:
                 async with self._read_pool.acquire() as conn:
                     try:
-                        return (await run_flow(conn, flow, args, [], single=True))[0]
+                        return (await run_flow(conn, flow, [], single=True))[0]
                     except NeedsSnapshot:
                         pass
                     async with conn.transaction(isolation="repeatable_read", readonly=True):
-                        return (await run_flow(conn, flow, args, []))[0]
+                        return (await run_flow(conn, flow, []))[0]
             except FAILURES as exc:
                 raise StorageError(f"postgres read failed: {exc}") from exc

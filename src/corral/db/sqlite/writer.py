@@ -11,7 +11,7 @@ Invariants:
 * Every job handed to the writer is answered exactly once: with its result, its error, or ``StorageError``
   when the engine closes or the thread dies.
 * The writer never checkpoints on its own, except to finish what the checkpointer started when the WAL
-  has grown (``_sqlite_workers.Checkpointer``).
+  has grown (``checkpointer.Checkpointer``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from corral.db import _sqlite_conn as sq
-from corral.db._sqlite_jobs import Hop, Inbox, Job, Outcome
-from corral.db._sqlite_workers import Checkpointer, checkpoint
+from corral.db.sqlite import connection as sq
+from corral.db.sqlite.checkpointer import Checkpointer, checkpoint
+from corral.db.sqlite.jobs import Hop, Inbox, Job, Outcome
 from corral.errors import StorageError
 
 GROUP_MAX = 256
@@ -148,7 +148,7 @@ def _run_job(conn: sqlite3.Connection, job: Job, *, savepoint: bool) -> tuple[Ou
     if savepoint:
         conn.execute("SAVEPOINT job")
     try:
-        value, void = sq.run_flow(conn, job.flow_fn, job.args, job.notes)
+        value, void = sq.run_flow(conn, job.flow, job.notes)
         outcome: Outcome = (job.future, value, None)
     except Exception as exc:
         value, void, outcome = None, True, (job.future, None, exc)

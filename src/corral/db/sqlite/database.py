@@ -2,7 +2,7 @@
 
 Invariants:
 
-* All writes of this process go through one thread and one connection (``_sqlite_threads.Writer``). A
+* All writes of this process go through one thread and one connection (``writer.Writer``). A
   caller's future resolves only after the COMMIT returned, so an acknowledged write is in the WAL before
   the caller hears of it; with ``synchronous=NORMAL`` it survives ``kill -9`` of the process (the WAL is in
   the OS page cache), with ``FULL`` also a power cut.
@@ -16,22 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import anyio.to_thread
 
-from corral.db import _sqlite_conn as sq
-from corral.db._sqlite_jobs import Hop, Job, Outcome
-from corral.db._sqlite_threads import Writer
-from corral.db._sqlite_workers import Readers
 from corral.db.base import Database
 from corral.db.migrate import CREATE_TABLE, migrations
-from corral.db.query import FlowFn
+from corral.db.query import BoundFlow
+from corral.db.sqlite import connection as sq
+from corral.db.sqlite.jobs import Hop, Job, Note, Outcome
+from corral.db.sqlite.readers import Readers
+from corral.db.sqlite.writer import Writer
 from corral.errors import StorageError
 from corral.ids import now, rfc3339
 
 POLL_SECONDS = 0.02
+
+T = TypeVar("T")
 
 
 def sqlite_path(url: str) -> Path:
@@ -43,7 +46,7 @@ def sqlite_path(url: str) -> Path:
     raise ValueError(f"not a sqlite url: {url!r}")
 
 
-def _finish(deliver: Any, outcomes: list[Outcome], notes: list[sq.Note]) -> None:
+def _finish(deliver: Callable[[str, str], None], outcomes: list[Outcome], notes: list[Note]) -> None:
     """On the loop: answer the callers, then ring the doorbells of what they committed."""
     for future, value, error in outcomes:
         if future.done():  # the caller was cancelled; the write happened (or not) all the same
@@ -125,16 +128,16 @@ class SqliteDatabase(Database):
         except RuntimeError:
             pass  # the loop is gone
 
-    async def write(self, flow: FlowFn, *args: Any) -> Any:
+    async def _write(self, flow: BoundFlow[T]) -> T:
         if self._writer is None:
             raise StorageError("database is not open")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._writer.inbox.submit(Job(flow, args, future))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._writer.inbox.submit(Job(flow, future))
         return await future
 
-    async def read(self, flow: FlowFn, *args: Any) -> Any:
+    async def _read(self, flow: BoundFlow[T]) -> T:
         if self._readers is None:
             raise StorageError("database is not open")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._readers.inbox.submit(Job(flow, args, future))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._readers.inbox.submit(Job(flow, future))
         return await future

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from contextlib import contextmanager
 from typing import Any
 
-import anyio
 import asyncpg
 
 from corral.db._flows import FlowState
-from corral.db.query import FlowFn, Query, render
-from corral.errors import StorageError
+from corral.db.postgres.driver import Connection
+from corral.db.query import BoundFlow, Query, Row, render
 
 RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 FAILURES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 Note = tuple[str, str]
+"""A notification a flow asked for: ``(channel, payload)``, sent with the COMMIT."""
 
 
 def _rowcount(status: str) -> int:
@@ -26,16 +24,18 @@ def _rowcount(status: str) -> int:
         return 0
 
 
-async def _execute(conn: Any, query: Query, notes: list[Note]) -> Any:
+async def _execute(conn: Connection, query: Query, notes: list[Note]) -> Row | list[Row] | int | None:
     kind = query.kind
     if kind == "notify":
-        notes.append((query.args[0], query.args[1]))
+        channel, payload = query.args
+        notes.append((str(channel), str(payload)))
         return None
     sql = render(query.sql, "postgres")
     if kind == "one":
         return await conn.fetchrow(sql, *query.args)
     if kind == "all":
-        return await conn.fetch(sql, *query.args)
+        rows: list[Row] = list(await conn.fetch(sql, *query.args))
+        return rows
     if kind == "many":
         await conn.executemany(sql, query.rows)
         return None
@@ -47,13 +47,13 @@ class NeedsSnapshot(Exception):
 
 
 async def run_flow(
-    conn: Any, flow_fn: FlowFn, args: tuple[Any, ...], notes: list[Note], *, single: bool = False
+    conn: Connection, flow: BoundFlow[Any], notes: list[Note], *, single: bool = False
 ) -> tuple[Any, bool]:
     """Drive a flow on ``conn``; returns its value and whether it is void (then the caller rolls back).
 
     ``single``: the caller runs no transaction, so a second query raises ``NeedsSnapshot``.
     """
-    state = FlowState(flow_fn(*args))
+    state = FlowState(flow())
     queries = 0
     while (query := state.next_query()) is not None:
         queries += 1
@@ -69,7 +69,7 @@ async def run_flow(
     return state.value, state.void
 
 
-async def keep_session(conn: Any) -> None:
+async def keep_session(conn: Connection) -> None:
     """Pool reset: flows leave no session state behind (asyncpg itself rolls back an open transaction)."""
 
 
@@ -78,36 +78,9 @@ def quote(tag: str, text: str) -> str | None:
     return None if tag in text else f"{tag}{text}{tag}"
 
 
-async def rollback(conn: Any) -> None:
+async def rollback(conn: Connection) -> None:
     if not conn.is_closed() and conn.is_in_transaction():
         try:
             await conn.execute("ROLLBACK")
         except FAILURES:
             conn.terminate()  # the pool replaces it
-
-
-class Gate:
-    """Counts operations in flight; once shut, refuses new ones, and ``shut`` waits for the others to end."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle: anyio.Event | None = None
-        self.shut = False
-
-    @contextmanager
-    def enter(self) -> Generator[None]:
-        if self.shut:
-            raise StorageError("database is closed")
-        self._count += 1
-        try:
-            yield
-        finally:
-            self._count -= 1
-            if self._count == 0 and self._idle is not None:
-                self._idle.set()
-
-    async def close(self) -> None:
-        self.shut = True
-        if self._count:
-            self._idle = anyio.Event()
-            await self._idle.wait()

@@ -17,12 +17,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import anyio
 import asyncpg
 
 from corral.db.base import CHANNELS
+from corral.db.postgres.driver import Connection, connect
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Listener:
         self._on_payload = on_payload
         self._on_gap = on_gap
         self._keepalive = keepalive
-        self._conn: asyncpg.Connection | None = None
+        self._conn: Connection | None = None
         self._lost = anyio.Event()
         self._task: asyncio.Task[None] | None = None
         self.reconnects = 0
@@ -69,7 +69,7 @@ class Listener:
         return None if self._conn is None else self._conn.get_server_pid()
 
     async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._url)
+        conn = await connect(self._url)
         try:
             for channel in CHANNELS:
                 await conn.add_listener(channel, self._notified)
@@ -86,12 +86,12 @@ class Listener:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
 
-    def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+    def _notified(self, conn: Connection, pid: int, channel: str, payload: str) -> None:
         origin, _, body = payload.partition(SEPARATOR)
         if origin != self._origin:
             self._on_payload(channel, body)
 
-    def _terminated(self, conn: Any) -> None:
+    def _terminated(self, conn: Connection) -> None:
         if conn is self._conn:
             self._lost.set()
 

@@ -9,7 +9,7 @@ Invariants:
   several processes write at once).
 * Reader connections are ``query_only``: a read flow can never write.
 * The writer connection does not checkpoint on commit (``wal_autocheckpoint`` is raised to a safety net);
-  the engine's checkpointer keeps the WAL short (``_sqlite_threads.Checkpointer``).
+  the engine's checkpointer keeps the WAL short (``checkpointer.Checkpointer``).
 * No statement is left half-read: a pending statement would hold a read snapshot (and block WAL rewinds).
 """
 
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from corral.db._flows import FlowState
-from corral.db.query import FlowFn, Query, render
+from corral.db.query import BoundFlow, Query, Row, render
+from corral.db.sqlite.jobs import Note
 from corral.errors import StorageError
 
 BUSY_SECONDS = 30.0
@@ -30,7 +31,6 @@ WRITER_BUSY_MS = 5
 WRITER_AUTOCHECKPOINT = 20000
 
 Role = Literal["writer", "reader", "plain"]
-Note = tuple[str, str]
 
 _UNIQUE = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
 
@@ -79,10 +79,11 @@ def data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchall()[0][0])
 
 
-def execute(conn: sqlite3.Connection, query: Query, notes: list[Note]) -> Any:
+def execute(conn: sqlite3.Connection, query: Query, notes: list[Note]) -> Row | list[Row] | int | None:
     kind = query.kind
     if kind == "notify":
-        notes.append((query.args[0], query.args[1]))
+        channel, payload = query.args
+        notes.append((str(channel), str(payload)))
         return None
     sql = render(query.sql, "sqlite")
     if kind == "many":
@@ -90,20 +91,21 @@ def execute(conn: sqlite3.Connection, query: Query, notes: list[Note]) -> Any:
         return None
     cursor = conn.execute(sql, query.args)
     if kind == "one":
-        row = cursor.fetchone()
+        row: Row | None = cursor.fetchone()
         cursor.close()  # finishes an UPDATE … RETURNING before the transaction moves on
         return row
     if kind == "all":
-        return cursor.fetchall()
+        rows: list[Row] = cursor.fetchall()
+        return rows
     return cursor.rowcount
 
 
-def run_flow(conn: sqlite3.Connection, flow_fn: FlowFn, args: tuple[Any, ...], notes: list[Note]) -> tuple[Any, bool]:
+def run_flow(conn: sqlite3.Connection, flow: BoundFlow[Any], notes: list[Note]) -> tuple[Any, bool]:
     """Drive a flow on ``conn`` (already inside a transaction). Returns its value and whether it is void.
 
     A void flow (it caught a ``UniqueViolation``) must be rolled back by the caller, value or not.
     """
-    state = FlowState(flow_fn(*args))
+    state = FlowState(flow())
     while (query := state.next_query()) is not None:
         try:
             state.answer(execute(conn, query, notes))

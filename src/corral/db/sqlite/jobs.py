@@ -12,20 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral.db import _sqlite_conn as sq
-from corral.db.query import FlowFn
+from corral.db.query import BoundFlow
 from corral.errors import StorageError
 
+Note = tuple[str, str]
+"""A notification a flow asked for: ``(channel, payload)``, rung once its transaction committed."""
+
 Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
-Finish = Callable[[list[Outcome], list[sq.Note]], None]
+"""A caller's future, and its flow's value or error."""
+
+Finish = Callable[[list[Outcome], list[Note]], None]
 
 
 @dataclass(eq=False, slots=True)
 class Job:
-    flow_fn: FlowFn
-    args: tuple[Any, ...]
+    flow: BoundFlow[Any]
     future: asyncio.Future[Any]
-    notes: list[sq.Note] = field(default_factory=lambda: list[sq.Note]())
+    notes: list[Note] = field(default_factory=lambda: list[Note]())
 
 
 class Hop:
@@ -35,7 +38,7 @@ class Hop:
         self._loop = loop
         self._finish = finish
 
-    def answer(self, outcomes: list[Outcome], notes: list[sq.Note]) -> None:
+    def answer(self, outcomes: list[Outcome], notes: list[Note]) -> None:
         try:
             self._loop.call_soon_threadsafe(self._finish, outcomes, notes)
         except RuntimeError:
