@@ -55,6 +55,8 @@ def test_an_agent_searches_the_web(servers: tuple[LiveServer, ScriptedModelServe
                 seen.append(event)
                 if event.type == "session.status_idle":
                     break
+        usage = client.beta.sessions.retrieve(session.id).usage
+    assert usage.server_tool_use is not None and usage.server_tool_use.web_search_requests == 1
     result = next(e for e in seen if e.type == "agent.tool_result")
     assert not result.is_error and result.content is not None
     block = result.content[0]

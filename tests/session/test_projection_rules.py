@@ -171,3 +171,29 @@ def test_wire_json_is_the_wire_object(data: dict[str, object], processed: str | 
             **data,
         }
     )
+
+
+def _use(state: SessionState, event_id: str, name: str, permission: str) -> None:
+    project(state, event_id, "agent.tool_use", {"name": name, "input": {}, "evaluated_permission": permission}, 1.0)
+
+
+def test_server_tool_calls_are_counted_when_they_run() -> None:
+    state = fresh()
+    _use(state, "t1", "web_search", "allow")  # runs at once
+    _use(state, "t2", "bash", "allow")  # not a server tool
+    _use(state, "t3", "web_fetch", "ask")  # waits for a confirmation
+    _use(state, "t4", "web_search", "ask")
+    _use(state, "t5", "web_search", "deny")  # never runs
+    assert state.usage["server_tool_use"] == {"web_fetch_requests": 0, "web_search_requests": 1}
+    assert state.server_calls == {"t3": "web_fetch", "t4": "web_search"}
+    project(state, "c1", "user.tool_confirmation", {"tool_use_id": "t3", "result": "allow"}, 1.0)
+    project(state, "c2", "user.tool_confirmation", {"tool_use_id": "t4", "result": "deny"}, 1.0)
+    assert state.usage["server_tool_use"] == {"web_fetch_requests": 1, "web_search_requests": 1}
+    assert state.server_calls == {} and state.pending_actions == []
+
+
+def test_a_confirmation_without_waiting_server_calls_reads_no_json() -> None:
+    state = fresh()
+    project(state, "c1", "user.tool_confirmation", {"tool_use_id": "t1", "result": "allow"}, 1.0)
+    assert "server_tool_use" not in state.usage
+    assert state.server_calls_json() == "{}"

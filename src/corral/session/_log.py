@@ -94,8 +94,8 @@ def append(
     if state.signature() != before:
         yield exec_(
             "UPDATE sessions SET status = $2, usage = $3, pending_actions = $4, active_seconds = $5,"
-            " running_since = $6, runnable = $7, wake_at = CASE WHEN $8 = 1 THEN {now} ELSE wake_at END"
-            " WHERE id = $1",
+            " running_since = $6, runnable = $7, wake_at = CASE WHEN $8 = 1 THEN {now} ELSE wake_at END,"
+            " server_calls = $9 WHERE id = $1",
             session_id,
             state.status,
             state.usage_json(),
@@ -104,6 +104,7 @@ def append(
             state.running_since,
             int(state.runnable),
             int(state.woke),
+            state.server_calls_json(),
         )
     yield notify("events", f"{session_id}:{appended[-1].seq}")
     if state.woke:

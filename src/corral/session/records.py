@@ -15,6 +15,7 @@ from typing import Any
 from corral._types import JSONObject
 from corral.db import Row
 from corral.session.events import NewEvent
+from corral.vocab.tools import SERVER_TOOLS
 
 #: client events that give the harness something to do
 WAKING_TYPES = frozenset(
@@ -128,8 +129,8 @@ class SessionRecord:
 
 
 STATE_COLUMNS = (
-    "workspace_id, status, usage, pending_actions, active_seconds, running_since, runnable, archived_at,"
-    " last_seq, lease_owner, lease_token, lease_expires"
+    "workspace_id, status, usage, pending_actions, server_calls, active_seconds, running_since, runnable,"
+    " archived_at, last_seq, lease_owner, lease_token, lease_expires"
 )
 
 
@@ -148,8 +149,11 @@ class SessionState:
     running_since: float | None
     runnable: bool
     woke: bool = field(default=False)
+    #: server-tool calls waiting for a confirmation, ``{call id: tool name}`` (JSON text until needed)
+    server_calls_text: str = "{}"
     _usage: JSONObject | None = field(default=None, repr=False)
     _pending: list[str] | None = field(default=None, repr=False)
+    _server_calls: dict[str, str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_row(cls, row: Row) -> SessionState:
@@ -160,7 +164,15 @@ class SessionState:
             active_seconds=float(row["active_seconds"]),
             running_since=row["running_since"],
             runnable=bool(row["runnable"]),
+            server_calls_text=row["server_calls"],
         )
+
+    @property
+    def server_calls(self) -> dict[str, str]:
+        if self._server_calls is None:
+            self._server_calls = calls = json.loads(self.server_calls_text)
+            return calls
+        return self._server_calls
 
     @property
     def usage(self) -> JSONObject:
@@ -190,7 +202,16 @@ class SessionState:
             self.woke,
             self.usage_json(),
             self.pending_json(),
+            self.server_calls_json(),
         )
+
+    def has_server_calls(self) -> bool:
+        return bool(self._server_calls) if self._server_calls is not None else self.server_calls_text != "{}"
+
+    def server_calls_json(self) -> str:
+        if self._server_calls is None:
+            return self.server_calls_text
+        return json.dumps(self._server_calls, separators=(",", ":"))
 
     def usage_json(self) -> str:
         return self.usage_text if self._usage is None else json.dumps(self._usage, separators=(",", ":"))
@@ -239,13 +260,43 @@ def project(state: SessionState, event_id: str, event_type: str, data: JSONObjec
         event_type in ("agent.tool_use", "agent.mcp_tool_use") and data.get("evaluated_permission") == "ask"
     ):
         state.pending_actions.append(event_id)
+        _server_call(state, event_id, event_type, data)
+    elif event_type == "agent.tool_use":
+        _server_call(state, event_id, event_type, data)
     elif event_type == "user.custom_tool_result":
         _resolve(state, str(data.get("custom_tool_use_id")))
     elif event_type in ("user.tool_confirmation", "user.tool_result"):
         _resolve(state, str(data.get("tool_use_id")))
+        _confirmed(state, event_type, data)
     if event_type in WAKING_TYPES and state.status != "terminated":
         state.woke = state.woke or not state.runnable
         state.runnable = True
+
+
+def _server_call(state: SessionState, event_id: str, event_type: str, data: JSONObject) -> None:
+    """A server-side tool call runs now (``allow``: counted) or once confirmed (``ask``: remembered)."""
+    name = data.get("name")
+    if event_type != "agent.tool_use" or name not in SERVER_TOOLS:
+        return
+    if data.get("evaluated_permission") == "allow":
+        _count_server_tool(state.usage, str(name))
+    elif data.get("evaluated_permission") == "ask":
+        state.server_calls[event_id] = str(name)
+
+
+def _confirmed(state: SessionState, event_type: str, data: JSONObject) -> None:
+    if event_type != "user.tool_confirmation" or not state.has_server_calls():
+        return  # no server call waits (the common case: no JSON work)
+    name = state.server_calls.pop(str(data.get("tool_use_id")), None)
+    if name is not None and data.get("result") == "allow":
+        _count_server_tool(state.usage, name)
+
+
+def _count_server_tool(usage: JSONObject, name: str) -> None:
+    """``usage.server_tool_use.<tool>_requests`` += 1 (``web_search_requests``, ``web_fetch_requests``)."""
+    counts: JSONObject = usage.setdefault("server_tool_use", {"web_fetch_requests": 0, "web_search_requests": 0})
+    key = f"{name}_requests"
+    counts[key] = int(counts.get(key, 0)) + 1
 
 
 def _resolve(state: SessionState, event_id: str) -> None:
