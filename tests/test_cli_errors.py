@@ -9,6 +9,7 @@ from pathlib import Path
 
 from corral.api.app import create_app
 from corral.config import Settings
+from corral.db.migrate import migrations
 
 
 def corral(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -50,3 +51,15 @@ def test_keys_create_works_where_the_server_keeps_its_database(tmp_path: Path) -
 def test_no_page_loads_assets_from_elsewhere() -> None:
     paths = {getattr(route, "path", "") for route in create_app(Settings()).routes}
     assert "/openapi.json" in paths and not paths & {"/docs", "/redoc", "/docs/oauth2-redirect"}
+
+
+def test_migrate_says_what_it_applied(tmp_path: Path) -> None:
+    env = {"CORRAL_DATA_DIR": str(tmp_path / "data")}
+    first = corral("migrate", cwd=tmp_path, env=env)
+    assert first.returncode == 0
+    assert (
+        first.stdout.startswith("corral: applied 2 migration(s) to ")
+        and "0001_initial, 0002_server_calls" in first.stdout
+    )
+    again = corral("migrate", cwd=tmp_path, env=env)
+    assert again.stdout.endswith(" was already up to date\n")

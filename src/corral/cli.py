@@ -112,8 +112,12 @@ def migrate() -> None:
     from corral.compose.bootstrap import migrate as run
 
     settings = load_settings()
-    anyio.run(run, settings)
-    typer.echo(f"corral: database is up to date ({settings.resolved_database_url.split('@')[-1]})")
+    applied = anyio.run(run, settings)
+    where = settings.resolved_database_url.split("@")[-1]
+    if applied:
+        typer.echo(f"corral: applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
+    else:
+        typer.echo(f"corral: {where} was already up to date")
 
 
 @keys_app.command("create")

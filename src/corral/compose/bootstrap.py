@@ -72,7 +72,9 @@ async def create_key(settings: Settings, workspace: str, name: str) -> tuple[str
         await db.close()
 
 
-async def migrate(settings: Settings) -> None:
+async def migrate(settings: Settings) -> list[str]:
+    """Apply the migrations the database lacks; returns their names (none: it was up to date)."""
     db = open_db(settings)
     await db.open()  # opening applies pending migrations
     await db.close()
+    return db.migrated

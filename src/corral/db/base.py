@@ -37,9 +37,12 @@ class Database(ABC):
 
     def __init__(self) -> None:
         self._listeners: dict[str, list[Listener]] = {}
+        #: the migrations this process applied when it opened the database (``0002_server_calls`` …)
+        self.migrated: list[str] = []
 
     @abstractmethod
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Connect, applying the migrations the database lacks (recorded in ``migrated``)."""
 
     @abstractmethod
     async def close(self) -> None: ...

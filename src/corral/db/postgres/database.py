@@ -76,8 +76,7 @@ class PostgresDatabase(Database):
             await self.close()
             raise StorageError(f"cannot open PostgreSQL database: {exc}") from exc
 
-    @staticmethod
-    async def _migrate(pool: Pool) -> None:
+    async def _migrate(self, pool: Pool) -> None:
         scripts = await anyio.to_thread.run_sync(migrations, "postgres")  # files: not on the event loop
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
@@ -86,6 +85,7 @@ class PostgresDatabase(Database):
             for migration in scripts:
                 if migration.version in applied:
                     continue
+                self.migrated.append(f"{migration.version:04d}_{migration.name}")
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO corral_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

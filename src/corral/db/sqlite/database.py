@@ -100,6 +100,7 @@ class SqliteDatabase(Database):
             for migration in migrations("sqlite"):
                 if migration.version in applied:
                     continue
+                self.migrated.append(f"{migration.version:04d}_{migration.name}")
                 for statement in migration.statements():
                     conn.execute(statement)
                 conn.execute(
