@@ -23,7 +23,7 @@ from corral.egress.web_fetch import WebFetchTool
 from corral.egress.web_search import SearXNG, WebSearchTool
 from corral.errors import CorralError, NotFound
 from corral.harness import Runtime, ToolExecutor
-from corral.sandbox import SandboxProvider
+from corral.sandbox import ProvisionSpec, SandboxProvider
 from corral.sandbox.recipe import EnvironmentSource, environment_spec
 from corral.sandbox.registry import create_provider
 from corral.session import SessionStore
@@ -76,15 +76,23 @@ POOL_SWEEP_SECONDS = 30.0
 
 
 async def keep_pools_warm(catalog: Catalog, sandbox: SandboxProvider, every: float = POOL_SWEEP_SECONDS) -> None:
-    """Fill the warm pools environments ask for (``config.corral.warm_pool_size``) before any session needs
-    one: at start, then every ``every`` seconds, which also picks up environments created or changed through
-    another process. Asking again is cheap: a provider only tops a pool up."""
+    """Prepare what environments ask for before any session needs it: their package layers (``packages``) and
+    warm pools (``config.corral.warm_pool_size``): at start, then every ``every`` seconds, which also picks up
+    environments created or changed through another process. Asking again is cheap: a provider only builds what
+    is missing and tops a pool up. A failure is logged; a session that needs the environment reports it too."""
     while True:
         try:
             for record in await catalog.live_environments():
                 spec = environment_spec(record.id, record.config)
-                if spec.warm_pool_size > 0:
-                    await sandbox.prepare(spec)
-        except CorralError as exc:  # the database or the provider is unwell: the next sweep tries again
-            log.warning("preparing warm pools failed: %s", exc.message)
+                if spec.warm_pool_size > 0 or spec.packages:
+                    await _prepare(sandbox, spec)
+        except CorralError as exc:  # the database is unwell: the next sweep tries again
+            log.warning("preparing environments failed: %s", exc.message)
         await anyio.sleep(every)
+
+
+async def _prepare(sandbox: SandboxProvider, spec: ProvisionSpec) -> None:
+    try:
+        await sandbox.prepare(spec)
+    except CorralError as exc:
+        log.warning("environment %s could not be prepared: %s", spec.environment_id, exc.message)

@@ -27,6 +27,7 @@ from corral._types import JSONObject
 from corral.harness.context import Compaction
 from corral.session import CLIENT_EVENT_TYPES, Event, EventType, SessionStore
 from corral.vocab.events import (
+    MODEL_ERROR_TYPES,
     TOOL_RESULT_TYPES,
     TOOL_USE_TYPES,
     CompactedData,
@@ -192,7 +193,8 @@ class TurnState:
             call.deny_message = confirmation.get("deny_message")
 
     def on_error(self, event: Event, data: JSONObject) -> None:
-        if cast(SessionErrorData, data)["error"]["retry_status"]["type"] == "retrying":
+        error = cast(SessionErrorData, data)["error"]
+        if error["retry_status"]["type"] == "retrying" and error["type"] in MODEL_ERROR_TYPES:
             self.errors_in_row += 1
 
     def on_status(self, event: Event, data: JSONObject) -> None:

@@ -150,8 +150,15 @@ class Turn:
             await self.harness.reached("tool_started", sid)
             request = ToolCall(sid, call.event_id, call.name, call.input, self.agent.tool_config(call.name))
             result = await self.router.run(request)
-            await self.writer.emit([emits.tool_result(call.event_id, result)])
+            await self.writer.emit([*self._sandbox_failures(), emits.tool_result(call.event_id, result)])
             await self.harness.reached("tool_recorded", sid)
+
+    def _sandbox_failures(self) -> list[NewEvent]:
+        """A sandbox that could not be provisioned (its packages did not install, say) is reported on the session
+        as well as in the call's result: the session goes on, and the next call tries again."""
+        failures = self.hands.take_failures() if self.hands is not None else []
+        message = "the session's sandbox could not be provisioned: {}"
+        return [emits.session_error("unknown_error", message.format(exc.message), "retrying") for exc in failures]
 
     async def _close_span(self, step: CloseSpan) -> None:
         span = self.writer.state.open_span

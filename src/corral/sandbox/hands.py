@@ -52,6 +52,8 @@ class Hands:
         self.environment_id = ""
         #: the session's log shows sandbox calls already run: its workspace must be found, not recreated
         self.workspace_expected = False
+        #: provisioning failures not yet reported on the session (``take_failures``)
+        self._failures: list[SandboxError] = []
         self.last_used = anyio.current_time()
         self.users = 0
 
@@ -115,6 +117,7 @@ class Hands:
         try:
             sandbox = await self.sandbox()
         except SandboxError as exc:
+            self._failures.append(exc)
             return ToolResult.error(f"{name}: the sandbox could not be provisioned: {exc.message}")
         result = await sandbox.execute(name, input, tool_use_id)
         if not sandbox.alive:
@@ -136,6 +139,12 @@ class Hands:
     async def release(self) -> None:
         async with self._lock:
             await self._discard()
+
+    def take_failures(self) -> list[SandboxError]:
+        """The provisioning failures since the last call (a call's error result says it to the model; the
+        harness also reports it on the session, where its client sees it)."""
+        failures, self._failures = self._failures, []
+        return failures
 
     @property
     def provisioned(self) -> bool:

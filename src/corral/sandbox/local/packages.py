@@ -1,7 +1,8 @@
 """Environment packages (``config.packages``): installed once per environment into a layer, then mounted
 read-only at ``/opt/packages`` in every sandbox of that environment.
 
-A layer is built at first use *inside a sandbox* (package install scripts are untrusted code), with the layer
+A layer is built ahead of use (``prepare``: the pool keeper asks for every environment with packages) or at
+first use, *inside a sandbox* (package install scripts are untrusted code), with the layer
 directory mounted writable and the network going through the egress proxy under the environment's own
 ``networking`` policy, so ``limited`` environments need ``allow_package_managers``. Managers run in the
 documented order: ``apt`` (``.deb`` files downloaded and unpacked, no maintainer scripts), ``npm``
@@ -10,7 +11,8 @@ documented order: ``apt`` (``.deb`` files downloaded and unpacked, no maintainer
 Invariants: a layer is keyed by environment and package lists, so editing the list builds a new layer; a
 layer is used only once complete (``.ready``), and is owned by root and read-only afterwards; a failed build
 is a ``SandboxError`` naming the manager and the tail of its output; a build sandbox has a workspace of its
-own, removed with it, and its journal is dropped afterwards.
+own, removed with it, and its journal is dropped afterwards; a build that failed is answered with the same
+failure for ``FAILED_BUILD_MEMORY_SECONDS`` instead of being run again for every call.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, TypeAlias
 import anyio
 import anyio.to_thread
 
+from corral.errors import SandboxError
 from corral.sandbox.base import ProvisionSpec
 from corral.sandbox.journal import safe_name
 from corral.sandbox.local.host import Host
@@ -104,11 +107,17 @@ def _seal(layer: Path) -> None:
     (layer / ".ready").touch()
 
 
+#: how long a failed build is answered from memory before it is tried again (a registry may come back)
+FAILED_BUILD_MEMORY_SECONDS = 600.0
+
+
 class LayerStore:
     def __init__(self, host: Host, start: StartBuild) -> None:
         self.host = host
         self._start = start
         self._locks: dict[str, anyio.Lock] = {}
+        #: layer name → (when, the failure): a build that failed is not run again for every call
+        self._failed: dict[str, tuple[float, SandboxError]] = {}
 
     async def layer(self, spec: ProvisionSpec) -> Path | None:
         lists = _lists(spec.packages)
@@ -120,8 +129,19 @@ class LayerStore:
         path = self.host.disk.layers / f"{safe_name(spec.environment_id)}-{digest}"
         async with self._locks.setdefault(path.name, anyio.Lock()):
             if not await anyio.to_thread.run_sync((path / ".ready").exists):
-                await self._build(spec, path, lists)
+                self._raise_recent_failure(path.name)
+                try:
+                    await self._build(spec, path, lists)
+                except SandboxError as exc:
+                    self._failed[path.name] = (anyio.current_time(), exc)
+                    raise
         return path
+
+    def _raise_recent_failure(self, name: str) -> None:
+        failure = self._failed.get(name)
+        if failure is not None and anyio.current_time() - failure[0] < FAILED_BUILD_MEMORY_SECONDS:
+            raise failure[1]
+        self._failed.pop(name, None)
 
     async def _build(self, spec: ProvisionSpec, path: Path, lists: dict[str, list[str]]) -> None:
         await anyio.to_thread.run_sync(shutil.rmtree, path, True)

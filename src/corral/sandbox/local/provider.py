@@ -112,6 +112,8 @@ class LocalSandboxProvider(SandboxProvider):
             self._provisioning.pop(sandbox.session_id, None)
 
     async def prepare(self, spec: ProvisionSpec) -> None:
+        """Build the environment's package layer, then fill its warm pool (if it asks for one)."""
+        await self._starter.prepare_layer(spec)
         await self._pools.prepare(spec)
 
     def warm_ready(self, spec: ProvisionSpec) -> int:

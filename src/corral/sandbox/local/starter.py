@@ -60,6 +60,11 @@ class Starter:
         self._names = itertools.count(1)
         self._layers = LayerStore(host, self.start)
 
+    async def prepare_layer(self, spec: ProvisionSpec) -> None:
+        """Build the package layer ``spec`` asks for now (a no-op when it exists), so that no session's first
+        tool call waits for it. Raises ``SandboxError`` if the build fails."""
+        await self._layers.layer(spec)
+
     async def start(
         self, spec: ProvisionSpec, session_id: str, workspace: Workspace, build: LayerBuild | None = None
     ) -> LocalSandbox:
