@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from corral._types import json_list, json_object
 from corral.errors import ErrorCode, InvalidRequest
 
 Direction = Literal["next", "prev"]
@@ -36,16 +37,17 @@ def decode_cursor(token: str, *, order: str, scope: str) -> Cursor:
         raise bad
     body = token[5:]
     try:
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        data = json_object(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad from None
-    if not isinstance(data, dict) or set(data) != {"k", "d", "o", "s"}:
+    if data is None or set(data) != {"k", "d", "o", "s"}:
         raise bad
-    if data["s"] != scope or data["d"] not in ("next", "prev") or not isinstance(data["k"], list):
+    key, direction = json_list(data["k"]), data["d"]
+    if data["s"] != scope or direction not in ("next", "prev") or key is None:
         raise bad
     if data["o"] != order:
         raise InvalidRequest("page cursor was created with a different order", code=ErrorCode.INVALID_CURSOR)
-    return Cursor(key=data["k"], direction=data["d"], order=data["o"], scope=data["s"])
+    return Cursor(key=key, direction="next" if direction == "next" else "prev", order=order, scope=scope)
 
 
 @dataclass(frozen=True)

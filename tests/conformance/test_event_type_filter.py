@@ -9,12 +9,14 @@ import anthropic
 import pytest
 from anthropic.types.beta.sessions import BetaManagedAgentsSessionEventType
 
-from tests.conformance.helpers import new_session, user_message
+from tests.conformance.helpers import new_session
 
 
 def test_every_type_the_sdk_lists_is_a_valid_filter(client: anthropic.Anthropic) -> None:
     session = new_session(client)
-    client.beta.sessions.events.send(session.id, events=[user_message("hello")])
+    client.beta.sessions.events.send(
+        session.id, events=[{"type": "user.message", "content": [{"type": "text", "text": "hi"}]}]
+    )
     every = list(get_args(BetaManagedAgentsSessionEventType))
     assert {"workflow_run.created", "workflow_run.phase_ended"} <= set(every)
     assert [e.type for e in client.beta.sessions.events.list(session.id, types=every)] == ["user.message"]
