@@ -11,7 +11,7 @@ import json
 import pytest
 
 from corral.config import ProviderConfig
-from corral.session import SessionStore
+from corral.session import Event, SessionStore
 from corral.testing import ScriptedModelServer, reply, text
 from tests.harness.helpers import agent, create_session, running, send, settings_for, types, user_message, wait_idle
 
@@ -33,10 +33,10 @@ def note(label: str, chars: int) -> str:
     return (label + " " + "llama " * chars)[:chars]
 
 
-async def run_turns(store: SessionStore, url: str, *messages: str) -> tuple[str, list[object]]:
+async def run_turns(store: SessionStore, url: str, *messages: str) -> tuple[str, list[Event]]:
     async with running(store, settings_for(url, providers=small_window(url))):
         session_id = await create_session(store, agent(system=None))
-        events: list[object] = []
+        events: list[Event] = []
         for count, message in enumerate(messages, start=1):
             await send(store, session_id, user_message(message))
             events = await wait_idle(store, session_id, count)

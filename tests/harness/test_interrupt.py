@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
-import anyio
 import pytest
 
-from corral.session import NewEvent, SessionStore
+from corral.session import Event, NewEvent, SessionStore
 from corral.testing import ScriptedModelServer, reply, text
 from tests.harness.helpers import (
+    Points,
     agent,
     create_session,
+    eventually,
+    has,
     running,
     send,
     settings_for,
@@ -19,20 +22,20 @@ from tests.harness.helpers import (
     user_message,
     wait_for,
     wait_idle,
-    wait_requests,
 )
 
 pytestmark = pytest.mark.anyio
 
-SLOW_STORY = reply(text(" ".join(f"word{i}" for i in range(100))))  # 10 s at 10 tokens/s
+SLOW_STORY = reply(text(" ".join(f"word{i}" for i in range(300))))  # 30 s at 10 tokens/s
 
 
 def interrupt() -> NewEvent:
     return NewEvent("user.interrupt", {}, queued=True)
 
 
-def has(kind: str, count: int = 1):  # a predicate on the log
-    return lambda events: types(events).count(kind) >= count
+def sending(store: SessionStore, event: NewEvent) -> Callable[[str], Awaitable[list[Event]]]:
+    """An action for ``Points.once``: send ``event`` to the session that reached the point."""
+    return lambda session_id: send(store, session_id, event)
 
 
 @pytest.mark.parametrize("model", ["claude-test", "openai:gpt-test"])
@@ -42,13 +45,12 @@ async def test_interrupt_stops_the_model_stream(store: SessionStore, model: str)
         "rules": [{"contains": "Something else", "reply": reply(text("Sure."))}],
         "latency": {"tokens_per_second": 10},
     }
-    async with ScriptedModelServer(script) as server, running(store, settings_for(server.url)):
+    points = Points()
+    async with ScriptedModelServer(script) as server, running(store, settings_for(server.url), hook=points):
         session_id = await create_session(store, agent(model))
+        points.once("first_token", sending(store, interrupt()))  # tokens are streaming in
         await send(store, session_id, user_message("Tell me a long story"))
-        await wait_requests(server, 1)
-        await anyio.sleep(0.3)  # a few tokens into the stream
-        await send(store, session_id, interrupt())
-        events = await wait_idle(store, session_id, wait=5)  # well before the 10 s stream would end
+        events = await wait_idle(store, session_id, wait=20)  # well before the 30 s stream would end
         assert types(events) == [
             "user.message",
             "session.status_running",
@@ -61,7 +63,12 @@ async def test_interrupt_stops_the_model_stream(store: SessionStore, model: str)
         assert str(events[4].data()["content"][0]["text"]).startswith("word0")
         assert events[5].data()["is_error"] is True
         assert events[6].data()["stop_reason"] == {"type": "end_turn"}
-        stamped = await wait_for(store, session_id, lambda log: log[3].processed_at is not None)  # right after idle
+
+        async def interrupt_stamped() -> bool:  # right after idle; a stamp is no event, so it is looked for
+            return (await store.get_events(session_id))[3].processed_at is not None
+
+        await eventually(interrupt_stamped)
+        stamped = await store.get_events(session_id)
         assert stamped[:3] == events[:3]
         await send(store, session_id, user_message("Something else"))
         events = await wait_idle(store, session_id, 2)
@@ -78,7 +85,7 @@ async def test_interrupt_during_backoff(store: SessionStore) -> None:
         await send(store, session_id, user_message("Hello"))
         await wait_for(store, session_id, has("session.status_rescheduled"))
         await send(store, session_id, interrupt())
-        events = await wait_idle(store, session_id, wait=10)
+        events = await wait_idle(store, session_id, wait=20)  # well before the 30 s backoff would end
     assert types(events)[-5:] == [
         "span.model_request_end",
         "session.error",
@@ -90,13 +97,13 @@ async def test_interrupt_during_backoff(store: SessionStore) -> None:
 
 
 async def test_a_message_during_a_turn_steers_it(store: SessionStore) -> None:
-    first = reply(text(" ".join(f"part{i}" for i in range(10))))  # about 1 s at 10 tokens/s
-    script = {"replies": [first, reply(text("Noted, adding that."))], "latency": {"tokens_per_second": 10}}
-    async with ScriptedModelServer(script) as server, running(store, settings_for(server.url)):
+    first = reply(text(" ".join(f"part{i}" for i in range(10))))
+    script = {"replies": [first, reply(text("Noted, adding that."))]}
+    points = Points()
+    async with ScriptedModelServer(script) as server, running(store, settings_for(server.url), hook=points):
         session_id = await create_session(store, agent())
+        points.once("first_token", sending(store, user_message("Also mention llamas")))  # while the model answers
         await send(store, session_id, user_message("Write something"))
-        await wait_requests(server, 1)
-        await send(store, session_id, user_message("Also mention llamas"))
         events = await wait_idle(store, session_id)
     assert types(events) == [
         "user.message",

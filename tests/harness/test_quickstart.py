@@ -78,7 +78,8 @@ async def test_deltas_preview_the_message(store: SessionStore, model: str) -> No
     assert isinstance(message, Event)
     deltas = [item for item in seen if isinstance(item, Delta) and item.kind == "event_delta"]
     assert deltas and all(d.body["event_id"] == message.id for d in deltas)
-    assert seen[start].body["event"] == {"type": "agent.message", "id": message.id}
+    opened = seen[start]
+    assert isinstance(opened, Delta) and opened.body["event"] == {"type": "agent.message", "id": message.id}
     streamed = "".join(d.body["delta"]["content"]["text"] for d in deltas)
     assert streamed == words == message.data()["content"][0]["text"]
 

@@ -9,6 +9,10 @@ What must hold: the survivor takes the session over once the lease expires (``se
 ``session.status_running``), **finishes the turn**, and the transcript equals a crash-free run of the same
 script (for a call killed mid-tool: except that call's result, which is the journal's ``interrupted`` error);
 no side effect happens twice; a paused worker that lost its lease writes nothing after it resumes.
+
+The scenario's command marks that it started, then waits for a gate file (``go``) in its workspace before it
+marks that it finished: a scenario opens the gate once the command is running where it should finish, and the
+mid-tool scenario kills the worker while the command waits, so no timing decides which side effect happens.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tests.harness.helpers import (
     agent,
     create_session,
     eventually,
+    has,
     transcript,
     types,
     user_message,
@@ -43,7 +48,7 @@ from tests.harness.workers import WorkerProcess, start_worker
 pytestmark = pytest.mark.anyio
 
 TTL = 2.0
-COMMAND = "echo started >> marks.txt; sleep 2; echo finished >> marks.txt; echo recorded"
+COMMAND = "echo started >> marks.txt; until [ -e go ]; do sleep 0.05; done; echo finished >> marks.txt; echo recorded"
 SCRIPT = {
     "replies": [
         reply(text("I will record a mark now, step by step, as asked."), tool_use("bash", {"command": COMMAND})),
@@ -110,20 +115,26 @@ async def claimed_by(cluster: Cluster, crasher: WorkerProcess) -> str:
     try:
         await eventually(cluster.survivor.stopped)
         session_id = await create_session(cluster.store, AGENT, user_message(PROMPT))
-        with anyio.fail_after(30):
-            while True:
-                owner = (await cluster.store.get_session(session_id)).lease_owner or ""
-                if f":{crasher.pid}:" in owner:
-                    return session_id
-                await anyio.sleep(0.02)
+        # the session is created running; its first request shows a worker has it, and the survivor cannot
+        await wait_for(cluster.store, session_id, has("span.model_request_start"), 120)
+        owner = (await cluster.store.get_session(session_id)).lease_owner or ""
+        assert f":{crasher.pid}:" in owner, owner
+        return session_id
     finally:
         cluster.survivor.send(signal.SIGCONT)
+
+
+async def open_gate(cluster: Cluster, session_id: str) -> None:
+    """Let the session's command finish, once it has started (exactly once)."""
+    await eventually(lambda: cluster.marks(session_id) == "started\n", 120)
+    (cluster.workspace(session_id) / "go").touch()
 
 
 async def crash_free(cluster: Cluster) -> list[Event]:
     """The same script run by the survivor alone (once per cluster)."""
     if cluster.reference is None:
         session_id = await create_session(cluster.store, AGENT, user_message(PROMPT))
+        await open_gate(cluster, session_id)
         cluster.reference = await wait_idle(cluster.store, session_id, wait=120)
         assert cluster.marks(session_id) == "started\nfinished\n"
     return cluster.reference
@@ -144,7 +155,7 @@ async def run_crash(cluster: Cluster, name: str, point: str) -> tuple[str, Worke
     )
     await crasher.ready()
     session_id = await claimed_by(cluster, crasher)
-    if point == "never":  # mid-tool: kill it from outside once the command has visibly started
+    if point == "never":  # mid-tool: kill it from outside while the command waits at its gate
         await eventually(lambda: cluster.marks(session_id) == "started\n", 120)
         await crasher.kill()
     with anyio.fail_after(120):
@@ -162,6 +173,7 @@ def takeover_seconds(events: list[Event], at: int, killed_at: float) -> float:
 
 async def test_kill_9_mid_model_stream(cluster: Cluster) -> None:
     session_id, _, killed_at = await run_crash(cluster, "mid-stream", "first_token")
+    await open_gate(cluster, session_id)
     events = await wait_idle(cluster.store, session_id, wait=120)
     at = recovered(events)
     assert types(events)[: at + 4] == [
@@ -182,6 +194,7 @@ async def test_kill_9_mid_model_stream(cluster: Cluster) -> None:
 
 async def test_kill_9_between_tool_use_and_tool_result(cluster: Cluster) -> None:
     session_id, _, killed_at = await run_crash(cluster, "between", "response_recorded")
+    await open_gate(cluster, session_id)
     events = await wait_idle(cluster.store, session_id, wait=120)
     at = recovered(events)
     assert types(events)[at - 2 : at + 3] == [
@@ -218,11 +231,12 @@ async def test_a_paused_worker_that_lost_its_lease_writes_nothing(cluster: Clust
         await pauser.ready()
         session_id = await claimed_by(cluster, pauser)
         await eventually(pauser.stopped, 120)
+        await open_gate(cluster, session_id)
         events = await wait_idle(cluster.store, session_id, wait=120)
         recovered(events)
         pauser.send(signal.SIGCONT)
         await eventually(lambda: "lost the lease" in pauser.text(), 60)
-        await anyio.sleep(TTL)
+        await pauser.stop()  # gone: whatever it would still have written is written by now
         assert await cluster.store.get_events(session_id) == events
         assert cluster.marks(session_id) == "started\nfinished\n"
         assert transcript(events) == transcript(await crash_free(cluster))

@@ -6,19 +6,20 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from corral._types import JSONObject
 from corral.config import Settings
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider
+from corral.sandbox.recipe import EnvironmentSource
 from corral.session import NewEvent, SessionStore
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.harness.helpers import (
     agent,
     create_session,
     eventually,
+    has,
     running,
     send,
     settings_for,
@@ -28,7 +29,6 @@ from tests.harness.helpers import (
     wait_blocked,
     wait_for,
     wait_idle,
-    wait_requests,
 )
 
 pytestmark = pytest.mark.anyio
@@ -48,7 +48,7 @@ async def provider(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lo
         yield started
 
 
-def environments(config: JSONObject) -> Any:
+def environments(config: JSONObject) -> EnvironmentSource:
     async def source(workspace_id: str, environment_id: str) -> JSONObject | None:
         return config
 
@@ -160,8 +160,7 @@ async def test_interrupt_stops_a_running_tool(store: SessionStore, provider: Loc
     async with ScriptedModelServer(script) as server, running(store, settings_for(server.url), sandbox=provider):
         session_id = await create_session(store, agent(tools=[TOOLSET]))
         await send(store, session_id, user_message("Take your time"))
-        await wait_requests(server, 1)
-        await wait_for(store, session_id, lambda log: "agent.tool_use" in types(log))
+        await wait_for(store, session_id, has("agent.tool_use"))
         await eventually((workspace(provider, session_id) / "running").exists)  # the command is running now
         await send(store, session_id, NewEvent("user.interrupt", {}, queued=True))
         events = await wait_idle(store, session_id, wait=15)

@@ -3,19 +3,27 @@ a scripted model server, for both providers (Anthropic Messages and OpenAI-compa
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
 
 import anthropic
 import anyio
 import pytest
+from anthropic.types.beta import BetaManagedAgentsCustomToolParams
+from anthropic.types.beta.sessions import (
+    BetaManagedAgentsEventParams,
+    BetaManagedAgentsSessionStatusIdleEvent,
+    BetaManagedAgentsStreamSessionEvents,
+)
 
 from corral.testing import ScriptedModelServer, reply, text, thinking, tool_use
+from tests.conformance.helpers import stop_of, text_of, user_message
 from tests.conftest import ENGINES, database_url
 from tests.live import LiveServer, live_server
 
 MODELS = ["claude-sonnet-4-6", "openai:gpt-test"]
+
+Answer = Callable[[BetaManagedAgentsSessionStatusIdleEvent], Sequence[BetaManagedAgentsEventParams]]
+"""What the client sends when the session blocks (``requires_action``)."""
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +55,25 @@ def client(server: LiveServer) -> Iterator[anthropic.Anthropic]:
         yield made
 
 
-def drain(client: anthropic.Anthropic, session_id: str, first: list[dict[str, Any]], answer: Any = None) -> list[Any]:
-    """Open the stream, then send ``first``; collect events until the turn is over (answering blocks)."""
-    seen: list[Any] = []
+def drain(
+    client: anthropic.Anthropic,
+    session_id: str,
+    first: Sequence[BetaManagedAgentsEventParams],
+    answer: Answer | None = None,
+) -> list[BetaManagedAgentsStreamSessionEvents]:
+    """Open the stream, then send ``first``; collect events until the turn is over (answering blocks).
+
+    ``first`` is sent once the stream's response has begun: the server subscribes before it answers, so
+    nothing appended from then on is missed.
+    """
+    seen: list[BetaManagedAgentsStreamSessionEvents] = []
     with client.beta.sessions.events.stream(session_id) as stream:
-        threading.Timer(0.2, lambda: client.beta.sessions.events.send(session_id, events=first)).start()
+        client.beta.sessions.events.send(session_id, events=first)
         for event in stream:
             seen.append(event)
             if event.type == "session.status_idle":
-                if event.stop_reason.type == "requires_action":
+                if stop_of(event) == "requires_action":
+                    assert answer is not None, "the session blocked, and this test has no answer"
                     client.beta.sessions.events.send(session_id, events=answer(event))
                     continue
                 break
@@ -71,7 +89,7 @@ def test_quickstart_with_the_sdk(client: anthropic.Anthropic, model_server: Scri
     )
     session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id, title="Quickstart")
     assert session.status == "idle"
-    events = drain(client, session.id, [{"type": "user.message", "content": [{"type": "text", "text": "Say hello"}]}])
+    events = drain(client, session.id, [user_message("Say hello")])
     assert [e.type for e in events] == [
         "user.message",
         "session.status_running",
@@ -81,8 +99,8 @@ def test_quickstart_with_the_sdk(client: anthropic.Anthropic, model_server: Scri
         "span.model_request_end",
         "session.status_idle",
     ]
-    assert events[4].content[0].text == "Hello from corral!"
-    assert events[-1].stop_reason.type == "end_turn"
+    assert text_of(events[4]) == "Hello from corral!"
+    assert stop_of(events[-1]) == "end_turn"
     final = client.beta.sessions.retrieve(session.id)
     assert final.status == "idle"
     assert (final.usage.output_tokens or 0) > 0
@@ -100,7 +118,7 @@ def test_custom_tool_with_the_sdk(client: anthropic.Anthropic, model_server: Scr
             ]
         }
     )
-    weather = {
+    weather: BetaManagedAgentsCustomToolParams = {
         "type": "custom",
         "name": "get_weather",
         "description": "Current weather for a city",
@@ -110,7 +128,8 @@ def test_custom_tool_with_the_sdk(client: anthropic.Anthropic, model_server: Scr
     environment = client.beta.environments.create(name=f"weather-{model}")
     session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
 
-    def answer(idle: Any) -> list[dict[str, Any]]:
+    def answer(idle: BetaManagedAgentsSessionStatusIdleEvent) -> list[BetaManagedAgentsEventParams]:
+        assert idle.stop_reason.type == "requires_action"
         (call_id,) = idle.stop_reason.event_ids
         return [
             {
@@ -120,16 +139,15 @@ def test_custom_tool_with_the_sdk(client: anthropic.Anthropic, model_server: Scr
             }
         ]
 
-    events = drain(
-        client, session.id, [{"type": "user.message", "content": [{"type": "text", "text": "Paris?"}]}], answer
-    )
+    events = drain(client, session.id, [user_message("Paris?")], answer)
     kinds = [e.type for e in events]
     assert kinds.count("session.status_idle") == 2
     call = next(e for e in events if e.type == "agent.custom_tool_use")
+    assert call.type == "agent.custom_tool_use"
     assert call.name == "get_weather" and call.input == {"city": "Paris"}
     assert kinds[kinds.index("user.custom_tool_result") + 1] == "session.status_running"
-    assert events[-2].type == "span.model_request_end" and events[-1].stop_reason.type == "end_turn"
-    assert [e.content[0].text for e in events if e.type == "agent.message"] == ["Checking.", "18C in Paris."]
+    assert events[-2].type == "span.model_request_end" and stop_of(events[-1]) == "end_turn"
+    assert [text_of(e) for e in events if e.type == "agent.message"] == ["Checking.", "18C in Paris."]
 
 
 def test_api_only_servers_and_a_separate_worker_on_postgres(
@@ -158,11 +176,10 @@ def test_api_only_servers_and_a_separate_worker_on_postgres(
                 agent = client.beta.agents.create(name="Split", model="claude-sonnet-4-6")
                 environment = client.beta.environments.create(name="split")
                 session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
-                first = [{"type": "user.message", "content": [{"type": "text", "text": "Hi"}]}]
-                events = drain(client, session.id, first)
+                events = drain(client, session.id, [user_message("Hi")])
         finally:
             worker.terminate()
             worker.wait(30)
             log.close()
-    assert events[-1].type == "session.status_idle" and events[-1].stop_reason.type == "end_turn"
-    assert [e.content[0].text for e in events if e.type == "agent.message"] == ["Served by a separate worker."]
+    assert events[-1].type == "session.status_idle" and stop_of(events[-1]) == "end_turn"
+    assert [text_of(e) for e in events if e.type == "agent.message"] == ["Served by a separate worker."]
