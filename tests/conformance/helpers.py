@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import anthropic
 from anthropic.types.beta import BetaEnvironment, BetaManagedAgentsAgent, BetaManagedAgentsSession
@@ -65,6 +65,18 @@ def new_session(client: anthropic.Anthropic, **fields: Any) -> BetaManagedAgents
 
 def user_message(text: str) -> BetaManagedAgentsUserMessageEventParams:
     return {"type": "user.message", "content": [{"type": "text", "text": text}]}
+
+
+def error_body(err: anthropic.APIStatusError) -> dict[str, Any]:
+    """The JSON body of an error response (JSON from the wire, read as a plain mapping)."""
+    body = cast(dict[str, Any], err.body)
+    assert type(body) is dict, body
+    return body
+
+
+def off_spec(value: object) -> Any:
+    """A request value the SDK's types do not allow, sent on purpose: the server must refuse it."""
+    return value
 
 
 def text_of(event: AnyEvent) -> str:

@@ -16,7 +16,15 @@ from anthropic.types.beta import (
 
 from tests.conformance.helpers import new_agent, new_environment, new_session, unique, validated
 
-EMPTY_PACKAGES = {"type": "packages", "apt": [], "cargo": [], "gem": [], "go": [], "npm": [], "pip": []}
+EMPTY_PACKAGES: dict[str, object] = {
+    "type": "packages",
+    "apt": [],
+    "cargo": [],
+    "gem": [],
+    "go": [],
+    "npm": [],
+    "pip": [],
+}
 
 
 def config_of(client: anthropic.Anthropic, environment_id: str) -> dict[str, Any]:

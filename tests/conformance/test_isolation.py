@@ -9,7 +9,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.conformance.helpers import new_agent, new_environment, new_session, unique, user_message
+from tests.conformance.helpers import error_body, new_agent, new_environment, new_session, unique, user_message
 from tests.live import LiveServer
 
 
@@ -75,7 +75,7 @@ def test_authentication(server: LiveServer, other_key: str) -> None:
     with anthropic.Anthropic(base_url=server.base_url, api_key="sk-corral-wrong", max_retries=0) as wrong:
         with pytest.raises(anthropic.AuthenticationError) as caught:
             wrong.beta.agents.list()
-    assert caught.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    assert error_body(caught.value)["error"]["type"] == "authentication_error"
     with httpx.Client(base_url=server.base_url, trust_env=False, timeout=30) as http:
         assert http.get("/v1/agents").status_code == 401
         assert http.get("/v1/agents", headers={"authorization": "Basic abc"}).status_code == 401

@@ -14,7 +14,16 @@ from anthropic.types.beta import (
     BetaManagedAgentsSession,
 )
 
-from tests.conformance.helpers import new_agent, new_environment, new_session, unique, user_message, validated
+from tests.conformance.helpers import (
+    error_body,
+    new_agent,
+    new_environment,
+    new_session,
+    off_spec,
+    unique,
+    user_message,
+    validated,
+)
 
 CUSTOM_TOOL: Any = {"type": "custom", "name": "lookup", "description": "look up", "input_schema": {"type": "object"}}
 
@@ -66,22 +75,23 @@ def test_create_refusals(client: anthropic.Anthropic) -> None:
     agent, env = new_agent(client), new_environment(client)
     with pytest.raises(anthropic.BadRequestError) as no_model:
         client.beta.sessions.create(
-            agent={"type": "agent_with_overrides", "id": agent.id, "model": None}, environment_id=env.id
+            agent=off_spec({"type": "agent_with_overrides", "id": agent.id, "model": None}), environment_id=env.id
         )
-    assert no_model.value.body["error"]["details"]["error_code"] == "agent_model_required"  # type: ignore[index]
+    assert error_body(no_model.value)["error"]["details"]["error_code"] == "agent_model_required"
     with pytest.raises(BetaEnvironmentNotFoundError):
         client.beta.sessions.create(agent=agent.id, environment_id="env_missing000000000000000000")
     with pytest.raises(anthropic.NotFoundError):
         client.beta.sessions.create(agent="agent_missing00000000000000000", environment_id=env.id)
     with pytest.raises(anthropic.BadRequestError):
         client.beta.sessions.create(agent=env.id, environment_id=env.id)
-    for extra in (
+    extras: list[dict[str, Any]] = [
         {"resources": [{"type": "file", "file_id": "file_abc"}]},
         {"vault_ids": ["vlt_abc"]},
         {"budget": {"type": "limit", "max_list_cost": {"amount": "100", "currency": "USD"}}},
-    ):
+    ]
+    for extra in extras:
         with pytest.raises(anthropic.BadRequestError):
-            client.beta.sessions.create(agent=agent.id, environment_id=env.id, **extra)  # type: ignore[arg-type]
+            client.beta.sessions.create(agent=agent.id, environment_id=env.id, **extra)
     archived_env = new_environment(client)
     client.beta.environments.archive(archived_env.id)
     with pytest.raises(BetaEnvironmentArchivedError):
