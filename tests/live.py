@@ -33,7 +33,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +156,7 @@ class LiveServer:
 @contextmanager
 def live_server(
     db_url: str, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None, port: int | None = None
-) -> Iterator[LiveServer]:
+) -> Generator[LiveServer]:
     """Start ``corral serve`` on ``db_url``; yields the running ``LiveServer`` and stops it afterwards.
 
     ``data_dir`` defaults to a fresh temporary directory (removed afterwards).

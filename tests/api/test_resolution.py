@@ -73,7 +73,7 @@ def test_toolsets_resolve_fully_and_idempotently() -> None:
         [{"type": "agent_toolset_20260401"}, {"type": "agent_toolset_20260401"}],
         [{"type": "agent_toolset_20260401", "configs": [{"name": "bash"}, {"name": "bash"}]}],
         [{"type": "agent_toolset_20260401", "configs": [{"name": "bash", "type": "read"}]}],
-        [{"type": "agent_toolset_20260401", "configs": [{"name": "web_fetch", "allowed_domains": []}]}],
+        [{"type": "agent_toolset_20260401", "configs": [{"name": "web_fetch", "allowed_domains": list[str]()}]}],
         [
             {
                 "type": "agent_toolset_20260401",

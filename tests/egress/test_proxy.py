@@ -16,6 +16,7 @@ import pytest
 from corral.egress.policy import host_addresses
 from corral.sandbox.local.sandbox import LocalSandbox
 from tests.egress.conftest import Egress, Upstream, via_proxy
+from tests.harness.helpers import eventually
 from tests.sandbox.conftest import Runner, new_spec
 
 pytestmark = pytest.mark.anyio
@@ -138,10 +139,7 @@ async def test_the_request_hook_sees_the_session_even_after_a_warm_claim(egress:
     first = await egress.provider.provision(new_spec(**shape))
     await first.release()
     spec = new_spec(**shape)
-    for _ in range(600):
-        if egress.provider.warm_ready(spec):
-            break
-        await anyio.sleep(0.05)
+    await eventually(lambda: egress.provider.warm_ready(spec) > 0)  # the pool has no feed to wait on
     claimed = await egress.provider.provision(spec)
     try:
         assert isinstance(claimed, LocalSandbox)

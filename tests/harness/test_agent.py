@@ -10,13 +10,13 @@ from dataclasses import dataclass
 import pytest
 
 from corral._types import JSONObject
-from corral.catalog.tools import resolve_tools
 from corral.harness.agent import AgentConfig, Classified
 from corral.vocab.tools import BUILTIN_TOOLS, SANDBOX_TOOLS, TOOLSET
+from tests.harness.helpers import agent as snapshot
 
 
 def agent(tools: Sequence[JSONObject]) -> AgentConfig:
-    return AgentConfig.from_snapshot({"model": {"id": "claude-test"}, "tools": resolve_tools(tools, [], 128)})
+    return AgentConfig.from_snapshot(snapshot(tools=tools))
 
 
 def toolset(policy: str = "always_allow", *, enabled: bool = True, configs: Sequence[JSONObject] = ()) -> JSONObject:

@@ -9,25 +9,20 @@ from dataclasses import dataclass
 import pytest
 
 from corral._types import JSONObject
-from corral.catalog.tools import resolve_tools
 from corral.harness.agent import AgentConfig
 from corral.harness.models.content import Block, Text, Thinking, ToolOutput, ToolUse
 from corral.harness.response import response_events
 from corral.session import EventType, NewEvent
 from corral.vocab.tools import SANDBOX_TOOLS, TOOLSET
+from tests.harness.helpers import agent
 
 AGENT = AgentConfig.from_snapshot(
-    {
-        "model": {"id": "claude-test"},
-        "tools": resolve_tools(
-            [
-                {"type": TOOLSET, "configs": [{"name": "write", "permission_policy": {"type": "always_ask"}}]},
-                {"type": "custom", "name": "lookup", "description": "", "input_schema": {"type": "object"}},
-            ],
-            [],
-            128,
-        ),
-    }
+    agent(
+        tools=[
+            {"type": TOOLSET, "configs": [{"name": "write", "permission_policy": {"type": "always_ask"}}]},
+            {"type": "custom", "name": "lookup", "description": "", "input_schema": {"type": "object"}},
+        ]
+    )
 )
 CLIENT_RUNS = frozenset(SANDBOX_TOOLS)
 

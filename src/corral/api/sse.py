@@ -85,7 +85,7 @@ class EventStream(Response):
             if item is None:
                 await send({"type": "http.response.body", "body": _PING, "more_body": True})
                 continue
-            body, done = _frames([item, *_ready(subscriber)])
+            body, done = frames_of([item, *_ready(subscriber)])
             if body:
                 await send({"type": "http.response.body", "body": body, "more_body": True})
             if done:
@@ -106,7 +106,7 @@ def _ready(subscriber: Subscriber) -> list[Event | Delta | Closed]:
     return items
 
 
-def _frames(items: list[Event | Delta | Closed]) -> tuple[bytes, bool]:
+def frames_of(items: list[Event | Delta | Closed]) -> tuple[bytes, bool]:
     """The frames of ``items`` in order, up to the end of the stream; and whether the stream ends there."""
     frames: list[bytes] = []
     for item in items:
