@@ -51,7 +51,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _base_env(extra: Mapping[str, str]) -> dict[str, str]:
+def scrubbed_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without ``CORRAL_*``, ``ANTHROPIC_*``, ``OPENAI_*`` and proxy settings, plus
+    ``extra``: what a corral process the tests start sees."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES) and k not in _SCRUBBED}
     env["NO_PROXY"] = "127.0.0.1,localhost"
     env["PYTHONUNBUFFERED"] = "1"
@@ -83,7 +85,7 @@ class LiveServer:
         yield self.api_key
 
     def server_env(self) -> dict[str, str]:
-        return _base_env(
+        return scrubbed_env(
             {
                 "CORRAL_DATABASE_URL": self.db_url,
                 "CORRAL_DATA_DIR": str(self.data_dir),
@@ -155,7 +157,7 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    db_url: str, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None, port: int | None = None
+    db_url: str, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None
 ) -> Generator[LiveServer]:
     """Start ``corral serve`` on ``db_url``; yields the running ``LiveServer`` and stops it afterwards.
 
@@ -165,8 +167,6 @@ def live_server(
 
     with tempfile.TemporaryDirectory(prefix="corral-live-") as scratch:
         server = LiveServer(db_url=db_url, data_dir=data_dir or Path(scratch), env=dict(env or {}))
-        if port is not None:
-            server.port = port
         try:
             server.start()
             yield server

@@ -18,7 +18,7 @@ from anthropic.types.beta.sessions import (
 from corral.testing import ScriptedModelServer, reply, text, thinking, tool_use
 from tests.conformance.helpers import stop_of, text_of, user_message
 from tests.conftest import ENGINES, database_url
-from tests.live import LiveServer, live_server
+from tests.live import LiveServer, live_server, scrubbed_env
 
 MODELS = ["claude-sonnet-4-6", "openai:gpt-test"]
 
@@ -157,8 +157,6 @@ def test_api_only_servers_and_a_separate_worker_on_postgres(
     import subprocess
     import sys
 
-    from tests.harness.workers import worker_env
-
     tmp = tmp_path_factory.mktemp("split")
     db_url = anyio.run(database_url, "postgres", tmp)
     env = {"ANTHROPIC_BASE_URL": model_server.url, "CORRAL_DATA_DIR": str(tmp / "data"), "CORRAL_EGRESS": "0"}
@@ -167,7 +165,7 @@ def test_api_only_servers_and_a_separate_worker_on_postgres(
         log = (tmp / "worker.log").open("wb")
         worker = subprocess.Popen(
             [sys.executable, "-m", "corral", "worker"],
-            env=worker_env({**env, "CORRAL_DATABASE_URL": db_url}),
+            env=scrubbed_env({**env, "CORRAL_DATABASE_URL": db_url}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

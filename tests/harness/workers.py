@@ -14,15 +14,7 @@ import anyio
 from anyio.abc import Process
 
 from tests.harness.helpers import eventually
-
-_SCRUBBED_PREFIXES = ("CORRAL_", "ANTHROPIC_", "OPENAI_")
-_PROXIES = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"}
-
-
-def worker_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES) and k not in _PROXIES}
-    env.update({"NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1", **extra})
-    return env
+from tests.live import scrubbed_env
 
 
 @dataclass
@@ -77,7 +69,8 @@ class WorkerProcess:
 
 async def start_worker(args: list[str], env: Mapping[str, str], log: Path) -> WorkerProcess:
     with log.open("ab") as out:
+        command = [sys.executable, *args]
         process = await anyio.open_process(
-            [sys.executable, *args], env=worker_env(env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            command, env=scrubbed_env(env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
     return WorkerProcess(process, log)
