@@ -54,6 +54,7 @@ class Case:
     blocks: Sequence[tuple[Block, str | None]]
     expected: list[Written]
     client_runs: frozenset[str] = frozenset()
+    keep_empty: bool = False
 
 
 CASES = [
@@ -103,10 +104,18 @@ CASES = [
         [call("web_fetch", "allow", "always_allow")],
         CLIENT_RUNS,
     ),
+    Case(
+        "a reply cut short keeps the message its previews started, even empty",
+        [(Text(""), "sevt_m"), (Text(""), None)],
+        [("agent.message", {"content": [{"type": "text", "text": ""}]}, "sevt_m")],
+        keep_empty=True,
+    ),
     Case("tool results never come from a model", [(ToolOutput("toolu_x", [Text("no")]), None)], []),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_response_events(case: Case) -> None:
-    assert [written(event) for event in response_events(case.blocks, AGENT, case.client_runs)] == case.expected
+    assert [
+        written(event) for event in response_events(case.blocks, AGENT, case.client_runs, keep_empty=case.keep_empty)
+    ] == case.expected
