@@ -21,6 +21,7 @@ def corral(server: LiveServer, *args: str) -> subprocess.CompletedProcess[bytes]
     return subprocess.run(command, env=server.server_env(), capture_output=True, check=True, timeout=120)
 
 
+@pytest.mark.timeout(360)  # three corral processes one after another, each paying a full start on a busy machine
 def test_first_start_prints_one_key_once(engine: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     tmp = tmp_path_factory.mktemp(f"first-{engine}")
     server = LiveServer(
