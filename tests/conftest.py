@@ -7,24 +7,14 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, Protocol
 
-import asyncpg
 import pytest
 
 from corral.db import Database
 from corral.db.engines import open_database
+from corral.db.postgres import driver
 
 ENGINES = ["sqlite", "postgres"]
-
-_asyncpg: Any = asyncpg  # asyncpg ships no annotations for connect() and Connection: seen through _Admin
-
-
-class _Admin(Protocol):
-    """The part of an asyncpg ``Connection`` the fixtures use."""
-
-    async def execute(self, query: str) -> str: ...
-    async def close(self) -> None: ...
 
 
 @pytest.fixture
@@ -51,7 +41,7 @@ async def fresh_postgres_url() -> str:
     """Create an empty database on the test server and return its URL."""
     admin = postgres_admin_url()
     name = "t_" + secrets.token_hex(6)
-    conn: _Admin = await _asyncpg.connect(admin)
+    conn = await driver.connect(admin)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -10,7 +10,7 @@ import pytest
 
 from corral.catalog import AgentFilter, Catalog, CatalogLimits
 from corral.catalog.params import AgentCreate, AgentUpdate, EnvironmentCreate, EnvironmentUpdate
-from corral.db import Database, Query, all_rows
+from corral.db import Database, Flow, all_rows
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.session import NewSession, SessionStore
 
@@ -81,8 +81,8 @@ async def test_keys_are_stored_only_as_hashes(catalog: Catalog, database: Databa
     principal = await catalog.authenticate(secret)
     assert principal is not None and principal.workspace_id == workspace_id and not principal.admin
 
-    def dump() -> Generator[Query, Any, list[dict[str, Any]]]:
-        rows: list[Mapping[str, Any]] = yield all_rows("SELECT * FROM api_keys")
+    def dump() -> Flow[list[dict[str, Any]]]:
+        rows: list[Mapping[str, Any]] = yield all_rows("SELECT * FROM api_keys")  # both engines' rows map columns
         return [dict(row) for row in rows]
 
     stored = await database.read(dump)
