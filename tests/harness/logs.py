@@ -83,11 +83,8 @@ def idle(stop: str, *event_ids: str) -> Item:
     return ("session.status_idle", {"stop_reason": reason})
 
 
-def error(retry: str = "retrying") -> Item:
-    return (
-        "session.error",
-        {"error": {"type": "model_overloaded_error", "message": "x", "retry_status": {"type": retry}}},
-    )
+def error(retry: str = "retrying", kind: str = "model_overloaded_error") -> Item:
+    return ("session.error", {"error": {"type": kind, "message": "x", "retry_status": {"type": retry}}})
 
 
 def end(stop: str | None = "end_turn", *, is_error: bool = False) -> Item:

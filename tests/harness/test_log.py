@@ -219,6 +219,11 @@ CASES = [
         log(msg("go"), RUN, START, FAILED, error("exhausted"), idle("retries_exhausted")),
         {"errors_in_row": 0},
     ),
+    Case(
+        "an error that is not the model's is not counted",
+        log(msg("go"), RUN, START, said("ok"), END, error(kind="unknown_error")),
+        {"errors_in_row": 0},
+    ),
     Case("an answer resets the count", log(*RETRYING, RUN, START, said("ok"), END), {"errors_in_row": 0}),
     Case("the count outlives the turn's end", log(*INTERRUPTED), {"errors_in_row": 1}),
     Case("a new turn resets the count", log(*INTERRUPTED, msg("next"), RUN), {"errors_in_row": 0}),
