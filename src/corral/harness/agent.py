@@ -7,11 +7,13 @@ filled in. This module only reads it; it never applies defaults of its own.
 Invariants:
 
 * ``classify`` is the one permission decision of a call, made before the call is written to the log: a
-  custom tool → ``agent.custom_tool_use``; an enabled built-in → ``agent.tool_use`` with ``allow`` / ``ask``;
-  anything else (not enabled, unknown) → ``agent.tool_use`` with ``deny`` and no ``evaluation``, answered by
-  an error result. Sandboxes and executors run what they are asked: the policy is enforced here only.
-* ``auto`` has no classifier in corral yet: it always asks (``reason_code: indeterminate``), which is the
-  documented outcome when the judge cannot decide.
+  custom tool → ``agent.custom_tool_use``; an enabled built-in → ``agent.tool_use`` with ``allow`` / ``ask``
+  (``always_allow`` / ``always_ask``) or, under ``auto``, whatever the session's judge says (``judged``: the
+  caller asks the judge, see ``response.tool_use``); anything else (not enabled, unknown) → ``agent.tool_use``
+  with ``deny`` and no ``evaluation``, answered by an error result. Sandboxes and executors run what they are
+  asked: the policy is enforced here only.
+* The configuration is the session's snapshot as it was read: a turn re-reads it between turns, so a policy
+  changed by ``POST /v1/sessions/{id}`` applies from the next call on, never to a call already recorded.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import cast
 
 from corral._types import JSONObject
 from corral.harness.models.base import ToolSpec
+from corral.harness.policy import JudgedCall, Verdict
 from corral.vocab.events import ToolUseEventType
 from corral.vocab.tools import (
     DEFINITIONS,
@@ -40,6 +43,12 @@ class Classified:
     event_type: ToolUseEventType
     permission: Permission | None = None
     evaluation: JSONObject | None = None
+    #: the policy is ``auto``: the permission is the judge's verdict, still to be asked for
+    judged: bool = False
+
+    @classmethod
+    def auto(cls, verdict: Verdict) -> Classified:
+        return cls("agent.tool_use", verdict.permission, verdict.evaluation())
 
 
 @dataclass(frozen=True)
@@ -100,9 +109,12 @@ class AgentConfig:
         if tool.policy == "always_ask":
             return Classified("agent.tool_use", "ask", {"type": "always_ask"})
         if tool.policy == "auto":
-            verdict = {"type": "ask", "reason_code": "indeterminate"}
-            return Classified("agent.tool_use", "ask", {"type": "auto", "evaluated_permission": verdict})
+            return Classified("agent.tool_use", judged=True)
         return Classified("agent.tool_use", "allow", {"type": "always_allow"})
+
+    def judged_call(self, name: str, tool_input: JSONObject) -> JudgedCall:
+        """A built-in call as the ``auto`` judge sees it."""
+        return JudgedCall(name, tool_input, "builtin", self.tool_config(name))
 
     def tool_config(self, name: str) -> JSONObject:
         """The tool's entry of the toolset's ``configs`` (allowed domains, limits …); empty for others."""

@@ -1,4 +1,5 @@
-"""``Harness``: what every wake of a worker shares (store, model clients, hands, executors, limits, hook).
+"""``Harness``: what every wake of a worker shares (store, model clients, hands, executors, limits, hook, and
+the judge of ``auto`` permission policies).
 
 The harness is stateless with respect to sessions: nothing here is keyed by a session except the sandbox
 cache (``HandsPool``), which is an optimisation a takeover can do without.
@@ -7,10 +8,11 @@ cache (``HandsPool``), which is an optimisation a takeover can do without.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from corral.config import Settings
 from corral.harness.models.registry import ModelRegistry
+from corral.harness.policy import Judge, RuleJudge
 from corral.harness.router import ToolExecutor
 from corral.sandbox.hands import HandsPool
 from corral.session import SessionStore
@@ -67,6 +69,7 @@ class Harness:
     limits: TurnLimits
     executors: tuple[ToolExecutor, ...] = ()
     hook: Hook | None = None
+    judge: Judge = field(default_factory=RuleJudge)
 
     async def reached(self, point: str, session_id: str) -> None:
         if self.hook is not None:

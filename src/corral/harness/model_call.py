@@ -23,7 +23,8 @@ from corral.harness.failures import give_up, model_failed, named
 from corral.harness.harness import Harness
 from corral.harness.models.base import ModelRequest, ToolSpec
 from corral.harness.models.registry import ResolvedModel
-from corral.harness.response import response_events
+from corral.harness.policy import JudgeContext
+from corral.harness.response import Judging, response_events
 from corral.harness.stream import Collector, DeltaPump
 from corral.harness.summarise import compact
 from corral.harness.writer import Writer
@@ -92,7 +93,8 @@ class ModelCall:
             log.warning("session %s: model request failed: %s", self.writer.session_id, error.message)
             await model_failed(self.writer, self.harness.limits, start.id, error)
             return
-        events = response_events(collector.response(), self.agent, self.client_runs)
+        judging = Judging(self.harness.judge, JudgeContext(self.writer.session_id, self.writer.events))
+        events = await response_events(collector.response(), self.agent, self.client_runs, judging=judging)
         finished = collector.finished
         await self.writer.emit([*events, emits.span_end(start.id, finished.usage, stop=finished.stop_reason)])
         await self.harness.reached("response_recorded", self.writer.session_id)
@@ -100,7 +102,7 @@ class ModelCall:
     async def _cut_short(self, collector: Collector) -> None:
         """The response was cut short (an interrupt): record what its previews showed, so every preview a
         client saw ends with its event; the interrupt's handling then closes the span."""
-        shown = response_events(collector.previewed(), self.agent, self.client_runs, keep_empty=True)
+        shown = await response_events(collector.previewed(), self.agent, self.client_runs, keep_empty=True)
         await self.writer.emit(shown)
 
     async def _stream(self, resolved: ResolvedModel, request: ModelRequest, collector: Collector) -> None:

@@ -5,7 +5,10 @@ Invariants:
 * Events come in content order: ``agent.thinking`` / ``agent.message`` / tool-use events; each text block is
   one ``agent.message`` whose id is the one its live previews announced.
 * Every tool call is classified by ``AgentConfig.classify`` here, once, before it is written: the log records
-  the verdict (``evaluated_permission``), and no later step re-decides it.
+  the verdict (``evaluated_permission``), and no later step re-decides it. Under ``auto`` the verdict is the
+  judge's (``Judging``), recorded as ``evaluation: {type: "auto", evaluated_permission: {…}}``; a response cut
+  short by an interrupt is recorded without asking the judge (``ask``, ``indeterminate``: no judgement), since
+  none of its calls will run.
 * ``client_runs``: built-in tools the client's own worker runs (``self_hosted`` environments); their permitted
   calls carry ``executor: "client"`` and wait for a ``user.tool_result``.
 """
@@ -13,18 +16,29 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from corral._types import JSONObject
-from corral.harness.agent import AgentConfig
+from corral.harness.agent import AgentConfig, Classified
 from corral.harness.models.content import Block, Text, Thinking, ToolUse
+from corral.harness.policy import Judge, JudgeContext, Verdict, judged
 from corral.session import NewEvent
 
 
-def response_events(
+@dataclass(frozen=True)
+class Judging:
+    """Who judges ``auto`` calls, and what they may know of the session."""
+
+    judge: Judge
+    context: JudgeContext
+
+
+async def response_events(
     blocks: Sequence[tuple[Block, str | None]],
     agent: AgentConfig,
     client_runs: frozenset[str] = frozenset(),
     *,
+    judging: Judging | None = None,
     keep_empty: bool = False,
 ) -> list[NewEvent]:
     """The response's blocks (with their preview ids) as events, without the closing span. An empty text block
@@ -39,14 +53,18 @@ def response_events(
             case Thinking():
                 out.append(NewEvent("agent.thinking", _thinking(block), id=event_id))
             case ToolUse():
-                out.append(tool_use(block, agent, client_runs))
+                out.append(await tool_use(block, agent, client_runs, judging))
             case _:
                 continue  # tool results and media never come from a model's answer
     return out
 
 
-def tool_use(block: ToolUse, agent: AgentConfig, client_runs: frozenset[str]) -> NewEvent:
+async def tool_use(
+    block: ToolUse, agent: AgentConfig, client_runs: frozenset[str], judging: Judging | None
+) -> NewEvent:
     verdict = agent.classify(block.name)
+    if verdict.judged:
+        verdict = Classified.auto(await _judge(block, agent, judging))
     data: JSONObject = {"name": block.name, "input": block.input}
     if verdict.permission is not None:
         data["evaluated_permission"] = verdict.permission
@@ -55,6 +73,12 @@ def tool_use(block: ToolUse, agent: AgentConfig, client_runs: frozenset[str]) ->
     if verdict.permission in ("allow", "ask") and block.name in client_runs:
         data["executor"] = "client"
     return NewEvent(verdict.event_type, data)
+
+
+async def _judge(block: ToolUse, agent: AgentConfig, judging: Judging | None) -> Verdict:
+    if judging is None:
+        return Verdict.ask("not_judged")
+    return await judged(judging.judge, agent.judged_call(block.name, block.input), judging.context)
 
 
 def _thinking(block: Thinking) -> JSONObject:

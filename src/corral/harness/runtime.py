@@ -2,7 +2,8 @@
 
 The composition root passes in what the harness may not pick itself: the ``SessionStore`` (on the engine
 it chose), the sandbox provider, how to read an environment's config (``EnvironmentSource``) and the
-server-side tool executors (``web_fetch`` …). ``Runtime.running()`` starts the worker pools and stops them
+server-side tool executors (``web_fetch`` …), and may pass the judge of ``auto`` permission policies (default:
+the written ``RuleJudge``). ``Runtime.running()`` starts the worker pools and stops them
 cleanly: on the way out every session being driven is released, still runnable, for another worker.
 """
 
@@ -17,6 +18,7 @@ import anyio.to_thread
 from corral.config import Settings
 from corral.harness.harness import Harness, Hook, TurnLimits
 from corral.harness.models.registry import ModelRegistry
+from corral.harness.policy import Judge, RuleJudge
 from corral.harness.router import ToolExecutor
 from corral.harness.worker import WorkerPool
 from corral.sandbox import SandboxProvider
@@ -35,6 +37,7 @@ class Runtime:
         environments: EnvironmentSource = no_environments,
         executors: Sequence[ToolExecutor] = (),
         hook: Hook | None = None,
+        judge: Judge | None = None,
         pools: int | None = None,
         poll_interval: float = 0.5,
     ):
@@ -43,7 +46,7 @@ class Runtime:
         hands = HandsPool(sandbox, configs, mode=settings.sandbox_mode, idle_seconds=settings.sandbox_idle_seconds)
         models = ModelRegistry(settings.providers)
         limits = TurnLimits.from_settings(settings)
-        self.harness = Harness(store, models, hands, limits, tuple(executors), hook)
+        self.harness = Harness(store, models, hands, limits, tuple(executors), hook, judge or RuleJudge())
         count = settings.workers if pools is None else pools
         self.pools = [
             WorkerPool(self.harness, concurrency=settings.worker_concurrency, poll_interval=poll_interval)

@@ -4,7 +4,9 @@ Steps and what they write:
 
 * ``CallModel`` (``model_call``): ``span.model_request_start`` … ``span.model_request_end``.
 * ``Execute``: each allowed call through the ``ToolRouter``, one ``agent.tool_result`` per call, in order.
-* ``Refuse``: an error ``agent.tool_result`` for calls denied by policy or by ``user.tool_confirmation``.
+* ``Refuse``: an error ``agent.tool_result`` for calls denied by policy or by ``user.tool_confirmation``: the
+  ``deny_message`` of a confirmation; ``Permission to use {tool_name} has been denied.`` for an ``auto`` denial
+  (the documented text); "not enabled" for a tool the agent does not have.
 * ``Block``: idle ``requires_action`` with the ids still awaited from the client.
 * ``EndTurn`` / ``ToolLimit``: idle ``end_turn`` (or ``refusal``) / ``tool_use_limit_reached_error`` and
   idle ``retries_exhausted``.
@@ -27,6 +29,7 @@ from typing import assert_never
 
 import anyio
 
+from corral._types import json_object
 from corral.harness import emits
 from corral.harness.agent import AgentConfig
 from corral.harness.decide import (
@@ -43,7 +46,7 @@ from corral.harness.decide import (
     decide,
 )
 from corral.harness.harness import Harness
-from corral.harness.log import SessionLog
+from corral.harness.log import Call, SessionLog
 from corral.harness.model_call import ModelCall
 from corral.harness.router import ToolCall, ToolRouter
 from corral.harness.writer import Writer
@@ -54,6 +57,7 @@ from corral.session import Fence, NewEvent, SessionRecord
 from corral.vocab.tools import SANDBOX_TOOLS
 
 INTERRUPTED = "interrupted: the user interrupted the turn before this call returned"
+AUTO_DENIED = "Permission to use {} has been denied."
 
 
 class Turn:
@@ -168,14 +172,25 @@ class Turn:
     async def _refuse(self, step: Refuse) -> None:
         events: list[NewEvent] = list(step.prelude)
         for call in step.calls:
-            if call.confirmation == "deny":
-                reason = call.deny_message or "the user denied permission to use this tool"
-                text = f"{call.name}: permission denied: {reason}"
-            else:
-                text = f"{call.name}: this tool is not enabled for this agent"
-            events.append(emits.tool_result(call.event_id, ToolResult.error(text)))
+            events.append(emits.tool_result(call.event_id, ToolResult.error(self._refusal(call))))
         await self.writer.emit(events)
         await self.writer.stamp_settled(interrupts=False)
+
+    def _refusal(self, call: Call) -> str:
+        if call.confirmation == "deny":
+            reason = call.deny_message or "the user denied permission to use this tool"
+            return f"{call.name}: permission denied: {reason}"
+        if self._judged(call.event_id):
+            return AUTO_DENIED.format(call.name)
+        return f"{call.name}: this tool is not enabled for this agent"
+
+    def _judged(self, event_id: str) -> bool:
+        """The call's recorded verdict came from the ``auto`` judge (its event is near the end of the log)."""
+        for event in reversed(self.writer.events):
+            if event.id == event_id:
+                evaluation = json_object(event.data().get("evaluation"))
+                return evaluation is not None and evaluation.get("type") == "auto"
+        return False
 
     async def _settle(
         self, step: Block | EndTurn | ToolLimit, events: list[NewEvent], *, turn_over: bool = True
