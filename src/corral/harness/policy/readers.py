@@ -64,7 +64,7 @@ _BRANCH_LISTING = frozenset(_names("-a -r -v -vv --all --remotes --list --show-c
 
 def read_only(command: str, pipelines: Sequence[Pipeline]) -> bool:
     """``command`` (parsed as ``pipelines``) only inspects the workspace."""
-    if any(char in command for char in "$`"):
+    if any(mark in command for mark in ("$", "`", "<(", ">(")):
         return False
     return all(_simple(simple) for pipeline in pipelines for simple in pipeline)
 

@@ -78,8 +78,8 @@ def bash(call: JudgedCall) -> Verdict:
     rule = denial(command)
     if rule is not None:
         return Verdict.deny(f"bash_{rule}")
-    texts, pipelines = nested(command), parse(command)
-    if texts is None or pipelines is None or len(texts) > 1:
+    pipelines = parse(command)
+    if pipelines is None or nested(command) is None:
         return Verdict.ask("bash_unreadable")
     if read_only(command, pipelines):
         return Verdict.allow("bash_read_only")
