@@ -201,6 +201,7 @@ def test_a_policy_changed_mid_session_governs_the_next_call(
                 reply(tool_use("bash", {"command": "ls"})),
                 reply(text("Refused, listed.")),
                 reply(tool_use("bash", {"command": "ls"})),
+                reply(tool_use("bash", {"command": "echo unasked"})),
                 reply(text("Listed again.")),
             ]
         }
@@ -217,8 +218,15 @@ def test_a_policy_changed_mid_session_governs_the_next_call(
         ("allow", ("marker", False)),
     ]
 
+    def relax_then_allow(idle: dict[str, Any]) -> list[EventParams]:
+        """While the call waits, the policy becomes always_allow: the waiting call keeps its recorded ``ask``
+        (it still needs this confirmation), and the next call runs without asking."""
+        client.beta.sessions.update(session_id, agent={"tools": [TOOLSETS["always_allow"]]})
+        return confirm("allow")(idle)
+
     client.beta.sessions.update(session_id, agent={"tools": [TOOLSETS["always_ask"]]})
-    events = turn(client, session_id, "List again.", confirm("allow"))
-    ((call, result),) = calls(events)
-    assert (call["evaluation"], output(result)) == ({"type": "always_ask"}, ("marker", False))
-    assert blocks(events) == [[call["id"]]]
+    events = turn(client, session_id, "List again.", relax_then_allow)
+    (asked, listing), (unasked, echoed) = calls(events)
+    assert (asked["evaluation"], output(listing)) == ({"type": "always_ask"}, ("marker", False))
+    assert (unasked["evaluation"], output(echoed)) == ({"type": "always_allow"}, ("unasked", False))
+    assert blocks(events) == [[asked["id"]]]
