@@ -30,9 +30,7 @@ def custom(name: str) -> JSONObject:
 
 ALLOW = Classified("agent.tool_use", "allow", {"type": "always_allow"})
 ASK = Classified("agent.tool_use", "ask", {"type": "always_ask"})
-AUTO = Classified(
-    "agent.tool_use", "ask", {"type": "auto", "evaluated_permission": {"type": "ask", "reason_code": "indeterminate"}}
-)
+AUTO = Classified("agent.tool_use", judged=True)
 DENY = Classified("agent.tool_use", "deny")
 CUSTOM = Classified("agent.custom_tool_use")
 
@@ -51,7 +49,7 @@ CASES = [
     Case("the toolset allows by default", [{"type": TOOLSET}], "bash", ALLOW),
     Case("a server-side tool is classified alike", [{"type": TOOLSET}], "web_fetch", ALLOW),
     Case("always_ask asks", [toolset("always_ask")], "write", ASK),
-    Case("auto asks: it has no classifier yet", [toolset("auto")], "edit", AUTO),
+    Case("auto leaves the verdict to the judge", [toolset("auto")], "edit", AUTO),
     Case("a disabled tool is denied, without an evaluation", [toolset(enabled=False)], "bash", DENY),
     Case(
         "a per-tool setting enables one tool",

@@ -11,7 +11,8 @@ import pytest
 from corral._types import JSONObject
 from corral.harness.agent import AgentConfig
 from corral.harness.models.content import Block, Text, Thinking, ToolOutput, ToolUse
-from corral.harness.response import response_events
+from corral.harness.policy import JudgeContext, RuleJudge
+from corral.harness.response import Judging, response_events
 from corral.session import EventType, NewEvent
 from corral.vocab.tools import SANDBOX_TOOLS, TOOLSET
 from tests.harness.helpers import agent
@@ -19,12 +20,20 @@ from tests.harness.helpers import agent
 AGENT = AgentConfig.from_snapshot(
     agent(
         tools=[
-            {"type": TOOLSET, "configs": [{"name": "write", "permission_policy": {"type": "always_ask"}}]},
+            {
+                "type": TOOLSET,
+                "configs": [
+                    {"name": "write", "permission_policy": {"type": "always_ask"}},
+                    {"name": "glob", "permission_policy": {"type": "auto"}},
+                    {"name": "edit", "permission_policy": {"type": "auto"}},
+                ],
+            },
             {"type": "custom", "name": "lookup", "description": "", "input_schema": {"type": "object"}},
         ]
     )
 )
 CLIENT_RUNS = frozenset(SANDBOX_TOOLS)
+JUDGING = Judging(RuleJudge(), JudgeContext("sesn_test"))
 
 Written = tuple[EventType, JSONObject, str | None]
 """An event as a row states it: type, data, id (``None``: the store assigns one)."""
@@ -34,18 +43,25 @@ def written(event: NewEvent) -> Written:
     return event.type, event.data, event.id
 
 
-def call(name: str, permission: str | None, evaluation: str | None = None, **extra: object) -> Written:
-    data: JSONObject = {"name": name, "input": {"x": 1}}
+def call(name: str, permission: str | None, evaluation: str | JSONObject | None = None, **extra: object) -> Written:
+    data: JSONObject = {"name": name, "input": extra.pop("input", {"x": 1})}
     if permission is not None:
         data["evaluated_permission"] = permission
     if evaluation is not None:
-        data["evaluation"] = {"type": evaluation}
+        data["evaluation"] = {"type": evaluation} if isinstance(evaluation, str) else evaluation
     data.update(extra)
     return ("agent.custom_tool_use" if permission is None else "agent.tool_use", data, None)
 
 
-def use(name: str) -> tuple[Block, str | None]:
-    return ToolUse(f"toolu_{name}", name, {"x": 1}), None
+def auto(permission: str, reason_code: str | None = None) -> JSONObject:
+    evaluated: JSONObject = {"type": permission}
+    if reason_code is not None:
+        evaluated["reason_code"] = reason_code
+    return {"type": "auto", "evaluated_permission": evaluated}
+
+
+def use(name: str, tool_input: JSONObject | None = None) -> tuple[Block, str | None]:
+    return ToolUse(f"toolu_{name}", name, tool_input or {"x": 1}), None
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class Case:
     expected: list[Written]
     client_runs: frozenset[str] = frozenset()
     keep_empty: bool = False
+    judging: Judging | None = JUDGING
 
 
 CASES = [
@@ -111,11 +128,38 @@ CASES = [
         keep_empty=True,
     ),
     Case("tool results never come from a model", [(ToolOutput("toolu_x", [Text("no")]), None)], []),
+    Case(
+        "under auto each call carries the judge's verdict",
+        [use("glob", {"pattern": "*.py"}), use("edit", {"file_path": "/etc/passwd"}), use("glob", {"pattern": "/*"})],
+        [
+            call("glob", "allow", auto("allow"), input={"pattern": "*.py"}),
+            call("edit", "deny", auto("deny", "high_risk"), input={"file_path": "/etc/passwd"}),
+            call("glob", "ask", auto("ask", "indeterminate"), input={"pattern": "/*"}),
+        ],
+    ),
+    Case(
+        "an auto call the judge denies is answered by the server, never handed to the client's worker",
+        [use("edit", {"file_path": "/etc/passwd"}), use("glob", {"pattern": "*.py"})],
+        [
+            call("edit", "deny", auto("deny", "high_risk"), input={"file_path": "/etc/passwd"}),
+            call("glob", "allow", auto("allow"), input={"pattern": "*.py"}, executor="client"),
+        ],
+        CLIENT_RUNS,
+    ),
+    Case(
+        "a reply cut short is recorded without judgement: its auto calls ask (none of them will run)",
+        [use("glob", {"pattern": "*.py"})],
+        [call("glob", "ask", auto("ask", "indeterminate"), input={"pattern": "*.py"})],
+        keep_empty=True,
+        judging=None,
+    ),
 ]
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_response_events(case: Case) -> None:
-    assert [
-        written(event) for event in response_events(case.blocks, AGENT, case.client_runs, keep_empty=case.keep_empty)
-    ] == case.expected
+async def test_response_events(case: Case) -> None:
+    events = await response_events(
+        case.blocks, AGENT, case.client_runs, judging=case.judging, keep_empty=case.keep_empty
+    )
+    assert [written(event) for event in events] == case.expected
