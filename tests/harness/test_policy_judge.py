@@ -4,9 +4,14 @@ scripted model server."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
 import pytest
 
-from corral.harness.policy import JudgeContext, JudgedCall, Verdict
+from corral.config import Settings
+from corral.harness import Runtime
+from corral.harness.policy import Judge, JudgeContext, JudgedCall, Verdict
 from corral.session import SessionStore
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.harness.helpers import (
@@ -23,6 +28,14 @@ from tests.harness.helpers import (
 pytestmark = pytest.mark.anyio
 
 AUTO = {"type": "agent_toolset_20260401", "default_config": {"permission_policy": {"type": "auto"}}}
+
+
+@asynccontextmanager
+async def judged_by(store: SessionStore, settings: Settings, judge: Judge) -> AsyncGenerator[Runtime]:
+    """A ``Runtime`` whose composition root passed ``judge``."""
+    runtime = Runtime(store, settings, judge=judge, poll_interval=0.2)
+    async with runtime.running():
+        yield runtime
 
 
 class OutOfCredits:
@@ -44,7 +57,7 @@ class Broken:
 async def test_a_judge_passed_by_the_composition_root_decides_auto_calls(store: SessionStore) -> None:
     script = {"replies": [reply(tool_use("bash", {"command": "ls"})), reply(text("I may not."))]}
     judge = OutOfCredits()
-    async with ScriptedModelServer(script) as server, running(store, settings_for(server.url), judge=judge):
+    async with ScriptedModelServer(script) as server, judged_by(store, settings_for(server.url), judge):
         session_id = await create_session(store, agent(tools=[AUTO]))
         await send(store, session_id, user_message("List the files"))
         events = await wait_idle(store, session_id)
@@ -69,7 +82,7 @@ async def test_a_judge_passed_by_the_composition_root_decides_auto_calls(store: 
 
 async def test_a_judge_that_fails_leaves_the_call_to_a_person(store: SessionStore) -> None:
     script = {"replies": [reply(tool_use("bash", {"command": "ls"})), reply(text("Fine."))]}
-    async with ScriptedModelServer(script) as server, running(store, settings_for(server.url), judge=Broken()):
+    async with ScriptedModelServer(script) as server, judged_by(store, settings_for(server.url), Broken()):
         session_id = await create_session(store, agent(tools=[AUTO]))
         await send(store, session_id, user_message("List the files"))
         blocked = await wait_blocked(store, session_id)
