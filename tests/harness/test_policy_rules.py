@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from corral.harness.policy import JudgeContext, JudgedCall, RuleJudge, Verdict, judged
+from corral.harness.policy.judge import DenyReason
 from corral.harness.policy.rules import INLINE, MAX_COMMAND
 from corral.harness.policy.shell import MAX_COMMANDS
 from corral.session import Event, EventType
+from corral.vocab.tools import Permission
 
 JUDGE = RuleJudge()
 
@@ -364,6 +366,12 @@ def test_verdicts_are_recorded_in_the_spec_shape() -> None:
         "evaluated_permission": {"type": "deny", "reason_code": "high_risk"},
     }
     assert Verdict.deny("x", "indeterminate").evaluation()["evaluated_permission"]["reason_code"] == "indeterminate"
+
+
+@pytest.mark.parametrize(("permission", "reason_code"), [("allow", "high_risk"), ("ask", "high_risk"), ("ask", None)])
+def test_a_verdict_the_spec_cannot_record_is_refused(permission: Permission, reason_code: DenyReason | None) -> None:
+    with pytest.raises(ValueError, match="cannot have reason_code"):
+        Verdict(permission, reason_code, "x")
 
 
 class BrokenJudge:

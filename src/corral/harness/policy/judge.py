@@ -9,7 +9,7 @@ judge) to ``Runtime``.
 Invariants:
 
 * A verdict is always one the spec can record: ``allow`` carries no reason, ``ask`` only ``indeterminate``,
-  ``deny`` ``high_risk`` or ``indeterminate`` (the constructors are the only way to make one).
+  ``deny`` ``high_risk`` or ``indeterminate`` (``Verdict`` refuses any other combination).
 * A judge that fails gives no judgement, and no judgement is ``ask`` (``judged``): a call never runs because
   its judge broke.
 * A judge reads the user's intent only from ``user.message`` events (``JudgeContext.intent``), never from tool
@@ -32,6 +32,11 @@ log = logging.getLogger("corral.harness.policy")
 ToolKind = Literal["builtin", "mcp"]
 AskReason = Literal["indeterminate"]
 DenyReason = Literal["high_risk", "indeterminate"]
+_REASONS: dict[Permission, tuple[DenyReason | None, ...]] = {
+    "allow": (None,),
+    "ask": ("indeterminate",),
+    "deny": ("high_risk", "indeterminate"),
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,10 @@ class Verdict:
     permission: Permission
     reason_code: DenyReason | None
     rule: str
+
+    def __post_init__(self) -> None:
+        if self.reason_code not in _REASONS[self.permission]:
+            raise ValueError(f"a {self.permission} verdict cannot have reason_code {self.reason_code!r}")
 
     @classmethod
     def allow(cls, rule: str) -> Verdict:

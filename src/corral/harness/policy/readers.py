@@ -12,6 +12,8 @@ A command is recognised as safe only when all of this holds (anything else is ``
   runs programs), and without ``--output`` or ``--ext-diff``;
 * every path it names lies, lexically, in the workspace or ``/tmp`` (``cat /etc/hostname`` asks), and its
   redirections only read such paths or write to ``/dev/null`` or another descriptor (``2>&1``); heredocs ask.
+  Relative paths are judged from ``/workspace``, where the shell starts (``cd`` elsewhere asks; a shell a person
+  let move is not followed, but credential files are denied by name wherever the shell is).
 
 Not recognised on purpose: ``python -c``, ``awk``, ``sed``, ``xargs``, ``env CMD``, ``tee``, package managers,
 ``curl``: each can run code or write, and telling which from the words alone is guesswork.

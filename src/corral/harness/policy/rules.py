@@ -5,8 +5,8 @@ see is harmless, denies what it can see is destructive, and asks about everythin
 
 * ``read`` / ``glob`` / ``grep``: **allow** inside the workspace or ``/tmp`` (reading is the work);
   **deny** ``high_risk`` for credential files (SSH keys, shell histories, cloud credentials, ``/etc/shadow``,
-  a process's ``environ``: reading them is how credentials leave); **ask** elsewhere (the rest of the system
-  is not the work, and the sandbox shows it on purpose only where a person agreed).
+  a process's ``environ``: reading them is how credentials leave); **ask** elsewhere (the rest of the
+  filesystem is not the work: a person decides).
 * ``write`` / ``edit``: **allow** inside ``/workspace``, except under a ``.git`` directory: **ask** there
   (git runs programs its configuration and hooks name, so a write there is a way to run code later);
   **deny** ``high_risk`` outside the workspace (the work never changes the system) and for credential files.
