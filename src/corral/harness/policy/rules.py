@@ -43,8 +43,8 @@ from corral.vocab.tools import BASH, EDIT, GLOB, GREP, READ, WEB_FETCH, WEB_SEAR
 
 MAX_COMMAND: Final = 16 * 1024
 """Longer commands are not read at all (ask): judging cost stays bounded."""
-INLINE: Final = 1024
-"""Commands up to this long are judged on the event loop (well under a millisecond); longer ones in a thread."""
+INLINE: Final = 256
+"""Commands up to this long are judged on the event loop (a few milliseconds at worst); longer ones in a thread."""
 
 _READ_ONLY_MCP = re.compile(r"^(?:get|list|search|read|describe)(?:[_\-.]|[A-Z])")
 
