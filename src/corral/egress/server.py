@@ -1,21 +1,26 @@
-"""The egress proxy process: mitmproxy on loopback, one unix socket per sandbox, and a control socket.
+"""The egress proxy: mitmproxy on loopback, a control socket, and the sandboxes' channel sockets it is handed.
 
-``corral egress`` runs an ``EgressServer``: mitmproxy (regular forward-proxy mode, ``127.0.0.1`` and an
-ephemeral port, TLS passed through) with ``EgressAddon``; a control socket (``control.sock``, root-only)
-through which sandbox providers open, assign and close channels (``EgressClient``); and, per channel, a unix
-socket whose connections are bridged into mitmproxy.
+An ``EgressServer`` runs mitmproxy (regular forward-proxy mode, ``127.0.0.1`` and an ephemeral port, TLS passed
+through) with ``EgressAddon``, and serves its control socket (``control``: the protocol ``EgressClient``
+speaks). Each ``open`` hands it a sandbox's listening unix socket; every connection accepted there is bridged
+into mitmproxy, under the channel's cap (``max_connections`` at once, the rest closed at the door). In
+production it runs in a process of its own (``corral.egress.__main__``, started and restarted by
+``EgressSupervisor``), handed its control socket; tests and benchmarks also run it in-process, where it
+creates ``control.sock`` in ``socket_dir`` itself.
 
-Invariants: the proxy's TCP port serves only bridged connections (anything else is refused by the addon);
-channel sockets are created mode 0600 (the provider hands them to the sandbox's uid); the test-only
-``AddressGuard.exempt`` is reachable only by constructing the server in code, never from configuration.
+Invariants: the proxy's TCP port serves only bridged connections (anything else is refused by the addon); no
+accept error stops it (``accept``); channel sockets are owned by corral's side, so a restarted proxy serves
+the same sockets sandboxes already have; the test-only ``AddressGuard.exempt`` is reachable only by
+constructing the server in code, never from configuration.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import os
+import socket
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -23,11 +28,12 @@ from typing import Any, cast
 
 import anyio
 import anyio.to_thread
-from anyio.abc import ByteStream, SocketAttribute, TaskGroup, TaskStatus
-from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.abc import ByteStream, SocketAttribute, SocketStream, TaskGroup, TaskStatus, UNIXSocketStream
 from mitmproxy import options
 
 from corral._types import JSONObject
+from corral.egress import accept, control
+from corral.egress.accept import Slots
 from corral.egress.addon import EgressAddon, RequestHook
 from corral.egress.channels import Channel, Channels
 from corral.egress.policy import AddressGuard, HostPolicy
@@ -41,7 +47,8 @@ with warnings.catch_warnings():
 
 log = logging.getLogger("corral.egress")
 CONTROL = "control.sock"
-_MAX_CONTROL_LINE = 1024 * 1024
+MAX_CONNECTIONS = 64
+_CONTROL_CONNECTIONS = 8
 
 
 class _Ready:
@@ -73,21 +80,29 @@ async def _pump(source: ByteStream, sink: ByteStream) -> None:
 class EgressServer:
     def __init__(
         self,
-        socket_dir: Path,
+        socket_dir: Path | None,
         confdir: Path,
         *,
         guard: AddressGuard | None = None,
         hooks: Sequence[RequestHook] = (),
+        max_connections: int = MAX_CONNECTIONS,
+        control_socket: socket.socket | None = None,
     ) -> None:
+        """``control_socket``: a listening unix socket to serve (None: create ``socket_dir/control.sock``, and
+        remove it when done)."""
         self.socket_dir = socket_dir
         self.confdir = confdir
+        self.max_connections = max_connections
         self.channels = Channels()
         self.addon = EgressAddon(self.channels, guard or AddressGuard(), hooks)
         self.proxy_port = 0
+        self._control_socket = control_socket
         self._tasks: TaskGroup | None = None
 
     @property
     def control_path(self) -> Path:
+        if self.socket_dir is None:
+            raise RuntimeError("this egress server serves a control socket it was handed, at no path of its own")
         return self.socket_dir / CONTROL
 
     def _master(self) -> tuple[Master, _Ready]:
@@ -110,29 +125,38 @@ class EgressServer:
     def _remove_dirs(self) -> None:
         """Leave no sockets behind; remove the socket dir and its parent when nothing else is in them."""
         self.control_path.unlink(missing_ok=True)
-        for directory in (self.socket_dir, self.socket_dir.parent):
+        for directory in (self.control_path.parent, self.control_path.parent.parent):
             try:
                 directory.rmdir()
             except OSError:
                 break
 
     def _make_dirs(self) -> None:
-        self.socket_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
-        self.socket_dir.chmod(0o711)
+        self.control_path.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+        self.control_path.parent.chmod(0o711)
         self.confdir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
+    def _listen(self) -> socket.socket:
+        self._make_dirs()
+        self.control_path.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(self.control_path))
+        self.control_path.chmod(0o600)
+        sock.listen(64)
+        sock.setblocking(False)
+        return sock
+
     async def serve(self, *, task_status: TaskStatus[EgressServer] = anyio.TASK_STATUS_IGNORED) -> None:
-        await anyio.to_thread.run_sync(self._make_dirs)
+        listener = self._control_socket or await anyio.to_thread.run_sync(self._listen)
         master, ready = self._master()
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
             tasks.start_soon(self._run_master, master)
-            with anyio.fail_after(30):
+            with anyio.fail_after(60):
                 await ready.event.wait()
             server = _proxy_server(master)
             self.proxy_port = int(server.listen_addrs()[0][1])
-            control = await self._listen(self.control_path)
-            tasks.start_soon(self._serve, control, self._control)
+            tasks.start_soon(self._serve_control, listener)
             task_status.started(self)
             try:
                 await anyio.sleep_forever()
@@ -141,7 +165,8 @@ class EgressServer:
                     self.close_channel(channel.channel_id)
                 await _drained(server)
                 master.shutdown()
-                self._remove_dirs()
+                if self._control_socket is None:
+                    self._remove_dirs()
 
     async def _run_master(self, master: Master) -> None:
         """mitmproxy runs until ``shutdown()``, never cut short; its listener is closed first (mitmproxy itself
@@ -152,22 +177,29 @@ class EgressServer:
             finally:
                 await _proxy_server(master).servers.update([])
 
-    async def _listen(self, path: Path) -> Any:
-        await anyio.to_thread.run_sync(partial(path.unlink, missing_ok=True))
-        listener = await anyio.create_unix_listener(path)
-        await anyio.to_thread.run_sync(path.chmod, 0o600)
-        return listener
+    async def _serve_control(self, listener: socket.socket) -> None:
+        with listener:
+            await accept.serve(listener, self._control, Slots(_CONTROL_CONNECTIONS), "control")
 
-    async def open_channel(self, channel_id: str, networking: JSONObject | None, session_id: str | None) -> Channel:
-        if self._tasks is None:
-            raise RuntimeError("the egress server is not running")
-        if channel_id in self.channels.by_id or not channel_id.replace("-", "").isalnum():
-            raise ValueError(f"invalid or duplicate channel id {channel_id!r}")
-        path = self.socket_dir / f"{channel_id}.sock"
-        channel = Channel(channel_id, HostPolicy.from_networking(networking), session_id, path)
-        listener = await self._listen(path)
+    async def open_channel(
+        self, channel_id: str, networking: JSONObject | None, session_id: str | None, fd: int
+    ) -> Channel:
+        """Serve the listening socket ``fd`` (taken over, closed on failure) as channel ``channel_id``."""
+        if self._tasks is None or not channel_id.replace("-", "").isalnum():
+            control.close_fds([fd])
+            raise ValueError(f"invalid channel id {channel_id!r}" if self._tasks else "the egress is not running")
+        sock = control.listening_unix_socket(fd)
+        inode = os.fstat(sock.fileno()).st_ino
+        policy = HostPolicy.from_networking(networking)
+        current = self.channels.by_id.get(channel_id)
+        if current is not None and current.socket_inode == inode:  # a replay: the same socket, still served
+            current.policy, current.session_id = policy, session_id
+            sock.close()
+            return current
+        self.close_channel(channel_id)
+        channel = Channel(channel_id, policy, session_id, Slots(self.max_connections), inode)
         self.channels.by_id[channel_id] = channel
-        self._tasks.start_soon(self._serve_channel, channel, listener)
+        self._tasks.start_soon(self._serve_channel, channel, sock)
         return channel
 
     def assign(self, channel_id: str, session_id: str) -> None:
@@ -177,22 +209,19 @@ class EgressServer:
         channel = self.channels.by_id.pop(channel_id, None)
         if channel is not None:
             channel.scope.cancel()
-            channel.socket_path.unlink(missing_ok=True)
 
-    async def _serve_channel(self, channel: Channel, listener: Any) -> None:
-        with channel.scope:
-            await self._serve(listener, partial(self._bridge, channel))
-
-    async def _serve(self, listener: Any, handler: Callable[[ByteStream], Awaitable[None]]) -> None:
-        async with listener:
-            await listener.serve(handler)
+    async def _serve_channel(self, channel: Channel, listener: socket.socket) -> None:
+        with channel.scope, listener:
+            await accept.serve(listener, partial(self._bridge, channel), channel.slots, channel.channel_id)
+        if self.channels.by_id.get(channel.channel_id) is channel:  # its socket is gone: forget the channel
+            del self.channels.by_id[channel.channel_id]
 
     async def _bridge(self, channel: Channel, client: ByteStream) -> None:
         async with client:
             try:
                 upstream = await anyio.connect_tcp("127.0.0.1", self.proxy_port)
-            except OSError:
-                log.exception("egress channel %s: the proxy is not reachable", channel.channel_id)
+            except OSError as exc:
+                log.warning("egress channel %s: the proxy is not reachable (%s)", channel.channel_id, exc)
                 return
             port = upstream.extra(SocketAttribute.local_port)
             self.channels.register_peer(port, channel)
@@ -203,29 +232,44 @@ class EgressServer:
             finally:
                 self.channels.drop_peer(port)
 
-    async def _control(self, stream: ByteStream) -> None:
-        receive = BufferedByteReceiveStream(stream)
+    async def _control(self, stream: SocketStream) -> None:
+        if not isinstance(stream, UNIXSocketStream):
+            await stream.aclose()
+            return
+        reader = control.LineReader(stream)
         try:
             while True:
-                line = await receive.receive_until(b"\n", _MAX_CONTROL_LINE)
+                line, fds = await reader.receive()
                 try:
-                    reply = await self._command(json.loads(line))
-                except ValueError as exc:
-                    reply = {"ok": False, "error": f"not a JSON request: {exc}"}
-                await stream.send(json.dumps(reply).encode() + b"\n")
-        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.DelimiterNotFound):
+                    reply = await self._command(control.decode(line), fds)
+                finally:
+                    control.close_fds(fds)  # every descriptor a command did not take
+                await stream.send(control.encode(reply))
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, control.ProtocolError):
             pass
         finally:
+            reader.discard()
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
 
-    async def _command(self, message: Any) -> JSONObject:
+    async def _command(self, message: JSONObject, fds: list[int]) -> JSONObject:
         try:
-            op, channel_id = message["op"], str(message["channel"])
+            op = message.get("op")
+            if op == "ping":
+                return {"ok": True}
+            channel_id = str(message["channel"])
             if op == "open":
-                channel = await self.open_channel(channel_id, message.get("networking"), message.get("session"))
-                return {"ok": True, "socket": str(channel.socket_path)}
-            if op == "assign":
+                if len(fds) != 1:
+                    return {"ok": False, "error": "open needs the channel's listening socket attached"}
+                networking = message.get("networking")
+                session = message.get("session")
+                await self.open_channel(
+                    channel_id,
+                    cast(JSONObject, networking) if isinstance(networking, dict) else None,
+                    session if isinstance(session, str) else None,
+                    fds.pop(),
+                )
+            elif op == "assign":
                 self.assign(channel_id, str(message["session"]))
             elif op == "close":
                 self.close_channel(channel_id)

@@ -1,0 +1,69 @@
+"""``python -m corral.egress``: the egress proxy process itself, as ``EgressSupervisor`` starts it (``jail``).
+
+It hardens itself first (``hardening``: not dumpable, its seccomp filter, never root), then serves the control
+socket it inherited (``--control-fd``) and prints ``ready`` on stdout once it does; SIGTERM or SIGINT stop it.
+Not a command for people: ``corral egress`` runs the supervisor, which runs this.
+
+Invariant: nothing here reads the environment; all it knows is on its command line or comes over the control
+socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import anyio
+
+from corral.egress import hardening
+from corral.egress.addresses import AddressGuard, PrivateAllowance
+from corral.egress.server import EgressServer, running_egress
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m corral.egress", description=__doc__)
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--confdir", type=Path, required=True)
+    parser.add_argument("--max-connections", type=int, default=64)
+    parser.add_argument("--allow-private", action="append", default=[])
+    parser.add_argument("--parent-pid", type=int)
+    return parser
+
+
+def _die_with(parent_pid: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        raise SystemExit(0)
+
+
+async def _serve(server: EgressServer) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with running_egress(server):
+            print("ready", flush=True)
+            async for _ in signals:
+                break
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    hardening.harden()  # before anything starts a thread
+    if args.parent_pid is not None:
+        _die_with(args.parent_pid)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="corral egress: %(message)s")
+    control = socket.socket(fileno=args.control_fd)
+    control.setblocking(False)
+    guard = AddressGuard(allowance=PrivateAllowance.parse(args.allow_private))
+    server = EgressServer(None, args.confdir, guard=guard, max_connections=args.max_connections, control_socket=control)
+    anyio.run(_serve, server)
+
+
+if __name__ == "__main__":
+    main()
