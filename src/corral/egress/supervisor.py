@@ -22,8 +22,8 @@ import signal
 import socket
 import subprocess
 from collections.abc import Callable, Coroutine
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
