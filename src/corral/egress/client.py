@@ -46,6 +46,11 @@ class Readiness(Protocol):
         """Increases with every start of the proxy process."""
         ...
 
+    @property
+    def control_path(self) -> Path:
+        """Where the control socket is (fixed once the supervisor runs)."""
+        ...
+
     async def wait_ready(self) -> None:
         """Return once the proxy serves; ``SandboxError`` if it is not running and will not be soon."""
         ...
@@ -237,7 +242,7 @@ class EgressClient(EgressGateway):
         steps = 1 if self.readiness is not None else max(1, int(self.connect_timeout / _DIAL_STEP))
         for attempt in range(steps):
             try:
-                return await anyio.connect_unix(self.control_path)
+                return await anyio.connect_unix(self.readiness.control_path if self.readiness else self.control_path)
             except OSError:
                 if attempt == steps - 1:
                     raise

@@ -1,7 +1,9 @@
 """``EgressSupervisor``: keeps the egress proxy process running, and never lets anything wait on it for long.
 
-It creates the control socket (``control.sock``, root's alone) once and hands it to every proxy process it
-starts (``jail``), so the path never changes and a request made while the proxy restarts waits in its backlog.
+It creates the control socket (``control.sock``, root's alone; ``control-<pid>.sock`` when another live
+process of the same data dir, e.g. a second ``corral worker``, has that one) once and hands it to every proxy
+process it starts (``jail``), so the path never changes and a request made while the proxy restarts waits in
+its backlog.
 A proxy that exits is started again at once; one that keeps exiting before it is ready is started again
 after a pause that grows to ``MAX_PAUSE``. When a proxy is ready (it prints ``ready``), ``on_ready`` is called
 with its generation: ``EgressClient.resync`` hands it every open channel.
@@ -62,6 +64,17 @@ async def _read_all(fd: int) -> bytes:
         data += chunk
 
 
+def _answers(path: Path) -> bool:
+    """Something listens on the unix socket ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 def _signal(pid: int | None, number: signal.Signals) -> None:
     if pid is not None:
         try:
@@ -95,10 +108,7 @@ class EgressSupervisor:
         self._stopped = False
         self._changed = anyio.Event()
         self._control: socket.socket | None = None
-
-    @property
-    def control_path(self) -> Path:
-        return self.socket_dir / CONTROL
+        self.control_path = socket_dir / CONTROL
 
     @property
     def ready(self) -> bool:
@@ -109,9 +119,10 @@ class EgressSupervisor:
         self._changed.set()
         self._changed = anyio.Event()
 
-    async def wait_ready(self) -> None:
+    async def wait_ready(self, after: int = 0) -> None:
+        """Return once a proxy (of a generation newer than ``after``) serves; ``SandboxError`` if none is about to."""
         with anyio.move_on_after(self.start_timeout):
-            while not self._ready:
+            while not (self._ready and self.generation > after):
                 if self._stopped:
                     raise not_running("corral is shutting down")
                 if self.failures >= FAILING_AFTER:
@@ -144,6 +155,8 @@ class EgressSupervisor:
     def _listen(self) -> socket.socket:
         self.socket_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.socket_dir.chmod(0o711)
+        if _answers(self.control_path):
+            self.control_path = self.socket_dir / f"control-{os.getpid()}.sock"
         self.control_path.unlink(missing_ok=True)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(self.control_path))
@@ -226,9 +239,9 @@ class EgressSupervisor:
                     tasks.start_soon(self.on_ready, self.generation)
                 async for _ in lines:  # nothing more is expected; drained so the proxy never blocks on it
                     pass
-            await process.wait()
+                await process.wait()
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound, anyio.BrokenResourceError):
-            await process.wait()
+            pass  # it ended (or said something else) before it was ready: stopped below, whatever it does
         finally:
             self._set(ready=False)
             await _stop(process, pid)
@@ -238,6 +251,7 @@ class EgressSupervisor:
         self.last_exit = how
         if not was_ready:
             self.failures += 1
+        self._set(ready=False)  # waiters look again: this may have been one failure too many
         log.warning("egress proxy (generation %d) ended: %s; starting it again", self.generation, how)
 
 
