@@ -35,8 +35,9 @@ from corral.egress.server import MAX_CONNECTIONS, state_paths
 from corral.egress.supervisor import EgressSupervisor
 from corral.errors import SandboxError
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider
+from corral.sandbox.local.sandbox import LocalSandbox
 from tests.egress.conftest import via_proxy
-from tests.sandbox.conftest import SMALL_IMAGE, Runner, new_spec, wait_until
+from tests.sandbox.conftest import SMALL_IMAGE, Runner, new_spec, wait_for, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(600)]
 UNRESTRICTED = {"type": "unrestricted"}
@@ -154,7 +155,7 @@ watch = selectors.DefaultSelector()
 for connection in connections:
     connection.setblocking(False)
     watch.register(connection, selectors.EVENT_READ)
-closed, deadline = 0, time.monotonic() + 300
+closed, deadline = 0, time.monotonic() + 90
 while closed < count - cap and time.monotonic() < deadline:  # the proxy closes all but its cap at the door
     for key, _ in watch.select(timeout=1):
         if key.fileobj.recv(1) == b"":
@@ -200,6 +201,54 @@ async def test_a_connection_flood_on_one_sandbox_leaves_the_proxy_serving_the_ot
         assert await sandbox.ok("bash", command=via_proxy(f"http://127.0.0.1:{held.port}/hi")) == "hi"
     finally:
         await victim.release()
+
+
+_CONNECT = "python3 -c \"import socket; socket.socket(socket.AF_UNIX).connect('/run/corral/egress.sock')\""
+
+
+async def test_a_closed_channel_refuses_connections_at_once_whatever_the_proxy_does(supervised: Supervised) -> None:
+    supervisor, client = supervised.supervisor, supervised.client
+    started = await supervised.provider.provision(new_spec(networking=UNRESTRICTED))
+    try:
+        assert isinstance(started, LocalSandbox)
+        channel = started.name
+        assert channel in await client.ping()
+        await supervisor.wait_ready()
+        assert supervisor.pid is not None
+        os.kill(supervisor.pid, signal.SIGSTOP)
+        try:
+            await client.close(channel)  # what releasing the sandbox does first; the frozen proxy hears nothing
+            assert "ConnectionRefusedError" in await Runner(started).fails("bash", command=_CONNECT)
+        finally:
+            os.kill(supervisor.pid, signal.SIGCONT)
+
+        async def forgotten() -> bool:  # the proxy notices the socket went away and stops serving it
+            return channel not in await client.ping()
+
+        await wait_for(forgotten, seconds=60)
+    finally:
+        await started.release()
+
+
+async def test_a_channel_closed_behind_the_proxys_back_is_dropped_once_it_notices(supervised: Supervised) -> None:
+    supervisor = supervised.supervisor
+    await supervisor.wait_ready()
+    assert supervisor.pid is not None
+    other = EgressClient(supervisor.control_path, readiness=supervisor, reply_timeout=2.0)
+    await other.open("sbx-unheard", UNRESTRICTED, "sesn_unheard")
+    os.kill(supervisor.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(SandboxError, match="no answer within 2 s"):
+            await other.ping()  # the client gives up on this connection: the close below is never sent
+        await other.close("sbx-unheard")
+    finally:
+        os.kill(supervisor.pid, signal.SIGCONT)
+
+    async def dropped() -> bool:
+        return "sbx-unheard" not in await supervised.client.ping()
+
+    await wait_for(dropped, seconds=60)
+    await other.aclose()
 
 
 async def test_a_hung_proxy_fails_requests_within_seconds(supervised: Supervised) -> None:

@@ -6,8 +6,8 @@
   connections costs the proxy one descriptor at a time, never its budget for the others;
 * an accept error caused by the process or the system running short (``EMFILE``, ``ENFILE``, ``ENOBUFS``,
   ``ENOMEM`` …) is logged and retried after a short, growing pause; the connection waits in the backlog;
-* any other accept error means the listener is gone (corral's side shut the channel down): ``serve`` cuts
-  the connections it carries and returns.
+* a listener shut down by corral's side (it then polls as hung up) or any other accept error means the
+  channel is gone: ``serve`` cuts the connections it carries and returns.
 
 Invariant: a handler runs only while it holds a slot, and gives it back however it ends.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import select
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -55,8 +56,16 @@ def _accept_now(sock: socket.socket) -> socket.socket | None:
     try:
         connection, _ = sock.accept()
     except BlockingIOError:
+        if _shut_down(sock):  # corral's side shut the socket down: it reads as ready, accept has nothing
+            raise OSError(errno.ESHUTDOWN, "the listening socket was shut down") from None
         return None
     return connection
+
+
+def _shut_down(sock: socket.socket) -> bool:
+    probe = select.poll()
+    probe.register(sock, select.POLLIN)
+    return any(events & (select.POLLHUP | select.POLLRDHUP) for _, events in probe.poll(0))
 
 
 async def _run(handler: Callable[[SocketStream], Awaitable[None]], connection: socket.socket, slots: Slots) -> None:

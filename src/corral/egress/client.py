@@ -26,7 +26,7 @@ import anyio
 import anyio.to_thread
 from anyio.abc import UNIXSocketStream
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_list
 from corral.egress import control
 from corral.errors import ErrorCode, SandboxError
 from corral.sandbox.network import EgressChannel, EgressGateway
@@ -149,8 +149,10 @@ class EgressClient(EgressGateway):
         with anyio.move_on_after(_NOTIFY_SECONDS, shield=True):
             await self._notify({"op": "close", "channel": channel_id})
 
-    async def ping(self) -> None:
-        await self._request({"op": "ping"})
+    async def ping(self) -> list[str]:
+        """The channels the proxy serves (a liveness check that also shows what it knows)."""
+        channels = json_list((await self._request({"op": "ping"})).get("channels")) or []
+        return [str(channel) for channel in channels]
 
     async def resync(self, generation: int) -> None:
         """A new proxy process (``generation``) is up: give it every open channel now, not at the next request."""

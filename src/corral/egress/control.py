@@ -5,9 +5,10 @@ One JSON object per line each way over a unix stream socket. Requests:
 * ``{"op": "open", "channel", "networking", "session"}`` with the channel's **listening socket attached**
   (``SCM_RIGHTS``): the proxy serves connections accepted on it; an open naming a channel the proxy already
   serves on the same socket only updates it (so replaying every channel to a proxy is harmless);
-* ``{"op": "assign", "channel", "session"}``, ``{"op": "close", "channel"}``, ``{"op": "ping"}``.
+* ``{"op": "assign", "channel", "session"}``, ``{"op": "close", "channel"}``, ``{"op": "ping"}`` (answered
+  with the ids of the channels served).
 
-Answers: ``{"ok": true}`` or ``{"ok": false, "error": "…"}``.
+Answers: ``{"ok": true, …}`` or ``{"ok": false, "error": "…"}``.
 
 Invariants: a request is answered before the next one is read, so a descriptor belongs to the line it arrived
 with; a line longer than ``MAX_LINE`` ends the connection; descriptors nobody took are closed.

@@ -256,7 +256,7 @@ class EgressServer:
         try:
             op = message.get("op")
             if op == "ping":
-                return {"ok": True}
+                return {"ok": True, "channels": sorted(self.channels.by_id)}
             channel_id = str(message["channel"])
             if op == "open":
                 if len(fds) != 1:

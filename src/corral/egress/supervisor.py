@@ -269,5 +269,7 @@ async def _stop(process: Process, pid: int) -> None:
                 await process.wait()
         if process.returncode is None:
             log.error("egress proxy (pid %d) survived SIGKILL; leaving it", process.pid)
-        if process.stdout is not None:
-            await process.stdout.aclose()
+            if process.stdout is not None:
+                await process.stdout.aclose()
+        else:
+            await process.aclose()  # its pipes and transport, before the event loop goes
