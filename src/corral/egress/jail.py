@@ -24,9 +24,12 @@ over its control socket.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -89,11 +92,16 @@ def _within(path: Path, roots: Iterable[Path]) -> Path | None:
     return next((root for root in roots if path == root or root in path.parents), None)
 
 
-def _python_paths() -> list[Path]:
+@functools.cache
+def _python_paths() -> tuple[Path, ...]:
+    """What the proxy's interpreter reads: its prefixes and the ``sys.path`` it has in isolated mode (``-I``:
+    never this process's working directory or ``PYTHONPATH``, which may hold anything), asked of it once."""
+    probe = [sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"]
+    listed = json.loads(subprocess.run(probe, capture_output=True, text=True, check=True, timeout=120, env=ENV).stdout)
     found = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.base_exec_prefix)}
-    found |= {Path(entry) for entry in sys.path if entry}
+    found |= {Path(str(entry)) for entry in listed if entry}
     found.add(Path(os.path.realpath(sys.executable)).parent)
-    return sorted({path.resolve() for path in found if path.exists()})
+    return tuple(sorted({path.resolve() for path in found if path.exists()}))
 
 
 def mounts(writable: Path, uid: int) -> list[str]:

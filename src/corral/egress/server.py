@@ -19,53 +19,29 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import warnings
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import anyio
 import anyio.to_thread
 from anyio.abc import ByteStream, SocketAttribute, SocketStream, TaskGroup, TaskStatus, UNIXSocketStream
-from mitmproxy import options
 
 from corral._types import JSONObject
 from corral.egress import accept, control
 from corral.egress.accept import Slots
 from corral.egress.addon import EgressAddon, RequestHook
 from corral.egress.channels import Channel, Channels
+from corral.egress.mitm import Embedded
 from corral.egress.policy import AddressGuard, HostPolicy
 from corral.sandbox.runtime import egress_socket_dir
-
-with warnings.catch_warnings():
-    # mitmproxy.addons imports ldap3, which touches pyasn1 names deprecated in pyasn1 0.6 (not our code to fix)
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from mitmproxy.addons import core, disable_h2c, next_layer, proxyserver, tlsconfig
-    from mitmproxy.master import Master
 
 log = logging.getLogger("corral.egress")
 CONTROL = "control.sock"
 MAX_CONNECTIONS = 64
 _CONTROL_CONNECTIONS = 8
-
-
-class _Ready:
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-
-    def running(self) -> None:
-        self.event.set()
-
-
-async def _drained(server: Any, seconds: float = 5.0) -> None:
-    """Wait (shielded) until mitmproxy has torn down every connection the closed channels carried."""
-    with anyio.CancelScope(shield=True):
-        for _ in range(int(seconds / 0.01)):
-            if not server.connections:
-                return
-            await anyio.sleep(0.01)
 
 
 async def _pump(source: ByteStream, sink: ByteStream) -> None:
@@ -105,23 +81,6 @@ class EgressServer:
             raise RuntimeError("this egress server serves a control socket it was handed, at no path of its own")
         return self.socket_dir / CONTROL
 
-    def _master(self) -> tuple[Master, _Ready]:
-        master = Master(options.Options())
-        ready = _Ready()
-        # mitmproxy's addon registry and options are untyped (``*args``/``**kwargs``): reached through ``Any``
-        registry: Any = master.addons
-        registry.add(core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig())
-        registry.add(disable_h2c.DisableH2C(), self.addon, ready)
-        settings: Any = master.options
-        settings.update(
-            listen_host="127.0.0.1",
-            listen_port=0,
-            connection_strategy="lazy",
-            stream_large_bodies="1m",
-            confdir=str(self.confdir),
-        )
-        return master, ready
-
     def _remove_dirs(self) -> None:
         """Leave no sockets behind; remove the socket dir and its parent when nothing else is in them."""
         self.control_path.unlink(missing_ok=True)
@@ -148,14 +107,11 @@ class EgressServer:
 
     async def serve(self, *, task_status: TaskStatus[EgressServer] = anyio.TASK_STATUS_IGNORED) -> None:
         listener = self._control_socket or await anyio.to_thread.run_sync(self._listen)
-        master, ready = self._master()
+        mitm = Embedded(self.addon, self.confdir)
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
-            tasks.start_soon(self._run_master, master)
-            with anyio.fail_after(60):
-                await ready.event.wait()
-            server = _proxy_server(master)
-            self.proxy_port = int(server.listen_addrs()[0][1])
+            await tasks.start(mitm.run)
+            self.proxy_port = mitm.port
             tasks.start_soon(self._serve_control, listener)
             task_status.started(self)
             try:
@@ -163,19 +119,9 @@ class EgressServer:
             finally:
                 for channel in list(self.channels.by_id.values()):
                     self.close_channel(channel.channel_id)
-                await _drained(server)
-                master.shutdown()
+                await mitm.stop()
                 if self._control_socket is None:
                     self._remove_dirs()
-
-    async def _run_master(self, master: Master) -> None:
-        """mitmproxy runs until ``shutdown()``, never cut short; its listener is closed first (mitmproxy itself
-        leaves that to the end of the process)."""
-        with anyio.CancelScope(shield=True):
-            try:
-                await master.run()
-            finally:
-                await _proxy_server(master).servers.update([])
 
     async def _serve_control(self, listener: socket.socket) -> None:
         with listener:
@@ -294,9 +240,3 @@ async def running_egress(server: EgressServer) -> AsyncGenerator[EgressServer]:
 def state_paths(data_dir: Path) -> tuple[Path, Path]:
     """(socket dir, mitmproxy confdir) for a data dir."""
     return egress_socket_dir(data_dir), data_dir.resolve() / "egress" / "mitmproxy"
-
-
-def _proxy_server(master: Master) -> proxyserver.Proxyserver:
-    """mitmproxy's listener addon (its registry is untyped)."""
-    registry: Any = master.addons
-    return cast(proxyserver.Proxyserver, registry.get("proxyserver"))
