@@ -8,9 +8,12 @@ import ipaddress
 
 import pytest
 
+from corral.config import load_settings
 from corral.egress import host_networks
 from corral.egress.addresses import AddressGuard, PrivateAllowance, embedded_ipv4
 from corral.egress.policy import HostPolicy, Refused, admit, checked
+from corral.egress.process import address_guard
+from corral.errors import ConfigError
 
 pytestmark = pytest.mark.anyio
 
@@ -145,3 +148,12 @@ async def test_admission_resolves_and_checks_every_address() -> None:
     allowed = AddressGuard(allowance=PrivateAllowance.parse(["localhost"]))
     name, address = await admit(HostPolicy(), allowed, "localhost", 80)
     assert name == "localhost" and ipaddress.ip_address(address).is_loopback
+
+
+def test_the_operator_setting_is_a_comma_separated_list_and_a_bad_entry_stops_the_start() -> None:
+    settings = load_settings({"CORRAL_EGRESS_ALLOW_PRIVATE": " 10.9.0.0/16, mcp.internal ,,"})
+    assert settings.egress_allow_private == ("10.9.0.0/16", "mcp.internal")
+    guard = address_guard(settings)
+    assert guard.blocked("10.9.1.1", 443) is None and guard.blocked("10.8.1.1", 443) is not None
+    with pytest.raises(ConfigError, match="CORRAL_EGRESS_ALLOW_PRIVATE: 'http://x' is neither a network"):
+        address_guard(load_settings({"CORRAL_EGRESS_ALLOW_PRIVATE": "10.0.0.0/8,http://x"}))

@@ -38,6 +38,8 @@ def address_guard(settings: Settings) -> AddressGuard:
 
 def _supervisor(settings: Settings) -> EgressSupervisor:
     address_guard(settings)  # refuse a bad setting here, not in the proxy process
+    if settings.egress_max_connections < 1:
+        raise ConfigError("CORRAL_EGRESS_MAX_CONNECTIONS: a sandbox needs at least one connection")
     if jail.privileged() and (missing := jail.missing_tools()):
         raise SandboxError(
             f"the egress proxy runs under its own uid through {' and '.join(missing)}, which is not installed",

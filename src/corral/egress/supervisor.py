@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 from collections.abc import Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +184,8 @@ class EgressSupervisor:
     async def _spawn(self) -> tuple[Process, int]:
         """The started process and the pid of the proxy in it (bwrap's child when jailed)."""
         assert self._control is not None
-        if not jail.privileged():
+        if not jail.privileged():  # no uid to drop: the proxy runs as this user, with its confdir as it is
+            await anyio.to_thread.run_sync(partial(self.confdir.mkdir, mode=0o700, parents=True, exist_ok=True))
             argv = self._argv(None)
             process = await anyio.open_process(
                 argv,
