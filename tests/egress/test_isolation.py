@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,9 +58,11 @@ def _descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
-def proxy_pid(server: LiveServer) -> int:
-    """The egress proxy process under ``server`` (the Python process inside its bwrap)."""
+def proxy_pids(server: LiveServer) -> list[int]:
+    """The egress proxy processes under ``server`` (the Python processes inside their bwrap: the one serving
+    and, once warmed, the one in standby)."""
     assert server.process is not None
+    found: list[int] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -70,8 +73,9 @@ def proxy_pid(server: LiveServer) -> int:
         if command[0] == BWRAP.encode() or b"corral.egress" not in command:
             continue
         if _descends_from(int(entry.name), server.process.pid):
-            return int(entry.name)
-    raise AssertionError("no egress proxy process under the server")
+            found.append(int(entry.name))
+    assert found, "no egress proxy process under the server"
+    return found
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -92,7 +96,19 @@ def test_the_proxy_holds_no_secret_runs_unprivileged_and_sees_no_database(server
     assert found == "0"  # no process the sandbox can see holds a canary
     assert int(processes) < 10  # it sees its own few processes, never the proxy or the server
 
-    pid = proxy_pid(server)
+    for pid in proxy_pids(server):
+        _started(pid)
+        _assert_hardened(server, pid)
+
+
+def _started(pid: int, seconds: float = 60.0) -> None:
+    """Until the proxy ``pid`` has hardened itself (a standby one may still be starting when it is found)."""
+    deadline = time.monotonic() + seconds
+    while _status(pid)["Seccomp"] != "2" and time.monotonic() < deadline:
+        time.sleep(0.05)  # noqa: TID251 - polling another process's state
+
+
+def _assert_hardened(server: LiveServer, pid: int) -> None:
     secrets_held = [*CANARIES.values(), server.api_key]
     for name in ("environ", "cmdline"):
         raw = Path(f"/proc/{pid}/{name}").read_bytes()
@@ -116,12 +132,15 @@ def _python(server: LiveServer) -> str:
 
 def test_serve_shuts_down_on_sigterm_even_with_a_frozen_proxy(server: LiveServer) -> None:
     assert server.process is not None
-    pid = proxy_pid(server)
-    os.kill(pid, signal.SIGSTOP)
+    pids = proxy_pids(server)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
     server.process.send_signal(signal.SIGTERM)
     try:
         server.process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         raise AssertionError(f"corral serve ignored SIGTERM:\n{server.log_tail()}") from None
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] if Path(f"/proc/{pid}").exists() else "-"
-    assert state in ("-", "Z"), state  # gone (or a zombie waiting for init to reap it)
+    for pid in pids:
+        stat = Path(f"/proc/{pid}/stat")
+        state = stat.read_text().rsplit(")", 1)[1].split()[0] if stat.exists() else "-"
+        assert state in ("-", "Z"), state  # gone (or a zombie waiting for init to reap it)

@@ -1,8 +1,9 @@
 """``python -m corral.egress``: the egress proxy process itself, as ``EgressSupervisor`` starts it (``jail``).
 
-It hardens itself first (``hardening``: not dumpable, its seccomp filter, never root), then serves the control
-socket it inherited (``--control-fd``) and prints ``ready`` on stdout once it does; SIGTERM or SIGINT stop it.
-Not a command for people: ``corral egress`` runs the supervisor, which runs this.
+It hardens itself first (``hardening``: not dumpable, its seccomp filter, never root), starts mitmproxy and
+prints ``standby``; once told ``go`` on stdin it serves the control socket it inherited (``--control-fd``) and
+prints ``ready`` (``proxy_process``). SIGTERM or SIGINT stop it at any point. Not a command for people:
+``corral egress`` runs the supervisor, which runs this.
 
 Invariant: nothing here reads the environment; all it knows is on its command line or comes over the control
 socket.
@@ -44,12 +45,35 @@ def _die_with(parent_pid: int) -> None:
         raise SystemExit(0)
 
 
-async def _serve(server: EgressServer) -> None:
+async def _go() -> None:
+    """In standby until the supervisor says ``go`` (if it goes away instead, the signal that follows ends this)."""
+    print("standby", flush=True)
+    os.set_blocking(0, False)
+    heard = b""
+    while not heard.endswith(b"\n"):
+        await anyio.wait_readable(0)
+        try:
+            chunk = os.read(0, 64)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            await anyio.sleep_forever()
+        heard += chunk
+
+
+async def _until_signal(scope: anyio.CancelScope) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with running_egress(server):
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+async def _serve(server: EgressServer) -> None:
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_until_signal, tasks.cancel_scope)
+        async with running_egress(server, hold=_go):
             print("ready", flush=True)
-            async for _ in signals:
-                break
+            await anyio.sleep_forever()
 
 
 def main(argv: list[str] | None = None) -> None:

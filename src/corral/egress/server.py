@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -41,6 +41,7 @@ from corral.sandbox.runtime import egress_socket_dir
 log = logging.getLogger("corral.egress")
 CONTROL = "control.sock"
 MAX_CONNECTIONS = 64
+Hold = Callable[[], Awaitable[None]]
 _CONTROL_CONNECTIONS = 8
 
 
@@ -105,13 +106,19 @@ class EgressServer:
         sock.setblocking(False)
         return sock
 
-    async def serve(self, *, task_status: TaskStatus[EgressServer] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def serve(
+        self, *, hold: Hold | None = None, task_status: TaskStatus[EgressServer] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve until cancelled; ``hold``, if given, is awaited once mitmproxy listens, before the control socket
+        is served (a proxy in standby)."""
         listener = self._control_socket or await anyio.to_thread.run_sync(self._listen)
         mitm = Embedded(self.addon, self.confdir)
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
             await tasks.start(mitm.run)
             self.proxy_port = mitm.port
+            if hold is not None:
+                await hold()
             tasks.start_soon(self._serve_control, listener)
             task_status.started(self)
             try:
@@ -227,10 +234,10 @@ class EgressServer:
 
 
 @asynccontextmanager
-async def running_egress(server: EgressServer) -> AsyncGenerator[EgressServer]:
-    """Run ``server`` for the duration of the block."""
+async def running_egress(server: EgressServer, hold: Hold | None = None) -> AsyncGenerator[EgressServer]:
+    """Run ``server`` for the duration of the block (``hold``: see ``EgressServer.serve``)."""
     async with anyio.create_task_group() as tasks:
-        await tasks.start(server.serve)
+        await tasks.start(partial(server.serve, hold=hold))
         try:
             yield server
         finally:

@@ -3,26 +3,24 @@
 It creates the control socket (``control.sock``, root's alone; ``control-<pid>.sock`` when another live
 process of the same data dir, e.g. a second ``corral worker``, has that one) once and hands it to every proxy
 process it starts (``jail``), so the path never changes and a request made while the proxy restarts waits in
-its backlog.
-A proxy that exits is started again at once; one that keeps exiting before it is ready is started again
-after a pause that grows to ``MAX_PAUSE``. When a proxy is ready (it prints ``ready``), ``on_ready`` is called
-with its generation: ``EgressClient.resync`` hands it every open channel.
+its backlog. Beside the proxy that serves, it keeps a second one warm in standby (``proxy_process``): when the
+serving proxy exits, the warm one is promoted at once (milliseconds, not an interpreter's start-up), and
+another is warmed. Without a warm one, a new proxy is started; one that keeps exiting before it is ready is
+started again after a pause that grows to ``MAX_PAUSE``. When a proxy is ready, ``on_ready`` is called with
+its generation: ``EgressClient.resync`` hands it every open channel.
 
 ``wait_ready`` is what requests wait on: at most ``start_timeout``, and not at all once the proxy has failed to
 start ``FAILING_AFTER`` times in a row: a sandbox then gets an error naming the last exit within seconds.
 
-Invariants: stopping (cancelling ``run``) always completes: SIGTERM, SIGKILL after ``STOP_GRACE`` seconds,
-every wait shielded and bounded; the control socket is removed afterwards.
+Invariants: stopping (cancelling ``run``) always completes: every proxy gets SIGTERM, then SIGKILL after
+``STOP_GRACE``, every wait shielded and bounded; the control socket is removed afterwards.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
 import socket
-import subprocess
 from collections.abc import Callable, Coroutine
 from functools import partial
 from pathlib import Path
@@ -30,39 +28,22 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from anyio.abc import Process, TaskGroup, TaskStatus
-from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.abc import TaskGroup, TaskStatus
 
-from corral.egress import jail
+from corral.egress import jail, proxy_process
 from corral.egress.jail import ProxyArgs
+from corral.egress.proxy_process import READY, STANDBY, ProxyProcess
 from corral.egress.server import CONTROL
 from corral.errors import ErrorCode, SandboxError
 
 log = logging.getLogger("corral.egress")
 FAILING_AFTER = 3
 FIRST_PAUSE, MAX_PAUSE = 0.25, 5.0
-STOP_GRACE = 3.0
 STARTUP_LIMIT = 120.0
-_READY = b"ready"
 
 
 def not_running(detail: str) -> SandboxError:
     return SandboxError(f"sandbox: the egress proxy is not running ({detail})", code=ErrorCode.SANDBOX_PROVISION_FAILED)
-
-
-async def _read_all(fd: int) -> bytes:
-    """Everything written to the pipe ``fd`` until its writer closes it (cancellable)."""
-    os.set_blocking(fd, False)
-    data = b""
-    while True:
-        await anyio.wait_readable(fd)
-        try:
-            chunk = os.read(fd, 4096)
-        except BlockingIOError:
-            continue
-        if not chunk:
-            return data
-        data += chunk
 
 
 def _answers(path: Path) -> bool:
@@ -74,14 +55,6 @@ def _answers(path: Path) -> bool:
         except OSError:
             return False
     return True
-
-
-def _signal(pid: int | None, number: signal.Signals) -> None:
-    if pid is not None:
-        try:
-            os.kill(pid, number)
-        except ProcessLookupError:
-            pass
 
 
 class EgressSupervisor:
@@ -107,6 +80,8 @@ class EgressSupervisor:
         self.last_exit = "not started yet"
         self._ready = False
         self._stopped = False
+        self._spare: ProxyProcess | None = None
+        self._warming = False
         self._changed = anyio.Event()
         self._control: socket.socket | None = None
         self.control_path = socket_dir / CONTROL
@@ -145,12 +120,15 @@ class EgressSupervisor:
             async with anyio.create_task_group() as tasks:
                 task_status.started()
                 while True:
-                    await self._run_once(tasks)
+                    await self._serve_one(tasks)
                     if self.failures > 1:
                         await anyio.sleep(min(FIRST_PAUSE * 2 ** (self.failures - 2), MAX_PAUSE))
         finally:
             self._stopped = True
             self._set(ready=False)
+            spare, self._spare = self._spare, None
+            if spare is not None:
+                await spare.stop()
             self._remove_control()
 
     def _listen(self) -> socket.socket:
@@ -181,73 +159,70 @@ class EgressSupervisor:
         args = ProxyArgs(self._control.fileno(), self.confdir, self.allow_private, self.max_connections, parent)
         return jail.jailed_argv(args, info_fd) if info_fd is not None else args.argv()
 
-    async def _spawn(self) -> tuple[Process, int]:
-        """The started process and the pid of the proxy in it (bwrap's child when jailed)."""
+    async def _start(self) -> ProxyProcess:
+        """A new proxy process, on its way to standby."""
         assert self._control is not None
-        if not jail.privileged():  # no uid to drop: the proxy runs as this user, with its confdir as it is
+        if jail.privileged():
+            await anyio.to_thread.run_sync(jail.prepare_confdir, self.confdir)
+        else:  # no uid to drop: the proxy runs as this user, with its confdir as it is
             await anyio.to_thread.run_sync(partial(self.confdir.mkdir, mode=0o700, parents=True, exist_ok=True))
-            argv = self._argv(None)
-            process = await anyio.open_process(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stderr=None,
-                env=jail.ENV,
-                pass_fds=(self._control.fileno(),),
-                start_new_session=True,
-            )
-            return process, process.pid
-        await anyio.to_thread.run_sync(jail.prepare_confdir, self.confdir)
-        info_read, info_write = os.pipe()
-        try:
-            argv = await anyio.to_thread.run_sync(self._argv, info_write)
-            process = await anyio.open_process(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stderr=None,
-                env=jail.ENV,
-                pass_fds=(self._control.fileno(), info_write),
-                start_new_session=True,
-            )
-            os.close(info_write)
-            info_write = -1
-            info = await _read_all(info_read)
-        finally:
-            os.close(info_read)
-            if info_write >= 0:
-                os.close(info_write)
-        try:
-            return process, int(json.loads(info)["child-pid"])
-        except (ValueError, KeyError, TypeError):
-            return process, process.pid  # bwrap failed before starting the proxy: it exits with its reason
+        return await proxy_process.start(self._argv, self._control.fileno(), jail.privileged())
 
-    async def _run_once(self, tasks: TaskGroup) -> None:
-        self.generation += 1
+    async def _next(self) -> ProxyProcess | None:
+        """The warm proxy if there is one, else a new one once in standby; None if that failed (recorded)."""
+        spare, self._spare = self._spare, None
+        if spare is not None and not spare.ended:
+            return spare
+        if spare is not None:
+            await spare.stop()
         try:
-            process, pid = await self._spawn()
+            proxy = await self._start()
         except OSError as exc:
             self._exited(f"it could not be started: {exc}", was_ready=False)
+            return None
+        if not await proxy.says(STANDBY, STARTUP_LIMIT):
+            await proxy.stop()
+            self._exited(f"it ended before it was ready (exit status {proxy.process.returncode})", was_ready=False)
+            return None
+        return proxy
+
+    async def _serve_one(self, tasks: TaskGroup) -> None:
+        self.generation += 1
+        proxy = await self._next()
+        if proxy is None:
             return
-        was_ready = False
+        ready = False
         try:
-            assert process.stdout is not None
-            lines = BufferedByteReceiveStream(process.stdout)
-            with anyio.move_on_after(STARTUP_LIMIT):
-                was_ready = await lines.receive_until(b"\n", 1024) == _READY
-            if was_ready:
+            ready = await proxy.promote() and await proxy.says(READY, STARTUP_LIMIT)
+            if ready:
                 self.failures = 0
-                self._set(ready=True, pid=pid)
-                log.info("egress proxy ready (pid %d, generation %d)", pid, self.generation)
+                self._set(ready=True, pid=proxy.pid)
+                log.info("egress proxy ready (pid %d, generation %d)", proxy.pid, self.generation)
                 if self.on_ready is not None:
                     tasks.start_soon(self.on_ready, self.generation)
-                async for _ in lines:  # nothing more is expected; drained so the proxy never blocks on it
-                    pass
-                await process.wait()
-        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound, anyio.BrokenResourceError):
-            pass  # it ended (or said something else) before it was ready: stopped below, whatever it does
+                tasks.start_soon(self._warm_spare)
+                await proxy.run_out()
         finally:
             self._set(ready=False)
-            await _stop(process, pid)
-        self._exited(f"exit status {process.returncode}", was_ready)
+            await proxy.stop()
+        self._exited(f"exit status {proxy.process.returncode}", ready)
+
+    async def _warm_spare(self) -> None:
+        """Keep one proxy in standby for the next restart (one at a time; a failure here is only logged)."""
+        if self._warming or self._spare is not None:
+            return
+        self._warming = True
+        proxy: ProxyProcess | None = None
+        try:
+            proxy = await self._start()
+            if await proxy.says(STANDBY, STARTUP_LIMIT) and not self._stopped:
+                self._spare, proxy = proxy, None
+        except OSError as exc:
+            log.warning("egress: could not warm a standby proxy: %s", exc)
+        finally:
+            self._warming = False
+            if proxy is not None:
+                await proxy.stop()
 
     def _exited(self, how: str, was_ready: bool) -> None:
         self.last_exit = how
@@ -255,23 +230,3 @@ class EgressSupervisor:
             self.failures += 1
         self._set(ready=False)  # waiters look again: this may have been one failure too many
         log.warning("egress proxy (generation %d) ended: %s; starting it again", self.generation, how)
-
-
-async def _stop(process: Process, pid: int) -> None:
-    """SIGTERM to the proxy, SIGKILL to it and its bwrap after ``STOP_GRACE``: always returns, soon."""
-    with anyio.CancelScope(shield=True):
-        if process.returncode is None:
-            _signal(pid, signal.SIGTERM)
-            with anyio.move_on_after(STOP_GRACE):
-                await process.wait()
-        if process.returncode is None:
-            _signal(pid, signal.SIGKILL)
-            _signal(process.pid, signal.SIGKILL)
-            with anyio.move_on_after(STOP_GRACE):
-                await process.wait()
-        if process.returncode is None:
-            log.error("egress proxy (pid %d) survived SIGKILL; leaving it", process.pid)
-            if process.stdout is not None:
-                await process.stdout.aclose()
-        else:
-            await process.aclose()  # its pipes and transport, before the event loop goes
