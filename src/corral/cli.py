@@ -145,8 +145,13 @@ def egress(
 ) -> None:
     """Run the egress proxy, supervised: the only way out of a sandbox (`corral serve` runs it itself)."""
     from corral.egress.process import run_egress
+    from corral.errors import CorralError
 
-    anyio.run(run_egress, load_settings().with_overrides(data_dir=data_dir))
+    try:
+        anyio.run(run_egress, load_settings().with_overrides(data_dir=data_dir))
+    except CorralError as exc:  # a bad setting, no bubblewrap, no control socket: one line, not a traceback
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 app.command("bench")(bench)  # `corral bench [SUITE…] [--quick]`, `corral bench report`: see corral.bench.cli

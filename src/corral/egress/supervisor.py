@@ -217,6 +217,8 @@ class EgressSupervisor:
             proxy = await self._start()
             if await proxy.says(STANDBY, STARTUP_LIMIT) and not self._stopped:
                 self._spare, proxy = proxy, None
+            else:
+                log.warning("egress: a standby proxy ended before it was ready; the next restart starts one anew")
         except OSError as exc:
             log.warning("egress: could not warm a standby proxy: %s", exc)
         finally:
