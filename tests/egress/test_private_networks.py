@@ -95,7 +95,8 @@ def namespace_host(directory: Path) -> Generator[NamespaceHost]:
             server.wait()
             if server.stdout is not None:
                 server.stdout.close()
-            ip("link", "del", f"{name}h")  # now: a namespace itself goes away in the background
+            # now, whatever happened above: a namespace itself (and its end of the pair) goes away in the background
+            subprocess.run(["ip", "link", "del", f"{name}h"], capture_output=True, timeout=30)
 
 
 @pytest.fixture(scope="module")
