@@ -142,12 +142,16 @@ def egress(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data dir of the sandboxes served (default: CORRAL_DATA_DIR).")
     ] = None,
-    parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Exit with this parent process.")] = None,
 ) -> None:
-    """Run the egress proxy: the only way out of a sandbox (`corral serve` starts it; see corral.egress)."""
+    """Run the egress proxy, supervised: the only way out of a sandbox (`corral serve` runs it itself)."""
     from corral.egress.process import run_egress
+    from corral.errors import CorralError
 
-    anyio.run(run_egress, data_dir or load_settings().data_dir, parent_pid)
+    try:
+        anyio.run(run_egress, load_settings().with_overrides(data_dir=data_dir))
+    except CorralError as exc:  # a bad setting, no bubblewrap, no control socket: one line, not a traceback
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 app.command("bench")(bench)  # `corral bench [SUITE…] [--quick]`, `corral bench report`: see corral.bench.cli

@@ -92,6 +92,14 @@ class Settings:
     )
     sandbox_idle_seconds: float = setting(600.0, "CORRAL_SANDBOX_IDLE_SECONDS", "idle sandboxes stop after this")
     egress_enabled: bool = setting(True, "CORRAL_EGRESS", "`0`: sandboxes get no network at all")
+    egress_allow_private: tuple[str, ...] = setting(
+        (),
+        "CORRAL_EGRESS_ALLOW_PRIVATE",
+        "comma-separated networks (CIDR), addresses or host names the egress reaches although private",
+    )
+    egress_max_connections: int = setting(
+        64, "CORRAL_EGRESS_MAX_CONNECTIONS", "connections one sandbox may hold open through the egress at once"
+    )
     # server-side tools
     web_search_url: str | None = setting(
         None, "CORRAL_WEB_SEARCH_URL", "base URL of a SearXNG instance (JSON API enabled): turns `web_search` on"
@@ -143,6 +151,8 @@ def _parse(env: str, raw: str, kind: Any) -> Any:
             if str(choice).lower() == raw.strip().lower():
                 return choice
         raise ConfigError(f"{env}={raw!r}: expected one of {', '.join(map(str, get_args(kind)))}")
+    if get_origin(kind) is tuple:  # ``tuple[str, ...]``: a comma-separated list
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
     if kind is bool:
         value = raw.strip().lower()
         if value not in _TRUE | _FALSE:

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from corral.egress.policy import AddressGuard
+from corral.config import Settings
+from corral.egress.policy import AddressGuard, host_addresses
+from corral.egress.process import address_guard
 from corral.egress.web_fetch import WebFetchTool
 from corral.harness.router import ToolCall
 from corral.sandbox import ToolResult
@@ -107,6 +109,18 @@ async def test_the_safety_blocklist_applies(tool: WebFetchTool, site: int) -> No
     for url in ("http://169.254.169.254/latest/", f"http://127.0.0.1:{site + 1}/", "http://[::1]/", "http://10.0.0.1/"):
         result = await fetch(tool, url)
         assert result.is_error and "is a private, loopback, link-local or reserved address" in text(result), url
+
+
+async def test_web_fetch_uses_the_egress_address_rule_and_its_operator_setting(site: int) -> None:
+    """The composition root builds the tool's guard from ``CORRAL_EGRESS_ALLOW_PRIVATE`` (``address_guard``)."""
+    own = next(str(a) for a in host_addresses() if not a.is_loopback)
+    default = WebFetchTool(address_guard(Settings()))
+    for address in ("192.0.2.1", "100.64.0.1", "198.18.0.1", "2002:a00:1::1", "64:ff9b::a00:1", own):
+        result = await fetch(default, f"http://[{address}]/" if ":" in address else f"http://{address}/")
+        assert result.is_error and ("not globally routable" in text(result) or "corral host" in text(result)), address
+    opened = WebFetchTool(address_guard(Settings(egress_allow_private=("127.0.0.1/32",))))
+    assert text(await fetch(opened, f"http://127.0.0.1:{site}/plain")).startswith("URL: ")
+    assert "not globally routable" in text(await fetch(default, f"http://127.0.0.1:{site}/plain"))
 
 
 async def test_bad_urls_are_refused(tool: WebFetchTool, site: int) -> None:

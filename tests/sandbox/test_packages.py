@@ -2,6 +2,8 @@
 
 ``test_pip_packages_are_installed_once_per_environment`` is the suite's one test that reaches a real
 registry (PyPI, through the egress proxy, which this machine's CI can reach); everything else is loopback.
+This machine's registry mirror answers for PyPI at a documentation address (TEST-NET-3), which the egress
+refuses unless the operator allows it, as ``CORRAL_EGRESS_ALLOW_PRIVATE`` would.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 from corral._types import JSONObject
 from corral.config import Settings
 from corral.egress import EgressClient, EgressServer, running_egress, state_paths
+from corral.egress.addresses import AddressGuard, PrivateAllowance
 from corral.errors import SandboxError
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider
 from tests.sandbox.conftest import SMALL_IMAGE, Runner, new_spec
@@ -29,11 +32,12 @@ PACKAGES: JSONObject = {
     "pip": ["six==1.16.0"],
 }
 REGISTRIES: JSONObject = {"type": "limited", "allowed_hosts": [], "allow_package_managers": True}
+MIRRORED = AddressGuard(allowance=PrivateAllowance.parse(["pypi.org", "files.pythonhosted.org"]))
 
 
 @pytest.fixture
 async def networked(tmp_path: Path) -> AsyncIterator[LocalSandboxProvider]:
-    async with running_egress(EgressServer(*state_paths(tmp_path))) as server:
+    async with running_egress(EgressServer(*state_paths(tmp_path), guard=MIRRORED)) as server:
         client = EgressClient(server.control_path)
         options = LocalOptions(disk_image_bytes=SMALL_IMAGE)
         async with LocalSandboxProvider(Settings(data_dir=tmp_path), client, options=options) as provider:

@@ -18,7 +18,7 @@ import anyio
 from corral._types import JSONObject, json_object
 from corral.catalog import Catalog
 from corral.config import Settings
-from corral.egress.process import open_egress
+from corral.egress.process import address_guard, open_egress
 from corral.egress.web_fetch import WebFetchTool
 from corral.egress.web_search import SearXNG, WebSearchTool
 from corral.errors import CorralError, NotFound
@@ -56,7 +56,7 @@ async def open_sandbox(stack: AsyncExitStack, settings: Settings) -> SandboxProv
 def server_tools(settings: Settings) -> list[ToolExecutor]:
     """The server-side tools (``corral.egress``: the harness never imports egress); ``web_search`` when a search
     backend is configured."""
-    tools: list[ToolExecutor] = [WebFetchTool()]
+    tools: list[ToolExecutor] = [WebFetchTool(address_guard(settings))]  # under the egress's address rule
     if settings.web_search_url:
         tools.append(WebSearchTool(SearXNG(settings.web_search_url)))
     return tools
@@ -67,8 +67,8 @@ async def open_workers(
 ) -> Runtime | None:
     if settings.workers <= 0:
         return None
+    executors = server_tools(settings)  # first: a bad CORRAL_EGRESS_ALLOW_PRIVATE stops the start (ConfigError)
     sandbox = await open_sandbox(stack, settings)
-    executors = server_tools(settings)
     return Runtime(sessions, settings, sandbox=sandbox, environments=environment_source(catalog), executors=executors)
 
 

@@ -1,18 +1,21 @@
-"""Egress channels: one per sandbox, each a unix socket whose connections are bridged into the proxy.
+"""Egress channels: one per sandbox, each a listening unix socket whose connections are bridged into the proxy.
+
+The socket itself belongs to corral's side (``EgressClient`` creates it and hands it over); the proxy serves it
+under the channel's ``Slots`` (a cap on connections open at once).
 
 Invariants: a bridge registers the local port of its connection to the proxy *before* relaying a byte, so the
 proxy's hooks can always tell which channel a connection belongs to; the registration is dropped when the
-connection ends; closing a channel stops its listener and cuts its open connections.
+connection ends; closing a channel stops serving its socket and cuts its open connections.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import cast
 
 import anyio
 
+from corral.egress.accept import Slots
 from corral.egress.policy import HostPolicy
 
 
@@ -21,7 +24,9 @@ class Channel:
     channel_id: str
     policy: HostPolicy
     session_id: str | None
-    socket_path: Path
+    slots: Slots
+    #: identity of the listening socket served (its inode in sockfs): a replayed ``open`` of it is an update
+    socket_inode: int
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 

@@ -1,30 +1,46 @@
-"""Egress policy: which hosts an environment may reach, and which addresses nobody may reach.
+"""Egress policy: which hosts an environment may reach, and how a request's destination is admitted.
 
 * ``HostPolicy`` is an environment's ``networking``: ``unrestricted`` allows every host; ``limited`` allows
   only ``allowed_hosts`` (exact names, or ``*.example.com`` for every subdomain but not the apex) plus, with
   ``allow_package_managers``, the package registries and code hosts of ``PACKAGE_MANAGER_HOSTS``.
-* ``AddressGuard`` is the general safety blocklist that applies under *every* policy, to the addresses a
-  host resolves to: loopback, private (RFC 1918, unique-local), link-local, carrier-grade NAT, cloud
-  metadata, multicast, reserved and unspecified ranges, IPv4 embedded in IPv6, and any address of this host.
+* ``admit`` is the one admission path, for the proxy and ``web_fetch`` alike: the name is normalised
+  (``names``), checked against the policy, resolved here, and **every** address it resolves to is checked
+  by the ``AddressGuard`` (``addresses``: only globally routable addresses off this host's networks, unless
+  the operator allowed them); the caller connects to the address returned, never to a second lookup.
 
-Invariants: names are compared after normalisation (lower case, no trailing dot, IDNA/punycode); a name
-that cannot be normalised is refused; DNS is resolved here, never by the sandbox, and the connection goes
-to an address that passed the guard (no second lookup, so no rebinding between check and use).
+Invariants: a name that cannot be normalised is refused; DNS is resolved here, never by the sandbox; one
+refused address refuses the name (no rebinding between check and use, no round-robin into a private range).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from corral._types import json_list
+from corral.egress import host_networks
+from corral.egress.addresses import AddressGuard, PrivateAllowance
+from corral.egress.host_networks import host_addresses
+from corral.egress.names import normalize_host
+
+__all__ = [
+    "PACKAGE_MANAGER_HOSTS",
+    "AddressGuard",
+    "HostPolicy",
+    "PrivateAllowance",
+    "Refused",
+    "admit",
+    "checked",
+    "host_addresses",
+    "normalize_host",
+    "resolve",
+]
 
 #: opened by ``allow_package_managers`` (architecture.md §4.3), plus Debian's apt mirrors (our sandboxes run Debian)
 _PACKAGE_MANAGER_HOSTS = """
@@ -42,54 +58,6 @@ _PACKAGE_MANAGER_HOSTS = """
     registry-1.docker.io auth.docker.io production.cloudflare.docker.com download.docker.com ghcr.io
 """
 PACKAGE_MANAGER_HOSTS = frozenset(_PACKAGE_MANAGER_HOSTS.split())
-
-_BLOCKED_NETWORKS = tuple(
-    ipaddress.ip_network(net)
-    for net in (
-        "0.0.0.0/8",  # "this network"
-        "10.0.0.0/8",
-        "100.64.0.0/10",  # carrier-grade NAT (also Alibaba's metadata 100.100.100.200)
-        "127.0.0.0/8",
-        "169.254.0.0/16",  # link-local, AWS/GCP/Azure metadata 169.254.169.254, ECS 169.254.170.2
-        "172.16.0.0/12",
-        "192.0.0.0/24",  # IETF protocol assignments (includes Oracle metadata 192.0.0.192)
-        "192.168.0.0/16",
-        "198.18.0.0/15",  # benchmarking
-        "224.0.0.0/4",  # multicast
-        "240.0.0.0/4",  # reserved, broadcast
-        "::/128",
-        "::1/128",
-        "fc00::/7",  # unique local (AWS metadata fd00:ec2::254)
-        "fe80::/10",
-        "ff00::/8",
-    )
-)
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-_LOCAL_TTL_SECONDS = 10.0
-_LOCAL_CACHE: dict[str, tuple[float, frozenset[Address]]] = {}
-
-
-def normalize_host(host: str) -> str | None:
-    """Lower-case, IDNA-encoded, without trailing dot; IP literals in canonical form; None if not a host."""
-    name = host.strip().rstrip(".").lower()
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    try:
-        return str(ipaddress.ip_address(name))
-    except ValueError:
-        pass
-    if not name or any(c in name for c in "@/\\:?#% \t\r\n") or len(name) > 253:
-        return None
-    try:
-        encoded = name.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
-    labels = encoded.split(".")
-    if any(not label or len(label) > 63 or label.startswith("-") or label.endswith("-") for label in labels):
-        return None
-    if labels[-1].isdigit() or labels[-1].startswith("0x"):
-        return None  # a numeric last label is an address in disguise ("0x7f.1", "127.000.000.001"), not a name
-    return encoded
 
 
 def _matches(host: str, pattern: str) -> bool:
@@ -130,62 +98,6 @@ def _pattern(entry: str) -> str | None:
     return None if normalized is None else ("*." if wildcard else "") + normalized
 
 
-def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address in ipaddress.ip_network("64:ff9b::/96") or address in ipaddress.ip_network("::/96"):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def host_addresses() -> frozenset[Address]:
-    """Every address assigned to this host (IPv4 from the kernel's routing table, IPv6 from ``if_inet6``)."""
-    found: set[Address] = set()
-    try:
-        lines = Path("/proc/net/fib_trie").read_text().splitlines()
-    except OSError:
-        lines = []
-    for previous, line in zip(lines, lines[1:], strict=False):
-        if line.strip().startswith("/32 host LOCAL"):
-            found.add(ipaddress.IPv4Address(previous.split("--")[-1].strip()))
-    try:
-        for line in Path("/proc/net/if_inet6").read_text().splitlines():
-            found.add(ipaddress.IPv6Address(int(line.split()[0], 16)))
-    except OSError:
-        pass
-    return frozenset(found)
-
-
-@dataclass(frozen=True)
-class AddressGuard:
-    """The safety blocklist. ``exempt`` exists for tests only (a loopback "upstream"); nothing in production
-    configuration reaches it."""
-
-    exempt: frozenset[tuple[str, int]] = field(default_factory=lambda: frozenset[tuple[str, int]]())
-
-    def blocked(self, address: str, port: int) -> str | None:
-        """Why ``address`` may not be connected to, or None."""
-        if (address, port) in self.exempt:
-            return None
-        parsed: Address = ipaddress.ip_address(address)
-        if any(parsed in network for network in _BLOCKED_NETWORKS):
-            return f"{address} is a private, loopback, link-local or reserved address"
-        if isinstance(parsed, ipaddress.IPv6Address) and (inner := _embedded_v4(parsed)) is not None:
-            return self.blocked(str(inner), port)
-        if parsed in self._local():
-            return f"{address} is an address of the corral host"
-        return None
-
-    def _local(self) -> frozenset[Address]:
-        now = time.monotonic()
-        cached = _LOCAL_CACHE.get("addresses")
-        if cached is None or now - cached[0] > _LOCAL_TTL_SECONDS:
-            cached = _LOCAL_CACHE["addresses"] = (now, host_addresses())
-        return cached[1]
-
-
 class Refused(Exception):
     """A connection the policy or the guard refuses; ``status`` is the HTTP answer (403 or 502)."""
 
@@ -220,13 +132,16 @@ async def admit(policy: HostPolicy, guard: AddressGuard, host: str, port: int) -
     if not policy.allows(name):
         raise Refused(f"{name} is not in this environment's allowed hosts")
     addresses = await resolve(name, port)
+    if host_networks.stale():  # re-read this host's networks off the event loop
+        await anyio.to_thread.run_sync(host_networks.current)
     return name, checked(guard, name, addresses, port)
 
 
 def checked(guard: AddressGuard, name: str, addresses: Iterable[str], port: int) -> str:
+    """The first of ``addresses`` if the guard admits every one of them; ``Refused`` otherwise."""
     chosen: str | None = None
     for address in addresses:
-        if reason := guard.blocked(address, port):
+        if reason := guard.blocked(address, port, None if _is_ip(name) else name):
             raise Refused(f"{name} is blocked: {reason}")
         chosen = chosen or address
     if chosen is None:

@@ -1,71 +1,86 @@
-"""The egress proxy as its own process: ``corral egress`` runs it, ``corral serve`` starts it.
+"""The egress as corral runs it: a supervised proxy process, and the client sandbox providers use.
 
 It runs apart from the API and the harness so that what it will hold later (credentials it injects) never
-lives in the process that runs the agent loop. ``open_egress`` starts ``corral egress`` as a child of the
-calling process and returns the ``EgressClient`` its sandbox provider uses; the client waits for the proxy
-to come up on first use, so starting the server is not delayed by it.
+lives in the process that runs the agent loop, and it runs as little as possible (``jail``, ``hardening``).
+``open_egress`` starts an ``EgressSupervisor`` for ``settings.data_dir`` in a task group on the caller's
+stack and returns the ``EgressClient`` its sandbox provider uses; requests wait for the proxy to be ready,
+so starting the server is not delayed by it. ``corral egress`` runs the same thing in the foreground.
 
-Invariants: the child dies with its parent (``PR_SET_PDEATHSIG``, checked against the expected parent pid);
-closing the stack stops it (SIGTERM, then SIGKILL).
+Invariants: closing the stack always completes (the supervisor stops its process within seconds, whatever
+the process does); the proxy's settings come from ``Settings`` and reach it on its command line.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import signal
-import subprocess
 import sys
-from contextlib import AsyncExitStack
-from pathlib import Path
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
-from anyio.abc import Process
 
 from corral.config import Settings
+from corral.egress import jail
+from corral.egress.addresses import AddressGuard, PrivateAllowance
 from corral.egress.client import EgressClient
-from corral.egress.server import EgressServer, running_egress, state_paths
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with(parent_pid: int) -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
-        raise SystemExit(0)
+from corral.egress.server import state_paths
+from corral.egress.supervisor import EgressSupervisor
+from corral.errors import ConfigError, ErrorCode, SandboxError
 
 
-async def run_egress(data_dir: Path, parent_pid: int | None = None) -> None:
-    """Serve until SIGTERM or SIGINT (``corral egress``)."""
-    if parent_pid is not None:
-        _die_with(parent_pid)
-    server = EgressServer(*state_paths(data_dir))
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with running_egress(server):
-            print(f"corral: egress proxy on {server.control_path}", file=sys.stderr, flush=True)
-            async for _ in signals:
-                break
+def address_guard(settings: Settings) -> AddressGuard:
+    """The address rule with the operator's ``CORRAL_EGRESS_ALLOW_PRIVATE``; ``ConfigError`` if it is not valid."""
+    try:
+        return AddressGuard(allowance=PrivateAllowance.parse(settings.egress_allow_private))
+    except ValueError as exc:
+        raise ConfigError(f"CORRAL_EGRESS_ALLOW_PRIVATE: {exc}") from None
 
 
-async def _stop(process: Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        with anyio.move_on_after(5, shield=True):
-            await process.wait()
-    if process.returncode is None:
-        process.kill()
-        with anyio.CancelScope(shield=True):
-            await process.wait()
+def _supervisor(settings: Settings) -> EgressSupervisor:
+    address_guard(settings)  # refuse a bad setting here, not in the proxy process
+    if settings.egress_max_connections < 1:
+        raise ConfigError("CORRAL_EGRESS_MAX_CONNECTIONS: a sandbox needs at least one connection")
+    if jail.privileged() and (missing := jail.missing_tools()):
+        raise SandboxError(
+            f"the egress proxy runs under its own uid through {' and '.join(missing)}, which is not installed",
+            code=ErrorCode.SANDBOX_PROVISION_FAILED,
+        )
+    socket_dir, confdir = state_paths(settings.data_dir)
+    return EgressSupervisor(
+        socket_dir,
+        confdir,
+        allow_private=settings.egress_allow_private,
+        max_connections=settings.egress_max_connections,
+    )
+
+
+@asynccontextmanager
+async def supervised_egress(settings: Settings) -> AsyncGenerator[tuple[EgressSupervisor, EgressClient]]:
+    """The supervised proxy and its client for the duration of the block."""
+    supervisor = _supervisor(settings)
+    client = EgressClient(supervisor.control_path, readiness=supervisor)
+    supervisor.on_ready = client.resync
+    async with anyio.create_task_group() as tasks:
+        await tasks.start(supervisor.run)
+        try:
+            yield supervisor, client
+        finally:
+            tasks.cancel_scope.cancel()
+            await client.aclose()
 
 
 async def open_egress(stack: AsyncExitStack, settings: Settings) -> EgressClient | None:
-    """Start ``corral egress`` for ``settings.data_dir`` (None when egress is disabled)."""
+    """Start the supervised egress for ``settings.data_dir`` on ``stack`` (None when egress is disabled)."""
     if not settings.egress_enabled:
         return None
-    argv = [sys.executable, "-m", "corral", "egress", "--data-dir", str(settings.data_dir.resolve())]
-    argv += ["--parent-pid", str(os.getpid())]
-    process = await anyio.open_process(argv, stdin=subprocess.DEVNULL, stdout=None, stderr=None)
-    stack.push_async_callback(_stop, process)
-    client = EgressClient(state_paths(settings.data_dir)[0] / "control.sock", connect_timeout=120.0)
-    stack.push_async_callback(client.aclose)
+    _, client = await stack.enter_async_context(supervised_egress(settings))
     return client
+
+
+async def run_egress(settings: Settings) -> None:
+    """``corral egress``: the supervised proxy in the foreground, until SIGTERM or SIGINT."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with supervised_egress(settings) as (supervisor, _):
+            print(f"corral: egress proxy on {supervisor.control_path}", file=sys.stderr, flush=True)
+            async for _ in signals:
+                break

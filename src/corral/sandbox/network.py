@@ -5,7 +5,8 @@ the gateway for a *channel*: a unix socket, one per sandbox, behind which the ga
 environment's ``networking`` policy on every connection. The socket is bind-mounted into the sandbox.
 
 Invariants: a channel belongs to exactly one sandbox (so the gateway knows which session a connection
-comes from); closing it refuses new connections; the gateway never hands a credential to the sandbox side.
+comes from); its socket stays the same for the channel's life, whatever happens to the proxy behind it;
+closing it refuses new connections at once; the gateway never hands a credential to the sandbox side.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from corral._types import JSONObject
 @dataclass(frozen=True)
 class EgressChannel:
     channel_id: str
-    #: host path of the channel's unix socket (owned by the gateway's user; the provider hands it on)
+    #: host path of the channel's unix socket (the gateway's, mode 0600; the provider hands it to the sandbox's uid)
     socket_path: str
 
 

@@ -1,0 +1,93 @@
+"""``python -m corral.egress``: the egress proxy process itself, as ``EgressSupervisor`` starts it (``jail``).
+
+It hardens itself first (``hardening``: not dumpable, its seccomp filter, never root), starts mitmproxy and
+prints ``standby``; once told ``go`` on stdin it serves the control socket it inherited (``--control-fd``) and
+prints ``ready`` (``proxy_process``). SIGTERM or SIGINT stop it at any point. Not a command for people:
+``corral egress`` runs the supervisor, which runs this.
+
+Invariant: nothing here reads the environment; all it knows is on its command line or comes over the control
+socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import anyio
+
+from corral.egress import hardening
+from corral.egress.addresses import AddressGuard, PrivateAllowance
+from corral.egress.server import EgressServer, running_egress
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m corral.egress", description=__doc__)
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--confdir", type=Path, required=True)
+    parser.add_argument("--max-connections", type=int, default=64)
+    parser.add_argument("--allow-private", action="append", default=[])
+    parser.add_argument("--parent-pid", type=int)
+    return parser
+
+
+def _die_with(parent_pid: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        raise SystemExit(0)
+
+
+async def _go() -> None:
+    """In standby until the supervisor says ``go`` (if it goes away instead, the signal that follows ends this)."""
+    print("standby", flush=True)
+    os.set_blocking(0, False)
+    heard = b""
+    while not heard.endswith(b"\n"):
+        await anyio.wait_readable(0)
+        try:
+            chunk = os.read(0, 64)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            await anyio.sleep_forever()
+        heard += chunk
+
+
+async def _until_signal(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+async def _serve(server: EgressServer) -> None:
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_until_signal, tasks.cancel_scope)
+        async with running_egress(server, hold=_go):
+            print("ready", flush=True)
+            await anyio.sleep_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    hardening.harden()  # before anything starts a thread
+    if args.parent_pid is not None:
+        _die_with(args.parent_pid)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="corral egress: %(message)s")
+    control = socket.socket(fileno=args.control_fd)
+    control.setblocking(False)
+    guard = AddressGuard(allowance=PrivateAllowance.parse(args.allow_private))
+    server = EgressServer(None, args.confdir, guard=guard, max_connections=args.max_connections, control_socket=control)
+    anyio.run(_serve, server)
+
+
+if __name__ == "__main__":
+    main()
