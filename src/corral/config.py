@@ -49,9 +49,10 @@ def split_model_id(model_id: str) -> tuple[str, str]:
     return "", model_id
 
 
-def setting(default: Any, env: str, doc: str) -> Any:
-    """Declare a setting: its default, the environment variable that sets it, what it means."""
-    return field(default=default, metadata={"env": env, "doc": doc})
+def setting(default: Any, env: str, doc: str, *, secret: bool = False) -> Any:
+    """Declare a setting: its default, the environment variable that sets it, what it means; a ``secret`` one is
+    left out of ``repr(settings)`` (tracebacks and logs may show the settings object)."""
+    return field(default=default, metadata={"env": env, "doc": doc}, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,14 @@ class Settings:
     )
     sandbox_idle_seconds: float = setting(600.0, "CORRAL_SANDBOX_IDLE_SECONDS", "idle sandboxes stop after this")
     egress_enabled: bool = setting(True, "CORRAL_EGRESS", "`0`: sandboxes get no network at all")
+    # vault
+    vault_key: str | None = setting(
+        None,
+        "CORRAL_VAULT_KEY",
+        "vault master keys, `ID:BASE64` (32 bytes) comma-separated, active first (default: `vault.key` in the data"
+        " dir, made on first start)",
+        secret=True,
+    )
     # server-side tools
     web_search_url: str | None = setting(
         None, "CORRAL_WEB_SEARCH_URL", "base URL of a SearXNG instance (JSON API enabled): turns `web_search` on"
