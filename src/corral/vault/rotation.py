@@ -47,7 +47,8 @@ def _current(active: str) -> Flow[int]:
     return int(row["n"]) if row is not None else 0
 
 
-def _swap(changes: list[tuple[str, Sealed, Sealed]]) -> Flow[int]:
+def swap(changes: list[tuple[str, Sealed, Sealed]]) -> Flow[int]:
+    """Replace each ``(id, old, new)`` row's wrapped key if it still holds ``old``; the number replaced."""
     done = 0
     for credential_id, old, new in changes:
         changed: int = yield exec_(
@@ -82,6 +83,6 @@ async def rotate(db: Database, keyring: Keyring) -> Rotation:
     after = ""
     while rows := await db.read(_stale, report.active_key_id, after, BATCH):
         after = str(rows[-1]["id"])
-        report.rewrapped += await db.write(_swap, _rewrapped(keyring, rows, report))
+        report.rewrapped += await db.write(swap, _rewrapped(keyring, rows, report))
     report.current = await db.read(_current, report.active_key_id)
     return report
