@@ -108,3 +108,19 @@ def test_the_rotate_key_command_moves_secrets_to_the_new_key(rotating: LiveServe
             result = fresh.beta.vaults.credentials.mcp_oauth_validate(credential.id, vault_id=vault.id)
         assert result.status == "valid" and old.key_id not in key_file.read_text()
         client.close()
+
+
+@pytest.mark.anyio
+async def test_a_process_without_the_key_says_which_keys_it_lacks(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = VaultStore(database, Keyring([MasterKey("shared", new_key_material())]))
+    vault = await store.create_vault(WORKSPACE, VaultCreate(display_name="v"))
+    await store.create_credential(WORKSPACE, vault.id, bearer(canary()))
+    assert await store.missing_keys() == []
+    await store.aclose()
+    alone = VaultStore(database, parse_keyring(new_entry(), "own key"))
+    assert await alone.missing_keys() == ["shared"]
+    assert "shared" in caplog.text and "CORRAL_VAULT_KEY" in caplog.text
+    assert await alone.access.credentials_for(WORKSPACE, [vault.id]) == []  # left out, logged, never raised
+    await alone.aclose()

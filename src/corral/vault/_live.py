@@ -64,3 +64,11 @@ def store_failure(credential_id: str, failure: JSONObject) -> Flow[None]:
     doc = {**json.loads(row["doc"]), "refresh_failure": failure}
     yield exec_("UPDATE vault_credentials SET doc = $2 WHERE id = $1", credential_id, _dumps(doc))
     return None
+
+
+def key_ids() -> Flow[list[str]]:
+    """The master key ids that wrap at least one stored secret."""
+    rows: list[Row] = yield all_rows(
+        "SELECT DISTINCT key_id FROM vault_credentials WHERE ciphertext IS NOT NULL ORDER BY key_id"
+    )
+    return [str(row["key_id"]) for row in rows]

@@ -131,7 +131,7 @@ async def refresh_grant(http: httpx.AsyncClient, refresh: JSONObject | None, sec
     form, headers = _request(refresh, secrets)
     try:
         response = await http.post(str(refresh["token_endpoint"]), data=form, headers=headers)
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.InvalidURL):
         return RefreshOutcome("connect_error")
     body = response.content
     grant = _granted(body) if response.is_success else None

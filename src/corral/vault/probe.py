@@ -93,7 +93,7 @@ async def probe(http: httpx.AsyncClient, url: str, token: str) -> ProbeResult:
         async with http.stream("POST", url, content=_initialize(), headers=headers) as response:
             body = await _read(response)
             session = response.headers.get("mcp-session-id")
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.InvalidURL):
         return ProbeResult("unreachable")
     await _close_session(http, url, {"authorization": headers["authorization"]}, session)
     if response.is_success and _answered(body):

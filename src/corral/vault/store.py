@@ -12,6 +12,7 @@ secrets reach the database only sealed (``corral.vault.crypto``) and leave it on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import httpx
@@ -21,7 +22,7 @@ from corral.db import Database
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.ids import is_id, new_id, now, rfc3339
 from corral.paging import Page
-from corral.vault import _credentials, _vaults
+from corral.vault import _credentials, _live, _vaults
 from corral.vault._paging import cursor_from
 from corral.vault.access import REFRESH_MARGIN_SECONDS, Access
 from corral.vault.credentials import resolve_create
@@ -32,6 +33,7 @@ from corral.vault.rotation import Rotation, rotate
 from corral.vault.validation import validate
 
 HTTP_TIMEOUT_SECONDS = 10.0
+log = logging.getLogger("corral.vault")
 
 
 def _stamp() -> str:
@@ -151,6 +153,18 @@ class VaultStore:
         return await validate(self.access, record, _credentials.unseal(self.keyring, record))
 
     # ------------------------------------------------------------------ operations
+
+    async def missing_keys(self) -> list[str]:
+        """Ids of master keys that wrap stored secrets but are not in this process's keyring (logged as an error:
+        such secrets cannot be used here, typically a process that generated a key of its own)."""
+        missing = [key_id for key_id in await self.db.read(_live.key_ids) if key_id not in self.keyring.keys]
+        if missing:
+            log.error(
+                "vault: stored secrets are wrapped by master keys %s, which this process lacks: every process"
+                " sharing the database must use the same CORRAL_VAULT_KEY",
+                ", ".join(missing),
+            )
+        return missing
 
     async def rotate_key(self) -> Rotation:
         """Re-wrap every data key under the active master key (``corral vault rotate-key``)."""
