@@ -22,6 +22,8 @@ from corral.errors import ConfigError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="corral: a self-hostable Managed Agents runtime.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 app.add_typer(keys_app, name="keys")
+vault_app = typer.Typer(no_args_is_help=True, help="Manage the vault's master keys.")
+app.add_typer(vault_app, name="vault")
 
 
 def load_settings() -> Settings:
@@ -135,6 +137,41 @@ def keys_create(
         raise typer.Exit(2) from None
     typer.echo(f"# workspace {workspace_id}", err=True)
     typer.echo(secret)
+
+
+@vault_app.command("generate-key")
+def vault_generate_key() -> None:
+    """Print a new master key entry (`ID:BASE64`) to put first in CORRAL_VAULT_KEY before `rotate-key`."""
+    from corral.vault import new_entry
+
+    typer.echo(new_entry())
+
+
+@vault_app.command("rotate-key")
+def vault_rotate_key() -> None:
+    """Re-wrap every credential's data key under the active (first) master key; idempotent, safe to interrupt.
+
+    Put the new key first in CORRAL_VAULT_KEY (or the data dir's vault.key), keeping the old one after it,
+    restart every process, run this, then remove the old key.
+    """
+    from corral.compose.bootstrap import rotate_vault_key
+
+    try:
+        report = anyio.run(rotate_vault_key, load_settings())
+    except ConfigError as exc:
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"corral: {report.rewrapped} data key(s) re-wrapped under {report.active_key_id};"
+        f" {report.current} secret(s) now under it"
+    )
+    if report.unreadable:
+        typer.echo(
+            f"corral: {len(report.unreadable)} secret(s) wrapped by a key not configured here were left as they"
+            f" are: {', '.join(report.unreadable)}",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -49,9 +49,10 @@ def split_model_id(model_id: str) -> tuple[str, str]:
     return "", model_id
 
 
-def setting(default: Any, env: str, doc: str) -> Any:
-    """Declare a setting: its default, the environment variable that sets it, what it means."""
-    return field(default=default, metadata={"env": env, "doc": doc})
+def setting(default: Any, env: str, doc: str, *, secret: bool = False) -> Any:
+    """Declare a setting: its default, the environment variable that sets it, what it means; a ``secret`` one is
+    left out of ``repr(settings)`` (tracebacks and logs may show the settings object)."""
+    return field(default=default, metadata={"env": env, "doc": doc}, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,14 @@ class Settings:
     )
     egress_max_connections: int = setting(
         64, "CORRAL_EGRESS_MAX_CONNECTIONS", "connections one sandbox may hold open through the egress at once"
+    )
+    # vault
+    vault_key: str | None = setting(
+        None,
+        "CORRAL_VAULT_KEY",
+        "vault master keys, `ID:BASE64` (32 bytes) comma-separated, active first (default: `vault.key` in the data"
+        " dir, made on first start)",
+        secret=True,
     )
     # server-side tools
     web_search_url: str | None = setting(

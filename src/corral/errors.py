@@ -79,6 +79,10 @@ class ErrorCode(StrEnum):
     BUDGET_CREATE_ONLY = "budget_create_only"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFIG_INVALID = "config_invalid"
+    VAULT_ARCHIVED = "vault_archived"
+    CREDENTIAL_ARCHIVED = "credential_archived"
+    DUPLICATE_CREDENTIAL = "duplicate_credential"
+    CREDENTIAL_LIMIT = "credential_limit"
 
 
 class CorralError(Exception):

@@ -51,6 +51,7 @@ AGENT: dict[str, Any] = {
     "execution_identity": {"type": "aws_role", "role_arn": "arn:aws:iam::1:role/r"},
     "metadata": {"k": "v"},
 }
+CREDENTIAL_NET = {"type": "limited", "allowed_hosts": ["api.example.com"]}
 CLOUD: dict[str, Any] = {
     "type": "cloud",
     "networking": {"type": "limited", "allowed_hosts": ["a.example.com"], "allow_package_managers": True},
@@ -154,8 +155,43 @@ async def stream_until_deleted(app: FastAPI, http: httpx.AsyncClient, session_id
     return response
 
 
+async def vault_successes(http: httpx.AsyncClient) -> str:
+    """Every vault and credential operation, succeeding; returns a live vault for a session to attach."""
+    vault = (await http.post("/v1/vaults", json={"display_name": "v", "metadata": {"a": "1"}})).json()
+    spare = (await http.post("/v1/vaults", json={"display_name": "spare"})).json()
+    base = f"/v1/vaults/{vault['id']}"
+    await http.get(base)
+    await http.post(base, json={"display_name": "w", "metadata": {"a": None}})
+    await http.get("/v1/vaults", params={"limit": 1})
+    refresh = {"client_id": "c", "refresh_token": "r", "token_endpoint": "http://127.0.0.1:9/t"}
+    for auth in (
+        {"type": "static_bearer", "mcp_server_url": "https://a.example.com/mcp", "token": "t"},
+        {"type": "environment_variable", "secret_name": "K", "secret_value": "s", "networking": CREDENTIAL_NET},
+    ):
+        await http.post(f"{base}/credentials", json={"auth": auth, "display_name": "d", "metadata": {"k": "v"}})
+    oauth = {
+        "type": "mcp_oauth",
+        "mcp_server_url": "http://127.0.0.1:9/mcp",  # the discard port: the probe finds nothing there
+        "access_token": "a",
+        "expires_at": "2099-01-01T00:00:00Z",
+        "refresh": {**refresh, "token_endpoint_auth": {"type": "client_secret_post", "client_secret": "s"}},
+    }
+    credential = (await http.post(f"{base}/credentials", json={"auth": oauth})).json()
+    path = f"{base}/credentials/{credential['id']}"
+    await http.get(path)
+    await http.post(path, json={"auth": {"type": "mcp_oauth", "refresh": {"scope": ""}}, "display_name": None})
+    await http.get(f"{base}/credentials", params={"limit": 1, "include_archived": "true"})
+    await http.post(f"{path}/mcp_oauth_validate")
+    await http.post(f"{path}/archive")
+    await http.delete(path)
+    await http.post(f"/v1/vaults/{spare['id']}/archive")
+    await http.delete(f"/v1/vaults/{spare['id']}")
+    return vault["id"]
+
+
 async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Response]:
     """Call every operation so that it succeeds; returns the responses not seen by the client's hook."""
+    vault_id = await vault_successes(http)
     env = (await http.post("/v1/environments", json={"name": "e", "config": CLOUD, "metadata": {"a": "1"}})).json()
     spare = (await http.post("/v1/environments", json={"name": "spare", "config": {"type": "self_hosted"}})).json()
     await http.get(f"/v1/environments/{env['id']}")
@@ -174,7 +210,11 @@ async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Respons
             "/v1/sessions", json={"agent": ref, "environment_id": env["id"], "title": "t", "initial_events": [message]}
         )
     ).json()
-    other = (await http.post("/v1/sessions", json={"agent": agent["id"], "environment_id": env["id"]})).json()
+    other = (
+        await http.post(
+            "/v1/sessions", json={"agent": agent["id"], "environment_id": env["id"], "vault_ids": [vault_id]}
+        )
+    ).json()
     await http.post(f"/v1/sessions/{other['id']}", json={"title": "u", "agent": {"tools": []}})
     await http.get(f"/v1/sessions/{other['id']}")
     await http.get("/v1/sessions", params={"limit": 1})
@@ -204,6 +244,12 @@ async def refusals(http: httpx.AsyncClient) -> None:
     await http.post("/v1/agents", json={"name": "n", "model": "claude-m", "system": "x" * LIMIT})
     await http.get("/v1/sessions/sesn_nothing/events/stream")
     await http.get("/v1/sessions/sesn_nothing/events/stream", params={"event_deltas[]": "agent.tool_use"})
+    vault = (await http.post("/v1/vaults", json={"display_name": "refusals"})).json()
+    bearer = {"type": "static_bearer", "mcp_server_url": "https://b.example.com/mcp", "token": "t"}
+    for _ in range(2):  # the second is a 409: one credential per MCP server URL
+        await http.post(f"/v1/vaults/{vault['id']}/credentials", json={"auth": bearer})
+    await http.post(f"/v1/vaults/{vault['id']}/credentials", json={"auth": {**bearer, "token": 1}})
+    await http.get("/v1/vaults/vlt_nothing/credentials")
 
 
 def problems(spec: dict[str, Any], schema: Operations, responses: list[httpx.Response]) -> list[str]:

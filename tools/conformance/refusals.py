@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from tools.conformance.transport import Exchange
@@ -64,6 +65,27 @@ def _sends_event(event_type: str) -> Callable[[Exchange], bool]:
     return matches
 
 
+def _names_body_field(exchange: Exchange, name: str) -> bool:
+    """A 400 whose validation details name a body field ``name`` (at any depth)."""
+    details = cast(dict[str, Any], (exchange.error or {}).get("details") or {})
+    errors = cast(list[dict[str, Any]], details.get("errors") or [])
+    return _invalid(exchange) and any(
+        entry.get("loc", [None])[0] == "body" and entry.get("loc", [None])[-1] == name for entry in errors
+    )
+
+
+def _expiry_past(exchange: Exchange) -> bool:
+    auth = _field(exchange, "auth")
+    expires = cast(dict[str, Any], auth).get("expires_at") if isinstance(auth, dict) else None
+    if not isinstance(expires, str):
+        return False
+    try:
+        moment = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) < datetime.now(UTC)
+
+
 def _placeholder(name: str, value: str, why: str) -> Refusal:
     query_is = _query_is(name, value)
     return Refusal(f"`{name}={value}`", why, lambda e: query_is(e) and _names_param(e, name))
@@ -88,9 +110,14 @@ REFUSALS: list[Refusal] = [
     _unsupported("agent `multiagent`", _sends("multiagent"), _README),
     _unsupported("session `resources`", _sends("resources"), _README),
     _unsupported(
-        "session `vault_ids`",
-        _sends("vault_ids"),
-        _README + '; on update the hosted API rejects it too ("Not yet supported")',
+        "session `vault_ids` on update",
+        lambda e: _sends("vault_ids")(e) and e.path != "/v1/sessions",
+        'vaults attach at creation only: the hosted API rejects `vault_ids` on update ("Not yet supported")',
+    ),
+    Refusal(
+        "credential `expires_at` in the past",
+        "an access token's `expires_at` \"must be in the future\" (the SDK's credential params docstrings)",
+        lambda e: _expiry_past(e) and _names_body_field(e, "expires_at"),
     ),
     _unsupported("session `budget`", _sends("budget"), _README + " (`model_not_budgetable`: no list prices)"),
     _unsupported("`user.define_outcome` events", _sends_event("user.define_outcome"), _README),

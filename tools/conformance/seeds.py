@@ -75,11 +75,40 @@ def new_session(objects: Objects) -> str:
     return objects.post("/v1/sessions", {"agent": new_agent(objects), "environment_id": new_environment(objects)})
 
 
+def new_vault(objects: Objects) -> str:
+    return objects.post("/v1/vaults", {"display_name": unique("conformance-vault")})
+
+
+# An mcp_oauth credential whose refresh authenticates with a client secret: the tests' updates send that variant.
+# Its MCP server and token endpoint are the loopback discard port, so mcp_oauth_validate probes nothing at all.
+CREDENTIAL_AUTH: dict[str, Any] = {
+    "type": "mcp_oauth",
+    "mcp_server_url": "http://127.0.0.1:9/mcp",
+    "access_token": "conformance-access-token",
+    "expires_at": "2099-01-01T00:00:00Z",
+    "refresh": {
+        "client_id": "conformance",
+        "refresh_token": "conformance-refresh-token",
+        "token_endpoint": "http://127.0.0.1:9/token",
+        "token_endpoint_auth": {"type": "client_secret_basic", "client_secret": "conformance-client-secret"},
+    },
+}
+
+
+def new_credential(objects: Objects) -> str:
+    """A credential in the test's own vault (the one its path names), or in a vault of its own."""
+    vault = next((placeholder for placeholder in sorted(objects.wanted) if placeholder.kind == "vault"), None)
+    vault_id = objects.real(vault) if vault is not None else None
+    return objects.post(f"/v1/vaults/{vault_id or new_vault(objects)}/credentials", {"auth": CREDENTIAL_AUTH})
+
+
 FACTORIES: dict[str, Callable[[Objects], str]] = {
     "workspace": lambda objects: objects.workspace_id,
     "agent": new_agent,
     "environment": new_environment,
     "session": new_session,
+    "vault": new_vault,
+    "credential": new_credential,
 }
 
 

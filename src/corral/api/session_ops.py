@@ -4,8 +4,9 @@ Invariants:
 
 * A session's ``agent`` is a snapshot of one agent version (plus session-local overrides); later agent
   updates never change it.
-* Everything a request asks for that this server cannot honour (resources, vaults, budgets) is refused with
-  a clear 400 before anything is written; the environment must exist and not be archived.
+* Everything a request asks for that this server cannot honour (resources, budgets) is refused with a clear
+  400 before anything is written; the environment must exist and not be archived; each of ``vault_ids`` must
+  name a vault of the session's workspace (404) that is not archived (400). Vaults attach at creation only.
 * Client events become ``NewEvent`` s; those the agent takes up later (messages, interrupts, confirmations,
   system messages) are *queued* (``processed_at`` null until the harness stamps them); tool results are
   processed on receipt.
@@ -41,8 +42,6 @@ def _refuse_unsupported(body: SessionCreate) -> None:
             "session resources (files, repositories, memory stores) are not supported by this server yet",
             code=ErrorCode.NOT_SUPPORTED,
         )
-    if body.vault_ids:
-        raise InvalidRequest("vaults are not supported by this server yet", code=ErrorCode.NOT_SUPPORTED)
     if body.budget is not None:
         raise InvalidRequest(
             "model_not_budgetable: this server has no list prices, so sessions cannot carry a budget",
@@ -59,12 +58,13 @@ async def create_session(
     if environment.archived_at is not None:
         raise InvalidRequest(f"environment {environment.id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
     snapshot = await services.catalog.session_agent(workspace_id, body.agent)
+    vault_ids = await services.vaults.check_attachable(workspace_id, body.vault_ids or [])
     doc: JSONObject = {
         "title": body.title,
         "metadata": dict(body.metadata or {}),
         "agent": snapshot,
         "resources": [],
-        "vault_ids": [],
+        "vault_ids": vault_ids,
         "budget": None,
         "deployment_id": None,
         "outcome_evaluations": [],

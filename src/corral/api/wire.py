@@ -17,7 +17,9 @@ from anthropic.types.beta import (
     BetaLimitedNetwork,
     BetaManagedAgentsAgent,
     BetaManagedAgentsDeletedSession,
+    BetaManagedAgentsDeletedVault,
     BetaManagedAgentsSession,
+    BetaManagedAgentsVault,
     BetaPackages,
     BetaSelfHostedConfig,
     BetaUnrestrictedNetwork,
@@ -27,6 +29,11 @@ from anthropic.types.beta.sessions import (
     BetaManagedAgentsSessionEvent,
     BetaManagedAgentsStreamSessionEvents,
 )
+from anthropic.types.beta.vaults import (
+    BetaManagedAgentsCredential,
+    BetaManagedAgentsCredentialValidation,
+    BetaManagedAgentsDeletedCredential,
+)
 from pydantic import BaseModel, Field
 
 from corral.catalog.params.environments import CorralSandboxParams
@@ -35,15 +42,22 @@ __all__ = [
     "AgentPage",
     "BetaEnvironmentDeleteResponse",
     "BetaManagedAgentsAgent",
+    "BetaManagedAgentsCredential",
+    "BetaManagedAgentsCredentialValidation",
+    "BetaManagedAgentsDeletedCredential",
     "BetaManagedAgentsDeletedSession",
+    "BetaManagedAgentsDeletedVault",
     "BetaManagedAgentsSendSessionEvents",
     "BetaManagedAgentsSession",
+    "BetaManagedAgentsVault",
+    "CredentialPage",
     "Environment",
     "EnvironmentPage",
     "ErrorBody",
     "EventPage",
     "SessionPage",
     "StreamFrame",
+    "VaultPage",
 ]
 
 
@@ -95,6 +109,16 @@ class SessionPage(BaseModel):
     data: list[BetaManagedAgentsSession]
     next_page: str | None
     prev_page: str | None
+
+
+class VaultPage(BaseModel):
+    data: list[BetaManagedAgentsVault]
+    next_page: str | None
+
+
+class CredentialPage(BaseModel):
+    data: list[BetaManagedAgentsCredential]
+    next_page: str | None
 
 
 class EventPage(BaseModel):

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio.to_thread
+
 from corral.catalog import Catalog, CatalogLimits
 from corral.config import Settings
 from corral.db import Database
 from corral.db.engines import open_database
 from corral.errors import ConfigError
+from corral.vault import Keyring, Rotation, VaultStore, load_keyring
 
 
 def open_db(settings: Settings) -> Database:
@@ -26,6 +29,27 @@ def make_catalog(db: Database, settings: Settings) -> Catalog:
         web_search=bool(settings.web_search_url),
     )
     return Catalog(db, limits=limits, admin_key=settings.api_key)
+
+
+async def open_keyring(settings: Settings) -> Keyring:
+    """The vault's master keys (``CORRAL_VAULT_KEY``, else the data dir's key file, made on first start)."""
+    return await anyio.to_thread.run_sync(load_keyring, settings.vault_key, settings.data_dir)
+
+
+async def rotate_vault_key(settings: Settings) -> Rotation:
+    """``corral vault rotate-key``: re-wrap every data key under the active master key, in an existing database."""
+    existing_sqlite(settings)
+    keyring = await open_keyring(settings)
+    db = open_db(settings)
+    await db.open()
+    try:
+        vaults = VaultStore(db, keyring)
+        try:
+            return await vaults.rotate_key()
+        finally:
+            await vaults.aclose()
+    finally:
+        await db.close()
 
 
 async def first_start_key(settings: Settings) -> str | None:

@@ -1,8 +1,9 @@
 """The composition root: the one place that picks concrete parts and wires them together.
 
 ``open_services(settings)`` opens, in order, the database (migrating it), the session store, the catalog
-(ensuring the default workspace), then the background task group; closing runs in reverse. The API lifespan
-holds it for the life of the server; ``corral`` CLI commands and ``corral bench`` may hold it too.
+(ensuring the default workspace), the vault store (loading or, on a first start, making its master key), then
+the background task group; closing runs in reverse. The API lifespan holds it for the life of the server;
+``corral`` CLI commands and ``corral bench`` may hold it too.
 
 Adding a component (harness workers, the sandbox provider, the egress proxy …): give ``Services`` a field,
 open it in ``open_services`` after what it depends on, register its cleanup on ``stack``, and start its
@@ -20,12 +21,13 @@ import anyio
 from anyio.abc import TaskGroup
 
 from corral.catalog import Catalog
-from corral.compose.bootstrap import make_catalog, open_db
+from corral.compose.bootstrap import make_catalog, open_db, open_keyring
 from corral.compose.workers import keep_pools_warm, open_workers
 from corral.config import Settings
 from corral.db import Database
 from corral.harness import Runtime
 from corral.session import SessionStore
+from corral.vault import VaultStore
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Services:
     db: Database
     sessions: SessionStore
     catalog: Catalog
+    vaults: VaultStore
     tasks: TaskGroup
     streams: StreamStats = field(default_factory=StreamStats)
     runtime: Runtime | None = None  # harness workers (corral.compose.workers); None in an API-only process
@@ -56,6 +59,9 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         stack.push_async_callback(sessions.aclose)
         catalog = make_catalog(db, settings)
         await catalog.ensure_default_workspace()
+        vaults = VaultStore(db, await open_keyring(settings))
+        stack.push_async_callback(vaults.aclose)
+        await vaults.missing_keys()  # logged: a process with a key of its own cannot use the others' secrets
         runtime = await open_workers(stack, settings, sessions, catalog)  # harness workers: corral.compose.workers
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
@@ -63,4 +69,6 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
             await tasks.start(runtime.run)
             if runtime.sandbox is not None:
                 tasks.start_soon(keep_pools_warm, catalog, runtime.sandbox)
-        yield Services(settings=settings, db=db, sessions=sessions, catalog=catalog, tasks=tasks, runtime=runtime)
+        yield Services(
+            settings=settings, db=db, sessions=sessions, catalog=catalog, vaults=vaults, tasks=tasks, runtime=runtime
+        )
