@@ -34,7 +34,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     engine: str = request.param
     tmp = tmp_path_factory.mktemp(f"vault-{engine}")
     db_url = anyio.run(database_url, engine, tmp)
-    with live_server(db_url, data_dir=tmp / "data", env={"CORRAL_WORKERS": "0"}) as running:
+    # the test OAuth and MCP servers run on loopback, which the egress rule refuses unless the operator allows it
+    env = {"CORRAL_WORKERS": "0", "CORRAL_EGRESS_ALLOW_PRIVATE": "127.0.0.1"}
+    with live_server(db_url, data_dir=tmp / "data", env=env) as running:
         yield running
 
 

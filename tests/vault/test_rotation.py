@@ -73,7 +73,8 @@ async def test_rotation_rewraps_every_data_key_and_can_be_resumed(database: Data
 def rotating(tmp_path: Path) -> Iterator[LiveServer]:
     """One engine is enough here: the rotation's flows run on both in the test above; this is the command."""
     db_url = anyio.run(database_url, "sqlite", tmp_path)
-    with live_server(db_url, data_dir=tmp_path / "data", env={"CORRAL_WORKERS": "0"}) as running:
+    env = {"CORRAL_WORKERS": "0", "CORRAL_EGRESS_ALLOW_PRIVATE": "127.0.0.1"}  # the test's MCP server: loopback
+    with live_server(db_url, data_dir=tmp_path / "data", env=env) as running:
         yield running
 
 

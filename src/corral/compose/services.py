@@ -25,6 +25,8 @@ from corral.compose.bootstrap import make_catalog, open_db, open_keyring
 from corral.compose.workers import keep_pools_warm, open_workers
 from corral.config import Settings
 from corral.db import Database
+from corral.egress.guarded import guarded_client
+from corral.egress.process import address_guard
 from corral.harness import Runtime
 from corral.session import SessionStore
 from corral.vault import VaultStore
@@ -59,7 +61,9 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         stack.push_async_callback(sessions.aclose)
         catalog = make_catalog(db, settings)
         await catalog.ensure_default_workspace()
-        vaults = VaultStore(db, await open_keyring(settings))
+        # the vault's own requests (token refresh, validation probes) go where a user said: under the egress's rule
+        http = await stack.enter_async_context(guarded_client(address_guard(settings)))
+        vaults = VaultStore(db, await open_keyring(settings), http=http)
         stack.push_async_callback(vaults.aclose)
         await vaults.missing_keys()  # logged: a process with a key of its own cannot use the others' secrets
         runtime = await open_workers(stack, settings, sessions, catalog)  # harness workers: corral.compose.workers
