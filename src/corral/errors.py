@@ -28,7 +28,10 @@ surfaces:
     │   ├── ModelRateLimited              retryable
     │   └── ModelRequestFailed            retryable or not, see ``retryable``
     └── ToolError                         a tool call failed (→ tool_result with is_error)
-        └── SandboxError                  the sandbox died or could not be provisioned
+        ├── SandboxError                  the sandbox died or could not be provisioned
+        └── McpServerError                an MCP server failed a call (→ session.error too, with its name)
+            ├── McpConnectionFailed       mcp_connection_failed_error: unreachable, or not answering as MCP
+            └── McpAuthenticationFailed   mcp_authentication_failed_error: no credential, or refused (401/403)
 
 Invariant: ``code`` values are stable strings; clients and tests may match on them, never on ``message``.
 """
@@ -83,6 +86,8 @@ class ErrorCode(StrEnum):
     CREDENTIAL_ARCHIVED = "credential_archived"
     DUPLICATE_CREDENTIAL = "duplicate_credential"
     CREDENTIAL_LIMIT = "credential_limit"
+    MCP_CONNECTION_FAILED = "mcp_connection_failed"
+    MCP_AUTHENTICATION_FAILED = "mcp_authentication_failed"
 
 
 class CorralError(Exception):
@@ -230,6 +235,29 @@ class SandboxError(ToolError):
     """The sandbox died mid-call or could not be provisioned. The next call gets a fresh sandbox."""
 
     default_code = ErrorCode.SANDBOX_DIED
+
+
+class McpServerError(ToolError):
+    """An MCP server the agent declares failed: the call gets an error result and the session a ``session.error``
+    naming the server (``mcp_server_name``); the session goes on. ``message`` never holds a credential."""
+
+    session_error_type: ClassVar[str] = "mcp_connection_failed_error"
+    default_code = ErrorCode.MCP_CONNECTION_FAILED
+
+    def __init__(self, message: str, *, server_name: str):
+        super().__init__(message, details={"mcp_server_name": server_name})
+        self.server_name = server_name
+
+
+class McpConnectionFailed(McpServerError):
+    """The server could not be reached, or did not answer as an MCP server."""
+
+
+class McpAuthenticationFailed(McpServerError):
+    """The session has no credential for the server's URL, or the server refused the one it has (401/403)."""
+
+    session_error_type = "mcp_authentication_failed_error"
+    default_code = ErrorCode.MCP_AUTHENTICATION_FAILED
 
 
 class ConfigError(CorralError):

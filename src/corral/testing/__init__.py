@@ -4,9 +4,11 @@
 answer ``POST /v1/messages`` (Anthropic) and ``POST /v1/chat/completions`` (OpenAI-compatible) from a
 ``Script``: scripted replies chosen deterministically from each request, injectable failures, a seeded
 latency model, and a record of every request. ``ScriptedSearchServer`` answers like a SearXNG instance's JSON
-API (the web_search backend). Never imported by production code.
+API (the web_search backend). ``ScriptedMcpServer`` is a real MCP server over streamable HTTP (the official ``mcp``
+SDK) that wants a bearer token and records its calls. Never imported by production code.
 """
 
+from corral.testing.mcp import McpCall, ScriptedMcpServer
 from corral.testing.process import ScriptedModelProcess
 from corral.testing.script import (
     Fault,
@@ -27,12 +29,14 @@ from corral.testing.server import RecordedRequest, ScriptedModelServer
 __all__ = [
     "Fault",
     "Latency",
+    "McpCall",
     "RecordedRequest",
     "Reply",
     "ReplyJSON",
     "Rule",
     "Script",
     "ScriptJSON",
+    "ScriptedMcpServer",
     "ScriptedModelProcess",
     "ScriptedModelServer",
     "ScriptedSearchServer",

@@ -1,0 +1,13 @@
+"""MCP toolsets: the client side of the Model Context Protocol, run beside the harness, never in a sandbox.
+
+``McpTools`` lists and calls the tools of the MCP servers an agent declares, with the token the session's
+vaults hold for each server's URL (``McpCredentials``), exactly once per call (``McpJournal``, in the database).
+The composition root builds it and hands it to the harness.
+"""
+
+from corral.egress.mcp.content import McpToolDefinition
+from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, StaticBearers, redact
+from corral.egress.mcp.journal import McpJournal
+from corral.egress.mcp.tools import McpTools
+
+__all__ = ["NO_CREDENTIALS", "McpCredentials", "McpJournal", "McpToolDefinition", "McpTools", "StaticBearers", "redact"]

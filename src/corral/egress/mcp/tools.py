@@ -1,0 +1,173 @@
+"""``McpTools``: the MCP toolsets of agents, run beside the harness and never from a sandbox (api.md §11.3, §19.1).
+
+The composition root hands it to the harness (which never imports ``egress``) as its source of MCP tools: the
+harness lists a server's tools for a turn and calls one by name, passing the session's scope (id, workspace,
+vault ids); this class finds the token (``McpCredentials``, by the server's URL), talks to the server
+(``connection``), journals each call (``journal``) and redacts what comes back (``credentials.redact``).
+
+Invariants:
+
+* A call runs at most once per ``tool_use_id``, whichever worker asks (``McpJournal``).
+* A server failure raises ``McpAuthenticationFailed`` (no credential, or 401/403 even after one refresh) or
+  ``McpConnectionFailed``; a recorded failure raises the same again when its call is asked for again. A tool's own
+  error (``isError``, or a JSON-RPC error to ``tools/call``) is an error result, not a failure of the server.
+* No token appears in anything this class returns, raises or records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import mcp.types as types
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from corral._types import JSONObject
+from corral.db import Database
+from corral.egress.mcp.connection import Refused, ServerRef, exchange
+from corral.egress.mcp.content import McpToolDefinition, definition, result_content
+from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, redact, redact_json
+from corral.egress.mcp.journal import Failure, McpJournal, Outcome
+from corral.errors import McpAuthenticationFailed, McpConnectionFailed, McpServerError
+from corral.sandbox.base import ToolResult
+
+T = TypeVar("T")
+MAX_PAGES = 100
+FAILURES: dict[str, type[McpServerError]] = {
+    McpAuthenticationFailed.session_error_type: McpAuthenticationFailed,
+    McpConnectionFailed.session_error_type: McpConnectionFailed,
+}
+
+
+class SessionScope(Protocol):
+    """Whose call it is: what the harness passes (never a credential)."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def vault_ids(self) -> Sequence[str]: ...
+
+
+class McpCall(Protocol):
+    """What this class reads from the harness's ``ToolCall``."""
+
+    @property
+    def tool_use_id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def input(self) -> JSONObject: ...
+
+
+@dataclass
+class _Tokens:
+    """The tokens one exchange used: every one of them is swept from what it returns."""
+
+    used: list[str] = field(default_factory=lambda: list[str]())
+
+    def add(self, token: str | None) -> str | None:
+        if token:
+            self.used.append(token)
+        return token
+
+
+class McpTools:
+    def __init__(self, db: Database, credentials: McpCredentials = NO_CREDENTIALS, *, timeout: float = 300.0):
+        self.credentials = credentials
+        self.timeout = timeout
+        self.journal = McpJournal(db)
+
+    async def list_tools(self, scope: SessionScope, server: ServerRef) -> list[McpToolDefinition]:
+        tokens = _Tokens()
+        try:
+            tools = await self._authorized(scope, server, tokens, _list_all)
+        except McpServerError as exc:
+            raise _swept(exc, tokens.used) from None
+        return [_redacted(definition(tool), tokens.used) for tool in tools]
+
+    async def call_tool(self, scope: SessionScope, server: ServerRef, call: McpCall) -> ToolResult:
+        async def run() -> Outcome:
+            return await self._call(scope, server, call)
+
+        outcome = await self.journal.run_once(scope.session_id, call.tool_use_id, server.name, call.name, run)
+        if outcome.failure is not None:
+            raise FAILURES.get(outcome.failure.type, McpConnectionFailed)(
+                outcome.failure.message, server_name=server.name
+            )
+        return outcome.result
+
+    async def _call(self, scope: SessionScope, server: ServerRef, call: McpCall) -> Outcome:
+        tokens = _Tokens()
+
+        async def work(client: Client) -> ToolResult:
+            try:
+                result = await client.call_tool(call.name, dict(call.input))
+            except MCPError as exc:  # the server refused the call itself (unknown tool, invalid input …)
+                return ToolResult.error(f"{call.name}: {exc.message}")
+            return ToolResult(result_content(result), result.is_error)
+
+        try:
+            result = await self._authorized(scope, server, tokens, work)
+        except McpServerError as exc:
+            swept = _swept(exc, tokens.used)
+            failure = Failure(swept.session_error_type, swept.message)
+            return Outcome(ToolResult.error(f"{call.name}: {swept.message}"), failure)
+        return Outcome(ToolResult(redact_json(result.content, tokens.used), result.is_error))
+
+    async def _authorized(
+        self, scope: SessionScope, server: ServerRef, tokens: _Tokens, work: Callable[[Client], Awaitable[T]]
+    ) -> T:
+        """``work`` with the session's token for ``server``; once more with a fresh token if the first is refused."""
+        vaults = list(scope.vault_ids)
+        token = tokens.add(await self.credentials.bearer_for(scope.workspace_id, vaults, server.url))
+        try:
+            return await exchange(server, token, work, self.timeout)
+        except Refused as refused:
+            fresh = None
+            if token is not None:
+                fresh = tokens.add(await self.credentials.refused(scope.workspace_id, vaults, server.url, token))
+            if fresh is None or fresh == token:
+                raise _refusal(server, token, refused) from None
+        try:
+            return await exchange(server, fresh, work, self.timeout)
+        except Refused as refused:
+            raise _refusal(server, fresh, refused) from None
+
+
+async def _list_all(client: Client) -> list[types.Tool]:
+    found: list[types.Tool] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await client.list_tools(cursor=cursor)
+        found.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return found
+
+
+def _redacted(tool: McpToolDefinition, secrets: Sequence[str]) -> McpToolDefinition:
+    return McpToolDefinition(
+        redact(tool.name, secrets), redact(tool.description, secrets), redact_json(tool.input_schema, secrets)
+    )
+
+
+def _refusal(server: ServerRef, token: str | None, refused: Refused) -> McpAuthenticationFailed:
+    where = f"the MCP server {server.name!r} at {server.url}"
+    if token is None:
+        message = f"{where} requires a credential ({refused}), and no vault of this session holds one for its URL"
+    else:
+        message = f"{where} refused the credential of this session's vault for its URL ({refused})"
+    return McpAuthenticationFailed(message, server_name=server.name)
+
+
+def _swept(exc: McpServerError, secrets: Sequence[str]) -> McpServerError:
+    return type(exc)(redact(exc.message, secrets), server_name=exc.server_name)
