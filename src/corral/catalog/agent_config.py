@@ -207,17 +207,6 @@ def _session_model(snapshot: Mapping[str, Any], model: ModelParam | None, limits
     return resolved
 
 
-def runnable(snapshot: JSONObject) -> JSONObject:
-    """``snapshot`` if a session can run it here; what corral cannot run yet is refused, never dropped: a session
-    whose agent declares MCP servers would otherwise run with their tools silently missing."""
-    if snapshot.get("mcp_servers"):
-        raise InvalidRequest(
-            "this agent declares MCP servers, which this server cannot run yet: a session would lack their tools",
-            code=ErrorCode.NOT_SUPPORTED,
-        )
-    return snapshot
-
-
 def replace_tooling(snapshot: Mapping[str, Any], changes: SessionAgentUpdate, limits: CatalogLimits) -> JSONObject:
     """A session's agent snapshot with the ``tools``/``mcp_servers`` of ``changes`` (``POST /v1/sessions/{id}``),
     and its ``model`` (a corral extension: the session's next turn runs on that model, on any provider)."""

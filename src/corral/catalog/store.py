@@ -15,7 +15,7 @@ from typing import Any
 from corral._types import JSONObject
 from corral.catalog import agents, environments, keys
 from corral.catalog._paging import cursor_from
-from corral.catalog.agent_config import apply_overrides, replace_tooling, resolve_create, runnable
+from corral.catalog.agent_config import apply_overrides, replace_tooling, resolve_create
 from corral.catalog.limits import CatalogLimits
 from corral.catalog.params import (
     AgentCreate,
@@ -129,11 +129,11 @@ class Catalog:
         snapshot = record.snapshot()
         if isinstance(ref, AgentWithOverrides):
             snapshot = apply_overrides(snapshot, ref, self.limits)
-        return runnable(snapshot)
+        return snapshot
 
     def replace_session_tools(self, snapshot: Mapping[str, Any], changes: SessionAgentUpdate) -> JSONObject:
         """A session's agent snapshot with ``tools``/``mcp_servers`` replaced (``POST /v1/sessions/{id}``)."""
-        return runnable(replace_tooling(snapshot, changes, self.limits))
+        return replace_tooling(snapshot, changes, self.limits)
 
     # ------------------------------------------------------------------ environments
 

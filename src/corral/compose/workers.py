@@ -2,7 +2,8 @@
 
 ``open_workers`` returns None when ``Settings.workers`` is 0 (an API-only process). Otherwise it opens the
 sandbox provider named by ``Settings.sandbox_provider`` on ``stack`` (so it closes after the workers stop)
-and builds a ``Runtime`` reading environment configs from the catalog. The caller starts ``runtime.run`` in
+and builds a ``Runtime`` reading environment configs from the catalog, with the server-side tools and the MCP
+client (whose credentials ``mcp_credentials`` names). The caller starts ``runtime.run`` in
 its task group, and ``keep_pools_warm`` beside it when there is a sandbox provider. A provider that cannot
 start on this machine (not root, no bubblewrap …) is logged and the workers run without sandboxes: sandbox
 tool calls then come back as error results the model can read.
@@ -18,6 +19,7 @@ import anyio
 from corral._types import JSONObject, json_object
 from corral.catalog import Catalog
 from corral.config import Settings
+from corral.egress.mcp import NO_CREDENTIALS, McpCredentials, McpTools
 from corral.egress.process import address_guard, open_egress
 from corral.egress.web_fetch import WebFetchTool
 from corral.egress.web_search import SearXNG, WebSearchTool
@@ -62,6 +64,18 @@ def server_tools(settings: Settings) -> list[ToolExecutor]:
     return tools
 
 
+def mcp_credentials(settings: Settings) -> McpCredentials:
+    """Where the tokens of MCP servers come from: the session's vaults, by server URL (api.md §11.3). Until
+    ``corral.vault`` is wired here, nowhere: MCP servers that need no token work, and the others fail with
+    ``mcp_authentication_failed_error`` (the session goes on)."""
+    return NO_CREDENTIALS
+
+
+def mcp_tools(sessions: SessionStore, credentials: McpCredentials) -> McpTools:
+    """The MCP client (``corral.egress.mcp``), run beside the harness: the harness never holds a credential."""
+    return McpTools(sessions.db, credentials)
+
+
 async def open_workers(
     stack: AsyncExitStack, settings: Settings, sessions: SessionStore, catalog: Catalog
 ) -> Runtime | None:
@@ -69,7 +83,14 @@ async def open_workers(
         return None
     executors = server_tools(settings)  # first: a bad CORRAL_EGRESS_ALLOW_PRIVATE stops the start (ConfigError)
     sandbox = await open_sandbox(stack, settings)
-    return Runtime(sessions, settings, sandbox=sandbox, environments=environment_source(catalog), executors=executors)
+    return Runtime(
+        sessions,
+        settings,
+        sandbox=sandbox,
+        environments=environment_source(catalog),
+        executors=executors,
+        mcp=mcp_tools(sessions, mcp_credentials(settings)),
+    )
 
 
 POOL_SWEEP_SECONDS = 30.0

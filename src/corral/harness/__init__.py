@@ -7,7 +7,7 @@ server-side executors through ``ToolRouter``.
 """
 
 from corral.harness.harness import Harness, Hook, TurnLimits
-from corral.harness.router import ToolCall, ToolExecutor, ToolRouter
+from corral.harness.router import McpServer, SessionScope, ToolCall, ToolExecutor, ToolRouter, ToolSource
 from corral.harness.runtime import Runtime
 from corral.harness.wake import wake
 from corral.harness.worker import WorkerPool
@@ -15,10 +15,13 @@ from corral.harness.worker import WorkerPool
 __all__ = [
     "Harness",
     "Hook",
+    "McpServer",
     "Runtime",
+    "SessionScope",
     "ToolCall",
     "ToolExecutor",
     "ToolRouter",
+    "ToolSource",
     "TurnLimits",
     "WorkerPool",
     "wake",

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from corral.harness.mcp_names import model_tool_name
 from corral.harness.models.content import Block, Message, Role, Text, Thinking, ToolOutput, ToolUse, blocks_from_wire
 from corral.session import Event
 from corral.vocab.events import RESULT_KEYS, TOOL_USE_TYPES, answered_call
@@ -62,7 +63,10 @@ def assistant_block(event: Event) -> list[Block]:
         if not text and redacted is None:
             return []
         return [Thinking(text, data.get("signature"), redacted, str(data.get("origin") or ""))]
-    return [ToolUse(event.id, str(data.get("name")), dict(data.get("input") or {}))]
+    name = str(data.get("name"))
+    if event.type == "agent.mcp_tool_use":  # the model knows it by its MCP name (``harness.mcp``)
+        name = model_tool_name(str(data.get("mcp_server_name")), name)
+    return [ToolUse(event.id, name, dict(data.get("input") or {}))]
 
 
 @dataclass

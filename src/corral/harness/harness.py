@@ -1,4 +1,4 @@
-"""``Harness``: what every wake of a worker shares (store, model clients, hands, executors, limits, hook, and
+"""``Harness``: what every wake of a worker shares (store, model clients, hands, executors, MCP, limits, hook, and
 the judge of ``auto`` permission policies).
 
 The harness is stateless with respect to sessions: nothing here is keyed by a session except the sandbox
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from corral.config import Settings
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.policy import Judge, RuleJudge
-from corral.harness.router import ToolExecutor
+from corral.harness.router import ToolExecutor, ToolSource
 from corral.sandbox.hands import HandsPool
 from corral.session import SessionStore
 
@@ -70,6 +70,8 @@ class Harness:
     executors: tuple[ToolExecutor, ...] = ()
     hook: Hook | None = None
     judge: Judge = field(default_factory=RuleJudge)
+    #: the MCP toolsets of agents (``corral.egress.mcp``, wired by the composition root); None: none here
+    mcp: ToolSource | None = None
 
     async def reached(self, point: str, session_id: str) -> None:
         if self.hook is not None:

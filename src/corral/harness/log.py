@@ -50,6 +50,7 @@ _HARNESS_OUTPUT: frozenset[EventType] = frozenset(
         "agent.message",
         "agent.thinking",
         "agent.tool_result",
+        "agent.mcp_tool_result",
         "agent.thread_context_compacted",
         "span.model_request_start",
         "span.model_request_end",
@@ -70,6 +71,8 @@ class Call:
     permission: Permission | None
     #: ``client``: a built-in call of a ``self_hosted`` environment, run by the customer's worker
     executor: Literal["client"] | None = None
+    #: the MCP server an ``agent.mcp_tool_use`` calls
+    mcp_server_name: str | None = None
     confirmation: Literal["allow", "deny"] | None = None
     deny_message: str | None = None
     resolved: bool = False
@@ -175,7 +178,8 @@ class TurnState:
         use = cast(ToolUseData, data)
         kind = cast(ToolUseEventType, event.type)
         permission, executor = use.get("evaluated_permission"), use.get("executor")
-        self.calls[event.id] = Call(event.id, kind, use["name"], dict(use["input"]), permission, executor)
+        call = Call(event.id, kind, use["name"], dict(use["input"]), permission, executor, use.get("mcp_server_name"))
+        self.calls[event.id] = call
         self.span_calls += 1
 
     def on_result(self, event: Event, data: JSONObject) -> None:

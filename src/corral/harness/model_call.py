@@ -4,7 +4,8 @@ Wire order (api.md §6.5): ``span.model_request_start`` → previews (live only)
 ``agent.message`` / tool-use events → ``span.model_request_end`` (``model_usage``, and the model's
 ``stop_reason`` as an extra field). The response and its closing span are appended in one write, so a crash
 mid-stream leaves only the open span, which the next worker closes (``is_error: true``) before asking again.
-Failures follow ``failures`` (retry with backoff, or give up); compaction is ``summarise``.
+Failures follow ``failures`` (retry with backoff, or give up); compaction is ``summarise``. The tools offered are
+the turn's (``Turn``): built-in, custom, and the MCP tools the turn listed (``harness.mcp``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from corral.harness.context import build_messages
 from corral.harness.decide import RUNNING
 from corral.harness.failures import give_up, model_failed, named
 from corral.harness.harness import Harness
+from corral.harness.mcp import McpListing
 from corral.harness.models.base import ModelRequest, ToolSpec
 from corral.harness.models.registry import ResolvedModel
 from corral.harness.policy import JudgeContext
@@ -45,8 +47,13 @@ class ModelCall:
     tools: list[ToolSpec]
     #: built-in tools the client's own worker runs (``self_hosted`` environments)
     client_runs: frozenset[str]
+    #: the turn's MCP tools (``tools`` holds their definitions), to classify the model's calls to them
+    mcp: McpListing | None = None
+    #: events to write with the request's first append (``session.error`` for MCP servers that could not be listed)
+    notices: tuple[NewEvent, ...] = ()
 
     async def run(self, prelude: tuple[NewEvent, ...]) -> None:
+        prelude = (*prelude, *self.notices)
         try:
             resolved = self.harness.models.resolve(self.agent.model_id)
         except ModelError as err:
@@ -94,7 +101,9 @@ class ModelCall:
             await model_failed(self.writer, self.harness.limits, start.id, error)
             return
         judging = Judging(self.harness.judge, JudgeContext(self.writer.session_id, self.writer.events))
-        events = await response_events(collector.response(), self.agent, self.client_runs, judging=judging)
+        events = await response_events(
+            collector.response(), self.agent, self.client_runs, judging=judging, mcp=self.mcp
+        )
         finished = collector.finished
         await self.writer.emit([*events, emits.span_end(start.id, finished.usage, stop=finished.stop_reason)])
         await self.harness.reached("response_recorded", self.writer.session_id)
@@ -102,7 +111,9 @@ class ModelCall:
     async def _cut_short(self, collector: Collector) -> None:
         """The response was cut short (an interrupt): record what its previews showed, so every preview a
         client saw ends with its event; the interrupt's handling then closes the span."""
-        shown = await response_events(collector.previewed(), self.agent, self.client_runs, keep_empty=True)
+        shown = await response_events(
+            collector.previewed(), self.agent, self.client_runs, keep_empty=True, mcp=self.mcp
+        )
         await self.writer.emit(shown)
 
     async def _stream(self, resolved: ResolvedModel, request: ModelRequest, collector: Collector) -> None:

@@ -4,11 +4,11 @@ Invariants:
 
 * Events come in content order: ``agent.thinking`` / ``agent.message`` / tool-use events; each text block is
   one ``agent.message`` whose id is the one its live previews announced.
-* Every tool call is classified by ``AgentConfig.classify`` here, once, before it is written: the log records
-  the verdict (``evaluated_permission``), and no later step re-decides it. Under ``auto`` the verdict is the
-  judge's (``Judging``), recorded as ``evaluation: {type: "auto", evaluated_permission: {…}}``; a response cut
-  short by an interrupt is recorded without asking the judge (``ask``, ``indeterminate``: no judgement), since
-  none of its calls will run.
+* Every tool call is classified by ``AgentConfig.classify`` here (a call to an MCP tool of the turn's listing by
+  ``harness.mcp``), once, before it is written: the log records the verdict (``evaluated_permission``), and no
+  later step re-decides it. Under ``auto`` the verdict is the judge's (``Judging``), recorded as ``evaluation:
+  {type: "auto", evaluated_permission: {…}}``; a response cut short by an interrupt is recorded without asking
+  the judge (``ask``, ``indeterminate``: no judgement), since none of its calls will run.
 * ``client_runs``: built-in tools the client's own worker runs (``self_hosted`` environments); their permitted
   calls carry ``executor: "client"`` and wait for a ``user.tool_result``.
 """
@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from corral._types import JSONObject
 from corral.harness.agent import AgentConfig, Classified
+from corral.harness.mcp import McpListing, mcp_tool_use
 from corral.harness.models.content import Block, Text, Thinking, ToolUse
-from corral.harness.policy import Judge, JudgeContext, Verdict, judged
+from corral.harness.policy import Judge, JudgeContext, JudgedCall, Verdict, judged
 from corral.session import NewEvent
 
 
@@ -40,6 +42,7 @@ async def response_events(
     *,
     judging: Judging | None = None,
     keep_empty: bool = False,
+    mcp: McpListing | None = None,
 ) -> list[NewEvent]:
     """The response's blocks (with their preview ids) as events, without the closing span. An empty text block
     is dropped, unless ``keep_empty`` (a cut-short response whose preview started before any text arrived)."""
@@ -53,7 +56,8 @@ async def response_events(
             case Thinking():
                 out.append(NewEvent("agent.thinking", _thinking(block), id=event_id))
             case ToolUse():
-                out.append(await tool_use(block, agent, client_runs, judging))
+                judge = partial(_judge_call, judging)
+                out.append(await mcp_tool_use(block, mcp, judge) or await tool_use(block, agent, client_runs, judging))
             case _:
                 continue  # tool results and media never come from a model's answer
     return out
@@ -76,9 +80,13 @@ async def tool_use(
 
 
 async def _judge(block: ToolUse, agent: AgentConfig, judging: Judging | None) -> Verdict:
+    return await _judge_call(judging, agent.judged_call(block.name, block.input))
+
+
+async def _judge_call(judging: Judging | None, call: JudgedCall) -> Verdict:
     if judging is None:
         return Verdict.ask("not_judged")
-    return await judged(judging.judge, agent.judged_call(block.name, block.input), judging.context)
+    return await judged(judging.judge, call, judging.context)
 
 
 def _thinking(block: Thinking) -> JSONObject:

@@ -1,10 +1,10 @@
 """``Runtime``: the brain side of a process, built by a composition root (``corral serve``, ``corral worker``).
 
 The composition root passes in what the harness may not pick itself: the ``SessionStore`` (on the engine
-it chose), the sandbox provider, how to read an environment's config (``EnvironmentSource``) and the
-server-side tool executors (``web_fetch`` …), and may pass the judge of ``auto`` permission policies (default:
-the written ``RuleJudge``). ``Runtime.running()`` starts the worker pools and stops them
-cleanly: on the way out every session being driven is released, still runnable, for another worker.
+it chose), the sandbox provider, how to read an environment's config (``EnvironmentSource``), the
+server-side tool executors (``web_fetch`` …) and the source of MCP tools (``mcp``), and may pass the judge of
+``auto`` permission policies (default: the written ``RuleJudge``). ``Runtime.running()`` starts the worker pools
+and stops them cleanly: on the way out every session being driven is released, still runnable, for another worker.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from corral.config import Settings
 from corral.harness.harness import Harness, Hook, TurnLimits
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.policy import Judge, RuleJudge
-from corral.harness.router import ToolExecutor
+from corral.harness.router import ToolExecutor, ToolSource
 from corral.harness.worker import WorkerPool
 from corral.sandbox import SandboxProvider
 from corral.sandbox.hands import HandsPool
@@ -36,6 +36,7 @@ class Runtime:
         sandbox: SandboxProvider | None = None,
         environments: EnvironmentSource = no_environments,
         executors: Sequence[ToolExecutor] = (),
+        mcp: ToolSource | None = None,
         hook: Hook | None = None,
         judge: Judge | None = None,
         pools: int | None = None,
@@ -46,7 +47,7 @@ class Runtime:
         hands = HandsPool(sandbox, configs, mode=settings.sandbox_mode, idle_seconds=settings.sandbox_idle_seconds)
         models = ModelRegistry(settings.providers)
         limits = TurnLimits.from_settings(settings)
-        self.harness = Harness(store, models, hands, limits, tuple(executors), hook, judge or RuleJudge())
+        self.harness = Harness(store, models, hands, limits, tuple(executors), hook, judge or RuleJudge(), mcp)
         count = settings.workers if pools is None else pools
         self.pools = [
             WorkerPool(self.harness, concurrency=settings.worker_concurrency, poll_interval=poll_interval)

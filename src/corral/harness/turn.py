@@ -3,10 +3,11 @@
 Steps and what they write:
 
 * ``CallModel`` (``model_call``): ``span.model_request_start`` … ``span.model_request_end``.
-* ``Execute``: each allowed call through the ``ToolRouter``, one ``agent.tool_result`` per call, in order.
-* ``Refuse``: an error ``agent.tool_result`` for calls denied by policy or by ``user.tool_confirmation``: the
-  ``deny_message`` of a confirmation; ``Permission to use {tool_name} has been denied.`` for an ``auto`` denial
-  (the documented text); "not enabled" for a tool the agent does not have.
+* ``Execute``: each allowed call through the ``ToolRouter``, one ``agent.tool_result`` per call (an MCP call:
+  ``agent.mcp_tool_result``, after a ``session.error`` naming the server if the server failed), in order.
+* ``Refuse``: an error ``agent.tool_result`` (``agent.mcp_tool_result``) for calls denied by policy or by
+  ``user.tool_confirmation``: the ``deny_message`` of a confirmation; ``Permission to use {tool_name} has been
+  denied.`` for an ``auto`` denial (the documented text); "not enabled" for a tool the agent does not have.
 * ``Block``: idle ``requires_action`` with the ids still awaited from the client.
 * ``EndTurn`` / ``ToolLimit``: idle ``end_turn`` (or ``refusal``) / ``tool_use_limit_reached_error`` and
   idle ``retries_exhausted``.
@@ -14,6 +15,9 @@ Steps and what they write:
   turn asks the model again.
 * ``HandleInterrupt``: close what is open (the span; an error result for each allowed call without one),
   idle ``end_turn``.
+
+MCP tools: the servers the agent declares are listed once per turn, when the turn first asks the model
+(``harness.mcp``); the listing is kept until the turn ends, and its calls go to the server they name.
 
 Steering: a ``user.message`` that arrives during a turn is queued and taken up at the next model request
 (it is in the next context; a turn whose model answered without tools asks again instead of idling).
@@ -29,7 +33,7 @@ from typing import assert_never
 
 import anyio
 
-from corral._types import json_object
+from corral._types import json_list, json_object
 from corral.harness import emits
 from corral.harness.agent import AgentConfig
 from corral.harness.decide import (
@@ -47,8 +51,9 @@ from corral.harness.decide import (
 )
 from corral.harness.harness import Harness
 from corral.harness.log import Call, SessionLog
+from corral.harness.mcp import McpListing, McpToolset, failure_event, list_mcp, mcp_toolsets, result_event, server_of
 from corral.harness.model_call import ModelCall
-from corral.harness.router import ToolCall, ToolRouter
+from corral.harness.router import SessionScope, ToolCall, ToolRouter
 from corral.harness.writer import Writer
 from corral.sandbox import ToolResult
 from corral.sandbox.hands import Hands
@@ -66,8 +71,11 @@ class Turn:
         self.writer = Writer(harness.store, fence, log)
         self.record = record
         self.hands = hands
-        self.router = ToolRouter(hands, harness.executors)
+        self.router = ToolRouter(hands, harness.executors, harness.mcp)
+        self.mcp_toolsets: list[McpToolset] = []
         self.agent = self._configure(record)
+        #: the MCP tools of the current turn (listed when the turn first asks the model; None between turns)
+        self._mcp: McpListing | None = None
         self._latest = log.last_seq
         self._scope: anyio.CancelScope | None = None
 
@@ -92,6 +100,8 @@ class Turn:
             step = decide(state, resuming=resuming, max_tool_rounds=self.harness.limits.max_tool_rounds)
             if isinstance(step, Done):
                 return
+            if not state.turn_open:
+                self._mcp = None  # the next turn lists the MCP servers again (their tools, credentials may change)
             if not state.turn_open and self.writer.log.last_seq > self.record.last_seq:
                 self.agent = self._configure(await self.harness.store.get_session(self.writer.session_id))
             await self._perform(step)
@@ -101,7 +111,15 @@ class Turn:
         self.record = record
         if self.hands is not None:
             self.hands.bind(record.workspace_id, record.environment_id)
-        return AgentConfig.from_snapshot(record.doc.get("agent") or {})
+        snapshot = json_object(record.doc.get("agent")) or {}
+        self.mcp_toolsets = mcp_toolsets(snapshot)
+        return AgentConfig.from_snapshot(snapshot)
+
+    @property
+    def scope(self) -> SessionScope:
+        """The session as MCP servers' credentials are found for it (the harness never holds one)."""
+        vault_ids = json_list(self.record.doc.get("vault_ids")) or []
+        return SessionScope(self.record.id, self.record.workspace_id, tuple(map(str, vault_ids)))
 
     async def _perform(self, step: Step) -> None:
         if self.hands is not None:
@@ -144,7 +162,13 @@ class Turn:
         config = await environments.config(self.record.workspace_id, self.record.environment_id)
         client_runs = frozenset(SANDBOX_TOOLS) if self_hosted(config) else frozenset[str]()
         tools = self.agent.specs(self.router.available | client_runs)
-        return ModelCall(self.harness, self.writer, self.agent, self.hands, tools, client_runs)
+        notices: tuple[NewEvent, ...] = ()
+        if self._mcp is None:
+            reserved = {tool.name for tool in tools} | set(self.agent.custom)
+            self._mcp = await list_mcp(self.harness.mcp, self.scope, self.mcp_toolsets, reserved)
+            notices = tuple(self._mcp.notices)
+        tools += self._mcp.specs()
+        return ModelCall(self.harness, self.writer, self.agent, self.hands, tools, client_runs, self._mcp, notices)
 
     async def _execute(self, step: Execute) -> None:
         sid = self.writer.session_id
@@ -152,10 +176,21 @@ class Turn:
             await self.writer.emit(list(step.prelude))
         for call in step.calls:
             await self.harness.reached("tool_started", sid)
-            request = ToolCall(sid, call.event_id, call.name, call.input, self.agent.tool_config(call.name))
-            result = await self.router.run(request)
-            await self.writer.emit([*self._sandbox_failures(), emits.tool_result(call.event_id, result)])
+            if call.type == "agent.mcp_tool_use":
+                await self.writer.emit(await self._run_mcp(call))
+            else:
+                request = ToolCall(sid, call.event_id, call.name, call.input, self.agent.tool_config(call.name))
+                result = await self.router.run(request)
+                await self.writer.emit([*self._sandbox_failures(), emits.tool_result(call.event_id, result)])
             await self.harness.reached("tool_recorded", sid)
+
+    async def _run_mcp(self, call: Call) -> list[NewEvent]:
+        """An MCP call's result; a server failure is also a ``session.error`` naming the server (the turn goes on)."""
+        server = server_of(self.mcp_toolsets, call.mcp_server_name)
+        request = ToolCall(self.writer.session_id, call.event_id, call.name, call.input, {})
+        outcome = await self.router.run_mcp(self.scope, server, request)
+        failure = [failure_event(outcome.failure)] if outcome.failure is not None else []
+        return [*failure, result_event(call, outcome.result)]
 
     def _sandbox_failures(self) -> list[NewEvent]:
         """A sandbox that could not be provisioned (its packages did not install, say) is reported on the session
@@ -172,7 +207,7 @@ class Turn:
     async def _refuse(self, step: Refuse) -> None:
         events: list[NewEvent] = list(step.prelude)
         for call in step.calls:
-            events.append(emits.tool_result(call.event_id, ToolResult.error(self._refusal(call))))
+            events.append(result_event(call, ToolResult.error(self._refusal(call))))
         await self.writer.emit(events)
         await self.writer.stamp_settled(interrupts=False)
 
@@ -205,7 +240,7 @@ class Turn:
             events.append(emits.span_end(state.open_span.id, is_error=True))
         for call in state.open_calls():
             if call.runnable:
-                events.append(emits.tool_result(call.event_id, ToolResult.error(f"{call.name}: {INTERRUPTED}")))
+                events.append(result_event(call, ToolResult.error(f"{call.name}: {INTERRUPTED}")))
         stop = state.idle_stop
         blocked = stop is not None and stop["type"] == "requires_action" and state.status == "idle"
         if state.turn_open or blocked:

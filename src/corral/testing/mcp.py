@@ -12,7 +12,7 @@ often:
 
 Invariants: a request without ``Authorization: Bearer <token>`` is answered 401 and reaches no tool (``refused``
 counts them); ``calls`` holds every ``tools/call`` that passed the check, in arrival order, before the tool runs;
-``listings`` counts ``tools/list`` requests. Never imported by production code.
+``listings`` counts the ``tools/list`` requests clients sent. Never imported by production code.
 """
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ TOOLS = (
 )
 
 
+def _input_schema(name: str) -> dict[str, Any] | None:
+    """What the SDK's HTTP layer checks a call against (without it, the SDK asks ``tools/list`` itself)."""
+    return next((tool.input_schema for tool in TOOLS if tool.name == name), None)
+
+
 @dataclass(frozen=True)
 class McpCall:
     """A ``tools/call`` that reached the server."""
@@ -88,7 +93,9 @@ class ScriptedMcpServer:
         self._ready = threading.Event()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        lowlevel = Server(name, on_list_tools=self._list_tools, on_call_tool=self._call_tool)
+        lowlevel = Server(
+            name, on_list_tools=self._list_tools, on_call_tool=self._call_tool, get_tool_input_schema=_input_schema
+        )
         self._app = lowlevel.streamable_http_app(stateless_http=True, json_response=True, host=host)
 
     @property

@@ -162,6 +162,8 @@ class ToolUseData(TypedDict):
     evaluation: NotRequired[dict[str, object]]
     #: ``client``: a built-in call of a ``self_hosted`` environment, run by the customer's worker
     executor: NotRequired[Literal["client"]]
+    #: ``agent.mcp_tool_use``: the MCP server whose tool ``name`` is
+    mcp_server_name: NotRequired[str]
 
 
 class RetryStatusData(TypedDict):
