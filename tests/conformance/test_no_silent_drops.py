@@ -15,14 +15,21 @@ MCP: dict[str, Any] = {
 }
 
 
-def test_a_session_never_runs_without_the_mcp_tools_its_agent_declares(client: anthropic.Anthropic) -> None:
-    agent = new_agent(client, **MCP)  # an agent may declare them (its definition is stored as sent)
+def test_a_session_keeps_the_mcp_tools_its_agent_declares(client: anthropic.Anthropic) -> None:
+    """Sessions of agents with MCP servers run with their tools (tests/mcp runs them): nothing is dropped on the way."""
+    agent = new_agent(client, **MCP)
     environment = new_environment(client)
-    with pytest.raises(anthropic.BadRequestError, match="declares MCP servers"):
-        client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
+    session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
+    assert [(server.name, server.url) for server in session.agent.mcp_servers] == [
+        ("gh", "https://mcp.example.com/mcp")
+    ]
+    toolset = session.agent.tools[0]
+    assert toolset.type == "mcp_toolset" and toolset.mcp_server_name == "gh"
+    assert toolset.default_config.permission_policy.type == "always_ask"  # MCP tools never run unapproved
     plain = client.beta.sessions.create(agent=new_agent(client).id, environment_id=environment.id)
-    with pytest.raises(anthropic.BadRequestError, match="declares MCP servers"):
-        client.beta.sessions.update(plain.id, agent=MCP)  # type: ignore[arg-type]
+    changes: Any = MCP
+    updated = client.beta.sessions.update(plain.id, agent=changes)
+    assert [server.name for server in updated.agent.mcp_servers] == ["gh"]
 
 
 def test_web_search_without_a_backend_is_off_and_asking_for_it_is_refused(client: anthropic.Anthropic) -> None:
