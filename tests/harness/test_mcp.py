@@ -10,7 +10,8 @@ that refuses the credential or cannot be reached is a ``session.error`` naming i
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -19,13 +20,14 @@ from corral._types import JSONObject
 from corral.catalog.limits import CatalogLimits
 from corral.catalog.params.tools import MCP_SERVERS, TOOLS
 from corral.catalog.tools import resolve_mcp_servers, resolve_tools
+from corral.config import Settings
 from corral.egress.mcp import McpTools, StaticBearers
+from corral.harness import Runtime, ToolSource
 from corral.session import Event, NewEvent, SessionStore
 from corral.testing import ScriptedMcpServer, ScriptedModelServer, reply, text, tool_use
 from tests.harness.helpers import (
     create_session,
     eventually,
-    running,
     send,
     settings_for,
     types,
@@ -71,6 +73,14 @@ def offered(request_body: JSONObject) -> list[str]:
 
 def of_type(events: list[Event], kind: str) -> list[Event]:
     return [event for event in events if event.type == kind]
+
+
+@asynccontextmanager
+async def running(store: SessionStore, settings: Settings, *, mcp: ToolSource) -> AsyncGenerator[Runtime]:
+    """A ``Runtime`` on ``store`` whose MCP toolsets go through ``mcp``."""
+    runtime = Runtime(store, settings, mcp=mcp, poll_interval=0.2)
+    async with runtime.running():
+        yield runtime
 
 
 def client(store: SessionStore, *servers: ScriptedMcpServer, token: str = TOKEN) -> McpTools:
