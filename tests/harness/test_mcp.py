@@ -23,6 +23,7 @@ from corral.catalog.tools import resolve_mcp_servers, resolve_tools
 from corral.config import Settings
 from corral.egress.mcp import McpTools, StaticBearers
 from corral.harness import Runtime, ToolSource
+from corral.harness.policy import Judge, JudgeContext, JudgedCall, Verdict
 from corral.session import Event, NewEvent, SessionStore
 from corral.testing import ScriptedMcpServer, ScriptedModelServer, reply, text, tool_use
 from tests.harness.helpers import (
@@ -76,9 +77,11 @@ def of_type(events: list[Event], kind: str) -> list[Event]:
 
 
 @asynccontextmanager
-async def running(store: SessionStore, settings: Settings, *, mcp: ToolSource) -> AsyncGenerator[Runtime]:
+async def running(
+    store: SessionStore, settings: Settings, *, mcp: ToolSource, judge: Judge | None = None
+) -> AsyncGenerator[Runtime]:
     """A ``Runtime`` on ``store`` whose MCP toolsets go through ``mcp``."""
-    runtime = Runtime(store, settings, mcp=mcp, poll_interval=0.2)
+    runtime = Runtime(store, settings, mcp=mcp, judge=judge, poll_interval=0.2)
     async with runtime.running():
         yield runtime
 
@@ -296,3 +299,42 @@ async def test_an_interrupt_stops_a_running_mcp_call(store: SessionStore) -> Non
     result = of_type(events, "agent.mcp_tool_result")[0].data()
     assert result["is_error"] is True and "interrupted" in result["content"][0]["text"]
     assert events[-1].data()["stop_reason"] == {"type": "end_turn"}
+
+
+class EchoOnly:
+    """A judge that lets MCP ``echo`` calls run and denies every other call (and records what it saw)."""
+
+    def __init__(self) -> None:
+        self.seen: list[JudgedCall] = []
+
+    async def judge(self, call: JudgedCall, context: JudgeContext) -> Verdict:
+        self.seen.append(call)
+        return Verdict.allow("echo") if call.name == "echo" else Verdict.deny("not echo")
+
+
+async def test_auto_asks_the_sessions_judge_about_mcp_calls(store: SessionStore) -> None:
+    first = reply(
+        tool_use("mcp__tracker__echo", {"text": "ok"}), tool_use("mcp__tracker__create_issue", {"title": "x"})
+    )
+    script = {"replies": [first, reply(text("Echoed; the issue was refused."))]}
+    judge = EchoOnly()
+    async with ScriptedMcpServer(TOKEN) as mcp, ScriptedModelServer(script) as model:
+        async with running(store, settings_for(model.url), mcp=client(store, mcp), judge=judge):
+            session_id = await create_session(store, mcp_agent({"tracker": mcp.url}, toolset("tracker", "auto")))
+            await send(store, session_id, user_message("Echo and file"))
+            events = await wait_idle(store, session_id)
+    assert [(call.name, call.kind, dict(call.input)) for call in judge.seen] == [
+        ("echo", "mcp", {"text": "ok"}),
+        ("create_issue", "mcp", {"title": "x"}),
+    ]
+    uses = of_type(events, "agent.mcp_tool_use")
+    assert [use.data()["evaluation"] for use in uses] == [
+        {"type": "auto", "evaluated_permission": {"type": "allow"}},
+        {"type": "auto", "evaluated_permission": {"type": "deny", "reason_code": "high_risk"}},
+    ]
+    results = {event.data()["mcp_tool_use_id"]: event.data() for event in of_type(events, "agent.mcp_tool_result")}
+    assert results[uses[0].id]["content"] == [{"type": "text", "text": "echo: ok"}]
+    assert results[uses[1].id]["content"] == [
+        {"type": "text", "text": "Permission to use create_issue has been denied."}
+    ]
+    assert [made.name for made in mcp.calls] == ["echo"] and events[-1].data()["stop_reason"] == {"type": "end_turn"}
