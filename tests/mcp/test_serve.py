@@ -1,14 +1,15 @@
 """MCP toolsets in a plain ``corral serve`` (API and workers, the production composition root), through the SDK.
 
-Until the vaults are wired (``corral.compose.workers.mcp_credentials``) no session has a token: an MCP server that
-needs none works end to end, and one that needs one fails with ``mcp_authentication_failed_error`` without
-stopping the session.
+An MCP server that needs no token works end to end; one that needs a token gets it from the session's vault
+(a ``static_bearer`` credential matched by the server's URL), and without one fails with
+``mcp_authentication_failed_error`` without stopping the session. The token is in no response.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,22 @@ def test_a_server_that_needs_a_token_fails_without_stopping_the_session(
     assert "no vault of this session holds one" in error.message
     assert events[-1].stop_reason.type == "end_turn" and locked.calls == []
     assert client.sdk.beta.sessions.retrieve(session.id).status == "idle"
+
+
+def test_the_token_comes_from_the_sessions_vault(
+    client: RecordingClient, servers: tuple[LiveServer, ScriptedModelServer, ScriptedMcpServer, ScriptedMcpServer]
+) -> None:
+    _, model, _, locked = servers
+    model.set_script({"replies": [reply(tool_use("mcp__tracker__add", {"a": 1, "b": 2})), reply(text("3."))]})
+    vault = client.sdk.beta.vaults.create(display_name="tracker access")
+    auth: Any = {"type": "static_bearer", "mcp_server_url": locked.url + "/", "token": TOKEN}  # a trailing slash
+    client.sdk.beta.vaults.credentials.create(vault.id, auth=auth)
+    agent = mcp_agent(client.sdk, "vaulted", {"tracker": locked.url}, toolset("tracker", "always_allow"))
+    environment = client.sdk.beta.environments.create(name="mcp-serve-vault")
+    session = client.sdk.beta.sessions.create(agent=agent.id, environment_id=environment.id, vault_ids=[vault.id])
+    events = drain(client, session.id, message("Add one and two"))
+    assert of_type(events, "session.error") == []
+    result = of_type(events, "agent.mcp_tool_result")[0]
+    assert result.is_error is False and result.content[0].text == "3"
+    assert [call.name for call in locked.calls] == ["add"]
+    assert not [body for body in client.bodies if TOKEN in body]

@@ -66,7 +66,9 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         vaults = VaultStore(db, await open_keyring(settings), http=http)
         stack.push_async_callback(vaults.aclose)
         await vaults.missing_keys()  # logged: a process with a key of its own cannot use the others' secrets
-        runtime = await open_workers(stack, settings, sessions, catalog)  # harness workers: corral.compose.workers
+        runtime = await open_workers(
+            stack, settings, sessions, catalog, vaults
+        )  # harness workers: corral.compose.workers
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
         if runtime is not None:

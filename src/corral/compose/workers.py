@@ -3,7 +3,7 @@
 ``open_workers`` returns None when ``Settings.workers`` is 0 (an API-only process). Otherwise it opens the
 sandbox provider named by ``Settings.sandbox_provider`` on ``stack`` (so it closes after the workers stop)
 and builds a ``Runtime`` reading environment configs from the catalog, with the server-side tools and the MCP
-client (whose credentials ``mcp_credentials`` names). The caller starts ``runtime.run`` in
+client (whose tokens come from the sessions' vaults, ``mcp_credentials``). The caller starts ``runtime.run`` in
 its task group, and ``keep_pools_warm`` beside it when there is a sandbox provider. A provider that cannot
 start on this machine (not root, no bubblewrap …) is logged and the workers run without sandboxes: sandbox
 tool calls then come back as error results the model can read.
@@ -19,7 +19,7 @@ import anyio
 from corral._types import JSONObject, json_object
 from corral.catalog import Catalog
 from corral.config import Settings
-from corral.egress.mcp import NO_CREDENTIALS, McpCredentials, McpTools
+from corral.egress.mcp import NO_CREDENTIALS, McpCredentials, McpTools, VaultBearers
 from corral.egress.process import address_guard, open_egress
 from corral.egress.web_fetch import WebFetchTool
 from corral.egress.web_search import SearXNG, WebSearchTool
@@ -29,6 +29,7 @@ from corral.sandbox import ProvisionSpec, SandboxProvider
 from corral.sandbox.recipe import EnvironmentSource, environment_spec
 from corral.sandbox.registry import create_provider
 from corral.session import SessionStore
+from corral.vault import VaultStore
 
 log = logging.getLogger("corral.workers")
 
@@ -64,11 +65,10 @@ def server_tools(settings: Settings) -> list[ToolExecutor]:
     return tools
 
 
-def mcp_credentials(settings: Settings) -> McpCredentials:
-    """Where the tokens of MCP servers come from: the session's vaults, by server URL (api.md §11.3). Until
-    ``corral.vault`` is wired here, nowhere: MCP servers that need no token work, and the others fail with
-    ``mcp_authentication_failed_error`` (the session goes on)."""
-    return NO_CREDENTIALS
+def mcp_credentials(vaults: VaultStore | None) -> McpCredentials:
+    """Where the tokens of MCP servers come from: the session's vaults, by server URL (api.md §11.3); without a
+    vault store, nowhere (MCP servers that need a token then fail with ``mcp_authentication_failed_error``)."""
+    return NO_CREDENTIALS if vaults is None else VaultBearers(vaults.access)
 
 
 def mcp_tools(sessions: SessionStore, credentials: McpCredentials) -> McpTools:
@@ -77,7 +77,11 @@ def mcp_tools(sessions: SessionStore, credentials: McpCredentials) -> McpTools:
 
 
 async def open_workers(
-    stack: AsyncExitStack, settings: Settings, sessions: SessionStore, catalog: Catalog
+    stack: AsyncExitStack,
+    settings: Settings,
+    sessions: SessionStore,
+    catalog: Catalog,
+    vaults: VaultStore | None = None,
 ) -> Runtime | None:
     if settings.workers <= 0:
         return None
@@ -89,7 +93,7 @@ async def open_workers(
         sandbox=sandbox,
         environments=environment_source(catalog),
         executors=executors,
-        mcp=mcp_tools(sessions, mcp_credentials(settings)),
+        mcp=mcp_tools(sessions, mcp_credentials(vaults)),
     )
 
 

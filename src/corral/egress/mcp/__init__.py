@@ -9,5 +9,15 @@ from corral.egress.mcp.content import McpToolDefinition
 from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, StaticBearers, redact
 from corral.egress.mcp.journal import McpJournal
 from corral.egress.mcp.tools import McpTools
+from corral.egress.mcp.vaults import VaultBearers
 
-__all__ = ["NO_CREDENTIALS", "McpCredentials", "McpJournal", "McpToolDefinition", "McpTools", "StaticBearers", "redact"]
+__all__ = [
+    "NO_CREDENTIALS",
+    "McpCredentials",
+    "McpJournal",
+    "McpToolDefinition",
+    "McpTools",
+    "StaticBearers",
+    "VaultBearers",
+    "redact",
+]
