@@ -21,6 +21,7 @@ from corral.catalog.limits import CatalogLimits
 from corral.catalog.params.tools import MCP_SERVERS, TOOLS
 from corral.catalog.tools import resolve_mcp_servers, resolve_tools
 from corral.config import Settings
+from corral.egress.addresses import AddressGuard, PrivateAllowance
 from corral.egress.mcp import McpTools, StaticBearers
 from corral.harness import Runtime, ToolSource
 from corral.harness.policy import Judge, JudgeContext, JudgedCall, Verdict
@@ -41,6 +42,7 @@ from tests.live import free_port
 pytestmark = pytest.mark.anyio
 
 TOKEN = "mcp-token-" + secrets.token_hex(12)
+LOOPBACK = AddressGuard(allowance=PrivateAllowance.parse(["127.0.0.1"]))  # the doubles are on loopback
 
 
 def mcp_agent(servers: dict[str, str], *toolsets: JSONObject, tools: Sequence[JSONObject] = ()) -> JSONObject:
@@ -88,7 +90,7 @@ async def running(
 
 def client(store: SessionStore, *servers: ScriptedMcpServer, token: str = TOKEN) -> McpTools:
     """The MCP client a composition root builds, on the store's database, with a token for each server."""
-    return McpTools(store.db, StaticBearers({server.url: token for server in servers}), timeout=30)
+    return McpTools(store.db, LOOPBACK, StaticBearers({server.url: token for server in servers}), timeout=30)
 
 
 async def test_listed_tools_are_offered_and_an_allowed_call_reaches_the_model(store: SessionStore) -> None:
@@ -208,7 +210,7 @@ async def test_a_refused_credential_is_a_session_error_and_the_turn_goes_on(stor
         "replies": [reply(tool_use("mcp__tracker__echo", {"text": "hi"})), reply(text("The tracker refused me."))]
     }
     async with ScriptedMcpServer(TOKEN) as mcp, ScriptedModelServer(script) as model:
-        source = McpTools(store.db, Revoked(mcp.url), timeout=30)
+        source = McpTools(store.db, LOOPBACK, Revoked(mcp.url), timeout=30)
         async with running(store, settings_for(model.url), mcp=source):
             session_id = await create_session(
                 store, mcp_agent({"tracker": mcp.url}, toolset("tracker", "always_allow"))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from corral.db import Database, Flow, Row, all_rows
+from corral.egress.addresses import AddressGuard, PrivateAllowance
 from corral.egress.mcp import McpTools, StaticBearers
 from corral.egress.mcp.journal import claim
 from corral.errors import McpAuthenticationFailed, McpConnectionFailed
@@ -40,8 +41,11 @@ async def scope(database: Database) -> AsyncIterator[SessionScope]:
         await store.aclose()
 
 
+LOOPBACK = AddressGuard(allowance=PrivateAllowance.parse(["127.0.0.1"]))  # what CORRAL_EGRESS_ALLOW_PRIVATE gives
+
+
 def tools(database: Database, server: ScriptedMcpServer, token: str | None = TOKEN) -> McpTools:
-    return McpTools(database, StaticBearers({server.url: token} if token else {}), timeout=30)
+    return McpTools(database, LOOPBACK, StaticBearers({server.url: token} if token else {}), timeout=30)
 
 
 def ref(server: ScriptedMcpServer, name: str = "tracker") -> McpServer:
@@ -135,7 +139,7 @@ async def test_a_refused_token_is_refreshed_once(
     database: Database, server: ScriptedMcpServer, scope: SessionScope
 ) -> None:
     credentials = Refreshing("stale-token-" + secrets.token_hex(8), TOKEN)
-    client = McpTools(database, credentials, timeout=30)
+    client = McpTools(database, LOOPBACK, credentials, timeout=30)
     result = await client.call_tool(scope, ref(server), call(scope, "add", {"a": 2, "b": 3}))
     assert result.content == [{"type": "text", "text": "5"}]
     assert credentials.refreshes == 1 and server.calls[0].name == "add"
@@ -143,7 +147,7 @@ async def test_a_refused_token_is_refreshed_once(
 
 async def test_an_unreachable_server_is_a_connection_failure(database: Database, scope: SessionScope) -> None:
     gone = McpServer("offline", f"http://127.0.0.1:{free_port()}/mcp")
-    client = McpTools(database, StaticBearers({gone.url: TOKEN}), timeout=30)
+    client = McpTools(database, LOOPBACK, StaticBearers({gone.url: TOKEN}), timeout=30)
     with pytest.raises(McpConnectionFailed) as failed:
         await client.list_tools(scope, gone)
     assert failed.value.server_name == "offline" and "cannot be reached" in failed.value.message
@@ -207,3 +211,16 @@ async def test_the_journal_goes_with_its_session(
     finally:
         await store.aclose()
     assert await database.read(_rows, scope.session_id) == []
+
+
+async def test_the_address_rule_keeps_mcp_servers_off_this_host(
+    database: Database, server: ScriptedMcpServer, scope: SessionScope
+) -> None:
+    """An agent cannot point an MCP server at this host (or a private network) unless the operator allows it."""
+    guarded = McpTools(database, AddressGuard(), StaticBearers({server.url: TOKEN}), timeout=30)
+    with pytest.raises(McpConnectionFailed) as refused:
+        await guarded.list_tools(scope, ref(server))
+    assert "127.0.0.1" in refused.value.message and "cannot be reached" in refused.value.message
+    with pytest.raises(McpConnectionFailed):
+        await guarded.call_tool(scope, ref(server), call(scope, "echo", {"text": "x"}))
+    assert server.listings == 0 and server.calls == [] and server.refused == 0  # nothing reached it

@@ -42,6 +42,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         env = {
             "CORRAL_WORKERS": "0",
             "ANTHROPIC_BASE_URL": model.url,
+            "CORRAL_EGRESS_ALLOW_PRIVATE": "127.0.0.1",  # the MCP doubles listen on loopback
             "CORRAL_LEASE_TTL": "2",
             "CORRAL_MODEL_RETRY_BASE": "0.01",
         }

@@ -42,7 +42,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("mcp-sdk")
     with ScriptedMcpServer(TOKEN) as tracker, ScriptedMcpServer(LOCKED) as locked:
         with ScriptedModelServer({"replies": []}) as model:
-            env = {"CORRAL_WORKERS": "0", "ANTHROPIC_BASE_URL": model.url, "CORRAL_MODEL_RETRY_BASE": "0.01"}
+            env = {
+                "CORRAL_WORKERS": "0",
+                "ANTHROPIC_BASE_URL": model.url,
+                "CORRAL_MODEL_RETRY_BASE": "0.01",
+                "CORRAL_EGRESS_ALLOW_PRIVATE": "127.0.0.1",  # the MCP doubles listen on loopback
+            }
             with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as live:
                 tokens = {tracker.url: TOKEN, locked.url: WRONG}
                 with worker(live, tokens, tmp / "worker.log") as running:

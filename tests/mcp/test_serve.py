@@ -27,7 +27,11 @@ def servers(
     tmp = tmp_path_factory.mktemp("mcp-serve")
     with ScriptedMcpServer(None) as open_server, ScriptedMcpServer(TOKEN) as locked:
         with ScriptedModelServer({"replies": []}) as model:
-            env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_MODEL_RETRY_BASE": "0.01"}
+            env = {
+                "ANTHROPIC_BASE_URL": model.url,
+                "CORRAL_MODEL_RETRY_BASE": "0.01",
+                "CORRAL_EGRESS_ALLOW_PRIVATE": "127.0.0.1",  # the MCP doubles listen on loopback
+            }
             with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as live:
                 yield live, model, open_server, locked
 

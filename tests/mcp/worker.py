@@ -35,7 +35,7 @@ async def main() -> None:
             store,
             settings,
             executors=server_tools(settings),
-            mcp=mcp_tools(store, StaticBearers(tokens)),
+            mcp=mcp_tools(settings, store, StaticBearers(tokens)),
             poll_interval=0.2,
         )
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -71,9 +71,10 @@ def mcp_credentials(vaults: VaultStore | None) -> McpCredentials:
     return NO_CREDENTIALS if vaults is None else VaultBearers(vaults.access)
 
 
-def mcp_tools(sessions: SessionStore, credentials: McpCredentials) -> McpTools:
-    """The MCP client (``corral.egress.mcp``), run beside the harness: the harness never holds a credential."""
-    return McpTools(sessions.db, credentials)
+def mcp_tools(settings: Settings, sessions: SessionStore, credentials: McpCredentials) -> McpTools:
+    """The MCP client (``corral.egress.mcp``), run beside the harness (which never holds a credential), under the
+    egress's address rule."""
+    return McpTools(sessions.db, address_guard(settings), credentials)
 
 
 async def open_workers(
@@ -93,7 +94,7 @@ async def open_workers(
         sandbox=sandbox,
         environments=environment_source(catalog),
         executors=executors,
-        mcp=mcp_tools(sessions, mcp_credentials(vaults)),
+        mcp=mcp_tools(settings, sessions, mcp_credentials(vaults)),
     )
 
 

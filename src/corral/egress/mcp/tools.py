@@ -2,8 +2,9 @@
 
 The composition root hands it to the harness (which never imports ``egress``) as its source of MCP tools: the
 harness lists a server's tools for a turn and calls one by name, passing the session's scope (id, workspace,
-vault ids); this class finds the token (``McpCredentials``, by the server's URL), talks to the server
-(``connection``), journals each call (``journal``) and redacts what comes back (``credentials.redact``).
+vault ids); this class finds the token (``McpCredentials``, by the server's URL), talks to the server under the
+egress's address rule (``connection``, ``guard``), journals each call (``journal``) and redacts what comes back
+(``credentials.redact``).
 
 Invariants:
 
@@ -26,6 +27,7 @@ from mcp.shared.exceptions import MCPError
 
 from corral._types import JSONObject
 from corral.db import Database
+from corral.egress.addresses import AddressGuard
 from corral.egress.mcp.connection import Refused, ServerRef, exchange
 from corral.egress.mcp.content import McpToolDefinition, definition, result_content
 from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, redact, redact_json
@@ -80,7 +82,10 @@ class _Tokens:
 
 
 class McpTools:
-    def __init__(self, db: Database, credentials: McpCredentials = NO_CREDENTIALS, *, timeout: float = 300.0):
+    def __init__(
+        self, db: Database, guard: AddressGuard, credentials: McpCredentials = NO_CREDENTIALS, *, timeout: float = 300.0
+    ):
+        self.guard = guard
         self.credentials = credentials
         self.timeout = timeout
         self.journal = McpJournal(db)
@@ -129,7 +134,7 @@ class McpTools:
         vaults = list(scope.vault_ids)
         token = tokens.add(await self.credentials.bearer_for(scope.workspace_id, vaults, server.url))
         try:
-            return await exchange(server, token, work, self.timeout)
+            return await exchange(server, token, work, self.timeout, self.guard)
         except Refused as refused:
             fresh = None
             if token is not None:
@@ -137,7 +142,7 @@ class McpTools:
             if fresh is None or fresh == token:
                 raise _refusal(server, token, refused) from None
         try:
-            return await exchange(server, fresh, work, self.timeout)
+            return await exchange(server, fresh, work, self.timeout, self.guard)
         except Refused as refused:
             raise _refusal(server, fresh, refused) from None
 
