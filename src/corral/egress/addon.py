@@ -7,23 +7,31 @@ so the addon knows the sandbox's channel (its policy and session). Then:
   ``AddressGuard`` (DNS resolved here); a refusal is answered ``403`` naming the host (``502`` when the name
   does not resolve), and the vetted address is pinned for that connection;
 * a request inside a tunnel, or in absolute form, whose ``Host`` differs from its target is refused;
-* TLS inside a tunnel passes through untouched (nothing is intercepted) unless its SNI names another host,
-  in which case the upstream connection is refused;
+* TLS inside a tunnel passes through untouched unless the channel holds a credential whose allowed hosts
+  match the tunnel's host: then it is terminated with the deployment's CA (``mitm``) so that ``injection``
+  can apply; an SNI that names another host than the tunnel's gets the upstream connection refused;
+* on a channel with credentials, requests to a credential's allowed hosts get its placeholder replaced in
+  the enabled locations (``injection``; never the URL), are asked for an unencoded answer, and every response
+  relayed has the channel's secrets masked out of its header values and body;
 * ``server_connect`` is the last gate: every upstream connection goes to a pinned, vetted address.
 
-Invariant: mitmproxy never opens an upstream connection this addon did not vet. The request path is open to
-``RequestHook``s (a later issue injects credentials there); they run after admission, before forwarding.
+Invariants: mitmproxy never opens an upstream connection this addon did not vet; a channel without
+credentials has its TLS passed through and its requests and responses untouched but for the policy. The
+request path is open to ``RequestHook``s; they run after admission, before injection and forwarding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from mitmproxy import connection, http, tls
 from mitmproxy.proxy import server_hooks
 
+from corral.egress import injection
 from corral.egress.channels import Channel, Channels
+from corral.egress.injection import Injection, StreamRedactor
 from corral.egress.policy import AddressGuard, Refused, admit, normalize_host
 
 
@@ -37,6 +45,17 @@ class EgressRequest:
 
 
 RequestHook = Callable[[EgressRequest], Awaitable[None]]
+_INJECT = "corral-injections"
+_REDACT = "corral-redactor"
+
+
+def _encoded(fields: tuple[tuple[bytes, bytes], ...]) -> bool:
+    return any(k.lower() == b"content-encoding" and v.strip().lower() not in (b"", b"identity") for k, v in fields)
+
+
+def _applicable(flow: http.HTTPFlow) -> tuple[Injection, ...]:
+    found = flow.metadata.get(_INJECT)
+    return cast(tuple[Injection, ...], found) if isinstance(found, tuple) else ()
 
 
 def refusal(exc: Refused) -> http.Response:
@@ -92,6 +111,49 @@ class EgressAddon:
         request = EgressRequest(channel.session_id, channel.channel_id, flow)
         for hook in self.hooks:
             await hook(request)
+        if channel.injections:
+            self._inject_headers(flow, injection.for_host(channel.injections, self._target(flow)))
+
+    def _target(self, flow: http.HTTPFlow) -> str:
+        return self._tunnels.get(flow.client_conn.id) or normalize_host(flow.request.host) or ""
+
+    def _inject_headers(self, flow: http.HTTPFlow, applicable: tuple[Injection, ...]) -> None:
+        flow.metadata[_INJECT] = applicable
+        flow.request.headers["Accept-Encoding"] = "identity"  # so that the answer can be redacted
+        in_headers = [i for i in applicable if i.header]
+        if in_headers:
+            fields = flow.request.headers.fields
+            flow.request.headers.fields = tuple((k, injection.substitute(v, in_headers)) for k, v in fields)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        """The body is in: inject into it where enabled (a streamed body passes as it is)."""
+        in_body = [i for i in _applicable(flow) if i.body]
+        if not in_body or flow.request.stream or flow.response is not None:
+            return
+        content = flow.request.get_content(strict=False)
+        if content:
+            replaced = injection.substitute(content, in_body)
+            if replaced != content:
+                flow.request.set_content(replaced)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        channel = self.channels.for_peer(flow.client_conn.peername)
+        if channel is None or not channel.injections or flow.response is None:
+            return
+        redactor = StreamRedactor([i.value.encode() for i in channel.injections])
+        response = flow.response
+        response.headers.fields = tuple((k, redactor.redact(v)) for k, v in response.headers.fields)
+        if not _encoded(response.headers.fields):
+            response.stream = redactor
+        else:  # asked for identity but encoded anyway: redacted whole, once decoded (``response``)
+            flow.metadata[_REDACT] = redactor
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        redactor = flow.metadata.get(_REDACT)
+        if isinstance(redactor, StreamRedactor) and flow.response is not None and not flow.response.stream:
+            content = flow.response.get_content(strict=False)
+            if content:
+                flow.response.set_content(redactor.redact(content))
 
     def _same_target(self, flow: http.HTTPFlow) -> None:
         target = self._tunnels.get(flow.client_conn.id) or normalize_host(flow.request.host)
@@ -100,11 +162,14 @@ class EgressAddon:
                 raise Refused(f"the request names {claimed} but goes to {target}")
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
-        data.ignore_connection = True  # pass TLS through: nothing is intercepted
         client, sni = data.context.client, data.client_hello.sni
         tunnel = self._tunnels.get(client.id)
         if sni and tunnel and normalize_host(sni) != tunnel:
             self._sni_mismatch.add(client.id)
+        channel = self.channels.for_peer(client.peername)
+        host = tunnel or (normalize_host(sni) if sni else None)
+        # terminate TLS only where a credential may be injected; everything else passes through untouched
+        data.ignore_connection = not (channel and host and injection.for_host(channel.injections, host))
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         client, address = data.client, data.server.address

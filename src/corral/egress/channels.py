@@ -5,7 +5,8 @@ under the channel's ``Slots`` (a cap on connections open at once).
 
 Invariants: a bridge registers the local port of its connection to the proxy *before* relaying a byte, so the
 proxy's hooks can always tell which channel a connection belongs to; the registration is dropped when the
-connection ends; closing a channel stops serving its socket and cuts its open connections.
+connection ends; closing a channel stops serving its socket and cuts its open connections, and the channel's
+secrets (``injections``) are referenced nowhere else, so they leave the proxy's memory with it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import cast
 import anyio
 
 from corral.egress.accept import Slots
+from corral.egress.injection import Injection
 from corral.egress.policy import HostPolicy
 
 
@@ -28,6 +30,8 @@ class Channel:
     #: identity of the listening socket served (its inode in sockfs): a replayed ``open`` of it is an update
     socket_inode: int
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    #: the session's placeholders and their secrets (``injection``); dropped with the channel
+    injections: tuple[Injection, ...] = ()
 
 
 class Channels:

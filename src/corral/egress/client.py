@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -27,7 +28,10 @@ import anyio.to_thread
 from anyio.abc import UNIXSocketStream
 
 from corral._types import JSONObject, json_list
-from corral.egress import control
+from corral.egress import bundle, control
+from corral.egress.credentials import Placeholders, SecretSource, SessionSecret
+from corral.egress.injection import Injection
+from corral.egress.policy import HostPolicy
 from corral.errors import ErrorCode, SandboxError
 from corral.sandbox.network import EgressChannel, EgressGateway
 
@@ -63,9 +67,11 @@ class _Record:
     session_id: str | None
     listener: socket.socket
     path: Path
+    placeholders: Placeholders = field(default_factory=Placeholders)
 
-    def message(self) -> JSONObject:
-        return {"op": "open", "channel": self.channel_id, "networking": self.networking, "session": self.session_id}
+    def message(self, injections: Sequence[Injection] = ()) -> JSONObject:
+        found: JSONObject = {"op": "open", "channel": self.channel_id, "networking": self.networking}
+        return found | {"session": self.session_id, "injections": [i.message() for i in injections]}
 
 
 def unreachable(reason: str) -> SandboxError:
@@ -103,8 +109,12 @@ class EgressClient(EgressGateway):
         connect_timeout: float = 5.0,
         reply_timeout: float = 10.0,
         readiness: Readiness | None = None,
+        secrets: SecretSource | None = None,
+        ca_cert: Path | None = None,
     ) -> None:
-        """``connect_timeout``: how long, without a supervisor, the first request waits for a proxy still starting."""
+        """``connect_timeout``: how long, without a supervisor, the first request waits for a proxy still starting;
+        ``secrets``: the sessions' credentials to inject (None: none); ``ca_cert``: the proxy's CA certificate,
+        which sandboxes with credentials trust (``bundle``)."""
         self.control_path = control_path
         self.socket_dir = control_path.parent
         self.connect_timeout = connect_timeout
@@ -115,6 +125,9 @@ class EgressClient(EgressGateway):
         self._reader: control.LineReader | None = None
         self._generation = 0
         self._lock = anyio.Lock()
+        self.secrets = secrets
+        self.ca_cert = ca_cert
+        self._bundle: str | None = None
 
     @property
     def channel_ids(self) -> frozenset[str]:
@@ -124,15 +137,51 @@ class EgressClient(EgressGateway):
         if not channel_id.replace("-", "").isalnum() or channel_id in self._records:
             raise SandboxError(f"sandbox: invalid or duplicate egress channel {channel_id!r}")
         path = self.socket_dir / f"{channel_id}.sock"
+        found = await self._secrets(session_id)
         listener = await anyio.to_thread.run_sync(_listen, path)
         record = _Record(channel_id, networking, session_id, listener, path)
+        injections = record.placeholders.first(found, HostPolicy.from_networking(networking), session_id or "")
         try:
-            await self._request(record.message(), listener)
+            await self._request(record.message(injections), listener)
+            bundle = await self.bundle() if injections else None
         except BaseException:
             _discard(listener, path)
             raise
         self._records[channel_id] = record
-        return EgressChannel(channel_id, str(path))
+        return EgressChannel(channel_id, str(path), record.placeholders.env, bundle)
+
+    async def _secrets(self, session_id: str | None) -> Sequence[SessionSecret]:
+        if self.secrets is None or session_id is None:
+            return ()
+        try:
+            return await self.secrets(session_id)
+        except SandboxError:
+            raise
+        except Exception as exc:  # only the type: an error of the vault's is no place to look for a secret
+            raise SandboxError(
+                f"sandbox: the session's credentials could not be read ({type(exc).__name__})",
+                code=ErrorCode.SANDBOX_PROVISION_FAILED,
+            ) from exc
+
+    async def warm_claimable(self, session_id: str) -> bool:
+        try:
+            return not await self._secrets(session_id)
+        except SandboxError:
+            return False
+
+    async def bundle(self) -> str:
+        """The CA bundle sandboxes trust (the system's CAs and the proxy's certificate, never its key)."""
+        if self._bundle is None:
+            if self.ca_cert is None:
+                raise SandboxError("sandbox: credentials need the egress proxy's CA, which this client was not given")
+            target = self.socket_dir.parent / "ca-certificates.crt"
+            try:
+                self._bundle = await anyio.to_thread.run_sync(bundle.write, self.ca_cert, target)
+            except (OSError, ValueError) as exc:
+                raise SandboxError(
+                    f"sandbox: the egress CA bundle: {exc}", code=ErrorCode.SANDBOX_PROVISION_FAILED
+                ) from exc
+        return self._bundle
 
     async def assign(self, channel_id: str, session_id: str) -> None:
         record = self._records.get(channel_id)
@@ -234,11 +283,21 @@ class EgressClient(EgressGateway):
         self._stream = await self._dial()
         self._reader = control.LineReader(self._stream)
         for record in list(self._records.values()):
-            reply = await self._exchange(record.message(), record.listener)
+            reply = await self._exchange(record.message(await self._again(record)), record.listener)
             if reply.get("ok") is not True:  # cannot happen with a well proxy; the sandbox then has no network
                 log.error("egress: the proxy refused channel %s again: %s", record.channel_id, reply.get("error"))
                 _discard(record.listener, record.path)
                 del self._records[record.channel_id]
+
+    async def _again(self, record: _Record) -> list[Injection]:
+        """A replayed channel's injections, with its secrets fetched afresh (a rotated one is used from now)."""
+        if not record.placeholders.by_credential:
+            return []
+        try:
+            return record.placeholders.again(await self._secrets(record.session_id))
+        except SandboxError as exc:  # the vault is unwell: the channel still works, without injecting
+            log.error("egress: channel %s: %s", record.channel_id, exc.message)
+            return []
 
     async def _dial(self) -> UNIXSocketStream:
         steps = 1 if self.readiness is not None else max(1, int(self.connect_timeout / _DIAL_STEP))

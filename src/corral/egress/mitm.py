@@ -1,7 +1,9 @@
 """mitmproxy embedded: a ``Master`` in regular forward-proxy mode on ``127.0.0.1`` and an ephemeral port.
 
 ``Embedded`` builds it with corral's addon (TLS passed through unless an addon says otherwise, connections
-opened lazily, large bodies streamed), runs it, and stops it.
+opened lazily, large bodies streamed), runs it, and stops it. mitmproxy keeps its CA (the per-deployment CA
+that signs intercepted connections) in the confdir: ``mitmproxy-ca.pem`` holds the key and never leaves it;
+``mitmproxy-ca-cert.pem`` (``CA_CERT``) is the certificate sandboxes trust.
 
 Invariants: once ``run`` returned from its ``task_status``, ``port`` is the port mitmproxy listens on;
 mitmproxy runs until ``stop``, never cut short by a cancellation; its listener is closed first (mitmproxy
@@ -24,6 +26,7 @@ with warnings.catch_warnings():
     from mitmproxy.addons import core, disable_h2c, next_layer, proxyserver, tlsconfig
     from mitmproxy.master import Master
 
+CA_CERT = "mitmproxy-ca-cert.pem"
 _START_SECONDS = 60.0
 _DRAIN_SECONDS = 5.0
 
@@ -37,7 +40,7 @@ class _Ready:
 
 
 class Embedded:
-    def __init__(self, addon: object, confdir: Path) -> None:
+    def __init__(self, addon: object, confdir: Path, upstream_ca: Path | None = None) -> None:
         self.master = Master(options.Options())
         self._ready = _Ready()
         self.port = 0
@@ -53,6 +56,8 @@ class Embedded:
             stream_large_bodies="1m",
             confdir=str(confdir),
         )
+        if upstream_ca is not None:
+            settings.update(ssl_verify_upstream_trusted_ca=str(upstream_ca))
 
     @property
     def _server(self) -> proxyserver.Proxyserver:

@@ -30,10 +30,11 @@ import anyio.to_thread
 from anyio.abc import ByteStream, SocketAttribute, SocketStream, TaskGroup, TaskStatus, UNIXSocketStream
 
 from corral._types import JSONObject
-from corral.egress import accept, control
+from corral.egress import accept, control, injection
 from corral.egress.accept import Slots
 from corral.egress.addon import EgressAddon, RequestHook
 from corral.egress.channels import Channel, Channels
+from corral.egress.injection import Injection
 from corral.egress.mitm import Embedded
 from corral.egress.policy import AddressGuard, HostPolicy
 from corral.sandbox.runtime import egress_socket_dir
@@ -64,9 +65,11 @@ class EgressServer:
         hooks: Sequence[RequestHook] = (),
         max_connections: int = MAX_CONNECTIONS,
         control_socket: socket.socket | None = None,
+        upstream_ca: Path | None = None,
     ) -> None:
         """``control_socket``: a listening unix socket to serve (None: create ``socket_dir/control.sock``, and
-        remove it when done)."""
+        remove it when done); ``upstream_ca``: certificates trusted for intercepted upstreams instead of the
+        system's (tests: their loopback TLS servers)."""
         self.socket_dir = socket_dir
         self.confdir = confdir
         self.max_connections = max_connections
@@ -74,6 +77,7 @@ class EgressServer:
         self.addon = EgressAddon(self.channels, guard or AddressGuard(), hooks)
         self.proxy_port = 0
         self._control_socket = control_socket
+        self._upstream_ca = upstream_ca
         self._tasks: TaskGroup | None = None
 
     @property
@@ -112,7 +116,7 @@ class EgressServer:
         """Serve until cancelled; ``hold``, if given, is awaited once mitmproxy listens, before the control socket
         is served (a proxy in standby)."""
         listener = self._control_socket or await anyio.to_thread.run_sync(self._listen)
-        mitm = Embedded(self.addon, self.confdir)
+        mitm = Embedded(self.addon, self.confdir, self._upstream_ca)
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
             await tasks.start(mitm.run)
@@ -135,7 +139,12 @@ class EgressServer:
             await accept.serve(listener, self._control, Slots(_CONTROL_CONNECTIONS), "control")
 
     async def open_channel(
-        self, channel_id: str, networking: JSONObject | None, session_id: str | None, fd: int
+        self,
+        channel_id: str,
+        networking: JSONObject | None,
+        session_id: str | None,
+        fd: int,
+        injections: tuple[Injection, ...] = (),
     ) -> Channel:
         """Serve the listening socket ``fd`` (taken over, closed on failure) as channel ``channel_id``."""
         if self._tasks is None or not channel_id.replace("-", "").isalnum():
@@ -146,11 +155,11 @@ class EgressServer:
         policy = HostPolicy.from_networking(networking)
         current = self.channels.by_id.get(channel_id)
         if current is not None and current.socket_inode == inode:  # a replay: the same socket, still served
-            current.policy, current.session_id = policy, session_id
+            current.policy, current.session_id, current.injections = policy, session_id, injections
             sock.close()
             return current
         self.close_channel(channel_id)
-        channel = Channel(channel_id, policy, session_id, Slots(self.max_connections), inode)
+        channel = Channel(channel_id, policy, session_id, Slots(self.max_connections), inode, injections=injections)
         self.channels.by_id[channel_id] = channel
         self._tasks.start_soon(self._serve_channel, channel, sock)
         return channel
@@ -216,11 +225,13 @@ class EgressServer:
                     return {"ok": False, "error": "open needs the channel's listening socket attached"}
                 networking = message.get("networking")
                 session = message.get("session")
+                injections = injection.parse_all(message.get("injections"))
                 await self.open_channel(
                     channel_id,
                     cast(JSONObject, networking) if isinstance(networking, dict) else None,
                     session if isinstance(session, str) else None,
                     fds.pop(),
+                    injections,
                 )
             elif op == "assign":
                 self.assign(channel_id, str(message["session"]))

@@ -6,7 +6,9 @@ environment's ``networking`` policy on every connection. The socket is bind-moun
 
 Invariants: a channel belongs to exactly one sandbox (so the gateway knows which session a connection
 comes from); its socket stays the same for the channel's life, whatever happens to the proxy behind it;
-closing it refuses new connections at once; the gateway never hands a credential to the sandbox side.
+closing it refuses new connections at once; the gateway never hands a credential to the sandbox side: what a
+channel carries for the sandbox's environment (``env``) are placeholders, which the gateway replaces on the
+way out, and ``ca_bundle`` holds certificates only (never a key).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ class EgressChannel:
     channel_id: str
     #: host path of the channel's unix socket (the gateway's, mode 0600; the provider hands it to the sandbox's uid)
     socket_path: str
+    #: variables for the sandbox's environment: ``(secret_name, placeholder)`` of the session's credentials
+    env: tuple[tuple[str, str], ...] = ()
+    #: host path of a CA bundle (the system's CAs and the gateway's) the sandbox must trust, when it intercepts
+    ca_bundle: str | None = None
 
 
 class EgressGateway(ABC):
@@ -38,3 +44,8 @@ class EgressGateway(ABC):
     @abstractmethod
     async def close(self, channel_id: str) -> None:
         """Stop the channel (idempotent)."""
+
+    async def warm_claimable(self, session_id: str) -> bool:
+        """Whether a warm sandbox (started before its session was known) may serve ``session_id``: not when the
+        session's credentials must put placeholders into the sandbox's environment."""
+        return True

@@ -8,7 +8,9 @@ and ``--new-session`` → a read-only root holding read-only ``/usr``, a few non
 ``/proc`` and ``/dev``, size-capped tmpfs ``/tmp``, ``/dev/shm`` and ``/home/user``, the session's writable
 ``/workspace``, and read-only mounts (agent, package layer, files) → the seccomp filter (bwrap sets
 ``no_new_privs``) → the agent, which lowers its rlimits before serving. The network namespace has only ``lo``;
-the egress socket, when there is one, is bind-mounted at ``/run/corral/egress.sock``.
+the egress socket, when there is one, is bind-mounted at ``/run/corral/egress.sock``; a session with credentials
+gets the egress's CA bundle at ``CA_MOUNT`` (certificates only; the usual variables point at it) and its
+credentials' placeholders as environment variables.
 
 Invariant: bwrap waits on ``--block-fd`` until both of its processes are in the sandbox's cgroups, so nothing
 in the sandbox ever runs outside its limits.
@@ -38,6 +40,8 @@ EGRESS_SOCKET = "/run/corral/egress.sock"
 PROXY_PORT = 3128
 PACKAGES = "/opt/packages"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+CA_MOUNT = "/run/corral/ca-certificates.crt"
+_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "CURL_CA_BUNDLE")
 _AGENT = "import sys; sys.path[:0] = ['/opt/corral']; from agent.main import main; main()"
 _MiB = 1024 * 1024
 
@@ -58,6 +62,10 @@ class Plan:
     layer_writable: bool = False
     #: host paths (non-secret) also visible read-only at the same place, when they exist
     host_paths: tuple[str, ...] = ()
+    #: ``(name, placeholder)`` of the session's credentials (never a secret: the egress replaces them)
+    env: tuple[tuple[str, str], ...] = ()
+    #: host path of the CA bundle to trust (the system's and the egress proxy's CAs), mounted at ``CA_MOUNT``
+    ca_bundle: str | None = None
 
 
 def failed(message: str) -> SandboxError:
@@ -68,8 +76,9 @@ def failed(message: str) -> SandboxError:
 def sandbox_env(plan: Plan) -> dict[str, str]:
     path = "/usr/local/bin:/usr/bin:/bin"
     env = {"HOME": "/home/user", "USER": "user", "LANG": "C.UTF-8", "TERM": "dumb", "PS1": "", "PS2": ""}
-    env |= {"SSL_CERT_FILE": CA_BUNDLE, "REQUESTS_CA_BUNDLE": CA_BUNDLE, "PIP_CERT": CA_BUNDLE}
-    env |= {"NODE_EXTRA_CA_CERTS": CA_BUNDLE, "PYTHONUNBUFFERED": "1"}
+    bundle = CA_MOUNT if plan.ca_bundle is not None else CA_BUNDLE
+    env |= dict.fromkeys(_CA_VARIABLES if plan.ca_bundle is not None else _CA_VARIABLES[:4], bundle)
+    env["PYTHONUNBUFFERED"] = "1"
     if plan.layer is not None:
         apt = ":".join(f"{PACKAGES}/apt/{d}" for d in ("usr/local/bin", "usr/bin", "bin", "usr/sbin", "usr/games"))
         path = f"{PACKAGES}/pip/bin:{PACKAGES}/npm/node_modules/.bin:{apt}:{path}"
@@ -80,7 +89,7 @@ def sandbox_env(plan: Plan) -> dict[str, str]:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             env[name] = proxy
         env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1"
-    return {"PATH": path, **env}
+    return {**dict(plan.env), "PATH": path, **env}  # a credential never overrides corral's own variables
 
 
 def _mounts(layout: Layout, plan: Plan) -> list[str]:
@@ -98,6 +107,8 @@ def _mounts(layout: Layout, plan: Plan) -> list[str]:
     args += ["--ro-bind", str(layout.lib), "/opt/corral", "--bind", str(plan.workspace), "/workspace"]
     if plan.egress_socket is not None:
         args += ["--ro-bind", plan.egress_socket, EGRESS_SOCKET]
+    if plan.ca_bundle is not None:
+        args += ["--ro-bind", plan.ca_bundle, CA_MOUNT]
     if plan.layer is not None:
         args += ["--bind" if plan.layer_writable else "--ro-bind", str(plan.layer), PACKAGES]
     for source, target in plan.files:

@@ -94,6 +94,8 @@ class WarmPools:
         key = Workspace.of_session(spec.session_id).key
         if await anyio.to_thread.run_sync(disk.owner, key) is not None:
             return None
+        if self.host.egress is not None and not await self.host.egress.warm_claimable(spec.session_id):
+            return None  # its credentials' placeholders belong in the environment a warm sandbox already has
         sandbox = pool.take()
         pool.wanted.set()
         if sandbox is None:

@@ -30,6 +30,7 @@ from corral.sandbox.local.launch import Plan, agent_config, failed, spawn
 from corral.sandbox.local.packages import LayerBuild, LayerStore
 from corral.sandbox.local.sandbox import LocalSandbox, Parts
 from corral.sandbox.local.workspace import Lifetime, Workspace
+from corral.sandbox.network import EgressChannel
 
 #: longest reply line accepted from an agent (a 20 MiB PDF is ~27 MiB of base64)
 MAX_REPLY_BYTES = 32 * 1024 * 1024
@@ -89,14 +90,15 @@ class Starter:
         undo.push_async_callback(self._discard, workspace)
         uid, path = await anyio.to_thread.run_sync(self._workspace, workspace.key, spec.limits.disk_bytes)
         layer = build.layer if build is not None else await self._layers.layer(spec)
-        socket = await self._egress(spec, session_id, name, uid, undo)
+        egress = await self._egress(spec, session_id, name, uid, undo)
         files: tuple[tuple[str, str], ...] = ()
         if spec.files:
             files_dir = self.host.disk.mount / "files" / name
             undo.push_async_callback(anyio.to_thread.run_sync, shutil.rmtree, files_dir, True)
             files = await anyio.to_thread.run_sync(_mount_files, spec, files_dir)
         host_paths = build.host_paths if build is not None else ()
-        plan = Plan(name, uid, path, spec.limits, socket, layer, files, build is not None, host_paths)
+        socket, env, ca_bundle = (egress.socket_path, egress.env, egress.ca_bundle) if egress else (None, (), None)
+        plan = Plan(name, uid, path, spec.limits, socket, layer, files, build is not None, host_paths, env, ca_bundle)
         cgroups = self.host.cgroups(name)
         undo.push_async_callback(cgroups.remove)
         await anyio.to_thread.run_sync(cgroups.create, spec.limits)
@@ -123,14 +125,14 @@ class Starter:
 
     async def _egress(
         self, spec: ProvisionSpec, session_id: str, name: str, uid: int, undo: AsyncExitStack
-    ) -> str | None:
+    ) -> EgressChannel | None:
         gateway = self.host.egress
         if gateway is None or spec.networking.get("type") in _NO_NETWORK:
             return None
         opened = await gateway.open(name, spec.networking, session_id or None)
         undo.push_async_callback(gateway.close, name)
         await anyio.to_thread.run_sync(os.chown, opened.socket_path, uid, uid)
-        return opened.socket_path
+        return opened
 
     async def _handshake(self, channel: AgentChannel, plan: Plan, stderr: ByteReceiveStream | None) -> None:
         try:
