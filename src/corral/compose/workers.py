@@ -18,7 +18,9 @@ import anyio
 
 from corral._types import JSONObject, json_object
 from corral.catalog import Catalog
+from corral.compose.credentials import session_secrets
 from corral.config import Settings
+from corral.egress.credentials import SecretSource
 from corral.egress.mcp import NO_CREDENTIALS, McpCredentials, McpTools, VaultBearers
 from corral.egress.process import address_guard, open_egress
 from corral.egress.web_fetch import WebFetchTool
@@ -46,9 +48,12 @@ def environment_source(catalog: Catalog) -> EnvironmentSource:
     return config
 
 
-async def open_sandbox(stack: AsyncExitStack, settings: Settings) -> SandboxProvider | None:
+async def open_sandbox(
+    stack: AsyncExitStack, settings: Settings, secrets: SecretSource | None = None
+) -> SandboxProvider | None:
+    """``secrets``: the sessions' credentials the egress injects (``compose.credentials``)."""
     try:
-        egress = await open_egress(stack, settings)  # sandboxes reach the network only through it (corral.egress)
+        egress = await open_egress(stack, settings, secrets)  # sandboxes reach the network only through it
         provider = create_provider(settings, egress)
         return await stack.enter_async_context(provider)
     except CorralError as exc:
@@ -87,7 +92,8 @@ async def open_workers(
     if settings.workers <= 0:
         return None
     executors = server_tools(settings)  # first: a bad CORRAL_EGRESS_ALLOW_PRIVATE stops the start (ConfigError)
-    sandbox = await open_sandbox(stack, settings)
+    secrets = session_secrets(sessions, vaults) if vaults is not None else None
+    sandbox = await open_sandbox(stack, settings, secrets)
     return Runtime(
         sessions,
         settings,

@@ -23,6 +23,8 @@ from corral.config import Settings
 from corral.egress import jail
 from corral.egress.addresses import AddressGuard, PrivateAllowance
 from corral.egress.client import EgressClient
+from corral.egress.credentials import SecretSource
+from corral.egress.mitm import CA_CERT
 from corral.egress.server import state_paths
 from corral.egress.supervisor import EgressSupervisor
 from corral.errors import ConfigError, ErrorCode, SandboxError
@@ -55,10 +57,14 @@ def _supervisor(settings: Settings) -> EgressSupervisor:
 
 
 @asynccontextmanager
-async def supervised_egress(settings: Settings) -> AsyncGenerator[tuple[EgressSupervisor, EgressClient]]:
-    """The supervised proxy and its client for the duration of the block."""
+async def supervised_egress(
+    settings: Settings, secrets: SecretSource | None = None
+) -> AsyncGenerator[tuple[EgressSupervisor, EgressClient]]:
+    """The supervised proxy and its client for the duration of the block (``secrets``: the sessions'
+    credentials to inject, ``EgressClient``)."""
     supervisor = _supervisor(settings)
-    client = EgressClient(supervisor.control_path, readiness=supervisor)
+    ca_cert = supervisor.confdir / CA_CERT
+    client = EgressClient(supervisor.control_path, readiness=supervisor, secrets=secrets, ca_cert=ca_cert)
     supervisor.on_ready = client.resync
     async with anyio.create_task_group() as tasks:
         await tasks.start(supervisor.run)
@@ -69,11 +75,13 @@ async def supervised_egress(settings: Settings) -> AsyncGenerator[tuple[EgressSu
             await client.aclose()
 
 
-async def open_egress(stack: AsyncExitStack, settings: Settings) -> EgressClient | None:
+async def open_egress(
+    stack: AsyncExitStack, settings: Settings, secrets: SecretSource | None = None
+) -> EgressClient | None:
     """Start the supervised egress for ``settings.data_dir`` on ``stack`` (None when egress is disabled)."""
     if not settings.egress_enabled:
         return None
-    _, client = await stack.enter_async_context(supervised_egress(settings))
+    _, client = await stack.enter_async_context(supervised_egress(settings, secrets))
     return client
 
 
