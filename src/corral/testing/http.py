@@ -13,6 +13,7 @@ import json
 import socket
 import struct
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -155,7 +156,32 @@ async def serve(handler: Handler, host: str, port: int, ready: Callable[[int], N
         await connections.close()
 
 
-class ThreadedServer:
+class Background(ABC):
+    """A server that runs on a thread of its own: ``with`` / ``async with`` start and stop it (``start`` and
+    ``stop`` block, so the async forms run them in a worker thread)."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await anyio.to_thread.run_sync(self.start)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await anyio.to_thread.run_sync(self.stop)
+
+
+class ThreadedServer(Background):
     """A loopback server on a background thread with its own event loop (it never competes with the code under
     test): ``with Server(...) as server:`` or ``async with``; ``url`` once started."""
 
@@ -199,17 +225,3 @@ class ThreadedServer:
         if self._thread is not None:
             self._thread.join(10)
         self._thread = self._loop = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await anyio.to_thread.run_sync(self.start)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await anyio.to_thread.run_sync(self.stop)

@@ -23,7 +23,7 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -33,6 +33,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from corral.testing.http import Background
 
 #: a 1×1 transparent PNG
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -79,7 +81,7 @@ def _text(text: str, *, is_error: bool = False) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=is_error)
 
 
-class ScriptedMcpServer:
+class ScriptedMcpServer(Background):
     """``with ScriptedMcpServer(token="…") as server:`` (or ``async with``); ``url`` is the MCP endpoint."""
 
     def __init__(self, token: str | None = None, *, host: str = "127.0.0.1", name: str = "scripted"):
@@ -238,20 +240,6 @@ class ScriptedMcpServer:
         if self._thread is not None:
             self._thread.join(10)
         self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await anyio.to_thread.run_sync(self.start)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await anyio.to_thread.run_sync(self.stop)
 
 
 async def _unauthorized(send: Send) -> None:
