@@ -16,12 +16,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from corral.catalog._paging import after_cursor, next_page
 from corral.catalog.agent_config import resolve_update
 from corral.catalog.limits import CatalogLimits
 from corral.catalog.params.agents import AgentUpdate
 from corral.catalog.records import AgentRecord
 from corral.db import Flow, Row, Where, all_rows, exec_, one
+from corral.db.pages import after_cursor, next_page
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, Page
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from corral._types import JSONObject
 from corral.catalog import agents, environments, keys
-from corral.catalog._paging import cursor_from
 from corral.catalog.agent_config import apply_overrides, replace_tooling, resolve_create
 from corral.catalog.limits import CatalogLimits
 from corral.catalog.params import (
@@ -28,6 +27,7 @@ from corral.catalog.params import (
 )
 from corral.catalog.records import AgentRecord, EnvironmentRecord, Principal
 from corral.db import Database
+from corral.db.pages import cursor_from
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.ids import is_id, new_id, now, rfc3339
 from corral.paging import Page

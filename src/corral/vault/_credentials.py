@@ -17,10 +17,10 @@ import json
 
 from corral._types import JSONObject, json_object
 from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
+from corral.db.pages import after_cursor, next_page
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, Page
 from corral.vault import _vaults
-from corral.vault._paging import after_cursor, next_page
 from corral.vault.credentials import MAX_PER_VAULT, Resolved, Secrets, resolve_update
 from corral.vault.crypto import Keyring, Sealed, VaultKeyError
 from corral.vault.metadata import patch_metadata

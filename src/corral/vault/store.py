@@ -19,11 +19,11 @@ import httpx
 
 from corral._types import JSONObject
 from corral.db import Database
+from corral.db.pages import cursor_from
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.ids import is_id, new_id, now, rfc3339
 from corral.paging import Page
 from corral.vault import _credentials, _live, _vaults
-from corral.vault._paging import cursor_from
 from corral.vault.access import REFRESH_MARGIN_SECONDS, Access
 from corral.vault.credentials import resolve_create
 from corral.vault.crypto import Keyring

@@ -1,4 +1,5 @@
-"""Keyset pagination for catalog lists: newest first by ``(created_at, id)``, or by version for versions.
+"""Keyset pagination of the list endpoints kept in rows with ``(created_at, id)`` (agents, environments, vaults,
+credentials …): newest first, or by a key of one part (agent versions).
 
 Invariant: a page never repeats or skips a row that existed when the first page was read, whatever is created
 in between (new rows sort before the cursor and are simply not reached), because the cursor holds the last
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from corral.db import Where
+from corral.db.where import Where
 from corral.errors import ErrorCode, InvalidRequest
 from corral.paging import Cursor, decode_cursor
 
 ORDER = "desc"
 
 
-def cursor_from(page: str | None, scope: str, arity: int) -> Cursor | None:
-    """Decode ``page`` (None or empty: the first page); its key must have ``arity`` parts."""
+def cursor_from(page: str | None, scope: str, arity: int = 2) -> Cursor | None:
+    """Decode ``page`` (None or empty: the first page); its key must have ``arity`` parts. A cursor is valid only
+    for the list (``scope``) that made it."""
     if not page:
         return None
     cursor = decode_cursor(page, order=ORDER, scope=scope)
