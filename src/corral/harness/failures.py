@@ -9,6 +9,8 @@ retries run out, or the error is not retryable: ``session.error`` (``exhausted``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import anyio
 
 from corral.errors import ModelError
@@ -16,13 +18,15 @@ from corral.harness import emits
 from corral.harness.harness import TurnLimits
 from corral.harness.models.registry import ResolvedModel
 from corral.harness.writer import Writer
+from corral.secrets import redact
 from corral.session import NewEvent
 
 
-def named(err: ModelError, resolved: ResolvedModel) -> ModelError:
-    """``err`` with its message naming the provider and the URL the request went to."""
+def named(err: ModelError, resolved: ResolvedModel, secrets: Iterable[str] = ()) -> ModelError:
+    """``err`` with its message naming the provider and the URL the request went to, and without any of
+    ``secrets`` (a provider's error text can quote the key it was sent)."""
     return type(err)(
-        f"{resolved.describe()}: {err.message}",
+        redact(f"{resolved.describe()}: {err.message}", secrets),
         retryable=err.retryable,
         retry_after=err.retry_after,
         code=err.code,

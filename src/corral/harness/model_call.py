@@ -96,7 +96,9 @@ class ModelCall:
                 await self._cut_short(collector)
             raise
         if failure is not None or collector.finished is None:
-            error = named(failure or ModelError("the response ended without finishing"), resolved)
+            error = named(
+                failure or ModelError("the response ended without finishing"), resolved, self.harness.models.secrets
+            )
             log.warning("session %s: model request failed: %s", self.writer.session_id, error.message)
             await model_failed(self.writer, self.harness.limits, start.id, error)
             return

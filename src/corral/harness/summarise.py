@@ -35,7 +35,7 @@ async def compact(
             method = "summary"
         except ModelError as err:
             if err.retryable:
-                await model_failed(writer, harness.limits, start.id, named(err, resolved))
+                await model_failed(writer, harness.limits, start.id, named(err, resolved, harness.models.secrets))
                 return
     compacted = NewEvent(
         "agent.thread_context_compacted", {"summary": summary, "through_seq": plan.through_seq, "method": method}

@@ -21,7 +21,8 @@ Invariants:
   ``at`` (any reply when ``at`` is omitted), then is used up. Kinds: ``rate_limit`` (429 + retry-after),
   ``server_error`` (500), ``overloaded`` (529 / 503), ``malformed`` (an unparsable SSE frame mid-stream),
   ``reset`` (TCP reset mid-stream), ``stream_error`` (an error event mid-stream), ``invalid_tool_json``
-  (the reply's tool input streamed as broken JSON).
+  (the reply's tool input streamed as broken JSON). A status fault's ``message`` replaces the provider's usual
+  error text (e.g. one that quotes the key a client sent).
 * Latency is seeded per request (seed, first user text, position), so two runs of one workload see the
   same time-to-first-token for the same turn (common random numbers across benchmark arms).
 """
@@ -109,6 +110,7 @@ class FaultJSON(TypedDict):
     times: NotRequired[int]
     retry_after: NotRequired[float]
     after_tokens: NotRequired[int]
+    message: NotRequired[str]
 
 
 class ScriptJSON(TypedDict, total=False):
@@ -201,6 +203,8 @@ class Fault:
     retry_after: float | None = None
     #: for mid-stream faults: how many tokens are sent before the stream breaks
     after_tokens: int = 2
+    #: for status faults: the error message instead of the provider's usual one
+    message: str | None = None
 
 
 @dataclass(frozen=True)

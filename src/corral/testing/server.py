@@ -38,7 +38,7 @@ class Wire(Protocol):
     """What both wire modules (``wire_anthropic``, ``wire_openai``) provide; rendering a reply differs."""
 
     def seen(self, body: JSONObject) -> Seen: ...
-    def error(self, kind: str) -> tuple[int, JSONObject]: ...
+    def error(self, kind: str, message: str | None = None) -> tuple[int, JSONObject]: ...
     def stream_error_frame(self, kind: str) -> Frame: ...
     def malformed_frame(self) -> Frame: ...
 
@@ -123,7 +123,7 @@ class ScriptedApp:
             await responder.json(500, _error("api_error", "the script has no reply for this"))
             return
         if fault is not None and fault.kind in _STATUS_FAULTS:
-            status, error = wire.error(fault.kind)
+            status, error = wire.error(fault.kind, fault.message)
             headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
             await responder.json(status, error, headers)
             return

@@ -32,8 +32,9 @@ def seen(body: JSONObject) -> Seen:
     )
 
 
-def error(kind: str) -> tuple[int, JSONObject]:
-    status, error_type, message = ERRORS[kind]
+def error(kind: str, message: str | None = None) -> tuple[int, JSONObject]:
+    status, error_type, usual = ERRORS[kind]
+    message = message or usual
     return status, {"type": "error", "error": {"type": error_type, "message": message}}
 
 

@@ -37,8 +37,9 @@ def seen(body: JSONObject) -> Seen:
     )
 
 
-def error(kind: str) -> tuple[int, JSONObject]:
-    status, error_type, message = ERRORS[kind]
+def error(kind: str, message: str | None = None) -> tuple[int, JSONObject]:
+    status, error_type, usual = ERRORS[kind]
+    message = message or usual
     return status, {"error": {"message": message, "type": error_type, "param": None, "code": error_type}}
 
 

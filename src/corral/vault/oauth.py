@@ -28,10 +28,10 @@ import httpx
 
 from corral._types import JSONObject, json_object
 from corral.ids import now, rfc3339
+from corral.secrets import REDACTED, redact
 from corral.vault.credentials import Secrets
 
 BODY_MAX = 4096
-REDACTED = "[redacted]"
 _TOKEN_FIELDS = re.compile(
     r'("(?:access_token|refresh_token|id_token|client_secret|token)"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE
 )
@@ -59,8 +59,7 @@ class Capture:
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` without any of ``secrets`` and without the values of token-like JSON fields."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+    text = redact(text, secrets)
     return _TOKEN_FIELDS.sub(lambda match: f'{match.group(1)}"{REDACTED}"', text)
 
 

@@ -59,6 +59,11 @@ class ModelRegistry:
         url = config.base_url or DEFAULT_URLS[config.kind]
         return ResolvedModel(self._client(config), name, config.name, window, url)
 
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The API keys of the configured providers: never part of an error message the harness writes."""
+        return frozenset(config.api_key for config in self._providers.values() if config.api_key)
+
     def warm(self) -> None:
         """Build every configured provider's client and its lazy parts (blocking: run it in a thread at start-up,
         so the first request of a worker does not stall its event loop, and with it the lease heartbeats)."""
