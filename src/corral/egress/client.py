@@ -148,7 +148,7 @@ class EgressClient(EgressGateway):
             _discard(listener, path)
             raise
         self._records[channel_id] = record
-        return EgressChannel(channel_id, str(path), record.placeholders.env, bundle)
+        return EgressChannel(channel_id, str(path), record.placeholders.env, bundle, tuple(record.placeholders.notices))
 
     async def _secrets(self, session_id: str | None) -> Sequence[SessionSecret]:
         if self.secrets is None or session_id is None:

@@ -6,8 +6,9 @@ never another's). For each channel opened for a session, ``Placeholders`` gives 
 opaque placeholder of its own (``injection.new_placeholder``): the sandbox gets ``secret_name=placeholder``,
 the proxy gets ``{placeholder, secret, allowed hosts, locations}`` over its control channel with that
 channel's ``open``. A credential none of whose allowed hosts the environment's networking lets through
-(``reachable``) is not injected and is logged (``credential_host_unreachable_error``, with its vault and
-credential ids).
+(``reachable``) is not injected: the channel carries a ``ProvisionNotice`` for it (``credential_host_unreachable``:
+a ``credential_host_unreachable_error`` naming its vault and credential ids, which the harness reports on the
+session) and it is logged with those ids.
 
 Invariants: a ``SessionSecret``'s ``repr`` never shows its value; a channel keeps its placeholders for its
 life (a proxy restart re-sends the same ones with the secrets fetched afresh, so a rotated secret is used);
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 from corral.egress.injection import Injection, new_placeholder, normalized_patterns
 from corral.egress.policy import PACKAGE_MANAGER_HOSTS, HostPolicy
+from corral.sandbox.base import ProvisionNotice
 
 log = logging.getLogger("corral.egress")
 
@@ -69,11 +71,23 @@ def reachable(policy: HostPolicy, hosts: tuple[str, ...] | None) -> bool:
     return any(_meets(a, w) for a in allowed for w in normalized_patterns(hosts))
 
 
+def credential_host_unreachable(secret: SessionSecret) -> ProvisionNotice:
+    """What the session is told of a credential it cannot use (spec §7.3, §11.3): its ids, never its value."""
+    message = (
+        f"credential {secret.credential_id} of vault {secret.vault_id} ({secret.secret_name}) is not available in"
+        " the sandbox: the environment's networking allows none of its allowed_hosts"
+    )
+    fields = (("vault_id", secret.vault_id), ("credential_id", secret.credential_id))
+    return ProvisionNotice("credential_host_unreachable_error", message, fields)
+
+
 class Placeholders:
-    """The placeholders of one channel: credential id → (secret name, placeholder)."""
+    """The placeholders of one channel: credential id → (secret name, placeholder); and the ``notices`` of the
+    credentials it leaves out."""
 
     def __init__(self) -> None:
         self.by_credential: dict[str, tuple[str, str]] = {}
+        self.notices: list[ProvisionNotice] = []
 
     @property
     def env(self) -> tuple[tuple[str, str], ...]:
@@ -84,13 +98,9 @@ class Placeholders:
         names: set[str] = set()
         for secret in secrets:
             if not reachable(policy, secret.allowed_hosts):
-                log.warning(
-                    "session %s: credential_host_unreachable_error: credential %s of vault %s is not injected: "
-                    "the environment's networking allows none of its allowed_hosts",
-                    session_id,
-                    secret.credential_id,
-                    secret.vault_id,
-                )
+                notice = credential_host_unreachable(secret)
+                self.notices.append(notice)
+                log.warning("session %s: %s: %s", session_id, notice.error_type, notice.message)
                 continue
             if secret.secret_name in names:  # two vaults define the same variable: the first one wins
                 continue

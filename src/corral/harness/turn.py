@@ -4,7 +4,10 @@ Steps and what they write:
 
 * ``CallModel`` (``model_call``): ``span.model_request_start`` … ``span.model_request_end``.
 * ``Execute``: each allowed call through the ``ToolRouter``, one ``agent.tool_result`` per call (an MCP call:
-  ``agent.mcp_tool_result``, after a ``session.error`` naming the server if the server failed), in order.
+  ``agent.mcp_tool_result``, after a ``session.error`` naming the server if the server failed), in order;
+  before a sandbox call's result, a ``session.error`` (``retrying``) for each provisioning failure and for each
+  notice of a sandbox provisioned (``ProvisionNotice``: a credential the sandbox cannot use, say). Notices of a
+  sandbox provisioned ahead of need go with the next model request if no call reported them first.
 * ``Refuse``: an error ``agent.tool_result`` (``agent.mcp_tool_result``) for calls denied by policy or by
   ``user.tool_confirmation``: the ``deny_message`` of a confirmation; ``Permission to use {tool_name} has been
   denied.`` for an ``auto`` denial (the documented text); "not enabled" for a tool the agent does not have.
@@ -33,7 +36,7 @@ from typing import assert_never
 
 import anyio
 
-from corral._types import json_list, json_object
+from corral._types import JSONObject, json_list, json_object
 from corral.harness import emits
 from corral.harness.agent import AgentConfig
 from corral.harness.decide import (
@@ -56,6 +59,7 @@ from corral.harness.model_call import ModelCall
 from corral.harness.router import SessionScope, ToolCall, ToolRouter
 from corral.harness.writer import Writer
 from corral.sandbox import ToolResult
+from corral.sandbox.base import ProvisionNotice
 from corral.sandbox.hands import Hands
 from corral.sandbox.recipe import self_hosted
 from corral.session import Fence, NewEvent, SessionRecord
@@ -168,6 +172,7 @@ class Turn:
             self._mcp = await list_mcp(self.harness.mcp, self.scope, self.mcp_toolsets, reserved)
             notices = tuple(self._mcp.notices)
         tools += self._mcp.specs()
+        notices += tuple(map(notice_event, self.hands.take_notices() if self.hands is not None else ()))
         return ModelCall(self.harness, self.writer, self.agent, self.hands, tools, client_runs, self._mcp, notices)
 
     async def _execute(self, step: Execute) -> None:
@@ -194,10 +199,16 @@ class Turn:
 
     def _sandbox_failures(self) -> list[NewEvent]:
         """A sandbox that could not be provisioned (its packages did not install, say) is reported on the session
-        as well as in the call's result: the session goes on, and the next call tries again."""
-        failures = self.hands.take_failures() if self.hands is not None else []
+        as well as in the call's result: the session goes on, and the next call tries again. So are the notices of
+        a sandbox provisioned (a credential of the session that it cannot use)."""
+        if self.hands is None:
+            return []
         message = "the session's sandbox could not be provisioned: {}"
-        return [emits.session_error("unknown_error", message.format(exc.message), "retrying") for exc in failures]
+        failures = [
+            emits.session_error("unknown_error", message.format(exc.message), "retrying")
+            for exc in self.hands.take_failures()
+        ]
+        return [*failures, *map(notice_event, self.hands.take_notices())]
 
     async def _close_span(self, step: CloseSpan) -> None:
         span = self.writer.state.open_span
@@ -246,3 +257,9 @@ class Turn:
         if state.turn_open or blocked:
             events.append(emits.idle({"type": "end_turn"}))
         await self.writer.settle(events)
+
+
+def notice_event(notice: ProvisionNotice) -> NewEvent:
+    """A provisioning notice as the ``session.error`` it stands for (the session goes on: ``retrying``)."""
+    error: JSONObject = {"type": notice.error_type, "message": notice.message, "retry_status": {"type": "retrying"}}
+    return NewEvent("session.error", {"error": error | dict(notice.fields)})

@@ -11,7 +11,8 @@ Invariants every provider keeps:
   and the harness): a call whose result is recorded returns that result without running again; a call
   that started but never finished (its harness or sandbox died mid-call) returns an ``interrupted``
   error result and is **not** run again, so no side effect ever happens twice.
-* Nothing secret is ever part of a ``ProvisionSpec`` or visible inside a sandbox.
+* Nothing secret is ever part of a ``ProvisionSpec`` or visible inside a sandbox, nor of a ``ProvisionNotice``
+  (ids and names only).
 * A provider is used inside ``async with provider:``; entering starts its housekeeping (idle reclaim, warm
   pools), leaving releases every sandbox it still holds (``aclose``).
 """
@@ -71,10 +72,24 @@ class ToolResult:
         return cls.text(text, is_error=True)
 
 
+@dataclass(frozen=True)
+class ProvisionNotice:
+    """Something the session must be told about how its sandbox was provisioned, which does not stop it: a
+    ``session.error`` of ``error_type`` with ``retry_status: retrying`` (it may come again with a fresh sandbox)
+    and the error's documented extra ``fields`` (e.g. ``credential_host_unreachable_error``: ``vault_id``,
+    ``credential_id``). Never a secret: ids and names only."""
+
+    error_type: str
+    message: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+
 class Sandbox(ABC):
     """One live execution environment of one session."""
 
     session_id: str
+    #: what the session must be told about how this sandbox was provisioned (none by default)
+    notices: tuple[ProvisionNotice, ...] = ()
 
     @property
     @abstractmethod

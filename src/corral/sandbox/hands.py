@@ -15,6 +15,8 @@ Invariants:
 * At most one live sandbox per session per process; provisioning is serialised (one lock).
 * A sandbox that dies (``alive`` false after a call) or cannot be provisioned is a tool error for that call,
   never an exception out of ``execute``; the next call provisions a fresh one from the same recipe.
+* What the harness reports on the session, it takes once: provisioning failures (``take_failures``) and the
+  notices of each sandbox provisioned (``take_notices``: non-secret facts, e.g. a credential it cannot use).
 * Before provisioning for a call, the provider's journal is asked (``recorded``): a call that already has a
   result (a takeover after a crash) gets it back without a sandbox being built.
 * The sandbox runs what it is asked: which tools an agent may use is decided on the harness side.
@@ -31,7 +33,7 @@ from anyio.abc import TaskGroup
 
 from corral._types import JSONObject
 from corral.errors import SandboxError
-from corral.sandbox.base import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
 from corral.sandbox.recipe import Environments, environment_spec, provisioning_mode, self_hosted
 from corral.vocab.options import ProvisioningMode
 from corral.vocab.tools import is_sandbox_tool
@@ -54,6 +56,8 @@ class Hands:
         self.workspace_expected = False
         #: provisioning failures not yet reported on the session (``take_failures``)
         self._failures: list[SandboxError] = []
+        #: notices of the sandboxes provisioned, not yet reported on the session (``take_notices``)
+        self._notices: list[ProvisionNotice] = []
         self.last_used = anyio.current_time()
         self.users = 0
 
@@ -107,6 +111,7 @@ class Hands:
                 await self._discard()
             if self._sandbox is None:
                 self._sandbox = await self._provider.provision(await self.spec())
+                self._notices.extend(self._sandbox.notices)
             return self._sandbox
 
     async def execute(self, name: str, input: JSONObject, tool_use_id: str) -> ToolResult:
@@ -145,6 +150,11 @@ class Hands:
         harness also reports it on the session, where its client sees it)."""
         failures, self._failures = self._failures, []
         return failures
+
+    def take_notices(self) -> list[ProvisionNotice]:
+        """The notices of the sandboxes provisioned since the last call (each sandbox's, once)."""
+        notices, self._notices = self._notices, []
+        return notices
 
     @property
     def provisioned(self) -> bool:

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from corral._types import JSONObject
+from corral.sandbox.base import ProvisionNotice
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class EgressChannel:
     env: tuple[tuple[str, str], ...] = ()
     #: host path of a CA bundle (the system's CAs and the gateway's) the sandbox must trust, when it intercepts
     ca_bundle: str | None = None
+    #: what the session must be told about the channel (a credential none of whose hosts it can reach)
+    notices: tuple[ProvisionNotice, ...] = ()
 
 
 class EgressGateway(ABC):

@@ -20,7 +20,7 @@ import anyio.to_thread
 from anyio.abc import Process
 
 from corral._types import JSONObject
-from corral.sandbox.base import ProvisionSpec, Sandbox, ToolResult
+from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, ToolResult
 from corral.sandbox.journal import ToolJournal
 from corral.sandbox.local.cgroups import Cgroups
 from corral.sandbox.local.channel import AgentChannel
@@ -46,6 +46,8 @@ class Parts:
     #: the directory behind ``/workspace`` (``plan.workspace`` until a warm sandbox is claimed and it is renamed)
     workspace: Workspace
     cleanup: Callable[[], Awaitable[None]]
+    #: what its egress channel told about the session's credentials (``Sandbox.notices``)
+    notices: tuple[ProvisionNotice, ...] = ()
 
 
 def _children(pid: int) -> set[int]:
@@ -98,6 +100,7 @@ class LocalSandbox(Sandbox):
         self.spec = spec
         self.parts = parts
         self.name = parts.plan.name
+        self.notices = parts.notices
         self._journal = journal
         self._state = _State()
         self._stderr_done = anyio.Event()

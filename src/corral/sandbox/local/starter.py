@@ -108,7 +108,8 @@ class Starter:
         assert process.stdin is not None and process.stdout is not None
         channel = AgentChannel(process.stdin, process.stdout, MAX_REPLY_BYTES)
         await self._handshake(channel, plan, process.stderr)
-        return Parts(plan, process, channel, cgroups, workspace, cleanup=_nothing)
+        notices = egress.notices if egress is not None else ()
+        return Parts(plan, process, channel, cgroups, workspace, cleanup=_nothing, notices=notices)
 
     def _workspace(self, key: str, quota: int) -> tuple[int, Path]:
         disk = self.host.disk
