@@ -101,6 +101,12 @@ class Settings:
     egress_max_connections: int = setting(
         64, "CORRAL_EGRESS_MAX_CONNECTIONS", "connections one sandbox may hold open through the egress at once"
     )
+    egress_upstream_ca: Path | None = setting(
+        None,
+        "CORRAL_EGRESS_UPSTREAM_CA",
+        "a PEM file of CA certificates the egress trusts, beside the usual ones, for the HTTPS hosts where it injects"
+        " credentials (hosts behind a private CA); must be readable by the egress's own uid",
+    )
     # vault
     vault_key: str | None = setting(
         None,

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import certifi
 
 from corral.egress import hardening
 from corral.egress.addresses import AddressGuard, PrivateAllowance
@@ -36,7 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-connections", type=int, default=64)
     parser.add_argument("--allow-private", action="append", default=[])
     parser.add_argument("--parent-pid", type=int)
+    parser.add_argument("--upstream-ca", type=Path)
     return parser
+
+
+def _trusted(confdir: Path, extra: Path | None) -> Path | None:
+    """The CAs trusted for intercepted upstreams: mitmproxy's usual ones and ``extra`` (None: the usual ones only),
+    written into the proxy's own confdir."""
+    if extra is None:
+        return None
+    combined = confdir / "upstream-ca.pem"
+    combined.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + extra.read_bytes())
+    return combined
 
 
 def _die_with(parent_pid: int) -> None:
@@ -85,7 +97,15 @@ def main(argv: list[str] | None = None) -> None:
     control = socket.socket(fileno=args.control_fd)
     control.setblocking(False)
     guard = AddressGuard(allowance=PrivateAllowance.parse(args.allow_private))
-    server = EgressServer(None, args.confdir, guard=guard, max_connections=args.max_connections, control_socket=control)
+    upstream_ca = _trusted(args.confdir, args.upstream_ca)
+    server = EgressServer(
+        None,
+        args.confdir,
+        guard=guard,
+        max_connections=args.max_connections,
+        control_socket=control,
+        upstream_ca=upstream_ca,
+    )
     anyio.run(_serve, server)
 
 

@@ -52,6 +52,8 @@ class ProxyArgs:
     max_connections: int = 64
     #: exit when this process dies (without bwrap, which sees to that itself)
     parent_pid: int | None = None
+    #: extra CA certificates trusted for intercepted upstreams (bound read-only into the jail)
+    upstream_ca: Path | None = None
 
     def argv(self) -> list[str]:
         args = [sys.executable, "-I", "-u", "-m", "corral.egress", "--control-fd", str(self.control_fd)]
@@ -60,6 +62,8 @@ class ProxyArgs:
             args += ["--allow-private", entry]
         if self.parent_pid is not None:
             args += ["--parent-pid", str(self.parent_pid)]
+        if self.upstream_ca is not None:
+            args += ["--upstream-ca", str(self.upstream_ca)]
         return args
 
 
@@ -104,9 +108,10 @@ def _python_paths() -> tuple[Path, ...]:
     return tuple(sorted({path.resolve() for path in found if path.exists()}))
 
 
-def mounts(writable: Path, uid: int) -> list[str]:
-    """bwrap arguments: ``/`` read-only, private ``/proc``, ``/dev``, ``/tmp``; what is needed made reachable."""
-    read_only = _python_paths()
+def mounts(writable: Path, uid: int, extra: tuple[Path, ...] = ()) -> list[str]:
+    """bwrap arguments: ``/`` read-only, private ``/proc``, ``/dev``, ``/tmp``; what is needed made reachable
+    (``extra``: more paths to read)."""
+    read_only = (*_python_paths(), *(path.resolve() for path in extra))
     hidden = {Path("/tmp")} | {root for path in [*read_only, writable] if (root := _hidden_root(path, uid))}
     hidden = {root for root in hidden if _within(root, hidden - {root}) is None}
     args = ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
@@ -128,7 +133,7 @@ def mounts(writable: Path, uid: int) -> list[str]:
 def jailed_argv(proxy: ProxyArgs, info_fd: int) -> list[str]:
     args = [BWRAP, "--die-with-parent", "--new-session", "--as-pid-1", "--unshare-pid", "--unshare-ipc"]
     args += ["--unshare-uts", "--unshare-cgroup-try", "--chdir", "/", "--info-fd", str(info_fd)]
-    args += mounts(proxy.confdir, EGRESS_UID)
+    args += mounts(proxy.confdir, EGRESS_UID, () if proxy.upstream_ca is None else (proxy.upstream_ca,))
     uid = str(EGRESS_UID)
     args += ["--", SETPRIV, "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all"]
     args += ["--bounding-set=-all", "--no-new-privs", "--"]

@@ -53,6 +53,7 @@ def _supervisor(settings: Settings) -> EgressSupervisor:
         confdir,
         allow_private=settings.egress_allow_private,
         max_connections=settings.egress_max_connections,
+        upstream_ca=settings.egress_upstream_ca,
     )
 
 

@@ -66,11 +66,14 @@ class EgressSupervisor:
         allow_private: tuple[str, ...] = (),
         max_connections: int = 64,
         start_timeout: float = 30.0,
+        upstream_ca: Path | None = None,
     ) -> None:
+        """``upstream_ca``: extra CA certificates the proxy trusts for intercepted upstreams (``ProxyArgs``)."""
         self.socket_dir = socket_dir
         self.confdir = confdir
         self.allow_private = allow_private
         self.max_connections = max_connections
+        self.upstream_ca = upstream_ca
         self.start_timeout = start_timeout
         self.on_ready: Callable[[int], Coroutine[Any, Any, None]] | None = None
         self.generation = 0
@@ -156,7 +159,9 @@ class EgressSupervisor:
     def _argv(self, info_fd: int | None) -> list[str]:
         assert self._control is not None
         parent = None if info_fd is not None else os.getpid()
-        args = ProxyArgs(self._control.fileno(), self.confdir, self.allow_private, self.max_connections, parent)
+        args = ProxyArgs(
+            self._control.fileno(), self.confdir, self.allow_private, self.max_connections, parent, self.upstream_ca
+        )
         return jail.jailed_argv(args, info_fd) if info_fd is not None else args.argv()
 
     async def _start(self) -> ProxyProcess:
