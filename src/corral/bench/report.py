@@ -13,7 +13,7 @@ from corral.bench.machine import Disk
 from corral.bench.results import Arm, SuiteResult, load_all
 from corral.bench.targets import TARGETS, Verdict, judge
 
-ORDER = ("log", "ttft", "api", "recovery", "sandbox")
+ORDER = ("log", "ttft", "api", "recovery", "sandbox", "credentials")
 _METHOD = Path(__file__).with_name("method.md")
 
 

@@ -52,9 +52,10 @@ def _plot(result: SuiteResult, out_dir: Path) -> list[str]:
 
 
 def all_suites() -> dict[str, Suite]:
-    from corral.bench.suites import api, log, recovery, sandbox, ttft
+    from corral.bench.suites import api, credentials, log, recovery, sandbox, ttft
 
-    return {suite.name: suite for suite in (log.SUITE, ttft.SUITE, api.SUITE, recovery.SUITE, sandbox.SUITE)}
+    suites = (log.SUITE, ttft.SUITE, api.SUITE, recovery.SUITE, sandbox.SUITE, credentials.SUITE)
+    return {suite.name: suite for suite in suites}
 
 
 @dataclass

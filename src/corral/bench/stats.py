@@ -81,3 +81,15 @@ def thin(samples: Sequence[float], keep: int = 2000) -> list[float]:
         return list(samples)
     step = len(samples) / keep
     return [samples[int(i * step)] for i in range(keep)]
+
+
+def difference_ci(
+    top: Sequence[float], bottom: Sequence[float], q: float = 0.5, *, resamples: int = _RESAMPLES
+) -> Estimate:
+    """``quantile(top, q) - quantile(bottom, q)`` with a 95% interval from resampling both sides independently."""
+    point = quantile(top, q) - quantile(bottom, q)
+    if len(top) < 5 or len(bottom) < 5:
+        return Estimate(point)
+    rng = np.random.default_rng(_SEED)
+    differences = _resample(top, q, resamples, rng) - _resample(bottom, q, resamples, rng)
+    return Estimate(point, float(np.quantile(differences, 0.025)), float(np.quantile(differences, 0.975)))

@@ -109,6 +109,24 @@ TARGETS = [
     Target("cold sandbox start p50 < 50 ms", "sandbox", "local", "cold_start.p50", "<", 50.0, "ms"),
     Target("warm-pool claim p50 < 5 ms", "sandbox", "local", "warm_claim.p50", "<", 5.0, "ms"),
     Target("`bash true` round trip p50 < 5 ms", "sandbox", "local", "bash_true.p50", "<", 5.0, "ms"),
+    Target(
+        "MCP tool call overhead beyond the MCP server's own time p50 < 3 ms",
+        "credentials",
+        "mcp",
+        "overhead.p50",
+        "<",
+        3.0,
+        "ms",
+    ),
+    Target(
+        "HTTPS through the injecting proxy vs without injection, after the first connection: p50 added < 2 ms",
+        "credentials",
+        "injection",
+        "overhead.p50",
+        "<",
+        2.0,
+        "ms",
+    ),
 ]
 
 

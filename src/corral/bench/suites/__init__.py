@@ -1,1 +1,2 @@
-"""The benchmark suites: ``log``, ``ttft``, ``api``, ``recovery``, ``sandbox`` (one module or package each)."""
+"""The benchmark suites: ``log``, ``ttft``, ``api``, ``recovery``, ``sandbox``, ``credentials`` (one module or
+package each)."""

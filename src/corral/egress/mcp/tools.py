@@ -6,6 +6,10 @@ vault ids); this class finds the token (``McpCredentials``, by the server's URL)
 egress's address rule (``connection``, ``guard``), journals each call (``journal``) and redacts what comes back
 (``credentials.redact``).
 
+``async with McpTools(…)`` keeps a connection per (session, server, token) open across calls (``pool``): a call
+is then one request to the server, and the turn's listing, made on the same connection, spares the SDK its own
+``tools/list`` before each call. Outside ``async with``, every listing and call connects and closes.
+
 Invariants:
 
 * A call runs at most once per ``tool_use_id``, whichever worker asks (``McpJournal``).
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Protocol, TypeVar
 
 import mcp.types as types
@@ -28,10 +33,11 @@ from mcp.shared.exceptions import MCPError
 from corral._types import JSONObject
 from corral.db import Database
 from corral.egress.addresses import AddressGuard
-from corral.egress.mcp.connection import Refused, ServerRef, exchange
+from corral.egress.mcp.connection import Refused, ServerRef, failure
 from corral.egress.mcp.content import McpToolDefinition, definition, result_content
 from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, redact, redact_json
 from corral.egress.mcp.journal import Failure, McpJournal, Outcome
+from corral.egress.mcp.pool import IDLE, Connections
 from corral.errors import McpAuthenticationFailed, McpConnectionFailed, McpServerError
 from corral.sandbox.base import ToolResult
 
@@ -83,17 +89,36 @@ class _Tokens:
 
 class McpTools:
     def __init__(
-        self, db: Database, guard: AddressGuard, credentials: McpCredentials = NO_CREDENTIALS, *, timeout: float = 300.0
+        self,
+        db: Database,
+        guard: AddressGuard,
+        credentials: McpCredentials = NO_CREDENTIALS,
+        *,
+        timeout: float = 300.0,
+        idle: float = IDLE,
     ):
+        """``timeout``: for one listing or call; ``idle``: how long an unused connection is kept."""
         self.guard = guard
         self.credentials = credentials
         self.timeout = timeout
         self.journal = McpJournal(db)
+        self.connections = Connections(guard, timeout, idle)
+
+    async def __aenter__(self) -> McpTools:
+        await self.connections.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.connections.__aexit__(kind, exc, tb)
 
     async def list_tools(self, scope: SessionScope, server: ServerRef) -> list[McpToolDefinition]:
         tokens = _Tokens()
         try:
-            tools = await self._authorized(scope, server, tokens, _list_all)
+            tools = await self._authorized(scope, server, tokens, _list_all, idempotent=True)
+        except MCPError as exc:  # an error answer to ``tools/list``: the server cannot be listed
+            raise _swept(_failed(server, exc, self.timeout), tokens.used) from None
         except McpServerError as exc:
             raise _swept(exc, tokens.used) from None
         return [_redacted(definition(tool), tokens.used) for tool in tools]
@@ -113,28 +138,33 @@ class McpTools:
         tokens = _Tokens()
 
         async def work(client: Client) -> ToolResult:
-            try:
-                result = await client.call_tool(call.name, dict(call.input))
-            except MCPError as exc:  # the server refused the call itself (unknown tool, invalid input …)
-                return ToolResult.error(f"{call.name}: {exc.message}")
+            result = await client.call_tool(call.name, dict(call.input))
             return ToolResult(result_content(result), result.is_error)
 
         try:
             result = await self._authorized(scope, server, tokens, work)
+        except MCPError as exc:  # the server refused the call itself (unknown tool, invalid input …)
+            result = ToolResult.error(f"{call.name}: {exc.message}")
         except McpServerError as exc:
             swept = _swept(exc, tokens.used)
-            failure = Failure(swept.session_error_type, swept.message)
-            return Outcome(ToolResult.error(f"{call.name}: {swept.message}"), failure)
+            failed = Failure(swept.session_error_type, swept.message)
+            return Outcome(ToolResult.error(f"{call.name}: {swept.message}"), failed)
         return Outcome(ToolResult(redact_json(result.content, tokens.used), result.is_error))
 
     async def _authorized(
-        self, scope: SessionScope, server: ServerRef, tokens: _Tokens, work: Callable[[Client], Awaitable[T]]
+        self,
+        scope: SessionScope,
+        server: ServerRef,
+        tokens: _Tokens,
+        work: Callable[[Client], Awaitable[T]],
+        *,
+        idempotent: bool = False,
     ) -> T:
         """``work`` with the session's token for ``server``; once more with a fresh token if the first is refused."""
         vaults = list(scope.vault_ids)
         token = tokens.add(await self.credentials.bearer_for(scope.workspace_id, vaults, server.url))
         try:
-            return await exchange(server, token, work, self.timeout, self.guard)
+            return await self.connections.run(scope.session_id, server, token, work, idempotent=idempotent)
         except Refused as refused:
             fresh = None
             if token is not None:
@@ -142,7 +172,7 @@ class McpTools:
             if fresh is None or fresh == token:
                 raise _refusal(server, token, refused) from None
         try:
-            return await exchange(server, fresh, work, self.timeout, self.guard)
+            return await self.connections.run(scope.session_id, server, fresh, work, idempotent=idempotent)
         except Refused as refused:
             raise _refusal(server, fresh, refused) from None
 
@@ -163,6 +193,12 @@ def _redacted(tool: McpToolDefinition, secrets: Sequence[str]) -> McpToolDefinit
     return McpToolDefinition(
         redact(tool.name, secrets), redact(tool.description, secrets), redact_json(tool.input_schema, secrets)
     )
+
+
+def _failed(server: ServerRef, exc: MCPError, seconds: float) -> McpServerError:
+    failed = failure(server, [], exc, seconds)
+    assert isinstance(failed, McpServerError), "no status: a connection failure"
+    return failed
 
 
 def _refusal(server: ServerRef, token: str | None, refused: Refused) -> McpAuthenticationFailed:
