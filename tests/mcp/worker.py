@@ -31,21 +31,19 @@ async def main() -> None:
     await db.open()
     store = SessionStore(db)
     try:
-        runtime = Runtime(
-            store,
-            settings,
-            executors=server_tools(settings),
-            mcp=mcp_tools(settings, store, StaticBearers(tokens)),
-            poll_interval=0.2,
-        )
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async with runtime.running():
-                print("corral: MCP test worker ready", file=sys.stderr, flush=True)
-                async for _ in signals:  # SIGTERM hands the sessions in flight over, as `corral worker` does
-                    break
+        async with mcp_tools(settings, store, StaticBearers(tokens)) as mcp:
+            await serve(Runtime(store, settings, executors=server_tools(settings), mcp=mcp, poll_interval=0.2))
     finally:
         await store.aclose()
         await db.close()
+
+
+async def serve(runtime: Runtime) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with runtime.running():
+            print("corral: MCP test worker ready", file=sys.stderr, flush=True)
+            async for _ in signals:  # SIGTERM hands the sessions in flight over, as `corral worker` does
+                break
 
 
 if __name__ == "__main__":

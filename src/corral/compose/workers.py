@@ -94,13 +94,14 @@ async def open_workers(
     executors = server_tools(settings)  # first: a bad CORRAL_EGRESS_ALLOW_PRIVATE stops the start (ConfigError)
     secrets = session_secrets(sessions, vaults) if vaults is not None else None
     sandbox = await open_sandbox(stack, settings, secrets)
+    mcp = await stack.enter_async_context(mcp_tools(settings, sessions, mcp_credentials(vaults)))  # keeps connections
     return Runtime(
         sessions,
         settings,
         sandbox=sandbox,
         environments=environment_source(catalog),
         executors=executors,
-        mcp=mcp_tools(settings, sessions, mcp_credentials(vaults)),
+        mcp=mcp,
     )
 
 

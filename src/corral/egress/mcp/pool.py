@@ -52,14 +52,15 @@ class Connections:
     ) -> bool | None:
         for connection in list(self._open.values()):
             connection.close()
-        try:
-            return await self._stack.__aexit__(kind, exc, tb)
+        try:  # the hosts never raise: what the body raised goes on as it is, not wrapped in the task group's group
+            await self._stack.__aexit__(None, None, None)
         finally:
             self._tasks = None
+        return None
 
-    @property
-    def open_count(self) -> int:
-        return sum(connection.alive for connection in self._open.values())
+    def opened(self) -> list[Connection]:
+        """The connections open now."""
+        return [connection for connection in self._open.values() if connection.alive]
 
     async def run(
         self,

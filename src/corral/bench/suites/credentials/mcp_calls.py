@@ -1,9 +1,10 @@
 """The ``mcp`` arm of the ``credentials`` suite: what ``McpTools`` adds to an MCP tool call beyond the server's time.
 
-Both paths call ``echo`` on the same loopback ``ScriptedMcpServer`` (with a bearer token): through ``McpTools`` as
-a worker makes it (the session's token looked up, the exactly-once journal in a SQLite database, the result
-redacted), on its kept connection after the turn's listing; and directly with the ``mcp`` SDK on a session that is
-already open and has listed the tools. Overhead = p50 of the first minus p50 of the second.
+Both paths call ``echo`` on the same loopback ``ScriptedMcpServer`` (with a bearer token; in a child process: bench
+code never imports the test doubles, and the server does not share this process's interpreter): through
+``McpTools`` as a worker makes it (the session's token looked up, the exactly-once journal in a SQLite database,
+the result redacted), on its kept connection after the turn's listing; and directly with the ``mcp`` SDK on a
+session that is already open and has listed the tools. Overhead = p50 of the first minus p50 of the second.
 
 Invariants: the server, the SDK session, ``McpTools`` and the database are closed before the arm returns; a call
 that does not answer ``echo: …`` fails the arm.
@@ -13,16 +14,19 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import sys
 import time
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import anyio
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from corral.bench import stats
 from corral.bench.measure import add_latency, add_value, interleave
+from corral.bench.procs import Child
 from corral.bench.results import Arm, Metric
 from corral.bench.suite import Context
 from corral.db.engines import open_database
@@ -30,10 +34,30 @@ from corral.egress.addresses import AddressGuard, PrivateAllowance
 from corral.egress.mcp import McpTools, StaticBearers
 from corral.harness import McpServer, SessionScope, ToolCall
 from corral.session import NewSession, SessionStore
-from corral.testing.mcp import ScriptedMcpServer
 
 WORKSPACE = "wrkspc_benchmcp"
 _ids = itertools.count(1)
+#: the server double in a child: prints its URL, serves until SIGTERM
+_SERVER = """
+import signal, sys
+from corral.testing.mcp import ScriptedMcpServer
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+with ScriptedMcpServer(token=sys.argv[1]) as server:
+    print(server.url, flush=True)
+    signal.sigwait({signal.SIGTERM})
+"""
+
+
+@asynccontextmanager
+async def _server(ctx: Context, token: str) -> AsyncGenerator[str]:
+    child = Child([sys.executable, "-c", _SERVER, token], log=ctx.scratch / "mcp-server.log")
+    try:
+        await child.start()
+        with anyio.fail_after(60):
+            url = await child.line()
+        yield url
+    finally:
+        await child.aclose()
 
 
 @asynccontextmanager
@@ -54,7 +78,7 @@ async def measure(ctx: Context, arm: Arm) -> None:
     rounds, per_round = ctx.pick("credentials.mcp_rounds", 10, 100), ctx.pick("credentials.mcp_calls", 5, 10)
     token = "bench-token-" + secrets.token_hex(12)
     async with AsyncExitStack() as stack:
-        server = await stack.enter_async_context(ScriptedMcpServer(token=token))
+        url = await stack.enter_async_context(_server(ctx, token))
         db = open_database(f"sqlite:///{ctx.scratch / 'mcp.db'}")
         await db.open()
         stack.push_async_callback(db.close)
@@ -62,11 +86,11 @@ async def measure(ctx: Context, arm: Arm) -> None:
         stack.push_async_callback(store.aclose)
         record, _ = await store.create_session(NewSession(WORKSPACE, "agent_benchmcp", 1, "env_benchmcp", {}, []))
         scope = SessionScope(record.id, WORKSPACE, ())
-        ref = McpServer("bench", server.url)
+        ref = McpServer("bench", url)
         guard = AddressGuard(allowance=PrivateAllowance.parse(["127.0.0.1"]))
-        tools = await stack.enter_async_context(McpTools(db, guard, StaticBearers({server.url: token}), timeout=60))
+        tools = await stack.enter_async_context(McpTools(db, guard, StaticBearers({url: token}), timeout=60))
         await tools.list_tools(scope, ref)  # the turn's listing, once
-        direct = await stack.enter_async_context(_direct(server.url, token))
+        direct = await stack.enter_async_context(_direct(url, token))
 
         async def through_tools() -> list[float]:
             times: list[float] = []
