@@ -216,7 +216,9 @@ class ScriptedMcpServer(Background):
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
+        # Nagle holds each response's body behind its headers for a delayed ACK (40 ms a call on loopback).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         sock.listen()  # connections wait in the backlog until uvicorn serves them

@@ -27,6 +27,8 @@ def start(port: int, socket_path: str) -> None:
 def _accept(server: socket.socket, socket_path: str) -> None:
     while True:
         client, _ = server.accept()
+        # a relay writes what arrives as it arrives: Nagle would hold a reply's tail for the client's delayed ACK
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not _slots.acquire(blocking=False):
             client.close()
             continue
