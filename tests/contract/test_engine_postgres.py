@@ -201,7 +201,10 @@ async def test_a_deadlock_is_retried(pg: PostgresDatabase) -> None:
         tg.start_soon(run, 1, 2)
         tg.start_soon(run, 2, 1)
     assert sorted(results) == [1, 2]
-    assert len(attempts) == 3  # the deadlock victim ran twice
+    # The deadlock victim ran again; a retry can also meet a serialisation failure while the winner is
+    # still committing (under load), so "again" is at least once more, never exactly once more.
+    assert sorted(attempts.count(n) for n in (1, 2))[0] == 1
+    assert len(attempts) >= 3
     assert await pg.read(pair) == 4  # and only its committed attempt counts
 
 
