@@ -6,7 +6,7 @@ The composition root builds it and hands it to the harness.
 """
 
 from corral.egress.mcp.content import McpToolDefinition
-from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, StaticBearers, redact
+from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, StaticBearers
 from corral.egress.mcp.journal import McpJournal
 from corral.egress.mcp.tools import McpTools
 from corral.egress.mcp.vaults import VaultBearers
@@ -19,5 +19,4 @@ __all__ = [
     "McpTools",
     "StaticBearers",
     "VaultBearers",
-    "redact",
 ]

@@ -10,20 +10,18 @@ Invariants:
 * Only this package asks for a token, and only to put it in the ``Authorization`` header of a request to that
   server's URL; the harness passes the session's id, workspace and vault ids, never a token.
 * Everything the MCP client hands back (tool results, tool definitions, error messages) has passed through
-  ``redact`` with every token used for it: a server that echoes the header back cannot get it into the log.
+  ``corral.secrets.redact`` with every token used for it: a server that echoes the header back cannot get it
+  into the log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from corral._types import json_list, json_object
-
-REDACTED = "[redacted]"
-#: shorter values are not swept (they would match everywhere); no real credential is this short
-MIN_SECRET = 8
+from corral.secrets import MIN_SECRET, redact
 
 
 class McpCredentials(Protocol):
@@ -64,13 +62,6 @@ class StaticBearers:
 
 NO_CREDENTIALS = StaticBearers({})
 """No MCP server gets a token: servers that need none work, the others fail with ``mcp_authentication_failed``."""
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if len(secret) >= MIN_SECRET:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 def redact_json(value: Any, secrets: Sequence[str]) -> Any:

@@ -4,7 +4,7 @@ The composition root hands it to the harness (which never imports ``egress``) as
 harness lists a server's tools for a turn and calls one by name, passing the session's scope (id, workspace,
 vault ids); this class finds the token (``McpCredentials``, by the server's URL), talks to the server under the
 egress's address rule (``connection``, ``guard``), journals each call (``journal``) and redacts what comes back
-(``credentials.redact``).
+(``corral.secrets.redact``).
 
 ``async with McpTools(…)`` keeps a connection per (session, server, token) open across calls (``pool``): a call
 is then one request to the server, and the turn's listing, made on the same connection, spares the SDK its own
@@ -35,11 +35,12 @@ from corral.db import Database
 from corral.egress.addresses import AddressGuard
 from corral.egress.mcp.connection import Refused, ServerRef, failure
 from corral.egress.mcp.content import McpToolDefinition, definition, result_content
-from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, redact, redact_json
+from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, redact_json
 from corral.egress.mcp.journal import Failure, McpJournal, Outcome
 from corral.egress.mcp.pool import IDLE, Connections
 from corral.errors import McpAuthenticationFailed, McpConnectionFailed, McpServerError
 from corral.sandbox.base import ToolResult
+from corral.secrets import redact
 
 T = TypeVar("T")
 MAX_PAGES = 100
