@@ -23,7 +23,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from corral._types import JSONObject
 from corral.catalog.limits import NAME_MAX, CatalogLimits
-from corral.catalog.metadata import patch_metadata
 from corral.catalog.params.agents import (
     AgentCreate,
     AgentUpdate,
@@ -38,6 +37,7 @@ from corral.catalog.tools import resolve_mcp_servers, resolve_tools
 from corral.config import split_model_id
 from corral.errors import ErrorCode, InvalidRequest
 from corral.vocab.options import DEFAULT_EFFORT, DEFAULT_SPEED, EffortLevel
+from corral.wire import patch_metadata
 
 CONFIG_FIELDS = (
     "name",

@@ -18,13 +18,13 @@ import json
 from corral._types import JSONObject
 from corral.catalog.env_config import resolve_config
 from corral.catalog.limits import ENV_NAME_MAX
-from corral.catalog.metadata import patch_metadata
 from corral.catalog.params.environments import EnvironmentCreate, EnvironmentUpdate
 from corral.catalog.records import EnvironmentRecord
 from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, Page
+from corral.wire import patch_metadata
 
 COLUMNS = "id, workspace_id, name, doc, created_at, archived_at"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -23,9 +23,9 @@ from corral.paging import Cursor, Page
 from corral.vault import _vaults
 from corral.vault.credentials import MAX_PER_VAULT, Resolved, Secrets, resolve_update
 from corral.vault.crypto import Keyring, Sealed, VaultKeyError
-from corral.vault.metadata import patch_metadata
 from corral.vault.params import CredentialUpdate
 from corral.vault.records import CREDENTIAL_COLUMNS, CredentialRecord
+from corral.wire import patch_metadata
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 SCOPE = "vault_credentials"

@@ -18,9 +18,9 @@ from corral.db import Flow, Row, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, Page
-from corral.vault.metadata import patch_metadata
 from corral.vault.params import VaultUpdate
 from corral.vault.records import VAULT_COLUMNS, VaultRecord
+from corral.wire import patch_metadata
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 SCOPE = "vaults"

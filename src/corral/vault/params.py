@@ -1,8 +1,8 @@
 """Vaults and credentials as a client sends them (``VaultCreateParams`` … ``CredentialUpdateParams``, api.md §11).
 
 ``corral.api`` declares these as request bodies (so ``/openapi.json`` documents them) and the vault's verbs take
-them, like the catalog's typed inputs (``corral.catalog.params``; the vault package may not import it, so the
-small strict base is its own). Parsing enforces every rule that one value decides; ``corral.vault.credentials``
+them, like the catalog's typed inputs (``corral.catalog.params``; both take the strict base and the metadata bags
+from ``corral.wire``). Parsing enforces every rule that one value decides; ``corral.vault.credentials``
 keeps the rules across fields and against what is stored.
 
 Invariants: unknown fields are refused and nothing is coerced; no error this module raises quotes a value (a
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from corral.ids import now, parse_rfc3339, rfc3339
+from corral.wire import Metadata, MetadataPatch, Strict
 
 DISPLAY_NAME_MAX = 255
 SECRET_MAX = 65_536
@@ -24,15 +25,10 @@ URL_MAX = 2048
 SECRET_NAME_MAX = 255
 ALLOWED_HOSTS_MAX = 16
 OAUTH_FIELD_MAX = 2048
-METADATA_PAIRS = 16
 
 _URL = r"^https?://[^\s/?#@]+(/[^\s]*)?$"
 _HOST = r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 def _future(value: str) -> str:
@@ -50,10 +46,6 @@ Url = Annotated[str, Field(min_length=1, max_length=URL_MAX, pattern=_URL, descr
 Expiry = Annotated[str, AfterValidator(_future), Field(description="RFC 3339, in the future")]
 OAuthText = Annotated[str, Field(max_length=OAUTH_FIELD_MAX)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX)]
-MetadataKey = Annotated[str, Field(min_length=1, max_length=64)]
-MetadataValue = Annotated[str, Field(max_length=512)]
-Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_PAIRS)]
-MetadataPatch = dict[MetadataKey, MetadataValue | None]
 Host = Annotated[
     str,
     Field(min_length=1, max_length=253, pattern=_HOST, description="hostname, IPv4 or *.domain; no port or path"),

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from corral.catalog.params.base import Strict
+from corral.wire import Strict
 
 
 class TextBlock(Strict):

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from corral.api.schemas.content import MessageBlock, ResultBlock, TextBlock
-from corral.catalog.params.base import WHOLE, Strict
+from corral.catalog.params.base import WHOLE
+from corral.wire import Strict
 
 
 class UserMessage(Strict):

@@ -14,9 +14,10 @@ from corral.catalog.params.agents import (
     SessionAgent,
     SessionAgentUpdate,
 )
-from corral.catalog.params.base import WHOLE, FreeJSON, Metadata, MetadataPatch, Open, Strict
+from corral.catalog.params.base import WHOLE, FreeJSON, Open
 from corral.catalog.params.environments import ConfigParams, EnvironmentCreate, EnvironmentUpdate
 from corral.catalog.params.tools import MCPServerParams, MCPServers, ToolParam
+from corral.wire import Metadata, MetadataPatch, Strict
 
 __all__ = [
     "WHOLE",

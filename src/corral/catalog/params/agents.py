@@ -15,9 +15,10 @@ from corral.catalog.limits import (
     ROLE_ARN_MAX,
     SYSTEM_MAX,
 )
-from corral.catalog.params.base import BY_JSON_TYPE, NOT_BLANK, WHOLE, FreeJSON, Metadata, MetadataPatch, Strict
+from corral.catalog.params.base import BY_JSON_TYPE, NOT_BLANK, WHOLE, FreeJSON
 from corral.catalog.params.tools import MCPServers, ToolParam
 from corral.vocab.options import EffortLevel, Speed
+from corral.wire import Metadata, MetadataPatch, Strict
 
 
 class EffortParam(Strict):

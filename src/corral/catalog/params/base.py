@@ -1,4 +1,5 @@
-"""The base of every request model: unknown fields are refused (400), types are not coerced.
+"""What the catalog's request models build on, beside ``corral.wire``'s ``Strict`` base (unknown fields are
+refused with a 400, types are not coerced) and metadata bags.
 
 Invariant: a request body that validates here has the documented *shape*, every limit that depends on one value
 alone included (lengths, patterns, ranges, enumerations); the catalog and the session store check only what a
@@ -21,14 +22,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
-    Field,
     GetCoreSchemaHandler,
     ValidationError,
     model_validator,
 )
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
-
-from corral.catalog.limits import METADATA_KEY_MAX, METADATA_PAIRS, METADATA_VALUE_MAX
 
 
 def _finite(value: Any) -> Any:
@@ -99,14 +97,6 @@ BY_JSON_TYPE = Discriminator(_json_kind)
 bad object is reported by its own fields, not as "not a string" first."""
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-    def sent(self) -> dict[str, Any]:
-        """The fields the client actually sent (explicit nulls included), as plain JSON."""
-        return self.model_dump(exclude_unset=True, mode="json")
-
-
 class Open(BaseModel):
     """An object whose extra properties are part of the contract (JSON Schemas, tool inputs)."""
 
@@ -116,11 +106,3 @@ class Open(BaseModel):
     def _extras_are_json(self) -> Open:
         _finite(self.model_extra or {})
         return self
-
-
-MetadataKey = Annotated[str, Field(min_length=1, max_length=METADATA_KEY_MAX)]
-MetadataValue = Annotated[str, Field(max_length=METADATA_VALUE_MAX)]
-Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_PAIRS)]
-"""A whole bag (create): at most 16 string pairs (api.md §1.5)."""
-MetadataPatch = dict[MetadataKey, MetadataValue | None]
-"""An update of a bag: string values upsert, null deletes; the size of the result is the catalog's to check."""

@@ -16,8 +16,9 @@ from corral.catalog.limits import (
     PACKAGES_MAX,
     WARM_POOL_MAX,
 )
-from corral.catalog.params.base import NOT_BLANK, WHOLE, Matches, Metadata, MetadataPatch, Strict, refuse
+from corral.catalog.params.base import NOT_BLANK, WHOLE, Matches, refuse
 from corral.vocab.options import ProvisioningMode
+from corral.wire import Metadata, MetadataPatch, Strict
 
 HOST_PATTERN = r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:\d{1,5})?$"
 Host = Annotated[

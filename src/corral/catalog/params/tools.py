@@ -22,8 +22,9 @@ from corral.catalog.limits import (
     URL_SOURCE_TOOLS_MAX,
     USER_LOCATION_FIELD_MAX,
 )
-from corral.catalog.params.base import BY_JSON_TYPE, WHOLE, FreeJSON, Matches, Open, Strict, refuse
+from corral.catalog.params.base import BY_JSON_TYPE, WHOLE, FreeJSON, Matches, Open, refuse
 from corral.vocab.tools import BuiltinToolName, PermissionPolicyType, ServerToolName, ToolsetType
+from corral.wire import Strict
 
 
 class PermissionPolicy(Strict):
