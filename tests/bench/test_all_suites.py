@@ -39,10 +39,13 @@ TINY: dict[str, object] = {
     "sandbox.egress_requests": 3,
     "credentials.mcp_rounds": 2,
     "credentials.mcp_calls": 2,
+    "credentials.injection_rounds": 2,
+    "credentials.injection_requests": 2,
 }
 # Arms that need an optional component from outside corral beyond what every test machine has (script/test's
 # PostgreSQL; root and bubblewrap for the local sandboxes), and whether this machine has it.
-OPTIONAL: dict[tuple[str, str], bool] = {("sandbox", "egress"): shutil.which("curl") is not None}
+CURL = shutil.which("curl") is not None
+OPTIONAL: dict[tuple[str, str], bool] = {("sandbox", "egress"): CURL, ("credentials", "injection"): CURL}
 INVARIANTS: dict[str, set[str]] = {
     "ttft": {"every session of every arm finished its turn"},
     "recovery": {

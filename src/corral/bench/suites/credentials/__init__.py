@@ -13,13 +13,20 @@ from __future__ import annotations
 
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
-from corral.bench.suites.credentials import mcp_calls
+from corral.bench.suites.credentials import injection, mcp_calls
 
 
 async def run(ctx: Context, result: SuiteResult) -> None:
     mcp = Arm("mcp", "an MCP tool call through McpTools vs the same call with the mcp SDK on an open session")
     result.arms.append(mcp)
     await mcp_calls.measure(ctx, mcp)
+    inject = Arm("injection", "an HTTPS request from a sandbox through the egress proxy with vs without injection")
+    result.arms.append(inject)
+    await injection.measure(ctx, inject)
 
 
-SUITE = Suite("credentials", "a loopback MCP server (corral.testing); root, bubblewrap and the egress proxy", run)
+SUITE = Suite(
+    "credentials",
+    "a loopback MCP server (corral.testing); root, bubblewrap, curl and the egress proxy (injection)",
+    run,
+)
