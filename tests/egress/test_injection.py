@@ -216,3 +216,28 @@ async def test_a_credential_whose_hosts_the_environment_refuses_is_not_injected(
         assert (await injecting.run(runner, "printenv FAR_TOKEN || echo unset")).strip() == "unset"
     finally:
         await runner.sandbox.release()
+
+
+@pytest.mark.parametrize(("scheme", "protocol"), [("https", "--http1.1"), ("https", "--http2"), ("http", "--http1.1")])
+async def test_requests_on_one_kept_connection_share_one_upstream_connection(
+    injecting: Injecting, upstream: Upstream, clean: list[str], scheme: str, protocol: str
+) -> None:
+    """More requests than mitmproxy's five connections per host, on one client connection: each is injected and
+    answered, over a single upstream TLS connection when the client speaks HTTP/1.1 as the upstream does."""
+    value = canary()
+    clean.append(value)
+    runner = await injecting.sandbox([secret("API_TOKEN", value, hosts=("localhost",))], LOOPBACK)
+    try:
+        before = len(upstream.tls_connections)
+        port = upstream.tls_port if scheme == "https" else upstream.port
+        url = f"{scheme}://localhost:{port}/kept{scheme}{protocol}/"
+        options = (protocol, '-H "Authorization: Bearer $API_TOKEN"', "-w '%{http_code} %{num_connects}\\n'")
+        command = via_proxy(f"{url}0", *options, "-o /dev/null")
+        out = await injecting.run(runner, command + "".join(f" -o /dev/null '{url}{n}'" for n in range(1, 8)))
+        assert out.split() == ["200", "1"] + ["200", "0"] * 7, out  # one connection from curl to the proxy
+        seen = [r for r in upstream.requests if r["path"].startswith(f"/kept{scheme}{protocol}/")]
+        assert [_header(r, "Authorization") for r in seen] == [f"Bearer {value}"] * 8
+        if (scheme, protocol) == ("https", "--http1.1"):
+            assert len(upstream.tls_connections) - before == 1
+    finally:
+        await runner.sandbox.release()

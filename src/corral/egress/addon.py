@@ -5,7 +5,8 @@ so the addon knows the sandbox's channel (its policy and session). Then:
 
 * ``CONNECT host:port`` and plain-HTTP requests are admitted by the channel's ``HostPolicy`` and the
   ``AddressGuard`` (DNS resolved here); a refusal is answered ``403`` naming the host (``502`` when the name
-  does not resolve), and the vetted address is pinned for that connection;
+  does not resolve), and the vetted address is pinned for that client connection (later requests on it are
+  not resolved again);
 * a request inside a tunnel, or in absolute form, whose ``Host`` differs from its target is refused;
 * TLS inside a tunnel passes through untouched unless the channel holds a credential whose allowed hosts
   match the tunnel's host: then it is terminated with the deployment's CA (``mitm``) so that ``injection``
@@ -13,7 +14,8 @@ so the addon knows the sandbox's channel (its policy and session). Then:
 * on a channel with credentials, requests to a credential's allowed hosts get its placeholder replaced in
   the enabled locations (``injection``; never the URL), are asked for an unencoded answer, and every response
   relayed has the channel's secrets masked out of its header values and body;
-* ``server_connect`` is the last gate: every upstream connection goes to a pinned, vetted address.
+* ``server_connect`` is the last gate: every upstream connection goes to a pinned, vetted address; once
+  connected it is named by its host again (``server_connected``), so later requests to that host reuse it.
 
 Invariants: mitmproxy never opens an upstream connection this addon did not vet; a channel without
 credentials has its TLS passed through and its requests and responses untouched but for the policy. The
@@ -78,6 +80,7 @@ class EgressAddon:
         self._tunnels: dict[str, str] = {}  # client connection id → the CONNECT host
         self._pins: dict[tuple[str, str, int], str] = {}  # (client id, host, port) → vetted address
         self._sni_mismatch: set[str] = set()
+        self._named: dict[str, tuple[str, int]] = {}  # server connection id → the host:port it was asked for
 
     def _channel(self, client: connection.Client) -> Channel:
         channel = self.channels.for_peer(client.peername)
@@ -87,6 +90,8 @@ class EgressAddon:
 
     async def _admit(self, client: connection.Client, host: str, port: int) -> tuple[Channel, str]:
         channel = self._channel(client)
+        if (client.id, host, port) in self._pins and (name := normalize_host(host)) is not None:
+            return channel, name  # admitted on this client connection already: its address stays pinned
         name, address = await admit(channel.policy, self.guard, host, port)
         self._pins[(client.id, host, port)] = address
         return channel, name
@@ -187,7 +192,20 @@ class EgressAddon:
             except Refused as exc:
                 data.server.error = str(exc)
                 return
+        self._named[data.server.id] = (host, port)
         data.server.address = (pinned, port)
+
+    def server_connected(self, data: server_hooks.ServerConnectionHookData) -> None:
+        # Connected to the pinned address: name the connection by its host again, as the requests do, so that
+        # mitmproxy reuses it for the next request to that host (it matches connections by address) instead of
+        # opening one per request — and, past its five per host, waiting forever for one to close. Only the
+        # label changes (mitmproxy's setter refuses any change on an open connection, meant for a reconnect).
+        named = self._named.pop(data.server.id, None)
+        if named is not None:
+            vars(data.server)["address"] = named
+
+    def server_connect_error(self, data: server_hooks.ServerConnectionHookData) -> None:
+        self._named.pop(data.server.id, None)
 
     def client_disconnected(self, client: connection.Client) -> None:
         self._tunnels.pop(client.id, None)

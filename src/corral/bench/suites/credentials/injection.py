@@ -22,9 +22,11 @@ path the proxy handles otherwise than intended):
 Each round runs one curl per path (the order rotating, ``interleave``), each fetching ``requests + 1`` URLs on one
 kept connection to the proxy; the sample is curl's own ``time_total`` per transfer. The first transfer of each
 invocation (CONNECT, TLS handshakes) is reported apart: the target holds after the first connection. Overhead =
-median of ``injected`` minus median of ``through``, with a bootstrap interval. curl negotiates as it would for an
-agent: HTTP/2 with the intercepting proxy, HTTP/1.1 with the upstream (``http.server``). How many connections the
-upstream accepted per request on each path is reported too: what the proxy does not reuse is in the figures.
+median of ``injected`` minus median of ``through``, with a bootstrap interval. curl speaks HTTP/1.1 (``--http1.1``),
+as the upstream (``http.server``) does: offered HTTP/2 by a client, mitmproxy never multiplexes it onto an HTTP/1.1
+upstream connection and opens one per request by design, which would measure an upstream without HTTP/2 rather than
+the injection (an HTTP/2 upstream is reused either way). How many connections the upstream accepted per request on
+each path is reported too: what the proxy does not reuse is in the figures.
 
 Invariants: the upstream answers 200 only to the expected header (the real secret on ``injected``, the sandbox's
 placeholder on ``through``), else 403; a transfer not answered 200, a later transfer that opened a connection, or
@@ -112,7 +114,7 @@ async def _prepare(sandbox: Sandbox, proxy_ca: str, upstream: Upstream) -> str:
 def _curl(path: str, port: int, requests: int) -> str:
     host, cacert = _PATHS[path]
     return (
-        f"curl -sS -m 60 --noproxy '' -x http://127.0.0.1:3128 --cacert {cacert}"
+        f"curl -sS -m 60 --http1.1 --noproxy '' -x http://127.0.0.1:3128 --cacert {cacert}"
         f' -H "Authorization: Bearer ${_VARIABLE}" -o /dev/null'
         f" -w '%{{http_code}} %{{num_connects}} %{{time_total}}\\n' 'https://{host}:{port}/{path}/[0-{requests}]'"
     )
