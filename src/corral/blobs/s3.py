@@ -68,23 +68,21 @@ class S3BlobStore:
 
     async def put(self, chunks: AsyncIterable[bytes], *, limit: int | None = None) -> BlobRef:
         digest = Digest(effective_limit(limit, self.max_bytes))
-        buffer = bytearray()
+        part = _Part()
         upload: Multipart | None = None
         try:
             async for chunk in chunks:
                 digest.feed(chunk)
-                buffer += chunk
-                if len(buffer) >= self.part_size:
+                part.add(chunk)
+                if part.size >= self.part_size:
                     upload = upload or await Multipart.start(self.client, self.bucket, self._tmp_key())
-                    await upload.part(bytes(buffer))
-                    buffer.clear()
+                    await upload.part(part.take())
             if upload is None:
-                body = bytes(buffer)
+                body = part.take()
                 await self._publish(digest.hex, lambda: self._write(digest.hex, body))
                 return digest.ref
-            if buffer:
-                await upload.part(bytes(buffer))
-                buffer.clear()
+            if part.size:
+                await upload.part(part.take())
             await upload.complete()
         except BaseException:
             if upload is not None:
@@ -236,6 +234,23 @@ class S3BlobStore:
 
     async def aclose(self) -> None:
         return None
+
+
+class _Part:
+    """The chunks of one part, joined once when it goes out (no growing buffer copied at each chunk)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+
+    def take(self) -> bytes:
+        body = b"".join(self.chunks)
+        self.chunks, self.size = [], 0
+        return body
 
 
 def _seconds(moment: datetime | None) -> float:
