@@ -95,6 +95,8 @@ class BlobStore(Protocol):
     """Content-addressed bytes. Backends: ``corral.blobs.local`` (a directory), ``corral.blobs.s3`` (an
     S3-compatible object store); ``corral.compose.blobs.open_blob_store`` picks one from the settings."""
 
+    max_bytes: int | None  # the store's own cap on every put (CORRAL_BLOB_MAX_BYTES), whatever a call asks
+
     async def put(self, chunks: AsyncIterable[bytes], *, limit: int | None = None) -> BlobRef:
         """Store the stream's bytes and return their address (idempotent: the same bytes, the same address)."""
         ...
