@@ -84,3 +84,20 @@ def test_the_cli_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr == "corral: CORRAL_PORT='eighty': expected a value of type int\n"
+
+
+def test_the_blob_settings() -> None:
+    default = load_settings({})
+    assert (default.blob_url, default.s3_endpoint_url, default.blob_max_bytes) == ("", None, 500 * 1024 * 1024)
+    given = load_settings(
+        {
+            "CORRAL_BLOB_URL": "s3://bucket/corral",
+            "CORRAL_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "CORRAL_BLOB_MAX_BYTES": "1048576",
+        }
+    )
+    assert (given.blob_url, given.s3_endpoint_url, given.blob_max_bytes) == (
+        "s3://bucket/corral",
+        "http://127.0.0.1:9000",
+        1048576,
+    )

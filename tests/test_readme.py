@@ -12,5 +12,5 @@ README = Path(__file__).parent.parent / "README.md"
 
 def test_the_configuration_table_lists_exactly_the_declared_settings() -> None:
     section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    listed = re.findall(r"^\| `([A-Z_]+)` \|", section, flags=re.MULTILINE)
+    listed = re.findall(r"^\| `([A-Z0-9_]+)` \|", section, flags=re.MULTILINE)
     assert sorted(listed) == sorted([item.env for item in documented()] + ["CORRAL_CONFIG"])

@@ -115,6 +115,22 @@ class Settings:
         " dir, made on first start)",
         secret=True,
     )
+    # blobs (corral.blobs)
+    blob_url: str = setting(
+        "",
+        "CORRAL_BLOB_URL",
+        "where blobs (files, skills, session outputs) live: empty = `blobs/` in the data dir; `s3://bucket/prefix` ="
+        " an S3-compatible object store",
+    )
+    s3_endpoint_url: str | None = setting(
+        None,
+        "CORRAL_S3_ENDPOINT_URL",
+        "URL of the S3-compatible store (default: AWS S3); region and credentials come from the standard `AWS_*`"
+        " variables",
+    )
+    blob_max_bytes: int = setting(
+        500 * 1024 * 1024, "CORRAL_BLOB_MAX_BYTES", "largest blob stored; a larger one is refused (413) as it streams"
+    )
     # server-side tools
     web_search_url: str | None = setting(
         None, "CORRAL_WEB_SEARCH_URL", "base URL of a SearXNG instance (JSON API enabled): turns `web_search` on"

@@ -19,6 +19,7 @@ surfaces:
     │   ├── MethodNotAllowed        405   invalid_request_error
     │   ├── Conflict                409   invalid_request_error (x-should-retry: false)
     │   └── RequestTooLarge         413   request_too_large
+    │       └── BlobTooLarge        413   blob_too_large: a blob stream passed its size limit (nothing kept)
     ├── ServerError                 500   api_error
     │   └── StorageError            500   the database failed
     ├── ConfigError                       the configuration is not valid (start-up stops)
@@ -88,6 +89,8 @@ class ErrorCode(StrEnum):
     CREDENTIAL_LIMIT = "credential_limit"
     MCP_CONNECTION_FAILED = "mcp_connection_failed"
     MCP_AUTHENTICATION_FAILED = "mcp_authentication_failed"
+    BLOB_TOO_LARGE = "blob_too_large"
+    BLOB_NOT_FOUND = "blob_not_found"
 
 
 class CorralError(Exception):
@@ -173,6 +176,12 @@ class RequestTooLarge(RequestError):
     wire_type = "request_too_large"
     default_code = ErrorCode.REQUEST_TOO_LARGE
     should_retry = False
+
+
+class BlobTooLarge(RequestTooLarge):
+    """A blob's bytes went past the size limit while streaming in; the blob store kept nothing of them."""
+
+    default_code = ErrorCode.BLOB_TOO_LARGE
 
 
 class ServerError(CorralError):
