@@ -36,7 +36,7 @@ def _verdict_row(v: Verdict) -> str:
     if v.metric is None:
         return f"| {t.text} | {t.op} {fmt(t.bound)} {t.unit} | — | | **not measured**: {v.why} |"
     m = v.metric
-    mark = "✅ met" if v.verdict == "met" else "❌ not met"
+    mark = {"met": "✅ met", "uncertain": "❔ uncertain: the 95% CI crosses the bound"}.get(v.verdict, "❌ not met")
     extra = f" ({v.why})" if v.why else ""
     value = f"{fmt(m.value)} {m.unit}"
     return f"| {t.text} | {t.op} {fmt(t.bound)} {t.unit} | {value} | {_ci(m.low, m.high)} | {mark}{extra} |"

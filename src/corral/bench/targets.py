@@ -2,7 +2,7 @@
 
 Invariants: a target is "met" or "not met" only from a measured figure of the results files; with no figure
 it is "not measured" and says why (the arm's status); a figure whose 95% interval crosses the bound is
-marked uncertain. Targets never appear in tests.
+"uncertain", whichever side the figure itself fell on. Targets never appear in tests.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ TARGETS = [
 class Verdict:
     target: Target
     metric: Metric | None
-    verdict: str  # "met" | "not met" | "not measured"
+    verdict: str  # "met" | "not met" | "uncertain" (the 95% interval crosses the bound) | "not measured"
     why: str = ""
 
 
@@ -157,4 +157,6 @@ def judge(target: Target, results: dict[str, SuiteResult]) -> Verdict:
         and metric.high is not None
         and (check(metric.low, target.bound) != check(metric.high, target.bound))
     )
-    return Verdict(target, metric, "met" if met else "not met", "95% CI crosses the target" if uncertain else "")
+    if uncertain:  # neither verdict can be told from this run: say which side the figure itself fell on
+        return Verdict(target, metric, "uncertain", f"the figure is on the {'met' if met else 'not-met'} side")
+    return Verdict(target, metric, "met" if met else "not met")
