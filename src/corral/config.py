@@ -131,6 +131,12 @@ class Settings:
     blob_max_bytes: int = setting(
         500 * 1024 * 1024, "CORRAL_BLOB_MAX_BYTES", "largest blob stored; a larger one is refused (413) as it streams"
     )
+    file_uploads_downloadable: bool = setting(
+        True,
+        "CORRAL_FILE_UPLOADS_DOWNLOADABLE",
+        "`0`: uploaded files are input only (`downloadable: false`, download is a 400 `file_not_downloadable`), as"
+        " on the hosted API",
+    )
     # server-side tools
     web_search_url: str | None = setting(
         None, "CORRAL_WEB_SEARCH_URL", "base URL of a SearXNG instance (JSON API enabled): turns `web_search` on"

@@ -91,6 +91,8 @@ class ErrorCode(StrEnum):
     MCP_AUTHENTICATION_FAILED = "mcp_authentication_failed"
     BLOB_TOO_LARGE = "blob_too_large"
     BLOB_NOT_FOUND = "blob_not_found"
+    FILE_NOT_DOWNLOADABLE = "file_not_downloadable"
+    FILE_EXPIRED = "file_expired"
 
 
 class CorralError(Exception):
@@ -109,6 +111,8 @@ class CorralError(Exception):
             "environment_create_disabled",
             "environment_update_disabled",
             "agent_model_required",
+            "file_not_downloadable",
+            "file_expired",
         }
     )
 

@@ -102,6 +102,14 @@ def new_credential(objects: Objects) -> str:
     return objects.post(f"/v1/vaults/{vault_id or new_vault(objects)}/credentials", {"auth": CREDENTIAL_AUTH})
 
 
+def new_file(objects: Objects) -> str:
+    """A small uploaded file (multipart, as ``client.beta.files.upload`` sends it)."""
+    response = objects.http.post("/v1/files", files={"file": ("conformance.txt", b"conformance\n", "text/plain")})
+    if response.status_code != 200:
+        raise SeedError(f"POST /v1/files -> {response.status_code}: {response.text[:300]}")
+    return str(cast(dict[str, Any], response.json())["id"])
+
+
 FACTORIES: dict[str, Callable[[Objects], str]] = {
     "workspace": lambda objects: objects.workspace_id,
     "agent": new_agent,
@@ -109,6 +117,7 @@ FACTORIES: dict[str, Callable[[Objects], str]] = {
     "session": new_session,
     "vault": new_vault,
     "credential": new_credential,
+    "file": new_file,
 }
 
 

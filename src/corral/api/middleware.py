@@ -1,9 +1,10 @@
 """The gate every HTTP request passes, as one pure-ASGI middleware (no per-request task or body copy).
 
 In order: a ``request-id: req_…`` for the response (errors included), the body-size limit (413, from
-``Content-Length`` up front and from the bytes actually received), the optional strict ``anthropic-beta``
-check, and authentication (``Authorization: Bearer <key>`` or ``x-api-key``) that pins the request to the
-key's workspace (``scope["state"]["principal"]``).
+``Content-Length`` up front and from the bytes actually received; a file upload's is the blob limit plus room for
+the form around it, the route refusing the file itself as it streams past the blob limit), the optional strict
+``anthropic-beta`` check, and authentication (``Authorization: Bearer <key>`` or ``x-api-key``) that pins the
+request to the key's workspace (``scope["state"]["principal"]``).
 
 Invariants: a request that fails here never reaches a route (nothing is read or written); a bug anywhere
 below becomes a 500 in the error shape, with the request id, as long as the response has not started.
@@ -34,6 +35,8 @@ log = logging.getLogger("corral.api")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
 BETA = "managed-agents-2026-04-01"
+UPLOAD_PATH = "/v1/files"
+FORM_OVERHEAD_BYTES = 64 * 1024  # an upload's multipart headers and small fields, beside the file's bytes
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -54,6 +57,7 @@ class Gate:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.max_bytes = settings.max_request_bytes
+        self.max_upload_bytes = settings.blob_max_bytes + FORM_OVERHEAD_BYTES
         self.strict_beta = settings.strict_beta_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,12 +81,16 @@ class Gate:
             if refusal is not None:
                 await send_error(send, refusal, request_id)
                 return
-            await self.app(scope, self._limited(receive), send_stamped)
+            await self.app(scope, self._limited(receive, self._limit(scope)), send_stamped)
         except Exception:
             log.exception("request %s failed", request_id)
             if started:
                 raise
             await send_error(send, ServerError("internal server error"), request_id)
+
+    def _limit(self, scope: Scope) -> int:
+        upload = scope.get("method") == "POST" and scope.get("path") == UPLOAD_PATH
+        return self.max_upload_bytes if upload else self.max_bytes
 
     async def _admit(self, scope: Scope) -> CorralError | None:
         headers = _headers(scope)
@@ -90,8 +98,8 @@ class Gate:
         if length is not None:
             if not length.isdigit():
                 return InvalidRequest("Content-Length is not a number")
-            if int(length) > self.max_bytes:
-                return RequestTooLarge(f"request body is larger than {self.max_bytes} bytes")
+            if int(length) > self._limit(scope):
+                return RequestTooLarge(f"request body is larger than {self._limit(scope)} bytes")
         path: str = scope.get("path", "")
         if path in PUBLIC_PATHS:
             return None
@@ -115,9 +123,8 @@ class Gate:
         scope["state"]["principal"] = principal
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
-        limit = self.max_bytes
 
         async def limited() -> Message:
             nonlocal seen

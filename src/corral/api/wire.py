@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from anthropic.types.beta import (
+    BetaDeletedFile,
     BetaEnvironmentDeleteResponse,
+    BetaFileMetadata,
     BetaLimitedNetwork,
     BetaManagedAgentsAgent,
     BetaManagedAgentsDeletedSession,
@@ -40,7 +42,9 @@ from corral.catalog.params.environments import CorralSandboxParams
 
 __all__ = [
     "AgentPage",
+    "BetaDeletedFile",
     "BetaEnvironmentDeleteResponse",
+    "BetaFileMetadata",
     "BetaManagedAgentsAgent",
     "BetaManagedAgentsCredential",
     "BetaManagedAgentsCredentialValidation",
@@ -55,6 +59,7 @@ __all__ = [
     "EnvironmentPage",
     "ErrorBody",
     "EventPage",
+    "FilePage",
     "SessionPage",
     "StreamFrame",
     "VaultPage",
@@ -118,6 +123,11 @@ class VaultPage(BaseModel):
 
 class CredentialPage(BaseModel):
     data: list[BetaManagedAgentsCredential]
+    next_page: str | None
+
+
+class FilePage(BaseModel):
+    data: list[BetaFileMetadata]
     next_page: str | None
 
 

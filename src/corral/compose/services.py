@@ -1,9 +1,10 @@
 """The composition root: the one place that picks concrete parts and wires them together.
 
 ``open_services(settings)`` opens, in order, the database (migrating it), the session store, the catalog
-(ensuring the default workspace), the vault store (loading or, on a first start, making its master key), then
-the background task group; closing runs in reverse. The API lifespan holds it for the life of the server;
-``corral`` CLI commands and ``corral bench`` may hold it too.
+(ensuring the default workspace), the vault store (loading or, on a first start, making its master key), the blob
+store (``corral.compose.blobs``) and the file store on it, then the background task group (which also collects
+orphaned blobs, ``corral.compose.collect``); closing runs in reverse. The API lifespan holds it for the life of
+the server; ``corral`` CLI commands and ``corral bench`` may hold it too.
 
 Adding a component (harness workers, the sandbox provider, the egress proxy …): give ``Services`` a field,
 open it in ``open_services`` after what it depends on, register its cleanup on ``stack``, and start its
@@ -20,13 +21,17 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
+from corral.blobs import BlobStore
 from corral.catalog import Catalog
+from corral.compose.blobs import open_blob_store
 from corral.compose.bootstrap import make_catalog, open_db, open_keyring
+from corral.compose.collect import collect_forever
 from corral.compose.workers import keep_pools_warm, open_workers
 from corral.config import Settings
 from corral.db import Database
 from corral.egress.guarded import guarded_client
 from corral.egress.process import address_guard
+from corral.files import FileStore
 from corral.harness import Runtime
 from corral.session import SessionStore
 from corral.vault import VaultStore
@@ -46,6 +51,8 @@ class Services:
     sessions: SessionStore
     catalog: Catalog
     vaults: VaultStore
+    blobs: BlobStore
+    files: FileStore
     tasks: TaskGroup
     streams: StreamStats = field(default_factory=StreamStats)
     runtime: Runtime | None = None  # harness workers (corral.compose.workers); None in an API-only process
@@ -66,15 +73,28 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         vaults = VaultStore(db, await open_keyring(settings), http=http)
         stack.push_async_callback(vaults.aclose)
         await vaults.missing_keys()  # logged: a process with a key of its own cannot use the others' secrets
+        blobs = await stack.enter_async_context(open_blob_store(settings))
+        files = FileStore(
+            db, blobs, max_bytes=settings.blob_max_bytes, uploads_downloadable=settings.file_uploads_downloadable
+        )
         runtime = await open_workers(
             stack, settings, sessions, catalog, vaults
         )  # harness workers: corral.compose.workers
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
+        tasks.start_soon(collect_forever, blobs, files.live_refs)
         if runtime is not None:
             await tasks.start(runtime.run)
             if runtime.sandbox is not None:
                 tasks.start_soon(keep_pools_warm, catalog, runtime.sandbox)
         yield Services(
-            settings=settings, db=db, sessions=sessions, catalog=catalog, vaults=vaults, tasks=tasks, runtime=runtime
+            settings=settings,
+            db=db,
+            sessions=sessions,
+            catalog=catalog,
+            vaults=vaults,
+            blobs=blobs,
+            files=files,
+            tasks=tasks,
+            runtime=runtime,
         )

@@ -1,0 +1,31 @@
+"""Orphaned blobs go: every ``COLLECT_EVERY_SECONDS`` the blob store deletes the blobs no row references.
+
+``live`` must name every blob any row holds (today: files, ``FileStore.live_refs``; a new owner of blobs, such as
+skills or session outputs, joins the union here). ``GRACE_SECONDS`` is the blob store's ``older_than``: a blob
+younger than that is kept even unreferenced, so an upload whose row commits within it is never lost (the rule of
+``corral.blobs.base``). A failed collection is logged and tried again at the next round; it never stops the
+server.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+
+from corral.blobs import BlobStore, LiveRefs
+
+COLLECT_EVERY_SECONDS = 3600.0
+GRACE_SECONDS = 3600.0
+log = logging.getLogger("corral.blobs")
+
+
+async def collect_forever(blobs: BlobStore, live: LiveRefs) -> None:
+    while True:
+        await anyio.sleep(COLLECT_EVERY_SECONDS)
+        try:
+            removed = await blobs.collect(live, older_than=GRACE_SECONDS)
+        except Exception:  # any backend's failure (disk, S3 client): a bad round must not end the server
+            log.exception("blob collection failed; trying again in %.0f s", COLLECT_EVERY_SECONDS)
+        else:
+            log.info("blob collection removed %d orphaned blobs", removed)
