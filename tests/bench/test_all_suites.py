@@ -37,6 +37,8 @@ TINY: dict[str, object] = {
     "sandbox.cold": 1,
     "sandbox.trips": 2,
     "sandbox.egress_requests": 3,
+    "files.mib": 1,
+    "files.rounds": 2,
     "credentials.mcp_rounds": 2,
     "credentials.mcp_calls": 2,
     "credentials.injection_rounds": 2,
@@ -83,7 +85,7 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
             assert arm.status.startswith(NOT_MEASURED), (arm.name, arm.status)
 
 
-@pytest.mark.parametrize("name", ["ttft", "api", "recovery", "credentials"])
+@pytest.mark.parametrize("name", ["ttft", "api", "recovery", "credentials", "files"])
 async def test_suite_runs_and_its_invariants_hold(name: str, tmp_path: Path) -> None:
     code, output, result = await run_cli(name, tmp_path)
     measured_and_sound(name, code, output, result)

@@ -127,6 +127,24 @@ TARGETS = [
         2.0,
         "ms",
     ),
+    Target(
+        "upload of a 100 MiB file ≥ 0.5× the throughput of a same-disk copy",
+        "files",
+        "throughput",
+        "upload.vs_copy",
+        "≥",
+        0.5,
+        "×",
+    ),
+    Target(
+        "download of a 100 MiB file ≥ 0.5× the throughput of a same-disk copy",
+        "files",
+        "throughput",
+        "download.vs_copy",
+        "≥",
+        0.5,
+        "×",
+    ),
 ]
 
 
