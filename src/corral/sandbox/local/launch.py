@@ -198,7 +198,22 @@ async def spawn(layout: Layout, plan: Plan, cgroups: Cgroups) -> Process:
             os.close(fd)
     try:
         await anyio.to_thread.run_sync(_admit, cgroups, process.pid, info_r, block_w)
+    except BaseException:  # cancelled while admitting (the thread runs on): nobody else holds the process yet
+        await abandon(process)
+        raise
     finally:
         os.close(info_r)
         os.close(block_w)
     return process
+
+
+async def abandon(process: Process) -> None:
+    """Kill a sandbox process, reap it and close its pipes — all of it even when the caller is being cancelled
+    (an unshielded ``aclose`` stops at its first checkpoint and leaves the other pipes to the garbage collector)."""
+    with anyio.CancelScope(shield=True):
+        try:
+            process.kill()
+        except ProcessLookupError:
+            pass
+        with anyio.move_on_after(5):
+            await process.aclose()  # closes the pipes, then reaps

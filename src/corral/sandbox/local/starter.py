@@ -15,7 +15,6 @@ import itertools
 import os
 import secrets
 import shutil
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from anyio.abc import ByteReceiveStream
 from corral.sandbox.base import ProvisionSpec
 from corral.sandbox.local.channel import AgentChannel
 from corral.sandbox.local.host import Host, Spawn
-from corral.sandbox.local.launch import Plan, agent_config, failed, spawn
+from corral.sandbox.local.launch import Plan, abandon, agent_config, failed, spawn
 from corral.sandbox.local.packages import LayerBuild, LayerStore
 from corral.sandbox.local.sandbox import LocalSandbox, Parts
 from corral.sandbox.local.workspace import Lifetime, Workspace
@@ -103,8 +102,7 @@ class Starter:
         undo.push_async_callback(cgroups.remove)
         await anyio.to_thread.run_sync(cgroups.create, spec.limits)
         process = await spawn(self.host.layout, plan, cgroups)
-        undo.push_async_callback(process.aclose)  # its pipes, once reaped (callbacks run last-in, first-out)
-        undo.push_async_callback(_reap, process.kill, process.wait)
+        undo.push_async_callback(abandon, process)  # killed, reaped and its pipes closed, even when cancelled
         assert process.stdin is not None and process.stdout is not None
         channel = AgentChannel(process.stdin, process.stdout, MAX_REPLY_BYTES)
         await self._handshake(channel, plan, process.stderr)
@@ -149,15 +147,6 @@ class Starter:
 
 async def _nothing() -> None:
     return None
-
-
-async def _reap(kill: Callable[[], None], wait: Callable[[], Awaitable[int]]) -> None:
-    try:
-        kill()
-    except ProcessLookupError:
-        pass
-    with anyio.move_on_after(5, shield=True):
-        await wait()
 
 
 async def _stderr_text(stream: ByteReceiveStream | None) -> str:
