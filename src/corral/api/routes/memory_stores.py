@@ -124,15 +124,20 @@ async def retrieve_memory(request: Request, memory_store_id: str, memory_id: str
     return json_response(record.wire(view or "full"))
 
 
-@router.api_route(
-    MEMORY, methods=["POST", "PATCH"], response_model=BetaManagedAgentsMemory, summary="Update or rename a memory"
-)
+@router.post(MEMORY, response_model=BetaManagedAgentsMemory, summary="Update or rename a memory")
 async def update_memory(
     request: Request, memory_store_id: str, memory_id: str, body: MemoryUpdate, view: ViewQuery = None
 ) -> JSONBytes:
     services, workspace = context(request)
     record = await services.memory.update_memory(workspace, memory_store_id, memory_id, body, _key_id(request))
     return json_response(record.wire(view or "basic"))
+
+
+@router.patch(MEMORY, response_model=BetaManagedAgentsMemory, summary="Update or rename a memory (as POST)")
+async def patch_memory(
+    request: Request, memory_store_id: str, memory_id: str, body: MemoryUpdate, view: ViewQuery = None
+) -> JSONBytes:
+    return await update_memory(request, memory_store_id, memory_id, body, view)
 
 
 @router.get(STORE + "/memories", response_model=MemoryPage, summary="List memories by path")
