@@ -20,3 +20,4 @@ def test_a_session_cannot_attach_a_memory_store_yet(client: anthropic.Anthropic)
             resources=[{"type": "memory_store", "memory_store_id": store.id, "access": "read_write"}],
         )
     assert {session.id for session in client.beta.sessions.list(limit=100)} == before
+    assert list(client.beta.sessions.list(memory_store_id=store.id)) == []
