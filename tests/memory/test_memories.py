@@ -159,6 +159,20 @@ def test_content_is_limited_to_100_kb(client: anthropic.Anthropic) -> None:
         client.beta.memory_stores.memories.create(store, path="/bigger", content="é" * 51_201)
 
 
+def test_nul_characters_are_refused_not_a_500(client: anthropic.Anthropic) -> None:
+    """PostgreSQL text cannot hold U+0000: a clear 400 on both engines alike."""
+    store = new_store(client)
+    with pytest.raises(anthropic.BadRequestError, match="NUL"):
+        client.beta.memory_stores.memories.create(store, path="/nul", content="a\x00b")
+    made = client.beta.memory_stores.memories.create(store, path="/nul", content="ab")
+    with pytest.raises(anthropic.BadRequestError, match="NUL"):
+        client.beta.memory_stores.memories.update(made.id, memory_store_id=store, content="\x00")
+    with pytest.raises(anthropic.BadRequestError, match="NUL"):
+        client.beta.memory_stores.create(name="n", description="a\x00b")
+    with pytest.raises(anthropic.BadRequestError):
+        client.beta.memory_stores.memories.list(store, path_prefix="/\x00/")
+
+
 TREE = ["/a.md", "/b/c.md", "/b/d/e.md", "/b/d/f.md", "/b/g/h.md", "/bb.md", "/b-x/y.md", "/z.md"]
 
 

@@ -72,6 +72,9 @@ def test_version_filters_and_pages(keyed: anthropic.Anthropic, client: anthropic
     assert author is not None and author.type == "api_actor"
     assert len(list(versions.list(store, api_key_id=author.api_key_id))) == 4  # the admin key wrote the other
     assert list(versions.list(store, session_id="sesn_nothing")) == []
+    for odd in ("x\x00y", "vlt_0123", ""):  # ids no version can hold: an empty page, as for an unknown id
+        assert list(versions.list(store, memory_id=odd)) == list(versions.list(store, api_key_id=odd)) == []
+    assert list(versions.list(store, service_account_id="svac_0123")) == []
     since = versions.retrieve(second.memory_version_id, memory_store_id=store).created_at
     assert len(list(versions.list(store, created_at_gte=since))) == 4
     assert len(list(versions.list(store, created_at_lte=since))) == 2

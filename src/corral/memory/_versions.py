@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from corral.db import Flow, Row, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
 from corral.errors import NotFound
+from corral.ids import is_id
 from corral.memory import _stores
 from corral.memory.records import VERSION_COLUMNS, Actor, VersionRecord
 from corral.paging import Cursor, Page
@@ -28,6 +29,16 @@ class VersionFilter:
     service_account_id: str | None = None
     created_gte: str | None = None
     created_lte: str | None = None
+
+    def could_match(self) -> bool:
+        """False when a filter names an id no version can hold (wrong kind, or a service account: corral has
+        none), which is answered with an empty page, as an unknown id is."""
+        shaped = (
+            (self.memory_id, "memory"),
+            (self.api_key_id, "api_key"),
+            (self.session_id, "session"),
+        )
+        return self.service_account_id is None and all(value is None or is_id(kind, value) for value, kind in shaped)
 
     def apply(self, where: Where) -> Where:
         if self.memory_id is not None:

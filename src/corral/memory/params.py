@@ -30,13 +30,22 @@ def _no_controls(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000: refused on both engines alike, never a 500
+    if "\x00" in value:
+        raise ValueError("cannot hold the NUL character (U+0000)")
+    return value
+
+
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_no_controls)]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), AfterValidator(_no_nul)]
 Sha256 = Annotated[str, Field(pattern=SHA256, description="64 lowercase hexadecimal characters")]
 
 
 def check_content(content: str) -> str:
-    """``content`` if it fits the 100 kB limit (in UTF-8 bytes), else a 400."""
+    """``content`` if it fits the 100 kB limit (in UTF-8 bytes) and holds no NUL, else a 400."""
+    if "\x00" in content:
+        raise InvalidRequest("content: cannot hold the NUL character (U+0000)")
     size = len(content.encode("utf-8"))
     if size > CONTENT_MAX_BYTES:
         raise InvalidRequest(f"content: at most {CONTENT_MAX_BYTES} bytes of UTF-8, got {size}")

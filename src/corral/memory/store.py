@@ -160,4 +160,7 @@ class MemoryStores:
     ) -> Page:
         store_id = _store_id(store_id)
         cursor = cursor_from(page, _versions.scope_of(store_id))
+        if not filters.could_match():
+            await self.get_store(workspace_id, store_id)  # still a 404 for a store that is not the caller's
+            return Page([], None)
         return await self.db.read(_versions.page, store_id, workspace_id, filters, limit, cursor)
