@@ -18,6 +18,8 @@ surfaces:
     │   ├── NotFound                404   not_found_error
     │   ├── MethodNotAllowed        405   invalid_request_error
     │   ├── Conflict                409   invalid_request_error (x-should-retry: false)
+    │   │   ├── MemoryPathConflict          memory_path_conflict_error: a memory path is taken
+    │   │   └── MemoryPreconditionFailed    memory_precondition_failed_error: content_sha256 mismatch
     │   └── RequestTooLarge         413   request_too_large
     │       └── BlobTooLarge        413   blob_too_large: a blob stream passed its size limit (nothing kept)
     ├── ServerError                 500   api_error
@@ -93,6 +95,10 @@ class ErrorCode(StrEnum):
     BLOB_NOT_FOUND = "blob_not_found"
     FILE_NOT_DOWNLOADABLE = "file_not_downloadable"
     FILE_EXPIRED = "file_expired"
+    MEMORY_STORE_ARCHIVED = "memory_store_archived"
+    INVALID_MEMORY_PATH = "invalid_memory_path"
+    MEMORY_PATH_CONFLICT = "memory_path_conflict"
+    MEMORY_PRECONDITION_FAILED = "memory_precondition_failed"
 
 
 class CorralError(Exception):
@@ -167,6 +173,20 @@ class Conflict(RequestError):
     status = 409
     default_code = ErrorCode.INVALID_REQUEST
     should_retry = False
+
+
+class MemoryPathConflict(Conflict):
+    """A memory's path is taken by another memory (``details.conflicting_memory_id`` names it)."""
+
+    wire_type = "memory_path_conflict_error"
+    default_code = ErrorCode.MEMORY_PATH_CONFLICT
+
+
+class MemoryPreconditionFailed(Conflict):
+    """A memory's stored ``content_sha256`` is not the one the request expected; nothing was written."""
+
+    wire_type = "memory_precondition_failed_error"
+    default_code = ErrorCode.MEMORY_PRECONDITION_FAILED
 
 
 class MethodNotAllowed(RequestError):

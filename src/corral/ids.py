@@ -25,6 +25,9 @@ PREFIXES = {
     "vault": "vlt_",
     "credential": "vcrd_",
     "file": "file_",
+    "memory_store": "memstore_",
+    "memory": "mem_",
+    "memory_version": "memver_",
 }
 
 _ID_BODY = re.compile(r"^[0-9A-Za-z]{1,64}$")

@@ -201,10 +201,37 @@ async def file_successes(http: httpx.AsyncClient) -> None:
     await http.delete(f"/v1/files/{made['id']}")
 
 
+async def memory_successes(http: httpx.AsyncClient) -> None:
+    """Every memory store, memory and memory version operation, succeeding."""
+    store = (
+        await http.post("/v1/memory_stores", json={"name": "m", "description": "d", "metadata": {"a": "1"}})
+    ).json()
+    base = f"/v1/memory_stores/{store['id']}"
+    await http.get(base)
+    await http.post(base, json={"description": "", "metadata": {"a": None}})
+    await http.get("/v1/memory_stores", params={"limit": 1, "include_archived": "true"})
+    memory = (await http.post(f"{base}/memories", json={"path": "/a/b.md", "content": "b"})).json()
+    await http.post(f"{base}/memories", json={"path": "/c.md", "content": "c"}, params={"view": "full"})
+    await http.get(f"{base}/memories/{memory['id']}")
+    sha = memory["content_sha256"]
+    precondition = {"type": "content_sha256", "content_sha256": sha}
+    await http.post(f"{base}/memories/{memory['id']}", json={"content": "B", "precondition": precondition})
+    await http.patch(f"{base}/memories/{memory['id']}", json={"path": "/a/z.md"})
+    await http.get(f"{base}/memories", params={"depth": 1, "limit": 1})
+    await http.get(f"{base}/memories", params={"path_prefix": "/a/", "view": "full"})
+    versions = (await http.get(f"{base}/memory_versions", params={"memory_id": memory["id"], "view": "full"})).json()
+    await http.get(f"{base}/memory_versions/{versions['data'][0]['id']}")
+    await http.post(f"{base}/memory_versions/{versions['data'][-1]['id']}/redact")
+    await http.delete(f"{base}/memories/{memory['id']}")
+    await http.post(f"{base}/archive")
+    await http.delete(base)
+
+
 async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Response]:
     """Call every operation so that it succeeds; returns the responses not seen by the client's hook."""
     vault_id = await vault_successes(http)
     await file_successes(http)
+    await memory_successes(http)
     env = (await http.post("/v1/environments", json={"name": "e", "config": CLOUD, "metadata": {"a": "1"}})).json()
     spare = (await http.post("/v1/environments", json={"name": "spare", "config": {"type": "self_hosted"}})).json()
     await http.get(f"/v1/environments/{env['id']}")
@@ -265,6 +292,14 @@ async def refusals(http: httpx.AsyncClient) -> None:
     await http.get("/v1/vaults/vlt_nothing/credentials")
     await http.post("/v1/files", files={"file": ("c.txt", b"c")}, data={"expires_in_seconds": "60"})
     await http.get("/v1/files/file_nothing/content")
+    store = (await http.post("/v1/memory_stores", json={"name": "refusals"})).json()
+    memories = f"/v1/memory_stores/{store['id']}/memories"
+    made = (await http.post(memories, json={"path": "/x", "content": "x"})).json()
+    await http.post(memories, json={"path": "/x", "content": "taken"})  # 409 memory_path_conflict_error
+    stale = {"type": "content_sha256", "content_sha256": "0" * 64}
+    await http.post(f"{memories}/{made['id']}", json={"content": "y", "precondition": stale})  # 409 precondition
+    await http.post(memories, json={"path": "/a/../b", "content": "x"})
+    await http.get("/v1/memory_stores/memstore_nothing/memory_versions")
 
 
 def problems(spec: dict[str, Any], schema: Operations, responses: list[httpx.Response]) -> list[str]:

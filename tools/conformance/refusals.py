@@ -86,6 +86,16 @@ def _expiry_past(exchange: Exchange) -> bool:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) < datetime.now(UTC)
 
 
+def _stale_precondition(exchange: Exchange) -> bool:
+    """A memory update whose ``content_sha256`` precondition does not match: the hosted API's documented 409."""
+    error = exchange.error or {}
+    return (
+        _sends("precondition")(exchange)
+        and exchange.status == 409
+        and error.get("type") == "memory_precondition_failed_error"
+    )
+
+
 def _placeholder(name: str, value: str, why: str) -> Refusal:
     query_is = _query_is(name, value)
     return Refusal(f"`{name}={value}`", why, lambda e: query_is(e) and _names_param(e, name))
@@ -105,6 +115,17 @@ REFUSALS: list[Refusal] = [
         '`page="page"`',
         "not a cursor the server issued: invalid cursors are a 400 (the SDK's pagination docstrings)",
         lambda e: _query_is("page", "page")(e) and _invalid(e),
+    ),
+    _placeholder(
+        "expected_content_sha256",
+        "expected_content_sha256",
+        "a content hash is 64 lowercase hexadecimal characters (the SDK's `memories.delete` docstring)",
+    ),
+    Refusal(
+        "memory `precondition` with a made-up `content_sha256`",
+        "a precondition that does not match the memory's content is a 409 `memory_precondition_failed_error`"
+        " (the SDK's `memories.update` docstring, api.md §12.1)",
+        _stale_precondition,
     ),
     _unsupported("agent `skills`", _sends("skills"), _README),
     _unsupported("agent `multiagent`", _sends("multiagent"), _README),

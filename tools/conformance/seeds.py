@@ -110,6 +110,33 @@ def new_file(objects: Objects) -> str:
     return str(cast(dict[str, Any], response.json())["id"])
 
 
+def new_memory_store(objects: Objects) -> str:
+    return objects.post("/v1/memory_stores", {"name": unique("conformance-memory")})
+
+
+def own_memory_store(objects: Objects) -> str:
+    """The test's own memory store (the one its path names), or a store of its own."""
+    store = next((placeholder for placeholder in sorted(objects.wanted) if placeholder.kind == "memory_store"), None)
+    store_id = objects.real(store) if store is not None else None
+    return store_id or new_memory_store(objects)
+
+
+def new_memory_in(objects: Objects) -> dict[str, Any]:
+    """A fresh memory at a path of its own in the test's store (the whole memory, for its version id)."""
+    path = f"/conformance/{secrets.token_hex(4)}.md"
+    response = objects.http.post(
+        f"/v1/memory_stores/{own_memory_store(objects)}/memories", json={"path": path, "content": "x"}
+    )
+    if response.status_code != 200:
+        raise SeedError(f"POST …/memories -> {response.status_code}: {response.text[:300]}")
+    return cast(dict[str, Any], response.json())
+
+
+def new_memory_version(objects: Objects) -> str:
+    """The version that created a fresh memory of the test's store."""
+    return str(new_memory_in(objects)["memory_version_id"])
+
+
 FACTORIES: dict[str, Callable[[Objects], str]] = {
     "workspace": lambda objects: objects.workspace_id,
     "agent": new_agent,
@@ -118,6 +145,9 @@ FACTORIES: dict[str, Callable[[Objects], str]] = {
     "vault": new_vault,
     "credential": new_credential,
     "file": new_file,
+    "memory_store": new_memory_store,
+    "memory": lambda objects: str(new_memory_in(objects)["id"]),
+    "memory_version": new_memory_version,
 }
 
 

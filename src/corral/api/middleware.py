@@ -35,6 +35,8 @@ log = logging.getLogger("corral.api")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
 BETA = "managed-agents-2026-04-01"
+MEMORY_BETA = "agent-memory-2026-07-22"  # what the SDK sends for /v1/memory_stores (api.md §12): accepted there too
+MEMORY_PATH = "/v1/memory_stores"
 UPLOAD_PATH = "/v1/files"
 FORM_OVERHEAD_BYTES = 64 * 1024  # an upload's multipart headers and small fields, beside the file's bytes
 
@@ -105,7 +107,8 @@ class Gate:
             return None
         if self.strict_beta and path.startswith("/v1/"):
             betas = {part.strip() for part in headers.get(b"anthropic-beta", b"").decode("latin-1").split(",")}
-            if BETA not in betas:
+            memory = path == MEMORY_PATH or path.startswith(MEMORY_PATH + "/")
+            if BETA not in betas and not (memory and MEMORY_BETA in betas):
                 return NotFound(f"no route {scope.get('method')} {path} without anthropic-beta: {BETA}")
         return await self._authenticate(scope, headers)
 

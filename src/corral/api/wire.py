@@ -18,13 +18,21 @@ from anthropic.types.beta import (
     BetaFileMetadata,
     BetaLimitedNetwork,
     BetaManagedAgentsAgent,
+    BetaManagedAgentsDeletedMemoryStore,
     BetaManagedAgentsDeletedSession,
     BetaManagedAgentsDeletedVault,
+    BetaManagedAgentsMemoryStore,
     BetaManagedAgentsSession,
     BetaManagedAgentsVault,
     BetaPackages,
     BetaSelfHostedConfig,
     BetaUnrestrictedNetwork,
+)
+from anthropic.types.beta.memory_stores import (
+    BetaManagedAgentsDeletedMemory,
+    BetaManagedAgentsMemory,
+    BetaManagedAgentsMemoryListItem,
+    BetaManagedAgentsMemoryVersion,
 )
 from anthropic.types.beta.sessions import (
     BetaManagedAgentsSendSessionEvents,
@@ -49,8 +57,13 @@ __all__ = [
     "BetaManagedAgentsCredential",
     "BetaManagedAgentsCredentialValidation",
     "BetaManagedAgentsDeletedCredential",
+    "BetaManagedAgentsDeletedMemory",
+    "BetaManagedAgentsDeletedMemoryStore",
     "BetaManagedAgentsDeletedSession",
     "BetaManagedAgentsDeletedVault",
+    "BetaManagedAgentsMemory",
+    "BetaManagedAgentsMemoryStore",
+    "BetaManagedAgentsMemoryVersion",
     "BetaManagedAgentsSendSessionEvents",
     "BetaManagedAgentsSession",
     "BetaManagedAgentsVault",
@@ -60,6 +73,9 @@ __all__ = [
     "ErrorBody",
     "EventPage",
     "FilePage",
+    "MemoryPage",
+    "MemoryStorePage",
+    "MemoryVersionPage",
     "SessionPage",
     "StreamFrame",
     "VaultPage",
@@ -128,6 +144,21 @@ class CredentialPage(BaseModel):
 
 class FilePage(BaseModel):
     data: list[BetaFileMetadata]
+    next_page: str | None
+
+
+class MemoryStorePage(BaseModel):
+    data: list[BetaManagedAgentsMemoryStore]
+    next_page: str | None
+
+
+class MemoryPage(BaseModel):
+    data: list[BetaManagedAgentsMemoryListItem]
+    next_page: str | None
+
+
+class MemoryVersionPage(BaseModel):
+    data: list[BetaManagedAgentsMemoryVersion]
     next_page: str | None
 
 

@@ -2,8 +2,9 @@
 
 ``open_services(settings)`` opens, in order, the database (migrating it), the session store, the catalog
 (ensuring the default workspace), the vault store (loading or, on a first start, making its master key), the blob
-store (``corral.compose.blobs``) and the file store on it, then the background task group (which also collects
-orphaned blobs, ``corral.compose.collect``); closing runs in reverse. The API lifespan holds it for the life of
+store (``corral.compose.blobs``) and the file store on it, the memory stores (rows only: no resource of their
+own), then the background task group (which also collects orphaned blobs, ``corral.compose.collect``); closing
+runs in reverse. The API lifespan holds it for the life of
 the server; ``corral`` CLI commands and ``corral bench`` may hold it too.
 
 Adding a component (harness workers, the sandbox provider, the egress proxy …): give ``Services`` a field,
@@ -33,6 +34,7 @@ from corral.egress.guarded import guarded_client
 from corral.egress.process import address_guard
 from corral.files import FileStore
 from corral.harness import Runtime
+from corral.memory import MemoryStores
 from corral.session import SessionStore
 from corral.vault import VaultStore
 
@@ -53,6 +55,7 @@ class Services:
     vaults: VaultStore
     blobs: BlobStore
     files: FileStore
+    memory: MemoryStores
     tasks: TaskGroup
     streams: StreamStats = field(default_factory=StreamStats)
     runtime: Runtime | None = None  # harness workers (corral.compose.workers); None in an API-only process
@@ -95,6 +98,7 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
             vaults=vaults,
             blobs=blobs,
             files=files,
+            memory=MemoryStores(db),
             tasks=tasks,
             runtime=runtime,
         )
