@@ -93,6 +93,8 @@ class ErrorCode(StrEnum):
     BLOB_NOT_FOUND = "blob_not_found"
     FILE_NOT_DOWNLOADABLE = "file_not_downloadable"
     FILE_EXPIRED = "file_expired"
+    SKILL_NAME_TAKEN = "skill_name_taken"
+    SKILL_INVALID = "skill_invalid"
 
 
 class CorralError(Exception):

@@ -25,6 +25,8 @@ PREFIXES = {
     "vault": "vlt_",
     "credential": "vcrd_",
     "file": "file_",
+    "skill": "skill_",
+    "skill_version": "skillver_",
 }
 
 _ID_BODY = re.compile(r"^[0-9A-Za-z]{1,64}$")

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from corral import __version__
 from corral.api import errors, openapi
 from corral.api.middleware import Gate
-from corral.api.routes import agents, environments, events, files, sessions, system, vaults
+from corral.api.routes import agents, environments, events, files, sessions, skills, system, vaults
 from corral.compose.services import open_services
 from corral.config import Settings
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = None
-    routers = [module.router for module in (agents, environments, sessions, events, vaults, files, system)]
+    routers = [module.router for module in (agents, environments, sessions, events, vaults, files, skills, system)]
     for router in routers:
         app.include_router(router)
     app.state.route_methods = errors.route_methods(routers)

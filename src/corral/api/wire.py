@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from anthropic.types.beta import (
     BetaDeletedFile,
+    BetaDeletedSkill,
     BetaEnvironmentDeleteResponse,
     BetaFileMetadata,
     BetaLimitedNetwork,
@@ -24,6 +25,7 @@ from anthropic.types.beta import (
     BetaManagedAgentsVault,
     BetaPackages,
     BetaSelfHostedConfig,
+    BetaSkill,
     BetaUnrestrictedNetwork,
 )
 from anthropic.types.beta.sessions import (
@@ -31,6 +33,7 @@ from anthropic.types.beta.sessions import (
     BetaManagedAgentsSessionEvent,
     BetaManagedAgentsStreamSessionEvents,
 )
+from anthropic.types.beta.skills import BetaDeletedSkillVersion, BetaSkillVersion
 from anthropic.types.beta.vaults import (
     BetaManagedAgentsCredential,
     BetaManagedAgentsCredentialValidation,
@@ -43,6 +46,8 @@ from corral.catalog.params.environments import CorralSandboxParams
 __all__ = [
     "AgentPage",
     "BetaDeletedFile",
+    "BetaDeletedSkill",
+    "BetaDeletedSkillVersion",
     "BetaEnvironmentDeleteResponse",
     "BetaFileMetadata",
     "BetaManagedAgentsAgent",
@@ -54,6 +59,8 @@ __all__ = [
     "BetaManagedAgentsSendSessionEvents",
     "BetaManagedAgentsSession",
     "BetaManagedAgentsVault",
+    "BetaSkill",
+    "BetaSkillVersion",
     "CredentialPage",
     "Environment",
     "EnvironmentPage",
@@ -61,6 +68,8 @@ __all__ = [
     "EventPage",
     "FilePage",
     "SessionPage",
+    "SkillPage",
+    "SkillVersionPage",
     "StreamFrame",
     "VaultPage",
 ]
@@ -128,6 +137,16 @@ class CredentialPage(BaseModel):
 
 class FilePage(BaseModel):
     data: list[BetaFileMetadata]
+    next_page: str | None
+
+
+class SkillPage(BaseModel):
+    data: list[BetaSkill]
+    next_page: str | None
+
+
+class SkillVersionPage(BaseModel):
+    data: list[BetaSkillVersion]
     next_page: str | None
 
 
