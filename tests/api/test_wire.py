@@ -201,10 +201,28 @@ async def file_successes(http: httpx.AsyncClient) -> None:
     await http.delete(f"/v1/files/{made['id']}")
 
 
+SKILL = [("files[]", ("wire/SKILL.md", b"---\nname: wire\ndescription: d\n---\n")), ("files[]", ("wire/a.py", b"a"))]
+
+
+async def skill_successes(http: httpx.AsyncClient) -> None:
+    """Every skills operation, succeeding."""
+    skill = (await http.post("/v1/skills", files=SKILL, data={"display_name": "Wire"})).json()
+    path = f"/v1/skills/{skill['id']}"
+    version = (await http.post(f"{path}/versions", files=SKILL)).json()
+    await http.get("/v1/skills", params={"limit": 1})
+    await http.get(path)
+    await http.get(f"{path}/versions", params={"limit": 1})
+    await http.get(f"{path}/versions/latest")
+    await http.get(f"{path}/versions/{version['id']}/content")
+    await http.delete(f"{path}/versions/{version['id']}")
+    await http.delete(path)
+
+
 async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Response]:
     """Call every operation so that it succeeds; returns the responses not seen by the client's hook."""
     vault_id = await vault_successes(http)
     await file_successes(http)
+    await skill_successes(http)
     env = (await http.post("/v1/environments", json={"name": "e", "config": CLOUD, "metadata": {"a": "1"}})).json()
     spare = (await http.post("/v1/environments", json={"name": "spare", "config": {"type": "self_hosted"}})).json()
     await http.get(f"/v1/environments/{env['id']}")
@@ -265,6 +283,9 @@ async def refusals(http: httpx.AsyncClient) -> None:
     await http.get("/v1/vaults/vlt_nothing/credentials")
     await http.post("/v1/files", files={"file": ("c.txt", b"c")}, data={"expires_in_seconds": "60"})
     await http.get("/v1/files/file_nothing/content")
+    await http.post("/v1/skills", files=[("files[]", ("loose/notes.md", b"no SKILL.md"))])
+    await http.get("/v1/skills/xlsx")
+    await http.get("/v1/skills/skill_nothing/versions/latest/content")
 
 
 def problems(spec: dict[str, Any], schema: Operations, responses: list[httpx.Response]) -> list[str]:

@@ -9,7 +9,7 @@ Invariants: every read names the workspace, so another workspace's skill is a 40
 from __future__ import annotations
 
 from corral.blobs import BlobRef
-from corral.db import Flow, Row, Where, all_rows, exec_, one
+from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, Page
@@ -48,23 +48,29 @@ def _insert_version(version: VersionRecord) -> Flow[None]:
     return None
 
 
+def _taken(name: str, holder: str) -> Conflict:
+    return Conflict(
+        f"a skill named {name!r} already exists{holder}; add a version to it instead", code=ErrorCode.SKILL_NAME_TAKEN
+    )
+
+
 def create(skill: SkillRecord, version: VersionRecord) -> Flow[SkillRecord]:
     taken = yield one("SELECT id FROM skills WHERE workspace_id = $1 AND name = $2", skill.workspace_id, skill.name)
     if taken is not None:
-        raise Conflict(
-            f"a skill named {skill.name!r} already exists ({taken['id']}); add a version to it instead",
-            code=ErrorCode.SKILL_NAME_TAKEN,
+        raise _taken(skill.name, f" ({taken['id']})")
+    try:
+        yield exec_(
+            f"INSERT INTO skills ({SKILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            skill.id,
+            skill.workspace_id,
+            skill.name,
+            skill.display_name,
+            skill.latest_version_id,
+            skill.created_at,
+            skill.updated_at,
         )
-    yield exec_(
-        f"INSERT INTO skills ({SKILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        skill.id,
-        skill.workspace_id,
-        skill.name,
-        skill.display_name,
-        skill.latest_version_id,
-        skill.created_at,
-        skill.updated_at,
-    )
+    except UniqueViolation:  # a concurrent create of the same name committed first
+        raise _taken(skill.name, "") from None
     yield from _insert_version(version)
     return skill
 
