@@ -48,12 +48,15 @@ def unique_name(prefix: str = "skill") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-def zipped(entries: Sequence[tuple[str, bytes]], *, symlink: str | None = None) -> bytes:
-    """A zip of ``entries``; ``symlink`` adds an entry of that name marked as a symbolic link."""
+def zipped(entries: Sequence[tuple[str, bytes]], *, symlink: str | None = None, executable: str | None = None) -> bytes:
+    """A zip of ``entries`` (mode 0644, ``executable`` 0755); ``symlink`` adds an entry of that name marked as a
+    symbolic link."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in entries:
-            archive.writestr(name, data)
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o40755 if name.endswith("/") else 0o100755 if name == executable else 0o100644) << 16
+            archive.writestr(info, data)
         if symlink is not None:
             link = zipfile.ZipInfo(symlink)
             link.external_attr = (0o120777) << 16

@@ -4,7 +4,9 @@ matter, oversized uploads (413), and, for a skill sent as one zip, symlinks and 
 
 from __future__ import annotations
 
+import io
 import secrets
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,9 +120,14 @@ def test_a_streamed_upload_is_refused_as_it_passes_the_limit(server: LiveServer)
 def test_a_skill_may_come_as_one_zip(client: anthropic.Anthropic) -> None:
     name = unique_name()
     files = skill_files(name)
-    made = client.beta.skills.create(files=[("upload.zip", zipped([(f"{name}/", b""), *files]), "application/zip")])
+    archive = zipped([(f"{name}/", b""), *files], executable=f"{name}/scripts/run.py")
+    made = client.beta.skills.create(files=[("upload.zip", archive, "application/zip")])
     assert made.display_name == name
-    assert unzipped(client.beta.skills.versions.download("latest", skill_id=made.id).read()) == dict(files)
+    downloaded = client.beta.skills.versions.download("latest", skill_id=made.id).read()
+    assert unzipped(downloaded) == dict(files)
+    with zipfile.ZipFile(io.BytesIO(downloaded)) as kept:  # an executable stays executable
+        modes = {info.filename: (info.external_attr >> 16) & 0o777 for info in kept.infolist()}
+    assert modes == {f"{name}/SKILL.md": 0o644, f"{name}/scripts/run.py": 0o755}
 
 
 BAD_ZIPS = [
