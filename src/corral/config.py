@@ -70,7 +70,10 @@ class Settings:
     max_request_bytes: int = setting(8 * 1024 * 1024, "CORRAL_MAX_REQUEST_BYTES", "larger request bodies get a 413")
     sse_ping_seconds: float = setting(15.0, "CORRAL_SSE_PING_SECONDS", "keep-alive `event: ping` interval on streams")
     strict_beta_header: bool = setting(
-        False, "CORRAL_STRICT_BETA", "`1`: `/v1/*` answers 404 without `anthropic-beta: managed-agents-2026-04-01`"
+        False,
+        "CORRAL_STRICT_BETA",
+        "`1`: `/v1/*` answers 404 without `anthropic-beta: managed-agents-2026-04-01` (`/v1/memory_stores` also takes"
+        " `agent-memory-2026-07-22`; `/v1/files` and `/v1/skills`, whose SDK calls send none, are never gated)",
     )
     max_agent_tools: int = setting(128, "CORRAL_MAX_AGENT_TOOLS", "most entries an agent's `tools` array may have")
     # harness

@@ -99,6 +99,8 @@ class ErrorCode(StrEnum):
     INVALID_MEMORY_PATH = "invalid_memory_path"
     MEMORY_PATH_CONFLICT = "memory_path_conflict"
     MEMORY_PRECONDITION_FAILED = "memory_precondition_failed"
+    SKILL_NAME_TAKEN = "skill_name_taken"
+    SKILL_INVALID = "skill_invalid"
 
 
 class CorralError(Exception):

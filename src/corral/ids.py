@@ -28,6 +28,8 @@ PREFIXES = {
     "memory_store": "memstore_",
     "memory": "mem_",
     "memory_version": "memver_",
+    "skill": "skill_",
+    "skill_version": "skillver_",
 }
 
 _ID_BODY = re.compile(r"^[0-9A-Za-z]{1,64}$")

@@ -227,11 +227,29 @@ async def memory_successes(http: httpx.AsyncClient) -> None:
     await http.delete(base)
 
 
+SKILL = [("files[]", ("wire/SKILL.md", b"---\nname: wire\ndescription: d\n---\n")), ("files[]", ("wire/a.py", b"a"))]
+
+
+async def skill_successes(http: httpx.AsyncClient) -> None:
+    """Every skills operation, succeeding."""
+    skill = (await http.post("/v1/skills", files=SKILL, data={"display_name": "Wire"})).json()
+    path = f"/v1/skills/{skill['id']}"
+    version = (await http.post(f"{path}/versions", files=SKILL)).json()
+    await http.get("/v1/skills", params={"limit": 1})
+    await http.get(path)
+    await http.get(f"{path}/versions", params={"limit": 1})
+    await http.get(f"{path}/versions/latest")
+    await http.get(f"{path}/versions/{version['id']}/content")
+    await http.delete(f"{path}/versions/{version['id']}")
+    await http.delete(path)
+
+
 async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Response]:
     """Call every operation so that it succeeds; returns the responses not seen by the client's hook."""
     vault_id = await vault_successes(http)
     await file_successes(http)
     await memory_successes(http)
+    await skill_successes(http)
     env = (await http.post("/v1/environments", json={"name": "e", "config": CLOUD, "metadata": {"a": "1"}})).json()
     spare = (await http.post("/v1/environments", json={"name": "spare", "config": {"type": "self_hosted"}})).json()
     await http.get(f"/v1/environments/{env['id']}")
@@ -300,6 +318,9 @@ async def refusals(http: httpx.AsyncClient) -> None:
     await http.post(f"{memories}/{made['id']}", json={"content": "y", "precondition": stale})  # 409 precondition
     await http.post(memories, json={"path": "/a/../b", "content": "x"})
     await http.get("/v1/memory_stores/memstore_nothing/memory_versions")
+    await http.post("/v1/skills", files=[("files[]", ("loose/notes.md", b"no SKILL.md"))])
+    await http.get("/v1/skills/xlsx")
+    await http.get("/v1/skills/skill_nothing/versions/latest/content")
 
 
 def problems(spec: dict[str, Any], schema: Operations, responses: list[httpx.Response]) -> list[str]:

@@ -1,5 +1,6 @@
 """With ``CORRAL_STRICT_BETA=1`` the memory routes answer the header the SDK sends for them
-(``agent-memory-2026-07-22``) as well as ``managed-agents-2026-04-01``; other routes still want the latter."""
+(``agent-memory-2026-07-22``) as well as ``managed-agents-2026-04-01``; the files and skills routes want none (their
+SDK calls send none); other routes still want the latter."""
 
 from __future__ import annotations
 
@@ -42,3 +43,10 @@ async def test_the_memory_beta_opens_the_memory_routes_only(http: httpx.AsyncCli
     assert (await http.get("/v1/memory_stores", headers=managed)).status_code == 200
     assert (await http.get("/v1/agents", headers=memory)).status_code == 404
     assert (await http.get("/v1/memory_stores_x", headers=memory)).status_code == 404
+
+
+async def test_files_and_skills_are_never_gated(http: httpx.AsyncClient) -> None:
+    """The SDK's Files and Skills calls carry no beta header (api.md §21): strict mode answers them without one."""
+    assert (await http.get("/v1/files")).status_code == 200
+    assert (await http.get("/v1/skills")).status_code == 200
+    assert (await http.get("/v1/sessions")).status_code == 404

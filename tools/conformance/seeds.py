@@ -137,6 +137,16 @@ def new_memory_version(objects: Objects) -> str:
     return str(new_memory_in(objects)["memory_version_id"])
 
 
+def new_skill(objects: Objects) -> str:
+    """A custom skill of one version (multipart ``files[]``, as ``client.beta.skills.create`` sends it)."""
+    name = unique("conformance")
+    skill_md = f"---\nname: {name}\ndescription: A conformance seed.\n---\n".encode()
+    response = objects.http.post("/v1/skills", files=[("files[]", (f"{name}/SKILL.md", skill_md, "text/markdown"))])
+    if response.status_code != 200:
+        raise SeedError(f"POST /v1/skills -> {response.status_code}: {response.text[:300]}")
+    return str(cast(dict[str, Any], response.json())["id"])
+
+
 FACTORIES: dict[str, Callable[[Objects], str]] = {
     "workspace": lambda objects: objects.workspace_id,
     "agent": new_agent,
@@ -148,6 +158,7 @@ FACTORIES: dict[str, Callable[[Objects], str]] = {
     "memory_store": new_memory_store,
     "memory": lambda objects: str(new_memory_in(objects)["id"]),
     "memory_version": new_memory_version,
+    "skill": new_skill,
 }
 
 

@@ -1,8 +1,9 @@
 """The gate every HTTP request passes, as one pure-ASGI middleware (no per-request task or body copy).
 
 In order: a ``request-id: req_…`` for the response (errors included), the body-size limit (413, from
-``Content-Length`` up front and from the bytes actually received; a file upload's is the blob limit plus room for
-the form around it, the route refusing the file itself as it streams past the blob limit), the optional strict
+``Content-Length`` up front and from the bytes actually received; a file or skill upload's is the blob limit plus
+room for the form around it, the route refusing the files themselves as they stream past the blob limit), the
+optional strict
 ``anthropic-beta`` check, and authentication (``Authorization: Bearer <key>`` or ``x-api-key``) that pins the
 request to the key's workspace (``scope["state"]["principal"]``).
 
@@ -13,6 +14,7 @@ below becomes a 500 in the error shape, with the request id, as long as the resp
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,8 +39,23 @@ PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
 BETA = "managed-agents-2026-04-01"
 MEMORY_BETA = "agent-memory-2026-07-22"  # what the SDK sends for /v1/memory_stores (api.md §12): accepted there too
 MEMORY_PATH = "/v1/memory_stores"
+#: the SDK's Files and Skills calls carry no beta header (api.md §21): strict mode asks none of them
+UNGATED_PATHS = ("/v1/files", "/v1/skills")
 UPLOAD_PATH = "/v1/files"
 FORM_OVERHEAD_BYTES = 64 * 1024  # an upload's multipart headers and small fields, beside the file's bytes
+SKILL_UPLOAD = re.compile(r"/v1/skills(/[^/]+/versions)?")
+SKILL_FORM_OVERHEAD_BYTES = 1024 * 1024  # the headers of up to 1000 files[] parts, beside their bytes
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def betas_opening(path: str) -> frozenset[str]:
+    """The ``anthropic-beta`` values any one of which opens ``path`` in strict mode (none: it is never gated)."""
+    if any(_under(path, prefix) for prefix in UNGATED_PATHS):
+        return frozenset()
+    return frozenset({BETA, MEMORY_BETA}) if _under(path, MEMORY_PATH) else frozenset({BETA})
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -60,6 +77,7 @@ class Gate:
         self.app = app
         self.max_bytes = settings.max_request_bytes
         self.max_upload_bytes = settings.blob_max_bytes + FORM_OVERHEAD_BYTES
+        self.max_skill_bytes = settings.blob_max_bytes + SKILL_FORM_OVERHEAD_BYTES
         self.strict_beta = settings.strict_beta_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,8 +109,13 @@ class Gate:
             await send_error(send, ServerError("internal server error"), request_id)
 
     def _limit(self, scope: Scope) -> int:
-        upload = scope.get("method") == "POST" and scope.get("path") == UPLOAD_PATH
-        return self.max_upload_bytes if upload else self.max_bytes
+        """Uploads may carry up to the blob limit (which the stores enforce again as the bytes stream in)."""
+        if scope.get("method") != "POST":
+            return self.max_bytes
+        path: str = scope.get("path", "")
+        if path == UPLOAD_PATH:
+            return self.max_upload_bytes
+        return self.max_skill_bytes if SKILL_UPLOAD.fullmatch(path) else self.max_bytes
 
     async def _admit(self, scope: Scope) -> CorralError | None:
         headers = _headers(scope)
@@ -107,8 +130,8 @@ class Gate:
             return None
         if self.strict_beta and path.startswith("/v1/"):
             betas = {part.strip() for part in headers.get(b"anthropic-beta", b"").decode("latin-1").split(",")}
-            memory = path == MEMORY_PATH or path.startswith(MEMORY_PATH + "/")
-            if BETA not in betas and not (memory and MEMORY_BETA in betas):
+            opening = betas_opening(path)
+            if opening and not opening & betas:
                 return NotFound(f"no route {scope.get('method')} {path} without anthropic-beta: {BETA}")
         return await self._authenticate(scope, headers)
 

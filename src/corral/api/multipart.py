@@ -1,9 +1,10 @@
 """A ``multipart/form-data`` body read as it arrives (python-multipart's streaming parser), never whole.
 
 ``form_events(request)`` yields, in body order: a ``Part`` when a part's headers are complete, then that part's
-data as ``bytes`` chunks (each at most one received chunk long), then ``None`` when the part ends. A body that
-is not multipart, has no boundary, or ends before its closing boundary is a 400. Memory: one received chunk and
-one part's headers (at most ``MAX_HEADER_BYTES``) at a time.
+data as ``bytes`` chunks (each at most one received chunk long), then ``None`` when the part ends. After a
+``Part``, ``part_data(events)`` yields the part's chunks and ``part_text(events, name)`` reads a small text field.
+A body that is not multipart, has no boundary, or ends before its closing boundary is a 400. Memory: one received
+chunk and one part's headers (at most ``MAX_HEADER_BYTES``) at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from corral.errors import InvalidRequest
 
 MAX_HEADER_BYTES = 16 * 1024
+MAX_FIELD_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ class _Collector:
         self._grow(self._value, data, start, end)
 
     def on_header_end(self) -> None:
-        self._headers[self._field.decode("latin-1").lower()] = self._value.decode("utf-8", "replace")
+        # latin-1 keeps the bytes as they came (the parser of Content-Disposition wants latin-1 text); a UTF-8
+        # filename is decoded from those bytes below
+        self._headers[self._field.decode("latin-1").lower()] = self._value.decode("latin-1")
         self._field.clear()
         self._value.clear()
 
@@ -119,3 +123,23 @@ async def form_events(request: Request) -> AsyncIterator[Event]:
         collector.events.clear()
     if not collector.ended:
         raise InvalidRequest("the multipart body ended before its closing boundary")
+
+
+async def part_text(events: AsyncIterator[Event], name: str) -> str:
+    """The current part's value as text (a form field: at most ``MAX_FIELD_BYTES``)."""
+    value = bytearray()
+    while (event := await anext(events)) is not None:
+        if isinstance(event, Part):
+            raise InvalidRequest("malformed multipart body")
+        value += event
+        if len(value) > MAX_FIELD_BYTES:
+            raise InvalidRequest(f"{name}: a form field longer than {MAX_FIELD_BYTES} bytes")
+    return value.decode("utf-8", "replace")
+
+
+async def part_data(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
+    """The current part's bytes, up to its end."""
+    while (event := await anext(events)) is not None:
+        if isinstance(event, Part):
+            raise InvalidRequest("malformed multipart body")
+        yield event

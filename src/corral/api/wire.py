@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from anthropic.types.beta import (
     BetaDeletedFile,
+    BetaDeletedSkill,
     BetaEnvironmentDeleteResponse,
     BetaFileMetadata,
     BetaLimitedNetwork,
@@ -26,6 +27,7 @@ from anthropic.types.beta import (
     BetaManagedAgentsVault,
     BetaPackages,
     BetaSelfHostedConfig,
+    BetaSkill,
     BetaUnrestrictedNetwork,
 )
 from anthropic.types.beta.memory_stores import (
@@ -39,6 +41,7 @@ from anthropic.types.beta.sessions import (
     BetaManagedAgentsSessionEvent,
     BetaManagedAgentsStreamSessionEvents,
 )
+from anthropic.types.beta.skills import BetaDeletedSkillVersion, BetaSkillVersion
 from anthropic.types.beta.vaults import (
     BetaManagedAgentsCredential,
     BetaManagedAgentsCredentialValidation,
@@ -51,6 +54,8 @@ from corral.catalog.params.environments import CorralSandboxParams
 __all__ = [
     "AgentPage",
     "BetaDeletedFile",
+    "BetaDeletedSkill",
+    "BetaDeletedSkillVersion",
     "BetaEnvironmentDeleteResponse",
     "BetaFileMetadata",
     "BetaManagedAgentsAgent",
@@ -67,6 +72,8 @@ __all__ = [
     "BetaManagedAgentsSendSessionEvents",
     "BetaManagedAgentsSession",
     "BetaManagedAgentsVault",
+    "BetaSkill",
+    "BetaSkillVersion",
     "CredentialPage",
     "Environment",
     "EnvironmentPage",
@@ -77,6 +84,8 @@ __all__ = [
     "MemoryStorePage",
     "MemoryVersionPage",
     "SessionPage",
+    "SkillPage",
+    "SkillVersionPage",
     "StreamFrame",
     "VaultPage",
 ]
@@ -159,6 +168,15 @@ class MemoryPage(BaseModel):
 
 class MemoryVersionPage(BaseModel):
     data: list[BetaManagedAgentsMemoryVersion]
+
+
+class SkillPage(BaseModel):
+    data: list[BetaSkill]
+    next_page: str | None
+
+
+class SkillVersionPage(BaseModel):
+    data: list[BetaSkillVersion]
     next_page: str | None
 
 

@@ -110,8 +110,19 @@ def _execution_identity(value: ExecutionIdentity | None) -> JSONObject:
 
 
 def _unsupported(skills: Sequence[SkillParams] | None, multiagent: object = None) -> None:
+    anthropic = [skill.skill_id for skill in skills or () if skill.type == "anthropic"]
+    if anthropic:
+        raise InvalidRequest(
+            f"skills: Anthropic-provided skills ({', '.join(repr(name) for name in anthropic[:4])}) are not available"
+            " on this server; only custom skills are",
+            code=ErrorCode.NOT_SUPPORTED,
+        )
     if skills:
-        raise InvalidRequest("skills are not supported by this server yet", code=ErrorCode.NOT_SUPPORTED)
+        raise InvalidRequest(
+            "skills: custom skills are stored by this server (POST /v1/skills) but agents cannot use them yet:"
+            " placing them into sandboxes is not built",
+            code=ErrorCode.NOT_SUPPORTED,
+        )
     if multiagent is not None:
         raise InvalidRequest(
             "multiagent configurations are not supported by this server yet", code=ErrorCode.NOT_SUPPORTED

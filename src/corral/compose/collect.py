@@ -1,23 +1,35 @@
 """Orphaned blobs go: every ``COLLECT_EVERY_SECONDS`` the blob store deletes the blobs no row references.
 
-``live`` must name every blob any row holds (today: files, ``FileStore.live_refs``; a new owner of blobs, such as
-skills or session outputs, joins the union here). ``GRACE_SECONDS`` is the blob store's ``older_than``: a blob
-younger than that is kept even unreferenced, so an upload whose row commits within it is never lost (the rule of
-``corral.blobs.base``). A failed collection is logged and tried again at the next round; it never stops the
-server.
+``live`` must name every blob any row holds (today: files and skill versions, ``FileStore.live_refs`` and
+``SkillStore.live_refs`` joined by ``union``; a new owner of blobs, such as session outputs, joins the union).
+``GRACE_SECONDS`` is the blob store's ``older_than``: a blob younger than that is kept even unreferenced, so an
+upload whose row commits within it is never lost (the rule of ``corral.blobs.base``). A failed collection is
+logged and tried again at the next round; it never stops the server.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 import anyio
 
-from corral.blobs import BlobStore, LiveRefs
+from corral.blobs import BlobRef, BlobStore, LiveRefs
 
 COLLECT_EVERY_SECONDS = 3600.0
 GRACE_SECONDS = 3600.0
 log = logging.getLogger("corral.blobs")
+
+
+def union(*owners: LiveRefs) -> LiveRefs:
+    """One ``LiveRefs`` naming every blob any of ``owners`` names."""
+
+    async def live() -> AsyncIterator[BlobRef]:
+        for owner in owners:
+            async for ref in owner():
+                yield ref
+
+    return live
 
 
 async def collect_forever(blobs: BlobStore, live: LiveRefs) -> None:

@@ -2,10 +2,10 @@
 
 ``open_services(settings)`` opens, in order, the database (migrating it), the session store, the catalog
 (ensuring the default workspace), the vault store (loading or, on a first start, making its master key), the blob
-store (``corral.compose.blobs``) and the file store on it, the memory stores (rows only: no resource of their
-own), then the background task group (which also collects orphaned blobs, ``corral.compose.collect``); closing
-runs in reverse. The API lifespan holds it for the life of
-the server; ``corral`` CLI commands and ``corral bench`` may hold it too.
+store (``corral.compose.blobs``) and the file and skill stores on it, the memory stores (rows only: no resource
+of their own), then the background task group (which also collects orphaned blobs, ``corral.compose.collect``);
+closing runs in reverse. The API lifespan holds it for the life of the server; ``corral`` CLI commands and
+``corral bench`` may hold it too.
 
 Adding a component (harness workers, the sandbox provider, the egress proxy …): give ``Services`` a field,
 open it in ``open_services`` after what it depends on, register its cleanup on ``stack``, and start its
@@ -26,7 +26,7 @@ from corral.blobs import BlobStore
 from corral.catalog import Catalog
 from corral.compose.blobs import open_blob_store
 from corral.compose.bootstrap import make_catalog, open_db, open_keyring
-from corral.compose.collect import collect_forever
+from corral.compose.collect import collect_forever, union
 from corral.compose.workers import keep_pools_warm, open_workers
 from corral.config import Settings
 from corral.db import Database
@@ -36,6 +36,7 @@ from corral.files import FileStore
 from corral.harness import Runtime
 from corral.memory import MemoryStores
 from corral.session import SessionStore
+from corral.skills import SkillStore
 from corral.vault import VaultStore
 
 
@@ -56,6 +57,7 @@ class Services:
     blobs: BlobStore
     files: FileStore
     memory: MemoryStores
+    skills: SkillStore
     tasks: TaskGroup
     streams: StreamStats = field(default_factory=StreamStats)
     runtime: Runtime | None = None  # harness workers (corral.compose.workers); None in an API-only process
@@ -80,12 +82,13 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         files = FileStore(
             db, blobs, max_bytes=settings.blob_max_bytes, uploads_downloadable=settings.file_uploads_downloadable
         )
+        skills = SkillStore(db, blobs, max_bytes=settings.blob_max_bytes)
         runtime = await open_workers(
             stack, settings, sessions, catalog, vaults
         )  # harness workers: corral.compose.workers
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
-        tasks.start_soon(collect_forever, blobs, files.live_refs)
+        tasks.start_soon(collect_forever, blobs, union(files.live_refs, skills.live_refs))
         if runtime is not None:
             await tasks.start(runtime.run)
             if runtime.sandbox is not None:
@@ -99,6 +102,7 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
             blobs=blobs,
             files=files,
             memory=MemoryStores(db),
+            skills=skills,
             tasks=tasks,
             runtime=runtime,
         )

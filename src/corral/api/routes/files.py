@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
 from corral.api.http import JSONBytes, PageToken, context, json_response, page_json
-from corral.api.multipart import Event, Part, form_events
+from corral.api.multipart import Event, Part, form_events, part_data, part_text
 from corral.api.routes.common import ERRORS
 from corral.api.wire import BetaDeletedFile, BetaFileMetadata, FilePage
 from corral.errors import InvalidRequest
@@ -24,7 +24,6 @@ from corral.files import names as file_names
 from corral.files.store import Stored
 
 router = APIRouter(prefix="/v1/files", tags=["files"], responses=ERRORS)
-MAX_FIELD_BYTES = 1024
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -44,26 +43,6 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-async def _field(events: AsyncIterator[Event], name: str) -> str:
-    """A text field's value (small: at most ``MAX_FIELD_BYTES``)."""
-    value = bytearray()
-    while (event := await anext(events)) is not None:
-        if isinstance(event, Part):
-            raise InvalidRequest("malformed multipart body")
-        value += event
-        if len(value) > MAX_FIELD_BYTES:
-            raise InvalidRequest(f"{name}: a form field longer than {MAX_FIELD_BYTES} bytes")
-    return value.decode("utf-8", "replace")
-
-
-async def _data(events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
-    """The current part's bytes, up to its end."""
-    while (event := await anext(events)) is not None:
-        if isinstance(event, Part):
-            raise InvalidRequest("malformed multipart body")
-        yield event
-
-
 async def _read_upload(files: FileStore, events: AsyncIterator[Event]) -> tuple[Upload, Stored]:
     """The form's ``file`` part stored, and its metadata; other fields than ``expires_in_seconds`` (``purpose`` …)
     are read and ignored, as the hosted API does."""
@@ -76,11 +55,11 @@ async def _read_upload(files: FileStore, events: AsyncIterator[Event]) -> tuple[
         if event.name == "file":
             if stored is not None:
                 raise InvalidRequest("file: send exactly one file part")
-            stored, part = await files.put(_data(events)), event
+            stored, part = await files.put(part_data(events)), event
         elif event.name == "expires_in_seconds":
-            expires = file_names.expires_in_seconds(await _field(events, event.name))
+            expires = file_names.expires_in_seconds(await part_text(events, event.name))
         else:
-            await _field(events, event.name)
+            await part_text(events, event.name)
     if stored is None or part is None:
         raise InvalidRequest("file: a multipart part named file is required")
     return Upload(part.filename, part.content_type, expires), stored
