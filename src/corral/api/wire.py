@@ -168,6 +168,7 @@ class MemoryPage(BaseModel):
 
 class MemoryVersionPage(BaseModel):
     data: list[BetaManagedAgentsMemoryVersion]
+    next_page: str | None
 
 
 class SkillPage(BaseModel):
