@@ -13,8 +13,9 @@ import pytest
 from corral.blobs import digest_of
 from tests.blobs.conftest import TEST_KEY, fresh_bucket, s3_client
 from tests.conftest import database_url
-from tests.files.conftest import MIB, sdk
+from tests.files.conftest import MIB
 from tests.live import LiveServer, live_server
+from tests.sdk_server import sdk
 
 
 async def new_bucket(endpoint: str) -> str:

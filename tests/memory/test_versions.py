@@ -12,7 +12,7 @@ from anthropic.types.beta.memory_stores import BetaManagedAgentsMemoryVersion, B
 
 from tests.conformance.helpers import unique, validated
 from tests.live import LiveServer
-from tests.memory.conftest import async_sdk
+from tests.sdk_server import async_sdk
 
 
 def sha(text: str) -> str:
