@@ -161,6 +161,15 @@ def test_malformed_uploads_are_400(server: LiveServer) -> None:
         assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
 
 
+def test_unknown_upload_fields_are_refused_by_name(server: LiveServer, client: anthropic.Anthropic) -> None:
+    with httpx2.Client(base_url=server.base_url, trust_env=False, headers={"x-api-key": server.api_key}) as http:
+        documented = http.post("/v1/files", files={"file": ("a.txt", b"a")}, data={"purpose": "agent"})
+        unknown = http.post("/v1/files", files={"file": ("b.txt", b"b")}, data={"scope": "mine"})
+    assert documented.status_code == 200
+    assert unknown.status_code == 400 and unknown.json()["error"]["message"].startswith("scope:")
+    assert [f.filename for f in client.beta.files.list()].count("b.txt") == 0
+
+
 def test_created_at_is_rfc3339(client: anthropic.Anthropic) -> None:
     made = upload(client, "when.txt", b"w")
     assert isinstance(made.created_at, datetime) and made.created_at.tzinfo is not None

@@ -44,8 +44,8 @@ UPLOAD_BODY: dict[str, Any] = {
 
 
 async def _read_upload(files: FileStore, events: AsyncIterator[Event]) -> tuple[Upload, Stored]:
-    """The form's ``file`` part stored, and its metadata; other fields than ``expires_in_seconds`` (``purpose`` …)
-    are read and ignored, as the hosted API does."""
+    """The form's ``file`` part stored, and its metadata. ``purpose`` (which the hosted API's docs send beside the
+    file, api.md §13) is read and means nothing here; any other field is a 400 naming it."""
     stored: Stored | None = None
     part: Part | None = None
     expires: int | None = None
@@ -58,8 +58,10 @@ async def _read_upload(files: FileStore, events: AsyncIterator[Event]) -> tuple[
             stored, part = await files.put(part_data(events)), event
         elif event.name == "expires_in_seconds":
             expires = file_names.expires_in_seconds(await part_text(events, event.name))
-        else:
+        elif event.name == "purpose":
             await part_text(events, event.name)
+        else:
+            raise InvalidRequest(f"{event.name}: not a field of a file upload (file, expires_in_seconds, purpose)")
     if stored is None or part is None:
         raise InvalidRequest("file: a multipart part named file is required")
     return Upload(part.filename, part.content_type, expires), stored
