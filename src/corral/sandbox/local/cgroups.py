@@ -70,8 +70,9 @@ class Cgroups:
     def counters(self) -> tuple[int, int]:
         return self.oom_kills(), self.pids_refusals()
 
-    def kill_all_but(self, keep: set[int]) -> None:
-        _kill_tasks(self.dirs[1], keep)
+    def kill_all_but(self, keep: set[int]) -> int:
+        """Kill every process in the sandbox not in ``keep``; how many there were."""
+        return _kill_tasks(self.dirs[1], keep)
 
     def try_remove(self) -> bool:
         """Kill what is left inside and remove the cgroups; False if some are still busy (blocking, brief)."""
@@ -103,18 +104,18 @@ def _counter(path: Path, key: str) -> int:
     return 0
 
 
-def _kill_tasks(directory: Path, keep: set[int] | None = None) -> None:
+def _kill_tasks(directory: Path, keep: set[int] | None = None) -> int:
     try:
         pids = [int(pid) for pid in (directory / "cgroup.procs").read_text().split()]
     except OSError:
-        return
-    for pid in pids:
-        if keep and pid in keep:
-            continue
+        return 0
+    doomed = [pid for pid in pids if not keep or pid not in keep]
+    for pid in doomed:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    return len(doomed)
 
 
 def check() -> None:

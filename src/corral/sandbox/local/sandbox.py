@@ -31,6 +31,7 @@ from corral.vocab.tools import BASH, SANDBOX_TOOLS, SandboxToolName, bash_timeou
 log = logging.getLogger("corral.sandbox.local")
 _BLOCK_TYPES = frozenset({"text", "image", "document"})
 _WALL_GRACE_SECONDS = 5.0  # the agent enforces bash timeouts itself; the host steps in only past this
+_STOP_ROUNDS = 2500  # about 5 s of killing a fork storm before the shell restarts anyway
 _FRESH = "the next call starts a fresh sandbox with the same /workspace"
 _MiB = 1024 * 1024
 
@@ -231,14 +232,21 @@ class LocalSandbox(Sandbox):
         return ToolResult([*result.content, *({"type": "text", "text": n} for n in notes)], True)
 
     def _stop_user_processes(self) -> None:
-        """Kill everything in the sandbox but bwrap, its init and the agent (init's first child; blocking)."""
+        """Kill everything in the sandbox but bwrap, its init and the agent (init's first child; blocking).
+
+        A fork storm forks while it is being killed, and its orphans linger as zombies until init reaps
+        them, so one pass is not enough: this repeats until only the kept processes are left."""
         bwrap = self.parts.process.pid
         keep = {bwrap, *_children(bwrap)}
         inits = keep - {bwrap}
         children = [child for init in inits for child in _children(init)]
         if children:
             keep.add(min(children, key=_start_time))
-        self.parts.cgroups.kill_all_but(keep)
+        for _ in range(_STOP_ROUNDS):
+            killed = self.parts.cgroups.kill_all_but(keep)
+            if not killed and all(_children(init) <= keep for init in inits):
+                return
+            time.sleep(0.002)
 
     def _death(self) -> str:
         state = self._state
