@@ -219,7 +219,7 @@ class LocalSandbox(Sandbox):
             limit = self.spec.limits.memory_bytes // _MiB
             notes.append(f"[sandbox: a process was killed for exceeding the {limit} MiB memory limit]")
         if refusals > self._state.pids_refusals:
-            await anyio.to_thread.run_sync(self._stop_user_processes)
+            await self._stop_user_processes()
             await self.parts.channel.call(BASH, {"restart": True}, 10.0)
             kills, refusals = await anyio.to_thread.run_sync(self.parts.cgroups.counters)
             notes.append(
@@ -231,22 +231,30 @@ class LocalSandbox(Sandbox):
             return result
         return ToolResult([*result.content, *({"type": "text", "text": n} for n in notes)], True)
 
-    def _stop_user_processes(self) -> None:
-        """Kill everything in the sandbox but bwrap, its init and the agent (init's first child; blocking).
+    async def _stop_user_processes(self) -> None:
+        """Kill everything in the sandbox but bwrap, its init and the agent (init's first child).
 
         A fork storm forks while it is being killed, and its orphans linger as zombies until init reaps
         them, so one pass is not enough: this repeats until only the kept processes are left."""
+        keep, inits = await anyio.to_thread.run_sync(self._kept_processes)
+        for _ in range(_STOP_ROUNDS):
+            if await anyio.to_thread.run_sync(self._kill_pass, keep, inits):
+                return
+            await anyio.sleep(0.002)
+
+    def _kept_processes(self) -> tuple[set[int], set[int]]:
         bwrap = self.parts.process.pid
         keep = {bwrap, *_children(bwrap)}
         inits = keep - {bwrap}
         children = [child for init in inits for child in _children(init)]
         if children:
             keep.add(min(children, key=_start_time))
-        for _ in range(_STOP_ROUNDS):
-            killed = self.parts.cgroups.kill_all_but(keep)
-            if not killed and all(_children(init) <= keep for init in inits):
-                return
-            time.sleep(0.002)
+        return keep, inits
+
+    def _kill_pass(self, keep: set[int], inits: set[int]) -> bool:
+        """One round of killing (blocking); True once nothing but ``keep`` is left."""
+        killed = self.parts.cgroups.kill_all_but(keep)
+        return not killed and all(_children(init) <= keep for init in inits)
 
     def _death(self) -> str:
         state = self._state
