@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from corral.sandbox import Mount
 from corral.sandbox.local import LocalSandboxProvider
 from tests.sandbox.conftest import Runner, new_spec
 
@@ -140,8 +141,8 @@ async def test_unknown_tools_are_errors_not_exceptions(run: Runner) -> None:
 async def test_files_are_mounted_read_only_and_readable(provider: LocalSandboxProvider, tmp_path: Path) -> None:
     source = tmp_path / "upload.csv"
     source.write_text("a,b\n1,2\n")
-    files = ({"mount_path": "/mnt/session/uploads/data.csv", "source": str(source)},)
-    sandbox = await provider.provision(new_spec(files=files))
+    mounts = (Mount(str(source), "/mnt/session/uploads/data.csv"),)
+    sandbox = await provider.provision(new_spec(mounts=mounts))
     run = Runner(sandbox)
     try:
         assert await run.ok("read", file_path="/mnt/session/uploads/data.csv") == "a,b\n1,2\n"

@@ -2,7 +2,8 @@
 
 The composition root passes in what the harness may not pick itself: the ``SessionStore`` (on the engine
 it chose), the sandbox provider, how to read an environment's config (``EnvironmentSource``), the
-server-side tool executors (``web_fetch`` …) and the source of MCP tools (``mcp``), and may pass the judge of
+server-side tool executors (``web_fetch`` …), the source of MCP tools (``mcp``) and what sessions' resources
+bring into their sandboxes (``attachments``), and may pass the judge of
 ``auto`` permission policies (default: the written ``RuleJudge``). ``Runtime.running()`` starts the worker pools
 and stops them cleanly: on the way out every session being driven is released, still runnable, for another worker.
 """
@@ -22,6 +23,7 @@ from corral.harness.policy import Judge, RuleJudge
 from corral.harness.router import ToolExecutor, ToolSource
 from corral.harness.worker import WorkerPool
 from corral.sandbox import SandboxProvider
+from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.sandbox.hands import HandsPool
 from corral.sandbox.recipe import Environments, EnvironmentSource, no_environments
 from corral.session import SessionStore
@@ -37,6 +39,7 @@ class Runtime:
         environments: EnvironmentSource = no_environments,
         executors: Sequence[ToolExecutor] = (),
         mcp: ToolSource | None = None,
+        attachments: SessionAttachments = NO_ATTACHMENTS,
         hook: Hook | None = None,
         judge: Judge | None = None,
         pools: int | None = None,
@@ -44,7 +47,13 @@ class Runtime:
     ):
         self.sandbox = sandbox
         configs = Environments(environments)
-        hands = HandsPool(sandbox, configs, mode=settings.sandbox_mode, idle_seconds=settings.sandbox_idle_seconds)
+        hands = HandsPool(
+            sandbox,
+            configs,
+            mode=settings.sandbox_mode,
+            idle_seconds=settings.sandbox_idle_seconds,
+            attachments=attachments,
+        )
         models = ModelRegistry(settings.providers)
         limits = TurnLimits.from_settings(settings)
         self.harness = Harness(store, models, hands, limits, tuple(executors), hook, judge or RuleJudge(), mcp)

@@ -241,6 +241,8 @@ class Turn:
     async def _settle(
         self, step: Block | EndTurn | ToolLimit, events: list[NewEvent], *, turn_over: bool = True
     ) -> None:
+        if turn_over and self.hands is not None:
+            await self.hands.turn_ended()  # the outputs it left are listed by the time the session is idle
         await self.writer.settle([*step.prelude, *events], turn_over=turn_over)
         await self.harness.reached("turn_idle", self.writer.session_id)
 

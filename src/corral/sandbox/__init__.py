@@ -3,6 +3,6 @@
 Cattle, not pets: a dead one is a tool error, and the next call gets a fresh one.
 """
 
-from corral.sandbox.base import Limits, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.sandbox.base import Limits, Mount, ProvisionSpec, Sandbox, SandboxProvider, Setup, ToolResult
 
-__all__ = ["Limits", "ProvisionSpec", "Sandbox", "SandboxProvider", "ToolResult"]
+__all__ = ["Limits", "Mount", "ProvisionSpec", "Sandbox", "SandboxProvider", "Setup", "ToolResult"]

@@ -38,6 +38,44 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ProvisionNotice:
+    """Something the session must be told about how its sandbox was provisioned, which does not stop it: a
+    ``session.error`` of ``error_type`` with ``retry_status: retrying`` (it may come again with a fresh sandbox)
+    and the error's documented extra ``fields`` (e.g. ``credential_host_unreachable_error``: ``vault_id``,
+    ``credential_id``). Never a secret: ids and names only."""
+
+    error_type: str
+    message: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host file or directory shown at ``target`` (absolute) inside the sandbox."""
+
+    source: str
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A shell command run (as the ``bash`` tool would) in each fresh sandbox before its first call.
+
+    It must be idempotent: a sandbox on a kept workspace runs it again. When it fails, the session gets a
+    ``session.error`` of ``error_type`` carrying ``fields`` (non-secret: e.g. ``repository_url``)."""
+
+    label: str
+    command: str
+    error_type: str
+    fields: tuple[tuple[str, str], ...] = ()
+    timeout_seconds: float = 120.0
+
+    def failed(self, output: str) -> ProvisionNotice:
+        return ProvisionNotice(self.error_type, f"{self.label}: {output.strip()[-500:]}", self.fields)
+
+
+@dataclass(frozen=True)
 class ProvisionSpec:
     """The recipe for a session's sandbox: everything needed to build an identical fresh one."""
 
@@ -45,8 +83,10 @@ class ProvisionSpec:
     environment_id: str
     networking: JSONObject = field(default_factory=lambda: {"type": "unrestricted"})
     packages: JSONObject = field(default_factory=lambda: dict[str, Any]())
-    #: read-only file mounts: ``{"mount_path": "/mnt/session/uploads/…", "source": "<host path>"}``
-    files: tuple[JSONObject, ...] = ()
+    #: host files and directories shown in the sandbox (the session's resources, ``corral.sandbox.attach``)
+    mounts: tuple[Mount, ...] = ()
+    #: idempotent shell steps run in each fresh sandbox before its first call (e.g. cloning a repository)
+    setup: tuple[Setup, ...] = ()
     limits: Limits = field(default_factory=Limits)
     #: the session has used its workspace before: provisioning must find it, never start the session afresh
     #: (a provider that cannot reach the workspace raises ``SandboxError`` instead of provisioning an empty one)
@@ -70,18 +110,6 @@ class ToolResult:
     @classmethod
     def error(cls, text: str) -> ToolResult:
         return cls.text(text, is_error=True)
-
-
-@dataclass(frozen=True)
-class ProvisionNotice:
-    """Something the session must be told about how its sandbox was provisioned, which does not stop it: a
-    ``session.error`` of ``error_type`` with ``retry_status: retrying`` (it may come again with a fresh sandbox)
-    and the error's documented extra ``fields`` (e.g. ``credential_host_unreachable_error``: ``vault_id``,
-    ``credential_id``). Never a secret: ids and names only."""
-
-    error_type: str
-    message: str
-    fields: tuple[tuple[str, str], ...] = ()
 
 
 class Sandbox(ABC):

@@ -20,31 +20,45 @@ Invariants:
 * Before provisioning for a call, the provider's journal is asked (``recorded``): a call that already has a
   result (a takeover after a crash) gets it back without a sandbox being built.
 * The sandbox runs what it is asked: which tools an agent may use is decided on the harness side.
+* A session's resources reach its sandboxes through ``SessionAttachments`` (``corral.sandbox.attach``): asked at
+  each provisioning (mounts and set-up steps), told after each sandbox call (``after_call``: write back) and when
+  a turn ends (``turn_ended``: collect outputs). A set-up step that fails is a notice, never a failed call.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Generator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import anyio
 from anyio.abc import TaskGroup
 
 from corral._types import JSONObject
 from corral.errors import SandboxError
+from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
 from corral.sandbox.recipe import Environments, environment_spec, provisioning_mode, self_hosted
 from corral.vocab.options import ProvisioningMode
-from corral.vocab.tools import is_sandbox_tool
+from corral.vocab.tools import BASH, is_sandbox_tool
 
 log = logging.getLogger(__name__)
 
 
 class Hands:
-    def __init__(self, session_id: str, provider: SandboxProvider, environments: Environments, mode: ProvisioningMode):
+    def __init__(
+        self,
+        session_id: str,
+        provider: SandboxProvider,
+        environments: Environments,
+        mode: ProvisioningMode,
+        attachments: SessionAttachments = NO_ATTACHMENTS,
+    ):
         self.session_id = session_id
         self._provider = provider
+        self._attachments = attachments
         self._environments = environments
         self._default_mode: ProvisioningMode = mode
         self._sandbox: Sandbox | None = None
@@ -75,9 +89,11 @@ class Hands:
 
     async def spec(self) -> ProvisionSpec:
         config = await self.config()
-        return environment_spec(
+        spec = environment_spec(
             self.environment_id, config, self.session_id, workspace_expected=self.workspace_expected
         )
+        attached = await self._attachments.attachments(self.workspace_id, self.session_id)
+        return replace(spec, mounts=attached.mounts, setup=attached.setup)
 
     # ------------------------------------------------------------------ what the harness tells the hands
 
@@ -110,9 +126,22 @@ class Hands:
             if self._sandbox is not None and not self._sandbox.alive:
                 await self._discard()
             if self._sandbox is None:
-                self._sandbox = await self._provider.provision(await self.spec())
-                self._notices.extend(self._sandbox.notices)
+                spec = await self.spec()
+                sandbox = await self._provider.provision(spec)
+                self._notices.extend(sandbox.notices)
+                await self._set_up(sandbox, spec)
+                self._sandbox = sandbox
             return self._sandbox
+
+    async def _set_up(self, sandbox: Sandbox, spec: ProvisionSpec) -> None:
+        """Run the set-up steps of a fresh sandbox; each that fails is a notice (the sandbox is used anyway)."""
+        for step in spec.setup:
+            tool_use_id = f"setup_{secrets.token_hex(8)}"  # never journalled as done: a fresh sandbox runs it again
+            command: JSONObject = {"command": step.command, "timeout_ms": int(step.timeout_seconds * 1000)}
+            result = await sandbox.execute(BASH, command, tool_use_id)
+            if result.is_error:
+                text = " ".join(str(block.get("text", "")) for block in result.content)
+                self._notices.append(step.failed(text))
 
     async def execute(self, name: str, input: JSONObject, tool_use_id: str) -> ToolResult:
         self.last_used = anyio.current_time()
@@ -125,6 +154,8 @@ class Hands:
             self._failures.append(exc)
             return ToolResult.error(f"{name}: the sandbox could not be provisioned: {exc.message}")
         result = await sandbox.execute(name, input, tool_use_id)
+        await self._attachments.after_call(self.workspace_id, self.session_id, name)
+        self._notices.extend(self._attachments.take_notices(self.session_id))
         if not sandbox.alive:
             async with self._lock:
                 if self._sandbox is sandbox:
@@ -144,6 +175,12 @@ class Hands:
     async def release(self) -> None:
         async with self._lock:
             await self._discard()
+
+    async def turn_ended(self) -> None:
+        """The session's turn ends: its attachments collect what the sandbox left for the user (outputs)."""
+        if self._sandbox is not None:
+            await self._attachments.turn_ended(self.workspace_id, self.session_id)
+            self._notices.extend(self._attachments.take_notices(self.session_id))
 
     def take_failures(self) -> list[SandboxError]:
         """The provisioning failures since the last call (a call's error result says it to the model; the
@@ -171,8 +208,10 @@ class HandsPool:
         *,
         mode: ProvisioningMode,
         idle_seconds: float,
+        attachments: SessionAttachments = NO_ATTACHMENTS,
     ):
         self.provider = provider
+        self.attachments = attachments
         self.environments = environments
         self._mode: ProvisioningMode = mode
         self._idle = idle_seconds
@@ -187,7 +226,9 @@ class HandsPool:
             return
         hands = self._hands.get(session_id)
         if hands is None:
-            hands = self._hands[session_id] = Hands(session_id, self.provider, self.environments, self._mode)
+            hands = self._hands[session_id] = Hands(
+                session_id, self.provider, self.environments, self._mode, self.attachments
+            )
         hands.users += 1
         hands.attach(background)
         try:

@@ -88,7 +88,7 @@ class WarmPools:
 
     async def claim(self, spec: ProvisionSpec) -> LocalSandbox | None:
         pool = self._pool(spec)
-        if pool is None or spec.files:
+        if pool is None or spec.mounts or spec.setup:
             return None
         disk = self.host.disk
         key = Workspace.of_session(spec.session_id).key

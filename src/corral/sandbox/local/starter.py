@@ -37,14 +37,14 @@ _NO_NETWORK = frozenset({"none", "disabled"})
 
 
 def _mount_files(spec: ProvisionSpec, directory: Path) -> tuple[tuple[str, str], ...]:
-    """Copy each ``files`` source into ``directory`` (reachable by bwrap) → (copy, mount path) pairs."""
+    """Copy each mounted file into ``directory`` (reachable by bwrap) → (copy, mount path) pairs."""
     pairs: list[tuple[str, str]] = []
-    for index, entry in enumerate(spec.files):
-        source, target = str(entry.get("source", "")), str(entry.get("mount_path", ""))
+    for index, mount in enumerate(spec.mounts):
+        source, target = mount.source, mount.target
         if not target.startswith("/") or ".." in target.split("/") or target.rstrip("/") in ("", "/workspace"):
-            raise failed(f"files: {target!r} is not an absolute mount path")
-        if not os.path.isfile(source):
-            raise failed(f"files: {target}: the source file is missing")
+            raise failed(f"mounts: {target!r} is not an absolute mount path")
+        if not mount.read_only or not os.path.isfile(source):
+            raise failed(f"mounts: {target}: the source is not a file to mount read-only")
         directory.mkdir(mode=0o711, parents=True, exist_ok=True)
         copy = directory / str(index)
         shutil.copyfile(source, copy)
@@ -91,7 +91,7 @@ class Starter:
         layer = build.layer if build is not None else await self._layers.layer(spec)
         egress = await self._egress(spec, session_id, name, uid, undo)
         files: tuple[tuple[str, str], ...] = ()
-        if spec.files:
+        if spec.mounts:
             files_dir = self.host.disk.mount / "files" / name
             undo.push_async_callback(anyio.to_thread.run_sync, shutil.rmtree, files_dir, True)
             files = await anyio.to_thread.run_sync(_mount_files, spec, files_dir)

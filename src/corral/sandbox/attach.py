@@ -1,0 +1,53 @@
+"""What a session brings into its sandbox beyond its environment's recipe: mounts and set-up steps.
+
+A session's resources (uploaded files, memory stores, skills, repositories, its outputs directory) are turned
+into ``Attachments`` by a ``SessionAttachments`` the composition root gives the ``HandsPool``
+(``corral.resources`` is the real one). The sandbox side knows only these shapes, never files, memory stores or
+skills: a ``Mount`` is a host path shown at a path in the sandbox, a ``Setup`` is a shell command run in a fresh
+sandbox before its first call.
+
+Invariants:
+
+* Attachments are asked for every time a sandbox is provisioned, so a sandbox that dies and is replaced gets
+  them again, and a resource added meanwhile is in the next one.
+* Nothing secret is ever part of an ``Attachments`` (a repository's token is added by the egress proxy).
+* A ``Setup`` that fails is a ``ProvisionNotice`` of its ``error_type`` (the session is told, keeps running,
+  and the sandbox is used without what the step would have made); it is run again in the next fresh sandbox.
+* ``after_call`` and ``turn_ended`` never raise for a failure of what they write back: they log it, and
+  report what the session must know as the notices ``take_notices`` returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corral.sandbox.base import Mount, ProvisionNotice, Setup
+
+__all__ = ["NO_ATTACHMENTS", "Attachments", "Mount", "SessionAttachments", "Setup"]
+
+
+@dataclass(frozen=True)
+class Attachments:
+    mounts: tuple[Mount, ...] = ()
+    setup: tuple[Setup, ...] = ()
+
+
+class SessionAttachments:
+    """A session's resources as its sandbox sees them. This base attaches nothing (no resources)."""
+
+    async def attachments(self, workspace_id: str, session_id: str) -> Attachments:
+        """What the next sandbox of the session gets (asked at every provisioning)."""
+        return Attachments()
+
+    async def after_call(self, workspace_id: str, session_id: str, tool_name: str) -> None:
+        """A sandbox tool call of the session finished: write back what it changed in writable mounts."""
+
+    async def turn_ended(self, workspace_id: str, session_id: str) -> None:
+        """The session's turn ended (it goes idle): collect what it left for the user (its outputs)."""
+
+    def take_notices(self, session_id: str) -> list[ProvisionNotice]:
+        """What the session must be told about writing back (e.g. a conflict), each once."""
+        return []
+
+
+NO_ATTACHMENTS = SessionAttachments()
