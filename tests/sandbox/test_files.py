@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import secrets
+import shutil
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
 
+from corral.errors import SandboxError
 from corral.sandbox import Mount
 from corral.sandbox.local import LocalSandboxProvider
 from tests.sandbox.conftest import Runner, new_spec
@@ -154,3 +157,38 @@ async def test_files_are_mounted_read_only_and_readable(provider: LocalSandboxPr
     finally:
         await sandbox.release()
     assert source.read_text() == "a,b\n1,2\n"
+
+
+async def test_directories_are_mounted_read_only_or_writable(provider: LocalSandboxProvider) -> None:
+    home = provider.mount_root() / secrets.token_hex(4)
+    shelf, notes = home / "shelf", home / "notes"
+    for directory in (shelf, notes):
+        directory.mkdir(parents=True)
+        directory.chmod(0o755)
+        (directory / "seed.md").write_text(f"from {directory.name}\n")
+    mounts = (Mount(str(shelf), "/mnt/memory/shelf"), Mount(str(notes), "/mnt/memory/notes", read_only=False))
+    sandbox = await provider.provision(new_spec(mounts=mounts))
+    run = Runner(sandbox)
+    try:
+        assert await run.ok("read", file_path="/mnt/memory/shelf/seed.md") == "from shelf\n"
+        refused = await run.fails("bash", command="echo x > /mnt/memory/shelf/new.md")
+        assert "Read-only file system" in refused
+        assert await run.fails("write", file_path="/mnt/memory/shelf/new.md", content="x") == (
+            "write: /mnt/memory/shelf/new.md: outside the workspace and the writable mounts"
+        )
+        await run.ok("write", file_path="/mnt/memory/notes/fact.md", content="the sky is blue")
+        await run.ok("bash", command="mkdir -p /mnt/memory/notes/sub && echo deep > /mnt/memory/notes/sub/x.md")
+        assert await run.ok("grep", pattern="blue", path="/mnt/memory/notes") == (
+            "/mnt/memory/notes/fact.md:1:the sky is blue"
+        )
+    finally:
+        await sandbox.release()
+    assert (notes / "fact.md").read_text() == "the sky is blue"
+    assert (notes / "sub" / "x.md").read_text() == "deep\n"
+    assert sorted(p.name for p in shelf.iterdir()) == ["seed.md"]
+    shutil.rmtree(home)
+
+
+async def test_a_directory_mount_must_live_under_the_mount_root(provider: LocalSandboxProvider, tmp_path: Path) -> None:
+    with pytest.raises(SandboxError, match="its source directory is not under"):
+        await provider.provision(new_spec(mounts=(Mount(str(tmp_path), "/mnt/elsewhere"),)))

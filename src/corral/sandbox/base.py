@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -151,6 +152,11 @@ class SandboxProvider(ABC):
     def warm_ready(self, spec: ProvisionSpec) -> int:
         """How many started sandboxes wait for sessions like ``spec`` (a claim would be warm); no side effects."""
         return 0
+
+    def mount_root(self) -> Path | None:
+        """The host directory (it exists, and the sandboxes can reach it) under which the sources of directory
+        ``Mount`` s must live; None: this provider mounts no host directories."""
+        return None
 
     async def forget(self, session_id: str) -> None:  # noqa: B027 - optional hook, nothing kept by default
         """The session is deleted: drop its workspace and journal (stopping its sandbox first)."""

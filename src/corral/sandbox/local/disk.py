@@ -71,6 +71,11 @@ class Disk:
         return self.mount / "ws"
 
     @property
+    def attach(self) -> Path:
+        """Where the sources of sessions' directory mounts live (``SandboxProvider.mount_root``)."""
+        return self.mount / "attach"
+
+    @property
     def layers(self) -> Path:
         return self.mount / "layers"
 
@@ -93,7 +98,7 @@ class Disk:
         self.quota_enforced = self._is_btrfs_mount()
         if not self.quota_enforced:
             log.warning("sandbox workspaces have no disk quota (btrfs unavailable); a sandbox can fill the disk")
-        for directory in (self.mount, self.workspaces, self.layers):
+        for directory in (self.mount, self.workspaces, self.layers, self.attach):
             directory.mkdir(mode=0o711, exist_ok=True)
             directory.chmod(0o711)
 

@@ -58,6 +58,9 @@ class Plan:
     layer: Path | None = None
     #: (host source, absolute mount path) pairs, mounted read-only
     files: tuple[tuple[str, str], ...] = ()
+    #: (host directory, absolute mount path, read-only) of directory mounts (under the disk's ``attach``, which
+    #: bwrap's unprivileged uid can reach); a writable one is owned by ``uid``
+    dirs: tuple[tuple[str, str, bool], ...] = ()
     #: the package layer is being built: mount it writable
     layer_writable: bool = False
     #: host paths (non-secret) also visible read-only at the same place, when they exist
@@ -113,6 +116,8 @@ def _mounts(layout: Layout, plan: Plan) -> list[str]:
         args += ["--bind" if plan.layer_writable else "--ro-bind", str(plan.layer), PACKAGES]
     for source, target in plan.files:
         args += ["--ro-bind", source, target]
+    for source, target, read_only in plan.dirs:
+        args += ["--ro-bind" if read_only else "--bind", source, target]
     for path in plan.host_paths:
         args += ["--ro-bind-try", path, path]
     return args
@@ -131,7 +136,8 @@ def bwrap_argv(layout: Layout, plan: Plan, *, seccomp_fd: int, info_fd: int, blo
 def agent_config(plan: Plan) -> dict[str, object]:
     return {
         "workspace": "/workspace",
-        "read_only": [target for _, target in plan.files],
+        "read_only": [target for _, target in plan.files] + [target for _, target, ro in plan.dirs if ro],
+        "writable": [target for _, target, ro in plan.dirs if not ro],
         "file_cap": 256 * 1024,
         "output_limit": plan.limits.output_bytes,
         "env": sandbox_env(plan),

@@ -130,6 +130,9 @@ class LocalSandboxProvider(SandboxProvider):
         await anyio.to_thread.run_sync(self.host.disk.remove_workspace, Workspace.of_session(session_id).key)
         await self.host.journal.forget(session_id)
 
+    def mount_root(self) -> Path:
+        return self.host.disk.attach
+
     def workspace_path(self, session_id: str) -> Path:
         """Host path of the session's workspace (it may not exist yet)."""
         return self.host.disk.workspaces / Workspace.of_session(session_id).key

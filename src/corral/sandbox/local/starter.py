@@ -36,21 +36,50 @@ MAX_REPLY_BYTES = 32 * 1024 * 1024
 _NO_NETWORK = frozenset({"none", "disabled"})
 
 
+def _checked_target(target: str) -> str:
+    if not target.startswith("/") or ".." in target.split("/") or "\x00" in target:
+        raise failed(f"mounts: {target!r} is not an absolute mount path")
+    if target.rstrip("/") in ("", "/workspace"):
+        raise failed(f"mounts: {target!r} cannot be mounted over")
+    return target
+
+
 def _mount_files(spec: ProvisionSpec, directory: Path) -> tuple[tuple[str, str], ...]:
     """Copy each mounted file into ``directory`` (reachable by bwrap) → (copy, mount path) pairs."""
     pairs: list[tuple[str, str]] = []
-    for index, mount in enumerate(spec.mounts):
-        source, target = mount.source, mount.target
-        if not target.startswith("/") or ".." in target.split("/") or target.rstrip("/") in ("", "/workspace"):
-            raise failed(f"mounts: {target!r} is not an absolute mount path")
-        if not mount.read_only or not os.path.isfile(source):
+    for index, mount in enumerate(m for m in spec.mounts if not os.path.isdir(m.source)):
+        target = _checked_target(mount.target)
+        if not mount.read_only or not os.path.isfile(mount.source):
             raise failed(f"mounts: {target}: the source is not a file to mount read-only")
         directory.mkdir(mode=0o711, parents=True, exist_ok=True)
         copy = directory / str(index)
-        shutil.copyfile(source, copy)
+        shutil.copyfile(mount.source, copy)
         copy.chmod(0o444)
         pairs.append((str(copy), target))
     return tuple(pairs)
+
+
+def _mount_dirs(spec: ProvisionSpec, uid: int, root: Path) -> tuple[tuple[str, str, bool], ...]:
+    """Directory mounts as (source, target, read-only); a writable one is handed to the sandbox's ``uid``. Their
+    sources must live under ``root`` (the provider's ``mount_root``), which the sandbox's uid can reach."""
+    found: list[tuple[str, str, bool]] = []
+    for mount in spec.mounts:
+        if not os.path.isdir(mount.source):
+            continue
+        if not Path(os.path.realpath(mount.source)).is_relative_to(root):
+            raise failed(f"mounts: {mount.target}: its source directory is not under {root}")
+        if not mount.read_only:
+            _own(mount.source, uid)
+        found.append((mount.source, _checked_target(mount.target), mount.read_only))
+    return tuple(found)
+
+
+def _own(directory: str, uid: int) -> None:
+    """Give a writable mount's tree to ``uid`` (no symlinks followed: the tree may hold the sandbox's links)."""
+    os.chown(directory, uid, uid, follow_symlinks=False)
+    for root, names, files in os.walk(directory):
+        for name in (*names, *files):
+            os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
 
 
 class Starter:
@@ -91,13 +120,17 @@ class Starter:
         layer = build.layer if build is not None else await self._layers.layer(spec)
         egress = await self._egress(spec, session_id, name, uid, undo)
         files: tuple[tuple[str, str], ...] = ()
+        dirs: tuple[tuple[str, str, bool], ...] = ()
         if spec.mounts:
             files_dir = self.host.disk.mount / "files" / name
             undo.push_async_callback(anyio.to_thread.run_sync, shutil.rmtree, files_dir, True)
             files = await anyio.to_thread.run_sync(_mount_files, spec, files_dir)
+            dirs = await anyio.to_thread.run_sync(_mount_dirs, spec, uid, self.host.disk.attach)
         host_paths = build.host_paths if build is not None else ()
         socket, env, ca_bundle = (egress.socket_path, egress.env, egress.ca_bundle) if egress else (None, (), None)
-        plan = Plan(name, uid, path, spec.limits, socket, layer, files, build is not None, host_paths, env, ca_bundle)
+        plan = Plan(
+            name, uid, path, spec.limits, socket, layer, files, dirs, build is not None, host_paths, env, ca_bundle
+        )
         cgroups = self.host.cgroups(name)
         undo.push_async_callback(cgroups.remove)
         await anyio.to_thread.run_sync(cgroups.create, spec.limits)

@@ -48,10 +48,16 @@ _REASONS = {
 
 
 class Roots:
-    """Where the file tools may go: the workspace (read/write) and read-only mounts (read)."""
+    """Where the file tools may go: the workspace and writable mounts (read/write), read-only mounts (read)."""
 
-    def __init__(self, workspace: str, read_only: tuple[str, ...] = (), file_cap: int = 256 * 1024) -> None:
-        self.workspace, self.read_only, self.file_cap = workspace, read_only, file_cap
+    def __init__(
+        self,
+        workspace: str,
+        read_only: tuple[str, ...] = (),
+        file_cap: int = 256 * 1024,
+        writable: tuple[str, ...] = (),
+    ) -> None:
+        self.workspace, self.read_only, self.file_cap, self.writable = workspace, read_only, file_cap, writable
 
 
 def within(path: str, root: str) -> bool:
@@ -69,9 +75,11 @@ def resolve(tool: str, path: Any, roots: Roots, *, write: bool = False) -> str:
     if "\x00" in path:
         raise ToolFailure(f"{tool}: {clean(path)}: invalid path")
     real = os.path.realpath(os.path.join(roots.workspace, path))
-    allowed = (roots.workspace,) if write else (roots.workspace, *roots.read_only)
+    writable = (roots.workspace, *roots.writable)
+    allowed = writable if write else (*writable, *roots.read_only)
     if not any(within(real, root) for root in allowed):
         where = "the workspace" if write else "the workspace and the read-only mounts"
+        where = f"{where} and the writable mounts" if roots.writable else where
         raise ToolFailure(f"{tool}: {path}: outside {where}")
     return real
 

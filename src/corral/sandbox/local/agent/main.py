@@ -62,7 +62,12 @@ class Agent:
             from . import files
 
             config = self.config
-            self.roots = files.Roots(config["workspace"], tuple(config.get("read_only", ())), config["file_cap"])
+            self.roots = files.Roots(
+                config["workspace"],
+                tuple(config.get("read_only", ())),
+                config["file_cap"],
+                tuple(config.get("writable", ())),
+            )
             if proxy := config.get("proxy"):
                 from . import forward
 
