@@ -24,6 +24,7 @@ from anyio.abc import TaskGroup
 
 from corral.blobs import BlobStore
 from corral.catalog import Catalog
+from corral.compose.attachments import Stores
 from corral.compose.blobs import open_blob_store
 from corral.compose.bootstrap import make_catalog, open_db, open_keyring
 from corral.compose.collect import collect_forever, union
@@ -83,9 +84,9 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
             db, blobs, max_bytes=settings.blob_max_bytes, uploads_downloadable=settings.file_uploads_downloadable
         )
         skills = SkillStore(db, blobs, max_bytes=settings.blob_max_bytes)
-        runtime = await open_workers(
-            stack, settings, sessions, catalog, vaults
-        )  # harness workers: corral.compose.workers
+        memory = MemoryStores(db)
+        stores = Stores(sessions, blobs, files, memory, skills, vaults)
+        runtime = await open_workers(stack, settings, sessions, catalog, vaults, stores)  # corral.compose.workers
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
         tasks.start_soon(collect_forever, blobs, union(files.live_refs, skills.live_refs))
@@ -101,7 +102,7 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
             vaults=vaults,
             blobs=blobs,
             files=files,
-            memory=MemoryStores(db),
+            memory=memory,
             skills=skills,
             tasks=tasks,
             runtime=runtime,

@@ -18,6 +18,7 @@ import anyio
 
 from corral._types import JSONObject, json_object
 from corral.catalog import Catalog
+from corral.compose.attachments import Stores, session_attachments
 from corral.compose.credentials import session_secrets
 from corral.config import Settings
 from corral.egress.credentials import SecretSource
@@ -28,6 +29,7 @@ from corral.egress.web_search import SearXNG, WebSearchTool
 from corral.errors import CorralError, NotFound
 from corral.harness import Runtime, ToolExecutor
 from corral.sandbox import ProvisionSpec, SandboxProvider
+from corral.sandbox.attach import NO_ATTACHMENTS
 from corral.sandbox.recipe import EnvironmentSource, environment_spec
 from corral.sandbox.registry import create_provider
 from corral.session import SessionStore
@@ -88,7 +90,9 @@ async def open_workers(
     sessions: SessionStore,
     catalog: Catalog,
     vaults: VaultStore | None = None,
+    stores: Stores | None = None,
 ) -> Runtime | None:
+    """``stores``: what sessions' resources are read from and written to (none: sandboxes get no attachments)."""
     if settings.workers <= 0:
         return None
     executors = server_tools(settings)  # first: a bad CORRAL_EGRESS_ALLOW_PRIVATE stops the start (ConfigError)
@@ -102,6 +106,7 @@ async def open_workers(
         environments=environment_source(catalog),
         executors=executors,
         mcp=mcp,
+        attachments=session_attachments(stores, sandbox) if stores is not None else NO_ATTACHMENTS,
     )
 
 

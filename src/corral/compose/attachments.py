@@ -1,0 +1,40 @@
+"""Wiring sessions' resources into their sandboxes: the ``SessionAttachments`` the harness workers use.
+
+``session_attachments`` builds one ``corral.resources`` part per kind of resource, on the stores the composition
+root opened, with directory mounts under the sandbox provider's ``mount_root``; without a provider (or one that
+mounts no host directories) sessions' sandboxes get no attachments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corral.blobs import BlobStore
+from corral.files import FileStore
+from corral.memory import MemoryStores
+from corral.resources import Combined
+from corral.sandbox import SandboxProvider
+from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
+from corral.session import SessionStore
+from corral.skills import SkillStore
+from corral.vault import VaultStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What the resources parts read and write."""
+
+    sessions: SessionStore
+    blobs: BlobStore
+    files: FileStore
+    memory: MemoryStores
+    skills: SkillStore
+    vaults: VaultStore
+
+
+def session_attachments(stores: Stores, provider: SandboxProvider | None) -> SessionAttachments:
+    root = provider.mount_root() if provider is not None else None
+    if root is None:
+        return NO_ATTACHMENTS
+    parts: list[SessionAttachments] = []  # one per kind of resource (files, memory stores, skills, outputs, repos)
+    return Combined(parts)
