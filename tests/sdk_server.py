@@ -4,10 +4,15 @@
 A package's conftest defines its ``server`` fixture with ``package_server`` (its own label and environment) and
 imports ``client`` and ``other`` from here (listing them in ``__all__``, so pytest finds them and linters see them
 used). ``client`` speaks with the admin key of the default workspace, ``other`` with a key of a second workspace.
+
+The two runs are the two deployments the README describes: SQLite with blobs under the data directory, and
+PostgreSQL with blobs in an S3-protocol store (a fresh bucket on ``script/test``'s moto server,
+``CORRAL_TEST_S3_URL``). ``stored_blobs(server)`` lists what either holds.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -16,6 +21,7 @@ import anyio
 import httpx2
 import pytest
 
+from tests.blobs.conftest import TEST_KEY, fresh_bucket, s3_client
 from tests.conftest import database_url
 from tests.live import LiveServer, live_server
 
@@ -42,8 +48,49 @@ def package_server(
     engine: str = request.param
     tmp = tmp_path_factory.mktemp(f"{label}-{engine}")
     db_url = anyio.run(database_url, engine, tmp)
-    with live_server(db_url, data_dir=tmp / "data", env={"CORRAL_WORKERS": "0", **env}) as running:
+    blobs = anyio.run(s3_blob_env) if engine == "postgres" else {}
+    with live_server(db_url, data_dir=tmp / "data", env={"CORRAL_WORKERS": "0", **blobs, **env}) as running:
         yield running
+
+
+def s3_url() -> str:
+    url = os.environ.get("CORRAL_TEST_S3_URL")
+    if not url:
+        raise RuntimeError("CORRAL_TEST_S3_URL is not set: run the tests through script/test")
+    return url
+
+
+async def s3_blob_env() -> dict[str, str]:
+    """A server's settings for blobs in a fresh bucket of the test S3-protocol server."""
+    endpoint = s3_url()
+    async with s3_client(endpoint) as client:
+        bucket = await fresh_bucket(client)
+    return {
+        "CORRAL_BLOB_URL": f"s3://{bucket}/corral",
+        "CORRAL_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": TEST_KEY,
+        "AWS_SECRET_ACCESS_KEY": TEST_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def stored_blobs(server: LiveServer) -> list[str]:
+    """Every blob the server's store holds (keys in its bucket, or files under its data directory)."""
+    url = server.env.get("CORRAL_BLOB_URL", "")
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        return anyio.run(_bucket_keys, bucket, prefix)
+    root = server.data_dir / "blobs"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.parent.name != "locks")
+
+
+async def _bucket_keys(bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    async with s3_client(s3_url()) as client:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        async for page in pages:
+            keys += [item.get("Key", "") for item in page.get("Contents", [])]
+    return sorted(keys)
 
 
 @pytest.fixture(scope="package")

@@ -6,7 +6,6 @@ workspace, and the S3-protocol server of ``tests.blobs`` for the S3 backend's ru
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,3 @@ BLOB_LIMIT = 6 * MIB
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with package_server(request, tmp_path_factory, "files", {"CORRAL_BLOB_MAX_BYTES": str(BLOB_LIMIT)}) as running:
         yield running
-
-
-@pytest.fixture(scope="package")
-def blob_dir(server: LiveServer) -> Path:
-    return server.data_dir / "blobs"

@@ -7,7 +7,6 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import anthropic
 import httpx2
@@ -17,11 +16,7 @@ from anthropic.types.beta import BetaDeletedFile, BetaFileMetadata
 from tests.conformance.helpers import validated
 from tests.files.conftest import BLOB_LIMIT, MIB
 from tests.live import LiveServer
-
-
-def stored_blobs(blob_dir: Path) -> list[Path]:
-    """Every blob file and every put in flight of the server's local store."""
-    return sorted(path for path in blob_dir.rglob("*") if path.is_file() and path.parent.name != "locks")
+from tests.sdk_server import stored_blobs
 
 
 def upload(client: anthropic.Anthropic, name: str, data: bytes, mime: str = "text/plain") -> BetaFileMetadata:
@@ -114,13 +109,13 @@ def test_another_workspace_sees_nothing(client: anthropic.Anthropic, other: anth
     assert client.beta.files.retrieve_metadata(made.id) == made  # the owner's delete was refused, not done
 
 
-def test_an_oversized_upload_is_refused_with_nothing_stored(client: anthropic.Anthropic, blob_dir: Path) -> None:
-    before = stored_blobs(blob_dir)
+def test_an_oversized_upload_is_refused_with_nothing_stored(server: LiveServer, client: anthropic.Anthropic) -> None:
+    before = stored_blobs(server)
     count = len(client.beta.files.list(limit=1000).data)
     with pytest.raises(anthropic.APIStatusError) as refused:
         upload(client, "big.bin", secrets.token_bytes(BLOB_LIMIT + 256 * 1024))  # refused on Content-Length
     assert refused.value.status_code == 413 and refused.value.type == "request_too_large"
-    assert stored_blobs(blob_dir) == before and len(client.beta.files.list(limit=1000).data) == count
+    assert stored_blobs(server) == before and len(client.beta.files.list(limit=1000).data) == count
 
 
 def _chunked_form(boundary: str, size: int) -> Iterator[bytes]:
@@ -130,12 +125,10 @@ def _chunked_form(boundary: str, size: int) -> Iterator[bytes]:
     yield f"\r\n--{boundary}--\r\n".encode()
 
 
-def test_a_streamed_upload_is_refused_as_it_passes_the_limit(
-    server: LiveServer, client: anthropic.Anthropic, blob_dir: Path
-) -> None:
+def test_a_streamed_upload_is_refused_as_it_passes_the_limit(server: LiveServer, client: anthropic.Anthropic) -> None:
     """Without a Content-Length the route sees the size only as the bytes come: the blob store stops at the limit
     and keeps nothing."""
-    before = stored_blobs(blob_dir)
+    before = stored_blobs(server)
     boundary = secrets.token_hex(8)
     with httpx2.Client(base_url=server.base_url, trust_env=False) as http:
         response = http.post(
@@ -144,7 +137,7 @@ def test_a_streamed_upload_is_refused_as_it_passes_the_limit(
             headers={"x-api-key": server.api_key, "content-type": f"multipart/form-data; boundary={boundary}"},
         )
     assert response.status_code == 413 and response.json()["error"]["type"] == "request_too_large"
-    assert stored_blobs(blob_dir) == before
+    assert stored_blobs(server) == before
     assert all(item.filename != "big.bin" for item in client.beta.files.list(limit=1000))
 
 

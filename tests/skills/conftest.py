@@ -9,7 +9,6 @@ import io
 import secrets
 import zipfile
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -83,16 +82,7 @@ def post_raw(server: LiveServer, parts: Sequence[tuple[str, bytes]], path: str =
         )
 
 
-def stored_blobs(blob_dir: Path) -> list[Path]:
-    return sorted(path for path in blob_dir.rglob("*") if path.is_file() and path.parent.name != "locks")
-
-
 @pytest.fixture(scope="package", params=ENGINES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with package_server(request, tmp_path_factory, "skills", {"CORRAL_BLOB_MAX_BYTES": str(BLOB_LIMIT)}) as running:
         yield running
-
-
-@pytest.fixture(scope="package")
-def blob_dir(server: LiveServer) -> Path:
-    return server.data_dir / "blobs"

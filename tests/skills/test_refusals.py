@@ -8,20 +8,19 @@ import io
 import secrets
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
 import httpx2
 import pytest
 
 from tests.live import LiveServer
+from tests.sdk_server import stored_blobs
 from tests.skills.conftest import (
     BLOB_LIMIT,
     MIB,
     post_raw,
     skill_files,
     skill_md,
-    stored_blobs,
     unique_name,
     unzipped,
     zipped,
@@ -51,11 +50,11 @@ BAD_PATHS = [
 
 
 @pytest.fixture
-def unchanged(client: anthropic.Anthropic, blob_dir: Path) -> Iterator[None]:
+def unchanged(server: LiveServer, client: anthropic.Anthropic) -> Iterator[None]:
     """The test's refusals keep nothing: no new blob, no new skill."""
-    blobs, skills = stored_blobs(blob_dir), [skill.id for skill in client.beta.skills.list(limit=1000)]
+    blobs, skills = stored_blobs(server), [skill.id for skill in client.beta.skills.list(limit=1000)]
     yield
-    assert stored_blobs(blob_dir) == blobs
+    assert stored_blobs(server) == blobs
     assert [skill.id for skill in client.beta.skills.list(limit=1000)] == skills
 
 
