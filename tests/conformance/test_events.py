@@ -143,3 +143,42 @@ def test_stream_refuses_unknown_delta_types(client: anthropic.Anthropic) -> None
     session = new_session(client)
     with pytest.raises(anthropic.BadRequestError):
         client.beta.sessions.events.stream(session.id, event_deltas=off_spec(["session.status_idle"]))
+
+
+def test_a_stream_resumed_with_last_event_id_sends_what_was_missed_then_live_events(
+    client: anthropic.Anthropic,
+) -> None:
+    session = new_session(client)
+    sent = client.beta.sessions.events.send(
+        session.id, events=[user_message("one"), user_message("two"), user_message("three")]
+    ).data
+    assert sent is not None
+    seen_last = sent[0].id
+    with client.beta.sessions.events.stream(session.id, extra_headers={"Last-Event-ID": seen_last}) as stream:
+        events = iter(stream)
+        missed = [next(events), next(events)]
+        live = client.beta.sessions.events.send(session.id, events=[user_message("four")]).data
+        assert live is not None
+        after = next(events)
+    assert [event.model_dump()["id"] for event in missed] == [sent[1].id, sent[2].id]
+    assert [event.model_dump()["content"][0]["text"] for event in missed] == ["two", "three"]
+    assert after.model_dump()["id"] == live[0].id  # nothing doubled between the replay and the live tail
+
+
+def test_a_resumed_stream_ends_if_the_session_was_deleted_meanwhile(client: anthropic.Anthropic) -> None:
+    session = new_session(client)
+    sent = client.beta.sessions.events.send(session.id, events=[user_message("one")]).data
+    assert sent is not None
+    with client.beta.sessions.events.stream(session.id, extra_headers={"Last-Event-ID": sent[0].id}) as stream:
+        client.beta.sessions.delete(session.id)
+        seen = [event.type for event in stream]
+    assert seen == ["session.deleted"]
+
+
+def test_resuming_after_an_event_of_another_session_is_refused(client: anthropic.Anthropic) -> None:
+    mine, theirs = new_session(client), new_session(client)
+    sent = client.beta.sessions.events.send(theirs.id, events=[user_message("not yours")]).data
+    assert sent is not None
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.beta.sessions.events.stream(mine.id, extra_headers={"Last-Event-ID": sent[0].id})
+    assert "Last-Event-ID" in refused.value.message

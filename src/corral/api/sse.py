@@ -6,6 +6,10 @@ Invariants:
 
 * The subscription is attached *before* the 200 goes out, so an event appended after the client saw the
   response headers is always delivered (stream-first, no replay of earlier events).
+* Resuming (``Last-Event-ID: sevt_…``, an extension: the hosted API never replays): the events after that one up
+  to where the subscription starts are read from the log and sent first, then the live ones; the subscription
+  starts after the log's last position at attach time, so nothing is missed or sent twice. Deltas are never
+  replayed (they are never stored).
 * The stream ends after ``session.deleted`` (or when the broker cuts a subscriber off); a client that
   disconnects ends it at once: the disconnect watcher cancels the pump, and leaving ``subscribe`` detaches
   the subscriber. No task, subscriber or buffer outlives the connection.
@@ -42,11 +46,13 @@ def frame(kind: str, data: str) -> bytes:
 class EventStream(Response):
     media_type = "text/event-stream"
 
-    def __init__(self, services: Services, session_id: str, deltas: frozenset[str]):
+    def __init__(self, services: Services, session_id: str, deltas: frozenset[str], resume_after: int | None = None):
+        """``resume_after``: the log position of the event named by ``Last-Event-ID`` (None: live only)."""
         super().__init__(status_code=200)
         self.services = services
         self.session_id = session_id
         self.deltas = deltas
+        self.resume_after = resume_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stats = self.services.streams
@@ -62,7 +68,8 @@ class EventStream(Response):
             gone = anyio.Event()
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_disconnect, receive, group.cancel_scope, gone)
-                await self._pump(subscriber, send)
+                if not await self._replay(subscriber, send):
+                    await self._pump(subscriber, send)
                 group.cancel_scope.cancel()
             if not gone.is_set():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -72,6 +79,23 @@ class EventStream(Response):
             stats.open_streams -= 1
             with anyio.CancelScope(shield=True):
                 await subscription.__aexit__(None, None, None)
+
+    async def _replay(self, subscriber: Subscriber, send: Send) -> bool:
+        """Send the stored events after ``resume_after`` up to where the live ones start; True if the stream
+        ends among them (the session was deleted)."""
+        if self.resume_after is None:
+            return False
+        start = self.resume_after + 1
+        while start <= subscriber.after:
+            end = min(start + _REPLAY_SLICE, subscriber.after + 1)
+            events = await self.services.sessions.get_events(self.session_id, start, end)
+            body, done = frames_of(list[Event | Delta | Closed](events))
+            if body:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            if done:
+                return True
+            start = end
+        return False
 
     async def _pump(self, subscriber: Subscriber, send: Send) -> None:
         ping_every = self.services.settings.sse_ping_seconds
@@ -93,6 +117,7 @@ class EventStream(Response):
 
 
 _BATCH = 64
+_REPLAY_SLICE = 500
 
 
 def _ready(subscriber: Subscriber) -> list[Event | Delta | Closed]:

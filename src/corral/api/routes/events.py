@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 
 from corral.api.http import JSONBytes, PageToken, Timestamp, check_id, context, raw_json_response, stamp
 from corral.api.routes.common import ERRORS
@@ -12,6 +12,7 @@ from corral.api.schemas.events import SendEvents
 from corral.api.session_ops import new_event
 from corral.api.sse import EventStream
 from corral.api.wire import BetaManagedAgentsSendSessionEvents, EventPage, StreamFrame
+from corral.compose.services import Services
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, decode_cursor
 from corral.session import EventQuery, NewEvent
@@ -122,10 +123,25 @@ async def stream_events(
     event_deltas: Annotated[
         list[str] | None, Query(alias="event_deltas[]", description="agent.message and/or agent.thinking")
     ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="resume: the id of the last event received; the stream first sends those after it"),
+    ] = None,
 ) -> EventStream:
     services, workspace = context(request)
     wanted = list(event_deltas or ())
     if len(wanted) > MAX_DELTA_TYPES or not set(wanted) <= DELTA_TYPES:
         raise InvalidRequest(f"event_deltas[] accepts at most {MAX_DELTA_TYPES} of {sorted(DELTA_TYPES)}")
     await services.sessions.get_session(_sid(session_id), workspace)
-    return EventStream(services, session_id, frozenset(wanted))
+    resume_after = await _resume_point(services, session_id, last_event_id)
+    return EventStream(services, session_id, frozenset(wanted), resume_after)
+
+
+async def _resume_point(services: Services, session_id: str, last_event_id: str | None) -> int | None:
+    """The log position of the event a resuming client saw last (``Last-Event-ID``); None: not resuming."""
+    if last_event_id is None:
+        return None
+    found = await services.sessions.find_event(session_id, last_event_id.strip())
+    if found is None:
+        raise InvalidRequest(f"Last-Event-ID: {last_event_id!r} is not an event of this session")
+    return found.seq
