@@ -2,7 +2,7 @@
 
 Why not uvicorn: a scripted model server must be able to break a response on purpose (reset the
 connection mid-stream with a TCP RST, send a malformed body) and to pace every chunk; a few lines over
-``asyncio.start_server`` give exactly that. Supports keep-alive, ``Content-Length`` request bodies and
+``asyncio.start_server`` give exactly that. Supports keep-alive, ``Content-Length`` and chunked request bodies and
 chunked streaming responses. Loopback test traffic only; not a general-purpose server.
 """
 
@@ -89,6 +89,19 @@ class Responder:
 Handler = Callable[[Request, Responder], Awaitable[None]]
 
 
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked request body (what git sends for a large push); ``ValueError`` past ``MAX_BODY``."""
+    body = bytearray()
+    while (size := int((await reader.readline()).split(b";")[0].strip(), 16)) > 0:
+        if len(body) + size > MAX_BODY:
+            raise ValueError("request body too large")
+        body += await reader.readexactly(size)
+        await reader.readline()
+    while (await reader.readline()) not in (b"\r\n", b"\n", b""):  # trailers
+        pass
+    return bytes(body)
+
+
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     try:
         line = await reader.readline()
@@ -99,10 +112,13 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
         while (raw := await reader.readline()) not in (b"\r\n", b"\n", b""):
             name, _, value = raw.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        if length > MAX_BODY:
-            return None
-        body = await reader.readexactly(length) if length else b""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = await _read_chunked(reader)
+        else:
+            length = int(headers.get("content-length", "0"))
+            if length > MAX_BODY:
+                return None
+            body = await reader.readexactly(length) if length else b""
     except (ValueError, asyncio.IncompleteReadError, ConnectionError):
         return None
     path, _, query = target.partition("?")
