@@ -9,11 +9,14 @@ so the addon knows the sandbox's channel (its policy and session). Then:
   not resolved again);
 * a request inside a tunnel, or in absolute form, whose ``Host`` differs from its target is refused;
 * TLS inside a tunnel passes through untouched unless the channel holds a credential whose allowed hosts
-  match the tunnel's host: then it is terminated with the deployment's CA (``mitm``) so that ``injection``
-  can apply; an SNI that names another host than the tunnel's gets the upstream connection refused;
+  match the tunnel's host, or an ``https`` repository on it: then it is terminated with the deployment's CA
+  (``mitm``) so that ``injection`` can apply; an SNI that names another host than the tunnel's gets the upstream
+  connection refused;
 * on a channel with credentials, requests to a credential's allowed hosts get its placeholder replaced in
-  the enabled locations (``injection``; never the URL), are asked for an unencoded answer, and every response
-  relayed has the channel's secrets masked out of its header values and body;
+  the enabled locations (``injection``; never the URL), requests for one of the session's repositories get its
+  token as ``Authorization`` (``repositories``: that host, scheme and repository path only, never over a header
+  the sandbox sent), both are asked for an unencoded answer, and every response relayed has the channel's
+  secrets masked out of its header values and body;
 * ``server_connect`` is the last gate: every upstream connection goes to a pinned, vetted address; once
   connected it is named by its host again (``server_connected``), so later requests to that host reuse it.
 
@@ -31,7 +34,7 @@ from typing import cast
 from mitmproxy import connection, http, tls
 from mitmproxy.proxy import server_hooks
 
-from corral.egress import injection
+from corral.egress import injection, repositories
 from corral.egress.channels import Channel, Channels
 from corral.egress.injection import Injection, StreamRedactor
 from corral.egress.policy import AddressGuard, Refused, admit, normalize_host
@@ -118,6 +121,8 @@ class EgressAddon:
             await hook(request)
         if channel.injections:
             self._inject_headers(flow, injection.for_host(channel.injections, self._target(flow)))
+        if channel.repositories:
+            self._authorize(flow, channel)
 
     def _target(self, flow: http.HTTPFlow) -> str:
         return self._tunnels.get(flow.client_conn.id) or normalize_host(flow.request.host) or ""
@@ -129,6 +134,16 @@ class EgressAddon:
         if in_headers:
             fields = flow.request.headers.fields
             flow.request.headers.fields = tuple((k, injection.substitute(v, in_headers)) for k, v in fields)
+
+    def _authorize(self, flow: http.HTTPFlow, channel: Channel) -> None:
+        """Add the token of the repository this request is for (``repositories``: never over another header)."""
+        request = flow.request
+        token = repositories.for_request(
+            channel.repositories, request.scheme, self._target(flow), request.port, request.path
+        )
+        if token is not None and "authorization" not in request.headers:
+            request.headers["Authorization"] = token.authorization
+            request.headers["Accept-Encoding"] = "identity"  # so that the answer can be redacted
 
     def request(self, flow: http.HTTPFlow) -> None:
         """The body is in: inject into it where enabled (a streamed body passes as it is)."""
@@ -143,9 +158,9 @@ class EgressAddon:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         channel = self.channels.for_peer(flow.client_conn.peername)
-        if channel is None or not channel.injections or flow.response is None:
+        if channel is None or not channel.secrets or flow.response is None:
             return
-        redactor = StreamRedactor([i.value.encode() for i in channel.injections])
+        redactor = StreamRedactor([secret.encode() for secret in channel.secrets])
         response = flow.response
         response.headers.fields = tuple((k, redactor.redact(v)) for k, v in response.headers.fields)
         if not _encoded(response.headers.fields):
@@ -174,7 +189,11 @@ class EgressAddon:
         channel = self.channels.for_peer(client.peername)
         host = tunnel or (normalize_host(sni) if sni else None)
         # terminate TLS only where a credential may be injected; everything else passes through untouched
-        data.ignore_connection = not (channel and host and injection.for_host(channel.injections, host))
+        data.ignore_connection = not (
+            channel
+            and host
+            and (injection.for_host(channel.injections, host) or repositories.on_host(channel.repositories, host))
+        )
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         client, address = data.client, data.server.address

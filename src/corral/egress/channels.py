@@ -6,7 +6,7 @@ under the channel's ``Slots`` (a cap on connections open at once).
 Invariants: a bridge registers the local port of its connection to the proxy *before* relaying a byte, so the
 proxy's hooks can always tell which channel a connection belongs to; the registration is dropped when the
 connection ends; closing a channel stops serving its socket and cuts its open connections, and the channel's
-secrets (``injections``) are referenced nowhere else, so they leave the proxy's memory with it.
+secrets (``injections``, ``repositories``) are referenced nowhere else, so they leave the proxy's memory with it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import anyio
 from corral.egress.accept import Slots
 from corral.egress.injection import Injection
 from corral.egress.policy import HostPolicy
+from corral.egress.repositories import RepositoryToken
 
 
 @dataclass
@@ -32,6 +33,13 @@ class Channel:
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     #: the session's placeholders and their secrets (``injection``); dropped with the channel
     injections: tuple[Injection, ...] = ()
+    #: the session's repositories and their tokens (``repositories``); dropped with the channel
+    repositories: tuple[RepositoryToken, ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret of the channel, in every form a response might echo to the sandbox."""
+        return tuple(i.value for i in self.injections) + tuple(s for r in self.repositories for s in r.secrets)
 
 
 class Channels:

@@ -29,9 +29,10 @@ from anyio.abc import UNIXSocketStream
 
 from corral._types import JSONObject, json_list
 from corral.egress import bundle, control
-from corral.egress.credentials import Placeholders, SecretSource, SessionSecret
+from corral.egress.credentials import Placeholders, SecretSource, SessionCredential, repository_tokens
 from corral.egress.injection import Injection
 from corral.egress.policy import HostPolicy
+from corral.egress.repositories import RepositoryToken
 from corral.errors import ErrorCode, SandboxError
 from corral.sandbox.network import EgressChannel, EgressGateway
 
@@ -69,9 +70,10 @@ class _Record:
     path: Path
     placeholders: Placeholders = field(default_factory=Placeholders)
 
-    def message(self, injections: Sequence[Injection] = ()) -> JSONObject:
+    def message(self, injections: Sequence[Injection] = (), tokens: Sequence[RepositoryToken] = ()) -> JSONObject:
         found: JSONObject = {"op": "open", "channel": self.channel_id, "networking": self.networking}
-        return found | {"session": self.session_id, "injections": [i.message() for i in injections]}
+        found |= {"session": self.session_id, "injections": [i.message() for i in injections]}
+        return found | {"repositories": [t.message() for t in tokens]}
 
 
 def unreachable(reason: str) -> SandboxError:
@@ -141,16 +143,17 @@ class EgressClient(EgressGateway):
         listener = await anyio.to_thread.run_sync(_listen, path)
         record = _Record(channel_id, networking, session_id, listener, path)
         injections = record.placeholders.first(found, HostPolicy.from_networking(networking), session_id or "")
+        tokens = repository_tokens(found)
         try:
-            await self._request(record.message(injections), listener)
-            bundle = await self.bundle() if injections else None
+            await self._request(record.message(injections, tokens), listener)
+            bundle = await self.bundle() if injections or any(t.scheme == "https" for t in tokens) else None
         except BaseException:
             _discard(listener, path)
             raise
         self._records[channel_id] = record
         return EgressChannel(channel_id, str(path), record.placeholders.env, bundle, tuple(record.placeholders.notices))
 
-    async def _secrets(self, session_id: str | None) -> Sequence[SessionSecret]:
+    async def _secrets(self, session_id: str | None) -> Sequence[SessionCredential]:
         if self.secrets is None or session_id is None:
             return ()
         try:
@@ -197,6 +200,14 @@ class EgressClient(EgressGateway):
         _discard(record.listener, record.path)
         with anyio.move_on_after(_NOTIFY_SECONDS, shield=True):
             await self._notify({"op": "close", "channel": channel_id})
+
+    async def refresh(self, session_id: str) -> None:
+        """Fetch the session's credentials afresh for its open channels (a rotated repository token or secret is
+        used from the next request on); a channel of a session that has none is left alone."""
+        for record in [r for r in self._records.values() if r.session_id == session_id]:
+            injections, tokens = await self._again(record)
+            if injections or tokens or record.placeholders.by_credential:
+                await self._request(record.message(injections, tokens), record.listener)
 
     async def ping(self) -> list[str]:
         """The channels the proxy serves (a liveness check that also shows what it knows)."""
@@ -283,21 +294,20 @@ class EgressClient(EgressGateway):
         self._stream = await self._dial()
         self._reader = control.LineReader(self._stream)
         for record in list(self._records.values()):
-            reply = await self._exchange(record.message(await self._again(record)), record.listener)
+            reply = await self._exchange(record.message(*await self._again(record)), record.listener)
             if reply.get("ok") is not True:  # cannot happen with a well proxy; the sandbox then has no network
                 log.error("egress: the proxy refused channel %s again: %s", record.channel_id, reply.get("error"))
                 _discard(record.listener, record.path)
                 del self._records[record.channel_id]
 
-    async def _again(self, record: _Record) -> list[Injection]:
-        """A replayed channel's injections, with its secrets fetched afresh (a rotated one is used from now)."""
-        if not record.placeholders.by_credential:
-            return []
+    async def _again(self, record: _Record) -> tuple[list[Injection], tuple[RepositoryToken, ...]]:
+        """A replayed channel's injections and repository tokens, fetched afresh (a rotated one is used from now)."""
         try:
-            return record.placeholders.again(await self._secrets(record.session_id))
+            found = await self._secrets(record.session_id)
         except SandboxError as exc:  # the vault is unwell: the channel still works, without injecting
             log.error("egress: channel %s: %s", record.channel_id, exc.message)
-            return []
+            return [], ()
+        return record.placeholders.again(found), repository_tokens(found)
 
     async def _dial(self) -> UNIXSocketStream:
         steps = 1 if self.readiness is not None else max(1, int(self.connect_timeout / _DIAL_STEP))

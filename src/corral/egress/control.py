@@ -2,9 +2,10 @@
 
 One JSON object per line each way over a unix stream socket. Requests:
 
-* ``{"op": "open", "channel", "networking", "session"}`` with the channel's **listening socket attached**
-  (``SCM_RIGHTS``): the proxy serves connections accepted on it; an open naming a channel the proxy already
-  serves on the same socket only updates it (so replaying every channel to a proxy is harmless);
+* ``{"op": "open", "channel", "networking", "session", "injections", "repositories"}`` with the channel's
+  **listening socket attached** (``SCM_RIGHTS``): the proxy serves connections accepted on it; an open naming a
+  channel the proxy already serves on the same socket only updates it (so replaying every channel to a proxy is
+  harmless, and re-sending one is how its credentials are refreshed);
 * ``{"op": "assign", "channel", "session"}``, ``{"op": "close", "channel"}``, ``{"op": "ping"}`` (answered
   with the ids of the channels served).
 

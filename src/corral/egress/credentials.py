@@ -2,13 +2,14 @@
 
 The composition root hands ``EgressClient`` a ``SecretSource``: ``session_id`` → the session's
 ``environment_variable`` credentials (``SessionSecret``: taken from the vaults of the session's own workspace,
-never another's). For each channel opened for a session, ``Placeholders`` gives every usable credential an
-opaque placeholder of its own (``injection.new_placeholder``): the sandbox gets ``secret_name=placeholder``,
-the proxy gets ``{placeholder, secret, allowed hosts, locations}`` over its control channel with that
-channel's ``open``. A credential none of whose allowed hosts the environment's networking lets through
-(``reachable``) is not injected: the channel carries a ``ProvisionNotice`` for it (``credential_host_unreachable``:
-a ``credential_host_unreachable_error`` naming its vault and credential ids, which the harness reports on the
-session) and it is logged with those ids.
+never another's) and the tokens of its ``github_repository`` resources (``RepositoryToken``: sent to the proxy
+as they are, never to the sandbox, which needs no placeholder for them). For each channel opened for a session,
+``Placeholders`` gives every usable credential an opaque placeholder of its own (``injection.new_placeholder``):
+the sandbox gets ``secret_name=placeholder``, the proxy gets ``{placeholder, secret, allowed hosts, locations}``
+over its control channel with that channel's ``open``. A credential none of whose allowed hosts the
+environment's networking lets through (``reachable``) is not injected: the channel carries a ``ProvisionNotice``
+for it (``credential_host_unreachable``: a ``credential_host_unreachable_error`` naming its vault and credential
+ids, which the harness reports on the session) and it is logged with those ids.
 
 Invariants: a ``SessionSecret``'s ``repr`` never shows its value; a channel keeps its placeholders for its
 life (a proxy restart re-sends the same ones with the secrets fetched afresh, so a rotated secret is used);
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from corral.egress.injection import Injection, new_placeholder, normalized_patterns
 from corral.egress.policy import PACKAGE_MANAGER_HOSTS, HostPolicy
+from corral.egress.repositories import RepositoryToken
 from corral.sandbox.base import ProvisionNotice
 
 log = logging.getLogger("corral.egress")
@@ -42,8 +44,18 @@ class SessionSecret:
     body: bool
 
 
-SecretSource = Callable[[str], Awaitable[Sequence[SessionSecret]]]
-"""``session_id`` → the session's ``environment_variable`` credentials (none for an unknown session)."""
+SessionCredential = SessionSecret | RepositoryToken
+SecretSource = Callable[[str], Awaitable[Sequence[SessionCredential]]]
+"""``session_id`` → the session's ``environment_variable`` credentials and its repositories' tokens (none for an
+unknown session)."""
+
+
+def variables(found: Sequence[SessionCredential]) -> list[SessionSecret]:
+    return [item for item in found if isinstance(item, SessionSecret)]
+
+
+def repository_tokens(found: Sequence[SessionCredential]) -> tuple[RepositoryToken, ...]:
+    return tuple(item for item in found if isinstance(item, RepositoryToken))
 
 
 def _under(name: str, domain: str) -> bool:
@@ -93,9 +105,10 @@ class Placeholders:
     def env(self) -> tuple[tuple[str, str], ...]:
         return tuple(sorted(self.by_credential.values()))
 
-    def first(self, secrets: Sequence[SessionSecret], policy: HostPolicy, session_id: str) -> list[Injection]:
+    def first(self, found: Sequence[SessionCredential], policy: HostPolicy, session_id: str) -> list[Injection]:
         """Placeholders for the usable ``secrets`` (at the channel's opening); the injections for the proxy."""
         names: set[str] = set()
+        secrets = variables(found)
         for secret in secrets:
             if not reachable(policy, secret.allowed_hosts):
                 notice = credential_host_unreachable(secret)
@@ -108,10 +121,10 @@ class Placeholders:
             self.by_credential[secret.credential_id] = (secret.secret_name, new_placeholder())
         return self.again(secrets)
 
-    def again(self, secrets: Sequence[SessionSecret]) -> list[Injection]:
+    def again(self, secrets: Sequence[SessionCredential]) -> list[Injection]:
         """The injections for the placeholders this channel has, with the secrets as they are now."""
         found: list[Injection] = []
-        for secret in secrets:
+        for secret in variables(secrets):
             known = self.by_credential.get(secret.credential_id)
             if known is not None:
                 hosts = None if secret.allowed_hosts is None else normalized_patterns(secret.allowed_hosts)

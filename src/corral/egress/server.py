@@ -30,13 +30,14 @@ import anyio.to_thread
 from anyio.abc import ByteStream, SocketAttribute, SocketStream, TaskGroup, TaskStatus, UNIXSocketStream
 
 from corral._types import JSONObject
-from corral.egress import accept, control, injection
+from corral.egress import accept, control, injection, repositories
 from corral.egress.accept import Slots
 from corral.egress.addon import EgressAddon, RequestHook
 from corral.egress.channels import Channel, Channels
 from corral.egress.injection import Injection
 from corral.egress.mitm import Embedded
 from corral.egress.policy import AddressGuard, HostPolicy
+from corral.egress.repositories import RepositoryToken
 from corral.sandbox.runtime import egress_socket_dir
 
 log = logging.getLogger("corral.egress")
@@ -145,6 +146,7 @@ class EgressServer:
         session_id: str | None,
         fd: int,
         injections: tuple[Injection, ...] = (),
+        tokens: tuple[RepositoryToken, ...] = (),
     ) -> Channel:
         """Serve the listening socket ``fd`` (taken over, closed on failure) as channel ``channel_id``."""
         if self._tasks is None or not channel_id.replace("-", "").isalnum():
@@ -156,10 +158,12 @@ class EgressServer:
         current = self.channels.by_id.get(channel_id)
         if current is not None and current.socket_inode == inode:  # a replay: the same socket, still served
             current.policy, current.session_id, current.injections = policy, session_id, injections
+            current.repositories = tokens
             sock.close()
             return current
         self.close_channel(channel_id)
-        channel = Channel(channel_id, policy, session_id, Slots(self.max_connections), inode, injections=injections)
+        slots = Slots(self.max_connections)
+        channel = Channel(channel_id, policy, session_id, slots, inode, injections=injections, repositories=tokens)
         self.channels.by_id[channel_id] = channel
         self._tasks.start_soon(self._serve_channel, channel, sock)
         return channel
@@ -226,12 +230,14 @@ class EgressServer:
                 networking = message.get("networking")
                 session = message.get("session")
                 injections = injection.parse_all(message.get("injections"))
+                tokens = repositories.parse_all(message.get("repositories"))
                 await self.open_channel(
                     channel_id,
                     cast(JSONObject, networking) if isinstance(networking, dict) else None,
                     session if isinstance(session, str) else None,
                     fds.pop(),
                     injections,
+                    tokens,
                 )
             elif op == "assign":
                 self.assign(channel_id, str(message["session"]))
