@@ -41,7 +41,15 @@ PROXY_PORT = 3128
 PACKAGES = "/opt/packages"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CA_MOUNT = "/run/corral/ca-certificates.crt"
-_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "CURL_CA_BUNDLE")
+#: the last two only with the egress's bundle (git's libcurl reads no other variable)
+_CA_VARIABLES = (
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "PIP_CERT",
+    "NODE_EXTRA_CA_CERTS",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+)
 _AGENT = "import sys; sys.path[:0] = ['/opt/corral']; from agent.main import main; main()"
 _MiB = 1024 * 1024
 
