@@ -4,6 +4,8 @@ token is nowhere in the sandbox."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from corral.testing.git import basic, git
@@ -15,7 +17,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 def _sweep(token: str) -> str:
     """A shell command printing every place in the sandbox that holds ``token`` or its Authorization form; its
     pattern is assembled at run time, so that no command line holds it."""
-    lines = []
+    lines: list[str] = []
     for secret in (token, basic(token).removeprefix("Basic ")):
         head, tail = secret[:6], secret[6:]
         lines.append(
@@ -96,21 +98,23 @@ async def test_a_repository_is_cloned_at_a_commit_and_never_again(world: World) 
     assert session.notices() == []
 
 
-async def test_a_rotated_token_is_used_from_the_next_request_once_refreshed(world: World) -> None:
+async def test_a_rotated_token_is_used_by_the_next_sandbox_and_at_once_when_refreshed(world: World) -> None:
     repositories, server = world.repositories, world.repositories.server
     session = Session(world, [resource(server.clone_url(REPOSITORY))])
     await session.ok("test -d /workspace/widgets/.git")
-    rotated = f"ghs_rotated{repositories.token[11:]}"
-    server.token = rotated
+    fetch = "cd /workspace/widgets && git fetch -q origin"
     try:
-        stale, _ = await session.run("cd /workspace/widgets && git fetch -q origin")
-        assert not stale
-        tokens = world.tokens.by_session[session.id]
-        world.tokens.by_session[session.id] = [
-            t.__class__(t.resource_id, t.scheme, t.host, t.port, t.path, rotated) for t in tokens
-        ]
-        await world.client.refresh(session.id)
-        await session.ok("cd /workspace/widgets && git fetch -q origin")
-        assert server.requests[-1].authorization == basic(rotated)
+        for rotated in (f"ghs_next_sandbox{repositories.token[16:]}", f"ghs_refreshed{repositories.token[13:]}"):
+            server.token = rotated
+            stale, _ = await session.run(fetch)  # the channel still has the token it was opened with
+            assert not stale
+            tokens = world.tokens.by_session[session.id]
+            world.tokens.by_session[session.id] = [replace(t, token=rotated) for t in tokens]
+            if rotated.startswith("ghs_next_sandbox"):
+                await session.hands.release()  # a fresh sandbox's channel is opened with the session's tokens
+            else:
+                await world.client.refresh(session.id)  # or the open channel is given them again
+            await session.ok(fetch)
+            assert server.requests[-1].authorization == basic(rotated)
     finally:
         server.token = repositories.token
