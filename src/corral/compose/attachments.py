@@ -13,7 +13,9 @@ from corral.blobs import BlobStore
 from corral.files import FileStore
 from corral.memory import MemoryStores
 from corral.resources import Combined
+from corral.resources.files import FileAttachments
 from corral.resources.github import GithubAttachments
+from corral.resources.outputs import OutputAttachments
 from corral.sandbox import SandboxProvider
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.session import SessionStore
@@ -37,5 +39,9 @@ def session_attachments(stores: Stores, provider: SandboxProvider | None) -> Ses
     root = provider.mount_root() if provider is not None else None
     if root is None:
         return NO_ATTACHMENTS
-    parts: list[SessionAttachments] = [GithubAttachments(stores.sessions)]  # one per kind of resource
+    parts: list[SessionAttachments] = [  # one per kind of resource (files, memory stores, skills, outputs, repos)
+        FileAttachments(stores.sessions, stores.files, root),
+        OutputAttachments(stores.files, root),
+        GithubAttachments(stores.sessions),
+    ]
     return Combined(parts)

@@ -4,6 +4,8 @@
   an absent or empty one becomes ``unnamed`` plus the extension of the mime type, when one is known.
 * ``mime_type``: the part's ``Content-Type`` when it says more than ``application/octet-stream``, else the type
   the filename's extension implies, else ``application/octet-stream``.
+* A session's output is named by its path relative to the outputs directory (``charts/q1.png``): at most 255
+  characters, no NUL, no empty, ``.`` or ``..`` segment.
 * ``expires_in_seconds``: absent (the file never expires) or an integer from 3600 to 7776000; anything else is a
   400 naming the field.
 """
@@ -48,6 +50,14 @@ def filename(sent: str | None, content_type: str | None) -> str:
     if len(last) > MAX_FILENAME_CHARS or "\x00" in last:
         raise InvalidRequest(f"file: the filename must be at most {MAX_FILENAME_CHARS} characters, without NUL")
     return last
+
+
+def output_name(relative: str) -> str:
+    """The stored name of a session's output at ``relative`` (a ``/``-separated path below its outputs directory)."""
+    segments = relative.split("/")
+    if len(relative) > MAX_FILENAME_CHARS or "\x00" in relative or any(s in ("", ".", "..") for s in segments):
+        raise InvalidRequest(f"outputs: {relative[:80]!r} is not a plain relative path of at most 255 characters")
+    return relative
 
 
 def expires_in_seconds(raw: str | None) -> int | None:

@@ -92,6 +92,24 @@ class FileStore:
         )
         return await self.db.write(_rows.insert, record)
 
+    async def create_output(self, workspace_id: str, session_id: str, name: str, stored: Stored) -> FileRecord:
+        """The row of a file a session left in its outputs directory, whose bytes ``put`` stored: named by its path
+        relative to that directory (``names.output_name``), downloadable, scoped to the session, never expiring."""
+        filename = names.output_name(name)
+        record = FileRecord(
+            id=new_id("file"),
+            workspace_id=workspace_id,
+            blob_ref=stored.ref,
+            filename=filename,
+            mime_type=names.mime_type(filename, None),
+            size_bytes=stored.size,
+            downloadable=True,
+            scope_id=session_id,
+            created_at=rfc3339(self.clock()),
+            expires_at=None,
+        )
+        return await self.db.write(_rows.insert, record)
+
     async def get(self, workspace_id: str, file_id: str) -> FileRecord:
         return await self.db.read(_rows.get, _file_id(file_id), workspace_id)
 

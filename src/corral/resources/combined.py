@@ -23,6 +23,10 @@ class Combined(SessionAttachments):
             setup=tuple(step for each in found for step in each.setup),
         )
 
+    async def before_call(self, workspace_id: str, session_id: str, tool_name: str) -> None:
+        for part in self.parts:
+            await part.before_call(workspace_id, session_id, tool_name)
+
     async def after_call(self, workspace_id: str, session_id: str, tool_name: str) -> None:
         for part in self.parts:
             await part.after_call(workspace_id, session_id, tool_name)
@@ -30,6 +34,10 @@ class Combined(SessionAttachments):
     async def turn_ended(self, workspace_id: str, session_id: str) -> None:
         for part in self.parts:
             await part.turn_ended(workspace_id, session_id)
+
+    async def forget(self, session_id: str) -> None:
+        for part in self.parts:
+            await part.forget(session_id)
 
     def take_notices(self, session_id: str) -> list[ProvisionNotice]:
         return [notice for part in self.parts for notice in part.take_notices(session_id)]

@@ -9,7 +9,8 @@ sandbox before its first call.
 Invariants:
 
 * Attachments are asked for every time a sandbox is provisioned, so a sandbox that dies and is replaced gets
-  them again, and a resource added meanwhile is in the next one.
+  them again, and a resource added meanwhile is in the next one. ``before_call`` may also update what a mounted
+  directory of a live sandbox shows (a bind mount shows its source's changes); a new mount needs a new sandbox.
 * Nothing secret is ever part of an ``Attachments`` (a repository's token is added by the egress proxy).
 * A ``Setup`` that fails is a ``ProvisionNotice`` of its ``error_type`` (the session is told, keeps running,
   and the sandbox is used without what the step would have made); it is run again in the next fresh sandbox.
@@ -39,11 +40,18 @@ class SessionAttachments:
         """What the next sandbox of the session gets (asked at every provisioning)."""
         return Attachments()
 
+    async def before_call(self, workspace_id: str, session_id: str, tool_name: str) -> None:
+        """A sandbox tool call of the session is about to run in a live sandbox: bring what its mounted
+        directories show up to date (e.g. a file resource added since the sandbox started)."""
+
     async def after_call(self, workspace_id: str, session_id: str, tool_name: str) -> None:
         """A sandbox tool call of the session finished: write back what it changed in writable mounts."""
 
     async def turn_ended(self, workspace_id: str, session_id: str) -> None:
         """The session's turn ended (it goes idle): collect what it left for the user (its outputs)."""
+
+    async def forget(self, session_id: str) -> None:
+        """The session is deleted: drop what was kept on the host for it (its outputs, its hold on files)."""
 
     def take_notices(self, session_id: str) -> list[ProvisionNotice]:
         """What the session must be told about writing back (e.g. a conflict), each once."""

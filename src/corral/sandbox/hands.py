@@ -21,7 +21,8 @@ Invariants:
   result (a takeover after a crash) gets it back without a sandbox being built.
 * The sandbox runs what it is asked: which tools an agent may use is decided on the harness side.
 * A session's resources reach its sandboxes through ``SessionAttachments`` (``corral.sandbox.attach``): asked at
-  each provisioning (mounts and set-up steps), told after each sandbox call (``after_call``: write back) and when
+  each provisioning (mounts and set-up steps), told before each sandbox call (``before_call``: refresh what
+  mounted directories show), after it (``after_call``: write back) and when
   a turn ends (``turn_ended``: collect outputs). A set-up step that fails is a notice, never a failed call.
 """
 
@@ -153,6 +154,7 @@ class Hands:
         except SandboxError as exc:
             self._failures.append(exc)
             return ToolResult.error(f"{name}: the sandbox could not be provisioned: {exc.message}")
+        await self._attachments.before_call(self.workspace_id, self.session_id, name)
         result = await sandbox.execute(name, input, tool_use_id)
         await self._attachments.after_call(self.workspace_id, self.session_id, name)
         self._notices.extend(self._attachments.take_notices(self.session_id))

@@ -1,5 +1,6 @@
 """Assembling one local sandbox from a ``ProvisionSpec``: workspace and uid, package layer, egress channel,
-read-only file mounts, cgroups, then the process and the agent handshake.
+read-only file mounts (copied, unless they live under the mount root), cgroups, then the process and the agent
+handshake.
 
 The starter owns the package layers (a layer is built by a sandbox it starts) and names its sandboxes; it
 gets the ``Host`` and a ``Spawn`` for each sandbox's background task, nothing of the provider.
@@ -44,13 +45,17 @@ def _checked_target(target: str) -> str:
     return target
 
 
-def _mount_files(spec: ProvisionSpec, directory: Path) -> tuple[tuple[str, str], ...]:
-    """Copy each mounted file into ``directory`` (reachable by bwrap) → (copy, mount path) pairs."""
+def _mount_files(spec: ProvisionSpec, directory: Path, root: Path) -> tuple[tuple[str, str], ...]:
+    """Mounted files as (source, mount path) pairs: one under ``root`` (the provider's ``mount_root``, reachable
+    by bwrap) as it is, any other copied into ``directory`` first."""
     pairs: list[tuple[str, str]] = []
     for index, mount in enumerate(m for m in spec.mounts if not os.path.isdir(m.source)):
         target = _checked_target(mount.target)
         if not mount.read_only or not os.path.isfile(mount.source):
             raise failed(f"mounts: {target}: the source is not a file to mount read-only")
+        if Path(os.path.realpath(mount.source)).is_relative_to(root):
+            pairs.append((mount.source, target))  # read-only bind: no copy, whatever its size
+            continue
         directory.mkdir(mode=0o711, parents=True, exist_ok=True)
         copy = directory / str(index)
         shutil.copyfile(mount.source, copy)
@@ -124,7 +129,7 @@ class Starter:
         if spec.mounts:
             files_dir = self.host.disk.mount / "files" / name
             undo.push_async_callback(anyio.to_thread.run_sync, shutil.rmtree, files_dir, True)
-            files = await anyio.to_thread.run_sync(_mount_files, spec, files_dir)
+            files = await anyio.to_thread.run_sync(_mount_files, spec, files_dir, self.host.disk.attach)
             dirs = await anyio.to_thread.run_sync(_mount_dirs, spec, uid, self.host.disk.attach)
         host_paths = build.host_paths if build is not None else ()
         socket, env, ca_bundle = (egress.socket_path, egress.env, egress.ca_bundle) if egress else (None, (), None)
