@@ -1,0 +1,98 @@
+"""End to end through the official SDK against a live ``corral serve`` (API, workers, local sandboxes) driven by a
+scripted model: an agent reads a file uploaded to the Files API and attached to its session (at the default and
+at a custom mount path), writes a report to ``/mnt/session/outputs``, and once the session is idle the report is
+a downloadable file scoped to the session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import anyio
+import pytest
+
+from corral._types import JSONObject
+from corral.db import Flow, exec_
+from corral.db.engines import open_database
+from corral.session import SessionStore
+from corral.testing import ScriptedModelServer, reply, text, tool_use
+from tests.live import LiveServer, live_server
+from tests.mounts.conftest import file_resource
+from tests.sdk_server import sdk
+
+pytestmark = pytest.mark.timeout(300)
+REPORT = "# Findings\n\nThe sky is blue.\n"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, ScriptedModelServer]]:
+    tmp = tmp_path_factory.mktemp("mounts-e2e")
+    with ScriptedModelServer({"replies": [reply(text("Nothing scripted."))]}) as model:
+        env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5"}
+        with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as running:
+            yield running, model
+
+
+def _write_resources(session_id: str, doc: JSONObject) -> Flow[None]:
+    yield exec_("UPDATE sessions SET doc = $2 WHERE id = $1", session_id, json.dumps(doc))
+    return None
+
+
+async def _attach(db_url: str, session_id: str, resources: list[JSONObject]) -> None:
+    """Put resources into the session's record as the resources API writes them (until it lands on main)."""
+    db = open_database(db_url)
+    await db.open()
+    try:
+        record = await SessionStore(db).get_session(session_id)
+        await db.write(_write_resources, session_id, {**record.doc, "resources": resources})
+    finally:
+        await db.close()
+
+
+def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    with client.beta.sessions.events.stream(session_id) as stream:
+        client.beta.sessions.events.send(
+            session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": prompt}]}]
+        )
+        for event in stream:
+            seen.append(event.model_dump())
+            if event.type == "session.status_idle":
+                break
+    return seen
+
+
+def test_an_agent_reads_an_uploaded_file_and_leaves_a_report(served: tuple[LiveServer, ScriptedModelServer]) -> None:
+    live, model = served
+    with sdk(live) as client:
+        uploaded = client.beta.files.upload(file=("notes.txt", b"the sky is blue\n", "text/plain"))
+        model.set_script(
+            {
+                "replies": [
+                    reply(tool_use("bash", {"command": f"cat /mnt/session/uploads/{uploaded.id} /data/notes.txt"})),
+                    reply(tool_use("bash", {"command": f"rm -f /mnt/session/uploads/{uploaded.id}"})),
+                    reply(tool_use("write", {"file_path": "/mnt/session/outputs/report.md", "content": REPORT})),
+                    reply(text("Done.")),
+                ]
+            }
+        )
+        agent = client.beta.agents.create(
+            name="Reader", model="claude-sonnet-4-6", tools=[{"type": "agent_toolset_20260401"}]
+        )
+        environment = client.beta.environments.create(name="files", config={"type": "cloud"})
+        session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
+        resources = [file_resource(uploaded.id), file_resource(uploaded.id, "/data/notes.txt")]
+        anyio.run(_attach, live.db_url, session.id, resources)
+        events = run_turn(client, session.id, "Read my notes and write a report.")
+        results = [(e["content"][0]["text"], e["is_error"]) for e in events if e["type"] == "agent.tool_result"]
+        assert results[0] == ("the sky is blue\nthe sky is blue", False)
+        assert results[1][1] and "Read-only file system" in results[1][0]
+        assert not results[2][1]
+        listed = client.beta.files.list(scope_id=session.id)
+        assert [(f.filename, f.downloadable, f.scope.id if f.scope else None) for f in listed.data] == [
+            ("report.md", True, session.id)
+        ]
+        assert client.beta.files.download(listed.data[0].id).read() == REPORT.encode()
+        assert uploaded.id not in [f.id for f in listed.data]
