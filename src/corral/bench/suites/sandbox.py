@@ -2,7 +2,8 @@
 
 Arms: ``local`` (bubblewrap sandboxes of ``LocalSandboxProvider``): cold start (``provision`` for a session
 with no warm pool), warm-pool claim (``provision`` when the environment's pool has a ready sandbox) and a
-``bash true`` round trip through ``Sandbox.execute``; ``egress`` (``sandbox_egress``): the egress proxy's
+``bash true`` round trip through ``Sandbox.execute``; ``mounts`` (``sandbox_mounts``): what a session's
+resources add to a start; ``egress`` (``sandbox_egress``): the egress proxy's
 overhead on an HTTP request.
 
 Invariants: every sandbox started here is released, and the provider closed, before the suite returns; a
@@ -22,7 +23,7 @@ import anyio
 from corral.bench.measure import add_latency, interleave
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
-from corral.bench.suites import sandbox_egress
+from corral.bench.suites import sandbox_egress, sandbox_mounts
 from corral.config import Settings
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, SandboxProvider
@@ -98,13 +99,13 @@ async def _measure_local(ctx: Context, arm: Arm, provider: SandboxProvider) -> N
 async def run(ctx: Context, result: SuiteResult) -> None:
     arm = Arm("local", "LocalSandboxProvider: bubblewrap sandbox per session, agent inside, cgroups v1, seccomp")
     result.arms.append(arm)
-    await _run_local(ctx, arm)
+    await _run_local(ctx, arm, result)
     egress = Arm("egress", "an HTTP GET from a sandbox through the egress proxy (mitmproxy) vs from the host directly")
     result.arms.append(egress)
     await sandbox_egress.measure(ctx, egress)
 
 
-async def _run_local(ctx: Context, arm: Arm) -> None:
+async def _run_local(ctx: Context, arm: Arm, result: SuiteResult) -> None:
     settings = Settings(data_dir=ctx.scratch / "data", egress_enabled=False)
     try:
         provider = await LocalSandboxProvider(settings).__aenter__()
@@ -113,6 +114,9 @@ async def _run_local(ctx: Context, arm: Arm) -> None:
         return
     try:
         await _measure_local(ctx, arm, provider)
+        mounts = Arm("mounts", "a sandbox start with a session's resources mounted (3 files, 8 directories) vs without")
+        result.arms.append(mounts)
+        await sandbox_mounts.measure(ctx, mounts, provider)
     finally:
         await provider.aclose()
 
