@@ -28,7 +28,7 @@ from corral.compose.attachments import Stores
 from corral.compose.blobs import open_blob_store
 from corral.compose.bootstrap import make_catalog, open_db, open_keyring
 from corral.compose.collect import collect_forever, union
-from corral.compose.workers import keep_pools_warm, open_workers
+from corral.compose.workers import forget_deleted_sessions, keep_pools_warm, open_workers
 from corral.config import Settings
 from corral.db import Database
 from corral.egress.guarded import guarded_client
@@ -94,6 +94,7 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
             await tasks.start(runtime.run)
             if runtime.sandbox is not None:
                 tasks.start_soon(keep_pools_warm, catalog, runtime.sandbox)
+                tasks.start_soon(forget_deleted_sessions, sessions, runtime.sandbox, runtime.attachments)
         yield Services(
             settings=settings,
             db=db,

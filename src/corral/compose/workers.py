@@ -29,7 +29,7 @@ from corral.egress.web_search import SearXNG, WebSearchTool
 from corral.errors import CorralError, NotFound
 from corral.harness import Runtime, ToolExecutor
 from corral.sandbox import ProvisionSpec, SandboxProvider
-from corral.sandbox.attach import NO_ATTACHMENTS
+from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.sandbox.recipe import EnvironmentSource, environment_spec
 from corral.sandbox.registry import create_provider
 from corral.session import SessionStore
@@ -134,3 +134,33 @@ async def _prepare(sandbox: SandboxProvider, spec: ProvisionSpec) -> None:
         await sandbox.prepare(spec)
     except CorralError as exc:
         log.warning("environment %s could not be prepared: %s", spec.environment_id, exc.message)
+
+
+FORGET_SWEEP_SECONDS = 60.0
+
+
+async def forget_deleted_sessions(
+    sessions: SessionStore,
+    sandbox: SandboxProvider,
+    attachments: SessionAttachments,
+    every: float = FORGET_SWEEP_SECONDS,
+) -> None:
+    """Drop what this process keeps for sessions that were deleted (their workspace, tool journal, outputs and
+    mounted files): a session is deleted through the API, in whatever process, so the workers look for those
+    gone, at start and then every ``every`` seconds. A failure is logged; the next sweep tries again."""
+    while True:
+        try:
+            await sweep_deleted(sessions, sandbox, attachments)
+        except CorralError as exc:
+            log.warning("forgetting deleted sessions failed: %s", exc.message)
+        await anyio.sleep(every)
+
+
+async def sweep_deleted(sessions: SessionStore, sandbox: SandboxProvider, attachments: SessionAttachments) -> list[str]:
+    """Forget every session the provider keeps state for that no longer exists; the ids forgotten."""
+    kept = await sandbox.kept_sessions()
+    gone = sorted(set(kept) - await sessions.existing(kept)) if kept else []
+    for session_id in gone:
+        await sandbox.forget(session_id)
+        await attachments.forget(session_id)
+    return gone

@@ -46,6 +46,7 @@ class Runtime:
         poll_interval: float = 0.5,
     ):
         self.sandbox = sandbox
+        self.attachments = attachments
         configs = Environments(environments)
         hands = HandsPool(
             sandbox,

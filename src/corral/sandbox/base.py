@@ -158,6 +158,10 @@ class SandboxProvider(ABC):
         ``Mount`` s must live; None: this provider mounts no host directories."""
         return None
 
+    async def kept_sessions(self) -> list[str]:
+        """The sessions whose state (workspace, journal) this provider keeps; ``forget`` drops one."""
+        return []
+
     async def forget(self, session_id: str) -> None:  # noqa: B027 - optional hook, nothing kept by default
         """The session is deleted: drop its workspace and journal (stopping its sandbox first)."""
 

@@ -116,6 +116,10 @@ class SessionStore:
     async def list_events(self, query: event_log.EventQuery) -> tuple[list[Event], bool]:
         return await self.db.read(event_log.page, query)
 
+    async def existing(self, session_ids: list[str]) -> set[str]:
+        """Which of ``session_ids`` still exist (deleted ones are gone from the store)."""
+        return set(await self._last_seqs(session_ids))
+
     async def _slice_from(self, session_id: str, start: int) -> list[Event]:
         return await self.db.read(_log.slice_events, session_id, start, start + 1000)
 

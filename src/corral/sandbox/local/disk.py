@@ -24,6 +24,7 @@ from pathlib import Path
 
 log = logging.getLogger("corral.sandbox.local")
 
+SESSION_KEY_PREFIX = "sesn_"  # session ids are plain file names, so a session's workspace key is its id
 _SUBVOL_CREATE = 0x5000940E  # _IOW(0x94, 14, struct btrfs_ioctl_vol_args)
 _SNAP_DESTROY = 0x5000940F  # _IOW(0x94, 15, struct btrfs_ioctl_vol_args)
 _QGROUP_LIMIT = 0x8030942B  # _IOR(0x94, 43, struct btrfs_ioctl_qgroup_limit_args)
@@ -183,6 +184,13 @@ class Disk:
             finally:
                 os.close(fd)
         shutil.rmtree(path, ignore_errors=True)
+
+    def session_workspaces(self) -> list[str]:
+        """The keys of the sessions' workspaces (warm pools' unclaimed ones are not sessions')."""
+        try:
+            return sorted(p.name for p in self.workspaces.iterdir() if p.name.startswith(SESSION_KEY_PREFIX))
+        except FileNotFoundError:
+            return []
 
     def owner(self, key: str) -> int | None:
         try:

@@ -133,6 +133,9 @@ class LocalSandboxProvider(SandboxProvider):
     def mount_root(self) -> Path:
         return self.host.disk.attach
 
+    async def kept_sessions(self) -> list[str]:
+        return await anyio.to_thread.run_sync(self.host.disk.session_workspaces)
+
     def workspace_path(self, session_id: str) -> Path:
         """Host path of the session's workspace (it may not exist yet)."""
         return self.host.disk.workspaces / Workspace.of_session(session_id).key
