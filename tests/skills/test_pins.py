@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from corral._types import JSONObject
+from corral.blobs import BlobRef
 from corral.blobs.local import LocalBlobStore
 from corral.compose.collect import union
 from corral.db import Database
@@ -31,12 +33,12 @@ async def test_a_live_session_keeps_its_pinned_skill_bytes(database: Database, t
         skill_id, version = await add(skills, "pinned", "kept while used")
         pins = await pin(skills, WORKSPACE, {"skills": [{"type": "custom", "skill_id": skill_id, "version": "latest"}]})
         assert [(each["skill_id"], each["version"], each["name"]) for each in pins] == [(skill_id, version, "pinned")]
-        doc = {"agent": {}, SKILLS_KEY: pins}
+        doc: JSONObject = {"agent": {}, SKILLS_KEY: pins}
         made, _ = await sessions.create_session(NewSession(WORKSPACE, "agent_x", 1, "env_x", doc, []))
         await skills.delete(WORKSPACE, skill_id)
         live = union(skills.live_refs, pinned_refs(sessions))
         assert await blobs.collect(live, older_than=0) == 0
-        await blobs.stat(pins[0]["blob_ref"])  # still there
+        await blobs.stat(BlobRef(pins[0]["blob_ref"]))  # still there
         await sessions.archive_session(made.id, WORKSPACE)  # terminated: nothing will mount it again
         assert await blobs.collect(live, older_than=0) == 1
     finally:
