@@ -1,7 +1,8 @@
 """An agent uses a skill end to end, through the official SDK on a live ``corral serve`` with workers and real
-sandboxes on both engines, driven by a scripted model: each session's pinned version is read-only at
-``/workspace/skills/<name>/`` (its script runs, keeping its executable bit), the system prompt the model receives
-lists the skill, and sessions keep their version after the skill changes or is deleted."""
+sandboxes on both engines (SQLite + local blobs, PostgreSQL + the S3-protocol store), driven by a scripted model:
+each session's pinned version is read-only at ``/workspace/skills/<name>/`` (its script runs, keeping its
+executable bit), the system prompt the model receives lists the skill, and sessions keep their version after the
+skill changes or is deleted."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.conftest import ENGINES, database_url
 from tests.live import LiveServer, live_server
-from tests.sdk_server import sdk
+from tests.sdk_server import s3_blob_env, sdk
 from tests.skills.conftest import skill_md, unique_name, zipped
 
 pytestmark = pytest.mark.timeout(300)
@@ -41,8 +42,9 @@ def server(
 ) -> Iterator[tuple[LiveServer, ScriptedModelServer]]:
     tmp = tmp_path_factory.mktemp(f"skills-sandbox-{request.param}")
     db_url = anyio.run(database_url, request.param, tmp)
+    blobs = anyio.run(s3_blob_env) if request.param == "postgres" else {}  # PostgreSQL + the S3-protocol store
     with ScriptedModelServer(SCRIPT) as model_server:
-        env = {"ANTHROPIC_BASE_URL": model_server.url, "CORRAL_LEASE_TTL": "5"}
+        env = {"ANTHROPIC_BASE_URL": model_server.url, "CORRAL_LEASE_TTL": "5", **blobs}
         with live_server(db_url, data_dir=tmp / "data", env=env) as running:
             yield running, model_server
 
