@@ -165,9 +165,3 @@ def test_anthropic_skills_are_refused_by_name(client: anthropic.Anthropic) -> No
             call()
     with pytest.raises(anthropic.BadRequestError, match=r"Anthropic-provided skills \('xlsx'\)"):
         client.beta.agents.create(name="a", model="claude-m", skills=[{"type": "anthropic", "skill_id": "xlsx"}])
-
-
-def test_agents_cannot_use_custom_skills_yet(client: anthropic.Anthropic) -> None:
-    made = create(client, unique_name())
-    with pytest.raises(anthropic.BadRequestError, match="placing them into sandboxes is not built"):
-        client.beta.agents.create(name="a", model="claude-m", skills=[{"type": "custom", "skill_id": made.id}])

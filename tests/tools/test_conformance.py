@@ -114,6 +114,8 @@ ROUTES = Routes(
         {
             ("GET", "/v1/agents"),
             ("POST", "/v1/agents"),
+            ("POST", "/v1/skills"),
+            ("POST", "/v1/skills/{skill_id}/versions"),
             ("GET", "/v1/agents/{agent_id}"),
             ("POST", "/v1/agents/{agent_id}"),
         }
@@ -135,6 +137,9 @@ def _exchange(
     method: str, path: str, status: int, query: list[list[str]] | None = None, **extra: Any
 ) -> dict[str, Any]:
     return {"method": method, "path": path, "query": query or [], "status": status, **extra}
+
+
+XLSX = {"type": "anthropic", "skill_id": "xlsx"}
 
 
 def _limit_error() -> dict[str, Any]:
@@ -161,10 +166,33 @@ def test_verdicts_of_single_tests() -> None:
     )
     invalid = _record("test_method_retrieve", "failed", _exchange("GET", "/v1/agents/agent_x", 200), failure="E  bad")
     assert verdict(invalid) == ("failed", "E  bad")  # a response that fails strict validation
+    invalid_request = {"type": "invalid_request_error"}
     skills = _exchange(
-        "POST", "/v1/agents", 400, body={"skills": [{"skill_id": "xlsx"}]}, error={"type": "invalid_request_error"}
+        "POST", "/v1/agents", 400, body={"skills": [{"type": "anthropic", "skill_id": "xlsx"}]}, error=invalid_request
     )
-    assert verdict(_record("test_method_create_with_all_params", "failed", skills)) == ("refused", "agent `skills`")
+    assert verdict(_record("test_method_create_with_all_params", "failed", skills)) == (
+        "refused",
+        "Anthropic-provided agent `skills`",
+    )
+    custom = _exchange("POST", "/v1/agents", 400, body={"skills": [{"type": "custom"}]}, error=invalid_request)
+    assert verdict(_record("test_method_create", "failed", custom))[0] == "failed"
+    unnamed = {"multipart": [{"name": "files", "filename": None}]}
+    upload = _exchange("POST", "/v1/skills/skill_x/versions", 400, body=unnamed, error=invalid_request)
+    assert verdict(_record("test_method_create", "failed", upload)) == ("refused", "a skill file without a filename")
+    named = {"multipart": [{"name": "files", "filename": "x/SKILL.md"}]}
+    upload = _exchange("POST", "/v1/skills", 400, body=named, error=invalid_request)
+    assert verdict(_record("test_method_create", "failed", upload))[0] == "failed"
+
+
+def test_a_bare_version_of_a_skill_is_a_skill_version() -> None:
+    source = """
+class TestVersions:
+    def test_method_retrieve(self, client):
+        client.beta.skills.versions.retrieve(version="version", skill_id="skill_id", workspace_id="wrkspc_011CZkZaBF1")
+"""
+    scanned = scan_file(source, learn_prefixes([source]))["TestVersions::test_method_retrieve"]
+    assert Placeholder("version", "skill_version") in scanned.placeholders
+    assert Placeholder("skill_id", "skill") in scanned.placeholders
 
 
 def test_a_methods_status_follows_its_worst_test() -> None:
@@ -179,7 +207,7 @@ def test_a_methods_status_follows_its_worst_test() -> None:
         _record(
             "test_method_update_with_all_params",
             "failed",
-            _exchange("POST", "/v1/agents/a", 400, body={"skills": [1]}, error={"type": "invalid_request_error"}),
+            _exchange("POST", "/v1/agents/a", 400, body={"skills": [XLSX]}, error={"type": "invalid_request_error"}),
         ),
     ]
     results = by_method([verdict_of(r, ROUTES, frozenset(METHODS)) for r in records], METHODS)

@@ -8,6 +8,8 @@ Invariants:
 * A placeholder is *distinctive* (``key is None``: an example id such as ``sesn_011CZk…`` or a bare parameter
   name such as ``"memory_store_id"``) and replaced wherever it appears in a request, or *keyed* (a vague value
   such as ``environment_id="x"`` or ``vault_ids=["string"]``) and replaced only as the value of that key.
+* A bare parameter name that is no id (``version="version"``) in a test about one object is that object's child
+  (kind ``<object kind>_<parameter>``, e.g. ``skill_version``), made in the test's own object.
 * Empty strings are never placeholders: the tests use them to check the SDK's own path-parameter validation.
 """
 
@@ -82,6 +84,17 @@ def _keyed(key: str, value: ast.expr) -> Iterator[Placeholder]:
         yield Placeholder(text, kind, None if text == key else key)
 
 
+def _children(function: ast.AST, found: set[Placeholder]) -> Iterator[Placeholder]:
+    """Bare parameter names that are no ids (``version="version"``) of a test about one object: that object's
+    ``<kind>_<key>`` (a skill's ``version`` is a ``skill_version``)."""
+    parents = {placeholder.kind for placeholder in found} - {"workspace"}
+    if len(parents) != 1:
+        return
+    for key, value in _pairs(function):
+        if _text(value) == key and not key.endswith(("_id", "_ids")) and key not in NAME_KEYS:
+            yield Placeholder(key, f"{next(iter(parents))}_{key}")
+
+
 def scan_function(function: ast.AST, prefixes: dict[str, str]) -> TestInputs:
     found: set[Placeholder] = set()
     names: set[str] = set()
@@ -93,6 +106,7 @@ def scan_function(function: ast.AST, prefixes: dict[str, str]) -> TestInputs:
         match = EXAMPLE_ID.match(_text(node) or "") if isinstance(node, ast.expr) else None
         if match and match.group(1) in prefixes:
             found.add(Placeholder(match.group(0), prefixes[match.group(1)]))
+    found.update(list(_children(function, found)))
     return TestInputs(frozenset(found), frozenset(names))
 
 

@@ -14,12 +14,15 @@ Invariants:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from tools.conformance.transport import Exchange
+
+SKILL_UPLOAD = re.compile(r"/v1/skills(/[^/]+/versions)?")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,21 @@ def _stale_precondition(exchange: Exchange) -> bool:
     )
 
 
+def _sends_anthropic_skill(exchange: Exchange) -> bool:
+    skills = _field(exchange, "skills")
+    return isinstance(skills, list) and any(
+        isinstance(skill, dict) and cast(dict[str, Any], skill).get("type") == "anthropic"
+        for skill in cast(list[Any], skills)
+    )
+
+
+def _unnamed_skill_file(exchange: Exchange) -> bool:
+    """A skill upload (``POST /v1/skills`` or ``…/versions``) with a ``files[]`` part that has no filename."""
+    parts = cast(list[dict[str, Any]], _field(exchange, "multipart") or [])
+    uploads = exchange.method == "POST" and SKILL_UPLOAD.fullmatch(exchange.path) is not None
+    return uploads and any(part["name"] in ("files", "files[]") and not part["filename"] for part in parts)
+
+
 def _placeholder(name: str, value: str, why: str) -> Refusal:
     query_is = _query_is(name, value)
     return Refusal(f"`{name}={value}`", why, lambda e: query_is(e) and _names_param(e, name))
@@ -127,7 +145,19 @@ REFUSALS: list[Refusal] = [
         " (the SDK's `memories.update` docstring, api.md §12.1)",
         _stale_precondition,
     ),
-    _unsupported("agent `skills`", _sends("skills"), _README),
+    _unsupported(
+        "Anthropic-provided agent `skills`",
+        _sends_anthropic_skill,
+        "README.md, Skills: Anthropic-provided skills (`xlsx`, `docx`, `pptx`, `pdf`) do not exist on this server,"
+        " refused with a 400 naming them",
+    ),
+    _unsupported(
+        "a skill file without a filename",
+        _unnamed_skill_file,
+        "a skill's files \"must be in the same top-level directory and must include a SKILL.md file at the root of"
+        " that directory\" (the SDK's `skills.create` docstring): a part without a filename has no path, so no upload"
+        " of such parts is a skill",
+    ),
     _unsupported("agent `multiagent`", _sends("multiagent"), _README),
     _unsupported("session `resources`", _sends("resources"), _README),
     _unsupported(

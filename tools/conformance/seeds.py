@@ -139,12 +139,24 @@ def new_memory_version(objects: Objects) -> str:
 
 def new_skill(objects: Objects) -> str:
     """A custom skill of one version (multipart ``files[]``, as ``client.beta.skills.create`` sends it)."""
-    name = unique("conformance")
-    skill_md = f"---\nname: {name}\ndescription: A conformance seed.\n---\n".encode()
-    response = objects.http.post("/v1/skills", files=[("files[]", (f"{name}/SKILL.md", skill_md, "text/markdown"))])
+    return str(_upload(objects, "/v1/skills", unique("conformance"))["id"])
+
+
+def new_skill_version(objects: Objects) -> str:
+    """A new version of the test's own skill (the one its path names), or of a skill of its own."""
+    skill = next((placeholder for placeholder in sorted(objects.wanted) if placeholder.kind == "skill"), None)
+    skill_id = (objects.real(skill) if skill is not None else None) or new_skill(objects)
+    name = objects.http.get(f"/v1/skills/{skill_id}/versions/latest").json()["name"]
+    return str(_upload(objects, f"/v1/skills/{skill_id}/versions", name, " Again.")["id"])
+
+
+def _upload(objects: Objects, path: str, name: str, extra: str = "") -> dict[str, Any]:
+    """POST ``path`` with the files of a skill called ``name`` (multipart ``files[]``, as the SDK sends them)."""
+    skill_md = f"---\nname: {name}\ndescription: A conformance seed.{extra}\n---\n".encode()
+    response = objects.http.post(path, files=[("files[]", (f"{name}/SKILL.md", skill_md, "text/markdown"))])
     if response.status_code != 200:
-        raise SeedError(f"POST /v1/skills -> {response.status_code}: {response.text[:300]}")
-    return str(cast(dict[str, Any], response.json())["id"])
+        raise SeedError(f"POST {path} -> {response.status_code}: {response.text[:300]}")
+    return cast(dict[str, Any], response.json())
 
 
 FACTORIES: dict[str, Callable[[Objects], str]] = {
@@ -159,6 +171,7 @@ FACTORIES: dict[str, Callable[[Objects], str]] = {
     "memory": lambda objects: str(new_memory_in(objects)["id"]),
     "memory_version": new_memory_version,
     "skill": new_skill,
+    "skill_version": new_skill_version,
 }
 
 

@@ -8,13 +8,15 @@ Invariants:
 * A distinctive placeholder is replaced wherever it is a whole string; a keyed one only as the value of its key
   (query parameter or JSON member, ``vault_ids[]`` counts as ``vault_ids``); a top-level ``name`` the test
   fixed is made unique. Nothing else is touched (bodies that are not JSON pass unchanged).
-* Every request that reaches corral is recorded with its status and, for a refusal, the error body: the runner
-  classifies failures from these records, never from exception text.
+* Every request that reaches corral is recorded with its status and, for a refusal, the error body and the
+  request's body (JSON as sent; a multipart body as its parts' names and filenames): the runner classifies
+  failures from these records, never from exception text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -103,11 +105,31 @@ def _json(content: bytes) -> Any:
         return None
 
 
+_DISPOSITION = re.compile(rb'content-disposition: form-data; name="([^"]*)"(; filename="([^"]*)")?', re.IGNORECASE)
+
+
+def _form_parts(content: bytes) -> list[dict[str, Any]]:
+    """A multipart body's parts as ``{"name", "filename"}`` (None when the part has none), for refusals."""
+    return [
+        {"name": name.decode(errors="replace"), "filename": None if not has else filename.decode(errors="replace")}
+        for name, has, filename in _DISPOSITION.findall(content)
+    ]
+
+
+def _request_body(request: httpx2.Request) -> Any:
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        return _json(request.content)
+    if kind.startswith("multipart/form-data"):
+        return {"multipart": _form_parts(request.content)}
+    return None
+
+
 def _exchange(request: httpx2.Request, response: httpx2.Response) -> Exchange:
     query = list(request.url.params.multi_items())
     if response.status_code < 400:
         return Exchange(request.method, request.url.path, query, response.status_code)
-    body = _json(request.content) if request.headers.get("content-type", "").startswith("application/json") else None
+    body = _request_body(request)
     parsed = _json(response.content)
     error: Any = cast(dict[str, Any], parsed).get("error") if isinstance(parsed, dict) else None
     error = cast(dict[str, Any], error) if isinstance(error, dict) else None

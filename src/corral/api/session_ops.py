@@ -3,7 +3,7 @@
 Invariants:
 
 * A session's ``agent`` is a snapshot of one agent version (plus session-local overrides); later agent
-  updates never change it.
+  updates never change it. Its skills are pinned to concrete versions then (``corral.resources.skills.pin``).
 * Everything a request asks for that this server cannot honour (resources, budgets) is refused with a clear
   400 before anything is written; the environment must exist and not be archived; each of ``vault_ids`` must
   name a vault of the session's workspace (404) that is not archived (400). Vaults attach at creation only.
@@ -21,6 +21,7 @@ from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
 from corral.compose.services import Services
 from corral.errors import ErrorCode, InvalidRequest
+from corral.resources import skills
 from corral.session import Event, NewEvent, NewSession, SessionRecord
 from corral.vocab.events import ClientEventType
 
@@ -58,6 +59,8 @@ async def create_session(
     if environment.archived_at is not None:
         raise InvalidRequest(f"environment {environment.id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
     snapshot = await services.catalog.session_agent(workspace_id, body.agent)
+    pinned = await skills.pin(services.skills, workspace_id, snapshot)
+    snapshot["skills"] = skills.pinned_wire(pinned)
     vault_ids = await services.vaults.check_attachable(workspace_id, body.vault_ids or [])
     doc: JSONObject = {
         "title": body.title,
@@ -68,6 +71,7 @@ async def create_session(
         "budget": None,
         "deployment_id": None,
         "outcome_evaluations": [],
+        skills.SKILLS_KEY: pinned,
     }
     events = [new_event(event) for event in body.initial_events or []]
     new = NewSession(workspace_id, snapshot["id"], int(snapshot["version"]), environment.id, doc, events)

@@ -16,12 +16,13 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
 from corral._types import JSONObject
+from corral.catalog.agent_skills import resolve_skills
 from corral.catalog.limits import NAME_MAX, CatalogLimits
 from corral.catalog.params.agents import (
     AgentCreate,
@@ -30,7 +31,6 @@ from corral.catalog.params.agents import (
     ExecutionIdentity,
     ModelParam,
     SessionAgentUpdate,
-    SkillParams,
 )
 from corral.catalog.params.tools import MCP_SERVERS, TOOLS
 from corral.catalog.tools import resolve_mcp_servers, resolve_tools
@@ -109,20 +109,7 @@ def _execution_identity(value: ExecutionIdentity | None) -> JSONObject:
     return {"type": value.type, "role_arn": value.role_arn}
 
 
-def _unsupported(skills: Sequence[SkillParams] | None, multiagent: object = None) -> None:
-    anthropic = [skill.skill_id for skill in skills or () if skill.type == "anthropic"]
-    if anthropic:
-        raise InvalidRequest(
-            f"skills: Anthropic-provided skills ({', '.join(repr(name) for name in anthropic[:4])}) are not available"
-            " on this server; only custom skills are",
-            code=ErrorCode.NOT_SUPPORTED,
-        )
-    if skills:
-        raise InvalidRequest(
-            "skills: custom skills are stored by this server (POST /v1/skills) but agents cannot use them yet:"
-            " placing them into sandboxes is not built",
-            code=ErrorCode.NOT_SUPPORTED,
-        )
+def _unsupported(multiagent: object) -> None:
     if multiagent is not None:
         raise InvalidRequest(
             "multiagent configurations are not supported by this server yet", code=ErrorCode.NOT_SUPPORTED
@@ -154,7 +141,7 @@ def _tooling(
 
 def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
     """The stored config of a new agent."""
-    _unsupported(params.skills, params.multiagent)
+    _unsupported(params.multiagent)
     config: JSONObject = {
         "name": params.name,
         "description": _text(params.description),
@@ -162,7 +149,7 @@ def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
         "system": _text(params.system),
         "tools": [],
         "mcp_servers": [],
-        "skills": [],
+        "skills": resolve_skills(params.skills),
         "multiagent": None,
         "execution_identity": _execution_identity(params.execution_identity),
         "metadata": dict(params.metadata or {}),
@@ -173,7 +160,7 @@ def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
 
 def resolve_update(stored: Mapping[str, Any], params: AgentUpdate, limits: CatalogLimits) -> JSONObject:
     """The config after applying the fields ``params`` carries to ``stored`` (``version`` is the caller's)."""
-    _unsupported(params.skills, params.multiagent)
+    _unsupported(params.multiagent)
     sent = params.model_fields_set
     config: JSONObject = {field: stored.get(field) for field in CONFIG_FIELDS}
     if "name" in sent:
@@ -185,7 +172,7 @@ def resolve_update(stored: Mapping[str, Any], params: AgentUpdate, limits: Catal
     if "model" in sent:
         config["model"] = resolve_model(params.model, limits, stored.get("model"))
     if "skills" in sent:
-        config["skills"] = []
+        config["skills"] = resolve_skills(params.skills)
     if "multiagent" in sent:
         config["multiagent"] = None
     if "execution_identity" in sent:
@@ -199,15 +186,23 @@ def resolve_update(stored: Mapping[str, Any], params: AgentUpdate, limits: Catal
 def apply_overrides(snapshot: Mapping[str, Any], overrides: AgentWithOverrides, limits: CatalogLimits) -> JSONObject:
     """A session's ``agent_with_overrides`` (api.md §5.2): session-local replacements of a snapshot.
 
-    An ``effort`` inside a model override is ignored (the agent's stays); ``system: null`` clears.
+    An ``effort`` inside a model override is ignored (the agent's stays); ``system: null`` clears; clearing
+    ``tools`` while skills remain is a 400 (a skill is files the agent reads with its tools).
     """
-    _unsupported(overrides.skills)
+    sent = overrides.model_fields_set
     result = dict(snapshot)
-    if "model" in overrides.model_fields_set:
+    if "model" in sent:
         result["model"] = _session_model(snapshot, overrides.model, limits)
-    if "system" in overrides.model_fields_set:
+    if "system" in sent:
         result["system"] = _text(overrides.system)
+    if "skills" in sent:
+        result["skills"] = resolve_skills(overrides.skills)
     _tooling(result, snapshot, overrides, limits)
+    if "tools" in sent and not result["tools"] and result.get("skills"):
+        raise InvalidRequest(
+            "agent.tools: the tools cannot be cleared while the agent has skills (skills are files the agent reads"
+            " with its tools); clear skills too, or keep a toolset"
+        )
     return result
 
 

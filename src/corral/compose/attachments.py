@@ -16,6 +16,7 @@ from corral.resources import Combined
 from corral.resources.files import FileAttachments
 from corral.resources.github import GithubAttachments
 from corral.resources.outputs import OutputAttachments
+from corral.resources.skills import SkillAttachments
 from corral.sandbox import SandboxProvider
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.session import SessionStore
@@ -43,5 +44,6 @@ def session_attachments(stores: Stores, provider: SandboxProvider | None) -> Ses
         FileAttachments(stores.sessions, stores.files, root),
         OutputAttachments(stores.files, root),
         GithubAttachments(stores.sessions),
+        SkillAttachments(stores.sessions, stores.blobs, root),
     ]
     return Combined(parts)

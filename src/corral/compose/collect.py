@@ -1,7 +1,8 @@
 """Orphaned blobs go: every ``COLLECT_EVERY_SECONDS`` the blob store deletes the blobs no row references.
 
 ``live`` must name every blob any row holds (today: files and skill versions, ``FileStore.live_refs`` and
-``SkillStore.live_refs`` joined by ``union``; a new owner of blobs, such as session outputs, joins the union).
+``SkillStore.live_refs``, and the skill versions live sessions are pinned to, ``corral.resources.skills.pinned_refs``,
+joined by ``union``; a new owner of blobs, such as session outputs, joins the union).
 ``GRACE_SECONDS`` is the blob store's ``older_than``: a blob younger than that is kept even unreferenced, so an
 upload whose row commits within it is never lost (the rule of ``corral.blobs.base``). A failed collection is
 logged and tried again at the next round; it never stops the server.

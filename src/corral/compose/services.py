@@ -36,6 +36,7 @@ from corral.egress.process import address_guard
 from corral.files import FileStore
 from corral.harness import Runtime
 from corral.memory import MemoryStores
+from corral.resources.skills import pinned_refs
 from corral.session import SessionStore
 from corral.skills import SkillStore
 from corral.vault import VaultStore
@@ -89,7 +90,7 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         runtime = await open_workers(stack, settings, sessions, catalog, vaults, stores)  # corral.compose.workers
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
-        tasks.start_soon(collect_forever, blobs, union(files.live_refs, skills.live_refs))
+        tasks.start_soon(collect_forever, blobs, union(files.live_refs, skills.live_refs, pinned_refs(sessions)))
         if runtime is not None:
             await tasks.start(runtime.run)
             if runtime.sandbox is not None:

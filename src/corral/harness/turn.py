@@ -32,6 +32,7 @@ next decision handles the ``user.interrupt``.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import assert_never
 
 import anyio
@@ -56,6 +57,7 @@ from corral.harness.harness import Harness
 from corral.harness.log import Call, SessionLog
 from corral.harness.mcp import McpListing, McpToolset, failure_event, list_mcp, mcp_toolsets, result_event, server_of
 from corral.harness.model_call import ModelCall
+from corral.harness.prompt_skills import with_skills
 from corral.harness.router import SessionScope, ToolCall, ToolRouter
 from corral.harness.writer import Writer
 from corral.sandbox import ToolResult
@@ -117,7 +119,8 @@ class Turn:
             self.hands.bind(record.workspace_id, record.environment_id)
         snapshot = json_object(record.doc.get("agent")) or {}
         self.mcp_toolsets = mcp_toolsets(snapshot)
-        return AgentConfig.from_snapshot(snapshot)
+        config = AgentConfig.from_snapshot(snapshot)
+        return replace(config, system=with_skills(config.system, record.doc))
 
     @property
     def scope(self) -> SessionScope:

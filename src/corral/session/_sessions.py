@@ -137,3 +137,15 @@ def delete(session_id: str, workspace_id: str) -> Flow[None]:
     yield exec_("DELETE FROM events WHERE session_id = $1", session_id)
     yield exec_("DELETE FROM sessions WHERE id = $1", session_id)
     yield notify("events", f"{session_id}:deleted")
+
+
+def docs_holding(key: str, after: str, limit: int) -> Flow[list[tuple[str, str]]]:
+    """``(id, doc)`` of up to ``limit`` sessions not terminated whose doc may hold the top-level ``key``, by id
+    after ``after`` (the text test is a cheap pre-filter: the caller reads the key from the parsed doc)."""
+    rows: list[Row] = yield all_rows(
+        "SELECT id, doc FROM sessions WHERE id > $1 AND status <> 'terminated' AND doc LIKE $2 ORDER BY id LIMIT $3",
+        after,
+        f'%"{key}":%',
+        limit,
+    )
+    return [(str(row["id"]), str(row["doc"])) for row in rows]

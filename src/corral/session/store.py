@@ -23,7 +23,7 @@ import json
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.db import Database
 from corral.ids import now, rfc3339
 from corral.paging import Cursor
@@ -80,6 +80,17 @@ class SessionStore:
 
     async def delete_session(self, session_id: str, workspace_id: str) -> None:
         await self.db.write(_sessions.delete, session_id, workspace_id)
+
+    async def live_docs(self, key: str, *, batch: int = 500) -> AsyncGenerator[JSONObject]:
+        """The docs of sessions not terminated that hold the top-level ``key`` (for the blob collector: what a
+        live session's resources still need), read in batches of ``batch``."""
+        after = ""
+        while rows := await self.db.read(_sessions.docs_holding, key, after, batch):
+            for _, text in rows:
+                doc = json_object(json.loads(text))
+                if doc is not None and key in doc:
+                    yield doc
+            after = rows[-1][0]
 
     # ------------------------------------------------------------------ the log
 

@@ -24,3 +24,9 @@ PACKAGE_MANAGERS: Final[tuple[PackageManager, ...]] = get_args(PackageManager)
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 SQLITE_SYNCHRONOUS: Final[tuple[SqliteSynchronous, ...]] = get_args(SqliteSynchronous)
+
+SESSION_SKILLS: Final = "skill_versions"
+"""The session doc's key holding the skill versions a session is pinned to (``corral.resources.skills``; read by the
+harness for the system prompt). Internal: the wire never shows it."""
+SKILLS_DIR: Final = "/workspace/skills"
+"""Where a session's skills are in its sandbox: ``<SKILLS_DIR>/<name>/SKILL.md`` (as the hosted runtime places them)."""

@@ -21,6 +21,7 @@ from corral.api.routes.common import ERRORS
 from corral.api.wire import AgentPage, BetaManagedAgentsAgent
 from corral.catalog import AgentFilter
 from corral.catalog.params import AgentCreate, AgentUpdate
+from corral.resources import skills
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERRORS)
 
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERRORS)
 @router.post("", response_model=BetaManagedAgentsAgent, summary="Create an agent (version 1)")
 async def create_agent(request: Request, body: AgentCreate) -> JSONBytes:
     services, workspace = context(request)
+    await skills.check(services.skills, workspace, body.skills)
     record = await services.catalog.create_agent(workspace, body)
     return json_response(record.wire())
 
@@ -45,6 +47,8 @@ async def retrieve_agent(
 @router.post("/{agent_id}", response_model=BetaManagedAgentsAgent, summary="Update an agent (new version)")
 async def update_agent(request: Request, agent_id: str, body: AgentUpdate) -> JSONBytes:
     services, workspace = context(request)
+    if "skills" in body.model_fields_set:
+        await skills.check(services.skills, workspace, body.skills)
     return json_response((await services.catalog.update_agent(workspace, agent_id, body)).wire())
 
 

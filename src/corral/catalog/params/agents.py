@@ -13,6 +13,8 @@ from corral.catalog.limits import (
     MODEL_ID_MAX,
     NAME_MAX,
     ROLE_ARN_MAX,
+    SKILL_ID_MAX,
+    SKILLS_MAX,
     SYSTEM_MAX,
 )
 from corral.catalog.params.base import BY_JSON_TYPE, NOT_BLANK, WHOLE, FreeJSON
@@ -43,9 +45,15 @@ ModelParam = Annotated[Annotated[ModelId, Tag("string")] | Annotated[ModelConfig
 
 
 class SkillParams(Strict):
+    """A skill an agent uses: ``custom`` (``skill_…``) at ``version`` (a version id; omitted, null or ``latest``:
+    the newest when a session starts), or ``anthropic`` (refused by this server, by name)."""
+
     type: Literal["anthropic", "custom"]
-    skill_id: str
-    version: str | None = None
+    skill_id: Annotated[str, Field(min_length=1, max_length=SKILL_ID_MAX)]
+    version: Annotated[str, Field(min_length=1, max_length=SKILL_ID_MAX)] | None = None
+
+
+Skills = Annotated[list[SkillParams], Field(max_length=SKILLS_MAX)]
 
 
 class ServiceAccount(Strict):
@@ -71,7 +79,7 @@ class AgentCreate(Strict):
     system: System | None = None
     tools: list[ToolParam] | None = None
     mcp_servers: MCPServers | None = None
-    skills: list[SkillParams] | None = None
+    skills: Skills | None = None
     multiagent: dict[str, FreeJSON] | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: Metadata | None = None
@@ -84,7 +92,7 @@ class AgentUpdate(Strict):
     system: System | None = None
     tools: list[ToolParam] | None = None
     mcp_servers: MCPServers | None = None
-    skills: list[SkillParams] | None = None
+    skills: Skills | None = None
     multiagent: dict[str, FreeJSON] | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: MetadataPatch | None = None
@@ -105,7 +113,7 @@ class AgentWithOverrides(Strict):
     system: System | None = None
     tools: list[ToolParam] | None = None
     mcp_servers: MCPServers | None = None
-    skills: list[SkillParams] | None = None
+    skills: Skills | None = None
 
 
 SessionAgent = Annotated[
