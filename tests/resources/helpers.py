@@ -8,7 +8,11 @@ from typing import Any
 import anthropic
 import httpx2
 from anthropic.types.beta import BetaManagedAgentsMemoryStore, BetaManagedAgentsSession
-from anthropic.types.beta.sessions import BetaManagedAgentsSessionResource
+from anthropic.types.beta.sessions import (
+    BetaManagedAgentsFileResource,
+    BetaManagedAgentsGitHubRepositoryResource,
+    BetaManagedAgentsSessionResource,
+)
 from pydantic import TypeAdapter
 
 from tests.conformance.helpers import RawResponse, new_agent, new_environment, unique, validated
@@ -20,6 +24,23 @@ TOKEN_PREFIX = "ghp_CANARY_"
 def resource_of(raw: RawResponse) -> BetaManagedAgentsSessionResource:
     """A resource response, validated strictly against the SDK's union of resource models."""
     return RESOURCE.validate_python(json.loads(raw.text()))
+
+
+def id_of(resource: BetaManagedAgentsSessionResource) -> str:
+    """A resource's id (the SDK's ``memory_store`` model has no ``id`` field: corral's extra one is kept aside)."""
+    if resource.type != "memory_store":
+        return resource.id
+    return str((resource.model_extra or {})["id"])
+
+
+def as_repository(resource: BetaManagedAgentsSessionResource) -> BetaManagedAgentsGitHubRepositoryResource:
+    assert resource.type == "github_repository", resource.type
+    return resource
+
+
+def as_file(resource: BetaManagedAgentsSessionResource) -> BetaManagedAgentsFileResource:
+    assert resource.type == "file", resource.type
+    return resource
 
 
 def add_raw(client: anthropic.Anthropic, session_id: str, body: dict[str, Any]) -> BetaManagedAgentsSessionResource:

@@ -7,12 +7,26 @@ from __future__ import annotations
 import json
 
 import anthropic
+import anyio
 import pytest
 from anthropic.types.beta import BetaManagedAgentsSession
 from anthropic.types.beta.sessions import BetaManagedAgentsDeleteSessionResource, BetaManagedAgentsFileResource
 
 from tests.conformance.helpers import new_session, validated
-from tests.resources.helpers import RESOURCE, add_raw, created, new_store, repo, resource_of, upload
+from tests.live import LiveServer
+from tests.resources.helpers import (
+    RESOURCE,
+    add_raw,
+    as_file,
+    as_repository,
+    created,
+    id_of,
+    new_store,
+    repo,
+    resource_of,
+    upload,
+)
+from tests.sdk_server import async_sdk
 
 
 def test_a_session_is_created_with_resources_of_every_kind(client: anthropic.Anthropic) -> None:
@@ -77,7 +91,7 @@ def test_add_list_retrieve_update_delete(client: anthropic.Anthropic) -> None:
         session.id, type="file", file_id=file_id, mount_path="/uploads/receipt.pdf"
     )
     assert placed.mount_path == "/uploads/receipt.pdf" and placed.file_id == file_id
-    repository = add_raw(client, session.id, repo(authorization_token="ghp_first"))
+    repository = as_repository(add_raw(client, session.id, repo(authorization_token="ghp_first")))
     assert repository.type == "github_repository" and repository.mount_path == "/workspace/widgets"
     rotated = resource_of(
         client.beta.sessions.resources.with_raw_response.update(
@@ -88,8 +102,8 @@ def test_add_list_retrieve_update_delete(client: anthropic.Anthropic) -> None:
     assert rotated.created_at == repository.created_at
     fetched = resource_of(client.beta.sessions.resources.with_raw_response.retrieve(placed.id, session_id=session.id))
     assert fetched.type == "file" and fetched.model_dump() == placed.model_dump()
-    listed = [r.id for r in client.beta.sessions.resources.list(session.id)]
-    in_doc = [r.id for r in client.beta.sessions.retrieve(session.id).resources]
+    listed = [id_of(r) for r in client.beta.sessions.resources.list(session.id)]
+    in_doc = [id_of(r) for r in client.beta.sessions.retrieve(session.id).resources]
     assert listed == [added.id, placed.id, repository.id] == in_doc
     deleted = validated(
         BetaManagedAgentsDeleteSessionResource,
@@ -101,7 +115,7 @@ def test_add_list_retrieve_update_delete(client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError):
         client.beta.sessions.resources.delete(added.id, session_id=session.id)
     client.beta.sessions.resources.delete(repository.id, session_id=session.id)
-    assert [r.id for r in client.beta.sessions.resources.list(session.id)] == [placed.id]
+    assert [id_of(r) for r in client.beta.sessions.resources.list(session.id)] == [placed.id]
 
 
 def test_list_pages_to_the_end(client: anthropic.Anthropic) -> None:
@@ -109,24 +123,31 @@ def test_list_pages_to_the_end(client: anthropic.Anthropic) -> None:
     session = created(client, [{"type": "file", "file_id": file_id, "mount_path": f"/in/{n}"} for n in range(5)])
     for more in range(2):
         client.beta.sessions.resources.add(session.id, type="file", file_id=file_id, mount_path=f"/more/{more}")
-    every = [r.id for r in client.beta.sessions.retrieve(session.id).resources]
+    every = [id_of(r) for r in client.beta.sessions.retrieve(session.id).resources]
     assert len(every) == 7
-    assert [r.id for r in client.beta.sessions.resources.list(session.id)] == every  # no limit: all of them
+    assert [id_of(r) for r in client.beta.sessions.resources.list(session.id)] == every  # no limit: all of them
     first = client.beta.sessions.resources.list(session.id, limit=3)
     assert len(first.data) == 3 and first.next_page is not None
-    assert [r.id for r in client.beta.sessions.resources.list(session.id, limit=3)] == every  # the auto-pager
-    pages, token = [], None
+    assert [id_of(r) for r in client.beta.sessions.resources.list(session.id, limit=3)] == every  # the auto-pager
+    pages: list[list[str]] = []
+    token: str | None = None
     while True:
         raw = client.beta.sessions.resources.with_raw_response.list(session.id, limit=2, page=token or anthropic.omit)
         body = json.loads(raw.text())
-        pages.append([RESOURCE.validate_python(item).id for item in body["data"]])
+        pages.append([id_of(RESOURCE.validate_python(item)) for item in body["data"]])
         token = body["next_page"]
         if token is None:
             break
     assert pages == [every[0:2], every[2:4], every[4:6], every[6:7]]
-    for bad in ({"limit": 0}, {"limit": 1001}, {"page": "page_nonsense"}):
+    refusals = (
+        lambda: client.beta.sessions.resources.list(session.id, limit=0),
+        lambda: client.beta.sessions.resources.list(session.id, limit=1001),
+        lambda: client.beta.sessions.resources.list(session.id, page="page_nonsense"),
+        lambda: client.beta.sessions.resources.list(new_session(client).id, page=first.next_page or ""),
+    )
+    for refusal in refusals:
         with pytest.raises(anthropic.BadRequestError):
-            client.beta.sessions.resources.list(session.id, **bad)
+            refusal()
 
 
 def test_sessions_are_found_by_the_memory_store_they_attach(client: anthropic.Anthropic) -> None:
@@ -143,7 +164,7 @@ def test_sessions_are_found_by_the_memory_store_they_attach(client: anthropic.An
 
 def test_ids_of_other_workspaces_and_sessions_are_404(client: anthropic.Anthropic, other: anthropic.Anthropic) -> None:
     session = created(client, [{"type": "file", "file_id": upload(client)}])
-    (resource,) = session.resources
+    resource = as_file(session.resources[0])
     assert resource.type == "file"
     theirs = new_session(other)
     calls = (
@@ -160,5 +181,28 @@ def test_ids_of_other_workspaces_and_sessions_are_404(client: anthropic.Anthropi
     for call in calls:
         with pytest.raises(anthropic.NotFoundError):
             call()
-    assert [r.id for r in client.beta.sessions.resources.list(session.id)] == [resource.id]
+    assert [id_of(r) for r in client.beta.sessions.resources.list(session.id)] == [resource.id]
     assert other.beta.sessions.retrieve(theirs.id).resources == []
+
+
+async def _add_many(server: LiveServer, session_id: str, file_id: str, count: int) -> list[str]:
+    added: list[str] = []
+    async with async_sdk(server) as client:
+
+        async def add(index: int) -> None:
+            made = await client.beta.sessions.resources.add(
+                session_id, type="file", file_id=file_id, mount_path=f"/concurrent/{index}"
+            )
+            added.append(made.id)
+
+        async with anyio.create_task_group() as group:
+            for index in range(count):
+                group.start_soon(add, index)
+    return added
+
+
+def test_concurrent_adds_lose_none(client: anthropic.Anthropic, server: LiveServer) -> None:
+    session, file_id = new_session(client), upload(client)
+    added = anyio.run(_add_many, server, session.id, file_id, 12)
+    kept = [id_of(r) for r in client.beta.sessions.resources.list(session.id)]
+    assert sorted(kept) == sorted(added) and len(set(kept)) == 12

@@ -67,10 +67,11 @@ async def add(request: Request, session_id: str, body: Annotated[ResourceAdd, Bo
     return json_response(resource)
 
 
-def _page(resources: Resources, limit: int | None, page: str | None) -> JSONObject:
+def _page(resources: Resources, limit: int | None, page: str | None, scope: str) -> JSONObject:
+    """One page in ``(created_at, id)`` order; a cursor serves only the session (``scope``) that made it."""
     ordered = sorted(resources, key=lambda r: (str(r["created_at"]), str(r["id"])))
     if page:
-        cursor = decode_cursor(page, order=ORDER, scope=SCOPE)
+        cursor = decode_cursor(page, order=ORDER, scope=scope)
         if len(cursor.key) != 2 or not all(isinstance(part, str) for part in cursor.key):
             raise InvalidRequest("invalid or expired page cursor", code=ErrorCode.INVALID_CURSOR)
         last = (str(cursor.key[0]), str(cursor.key[1]))
@@ -79,7 +80,7 @@ def _page(resources: Resources, limit: int | None, page: str | None) -> JSONObje
     more = len(shown) < len(ordered)
     token = None
     if more and shown:
-        token = Cursor([str(shown[-1]["created_at"]), str(shown[-1]["id"])], "next", ORDER, SCOPE).encode()
+        token = Cursor([str(shown[-1]["created_at"]), str(shown[-1]["id"])], "next", ORDER, scope).encode()
     return {"data": shown, "next_page": token}
 
 
@@ -90,7 +91,7 @@ async def list_resources(
     services, workspace = context(request)
     sid, _ = _ids(session_id)
     record = await services.sessions.get_session(sid, workspace)
-    return json_response(_page(resources_of(record.doc), limit, page))
+    return json_response(_page(resources_of(record.doc), limit, page, f"{SCOPE}:{sid}"))
 
 
 @router.get("/{resource_id}", response_model=SessionResource, summary="Retrieve a session resource")
