@@ -47,3 +47,14 @@ def test_every_test_the_session_files_section_cites_exists() -> None:
         for name in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), flags=re.MULTILINE)
     }
     assert len(cited) >= 7 and cited <= defined, sorted(cited - defined)
+
+
+def test_every_test_the_session_resources_section_cites_exists() -> None:
+    section = README.read_text().split("## Session resources", 1)[1].split("\n## ", 1)[0]
+    cited = set(re.findall(r"`(test_[a-z0-9_]+)`", section))
+    defined = {
+        name
+        for path in (Path(__file__).parent / "resources").glob("test_*.py")
+        for name in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), flags=re.MULTILINE)
+    }
+    assert len(cited) >= 10 and cited <= defined, sorted(cited - defined)

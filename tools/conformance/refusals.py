@@ -129,7 +129,6 @@ REFUSALS: list[Refusal] = [
     ),
     _unsupported("agent `skills`", _sends("skills"), _README),
     _unsupported("agent `multiagent`", _sends("multiagent"), _README),
-    _unsupported("session `resources`", _sends("resources"), _README),
     _unsupported(
         "session `vault_ids` on update",
         lambda e: _sends("vault_ids")(e) and e.path != "/v1/sessions",
