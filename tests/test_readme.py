@@ -5,56 +5,47 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from corral.config import documented
 
 README = Path(__file__).parent.parent / "README.md"
+TESTS = Path(__file__).parent
+
+#: README sections that cite the tests proving their claims: (heading, test packages, fewest citations expected)
+CITING_SECTIONS = [
+    ("## Memory stores", ("memory",), 10),
+    ("## Repositories", ("github",), 6),
+    ("### Files in sessions, and session outputs", ("mounts",), 7),
+    ("## Skills", ("skills",), 10),
+    ("## Session resources", ("resources",), 10),
+]
+
+
+def section(heading: str) -> str:
+    return README.read_text().split(heading + "\n", 1)[1].split("\n## ", 1)[0]
+
+
+def defined_tests(packages: tuple[str, ...]) -> set[str]:
+    return {
+        name
+        for package in packages
+        for path in (TESTS / package).glob("test_*.py")
+        for name in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), flags=re.MULTILINE)
+    }
 
 
 def test_the_configuration_table_lists_exactly_the_declared_settings() -> None:
-    section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    listed = re.findall(r"^\| `([A-Z0-9_]+)` \|", section, flags=re.MULTILINE)
+    listed = re.findall(r"^\| `([A-Z0-9_]+)` \|", section("## Configuration"), flags=re.MULTILINE)
     assert sorted(listed) == sorted([item.env for item in documented()] + ["CORRAL_CONFIG"])
 
 
-def test_every_test_the_memory_stores_section_cites_exists() -> None:
-    section = README.read_text().split("## Memory stores", 1)[1].split("\n## ", 1)[0]
-    cited = set(re.findall(r"`(test_[a-z0-9_]+)`", section))
-    defined = {
-        name
-        for path in (Path(__file__).parent / "memory").glob("test_*.py")
-        for name in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), flags=re.MULTILINE)
-    }
-    assert len(cited) >= 10 and cited <= defined, sorted(cited - defined)
+@pytest.mark.parametrize(("heading", "packages", "fewest"), CITING_SECTIONS, ids=[h for h, _, _ in CITING_SECTIONS])
+def test_every_test_a_section_cites_exists(heading: str, packages: tuple[str, ...], fewest: int) -> None:
+    cited = set(re.findall(r"`(test_[a-z0-9_]+)`", section(heading)))
+    assert len(cited) >= fewest and cited <= defined_tests(packages), sorted(cited - defined_tests(packages))
 
 
-def test_every_test_the_repositories_section_cites_exists() -> None:
-    section = README.read_text().split("## Repositories", 1)[1].split("\n## ", 1)[0]
-    cited = set(re.findall(r"`(test_[a-z0-9_]+)`", section))
-    defined = {
-        name
-        for path in (Path(__file__).parent / "github").glob("test_*.py")
-        for name in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), flags=re.MULTILINE)
-    }
-    assert len(cited) >= 6 and cited <= defined, sorted(cited - defined)
-
-
-def test_every_test_the_session_files_section_cites_exists() -> None:
-    section = README.read_text().split("### Files in sessions, and session outputs", 1)[1].split("\n## ", 1)[0]
-    cited = set(re.findall(r"`(test_[a-z0-9_]+)`", section))
-    defined = {
-        name
-        for path in (Path(__file__).parent / "mounts").glob("test_*.py")
-        for name in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), flags=re.MULTILINE)
-    }
-    assert len(cited) >= 7 and cited <= defined, sorted(cited - defined)
-
-
-def test_every_test_the_skills_section_cites_exists() -> None:
-    section = README.read_text().split("## Skills", 1)[1].split("\n## ", 1)[0]
-    cited = set(re.findall(r"`(test_[a-z0-9_]+)`", section))
-    defined = {
-        name
-        for path in (Path(__file__).parent / "skills").glob("test_*.py")
-        for name in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), flags=re.MULTILINE)
-    }
-    assert len(cited) >= 10 and cited <= defined, sorted(cited - defined)
+def test_every_test_the_api_surface_cites_exists() -> None:
+    cited = set(re.findall(r"`(test_[a-z0-9_]+)`", section("## API surface")))
+    assert cited <= defined_tests(("conformance", "api")), sorted(cited - defined_tests(("conformance", "api")))

@@ -86,8 +86,11 @@ def test_create_refusals(client: anthropic.Anthropic) -> None:
         client.beta.sessions.create(agent=env.id, environment_id=env.id)
     with pytest.raises(anthropic.NotFoundError):  # vaults attach now (tests/vault): an unknown one is a 404
         client.beta.sessions.create(agent=agent.id, environment_id=env.id, vault_ids=["vlt_abc"])
+    with pytest.raises(anthropic.NotFoundError):  # resources attach now (tests/resources): an unknown file is a 404
+        client.beta.sessions.create(
+            agent=agent.id, environment_id=env.id, resources=[{"type": "file", "file_id": "file_abc"}]
+        )
     extras: list[dict[str, Any]] = [
-        {"resources": [{"type": "file", "file_id": "file_abc"}]},
         {"budget": {"type": "limit", "max_list_cost": {"amount": "100", "currency": "USD"}}},
     ]
     for extra in extras:

@@ -159,7 +159,6 @@ REFUSALS: list[Refusal] = [
         " of such parts is a skill",
     ),
     _unsupported("agent `multiagent`", _sends("multiagent"), _README),
-    _unsupported("session `resources`", _sends("resources"), _README),
     _unsupported(
         "session `vault_ids` on update",
         lambda e: _sends("vault_ids")(e) and e.path != "/v1/sessions",

@@ -137,6 +137,16 @@ def new_memory_version(objects: Objects) -> str:
     return str(new_memory_in(objects)["memory_version_id"])
 
 
+def new_resource(objects: Objects) -> str:
+    """A ``github_repository`` resource (the one kind every resource method serves, token rotation included) in the
+    test's own session (the one its path names), or in a session of its own. Nothing clones it: the session never
+    runs, and its URL is the loopback discard port."""
+    session = next((placeholder for placeholder in sorted(objects.wanted) if placeholder.kind == "session"), None)
+    session_id = (objects.real(session) if session is not None else None) or new_session(objects)
+    url = f"http://127.0.0.1:9/conformance/{secrets.token_hex(4)}.git"
+    return objects.post(f"/v1/sessions/{session_id}/resources", {"type": "github_repository", "url": url})
+
+
 def new_skill(objects: Objects) -> str:
     """A custom skill of one version (multipart ``files[]``, as ``client.beta.skills.create`` sends it)."""
     return str(_upload(objects, "/v1/skills", unique("conformance"))["id"])
@@ -172,6 +182,7 @@ FACTORIES: dict[str, Callable[[Objects], str]] = {
     "memory_version": new_memory_version,
     "skill": new_skill,
     "skill_version": new_skill_version,
+    "resource": new_resource,
 }
 
 

@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from corral import __version__
 from corral.api import errors, openapi
 from corral.api.middleware import Gate
-from corral.api.routes import agents, environments, events, files, memory_stores, sessions, skills, system, vaults
+from corral.api.routes import (
+    agents,
+    environments,
+    events,
+    files,
+    memory_stores,
+    resources,
+    sessions,
+    skills,
+    system,
+    vaults,
+)
 from corral.compose.services import open_services
 from corral.config import Settings
 
@@ -38,7 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = None
     routers = [
         module.router
-        for module in (agents, environments, sessions, events, vaults, files, memory_stores, skills, system)
+        for module in (agents, environments, sessions, resources, events, vaults, files, memory_stores, skills, system)
     ]
     for router in routers:
         app.include_router(router)

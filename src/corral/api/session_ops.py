@@ -4,9 +4,11 @@ Invariants:
 
 * A session's ``agent`` is a snapshot of one agent version (plus session-local overrides); later agent
   updates never change it. Its skills are pinned to concrete versions then (``corral.resources.skills.pin``).
-* Everything a request asks for that this server cannot honour (resources, budgets) is refused with a clear
-  400 before anything is written; the environment must exist and not be archived; each of ``vault_ids`` must
-  name a vault of the session's workspace (404) that is not archived (400). Vaults attach at creation only.
+* Everything a request asks for that this server cannot honour (budgets) is refused with a clear 400 before
+  anything is written; the environment must exist and not be archived; each of ``vault_ids`` must name a vault of
+  the session's workspace (404) that is not archived (400). Vaults attach at creation only.
+* ``resources`` are checked in full (``corral.api.resource_ops``) before the session is written; the session, its
+  resources and their sealed tokens are written in one transaction.
 * Client events become ``NewEvent`` s; those the agent takes up later (messages, interrupts, confirmations,
   system messages) are *queued* (``processed_at`` null until the harness stamps them); tool results are
   processed on receipt.
@@ -17,12 +19,15 @@ from __future__ import annotations
 from typing import Any
 
 from corral._types import JSONObject, json_object
+from corral.api import resource_ops
 from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
 from corral.compose.services import Services
 from corral.errors import ErrorCode, InvalidRequest
+from corral.ids import new_id
 from corral.resources import skills
 from corral.session import Event, NewEvent, NewSession, SessionRecord
+from corral.session.resources import check_mounts
 from corral.vocab.events import ClientEventType
 
 #: echoed with ``processed_at: null`` until the harness takes them up (``user.interrupt`` too: the harness treats
@@ -38,11 +43,6 @@ def new_event(param: ClientEvent) -> NewEvent:
 
 
 def _refuse_unsupported(body: SessionCreate) -> None:
-    if body.resources:
-        raise InvalidRequest(
-            "session resources (files, repositories, memory stores) are not supported by this server yet",
-            code=ErrorCode.NOT_SUPPORTED,
-        )
     if body.budget is not None:
         raise InvalidRequest(
             "model_not_budgetable: this server has no list prices, so sessions cannot carry a budget",
@@ -62,11 +62,13 @@ async def create_session(
     pinned = await skills.pin(services.skills, workspace_id, snapshot)
     snapshot["skills"] = skills.pinned_wire(pinned)
     vault_ids = await services.vaults.check_attachable(workspace_id, body.vault_ids or [])
+    built = await resource_ops.build(services, workspace_id, body.resources or [])
+    check_mounts(built.resources)
     doc: JSONObject = {
         "title": body.title,
         "metadata": dict(body.metadata or {}),
         "agent": snapshot,
-        "resources": [],
+        "resources": built.resources,
         "vault_ids": vault_ids,
         "budget": None,
         "deployment_id": None,
@@ -74,8 +76,9 @@ async def create_session(
         skills.SKILLS_KEY: pinned,
     }
     events = [new_event(event) for event in body.initial_events or []]
-    new = NewSession(workspace_id, snapshot["id"], int(snapshot["version"]), environment.id, doc, events)
-    return await services.sessions.create_session(new)
+    session_id = new_id("session")
+    new = NewSession(workspace_id, snapshot["id"], int(snapshot["version"]), environment.id, doc, events, session_id)
+    return await services.sessions.create_session(new, also=built.also(services, workspace_id, session_id))
 
 
 async def session_changes(services: Services, record: SessionRecord, body: SessionUpdate) -> JSONObject:

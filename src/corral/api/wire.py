@@ -37,8 +37,11 @@ from anthropic.types.beta.memory_stores import (
     BetaManagedAgentsMemoryVersion,
 )
 from anthropic.types.beta.sessions import (
+    BetaManagedAgentsDeleteSessionResource,
+    BetaManagedAgentsFileResource,
     BetaManagedAgentsSendSessionEvents,
     BetaManagedAgentsSessionEvent,
+    BetaManagedAgentsSessionResource,
     BetaManagedAgentsStreamSessionEvents,
 )
 from anthropic.types.beta.skills import BetaDeletedSkillVersion, BetaSkillVersion
@@ -61,11 +64,13 @@ __all__ = [
     "BetaManagedAgentsAgent",
     "BetaManagedAgentsCredential",
     "BetaManagedAgentsCredentialValidation",
+    "BetaManagedAgentsDeleteSessionResource",
     "BetaManagedAgentsDeletedCredential",
     "BetaManagedAgentsDeletedMemory",
     "BetaManagedAgentsDeletedMemoryStore",
     "BetaManagedAgentsDeletedSession",
     "BetaManagedAgentsDeletedVault",
+    "BetaManagedAgentsFileResource",
     "BetaManagedAgentsMemory",
     "BetaManagedAgentsMemoryStore",
     "BetaManagedAgentsMemoryVersion",
@@ -83,7 +88,9 @@ __all__ = [
     "MemoryPage",
     "MemoryStorePage",
     "MemoryVersionPage",
+    "ResourcePage",
     "SessionPage",
+    "SessionResource",
     "SkillPage",
     "SkillVersionPage",
     "StreamFrame",
@@ -178,6 +185,15 @@ class SkillPage(BaseModel):
 
 class SkillVersionPage(BaseModel):
     data: list[BetaSkillVersion]
+    next_page: str | None
+
+
+SessionResource = BetaManagedAgentsSessionResource
+"""One session resource (``github_repository``, ``file`` or ``memory_store``, by ``type``)."""
+
+
+class ResourcePage(BaseModel):
+    data: list[BetaManagedAgentsSessionResource]
     next_page: str | None
 
 

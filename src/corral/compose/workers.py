@@ -96,7 +96,7 @@ async def open_workers(
     if settings.workers <= 0:
         return None
     executors = server_tools(settings)  # first: a bad CORRAL_EGRESS_ALLOW_PRIVATE stops the start (ConfigError)
-    secrets = session_secrets(sessions, vaults) if vaults is not None else None
+    secrets = session_secrets(sessions, vaults, vaults.resource_tokens) if vaults is not None else None
     sandbox = await open_sandbox(stack, settings, secrets)
     mcp = await stack.enter_async_context(mcp_tools(settings, sessions, mcp_credentials(vaults)))  # keeps connections
     return Runtime(

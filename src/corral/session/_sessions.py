@@ -16,17 +16,19 @@ from corral.paging import Cursor
 from corral.session._log import append, select_session
 from corral.session.events import Event, NewEvent, dumps
 from corral.session.records import SESSION_COLUMNS, NewSession, SessionFilter, SessionRecord, empty_usage
+from corral.session.resources import Also, index_memory_stores, unindex
 from corral.session.updates import apply_update
 
 
-def create(new: NewSession, stamp: str) -> Flow[tuple[SessionRecord, list[Event]]]:
-    """Insert an idle session, then append its initial events (if any) like any other append.
+def create(new: NewSession, stamp: str, also: Also | None = None) -> Flow[tuple[SessionRecord, list[Event]]]:
+    """Insert an idle session, then append its initial events (if any) like any other append; index the memory
+    stores it attaches; run ``also`` in the same transaction.
 
     Creating with initial events starts the agent loop in the same call: ``session.status_running`` follows
     them, so the session is ``running`` at once (the harness sees a running session with unprocessed input
     and takes it from there).
     """
-    session_id = new_id("session")
+    session_id = new.session_id or new_id("session")
     yield insert(
         "sessions",
         {
@@ -42,6 +44,9 @@ def create(new: NewSession, stamp: str) -> Flow[tuple[SessionRecord, list[Event]
             "updated_at": stamp,
         },
     )
+    yield from index_memory_stores(session_id, new.workspace_id, new.doc)
+    if also is not None:
+        yield from also()
     events: list[Event] = []
     if new.initial_events:
         events = yield from append(session_id, [*new.initial_events, NewEvent("session.status_running")], stamp)
@@ -71,6 +76,9 @@ def _where(flt: SessionFilter) -> Where:
     if not flt.include_archived:
         where.term("archived_at IS NULL")
     where.within("created_at", gt=flt.created_gt, gte=flt.created_gte, lt=flt.created_lt, lte=flt.created_lte)
+    if flt.memory_store_id is not None:
+        mark = where.bind(flt.memory_store_id)
+        where.term(f"id IN (SELECT session_id FROM session_memory_stores WHERE memory_store_id = {mark})")
     if flt.none_match:
         where.term("1 = 0")
     return where
@@ -131,9 +139,13 @@ def archive(session_id: str, workspace_id: str, stamp: str) -> Flow[tuple[Sessio
     return SessionRecord.from_row(_found(row, session_id)), event
 
 
-def delete(session_id: str, workspace_id: str) -> Flow[None]:
+def delete(session_id: str, workspace_id: str, also: Also | None = None) -> Flow[None]:
+    """Delete the session, its events and its memory-store index rows; run ``also`` in the same transaction."""
     row: Row | None = yield one("SELECT workspace_id FROM sessions WHERE id = $1{for_update}", session_id)
     _found(row, session_id, workspace_id)
+    yield from unindex(session_id)
+    if also is not None:
+        yield from also()
     yield exec_("DELETE FROM events WHERE session_id = $1", session_id)
     yield exec_("DELETE FROM sessions WHERE id = $1", session_id)
     yield notify("events", f"{session_id}:deleted")

@@ -49,7 +49,8 @@ def empty_usage() -> JSONObject:
 
 @dataclass(frozen=True)
 class NewSession:
-    """What a session is created from; ``initial_events`` are appended in the same transaction."""
+    """What a session is created from; ``initial_events`` are appended in the same transaction. ``session_id``:
+    an id chosen beforehand (None: a fresh one), for what is written with the session under its id."""
 
     workspace_id: str
     agent_id: str
@@ -57,6 +58,7 @@ class NewSession:
     environment_id: str
     doc: JSONObject
     initial_events: list[NewEvent] = field(default_factory=lambda: list[NewEvent]())
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class SessionFilter:
     created_gte: str | None = None
     created_lt: str | None = None
     created_lte: str | None = None
-    none_match: bool = False  # a filter on something no session here can have (deployment, memory store)
+    memory_store_id: str | None = None  # sessions whose resources attach this memory store
+    none_match: bool = False  # a filter on something no session here can have (a deployment)
 
 
 @dataclass(frozen=True)

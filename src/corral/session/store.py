@@ -1,7 +1,8 @@
 """SessionStore: the session interface of the design, on any ``Database`` engine.
 
 The verbs a reader can grep for: ``create_session``, ``get_session``, ``emit_event`` / ``emit_events``,
-``get_events`` (positional slices), ``subscribe`` (tail new events); and for workers ``claim``,
+``get_events`` (positional slices), ``subscribe`` (tail new events), ``edit_resources`` (a session's resources,
+under the row lock); and for workers ``claim``,
 ``renew``, ``release`` (leases with fencing tokens).
 
 Invariants:
@@ -27,12 +28,13 @@ from corral._types import JSONObject, json_object
 from corral.db import Database
 from corral.ids import now, rfc3339
 from corral.paging import Cursor
-from corral.session import _log, _sessions, event_log, leases
+from corral.session import _log, _sessions, event_log, leases, resources
 from corral.session.broker import BUFFER, Broker, Subscriber
 from corral.session.events import Delta, Event, NewEvent
 from corral.session.inputs import check_batch, check_event
 from corral.session.leases import Fence
 from corral.session.records import NewSession, SessionFilter, SessionRecord
+from corral.session.resources import Also, Edit, Resources
 
 
 class SessionStore:
@@ -49,10 +51,11 @@ class SessionStore:
 
     # ------------------------------------------------------------------ sessions
 
-    async def create_session(self, new: NewSession) -> tuple[SessionRecord, list[Event]]:
+    async def create_session(self, new: NewSession, *, also: Also | None = None) -> tuple[SessionRecord, list[Event]]:
+        """``also``: another flow to commit with the session (or not at all)."""
         if new.initial_events:
             check_batch(new.initial_events)
-        return await self.db.write(_sessions.create, new, rfc3339(now()))
+        return await self.db.write(_sessions.create, new, rfc3339(now()), also)
 
     async def get_session(self, session_id: str, workspace_id: str | None = None) -> SessionRecord:
         return await self.db.read(_sessions.get, session_id, workspace_id)
@@ -78,8 +81,14 @@ class SessionStore:
             self.broker.publish([event])
         return record
 
-    async def delete_session(self, session_id: str, workspace_id: str) -> None:
-        await self.db.write(_sessions.delete, session_id, workspace_id)
+    async def delete_session(self, session_id: str, workspace_id: str, *, also: Also | None = None) -> None:
+        await self.db.write(_sessions.delete, session_id, workspace_id, also)
+
+    async def edit_resources(
+        self, session_id: str, workspace_id: str, change: Edit, *, also: Also | None = None
+    ) -> tuple[SessionRecord, Resources]:
+        """Change the session's resources atomically (``corral.session.resources``)."""
+        return await self.db.write(resources.edit, session_id, workspace_id, change, rfc3339(now()), also)
 
     async def live_docs(self, key: str, *, batch: int = 500) -> AsyncGenerator[JSONObject]:
         """The docs of sessions not terminated that hold the top-level ``key`` (for the blob collector: what a

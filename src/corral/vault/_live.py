@@ -67,8 +67,9 @@ def store_failure(credential_id: str, failure: JSONObject) -> Flow[None]:
 
 
 def key_ids() -> Flow[list[str]]:
-    """The master key ids that wrap at least one stored secret."""
+    """The master key ids that wrap at least one stored secret (credentials and session resources' tokens)."""
     rows: list[Row] = yield all_rows(
-        "SELECT DISTINCT key_id FROM vault_credentials WHERE ciphertext IS NOT NULL ORDER BY key_id"
+        "SELECT key_id FROM vault_credentials WHERE ciphertext IS NOT NULL"
+        " UNION SELECT key_id FROM session_resource_tokens ORDER BY key_id"
     )
     return [str(row["key_id"]) for row in rows]

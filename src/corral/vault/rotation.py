@@ -1,5 +1,9 @@
 """``corral vault rotate-key``: re-wrap every stored data key under the keyring's active master key.
 
+Sealed secrets live in two tables (``SEALED``): credentials (``vault_credentials``, keyed by credential id) and
+the tokens of session resources (``session_resource_tokens``, keyed by resource id); each row's key is the owner
+its secret was sealed for.
+
 Invariants:
 
 * Only data keys are re-sealed; each secret's ciphertext stays as it is (``Keyring.rewrap``), and a clear
@@ -23,6 +27,18 @@ log = logging.getLogger("corral.vault")
 BATCH = 100
 
 
+@dataclass(frozen=True)
+class Table:
+    """A table of sealed secrets: ``key`` is the column holding each secret's owner (its associated data)."""
+
+    name: str
+    key: str
+
+
+SEALED = (Table("vault_credentials", "id"), Table("session_resource_tokens", "resource_id"))
+CREDENTIALS = SEALED[0]
+
+
 @dataclass
 class Rotation:
     active_key_id: str
@@ -31,10 +47,10 @@ class Rotation:
     unreadable: list[str] = field(default_factory=lambda: list[str]())
 
 
-def _stale(active: str, after: str, limit: int) -> Flow[list[Row]]:
+def _stale(table: Table, active: str, after: str, limit: int) -> Flow[list[Row]]:
     rows: list[Row] = yield all_rows(
-        "SELECT id, key_id, wrapped_key, ciphertext FROM vault_credentials"
-        " WHERE ciphertext IS NOT NULL AND key_id <> $1 AND id > $2 ORDER BY id LIMIT $3",
+        f"SELECT {table.key} AS id, key_id, wrapped_key, ciphertext FROM {table.name}"
+        f" WHERE ciphertext IS NOT NULL AND key_id <> $1 AND {table.key} > $2 ORDER BY {table.key} LIMIT $3",
         active,
         after,
         limit,
@@ -43,18 +59,21 @@ def _stale(active: str, after: str, limit: int) -> Flow[list[Row]]:
 
 
 def _current(active: str) -> Flow[int]:
-    row = yield one("SELECT count(*) AS n FROM vault_credentials WHERE ciphertext IS NOT NULL AND key_id = $1", active)
-    return int(row["n"]) if row is not None else 0
+    total = 0
+    for table in SEALED:
+        row = yield one(f"SELECT count(*) AS n FROM {table.name} WHERE ciphertext IS NOT NULL AND key_id = $1", active)
+        total += int(row["n"]) if row is not None else 0
+    return total
 
 
-def swap(changes: list[tuple[str, Sealed, Sealed]]) -> Flow[int]:
+def swap(changes: list[tuple[str, Sealed, Sealed]], table: Table = CREDENTIALS) -> Flow[int]:
     """Replace each ``(id, old, new)`` row's wrapped key if it still holds ``old``; the number replaced."""
     done = 0
-    for credential_id, old, new in changes:
+    for owner, old, new in changes:
         changed: int = yield exec_(
-            "UPDATE vault_credentials SET key_id = $2, wrapped_key = $3"
-            " WHERE id = $1 AND key_id = $4 AND wrapped_key = $5 AND ciphertext = $6",
-            credential_id,
+            f"UPDATE {table.name} SET key_id = $2, wrapped_key = $3"
+            f" WHERE {table.key} = $1 AND key_id = $4 AND wrapped_key = $5 AND ciphertext = $6",
+            owner,
             new.key_id,
             new.wrapped_key,
             old.key_id,
@@ -80,9 +99,10 @@ def _rewrapped(keyring: Keyring, rows: list[Row], report: Rotation) -> list[tupl
 async def rotate(db: Database, keyring: Keyring) -> Rotation:
     """Re-wrap every data key not under the active key; returns what was done."""
     report = Rotation(keyring.active.key_id)
-    after = ""
-    while rows := await db.read(_stale, report.active_key_id, after, BATCH):
-        after = str(rows[-1]["id"])
-        report.rewrapped += await db.write(swap, _rewrapped(keyring, rows, report))
+    for table in SEALED:
+        after = ""
+        while rows := await db.read(_stale, table, report.active_key_id, after, BATCH):
+            after = str(rows[-1]["id"])
+            report.rewrapped += await db.write(swap, _rewrapped(keyring, rows, report), table)
     report.current = await db.read(_current, report.active_key_id)
     return report

@@ -6,8 +6,8 @@ are checked inside the write transaction, so a refused request writes nothing. `
 the processes that use credentials (``Access.credentials_for``).
 
 Invariants: no value this class returns to the API holds a secret (records render their public ``doc`` only);
-secrets reach the database only sealed (``corral.vault.crypto``) and leave it only through ``access`` and
-``mcp_oauth_validate``, opened in memory.
+secrets reach the database only sealed (``corral.vault.crypto``) and leave it only through ``access``,
+``mcp_oauth_validate`` and ``resource_tokens.get`` (session resources' tokens), opened in memory.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from corral.vault.credentials import resolve_create
 from corral.vault.crypto import Keyring
 from corral.vault.params import CredentialCreate, CredentialUpdate, VaultCreate, VaultUpdate
 from corral.vault.records import CredentialRecord, VaultRecord
+from corral.vault.resource_tokens import ResourceTokens
 from corral.vault.rotation import Rotation, rotate
 from corral.vault.validation import validate
 
@@ -66,6 +67,7 @@ class VaultStore:
         self._own_http = http is None
         self.http = http or httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, trust_env=False)
         self.access = Access(db, keyring, self.http, margin=refresh_margin)
+        self.resource_tokens = ResourceTokens(db, keyring)
 
     async def aclose(self) -> None:
         if self._own_http:

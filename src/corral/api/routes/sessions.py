@@ -25,6 +25,7 @@ from corral.api.wire import BetaManagedAgentsDeletedSession, BetaManagedAgentsSe
 from corral.errors import InvalidRequest
 from corral.paging import Cursor, decode_cursor
 from corral.session import SessionFilter, SessionRecord
+from corral.vault import resource_tokens
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
 
@@ -103,7 +104,8 @@ async def list_sessions(
         created_gte=stamp(created_gte),
         created_lt=stamp(created_lt),
         created_lte=stamp(created_lte),
-        none_match=deployment_id is not None or memory_store_id is not None,
+        memory_store_id=memory_store_id,
+        none_match=deployment_id is not None,
     )
     cursor = decode_cursor(page, order=order, scope="sessions") if page else None
     if cursor is not None and (len(cursor.key) != 2 or not all(isinstance(part, str) for part in cursor.key)):
@@ -121,5 +123,6 @@ async def archive(request: Request, session_id: str) -> JSONBytes:
 @router.delete("/{session_id}", response_model=BetaManagedAgentsDeletedSession, summary="Delete a session")
 async def delete(request: Request, session_id: str) -> JSONBytes:
     services, workspace = context(request)
-    await services.sessions.delete_session(_sid(session_id), workspace)
+    sid = _sid(session_id)
+    await services.sessions.delete_session(sid, workspace, also=lambda: resource_tokens.remove(sid))
     return json_response({"id": session_id, "type": "session_deleted"})

@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from corral.api.schemas.events import InitialEvent
+from corral.api.schemas.resources import ResourceParam
 from corral.catalog import limits
-from corral.catalog.params import FreeJSON, Metadata, MetadataPatch, SessionAgent, SessionAgentUpdate, Strict
+from corral.catalog.params import Metadata, MetadataPatch, SessionAgent, SessionAgentUpdate, Strict
 
 
 class MonetaryAmount(Strict):
@@ -29,7 +30,7 @@ class SessionCreate(Strict):
     environment_id: str
     title: Title | None = None
     metadata: Metadata | None = None
-    resources: list[dict[str, FreeJSON]] | None = None
+    resources: list[ResourceParam] | None = None
     vault_ids: list[str] | None = None
     initial_events: Annotated[list[InitialEvent], Field(max_length=limits.INITIAL_EVENTS_MAX)] | None = None
     budget: BudgetLimit | None = None
