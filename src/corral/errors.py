@@ -81,6 +81,7 @@ class ErrorCode(StrEnum):
     SANDBOX_PROVISION_FAILED = "sandbox_provision_failed"
     WORKSPACE_MISSING = "workspace_missing"
     NOT_SUPPORTED = "not_supported"
+    SELF_HOSTED_RESOURCES_UNSUPPORTED = "self_hosted_resources_unsupported"
     MODEL_NOT_BUDGETABLE = "model_not_budgetable"
     BUDGET_CREATE_ONLY = "budget_create_only"
     METHOD_NOT_ALLOWED = "method_not_allowed"

@@ -3,6 +3,7 @@ session is created, an existing session's resources stay as they were."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import anthropic
@@ -183,3 +184,24 @@ def test_a_terminated_or_deleted_session_takes_no_changes(client: anthropic.Anth
         client.beta.sessions.resources.add(gone.id, type="file", file_id=file_id)
     with pytest.raises(anthropic.NotFoundError):
         client.beta.sessions.resources.list(gone.id)
+
+
+def test_self_hosted_environments_take_memory_stores_but_refuse_files_and_repositories(
+    client: anthropic.Anthropic,
+) -> None:
+    agent = new_agent(client)
+    hosted = client.beta.environments.create(name=f"self-hosted-{secrets.token_hex(4)}", config={"type": "self_hosted"})
+    file_id, store = upload(client), new_store(client)
+    before = session_count(client)
+    for resources in ([{"type": "file", "file_id": file_id}], [repo()], [{"type": "file", "file_id": file_id}, repo()]):
+        with pytest.raises(anthropic.BadRequestError) as refused:
+            client.beta.sessions.create(agent=agent.id, environment_id=hosted.id, resources=off_spec(resources))
+        assert "not supported on self_hosted environments" in refused.value.message
+    assert session_count(client) == before
+    session = client.beta.sessions.create(
+        agent=agent.id, environment_id=hosted.id, resources=[{"type": "memory_store", "memory_store_id": store.id}]
+    )
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.beta.sessions.resources.add(session.id, type="file", file_id=file_id)
+    assert "file resources are not supported on self_hosted environments" in refused.value.message
+    assert len(_resources(client, session.id)) == 1

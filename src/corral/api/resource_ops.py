@@ -25,7 +25,7 @@ Invariants:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from corral._types import JSONObject
@@ -136,6 +136,20 @@ def _unique_memory_mounts(resources: list[JSONObject]) -> None:
             path = f"{base}-{suffix}"
         used.add(path)
         resource["mount_path"] = path
+
+
+def refuse_on_self_hosted(environment_config: Mapping[str, object], params: Sequence[ResourceParam]) -> None:
+    """A ``self_hosted`` environment's worker mounts its own data: ``file`` and ``github_repository`` resources
+    cannot work there (api.md §10.4; memory stores can: the worker syncs them)."""
+    if environment_config.get("type") != "self_hosted":
+        return
+    kinds = sorted({p.type for p in params if not isinstance(p, MemoryStoreParams)})
+    if kinds:
+        raise InvalidRequest(
+            f"{' and '.join(kinds)} resources are not supported on self_hosted environments: the environment's "
+            "worker mounts its own data (pass pointers to it in the session's metadata)",
+            code=ErrorCode.SELF_HOSTED_RESOURCES_UNSUPPORTED,
+        )
 
 
 async def build(

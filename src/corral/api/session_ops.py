@@ -62,6 +62,7 @@ async def create_session(
     pinned = await skills.pin(services.skills, workspace_id, snapshot)
     snapshot["skills"] = skills.pinned_wire(pinned)
     vault_ids = await services.vaults.check_attachable(workspace_id, body.vault_ids or [])
+    resource_ops.refuse_on_self_hosted(environment.config, body.resources or [])
     built = await resource_ops.build(services, workspace_id, body.resources or [])
     check_mounts(built.resources)
     doc: JSONObject = {

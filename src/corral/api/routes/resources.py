@@ -54,7 +54,10 @@ async def add(request: Request, session_id: str, body: Annotated[ResourceAdd, Bo
     sid, _ = _ids(session_id)
     if isinstance(body, MemoryStoreParams):
         raise InvalidRequest("memory stores attach at session creation only")
-    check_open(await services.sessions.get_session(sid, workspace))  # before reading files: a clear refusal first
+    record = await services.sessions.get_session(sid, workspace)
+    check_open(record)  # before reading files: a clear refusal first
+    environment = await services.catalog.get_environment(workspace, record.environment_id)
+    resource_ops.refuse_on_self_hosted(environment.config, [body])
     built = await resource_ops.build(services, workspace, [body])
     (resource,) = built.resources
 
