@@ -15,6 +15,7 @@ from corral.memory import MemoryStores
 from corral.resources import Combined
 from corral.resources.files import FileAttachments
 from corral.resources.github import GithubAttachments
+from corral.resources.memory import MemoryAttachments
 from corral.resources.outputs import OutputAttachments
 from corral.resources.skills import SkillAttachments
 from corral.sandbox import SandboxProvider
@@ -45,5 +46,6 @@ def session_attachments(stores: Stores, provider: SandboxProvider | None) -> Ses
         OutputAttachments(stores.files, root),
         GithubAttachments(stores.sessions),
         SkillAttachments(stores.sessions, stores.blobs, root),
+        MemoryAttachments(stores.sessions, stores.memory, root),
     ]
     return Combined(parts)

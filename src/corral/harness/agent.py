@@ -19,7 +19,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from corral._types import JSONObject
@@ -88,6 +88,11 @@ class AgentConfig:
             custom,
             budget if isinstance(budget, int) and budget > 0 else None,
         )
+
+    def with_sections(self, *sections: str | None) -> AgentConfig:
+        """The configuration with ``sections`` (those not None) appended to its system prompt, in order."""
+        parts = [part for part in (self.system, *sections) if part]
+        return replace(self, system="\n\n".join(parts) if parts else None)
 
     def enabled(self, available: Iterable[str]) -> list[BuiltinToolName]:
         """Built-in tools this agent may use, among those this worker can run."""

@@ -57,6 +57,7 @@ from corral.harness.harness import Harness
 from corral.harness.log import Call, SessionLog
 from corral.harness.mcp import McpListing, McpToolset, failure_event, list_mcp, mcp_toolsets, result_event, server_of
 from corral.harness.model_call import ModelCall
+from corral.harness.prompt_memory import memory_section
 from corral.harness.prompt_skills import with_skills
 from corral.harness.router import SessionScope, ToolCall, ToolRouter
 from corral.harness.writer import Writer
@@ -120,7 +121,7 @@ class Turn:
         snapshot = json_object(record.doc.get("agent")) or {}
         self.mcp_toolsets = mcp_toolsets(snapshot)
         config = AgentConfig.from_snapshot(snapshot)
-        return replace(config, system=with_skills(config.system, record.doc))
+        return replace(config, system=with_skills(config.system, record.doc)).with_sections(memory_section(record.doc))
 
     @property
     def scope(self) -> SessionScope:

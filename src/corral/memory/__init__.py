@@ -6,9 +6,9 @@ Public surface: ``MemoryStores`` (the API's verbs for stores, memories and versi
 version list filters on) and the path rules of ``corral.memory.paths``.
 
 Independent of ``session``, ``sandbox``, ``catalog``, ``vault`` and ``files``; imports only ``db`` and the leaves.
-Contents are at most 100 kB, so they live in the database rows, not in the blob store. Mounting a store into a
-session's sandbox (``/mnt/memory/<slug>/``) is not built yet: a session that names a memory store resource is
-refused by the API.
+Contents are at most 100 kB, so they live in the database rows, not in the blob store. A session's sandbox
+shows a store as a directory (``corral.resources.memory``); what the session changes there comes back through
+``MemoryStores.write_back`` (``corral.memory.writeback``: conflicts become versions, never lost updates).
 
 Invariants: a store, memory or version of another workspace is indistinguishable from one that does not exist
 (404); every change to a memory is one transaction that also writes the version recording it; the writes of one

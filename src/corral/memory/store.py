@@ -5,7 +5,8 @@ memory or version is a 404, as is an id of the wrong kind). Inputs are the typed
 ``corral.memory.params``; paths and sizes are checked before any transaction starts, and the rules against what
 is stored (archived store, taken path, precondition) inside the one write transaction, so a refused request
 writes nothing. Writes made through the API record ``created_by`` as an ``api_actor`` naming the caller's API
-key (None for the server's admin key, which has no id).
+key (None for the server's admin key, which has no id); what a session writes in its mount of a store
+(``write_back``) records its ``session_actor``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from corral.db import Database
 from corral.db.pages import cursor_from
 from corral.errors import InvalidRequest, NotFound
 from corral.ids import is_id, new_id, now, rfc3339
-from corral.memory import _listing, _memories, _stores, _versions, paths
+from corral.memory import _listing, _memories, _stores, _versions, _writeback, paths
 from corral.memory._memories import Change
 from corral.memory._versions import VersionFilter
 from corral.memory.params import MemoryCreate, MemoryUpdate, StoreCreate, StoreUpdate, check_content
 from corral.memory.records import Actor, MemoryRecord, StoreRecord, VersionRecord, View
+from corral.memory.writeback import Head, Op, Outcome
 from corral.paging import Page
 
 FULL_VIEW_LIMIT = 20
@@ -54,6 +56,11 @@ def actor(api_key_id: str | None) -> Actor | None:
 def page_size(limit: int, view: View) -> int:
     """With ``view=full`` a page holds at most 20 items (api-types.md ``MemoryListParams``)."""
     return min(limit, FULL_VIEW_LIMIT) if view == "full" else limit
+
+
+def session_actor(session_id: str) -> Actor:
+    """The author of what a session writes in its mount of a store."""
+    return Actor("session_actor", session_id)
 
 
 class MemoryStores:
@@ -164,3 +171,26 @@ class MemoryStores:
             await self.get_store(workspace_id, store_id)  # still a 404 for a store that is not the caller's
             return Page([], None)
         return await self.db.read(_versions.page, store_id, workspace_id, filters, limit, cursor)
+
+    # ------------------------------------------------------------------ sessions' mounts (corral.memory.writeback)
+
+    async def tree(self, workspace_id: str, store_id: str) -> tuple[StoreRecord, list[MemoryRecord]]:
+        """The store and every memory in it, with content, in path order (what a mount is built from)."""
+        return await self.db.read(_writeback.tree, _store_id(store_id), workspace_id)
+
+    async def heads(self, workspace_id: str, store_id: str) -> tuple[StoreRecord, list[Head]]:
+        """The store and its memories without content (what a mount compares with to refresh)."""
+        return await self.db.read(_writeback.heads, _store_id(store_id), workspace_id)
+
+    async def contents(self, workspace_id: str, store_id: str, memory_ids: list[str]) -> list[MemoryRecord]:
+        """Those of ``memory_ids`` that still exist in the store, with content."""
+        return await self.db.read(_writeback.contents, _store_id(store_id), workspace_id, memory_ids)
+
+    async def write_back(self, workspace_id: str, store_id: str, session_id: str, ops: list[Op]) -> list[Outcome]:
+        """Apply what the session ``session_id`` changed in its mount, in one transaction, as its
+        ``session_actor``; a conflict keeps the head and stores the session's content beside it (never lost)."""
+        if not ops:
+            return []
+        planned = [(op, (new_id("memory"), new_id("memory_version"))) for op in ops]
+        flow, actor = _writeback.write_back, session_actor(session_id)
+        return await self.db.write(flow, _store_id(store_id), workspace_id, session_id, planned, actor)

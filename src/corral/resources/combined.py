@@ -39,5 +39,9 @@ class Combined(SessionAttachments):
         for part in self.parts:
             await part.forget(session_id)
 
+    async def released(self, workspace_id: str, session_id: str) -> None:
+        for part in self.parts:
+            await part.released(workspace_id, session_id)
+
     def take_notices(self, session_id: str) -> list[ProvisionNotice]:
         return [notice for part in self.parts for notice in part.take_notices(session_id)]

@@ -53,6 +53,10 @@ class SessionAttachments:
     async def forget(self, session_id: str) -> None:
         """The session is deleted: drop what was kept on the host for it (its outputs, its hold on files)."""
 
+    async def released(self, workspace_id: str, session_id: str) -> None:
+        """The session's sandbox was released (idle, dead or shut down): write back what it left, let go of
+        what was kept for it. The next sandbox, if any, asks ``attachments`` again."""
+
     def take_notices(self, session_id: str) -> list[ProvisionNotice]:
         """What the session must be told about writing back (e.g. a conflict), each once."""
         return []

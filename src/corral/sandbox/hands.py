@@ -22,8 +22,9 @@ Invariants:
 * The sandbox runs what it is asked: which tools an agent may use is decided on the harness side.
 * A session's resources reach its sandboxes through ``SessionAttachments`` (``corral.sandbox.attach``): asked at
   each provisioning (mounts and set-up steps), told before each sandbox call (``before_call``: refresh what
-  mounted directories show), after it (``after_call``: write back) and when
-  a turn ends (``turn_ended``: collect outputs). A set-up step that fails is a notice, never a failed call.
+  mounted directories show), after it (``after_call``: write back), when a turn ends (``turn_ended``: collect
+  outputs) and when the sandbox is released (``released``). A set-up step that fails is a notice, never a failed
+  call.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class Hands:
                     await sandbox.release()
                 except SandboxError as exc:
                     log.warning("releasing a dead sandbox of %s failed: %s", self.session_id, exc.message)
+                await self._attachments.released(self.workspace_id, self.session_id)
 
     async def release(self) -> None:
         async with self._lock:
