@@ -84,6 +84,8 @@ def _put(store_id: str, workspace_id: str, session_id: str, op: Put, memory_id: 
             return (yield from _conflict(store_id, workspace_id, session_id, op, memory_id, change))
         return Outcome(op, "written", made)
     current = yield from _current(op.memory_id, store_id)
+    if _unchanged(current, op.path, _memories.digest(op.content)) and current is not None:
+        return Outcome(op, "written", current)  # it already holds this content (written by another): no conflict
     if not _unchanged(current, op.path, op.expected_sha256):
         return (yield from _conflict(store_id, workspace_id, session_id, op, memory_id, change))
     changed = yield from _memories.update(op.memory_id, store_id, workspace_id, (None, op.content), None, change)

@@ -36,8 +36,9 @@ def settle(known: Known, found: list[Found], outcomes: list[Outcome]) -> list[tu
         elif outcome.kind == "dropped":
             known.pop(path, None)
         elif outcome.kind == "conflict" and memory is not None:
-            held = entry if entry is not None else Entry("", change.sha256 or "", "", None)
-            known[path] = replace(held, stamp=change.stamp)
+            # the file holds the session's content, safe in the conflict copy: the refresh may put theirs there
+            held = entry if entry is not None else Entry("", "", "", None)
+            known[path] = replace(held, sha256=change.sha256 or "", stamp=change.stamp)
             told.append((path, _conflicted(path, memory)))
         elif outcome.kind == "kept" and entry is not None:
             known[path] = replace(entry, stamp=None)

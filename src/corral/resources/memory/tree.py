@@ -18,6 +18,7 @@ Invariants (all of this runs in worker threads, never on the event loop):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -43,9 +44,12 @@ class Stamp:
     def of(cls, st: os.stat_result) -> Stamp:
         return cls(st.st_ino, st.st_size, st.st_mtime_ns, time.time_ns() - st.st_mtime_ns < RACY_NS)
 
+    def same(self, st: os.stat_result) -> bool:
+        return (st.st_ino, st.st_size, st.st_mtime_ns) == (self.ino, self.size, self.mtime_ns)
+
     def holds(self, st: os.stat_result) -> bool:
-        """The file with status ``st`` is known to hold what it held when this stamp was taken."""
-        return not self.racy and (st.st_ino, st.st_size, st.st_mtime_ns) == (self.ino, self.size, self.mtime_ns)
+        """The file with status ``st`` is known to hold what it held when this stamp was taken, unread."""
+        return not self.racy and self.same(st)
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,22 @@ def lstat(file: Path) -> os.stat_result | None:
 
 def clean(root: Path, path: str, entry: Entry) -> bool:
     """The file at ``path`` is as the copy left it (or absent where the copy has none): safe to replace."""
-    st = lstat(local(root, path))
+    file = local(root, path)
+    st = lstat(file)
     if entry.stamp is None:
         return st is None
-    return st is not None and stat.S_ISREG(st.st_mode) and entry.stamp.holds(st)
+    if st is None or not stat.S_ISREG(st.st_mode) or not entry.stamp.same(st):
+        return False
+    return not entry.stamp.racy or _sha256(file) == entry.sha256
+
+
+def _sha256(file: Path) -> str | None:
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def unplaceable(path: str) -> str | None:
