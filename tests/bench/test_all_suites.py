@@ -43,6 +43,9 @@ TINY: dict[str, object] = {
     "credentials.mcp_calls": 2,
     "credentials.injection_rounds": 2,
     "credentials.injection_requests": 2,
+    "memory.rounds": 2,
+    "memory.calls": 2,
+    "memory.memories": 10,
 }
 # Arms that need an optional component from outside corral beyond what every test machine has (script/test's
 # PostgreSQL; root and bubblewrap for the local sandboxes), and whether this machine has it.
@@ -85,7 +88,7 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
             assert arm.status.startswith(NOT_MEASURED), (arm.name, arm.status)
 
 
-@pytest.mark.parametrize("name", ["ttft", "api", "recovery", "credentials", "files"])
+@pytest.mark.parametrize("name", ["ttft", "api", "recovery", "credentials", "files", "memory"])
 async def test_suite_runs_and_its_invariants_hold(name: str, tmp_path: Path) -> None:
     code, output, result = await run_cli(name, tmp_path)
     measured_and_sound(name, code, output, result)

@@ -52,9 +52,18 @@ def _plot(result: SuiteResult, out_dir: Path) -> list[str]:
 
 
 def all_suites() -> dict[str, Suite]:
-    from corral.bench.suites import api, credentials, files, log, recovery, sandbox, ttft
+    from corral.bench.suites import api, credentials, files, log, memory, recovery, sandbox, ttft
 
-    suites = (log.SUITE, ttft.SUITE, api.SUITE, recovery.SUITE, sandbox.SUITE, credentials.SUITE, files.SUITE)
+    suites = (
+        log.SUITE,
+        ttft.SUITE,
+        api.SUITE,
+        recovery.SUITE,
+        sandbox.SUITE,
+        credentials.SUITE,
+        files.SUITE,
+        memory.SUITE,
+    )
     return {suite.name: suite for suite in suites}
 
 
