@@ -11,14 +11,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from corral._types import JSONObject, json_list, json_object
+from corral.db import Database
 from corral.memory import MemoryStores
-from corral.memory.params import MemoryCreate
+from corral.memory.params import MemoryCreate, MemoryUpdate
 from corral.memory.writeback import conflict_path
 from corral.sandbox.local import LocalSandboxProvider
 from corral.session import Event, NewEvent, SessionStore
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.harness.helpers import send, user_message, wait_blocked, wait_idle
-from tests.resources.memory_helpers import WORKSPACE, harness, memories, new_session, new_store, script, versions
+from tests.memory.mounts import WORKSPACE, harness, memories, new_session, new_store, script, versions
 from tests.sandbox.conftest import open_provider
 
 pytestmark = pytest.mark.anyio
@@ -27,6 +28,20 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(scope="module")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+async def store(database: Database) -> AsyncIterator[SessionStore]:
+    sessions = SessionStore(database)
+    try:
+        yield sessions
+    finally:
+        await sessions.aclose()
+
+
+@pytest.fixture
+def memory(database: Database) -> MemoryStores:
+    return MemoryStores(database)
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +187,45 @@ async def test_a_file_deleted_in_the_sandbox_is_a_deleted_memory(
     assert await memories(memory, notes.store_id) == {}
     (deleted,) = await versions(memory, notes.store_id, operation="deleted")
     assert deleted.path == "/old.md" and deleted.created_by is not None and deleted.created_by.id == session_id
+
+
+async def test_what_others_change_shows_up_after_the_next_call(
+    store: SessionStore, memory: MemoryStores, provider: LocalSandboxProvider
+) -> None:
+    live = await new_store(memory, "live")
+    made = {
+        name: await memory.create_memory(
+            WORKSPACE, live.store_id, MemoryCreate(path=f"/{name}.md", content=f"{name}0"), None
+        )
+        for name in ("a", "b", "c")
+    }
+    calls = script(
+        reply(tool_use("bash", {"command": "cat /mnt/memory/live/a.md"})),
+        reply(tool_use("wait", {})),
+        reply(tool_use("bash", {"command": "rm /mnt/memory/live/c.md"})),
+        reply(tool_use("bash", {"command": "cd /mnt/memory/live && cat a.md d.md c.md && echo && ls"})),
+        reply(text("Seen.")),
+    )
+    async with ScriptedModelServer(calls) as server, harness(store, memory, provider, server):
+        session_id = await new_session(store, live, first=user_message("Watch"))
+        blocked = await wait_blocked(store, session_id)
+        # meanwhile, through the API: a changed, b deleted, d created, c changed (the session then deletes c)
+        await memory.update_memory(WORKSPACE, live.store_id, made["a"].id, MemoryUpdate(content="a1"), None)
+        await memory.delete_memory(WORKSPACE, live.store_id, made["b"].id, None, None)
+        await memory.create_memory(WORKSPACE, live.store_id, MemoryCreate(path="/d.md", content="d1"), None)
+        await memory.update_memory(WORKSPACE, live.store_id, made["c"].id, MemoryUpdate(content="c1"), None)
+        call_id = next(e.id for e in blocked if e.type == "agent.custom_tool_use")
+        answer = {"custom_tool_use_id": call_id, "content": [{"type": "text", "text": "go"}]}
+        await send(store, session_id, NewEvent("user.custom_tool_result", answer))
+        events = await wait_idle(store, session_id)
+    assert results(events)[-1] == ("a1d1c1\na.md\nc.md\nd.md", False)  # c came back: it changed since it was read
+    assert {p: m.content for p, m in (await memories(memory, live.store_id)).items()} == {
+        "/a.md": "a1",
+        "/c.md": "c1",
+        "/d.md": "d1",
+    }
+    (kept,) = notices(events)
+    assert kept.startswith("/mnt/memory/live/c.md: deleted in the sandbox but changed in the store since")
 
 
 HOSTILE = " && ".join(
