@@ -228,6 +228,25 @@ async def test_what_others_change_shows_up_after_the_next_call(
     assert kept.startswith("/mnt/memory/live/c.md: deleted in the sandbox but changed in the store since")
 
 
+async def test_what_a_dead_sandbox_wrote_is_kept_and_the_next_sandbox_mounts_it(
+    store: SessionStore, memory: MemoryStores, provider: LocalSandboxProvider
+) -> None:
+    crash = await new_store(memory, "crash")
+    calls = script(
+        reply(tool_use("bash", {"command": "echo saved > /mnt/memory/crash/x.md; kill -9 $PPID; sleep 5"})),
+        reply(tool_use("bash", {"command": "cat /mnt/memory/crash/x.md"})),
+        reply(text("Recovered.")),
+    )
+    async with ScriptedModelServer(calls) as server, harness(store, memory, provider, server):
+        session_id = await new_session(store, crash, first=user_message("Crash"))
+        events = await wait_idle(store, session_id)
+    (_, died), second = results(events)
+    assert died and second == ("saved", False)
+    assert not (provider.mount_root() / "memory" / session_id).exists()  # released with the last sandbox
+    (created,) = await versions(memory, crash.store_id, session_id=session_id)
+    assert (created.operation, created.path, created.content) == ("created", "/x.md", "saved\n")
+
+
 HOSTILE = " && ".join(
     [
         "cd /mnt/memory/odd",
