@@ -18,7 +18,7 @@ from corral.memory.writeback import conflict_path
 from corral.sandbox.local import LocalSandboxProvider
 from corral.session import Event, NewEvent, SessionStore
 from corral.testing import ScriptedModelServer, reply, text, tool_use
-from tests.harness.helpers import send, user_message, wait_blocked, wait_idle
+from tests.harness.helpers import eventually, send, user_message, wait_blocked, wait_idle
 from tests.memory.mounts import WORKSPACE, harness, memories, new_session, new_store, script, versions
 from tests.sandbox.conftest import open_provider
 
@@ -138,41 +138,42 @@ async def test_concurrent_sessions_never_lose_an_update(
     store: SessionStore, memory: MemoryStores, provider: LocalSandboxProvider
 ) -> None:
     notes = await new_store(memory, "shared")
-    base = await memory.create_memory(WORKSPACE, notes.store_id, MemoryCreate(path="/plan.md", content="v0"), None)
-    path = "/mnt/memory/shared/plan.md"
-    # B reads the store, then waits (a custom tool) while A changes the memory; then B writes its own version
-    waiting = script(
-        reply(tool_use("bash", {"command": f"cat {path}"})),
-        reply(tool_use("wait", {})),
-        reply(tool_use("write", {"file_path": path, "content": "from B"})),
-        reply(tool_use("bash", {"command": f"cat {path}; echo; ls /mnt/memory/shared"})),
-        reply(text("Done.")),
+    plan = await memory.create_memory(WORKSPACE, notes.store_id, MemoryCreate(path="/plan.md", content="v0"), None)
+    await memory.create_memory(WORKSPACE, notes.store_id, MemoryCreate(path="/other.md", content="o0"), None)
+    # B's call reads the store, then (told to go on once A is done) writes plan.md and deletes other.md, which A
+    # changed meanwhile: both of B's changes are based on what A replaced
+    slow = "cd /mnt/memory/shared && cat plan.md && touch /workspace/started"
+    slow += " && while [ ! -e /workspace/go ]; do sleep 0.02; done && printf 'from B' > plan.md && rm other.md"
+    after = "cd /mnt/memory/shared && cat plan.md other.md && echo && ls"
+    b_script = script(reply(tool_use("bash", {"command": slow})), reply(tool_use("bash", {"command": after})))
+    a_script = script(
+        reply(tool_use("write", {"file_path": "/mnt/memory/shared/plan.md", "content": "from A"})),
+        reply(tool_use("write", {"file_path": "/mnt/memory/shared/other.md", "content": "o1"})),
+        reply(text("A.")),
     )
-    async with ScriptedModelServer(waiting) as server, harness(store, memory, provider, server):
+    async with ScriptedModelServer(b_script) as server, harness(store, memory, provider, server):
         b = await new_session(store, notes, first=user_message("Plan, B"))
-        blocked = await wait_blocked(store, b)
-        assert results(blocked) == [("v0", False)]
-        server.set_script(script(reply(tool_use("write", {"file_path": path, "content": "from A"})), reply(text("A."))))
+        await eventually((provider.workspace_path(b) / "started").exists)  # B's call is running
+        server.set_script(a_script)  # B's model is not asked again until its call returns
         a = await new_session(store, notes, first=user_message("Plan, A"))
         await wait_idle(store, a)
-        server.set_script(waiting)
-        call_id = next(e.id for e in blocked if e.type == "agent.custom_tool_use")
-        answer = {"custom_tool_use_id": call_id, "content": [{"type": "text", "text": "go"}]}
-        await send(store, b, NewEvent("user.custom_tool_result", answer))
+        server.set_script(b_script)
+        (provider.workspace_path(b) / "go").touch()
         events = await wait_idle(store, b)
     copy = conflict_path("/plan.md", b)
     stored = await memories(memory, notes.store_id)
-    assert {p: m.content for p, m in stored.items()} == {"/plan.md": "from A", copy: "from B"}
-    assert stored["/plan.md"].id == base.id  # theirs stays the head: A's write is not overwritten
+    assert {p: m.content for p, m in stored.items()} == {"/other.md": "o1", "/plan.md": "from A", copy: "from B"}
+    assert stored["/plan.md"].id == plan.id  # theirs stays the head: A's write is not overwritten
     everything = await versions(memory, notes.store_id)
-    assert sorted((v.path or "", v.content or "") for v in everything) == sorted(
+    assert sorted((v.path or "", v.content or "") for v in everything if v.path != "/other.md") == sorted(
         [("/plan.md", "v0"), ("/plan.md", "from A"), (copy, "from B")]
     )
     assert [v.created_by.id if v.created_by else None for v in everything if v.content == "from B"] == [b]
-    (told,) = notices(events)
-    assert "plan.md" in told and copy in told
-    shown, _ = results(events)[-1]
-    assert shown.startswith("from A\n") and copy.lstrip("/") in shown  # B's mount shows the store as it is
+    conflict, kept = notices(events)
+    assert conflict.startswith("/mnt/memory/shared/plan.md: changed in the store") and copy in conflict
+    assert kept.startswith("/mnt/memory/shared/other.md: deleted in the sandbox but changed in the store since")
+    # B's mount then shows the store as it is: A's head, B's conflict copy beside it, other.md back
+    assert results(events)[-1] == (f"from Ao1\nother.md\nplan.md\n{copy.lstrip('/')}", False)
 
 
 async def test_a_file_deleted_in_the_sandbox_is_a_deleted_memory(
@@ -202,14 +203,13 @@ async def test_what_others_change_shows_up_after_the_next_call(
     calls = script(
         reply(tool_use("bash", {"command": "cat /mnt/memory/live/a.md"})),
         reply(tool_use("wait", {})),
-        reply(tool_use("bash", {"command": "rm /mnt/memory/live/c.md"})),
         reply(tool_use("bash", {"command": "cd /mnt/memory/live && cat a.md d.md c.md && echo && ls"})),
         reply(text("Seen.")),
     )
     async with ScriptedModelServer(calls) as server, harness(store, memory, provider, server):
         session_id = await new_session(store, live, first=user_message("Watch"))
         blocked = await wait_blocked(store, session_id)
-        # meanwhile, through the API: a changed, b deleted, d created, c changed (the session then deletes c)
+        # meanwhile, through the API: a and c changed, b deleted, d created
         await memory.update_memory(WORKSPACE, live.store_id, made["a"].id, MemoryUpdate(content="a1"), None)
         await memory.delete_memory(WORKSPACE, live.store_id, made["b"].id, None, None)
         await memory.create_memory(WORKSPACE, live.store_id, MemoryCreate(path="/d.md", content="d1"), None)
@@ -218,14 +218,13 @@ async def test_what_others_change_shows_up_after_the_next_call(
         answer = {"custom_tool_use_id": call_id, "content": [{"type": "text", "text": "go"}]}
         await send(store, session_id, NewEvent("user.custom_tool_result", answer))
         events = await wait_idle(store, session_id)
-    assert results(events)[-1] == ("a1d1c1\na.md\nc.md\nd.md", False)  # c came back: it changed since it was read
+    assert results(events)[-1] == ("a1d1c1\na.md\nc.md\nd.md", False)
     assert {p: m.content for p, m in (await memories(memory, live.store_id)).items()} == {
         "/a.md": "a1",
         "/c.md": "c1",
         "/d.md": "d1",
     }
-    (kept,) = notices(events)
-    assert kept.startswith("/mnt/memory/live/c.md: deleted in the sandbox but changed in the store since")
+    assert notices(events) == []
 
 
 async def test_what_a_dead_sandbox_wrote_is_kept_and_the_next_sandbox_mounts_it(

@@ -10,7 +10,7 @@ sandbox provider: a session whose document attaches one ``read_write`` store hol
   the call to its return, which is after ``after_call`` wrote it back: the version is stored when the call
   returns;
 * ``unchanged``: ``bash true``: a call that changes nothing, so its time is the sandbox round trip plus what the
-  mount adds to every call (a walk of the copy by stamps, and one query of the store's heads).
+  mount adds to every call (a query of the store's heads before it, a walk of the copy by stamps after it).
 
 Invariants: after every ``write`` the memory's head holds exactly what was written, by the session (its
 ``session_actor``), or the arm fails; the sandbox, provider and database are closed before the arm returns. The
