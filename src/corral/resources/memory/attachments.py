@@ -83,7 +83,8 @@ def mount_path(resource: JSONObject) -> str:
     return "/mnt/memory/" + (_NOT_SLUG.sub("-", str(resource.get("name") or "").lower()).strip("-") or "memory")
 
 
-Step = Callable[[str, str, "SessionCopies", "StoreCopy"], Awaitable[None]]
+Step = Callable[[str, str, SessionCopies, StoreCopy], Awaitable[None]]
+"""A step applied to each copy of a session (refresh, or write back then refresh on conflict)."""
 
 
 class MemoryAttachments(SessionAttachments):
