@@ -158,7 +158,7 @@ TARGETS = [
         "a memory write from the sandbox is a stored version in < 50 ms p50",
         "memory",
         "write-back",
-        "write.p50",
+        "stored.p50",
         "<",
         50.0,
         "ms",

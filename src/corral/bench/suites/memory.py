@@ -6,7 +6,7 @@ sandbox provider: a session whose document attaches one ``read_write`` store hol
 (a small, realistic store: the write-back walks all of them), run through the harness's ``Hands`` with
 ``MemoryAttachments`` as a worker runs it. Two calls, interleaved (``interleave``):
 
-* ``write``: the ``write`` tool puts new content into one memory's file under ``/mnt/memory/<slug>/``; timed from
+* ``stored``: the ``write`` tool puts new content into one memory's file under ``/mnt/memory/<slug>/``; timed from
   the call to its return, which is after ``after_call`` wrote it back: the version is stored when the call
   returns;
 * ``unchanged``: ``bash true``: a call that changes nothing, so its time is the sandbox round trip plus what the
@@ -87,7 +87,7 @@ def _calls(hands: Hands, memory: MemoryStores, store_id: str, per_round: int) ->
                 raise RuntimeError(f"bash true failed: {result.content}")
         return times
 
-    return {"write": write, "unchanged": unchanged}
+    return {"stored": write, "unchanged": unchanged}
 
 
 async def _expect(memory: MemoryStores, store_id: str, session_id: str, content: str) -> None:
@@ -128,7 +128,8 @@ async def measure(ctx: Context, arm: Arm) -> None:
     if failed:
         arm.status = "failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
         return
-    add_latency(arm, "write", "write tool call → the memory's new version stored (after_call done)", samples["write"])
+    label = "write tool call → the memory's new version stored (after_call done)"
+    add_latency(arm, "stored", label, samples["stored"])
     add_latency(
         arm, "unchanged", "bash true with the store mounted (what the mount adds to every call)", samples["unchanged"]
     )
