@@ -3,7 +3,7 @@ the sandbox's ``NO_PROXY`` does not name (``127.0.0.2``: its git goes through th
 real egress proxy that exempts exactly that server from its safety blocklist, and a real local sandbox provider.
 
 The sessions' repository tokens come from ``Tokens``, the ``SecretSource`` of these tests (the composition root's
-reads the vault; ``tests/github/test_sdk.py`` goes through it).
+reads the vault; ``tests/github/test_sdk_e2e.py`` goes through it).
 """
 
 from __future__ import annotations

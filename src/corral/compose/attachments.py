@@ -14,7 +14,7 @@ from corral.files import FileStore
 from corral.memory import MemoryStores
 from corral.resources import Combined
 from corral.resources.files import FileAttachments
-from corral.resources.github import GithubAttachments
+from corral.resources.github import GithubAttachments, Refresh
 from corral.resources.memory import MemoryAttachments
 from corral.resources.outputs import OutputAttachments
 from corral.resources.skills import SkillAttachments
@@ -37,14 +37,17 @@ class Stores:
     vaults: VaultStore
 
 
-def session_attachments(stores: Stores, provider: SandboxProvider | None) -> SessionAttachments:
+def session_attachments(
+    stores: Stores, provider: SandboxProvider | None, refresh: Refresh | None = None
+) -> SessionAttachments:
+    """``refresh``: hands a session's rotated repository tokens to its open egress channels (``EgressClient``)."""
     root = provider.mount_root() if provider is not None else None
     if root is None:
         return NO_ATTACHMENTS
     parts: list[SessionAttachments] = [  # one per kind of resource (files, memory stores, skills, outputs, repos)
         FileAttachments(stores.sessions, stores.files, root),
         OutputAttachments(stores.files, root),
-        GithubAttachments(stores.sessions),
+        GithubAttachments(stores.sessions, refresh),
         SkillAttachments(stores.sessions, stores.blobs, root),
         MemoryAttachments(stores.sessions, stores.memory, root),
     ]

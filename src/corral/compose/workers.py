@@ -21,6 +21,7 @@ from corral.catalog import Catalog
 from corral.compose.attachments import Stores, session_attachments
 from corral.compose.credentials import session_secrets
 from corral.config import Settings
+from corral.egress.client import EgressClient
 from corral.egress.credentials import SecretSource
 from corral.egress.mcp import NO_CREDENTIALS, McpCredentials, McpTools, VaultBearers
 from corral.egress.process import address_guard, open_egress
@@ -52,15 +53,16 @@ def environment_source(catalog: Catalog) -> EnvironmentSource:
 
 async def open_sandbox(
     stack: AsyncExitStack, settings: Settings, secrets: SecretSource | None = None
-) -> SandboxProvider | None:
-    """``secrets``: the sessions' credentials the egress injects (``compose.credentials``)."""
+) -> tuple[SandboxProvider | None, EgressClient | None]:
+    """The sandbox provider and the egress its sandboxes reach the network through (each None when there is
+    none); ``secrets``: the sessions' credentials the egress injects (``compose.credentials``)."""
     try:
         egress = await open_egress(stack, settings, secrets)  # sandboxes reach the network only through it
         provider = create_provider(settings, egress)
-        return await stack.enter_async_context(provider)
+        return await stack.enter_async_context(provider), egress
     except CorralError as exc:
         log.warning("sandbox provider %r unavailable, tools run without sandboxes: %s", settings.sandbox_provider, exc)
-        return None
+        return None, None
 
 
 def server_tools(settings: Settings) -> list[ToolExecutor]:
@@ -97,7 +99,8 @@ async def open_workers(
         return None
     executors = server_tools(settings)  # first: a bad CORRAL_EGRESS_ALLOW_PRIVATE stops the start (ConfigError)
     secrets = session_secrets(sessions, vaults, vaults.resource_tokens) if vaults is not None else None
-    sandbox = await open_sandbox(stack, settings, secrets)
+    sandbox, egress = await open_sandbox(stack, settings, secrets)
+    refresh = egress.refresh if egress is not None else None  # a rotated repository token, before the next call
     mcp = await stack.enter_async_context(mcp_tools(settings, sessions, mcp_credentials(vaults)))  # keeps connections
     return Runtime(
         sessions,
@@ -106,7 +109,7 @@ async def open_workers(
         environments=environment_source(catalog),
         executors=executors,
         mcp=mcp,
-        attachments=session_attachments(stores, sandbox) if stores is not None else NO_ATTACHMENTS,
+        attachments=session_attachments(stores, sandbox, refresh) if stores is not None else NO_ATTACHMENTS,
     )
 
 

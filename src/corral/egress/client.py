@@ -69,6 +69,8 @@ class _Record:
     listener: socket.socket
     path: Path
     placeholders: Placeholders = field(default_factory=Placeholders)
+    #: the proxy was last given repository tokens for this channel (a refresh must tell it they are gone)
+    repositories: bool = False
 
     def message(self, injections: Sequence[Injection] = (), tokens: Sequence[RepositoryToken] = ()) -> JSONObject:
         found: JSONObject = {"op": "open", "channel": self.channel_id, "networking": self.networking}
@@ -146,6 +148,7 @@ class EgressClient(EgressGateway):
         tokens = repository_tokens(found)
         try:
             await self._request(record.message(injections, tokens), listener)
+            record.repositories = bool(tokens)
             bundle = await self.bundle() if injections or any(t.scheme == "https" for t in tokens) else None
         except BaseException:
             _discard(listener, path)
@@ -203,11 +206,13 @@ class EgressClient(EgressGateway):
 
     async def refresh(self, session_id: str) -> None:
         """Fetch the session's credentials afresh for its open channels (a rotated repository token or secret is
-        used from the next request on); a channel of a session that has none is left alone."""
+        used from the next request on, a removed repository's is no longer added); a channel of a session that has
+        none and had none is left alone."""
         for record in [r for r in self._records.values() if r.session_id == session_id]:
             injections, tokens = await self._again(record)
-            if injections or tokens or record.placeholders.by_credential:
+            if injections or tokens or record.placeholders.by_credential or record.repositories:
                 await self._request(record.message(injections, tokens), record.listener)
+                record.repositories = bool(tokens)
 
     async def ping(self) -> list[str]:
         """The channels the proxy serves (a liveness check that also shows what it knows)."""
@@ -294,7 +299,9 @@ class EgressClient(EgressGateway):
         self._stream = await self._dial()
         self._reader = control.LineReader(self._stream)
         for record in list(self._records.values()):
-            reply = await self._exchange(record.message(*await self._again(record)), record.listener)
+            injections, tokens = await self._again(record)
+            reply = await self._exchange(record.message(injections, tokens), record.listener)
+            record.repositories = bool(tokens)
             if reply.get("ok") is not True:  # cannot happen with a well proxy; the sandbox then has no network
                 log.error("egress: the proxy refused channel %s again: %s", record.channel_id, reply.get("error"))
                 _discard(record.listener, record.path)

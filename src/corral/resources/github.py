@@ -22,20 +22,33 @@ A failed step is reported as the ``session.error`` its output shows (api.md §7.
 ``repository_forbidden_error``; 404 → ``repository_not_found_error``; a branch or commit that is not there →
 ``repository_checkout_error``; anything else → ``repository_clone_error``. The session keeps running without
 the repository.
+
+A token rotated (``resources.update``) or a repository removed while a sandbox runs reaches its egress channel
+before the session's next sandbox call, in whichever process runs it: ``before_call`` compares the session's
+repositories (ids and ``updated_at``, which every update stamps) with what this process last saw of them, and on
+a change asks the egress to fetch the session's tokens afresh (``refresh``). Nothing is sent between processes:
+the record is the truth, read at each call as the file resources' part does.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
 from corral._types import JSONObject, json_list, json_object
-from corral.errors import NotFound
+from corral.errors import CorralError, NotFound
 from corral.sandbox.attach import Attachments, SessionAttachments, Setup
 from corral.sandbox.base import ProvisionNotice
 from corral.session import SessionStore
+
+log = logging.getLogger(__name__)
+Refresh = Callable[[str], Awaitable[None]]
+"""Give the open egress channels of a session its credentials afresh (``EgressClient.refresh``)."""
+Seen = tuple[tuple[str, str], ...]
 
 GITHUB_REPOSITORY: Final = "github_repository"
 WORKSPACE: Final = "/workspace"
@@ -147,16 +160,53 @@ def github_resources(doc: JSONObject) -> list[JSONObject]:
     return [item for item in found if item is not None and item.get("type") == GITHUB_REPOSITORY]
 
 
-class GithubAttachments(SessionAttachments):
-    """The clone steps of a session's repositories, read from its record at every provisioning."""
+def _seen(doc: JSONObject) -> Seen:
+    """What tells a rotation or a removal apart: each repository's id and ``updated_at``."""
+    return tuple(sorted((str(r.get("id")), str(r.get("updated_at"))) for r in github_resources(doc)))
 
-    def __init__(self, sessions: SessionStore) -> None:
+
+class GithubAttachments(SessionAttachments):
+    """The clone steps of a session's repositories, read from its record at every provisioning; and, before each
+    call, a rotated token handed to the egress (``refresh``; None: the sandboxes have no egress to tell)."""
+
+    def __init__(self, sessions: SessionStore, refresh: Refresh | None = None) -> None:
         self.sessions = sessions
+        self.refresh = refresh
+        #: per session, its repositories as the egress channels of this process last got their tokens
+        self._seen: dict[str, Seen] = {}
 
     async def attachments(self, workspace_id: str, session_id: str) -> Attachments:
         try:
             record = await self.sessions.get_session(session_id, workspace_id)
         except NotFound:
             return Attachments()
+        # asked before the sandbox's channel opens (with the tokens of now or later): what it starts with
+        self._remember(session_id, _seen(record.doc))
         steps = [clone_step(resource) for resource in github_resources(record.doc)]
         return Attachments(setup=tuple(step for step in steps if step is not None))
+
+    async def before_call(self, workspace_id: str, session_id: str, tool_name: str) -> None:
+        if self.refresh is None:
+            return
+        try:
+            record = await self.sessions.get_session(session_id, workspace_id)
+        except NotFound:
+            return
+        seen = _seen(record.doc)
+        if self._seen.get(session_id, ()) == seen:
+            return
+        try:
+            await self.refresh(session_id)  # reads the tokens after the record: never older than ``seen``
+        except CorralError as exc:  # the call runs with the tokens it had; the next call tries again
+            log.warning("session %s: its repository tokens could not reach the egress: %s", session_id, exc.message)
+            return
+        self._remember(session_id, seen)
+
+    def _remember(self, session_id: str, seen: Seen) -> None:
+        if seen:
+            self._seen[session_id] = seen
+        else:  # most sessions have no repository: keep nothing for them
+            self._seen.pop(session_id, None)
+
+    async def forget(self, session_id: str) -> None:
+        self._seen.pop(session_id, None)
