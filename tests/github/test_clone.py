@@ -116,5 +116,8 @@ async def test_a_rotated_token_is_used_by_the_next_sandbox_and_at_once_when_refr
                 await world.client.refresh(session.id)  # or the open channel is given them again
             await session.ok(fetch)
             assert server.requests[-1].authorization == basic(rotated)
+        world.tokens.by_session[session.id] = []  # the repository is removed: its token is withdrawn at once
+        await world.client.refresh(session.id)
+        assert not (await session.run(fetch))[0] and server.requests[-1].authorization is None
     finally:
         server.token = repositories.token
