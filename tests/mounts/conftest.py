@@ -99,7 +99,8 @@ class Stack:
         return record.id
 
     async def set_resources(self, session_id: str, *resources: JSONObject) -> None:
-        """Write the session's resources as the resources API does (until it lands on main)."""
+        """Write the session's resources straight into its record, as the resources API's edits leave them (these
+        tests are of the attachment layer; ``test_sdk_e2e`` goes through the API)."""
         record = await self.sessions.get_session(session_id)
         await self.sessions.db.write(_write_doc, session_id, {**record.doc, "resources": list(resources)})
 

@@ -1,25 +1,18 @@
 """End to end through the official SDK against a live ``corral serve`` (API, workers, local sandboxes) driven by a
-scripted model: an agent reads a file uploaded to the Files API and attached to its session (at the default and
-at a custom mount path), writes a report to ``/mnt/session/outputs``, and once the session is idle the report is
-a downloadable file scoped to the session."""
+scripted model: an agent reads a file uploaded to the Files API and attached to its session through the resources
+API (at creation, at the default mount path, and added after, at a custom one), writes a report to
+``/mnt/session/outputs``, and once the session is idle the report is a downloadable file scoped to the session."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import anyio
 import pytest
 
-from corral._types import JSONObject
-from corral.db import Flow, exec_
-from corral.db.engines import open_database
-from corral.session import SessionStore
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.live import LiveServer, live_server
-from tests.mounts.conftest import file_resource
 from tests.sdk_server import sdk
 
 pytestmark = pytest.mark.timeout(300)
@@ -33,22 +26,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5"}
         with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as running:
             yield running, model
-
-
-def _write_resources(session_id: str, doc: JSONObject) -> Flow[None]:
-    yield exec_("UPDATE sessions SET doc = $2 WHERE id = $1", session_id, json.dumps(doc))
-    return None
-
-
-async def _attach(db_url: str, session_id: str, resources: list[JSONObject]) -> None:
-    """Put resources into the session's record as the resources API writes them (until it lands on main)."""
-    db = open_database(db_url)
-    await db.open()
-    try:
-        record = await SessionStore(db).get_session(session_id)
-        await db.write(_write_resources, session_id, {**record.doc, "resources": resources})
-    finally:
-        await db.close()
 
 
 def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str) -> list[dict[str, Any]]:
@@ -82,9 +59,16 @@ def test_an_agent_reads_an_uploaded_file_and_leaves_a_report(served: tuple[LiveS
             name="Reader", model="claude-sonnet-4-6", tools=[{"type": "agent_toolset_20260401"}]
         )
         environment = client.beta.environments.create(name="files", config={"type": "cloud"})
-        session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
-        resources = [file_resource(uploaded.id), file_resource(uploaded.id, "/data/notes.txt")]
-        anyio.run(_attach, live.db_url, session.id, resources)
+        session = client.beta.sessions.create(
+            agent=agent.id, environment_id=environment.id, resources=[{"type": "file", "file_id": uploaded.id}]
+        )
+        added = client.beta.sessions.resources.add(
+            session.id, type="file", file_id=uploaded.id, mount_path="/data/notes.txt"
+        )
+        assert [r.mount_path for r in client.beta.sessions.resources.list(session.id).data] == [
+            f"/mnt/session/uploads/{uploaded.id}",
+            added.mount_path,
+        ]
         events = run_turn(client, session.id, "Read my notes and write a report.")
         results = [(e["content"][0]["text"], e["is_error"]) for e in events if e["type"] == "agent.tool_result"]
         assert results[0] == ("the sky is blue\nthe sky is blue", False)
