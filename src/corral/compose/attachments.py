@@ -17,6 +17,7 @@ from corral.resources.files import FileAttachments
 from corral.resources.github import GithubAttachments, Refresh
 from corral.resources.memory import MemoryAttachments
 from corral.resources.outputs import OutputAttachments
+from corral.resources.records import SharedReads
 from corral.resources.skills import SkillAttachments
 from corral.sandbox import SandboxProvider
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
@@ -44,11 +45,12 @@ def session_attachments(
     root = provider.mount_root() if provider is not None else None
     if root is None:
         return NO_ATTACHMENTS
+    reads = SharedReads(stores.sessions)  # one record read per hook, whichever parts read it
     parts: list[SessionAttachments] = [  # one per kind of resource (files, memory stores, skills, outputs, repos)
-        FileAttachments(stores.sessions, stores.files, root),
+        FileAttachments(reads, stores.files, root),
         OutputAttachments(stores.files, root),
-        GithubAttachments(stores.sessions, refresh),
-        SkillAttachments(stores.sessions, stores.blobs, root),
-        MemoryAttachments(stores.sessions, stores.memory, root),
+        GithubAttachments(reads, refresh),
+        SkillAttachments(reads, stores.blobs, root),
+        MemoryAttachments(reads, stores.memory, root),
     ]
-    return Combined(parts)
+    return Combined(parts, reads)

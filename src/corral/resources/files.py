@@ -36,9 +36,9 @@ from corral.ids import is_id, now, rfc3339
 from corral.resources import records
 from corral.resources.hostcache import HostCache, replace_with_link
 from corral.resources.locks import KeyedLocks
+from corral.resources.records import SessionReader
 from corral.sandbox.attach import Attachments, Mount, SessionAttachments
 from corral.sandbox.base import ProvisionNotice
-from corral.session import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _wanted(resource: dict[str, object]) -> Wanted | None:
 
 
 class FileAttachments(SessionAttachments):
-    def __init__(self, sessions: SessionStore, files: FileStore, root: Path) -> None:
+    def __init__(self, sessions: SessionReader, files: FileStore, root: Path) -> None:
         self.sessions = sessions
         self.files = files
         self.root = root / "files"

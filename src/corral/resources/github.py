@@ -41,9 +41,9 @@ from typing import Final
 
 from corral._types import JSONObject, json_list, json_object
 from corral.errors import CorralError, NotFound
+from corral.resources.records import SessionReader
 from corral.sandbox.attach import Attachments, SessionAttachments, Setup
 from corral.sandbox.base import ProvisionNotice
-from corral.session import SessionStore
 
 log = logging.getLogger(__name__)
 Refresh = Callable[[str], Awaitable[None]]
@@ -169,7 +169,7 @@ class GithubAttachments(SessionAttachments):
     """The clone steps of a session's repositories, read from its record at every provisioning; and, before each
     call, a rotated token handed to the egress (``refresh``; None: the sandboxes have no egress to tell)."""
 
-    def __init__(self, sessions: SessionStore, refresh: Refresh | None = None) -> None:
+    def __init__(self, sessions: SessionReader, refresh: Refresh | None = None) -> None:
         self.sessions = sessions
         self.refresh = refresh
         #: per session, its repositories as the egress channels of this process last got their tokens

@@ -34,6 +34,7 @@ from corral.blobs import BlobRef, BlobStore, LiveRefs
 from corral.catalog.agent_skills import refuse_anthropic
 from corral.catalog.params.agents import SkillParams
 from corral.errors import NotFound
+from corral.resources.records import SessionReader
 from corral.sandbox.attach import Attachments, Mount, SessionAttachments
 from corral.sandbox.base import ProvisionNotice
 from corral.session import SessionStore
@@ -101,7 +102,7 @@ def pinned_refs(sessions: SessionStore) -> LiveRefs:
 class SkillAttachments(SessionAttachments):
     """Each pinned skill of a session, unpacked under ``root`` and mounted read-only at ``/workspace/skills/<name>``."""
 
-    def __init__(self, sessions: SessionStore, blobs: BlobStore, root: Path) -> None:
+    def __init__(self, sessions: SessionReader, blobs: BlobStore, root: Path) -> None:
         self.sessions = sessions
         self.blobs = blobs
         self.cache = root / "skills"

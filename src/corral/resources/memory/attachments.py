@@ -41,9 +41,9 @@ from corral.errors import CorralError
 from corral.memory import MemoryStores
 from corral.resources.memory import scan as scanning
 from corral.resources.memory import sync, tree
+from corral.resources.records import SessionReader
 from corral.sandbox.attach import Attachments, Mount, SessionAttachments
 from corral.sandbox.base import ProvisionNotice
-from corral.session import SessionStore
 
 log = logging.getLogger(__name__)
 NOTICE_TYPE = "unknown_error"  # api.md §7.3 has no error type of its own for memory write-back
@@ -88,7 +88,7 @@ Step = Callable[[str, str, SessionCopies, StoreCopy], Awaitable[None]]
 
 
 class MemoryAttachments(SessionAttachments):
-    def __init__(self, sessions: SessionStore, memory: MemoryStores, mount_root: Path):
+    def __init__(self, sessions: SessionReader, memory: MemoryStores, mount_root: Path):
         self.sessions = sessions
         self.memory = memory
         self.base = mount_root / "memory"
