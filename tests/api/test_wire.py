@@ -244,6 +244,19 @@ async def skill_successes(http: httpx.AsyncClient) -> None:
     await http.delete(path)
 
 
+async def resource_successes(http: httpx.AsyncClient, session_id: str) -> None:
+    """Every session resources operation, succeeding."""
+    file_id = (await http.post("/v1/files", files={"file": ("r.txt", b"r", "text/plain")})).json()["id"]
+    base = f"/v1/sessions/{session_id}/resources"
+    added = (await http.post(base, json={"type": "file", "file_id": file_id})).json()
+    repository = {"type": "github_repository", "url": "https://git.example/acme/widgets", "authorization_token": "t"}
+    repo = (await http.post(base, json=repository)).json()
+    await http.get(base, params={"limit": 1})
+    await http.get(f"{base}/{added['id']}")
+    await http.post(f"{base}/{repo['id']}", json={"authorization_token": "rotated"})
+    await http.delete(f"{base}/{added['id']}")
+
+
 async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Response]:
     """Call every operation so that it succeeds; returns the responses not seen by the client's hook."""
     vault_id = await vault_successes(http)
@@ -278,6 +291,7 @@ async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Respons
     await http.get("/v1/sessions", params={"limit": 1})
     await http.post(f"/v1/sessions/{session['id']}/events", json={"events": [{"type": "user.interrupt"}]})
     await http.get(f"/v1/sessions/{session['id']}/events", params={"limit": 1})
+    await resource_successes(http, session["id"])
     await http.post(f"/v1/sessions/{other['id']}/archive")
     await http.get("/healthz")
     await http.get("/v1/corral/stats")

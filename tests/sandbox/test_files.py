@@ -94,7 +94,7 @@ async def test_edit_replaces_a_unique_string_or_all_with_replace_all(run: Runner
 
 async def test_file_tools_are_confined_to_the_workspace_symlinks_included(run: Runner) -> None:
     await run.ok("bash", command="ln -s /etc/passwd link; ln -s / root; ln -s /nowhere dangling")
-    outside = "outside the workspace and the read-only mounts"
+    outside = "outside the workspace and the mounts"
     assert await run.fails("read", file_path="/etc/passwd") == f"read: /etc/passwd: {outside}"
     assert await run.fails("read", file_path="link") == f"read: link: {outside}"
     assert await run.fails("read", file_path="root/etc/hostname") == f"read: root/etc/hostname: {outside}"

@@ -79,7 +79,7 @@ def test_an_agent_writes_runs_and_edits_code_in_its_sandbox(server: tuple[LiveSe
         "corral egress refused this request: not-allowed.example is not in this environment's allowed hosts",
         False,
     )
-    assert outputs[5] == ("read: /etc/shadow: outside the workspace and the read-only mounts", True)
+    assert outputs[5] == ("read: /etc/shadow: outside the workspace and the mounts", True)
     assert events[-1]["stop_reason"]["type"] == "end_turn"
     last_request = model_server.requests[-1].body["messages"]
     assert "bye from the sandbox" in str(last_request)

@@ -23,7 +23,6 @@ from corral.api.routes.common import ERRORS
 from corral.api.schemas.resources import MemoryStoreParams, ResourceAdd, ResourceUpdate
 from corral.api.wire import (
     BetaManagedAgentsDeleteSessionResource,
-    BetaManagedAgentsFileResource,
     ResourcePage,
     SessionResource,
 )
@@ -48,7 +47,9 @@ def _ids(session_id: str, resource_id: str | None = None) -> tuple[str, str]:
     return sid, "" if resource_id is None else check_id("resource", resource_id, "session resource")
 
 
-@router.post("", response_model=BetaManagedAgentsFileResource, summary="Add a session resource")
+@router.post(
+    "", response_model=SessionResource, summary="Add a session resource (a file, or a repository as the docs allow)"
+)
 async def add(request: Request, session_id: str, body: Annotated[ResourceAdd, Body()]) -> JSONBytes:
     services, workspace = context(request)
     sid, _ = _ids(session_id)

@@ -78,8 +78,10 @@ def resolve(tool: str, path: Any, roots: Roots, *, write: bool = False) -> str:
     writable = (roots.workspace, *roots.writable)
     allowed = writable if write else (*writable, *roots.read_only)
     if not any(within(real, root) for root in allowed):
-        where = "the workspace" if write else "the workspace and the read-only mounts"
-        where = f"{where} and the writable mounts" if roots.writable else where
+        if not write:
+            where = "the workspace and the mounts"
+        else:
+            where = "the workspace and the writable mounts" if roots.writable else "the workspace"
         raise ToolFailure(f"{tool}: {path}: outside {where}")
     return real
 
