@@ -80,6 +80,7 @@ class ErrorCode(StrEnum):
     SANDBOX_DIED = "sandbox_died"
     SANDBOX_PROVISION_FAILED = "sandbox_provision_failed"
     WORKSPACE_MISSING = "workspace_missing"
+    WORKSPACE_SNAPSHOT_FAILED = "workspace_snapshot_failed"
     NOT_SUPPORTED = "not_supported"
     SELF_HOSTED_RESOURCES_UNSUPPORTED = "self_hosted_resources_unsupported"
     MODEL_NOT_BUDGETABLE = "model_not_budgetable"
