@@ -17,6 +17,7 @@ import pytest
 from corral.config import Settings
 from corral.sandbox import Limits, ProvisionSpec, Sandbox, ToolResult
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider
+from corral.sandbox.workspaces import WorkspaceStore
 
 _ids = itertools.count(1)
 SMALL_IMAGE = 8 * 1024**3  # sparse
@@ -33,9 +34,10 @@ def new_spec(**overrides: Any) -> ProvisionSpec:
     return ProvisionSpec(**{**fields, **overrides})
 
 
-def open_provider(data_dir: Path, **options: Any) -> LocalSandboxProvider:
+def open_provider(data_dir: Path, workspaces: WorkspaceStore | None = None, **options: Any) -> LocalSandboxProvider:
     settings = Settings(data_dir=data_dir, egress_enabled=False)
-    return LocalSandboxProvider(settings, options=LocalOptions(disk_image_bytes=SMALL_IMAGE, **options))
+    local = LocalOptions(disk_image_bytes=SMALL_IMAGE, **options)
+    return LocalSandboxProvider(settings, options=local, workspaces=workspaces)
 
 
 @pytest.fixture(scope="module")

@@ -146,6 +146,11 @@ class SandboxProvider(ABC):
         """The journalled result of ``tool_use_id`` in this session, without provisioning anything."""
         return None
 
+    async def checkpoint(self, session_id: str) -> list[ProvisionNotice]:
+        """The session's turn ended: save its workspace where its next sandbox, on any host, finds it (providers
+        whose workspaces follow the session); what the session must be told about a failure. Never raises."""
+        return []
+
     async def prepare(self, spec: ProvisionSpec) -> None:  # noqa: B027 - optional hook
         """Sessions like ``spec`` are coming (e.g. at start-up, per environment): warm up if the provider can."""
 

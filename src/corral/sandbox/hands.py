@@ -23,8 +23,8 @@ Invariants:
 * A session's resources reach its sandboxes through ``SessionAttachments`` (``corral.sandbox.attach``): asked at
   each provisioning (mounts and set-up steps), told before each sandbox call (``before_call``: refresh what
   mounted directories show), after it (``after_call``: write back), when a turn ends (``turn_ended``: collect
-  outputs) and when the sandbox is released (``released``). A set-up step that fails is a notice, never a failed
-  call.
+  outputs; the provider's ``checkpoint`` saves the workspace) and when the sandbox is released (``released``). A
+  set-up step that fails is a notice, never a failed call.
 """
 
 from __future__ import annotations
@@ -181,10 +181,12 @@ class Hands:
             await self._discard()
 
     async def turn_ended(self) -> None:
-        """The session's turn ends: its attachments collect what the sandbox left for the user (outputs)."""
+        """The session's turn ends: its attachments collect what the sandbox left for the user (outputs), and the
+        provider saves its workspace (``checkpoint``) where the session's next sandbox, on any host, finds it."""
         if self._sandbox is not None:
             await self._attachments.turn_ended(self.workspace_id, self.session_id)
             self._notices.extend(self._attachments.take_notices(self.session_id))
+            self._notices.extend(await self._provider.checkpoint(self.session_id))
 
     def take_failures(self) -> list[SandboxError]:
         """The provisioning failures since the last call (a call's error result says it to the model; the

@@ -3,7 +3,7 @@
 Public surface: ``SessionStore`` (verbs ``create_session``, ``get_session``, ``emit_event``,
 ``get_events``, ``subscribe``, ``claim``/``renew``/``release``), ``Event`` / ``NewEvent`` / ``Delta``,
 ``SessionRecord``, ``NewSession``, ``SessionFilter`` (``records``), ``Fence`` (``leases``), ``EventQuery``
-(``event_log``).
+(``event_log``), ``WorkspaceRecords`` (``workspaces``: each session's latest workspace snapshot).
 """
 
 from corral.session.broker import Closed, Subscriber
@@ -12,6 +12,7 @@ from corral.session.events import CLIENT_EVENT_TYPES, EVENT_TYPES, Delta, Event,
 from corral.session.leases import Fence
 from corral.session.records import NewSession, SessionFilter, SessionRecord
 from corral.session.store import SessionStore
+from corral.session.workspaces import WorkspaceRecords
 
 __all__ = [
     "CLIENT_EVENT_TYPES",
@@ -28,5 +29,6 @@ __all__ = [
     "SessionRecord",
     "SessionStore",
     "Subscriber",
+    "WorkspaceRecords",
     "dumps",
 ]

@@ -13,6 +13,7 @@ from corral.db import Flow, Row, Where, all_rows, exec_, insert, notify, one, sp
 from corral.errors import NotFound
 from corral.ids import new_id
 from corral.paging import Cursor
+from corral.session import workspaces
 from corral.session._log import append, select_session
 from corral.session.events import Event, NewEvent, dumps
 from corral.session.records import SESSION_COLUMNS, NewSession, SessionFilter, SessionRecord, empty_usage
@@ -140,10 +141,12 @@ def archive(session_id: str, workspace_id: str, stamp: str) -> Flow[tuple[Sessio
 
 
 def delete(session_id: str, workspace_id: str, also: Also | None = None) -> Flow[None]:
-    """Delete the session, its events and its memory-store index rows; run ``also`` in the same transaction."""
+    """Delete the session, its events, its memory-store index rows and its workspace snapshot's row; run ``also``
+    in the same transaction."""
     row: Row | None = yield one("SELECT workspace_id FROM sessions WHERE id = $1{for_update}", session_id)
     _found(row, session_id, workspace_id)
     yield from unindex(session_id)
+    yield from workspaces.forget(session_id)
     if also is not None:
         yield from also()
     yield exec_("DELETE FROM events WHERE session_id = $1", session_id)

@@ -3,7 +3,9 @@
 One long-lived sandbox per session with the agent inside; the session's workspace and journal live outside
 it (under the data dir) and outlive it. ``provision`` returns the session's live sandbox if there is one,
 else a warm one from the environment's pool (sessions without a workspace yet), else a fresh one. Sandboxes
-idle longer than ``idle_seconds`` are stopped; the workspace stays for the next one.
+idle longer than ``idle_seconds`` are stopped; the workspace stays for the next one. Given a ``WorkspaceStore``,
+workspaces follow their session across hosts (``follow``): saved when a turn ends (``checkpoint``) and when a
+sandbox stops, restored before a sandbox is built on a host whose copy is missing or stale.
 
 The parts: ``Host`` (``host``: paths, disk, uids, journal, egress), ``Starter`` (``starter``: assembles one
 sandbox, builds package layers) and ``WarmPools`` (``pool``). They get the ``Host`` and callables (start a
@@ -28,22 +30,33 @@ from anyio.abc import TaskGroup
 
 from corral.config import Settings
 from corral.errors import ErrorCode, SandboxError
-from corral.sandbox.base import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.sandbox.local.follow import FollowingWorkspaces
 from corral.sandbox.local.host import Host, LocalOptions
 from corral.sandbox.local.pool import WarmPools
 from corral.sandbox.local.sandbox import LocalSandbox
 from corral.sandbox.local.starter import Starter
 from corral.sandbox.local.workspace import Workspace
 from corral.sandbox.network import EgressGateway
+from corral.sandbox.workspaces import WorkspaceStore
 
 
 class LocalSandboxProvider(SandboxProvider):
     name = "local"
 
-    def __init__(self, settings: Settings, egress: EgressGateway | None = None, *, options: LocalOptions | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        egress: EgressGateway | None = None,
+        *,
+        options: LocalOptions | None = None,
+        workspaces: WorkspaceStore | None = None,
+    ):
         options = options or LocalOptions()
         self.idle_seconds = options.idle_seconds or settings.sandbox_idle_seconds
         self.host = Host.create(settings, egress, options)
+        #: None: workspaces stay on this host's disk only (a session must come back to this data directory)
+        self.follow = FollowingWorkspaces(self.host, workspaces) if workspaces is not None else None
         self._live: dict[str, LocalSandbox] = {}
         self._provisioning: dict[str, anyio.Lock] = {}
         self._tasks: TaskGroup | None = None
@@ -77,6 +90,8 @@ class LocalSandboxProvider(SandboxProvider):
             await self._pools.aclose()
             for sandbox in list(self._live.values()):
                 await sandbox.stop("corral is shutting down")
+                if self.follow is not None:
+                    await self.follow.save(sandbox.session_id)
         self._tasks.cancel_scope.cancel()
         self._tasks = None
         await self._exit.aclose()
@@ -87,16 +102,31 @@ class LocalSandboxProvider(SandboxProvider):
             if live is not None and live.alive:
                 live.claim(spec.session_id, spec)
                 return live
-            if spec.workspace_expected and not await self._has_workspace(spec.session_id):
-                raise SandboxError(
-                    "this session's workspace is not on this machine: an earlier turn ran on a worker with another"
-                    " data directory (CORRAL_DATA_DIR); workers of one deployment must share it",
-                    code=ErrorCode.WORKSPACE_MISSING,
-                )
+            notices = await self._bring_workspace(spec)
             sandbox = await self._pools.claim(spec) or await self._start(spec)
+            sandbox.notices = (*sandbox.notices, *notices)
             self._live[spec.session_id] = sandbox
         self.tasks.start_soon(self._forget_when_stopped, sandbox)
         return sandbox
+
+    async def _bring_workspace(self, spec: ProvisionSpec) -> tuple[ProvisionNotice, ...]:
+        """The session's workspace on this host, restored from its latest snapshot if it is missing or stale."""
+        if self.follow is not None:
+            return await self.follow.bring(spec)
+        if spec.workspace_expected and not await self._has_workspace(spec.session_id):
+            raise SandboxError(
+                "this session's workspace is not on this machine: an earlier turn ran on a worker with another"
+                " data directory (CORRAL_DATA_DIR); workers of one deployment must share it, or a blob store"
+                " must hold workspace snapshots",
+                code=ErrorCode.WORKSPACE_MISSING,
+            )
+        return ()
+
+    async def checkpoint(self, session_id: str) -> list[ProvisionNotice]:
+        if self.follow is None:
+            return []
+        notice = await self.follow.save(session_id)
+        return [] if notice is None else [notice]
 
     async def _has_workspace(self, session_id: str) -> bool:
         key = Workspace.of_session(session_id).key
@@ -110,6 +140,8 @@ class LocalSandboxProvider(SandboxProvider):
         if self._live.get(sandbox.session_id) is sandbox:
             del self._live[sandbox.session_id]
             self._provisioning.pop(sandbox.session_id, None)
+        if self.follow is not None and sandbox.session_id:
+            await self.follow.save(sandbox.session_id)  # its session's next sandbox may be on another host
 
     async def prepare(self, spec: ProvisionSpec) -> None:
         """Build the environment's package layer, then fill its warm pool (if it asks for one)."""
@@ -129,6 +161,8 @@ class LocalSandboxProvider(SandboxProvider):
             await live.stop("its session was deleted")
         await anyio.to_thread.run_sync(self.host.disk.remove_workspace, Workspace.of_session(session_id).key)
         await self.host.journal.forget(session_id)
+        if self.follow is not None:
+            await self.follow.forget(session_id)
 
     def mount_root(self) -> Path:
         return self.host.disk.attach

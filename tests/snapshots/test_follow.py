@@ -1,0 +1,105 @@
+"""Workspaces that follow the session: two hosts (``LocalSandboxProvider`` s with separate data directories) share
+only the database and the blob store (each blob backend), as two machines of one deployment would."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from corral.blobs import BlobRef, BlobStore
+from corral.db.engines import open_database
+from corral.sandbox import ProvisionSpec
+from corral.sandbox.local import LocalSandboxProvider
+from corral.sandbox.workspaces import WorkspaceStore
+from corral.session import NewSession, SessionStore, WorkspaceRecords
+from tests.blobs.conftest import stored
+from tests.sandbox.conftest import Runner, open_provider
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class Deployment:
+    sessions: SessionStore
+    records: WorkspaceRecords
+    store: BlobStore
+    a: LocalSandboxProvider
+    b: LocalSandboxProvider
+
+    async def new_session(self) -> str:
+        made, _ = await self.sessions.create_session(NewSession("wrkspc_test", "agent_x", 1, "env_x", {}, []))
+        return made.id
+
+    async def turn(self, host: LocalSandboxProvider, session_id: str, command: str, *, expected: bool) -> str:
+        """One turn on ``host``: provision, run ``command``, end the turn (checkpoint), release the sandbox."""
+        sandbox = await host.provision(ProvisionSpec(session_id, "env_x", workspace_expected=expected))
+        try:
+            assert not sandbox.notices, sandbox.notices
+            return await Runner(sandbox).ok("bash", command=command)
+        finally:
+            assert await host.checkpoint(session_id) == []
+            await sandbox.release()
+
+
+@pytest.fixture
+async def deployment(store: BlobStore, tmp_path: Path) -> AsyncIterator[Deployment]:
+    db = open_database(f"sqlite:///{tmp_path / 'corral.db'}")
+    await db.open()
+    sessions, records = SessionStore(db), WorkspaceRecords(db)
+    workspaces = WorkspaceStore(store, records)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(db.close)
+        stack.push_async_callback(sessions.aclose)
+        a = await stack.enter_async_context(open_provider(tmp_path / "host-a", workspaces=workspaces))
+        b = await stack.enter_async_context(open_provider(tmp_path / "host-b", workspaces=workspaces))
+        yield Deployment(sessions, records, store, a, b)
+
+
+async def test_a_turn_on_another_host_sees_the_workspace(deployment: Deployment) -> None:
+    session_id = await deployment.new_session()
+    await deployment.turn(deployment.a, session_id, "mkdir -p src && echo one > src/notes.txt", expected=False)
+    out = await deployment.turn(
+        deployment.b, session_id, "cat src/notes.txt && echo two >> src/notes.txt", expected=True
+    )
+    assert out.strip() == "one"
+    # back on the first host, whose copy is stale now: the newer snapshot wins
+    out = await deployment.turn(deployment.a, session_id, "cat src/notes.txt", expected=True)
+    assert out.split() == ["one", "two"]
+
+
+async def test_an_unchanged_workspace_stores_nothing_new(deployment: Deployment) -> None:
+    session_id = await deployment.new_session()
+    await deployment.turn(deployment.a, session_id, "head -c 100000 /dev/urandom > data.bin", expected=False)
+    before, latest = await stored(deployment.store), await deployment.records.latest(session_id)
+    assert await deployment.a.checkpoint(session_id) == []
+    assert await stored(deployment.store) == before
+    assert await deployment.records.latest(session_id) == latest
+
+
+async def test_a_corrupt_snapshot_gives_a_notice_and_a_fresh_workspace(deployment: Deployment) -> None:
+    session_id = await deployment.new_session()
+    await deployment.turn(deployment.a, session_id, "echo lost > file.txt", expected=False)
+    latest = await deployment.records.latest(session_id)
+    assert latest is not None
+    await deployment.store.delete(BlobRef(latest))
+    sandbox = await deployment.b.provision(ProvisionSpec(session_id, "env_x", workspace_expected=True))
+    try:
+        assert [notice.error_type for notice in sandbox.notices] == ["unknown_error"]
+        assert "snapshot" in sandbox.notices[0].message
+        assert (await Runner(sandbox).ok("bash", command="ls -A | wc -l")).strip() == "0"
+    finally:
+        await sandbox.release()
+
+
+async def test_a_workspace_never_saved_gives_a_notice_and_a_fresh_workspace(deployment: Deployment) -> None:
+    session_id = await deployment.new_session()
+    sandbox = await deployment.b.provision(ProvisionSpec(session_id, "env_x", workspace_expected=True))
+    try:
+        assert [notice.error_type for notice in sandbox.notices] == ["unknown_error"]
+        assert (await Runner(sandbox).ok("bash", command="ls -A | wc -l")).strip() == "0"
+    finally:
+        await sandbox.release()
