@@ -36,8 +36,10 @@ def new_spec(**overrides: Any) -> ProvisionSpec:
 
 def open_provider(data_dir: Path, workspaces: WorkspaceStore | None = None, **options: Any) -> LocalSandboxProvider:
     settings = Settings(data_dir=data_dir, egress_enabled=False)
-    local = LocalOptions(disk_image_bytes=SMALL_IMAGE, **options)
-    return LocalSandboxProvider(settings, options=local, workspaces=workspaces)
+    provider = LocalSandboxProvider(settings, options=LocalOptions(disk_image_bytes=SMALL_IMAGE, **options))
+    if workspaces is not None:
+        provider.follow_workspaces(workspaces)
+    return provider
 
 
 @pytest.fixture(scope="module")

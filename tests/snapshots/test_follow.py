@@ -1,5 +1,5 @@
 """Workspaces that follow the session: two hosts (``LocalSandboxProvider`` s with separate data directories) share
-only the database and the blob store (each blob backend), as two machines of one deployment would."""
+only the database (each engine) and the blob store (each blob backend), as two machines of one deployment would."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from corral.blobs import BlobRef, BlobStore
-from corral.db.engines import open_database
+from corral.compose.collect import live_blobs
+from corral.db import Database
+from corral.files import FileStore
 from corral.sandbox import ProvisionSpec
 from corral.sandbox.local import LocalSandboxProvider
 from corral.sandbox.workspaces import WorkspaceStore
 from corral.session import NewSession, SessionStore, WorkspaceRecords
+from corral.skills import SkillStore
 from tests.blobs.conftest import stored
 from tests.sandbox.conftest import Runner, open_provider
 
@@ -24,7 +27,9 @@ pytestmark = pytest.mark.anyio
 
 @dataclass
 class Deployment:
+    db: Database
     sessions: SessionStore
+    workspaces: WorkspaceStore
     records: WorkspaceRecords
     store: BlobStore
     a: LocalSandboxProvider
@@ -46,17 +51,14 @@ class Deployment:
 
 
 @pytest.fixture
-async def deployment(store: BlobStore, tmp_path: Path) -> AsyncIterator[Deployment]:
-    db = open_database(f"sqlite:///{tmp_path / 'corral.db'}")
-    await db.open()
-    sessions, records = SessionStore(db), WorkspaceRecords(db)
+async def deployment(store: BlobStore, database: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
+    sessions, records = SessionStore(database), WorkspaceRecords(database)
     workspaces = WorkspaceStore(store, records)
     async with AsyncExitStack() as stack:
-        stack.push_async_callback(db.close)
         stack.push_async_callback(sessions.aclose)
         a = await stack.enter_async_context(open_provider(tmp_path / "host-a", workspaces=workspaces))
         b = await stack.enter_async_context(open_provider(tmp_path / "host-b", workspaces=workspaces))
-        yield Deployment(sessions, records, store, a, b)
+        yield Deployment(database, sessions, workspaces, records, store, a, b)
 
 
 async def test_a_turn_on_another_host_sees_the_workspace(deployment: Deployment) -> None:
@@ -103,3 +105,15 @@ async def test_a_workspace_never_saved_gives_a_notice_and_a_fresh_workspace(depl
         assert (await Runner(sandbox).ok("bash", command="ls -A | wc -l")).strip() == "0"
     finally:
         await sandbox.release()
+
+
+async def test_collection_keeps_every_blob_of_the_latest_snapshot(deployment: Deployment) -> None:
+    session_id = await deployment.new_session()
+    await deployment.turn(deployment.a, session_id, "head -c 100000 /dev/urandom > big.bin; echo 1 > n", expected=False)
+    await deployment.turn(deployment.a, session_id, "echo 2 > n; sha256sum big.bin > sum", expected=True)
+    db, store = deployment.db, deployment.store
+    live = live_blobs(FileStore(db, store), SkillStore(db, store), deployment.sessions, deployment.workspaces)
+    # what the corral process collects (compose.services), with no grace: only the first snapshot's own blobs go
+    assert await store.collect(live, older_than=0) == 2  # its manifest and the chunk of "1"
+    out = await deployment.turn(deployment.b, session_id, "cat n && sha256sum -c sum", expected=True)
+    assert out.split() == ["2", "big.bin:", "OK"]

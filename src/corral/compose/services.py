@@ -1,11 +1,12 @@
 """The composition root: the one place that picks concrete parts and wires them together.
 
-``open_services(settings)`` opens, in order, the database (migrating it), the session store, the catalog
-(ensuring the default workspace), the vault store (loading or, on a first start, making its master key), the blob
-store (``corral.compose.blobs``) and the file and skill stores on it, the memory stores (rows only: no resource
-of their own), then the background task group (which also collects orphaned blobs, ``corral.compose.collect``);
-closing runs in reverse. The API lifespan holds it for the life of the server; ``corral`` CLI commands and
-``corral bench`` may hold it too.
+``open_services(settings)`` opens, in order, the database (migrating it), the session store, the catalog (ensuring
+the default workspace), the vault store (loading or, on a first start, making its master key), the blob store
+(``corral.compose.blobs``) and the file and skill stores on it, the memory stores (rows only: no resource of their
+own), the sessions' workspace snapshots on it (``WorkspaceStore``: always, so workspaces follow their session to any
+worker, and the blob collector keeps what they hold even in an API-only process), then the background task group
+(which also collects orphaned blobs, ``corral.compose.collect``); closing runs in reverse. The API lifespan holds it
+for the life of the server; ``corral`` CLI commands and ``corral bench`` may hold it too.
 
 Adding a component (harness workers, the sandbox provider, the egress proxy …): give ``Services`` a field,
 open it in ``open_services`` after what it depends on, register its cleanup on ``stack``, and start its
@@ -27,7 +28,7 @@ from corral.catalog import Catalog
 from corral.compose.attachments import Stores
 from corral.compose.blobs import open_blob_store
 from corral.compose.bootstrap import make_catalog, open_db, open_keyring
-from corral.compose.collect import collect_forever, union
+from corral.compose.collect import collect_forever, live_blobs
 from corral.compose.workers import forget_deleted_sessions, keep_pools_warm, open_workers
 from corral.config import Settings
 from corral.db import Database
@@ -36,8 +37,8 @@ from corral.egress.process import address_guard
 from corral.files import FileStore
 from corral.harness import Runtime
 from corral.memory import MemoryStores
-from corral.resources.skills import pinned_refs
-from corral.session import SessionStore
+from corral.sandbox.workspaces import WorkspaceStore
+from corral.session import SessionStore, WorkspaceRecords
 from corral.skills import SkillStore
 from corral.vault import VaultStore
 
@@ -87,10 +88,11 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         skills = SkillStore(db, blobs, max_bytes=settings.blob_max_bytes)
         memory = MemoryStores(db)
         stores = Stores(sessions, blobs, files, memory, skills, vaults)
-        runtime = await open_workers(stack, settings, sessions, catalog, vaults, stores)  # corral.compose.workers
+        workspaces = WorkspaceStore(blobs, WorkspaceRecords(db))
+        runtime = await open_workers(stack, settings, sessions, catalog, vaults, stores, workspaces)
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
-        tasks.start_soon(collect_forever, blobs, union(files.live_refs, skills.live_refs, pinned_refs(sessions)))
+        tasks.start_soon(collect_forever, blobs, live_blobs(files, skills, sessions, workspaces))
         if runtime is not None:
             await tasks.start(runtime.run)
             if runtime.sandbox is not None:

@@ -1,13 +1,13 @@
 """Harness workers in the composition root: the sandbox provider they use and the ``Runtime`` that drives sessions.
 
-``open_workers`` returns None when ``Settings.workers`` is 0 (an API-only process). Otherwise it opens the
-sandbox provider named by ``Settings.sandbox_provider`` on ``stack`` (so it closes after the workers stop)
-and builds a ``Runtime`` reading environment configs from the catalog, with the server-side tools and the MCP
-client (whose tokens come from the sessions' vaults, ``mcp_credentials``). The caller starts ``runtime.run`` in
-its task group, and ``keep_pools_warm`` beside it when there is a sandbox provider. A provider that cannot
-start on this machine (not root, no bubblewrap …) is logged and the workers run without sandboxes: sandbox
-tool calls then come back as error results the model can read.
-"""
+``open_workers`` returns None when ``Settings.workers`` is 0 (an API-only process). Otherwise it opens the sandbox
+provider named by ``Settings.sandbox_provider`` on ``stack`` (so it closes after the workers stop), handing it the
+``WorkspaceStore`` (``follow_workspaces``: sessions' workspaces follow them to any worker), and builds a ``Runtime``
+reading environment configs from the catalog, with the server-side tools and the MCP client (whose tokens come from
+the sessions' vaults, ``mcp_credentials``). The caller starts ``runtime.run`` in its task group, and
+``keep_pools_warm`` beside it when there is a sandbox provider. A provider that cannot start on this machine (not
+root, no bubblewrap …) is logged and the workers run without sandboxes: sandbox tool calls then come back as error
+results the model can read."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from corral.sandbox import ProvisionSpec, SandboxProvider
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.sandbox.recipe import EnvironmentSource, environment_spec
 from corral.sandbox.registry import create_provider
+from corral.sandbox.workspaces import WorkspaceStore
 from corral.session import SessionStore
 from corral.vault import VaultStore
 
@@ -52,13 +53,19 @@ def environment_source(catalog: Catalog) -> EnvironmentSource:
 
 
 async def open_sandbox(
-    stack: AsyncExitStack, settings: Settings, secrets: SecretSource | None = None
+    stack: AsyncExitStack,
+    settings: Settings,
+    secrets: SecretSource | None = None,
+    workspaces: WorkspaceStore | None = None,
 ) -> tuple[SandboxProvider | None, EgressClient | None]:
     """The sandbox provider and the egress its sandboxes reach the network through (each None when there is
-    none); ``secrets``: the sessions' credentials the egress injects (``compose.credentials``)."""
+    none); ``secrets``: the sessions' credentials the egress injects (``compose.credentials``); ``workspaces``:
+    where sessions' workspaces are saved so that they follow their session (None: they stay on this host)."""
     try:
         egress = await open_egress(stack, settings, secrets)  # sandboxes reach the network only through it
         provider = create_provider(settings, egress)
+        if workspaces is not None:
+            provider.follow_workspaces(workspaces)
         return await stack.enter_async_context(provider), egress
     except CorralError as exc:
         log.warning("sandbox provider %r unavailable, tools run without sandboxes: %s", settings.sandbox_provider, exc)
@@ -93,13 +100,15 @@ async def open_workers(
     catalog: Catalog,
     vaults: VaultStore | None = None,
     stores: Stores | None = None,
+    workspaces: WorkspaceStore | None = None,
 ) -> Runtime | None:
-    """``stores``: what sessions' resources are read from and written to (none: sandboxes get no attachments)."""
+    """``stores``: what sessions' resources are read from and written to (none: sandboxes get no attachments);
+    ``workspaces``: where sessions' workspaces are saved (``open_sandbox``)."""
     if settings.workers <= 0:
         return None
     executors = server_tools(settings)  # first: a bad CORRAL_EGRESS_ALLOW_PRIVATE stops the start (ConfigError)
     secrets = session_secrets(sessions, vaults, vaults.resource_tokens) if vaults is not None else None
-    sandbox, egress = await open_sandbox(stack, settings, secrets)
+    sandbox, egress = await open_sandbox(stack, settings, secrets, workspaces)
     refresh = egress.refresh if egress is not None else None  # a rotated repository token, before the next call
     mcp = await stack.enter_async_context(mcp_tools(settings, sessions, mcp_credentials(vaults)))  # keeps connections
     return Runtime(

@@ -23,9 +23,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from corral._types import JSONObject
+
+if TYPE_CHECKING:  # corral.sandbox.workspaces imports this package (its errors and blobs); only the type is needed
+    from corral.sandbox.workspaces import WorkspaceStore
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,11 @@ class SandboxProvider(ABC):
     async def recorded(self, session_id: str, tool_use_id: str) -> ToolResult | None:
         """The journalled result of ``tool_use_id`` in this session, without provisioning anything."""
         return None
+
+    def follow_workspaces(self, store: WorkspaceStore) -> None:  # noqa: B027 - optional hook
+        """Called once, before ``async with``: save sessions' workspaces to ``store`` and restore them from it, so a
+        session's next sandbox on any host sees its workspace (``corral.sandbox.workspaces``). A provider that
+        ignores it keeps workspaces where it keeps them (its own guarantee, e.g. one shared data directory)."""
 
     async def checkpoint(self, session_id: str) -> list[ProvisionNotice]:
         """The session's turn ended: save its workspace where its next sandbox, on any host, finds it (providers

@@ -50,13 +50,12 @@ class LocalSandboxProvider(SandboxProvider):
         egress: EgressGateway | None = None,
         *,
         options: LocalOptions | None = None,
-        workspaces: WorkspaceStore | None = None,
     ):
         options = options or LocalOptions()
         self.idle_seconds = options.idle_seconds or settings.sandbox_idle_seconds
         self.host = Host.create(settings, egress, options)
         #: None: workspaces stay on this host's disk only (a session must come back to this data directory)
-        self.follow = FollowingWorkspaces(self.host, workspaces) if workspaces is not None else None
+        self.follow: FollowingWorkspaces | None = None
         self._live: dict[str, LocalSandbox] = {}
         self._provisioning: dict[str, anyio.Lock] = {}
         self._tasks: TaskGroup | None = None
@@ -75,6 +74,9 @@ class LocalSandboxProvider(SandboxProvider):
 
     def _spawn(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self.tasks.start_soon(job)
+
+    def follow_workspaces(self, store: WorkspaceStore) -> None:
+        self.follow = FollowingWorkspaces(self.host, store)
 
     async def __aenter__(self) -> LocalSandboxProvider:
         await anyio.to_thread.run_sync(self.host.open)
