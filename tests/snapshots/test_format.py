@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -13,7 +14,7 @@ import zstandard
 from corral.blobs import BlobStore
 from corral.errors import ErrorCode, SandboxError
 from corral.sandbox.snapshots import CHUNK_BYTES, Snapshots
-from corral.sandbox.snapshots.manifest import FORMAT, decode
+from corral.sandbox.snapshots.manifest import FORMAT, Manifest, decode
 from tests.blobs.conftest import stored
 
 pytestmark = pytest.mark.anyio
@@ -116,6 +117,19 @@ async def test_a_missing_chunk_is_a_clear_error(store: BlobStore, tmp_path: Path
     assert caught.value.code == ErrorCode.WORKSPACE_SNAPSHOT_FAILED
 
 
+async def test_a_chunk_that_is_not_what_its_manifest_says_is_refused(store: BlobStore, tmp_path: Path) -> None:
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "f").write_text("bytes")
+    snapshots = Snapshots(store)
+    saved = await snapshots.save(tmp_path / "w")
+    entry = saved.manifest.entries[0]
+    lying = replace(entry, chunks=(replace(entry.chunks[0], raw="0" * 64),))
+    (tmp_path / "r").mkdir()
+    with pytest.raises(SandboxError) as caught:
+        await snapshots.restore(Manifest((lying,)), tmp_path / "r", UID)
+    assert caught.value.code == ErrorCode.WORKSPACE_SNAPSHOT_FAILED
+
+
 def manifest_of(rows: list[list[object]]) -> bytes:
     return zstandard.ZstdCompressor().compress(orjson.dumps({"format": FORMAT, "entries": rows}))
 
@@ -128,8 +142,10 @@ HOSTILE: list[list[list[object]]] = [
     [["dir/file", "file", 0o644, 0, 0, [], ""], ["dir", "dir", 0o755, 0, 0, [], ""]],
     [["f", "file", 0o644, 0, 0, [], ""], ["f", "file", 0o644, 0, 0, [], ""]],
     [["f", "file", 0o4755, 0, 0, [], ""]],
-    [["f", "file", 0o644, 5, 0, [["sha256:" + "0" * 64, 4]], ""]],
-    [["f", "file", 0o644, 4, 0, [["md5:abc", 4]], ""]],
+    [["f", "file", 0o644, 5, 0, [["sha256:" + "0" * 64, 4, "0" * 64]], ""]],
+    [["f", "file", 0o644, 4, 0, [["md5:abc", 4, "0" * 64]], ""]],
+    [["f", "file", 0o644, 4, 0, [["sha256:" + "0" * 64, 4, "not a sha256"]], ""]],
+    [["f", "file", 0o644, 4, 0, [["sha256:" + "0" * 64, 4]], ""]],
     [["f", "device", 0o644, 0, 0, [], ""]],
 ]
 

@@ -1,8 +1,9 @@
 """A workspace snapshot's manifest: every entry of the tree, in order, with the blobs holding each file's bytes.
 
 A manifest is one blob (orjson, then zstd): ``{"format": FORMAT, "entries": [[path, kind, mode, size, mtime_ns,
-[[ref, size], …], target], …]}``. A file's bytes are cut into ``CHUNK_BYTES`` chunks, each stored compressed as
-a blob of its own (``corral.sandbox.snapshots.chunks``), so an unchanged chunk costs nothing in the next snapshot.
+[[ref, size, raw], …], target], …]}``. A file's bytes are cut into ``CHUNK_BYTES`` chunks, each stored compressed
+as a blob of its own (``ref``, the blob's address), with the sha256 of its uncompressed bytes (``raw``), so an
+unchanged chunk costs nothing in the next snapshot, not even compressing it again (``corral.sandbox.snapshots``).
 
 Invariants (``decode`` checks each, so a corrupt or hostile manifest is refused as a whole, before anything is
 written):
@@ -19,6 +20,7 @@ written):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -36,6 +38,7 @@ MAX_DEPTH = 128
 MAX_PATH = 4096
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024  # decompressed: bounds what a hostile manifest blob can make us allocate
 MODE_BITS = 0o1777  # permission bits and sticky; never set-uid / set-gid
+_RAW = re.compile(r"[0-9a-f]{64}")
 
 Kind = Literal["dir", "file", "symlink"]
 KINDS: tuple[Kind, ...] = ("dir", "file", "symlink")
@@ -45,6 +48,7 @@ KINDS: tuple[Kind, ...] = ("dir", "file", "symlink")
 class Chunk:
     ref: BlobRef  # the blob of the compressed bytes
     size: int  # uncompressed
+    raw: str  # sha256 (hex) of the uncompressed bytes: an unchanged chunk is known without compressing it
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def corrupt(why: str) -> SandboxError:
 
 def encode(manifest: Manifest) -> bytes:
     rows = [
-        [e.path, e.kind, e.mode, e.size, e.mtime_ns, [[c.ref, c.size] for c in e.chunks], e.target]
+        [e.path, e.kind, e.mode, e.size, e.mtime_ns, [[c.ref, c.size, c.raw] for c in e.chunks], e.target]
         for e in manifest.entries
     ]
     raw = orjson.dumps({"format": FORMAT, "entries": rows})
@@ -146,16 +150,18 @@ def _entry(row: object) -> Entry:
 
 
 def _chunk(item: object) -> Chunk:
-    if not isinstance(item, list) or len(cast(list[object], item)) != 2:
+    if not isinstance(item, list) or len(cast(list[object], item)) != 3:
         raise corrupt("bad chunk")
-    ref, size = cast(list[object], item)
+    ref, size, raw = cast(list[object], item)
     if not isinstance(ref, str) or not _ints(size) or not 0 < cast(int, size) <= CHUNK_BYTES:
         raise corrupt("bad chunk")
+    if not isinstance(raw, str) or not _RAW.fullmatch(raw):
+        raise corrupt("bad chunk hash")
     try:
         digest_of(ref)
     except CorralError:
         raise corrupt("bad chunk address") from None
-    return Chunk(BlobRef(ref), cast(int, size))
+    return Chunk(BlobRef(ref), cast(int, size), raw)
 
 
 def _ints(*values: object) -> bool:

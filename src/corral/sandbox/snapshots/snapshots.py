@@ -6,9 +6,10 @@ writes it into a fresh directory (``unpack``), checking every chunk against its 
 
 Invariants:
 
-* Incremental: a file unchanged since ``base`` (same size and mtime) is not read, and a chunk ``base`` already
-  references is not stored again, so snapshotting an unchanged workspace stores nothing new and a 1 MiB change
-  in a large file stores about one chunk.
+* Incremental: a file unchanged since ``base`` (same size and mtime) is not read, and a chunk whose bytes ``base``
+  already holds (the same sha256 of its uncompressed bytes, anywhere in ``base``) is neither compressed nor stored
+  again, so snapshotting an unchanged workspace stores nothing new and a 1 MiB change in a large file costs
+  reading and hashing that file plus storing about one chunk.
 * Collection-safe: ``base`` must be the manifest the session's record names (it is live, so its chunks are); every
   other chunk is ``put`` (which makes an old copy young again), never skipped because it happens to exist.
 * A manifest or chunk that is missing, or whose bytes do not match its address, is a ``SandboxError`` of code
@@ -65,6 +66,8 @@ class Snapshots:
 
     async def save(self, directory: Path, base: Manifest | None = None) -> Saved:
         known = base.refs() | {manifest_ref(base)} if base is not None else set[BlobRef]()
+        # same bytes, same chunk: those of base are live (its record names it), those put by this save are young
+        same: dict[str, Chunk] = {c.raw: c for e in base.entries for c in e.chunks} if base is not None else {}
         stored = [0, 0]
 
         async def upload(ref: BlobRef, data: bytes) -> None:
@@ -76,10 +79,14 @@ class Snapshots:
             stored[1] += len(data)
 
         def put(raw: bytes) -> Chunk:
+            digest = hashlib.sha256(raw).hexdigest()
+            if (chunk := same.get(digest)) is not None:
+                return chunk
             data = zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(raw)
             ref = blob_ref(hashlib.sha256(data).hexdigest())
             anyio.from_thread.run(upload, ref, data)
-            return Chunk(ref, len(raw))
+            same[digest] = chunk = Chunk(ref, len(raw), digest)
+            return chunk
 
         scan = Scan(base.by_path() if base is not None else {}, put)
         entries = await anyio.to_thread.run_sync(scan.run, str(directory))
@@ -96,8 +103,8 @@ class Snapshots:
                 raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=CHUNK_BYTES)
             except zstandard.ZstdError as exc:
                 raise corrupt(f"chunk {chunk.ref} does not decompress ({exc})") from None
-            if len(raw) != chunk.size:
-                raise corrupt(f"chunk {chunk.ref} has {len(raw)} bytes, not {chunk.size}")
+            if len(raw) != chunk.size or hashlib.sha256(raw).hexdigest() != chunk.raw:
+                raise corrupt(f"chunk {chunk.ref} does not hold the bytes its manifest says")
             return raw
 
         await anyio.to_thread.run_sync(unpack, manifest, directory, uid, get)
