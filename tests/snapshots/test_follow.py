@@ -73,6 +73,25 @@ async def test_a_turn_on_another_host_sees_the_workspace(deployment: Deployment)
     assert out.split() == ["one", "two"]
 
 
+async def test_a_stopped_sandbox_leaves_its_workspace_for_another_host(deployment: Deployment, tmp_path: Path) -> None:
+    session_id = await deployment.new_session()
+    async with open_provider(tmp_path / "host-c", workspaces=deployment.workspaces) as c:
+        sandbox = await c.provision(ProvisionSpec(session_id, "env_x", workspace_expected=False))
+        await Runner(sandbox).ok("bash", command="echo before-the-stop > stopped.txt")
+        await sandbox.release()  # stopped with no turn end (idle, released): saved as it stops
+    out = await deployment.turn(deployment.b, session_id, "cat stopped.txt", expected=True)
+    assert out.strip() == "before-the-stop"
+
+
+async def test_what_a_turn_wrote_before_its_host_died_is_lost(deployment: Deployment) -> None:
+    session_id = await deployment.new_session()
+    await deployment.turn(deployment.a, session_id, "echo kept > kept.txt", expected=False)
+    sandbox = await deployment.a.provision(ProvisionSpec(session_id, "env_x", workspace_expected=True))
+    await Runner(sandbox).ok("bash", command="echo lost > lost.txt")  # then host A is gone: no turn end, no stop
+    out = await deployment.turn(deployment.b, session_id, "ls", expected=True)
+    assert out.split() == ["kept.txt"]
+
+
 async def test_an_unchanged_workspace_stores_nothing_new(deployment: Deployment) -> None:
     session_id = await deployment.new_session()
     await deployment.turn(deployment.a, session_id, "head -c 100000 /dev/urandom > data.bin", expected=False)

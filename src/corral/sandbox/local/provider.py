@@ -143,7 +143,8 @@ class LocalSandboxProvider(SandboxProvider):
             del self._live[sandbox.session_id]
             self._provisioning.pop(sandbox.session_id, None)
         if self.follow is not None and sandbox.session_id:
-            await self.follow.save(sandbox.session_id)  # its session's next sandbox may be on another host
+            with anyio.CancelScope(shield=True):  # ``aclose`` cancels this task: it waits for the save instead
+                await self.follow.save(sandbox.session_id)  # its session's next sandbox may be on another host
 
     async def prepare(self, spec: ProvisionSpec) -> None:
         """Build the environment's package layer, then fill its warm pool (if it asks for one)."""
