@@ -46,6 +46,9 @@ TINY: dict[str, object] = {
     "memory.rounds": 2,
     "memory.calls": 2,
     "memory.memories": 10,
+    "snapshots.workspace_mib": 9,
+    "snapshots.restore_mib": 3,
+    "snapshots.rounds": 2,
 }
 # Arms that need an optional component from outside corral beyond what every test machine has (script/test's
 # PostgreSQL; root and bubblewrap for the local sandboxes), and whether this machine has it.
@@ -88,7 +91,7 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
             assert arm.status.startswith(NOT_MEASURED), (arm.name, arm.status)
 
 
-@pytest.mark.parametrize("name", ["ttft", "api", "recovery", "credentials", "files", "memory"])
+@pytest.mark.parametrize("name", ["ttft", "api", "recovery", "credentials", "files", "memory", "snapshots"])
 async def test_suite_runs_and_its_invariants_hold(name: str, tmp_path: Path) -> None:
     code, output, result = await run_cli(name, tmp_path)
     measured_and_sound(name, code, output, result)

@@ -18,7 +18,7 @@ import typer
 
 DEFAULT_OUT = Path("benchmarks/results")
 REPORT_FILE = Path("BENCHMARKS.md")
-SUITE_NAMES = ("log", "ttft", "api", "recovery", "sandbox", "credentials", "files", "memory")
+SUITE_NAMES = ("log", "ttft", "api", "recovery", "sandbox", "credentials", "files", "memory", "snapshots")
 
 
 def bench(

@@ -52,7 +52,7 @@ def _plot(result: SuiteResult, out_dir: Path) -> list[str]:
 
 
 def all_suites() -> dict[str, Suite]:
-    from corral.bench.suites import api, credentials, files, log, memory, recovery, sandbox, ttft
+    from corral.bench.suites import api, credentials, files, log, memory, recovery, sandbox, snapshots, ttft
 
     suites = (
         log.SUITE,
@@ -63,6 +63,7 @@ def all_suites() -> dict[str, Suite]:
         credentials.SUITE,
         files.SUITE,
         memory.SUITE,
+        snapshots.SUITE,
     )
     return {suite.name: suite for suite in suites}
 

@@ -163,6 +163,24 @@ TARGETS = [
         50.0,
         "ms",
     ),
+    Target(
+        "a snapshot of a 1 GiB workspace (one file) after a 1 MiB change < 1 s (p50)",
+        "snapshots",
+        "snapshot",
+        "one-file.p50",
+        "<",
+        1000.0,
+        "ms",
+    ),
+    Target(
+        "a restore of a 100 MiB workspace on a host without it < 2 s (p50)",
+        "snapshots",
+        "restore",
+        "restore.p50",
+        "<",
+        2000.0,
+        "ms",
+    ),
 ]
 
 
