@@ -19,6 +19,7 @@ CITING_SECTIONS = [
     ("### Files in sessions, and session outputs", ("mounts",), 7),
     ("## Skills", ("skills",), 10),
     ("## Session resources", ("resources",), 10),
+    ("## Where a workspace lives", ("snapshots",), 10),
 ]
 
 
