@@ -101,3 +101,10 @@ def test_the_blob_settings() -> None:
         "http://127.0.0.1:9000",
         1048576,
     )
+
+
+def test_workspace_snapshots_follow_the_blob_store_unless_set() -> None:
+    assert not Settings().snapshots_enabled  # blobs in the data dir: one machine
+    assert Settings(blob_url="s3://bucket/corral").snapshots_enabled
+    assert Settings(workspace_snapshots="on").snapshots_enabled
+    assert not Settings(blob_url="s3://bucket/corral", workspace_snapshots="off").snapshots_enabled

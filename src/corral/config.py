@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from corral._types import json_object
 from corral.errors import ConfigError
-from corral.vocab.options import ProvisioningMode, SqliteSynchronous
+from corral.vocab.options import ProvisioningMode, SqliteSynchronous, WorkspaceSnapshots
 
 ProviderKind = Literal["anthropic", "openai"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = get_args(ProviderKind)
@@ -134,6 +134,13 @@ class Settings:
     blob_max_bytes: int = setting(
         500 * 1024 * 1024, "CORRAL_BLOB_MAX_BYTES", "largest blob stored; a larger one is refused (413) as it streams"
     )
+    workspace_snapshots: WorkspaceSnapshots = setting(
+        "auto",
+        "CORRAL_WORKSPACE_SNAPSHOTS",
+        "`on`: sessions' workspaces are snapshotted to the blob store when a turn ends and a sandbox stops, and"
+        " restored on another machine; `auto` (default): on when the blob store is an S3-protocol store (several"
+        " machines), off with blobs in the data dir (one machine: the workspace is already there)",
+    )
     file_uploads_downloadable: bool = setting(
         True,
         "CORRAL_FILE_UPLOADS_DOWNLOADABLE",
@@ -144,6 +151,12 @@ class Settings:
     web_search_url: str | None = setting(
         None, "CORRAL_WEB_SEARCH_URL", "base URL of a SearXNG instance (JSON API enabled): turns `web_search` on"
     )
+
+    @property
+    def snapshots_enabled(self) -> bool:
+        if self.workspace_snapshots == "auto":
+            return self.blob_url.startswith("s3://")
+        return self.workspace_snapshots == "on"
 
     @property
     def provider_names(self) -> frozenset[str]:

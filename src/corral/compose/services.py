@@ -3,8 +3,9 @@
 ``open_services(settings)`` opens, in order, the database (migrating it), the session store, the catalog (ensuring
 the default workspace), the vault store (loading or, on a first start, making its master key), the blob store
 (``corral.compose.blobs``) and the file and skill stores on it, the memory stores (rows only: no resource of their
-own), the sessions' workspace snapshots on it (``WorkspaceStore``: always, so workspaces follow their session to any
-worker, and the blob collector keeps what they hold even in an API-only process), then the background task group
+own), the sessions' workspace snapshots on it (``WorkspaceStore``: the workers snapshot when
+``Settings.snapshots_enabled``, so workspaces follow their session to any machine; the blob collector keeps what
+snapshots hold in every process, an API-only one too), then the background task group
 (which also collects orphaned blobs, ``corral.compose.collect``); closing runs in reverse. The API lifespan holds it
 for the life of the server; ``corral`` CLI commands and ``corral bench`` may hold it too.
 
@@ -89,7 +90,8 @@ async def open_services(settings: Settings) -> AsyncGenerator[Services]:
         memory = MemoryStores(db)
         stores = Stores(sessions, blobs, files, memory, skills, vaults)
         workspaces = WorkspaceStore(blobs, WorkspaceRecords(db))
-        runtime = await open_workers(stack, settings, sessions, catalog, vaults, stores, workspaces)
+        follow = workspaces if settings.snapshots_enabled else None  # collected from either way: another may snapshot
+        runtime = await open_workers(stack, settings, sessions, catalog, vaults, stores, follow)
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop background loops, then close
         tasks.start_soon(collect_forever, blobs, live_blobs(files, skills, sessions, workspaces))

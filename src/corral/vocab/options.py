@@ -30,3 +30,8 @@ SESSION_SKILLS: Final = "skill_versions"
 harness for the system prompt). Internal: the wire never shows it."""
 SKILLS_DIR: Final = "/workspace/skills"
 """Where a session's skills are in its sandbox: ``<SKILLS_DIR>/<name>/SKILL.md`` (as the hosted runtime places them)."""
+
+
+WorkspaceSnapshots = Literal["auto", "on", "off"]
+"""Whether sessions' workspaces are snapshotted to the blob store to follow them to other machines: ``auto`` does
+when the blob store is shared between machines (an S3-protocol store), not with blobs in the local data dir."""
