@@ -191,6 +191,28 @@ def egress(
         raise typer.Exit(2) from None
 
 
+@app.command("sandbox-host")
+def sandbox_host(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default CORRAL_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default CORRAL_SANDBOX_HOST_PORT or 8090).")] = None,
+) -> None:
+    """Run this machine's sandboxes for the workers of a deployment (they use CORRAL_SANDBOX_PROVIDER=remote).
+
+    Registers itself in the shared database (CORRAL_DATABASE_URL) with its URL (CORRAL_SANDBOX_HOST_URL) and
+    capacity, and serves provision / execute / release to workers holding CORRAL_SANDBOX_HOST_TOKEN.
+    """
+    from corral.compose.hosts import run_sandbox_host
+    from corral.errors import CorralError
+
+    settings = load_settings().with_overrides(host=host, sandbox_host_port=port)
+    _check_port(settings.host, settings.sandbox_host_port)
+    try:
+        anyio.run(run_sandbox_host, settings)
+    except CorralError as exc:  # no token, no bubblewrap, the database unreachable: one line, not a traceback
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
 app.command("bench")(bench)  # `corral bench [SUITE…] [--quick]`, `corral bench report`: see corral.bench.cli
 
 

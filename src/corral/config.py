@@ -110,6 +110,23 @@ class Settings:
         "a PEM file of CA certificates the egress trusts, beside the usual ones, for the HTTPS hosts where it injects"
         " credentials (hosts behind a private CA); must be readable by the egress's own uid",
     )
+    # sandbox hosts (corral.hosts): `corral sandbox-host` processes and the `remote` provider of the workers
+    sandbox_host_token: str | None = setting(
+        None,
+        "CORRAL_SANDBOX_HOST_TOKEN",
+        "the deployment's token between workers and sandbox hosts (required by `corral sandbox-host` and the"
+        " `remote` provider)",
+        secret=True,
+    )
+    sandbox_host_port: int = setting(8090, "CORRAL_SANDBOX_HOST_PORT", "port `corral sandbox-host` binds")
+    sandbox_host_url: str = setting(
+        "",
+        "CORRAL_SANDBOX_HOST_URL",
+        "the URL workers reach this sandbox host at (default: `http://<CORRAL_HOST>:<CORRAL_SANDBOX_HOST_PORT>`)",
+    )
+    sandbox_host_capacity: int = setting(
+        64, "CORRAL_SANDBOX_HOST_CAPACITY", "live sandboxes one sandbox host runs at most"
+    )
     # vault
     vault_key: str | None = setting(
         None,

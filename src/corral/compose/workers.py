@@ -62,7 +62,9 @@ async def open_sandbox(
     none); ``secrets``: the sessions' credentials the egress injects (``compose.credentials``); ``workspaces``:
     where sessions' workspaces are saved so that they follow their session (None: they stay on this host)."""
     try:
-        egress = await open_egress(stack, settings, secrets)  # sandboxes reach the network only through it
+        # sandboxes reach the network only through it; remote ones through their host's own
+        remote = settings.sandbox_provider == "remote"
+        egress = None if remote else await open_egress(stack, settings, secrets)
         provider = create_provider(settings, egress)
         if workspaces is not None:
             provider.follow_workspaces(workspaces)

@@ -1,0 +1,144 @@
+"""Sandbox hosts in the composition root: the ``corral sandbox-host`` process and the workers' ``remote`` provider.
+
+``run_sandbox_host`` opens the database, the vault (the egress injects sessions' credentials), the egress proxy and
+the machine's ``local`` provider; serves the host API (``corral.hosts.server``) with uvicorn; registers the host
+in the directory once it listens and renews its lease with its figures every third of ``lease_ttl_seconds``;
+keeps environments' warm pools filled and forgets deleted sessions, as ``corral serve`` does for its own
+sandboxes. On SIGTERM or SIGINT it stops serving, expires its lease (no placement reaches it any more) and
+releases its sandboxes.
+
+``remote_provider`` is the ``remote`` entry of the ``corral.sandboxes`` group: a ``RemoteSandboxProvider`` with
+its own connection to the deployment's database.
+
+Invariants: the host's id is kept in its data dir (``sandbox-host.id``), so a restarted host keeps its placements
+and the workspaces and journals on its disk; both sides refuse to start without ``CORRAL_SANDBOX_HOST_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import uvicorn
+
+from corral.catalog import Catalog
+from corral.compose.bootstrap import make_catalog, open_db, open_keyring
+from corral.compose.credentials import session_secrets
+from corral.compose.workers import forget_deleted_sessions, keep_pools_warm
+from corral.config import Settings
+from corral.egress.guarded import guarded_client
+from corral.egress.process import address_guard, open_egress
+from corral.errors import ConfigError, CorralError
+from corral.hosts.directory import HostDirectory, HostReport
+from corral.hosts.remote import RemoteSandboxProvider
+from corral.hosts.server import SandboxHost, host_app
+from corral.sandbox import SandboxProvider
+from corral.sandbox.attach import NO_ATTACHMENTS
+from corral.sandbox.network import EgressGateway
+from corral.sandbox.registry import provider_factory
+from corral.session import SessionStore
+from corral.vault import VaultStore
+
+log = logging.getLogger("corral.hosts")
+ID_FILE = "sandbox-host.id"
+
+
+def _token(settings: Settings) -> str:
+    if not settings.sandbox_host_token:
+        raise ConfigError("CORRAL_SANDBOX_HOST_TOKEN is not set: workers and sandbox hosts share it")
+    return settings.sandbox_host_token
+
+
+def remote_provider(settings: Settings, egress: EgressGateway | None = None) -> SandboxProvider:
+    """The ``remote`` provider (``egress`` is unused: each host runs its own)."""
+    return RemoteSandboxProvider(open_db(settings), _token(settings), owns_database=True)
+
+
+def host_id(data_dir: Path) -> str:
+    """This host's id, made on its first start (blocking)."""
+    path = data_dir / ID_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("host_" + secrets.token_hex(8))
+    return path.read_text().strip()
+
+
+def host_url(settings: Settings) -> str:
+    return (settings.sandbox_host_url or f"http://{settings.host}:{settings.sandbox_host_port}").rstrip("/")
+
+
+async def _keep_registered(directory: HostDirectory, report: HostReport, host: SandboxHost, ttl: float) -> None:
+    """Renew the lease with the host's figures, every third of ``ttl``."""
+    while True:
+        # warm sandboxes are not reported yet (the provider counts them per environment only): 0
+        figures = HostReport(report.host_id, report.url, host.capacity, host.in_use())
+        try:
+            await directory.report(figures, ttl)
+            host.registered = True
+        except CorralError as exc:  # the database is unwell: the next round tries again (the lease may lapse)
+            log.warning("renewing the sandbox host's lease failed: %s", exc.message)
+        await anyio.sleep(ttl / 3)
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The host's listening socket, bound before it registers: a worker that places a session at once is queued
+    by the kernel until the server accepts, never refused."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.sandbox_host_port))
+    sock.listen(4096)
+    return sock
+
+
+async def run_sandbox_host(settings: Settings) -> None:
+    """``corral sandbox-host``: serve this machine's sandboxes to the workers until SIGTERM or SIGINT."""
+    token = _token(settings)
+    async with AsyncExitStack() as stack:
+        db = open_db(settings)
+        await db.open()
+        stack.push_async_callback(db.close)
+        sessions = SessionStore(db)
+        stack.push_async_callback(sessions.aclose)
+        http = await stack.enter_async_context(guarded_client(address_guard(settings)))
+        vaults = VaultStore(db, await open_keyring(settings), http=http)
+        stack.push_async_callback(vaults.aclose)
+        egress = await open_egress(stack, settings, session_secrets(sessions, vaults, vaults.resource_tokens))
+        provider = await stack.enter_async_context(provider_factory("local")(settings, egress))
+        host = SandboxHost(provider, settings.sandbox_host_capacity)
+        directory = HostDirectory(db)
+        report = HostReport(await anyio.to_thread.run_sync(host_id, settings.data_dir), host_url(settings), 0)
+        await _serve(settings, host, token, directory, report, make_catalog(db, settings), sessions)
+        await directory.expire(report.host_id)
+
+
+async def _serve(
+    settings: Settings,
+    host: SandboxHost,
+    token: str,
+    directory: HostDirectory,
+    report: HostReport,
+    catalog: Catalog,
+    sessions: SessionStore,
+) -> None:
+    config = uvicorn.Config(
+        host_app(host, token),
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=75,  # longer than workers' keep-alive expiry
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    with _listen(settings) as sock:
+        await directory.report(report, settings.lease_ttl_seconds)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_keep_registered, directory, report, host, settings.lease_ttl_seconds)
+            tasks.start_soon(keep_pools_warm, catalog, host.provider)
+            tasks.start_soon(forget_deleted_sessions, sessions, host.provider, NO_ATTACHMENTS)
+            await server.serve(sockets=[sock])  # returns on SIGTERM / SIGINT
+            tasks.cancel_scope.cancel()

@@ -1,0 +1,227 @@
+"""``RemoteSandboxProvider``: the workers' ``SandboxProvider`` over sandbox hosts (``corral sandbox-host``).
+
+``provision`` places the session on a host (``directory.place``: sticky while the host lives) and asks it for the
+session's sandbox; the ``RemoteSandbox`` it returns forwards ``execute`` and ``release`` to that host over kept
+HTTP connections (TCP_NODELAY). The harness cannot tell it from the local provider.
+
+Invariants (``SandboxProvider``'s, across the network):
+
+* ``execute`` never raises: a host that is unreachable, too slow (past the call's wall-clock limit and a grace),
+  or answering nonsense is a tool error, and the sandbox is dead from then on (``alive`` False); the host is
+  avoided by this process's placements for ``SUSPECT_SECONDS``, so the next call provisions a fresh sandbox on
+  another host.
+* Exactly once per ``tool_use_id`` is kept by the journal of the host that ran the call; ``recorded`` asks the
+  session's placed host. A host that is gone took its journal with it (and the sandbox's effects with its
+  workspace): a call it had started is then unknown, and runs again elsewhere if the model asks again.
+* A host full (503) or unreachable at provisioning is skipped for the next host with room, at most
+  ``MAX_HOSTS_TRIED`` hosts; a refusal of the token is a ``SandboxError`` naming the setting.
+* Warm pools and the sweep of deleted sessions run on the hosts themselves (``prepare``, ``kept_sessions`` are
+  no-ops here); the sources of mounts are host paths of the worker, which a remote host cannot see, so this
+  provider mounts none (``mount_root`` is None).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import anyio
+import httpx
+from pydantic import ValidationError
+
+from corral._types import JSONObject
+from corral.db import Database
+from corral.errors import ErrorCode, SandboxError
+from corral.hosts.directory import HostDirectory, HostRecord
+from corral.hosts.wire import (
+    SPEC,
+    ErrorReply,
+    Executed,
+    ExecuteRequest,
+    Provisioned,
+    Recorded,
+)
+from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+
+log = logging.getLogger("corral.hosts.remote")
+
+MAX_HOSTS_TRIED = 3
+SUSPECT_SECONDS = 30.0
+PROVISION_TIMEOUT = 300.0  # a fresh sandbox may build its environment's package layer first
+CONNECT_TIMEOUT = 2.0
+CALL_GRACE_SECONDS = 10.0  # beyond the sandbox's own wall-clock limit (the host enforces that one)
+_FRESH = "the next call starts a fresh sandbox on another host"
+
+
+def _client(token: str) -> httpx.AsyncClient:
+    transport = httpx.AsyncHTTPTransport(
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=60.0),
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+        timeout=httpx.Timeout(PROVISION_TIMEOUT, connect=CONNECT_TIMEOUT),
+        trust_env=False,  # hosts are reached directly, never through an ambient proxy
+    )
+
+
+def _refusal(response: httpx.Response) -> SandboxError:
+    try:
+        error = ErrorReply.model_validate_json(response.content).error
+    except ValidationError:
+        return SandboxError(f"sandbox host answered {response.status_code}", code=ErrorCode.SANDBOX_PROVISION_FAILED)
+    if response.status_code == 401:
+        return SandboxError(
+            f"the sandbox host refused this worker's token: {error.message}", code=ErrorCode.SANDBOX_PROVISION_FAILED
+        )
+    codes = {code.value: code for code in ErrorCode}
+    return SandboxError(error.message, code=codes.get(error.code, ErrorCode.SANDBOX_PROVISION_FAILED))
+
+
+class RemoteSandbox(Sandbox):
+    def __init__(self, provider: RemoteSandboxProvider, host: HostRecord, sandbox_id: str, spec: ProvisionSpec) -> None:
+        self.session_id = spec.session_id
+        self.host = host
+        self.sandbox_id = sandbox_id
+        self._provider = provider
+        self._url = f"{host.url}/v1/sandboxes/{sandbox_id}"
+        self._timeout = httpx.Timeout(spec.limits.wall_seconds + CALL_GRACE_SECONDS, connect=CONNECT_TIMEOUT)
+        self._alive = True
+
+    @property
+    def alive(self) -> bool:
+        return self._alive
+
+    async def execute(self, name: str, input: JSONObject, tool_use_id: str) -> ToolResult:
+        if not self._alive:
+            return ToolResult.error(f"{name}: sandbox: its host stopped answering; {_FRESH}")
+        body = ExecuteRequest(name=name, input=input, tool_use_id=tool_use_id).model_dump_json()
+        try:
+            response = await self._provider.http.post(f"{self._url}/execute", content=body, timeout=self._timeout)
+            if response.status_code != 200:
+                raise _refusal(response)
+            executed = Executed.model_validate_json(response.content)
+        except (httpx.HTTPError, ValidationError, SandboxError) as exc:
+            return self._lost(name, exc)
+        self._alive = executed.alive
+        return executed.result
+
+    def _lost(self, name: str, exc: Exception) -> ToolResult:
+        self._alive = False
+        self._provider.suspect(self.host.host_id)
+        why = exc.message if isinstance(exc, SandboxError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
+        log.warning("sandbox host %s failed a call of %s: %s", self.host.host_id, self.session_id, why)
+        return ToolResult.error(f"{name}: sandbox: its host {self.host.host_id} failed ({why}); {_FRESH}")
+
+    async def release(self) -> None:
+        self._alive = False
+        try:
+            await self._provider.http.post(f"{self._url}/release", timeout=self._timeout)
+        except httpx.HTTPError as exc:  # the host is gone: so is the sandbox
+            log.info("releasing %s on %s: %s", self.sandbox_id, self.host.host_id, exc)
+
+
+class RemoteSandboxProvider(SandboxProvider):
+    name = "remote"
+
+    def __init__(self, database: Database, token: str, *, owns_database: bool = False) -> None:
+        """``owns_database``: open ``database`` on entering and close it on leaving."""
+        self.directory = HostDirectory(database)
+        self._token = token
+        self._owns_database = owns_database
+        self._http: httpx.AsyncClient | None = None
+        #: hosts this process found unreachable or full, and when (placements avoid them a while)
+        self._suspects: dict[str, float] = {}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            raise SandboxError(
+                "the remote sandbox provider is not running: use it inside `async with provider:`",
+                code=ErrorCode.SANDBOX_PROVISION_FAILED,
+            )
+        return self._http
+
+    async def __aenter__(self) -> RemoteSandboxProvider:
+        if self._owns_database:
+            await self.directory.db.open()
+        self._http = _client(self._token)
+        return self
+
+    async def aclose(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
+        if self._owns_database and http is not None:
+            await self.directory.db.close()
+
+    def suspect(self, host_id: str) -> None:
+        self._suspects[host_id] = time.monotonic()
+
+    def _avoided(self) -> frozenset[str]:
+        since = time.monotonic() - SUSPECT_SECONDS
+        return frozenset(host for host, marked in self._suspects.items() if marked > since)
+
+    async def provision(self, spec: ProvisionSpec) -> Sandbox:
+        avoid = set(self._avoided())
+        failures: list[str] = []
+        for _ in range(MAX_HOSTS_TRIED):
+            placement = await self.directory.place(spec.session_id, frozenset(avoid))
+            if placement is None:
+                break
+            try:
+                return await self._provision_on(placement.host, spec)
+            except _Unavailable as exc:
+                self.suspect(placement.host.host_id)
+                avoid.add(placement.host.host_id)
+                failures.append(f"{placement.host.host_id}: {exc}")
+        tried = f" (tried {'; '.join(failures)})" if failures else ""
+        raise SandboxError(f"no sandbox host has room for this session{tried}", code=ErrorCode.SANDBOX_PROVISION_FAILED)
+
+    async def _provision_on(self, host: HostRecord, spec: ProvisionSpec) -> RemoteSandbox:
+        try:
+            response = await self.http.post(f"{host.url}/v1/provision", content=SPEC.dump_json(spec))
+        except httpx.HTTPError as exc:
+            raise _Unavailable(f"unreachable: {type(exc).__name__} {exc}".strip()) from exc
+        if response.status_code != 200:
+            refusal = _refusal(response)
+            if response.status_code == 503 and refusal.code == ErrorCode.SANDBOX_PROVISION_FAILED:
+                raise _Unavailable(refusal.message)
+            raise refusal
+        try:
+            provisioned = Provisioned.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise _Unavailable(f"answered nonsense: {exc.errors()[:1]}") from exc
+        sandbox = RemoteSandbox(self, host, provisioned.sandbox_id, spec)
+        sandbox.notices = tuple(ProvisionNotice(n.error_type, n.message, n.fields) for n in provisioned.notices)
+        return sandbox
+
+    async def recorded(self, session_id: str, tool_use_id: str) -> ToolResult | None:
+        placement = await self.directory.placement(session_id)
+        if placement is None or not placement.host.live:
+            return None
+        url = f"{placement.host.url}/v1/sessions/{session_id}/tool_uses/{tool_use_id}"
+        try:
+            response = await self.http.get(url, timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT))
+            if response.status_code != 200:
+                raise _refusal(response)
+            return Recorded.model_validate_json(response.content).result
+        except (httpx.HTTPError, ValidationError, SandboxError) as exc:
+            log.warning("asking %s for the journal of %s failed: %s", placement.host.host_id, session_id, exc)
+            return None
+
+    async def forget(self, session_id: str) -> None:
+        placement = await self.directory.placement(session_id)
+        if placement is not None and placement.host.live:
+            with anyio.move_on_after(30):
+                try:
+                    await self.http.delete(f"{placement.host.url}/v1/sessions/{session_id}")
+                except httpx.HTTPError as exc:
+                    log.warning("forgetting %s on %s failed: %s", session_id, placement.host.host_id, exc)
+        await self.directory.unplace(session_id)
+
+
+class _Unavailable(Exception):
+    """The host cannot take the session now (unreachable, full, answering nonsense): try another."""

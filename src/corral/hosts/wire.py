@@ -1,0 +1,66 @@
+"""What workers and sandbox hosts say to each other: small typed bodies, validated on both sides by pydantic.
+
+The routes (all under the per-deployment token, ``Authorization: Bearer …``):
+
+* ``POST /v1/provision`` (a ``ProvisionSpec``) → ``Provisioned``;
+* ``POST /v1/sandboxes/{sandbox_id}/execute`` (``ExecuteRequest``) → ``Executed``;
+* ``POST /v1/sandboxes/{sandbox_id}/release`` → 204;
+* ``GET /v1/sessions/{session_id}/tool_uses/{tool_use_id}`` → ``Recorded``;
+* ``GET /v1/sessions`` → ``KeptSessions``; ``DELETE /v1/sessions/{session_id}`` (forget) → 204;
+* ``GET /healthz`` (no token) → 200.
+
+A refusal is ``{"type": "error", "error": {"type", "message", "code"}}`` with the status of the ``CorralError``
+(``code``: its ``ErrorCode``), so a worker raises the same error the host's provider raised; a full host answers
+503 with ``code`` ``sandbox_provision_failed`` and ``type`` ``overloaded_error``.
+
+Invariant: nothing secret crosses this wire beyond what a ``ProvisionSpec`` holds (which is nothing secret).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from corral.sandbox.base import ProvisionNotice, ProvisionSpec, ToolResult
+
+SPEC = TypeAdapter(ProvisionSpec)
+HOST_FULL = "overloaded_error"
+#: the header a worker sends its token in
+AUTHORIZATION = "authorization"
+
+
+class Provisioned(BaseModel):
+    sandbox_id: str
+    notices: list[ProvisionNotice] = []
+
+
+class ExecuteRequest(BaseModel):
+    name: str
+    input: dict[str, Any]
+    tool_use_id: str
+
+
+class Executed(BaseModel):
+    result: ToolResult
+    #: the sandbox is still alive after the call (False: the worker provisions a fresh one for the next call)
+    alive: bool
+
+
+class Recorded(BaseModel):
+    result: ToolResult | None = None
+
+
+class KeptSessions(BaseModel):
+    session_ids: list[str]
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    code: str
+
+
+class ErrorReply(BaseModel):
+    type: str = "error"
+    error: ErrorBody
