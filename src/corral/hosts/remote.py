@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import weakref
 
 import anyio
 import httpx
@@ -134,6 +135,8 @@ class RemoteSandboxProvider(SandboxProvider):
         self._http: httpx.AsyncClient | None = None
         #: hosts this process found unreachable or full, and when (placements avoid them a while)
         self._suspects: dict[str, float] = {}
+        #: the sandboxes handed out, released when the provider closes
+        self._sandboxes: weakref.WeakSet[RemoteSandbox] = weakref.WeakSet()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -151,6 +154,9 @@ class RemoteSandboxProvider(SandboxProvider):
         return self
 
     async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            for sandbox in [sandbox for sandbox in self._sandboxes if sandbox.alive]:
+                await sandbox.release()
         http, self._http = self._http, None
         if http is not None:
             await http.aclose()
@@ -196,6 +202,7 @@ class RemoteSandboxProvider(SandboxProvider):
             raise _Unavailable(f"answered nonsense: {exc.errors()[:1]}") from exc
         sandbox = RemoteSandbox(self, host, provisioned.sandbox_id, spec)
         sandbox.notices = tuple(ProvisionNotice(n.error_type, n.message, n.fields) for n in provisioned.notices)
+        self._sandboxes.add(sandbox)
         return sandbox
 
     async def recorded(self, session_id: str, tool_use_id: str) -> ToolResult | None:
