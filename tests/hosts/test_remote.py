@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import anyio
 import httpx
