@@ -3,8 +3,8 @@
 Arms: ``local`` (bubblewrap sandboxes of ``LocalSandboxProvider``): cold start (``provision`` for a session
 with no warm pool), warm-pool claim (``provision`` when the environment's pool has a ready sandbox) and a
 ``bash true`` round trip through ``Sandbox.execute``; ``mounts`` (``sandbox_mounts``): what a session's
-resources add to a start; ``egress`` (``sandbox_egress``): the egress proxy's
-overhead on an HTTP request.
+resources add to a start; ``remote`` (``sandbox_remote``): cold start and ``bash true`` through a sandbox host;
+``egress`` (``sandbox_egress``): the egress proxy's overhead on an HTTP request.
 
 Invariants: every sandbox started here is released, and the provider closed, before the suite returns; a
 warm claim is timed only once the pool reports a ready sandbox, so pool refills are never counted as claims.
@@ -23,7 +23,7 @@ import anyio
 from corral.bench.measure import add_latency, interleave
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
-from corral.bench.suites import sandbox_egress, sandbox_mounts
+from corral.bench.suites import sandbox_egress, sandbox_mounts, sandbox_remote
 from corral.config import Settings
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, SandboxProvider
@@ -117,6 +117,9 @@ async def _run_local(ctx: Context, arm: Arm, result: SuiteResult) -> None:
         mounts = Arm("mounts", "a sandbox start with a session's resources mounted (3 files, 8 directories) vs without")
         result.arms.append(mounts)
         await sandbox_mounts.measure(ctx, mounts, provider)
+        remote = Arm("remote", "a sandbox host (`corral sandbox-host` on loopback) via the remote provider vs local")
+        result.arms.append(remote)
+        await sandbox_remote.measure(ctx, remote, provider, _bash_true)
     finally:
         await provider.aclose()
 
