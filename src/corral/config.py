@@ -115,7 +115,7 @@ class Settings:
         None,
         "CORRAL_SANDBOX_HOST_TOKEN",
         "the deployment's token between workers and sandbox hosts (required by `corral sandbox-host` and the"
-        " `remote` provider)",
+        " `remote` provider); comma-separated while one rotates: a host accepts each, a worker sends the first",
         secret=True,
     )
     sandbox_host_port: int = setting(8090, "CORRAL_SANDBOX_HOST_PORT", "port `corral sandbox-host` binds")

@@ -3,7 +3,8 @@
 ``LiveSandboxHost(db_url, data_dir, token).start()`` runs ``python -m corral sandbox-host`` with a scrubbed
 environment (``tests.live.scrubbed_env``) plus the database, data dir, token and ``env``; it returns once
 ``GET /healthz`` answers 200, i.e. the host is registered in the directory. ``kill()`` is a SIGKILL (a crash);
-``stop()`` a SIGTERM. The host's id is read from its data dir.
+``stop()`` a SIGTERM; ``paused()`` holds the process stopped (SIGSTOP … SIGCONT): its sockets still accept
+connections, nothing answers, as a host that stalls. The host's id is read from its data dir.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +81,15 @@ class LiveSandboxHost:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
+
+    @contextmanager
+    def paused(self) -> Generator[None]:
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

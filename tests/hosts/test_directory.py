@@ -34,6 +34,14 @@ async def test_placement_is_sticky_and_prefers_room(database: Database) -> None:
     assert found is not None and found.host.host_id == "host_b"
 
 
+async def test_placement_prefers_a_host_with_warm_sandboxes(database: Database) -> None:
+    directory = HostDirectory(database)
+    await directory.report(HostReport("host_a", "http://a", capacity=8, in_use=0), ttl=30)
+    await directory.report(HostReport("host_b", "http://b", capacity=8, in_use=6, warm=1), ttl=30)
+    placed = await directory.place("sesn_1")
+    assert placed is not None and placed.host.host_id == "host_b"  # warm beats free
+
+
 async def test_a_full_host_gets_no_placement(database: Database) -> None:
     directory = HostDirectory(database)
     await directory.report(HostReport("host_a", "http://a", capacity=1, in_use=1), ttl=30)

@@ -1,71 +1,20 @@
-"""The remote provider against real ``corral sandbox-host`` processes on loopback (bubblewrap sandboxes, SQLite).
-
-Two hosts share one database for the module; each test uses sessions of its own.
-"""
+"""The remote provider against real ``corral sandbox-host`` processes on loopback (bubblewrap sandboxes): calls,
+exactly once across a worker restart, racing workers, a host killed (``tests.hosts.conftest``: two hosts on one
+database per engine)."""
 
 from __future__ import annotations
-
-import itertools
-import secrets
-from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import httpx
 import pytest
 
-from corral.db.engines import open_database
 from corral.errors import SandboxError
 from corral.hosts.remote import RemoteSandbox, RemoteSandboxProvider
-from corral.sandbox import ProvisionSpec, Sandbox, ToolResult
+from corral.sandbox import Sandbox
+from tests.hosts.conftest import bash, new_spec, remote, text_of
 from tests.hosts.live_host import LiveSandboxHost
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
-_ids = itertools.count(1)
-TOKEN = "corral-host-token-" + secrets.token_hex(8)
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('hosts') / 'corral.db'}"
-
-
-@pytest.fixture(scope="module")
-def hosts(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveSandboxHost]]:
-    started = [LiveSandboxHost(db_url, tmp_path_factory.mktemp(f"host{i}"), TOKEN) for i in range(2)]
-    try:
-        for host in started:
-            host.start()
-        yield started
-    finally:
-        for host in started:
-            host.stop()
-
-
-def remote(db_url: str, token: str = TOKEN) -> RemoteSandboxProvider:
-    return RemoteSandboxProvider(open_database(db_url), token, owns_database=True)
-
-
-@pytest.fixture
-async def provider(db_url: str, hosts: list[LiveSandboxHost]) -> AsyncIterator[RemoteSandboxProvider]:
-    async with remote(db_url) as started:
-        yield started
-
-
-def new_spec() -> ProvisionSpec:
-    return ProvisionSpec(session_id=f"sesn_remote{next(_ids):04d}_{secrets.token_hex(3)}", environment_id="env_test")
-
-
-def text_of(result: ToolResult) -> str:
-    return "\n".join(str(block.get("text", "")) for block in result.content)
-
-
-async def bash(sandbox: Sandbox, command: str, tool_use_id: str | None = None) -> ToolResult:
-    return await sandbox.execute("bash", {"command": command}, tool_use_id or f"toolu_{secrets.token_hex(8)}")
 
 
 async def test_execute_runs_bash_on_a_host(provider: RemoteSandboxProvider) -> None:
@@ -79,14 +28,14 @@ async def test_execute_runs_bash_on_a_host(provider: RemoteSandboxProvider) -> N
     assert not sandbox.alive
 
 
-async def test_a_call_runs_once_across_a_worker_restart(db_url: str, hosts: list[LiveSandboxHost]) -> None:
+async def test_a_call_runs_once_across_a_worker_restart(shared_url: str, hosts: list[LiveSandboxHost]) -> None:
     spec = new_spec()
     command = "echo ran >> /workspace/count; wc -l < /workspace/count"
-    async with remote(db_url) as first:
+    async with remote(shared_url) as first:
         sandbox = await first.provision(spec)
         result = await bash(sandbox, command, "toolu_once")
         assert text_of(result).strip() == "1"
-    async with remote(db_url) as second:  # another worker takes the session over
+    async with remote(shared_url) as second:  # another worker takes the session over
         recorded = await second.recorded(spec.session_id, "toolu_once")
         assert recorded == result
         sandbox = await second.provision(spec)
@@ -95,8 +44,8 @@ async def test_a_call_runs_once_across_a_worker_restart(db_url: str, hosts: list
         await sandbox.release()
 
 
-async def test_a_wrong_token_is_refused(db_url: str, hosts: list[LiveSandboxHost]) -> None:
-    async with remote(db_url, token="not-the-token") as provider:
+async def test_a_wrong_token_is_refused(shared_url: str, hosts: list[LiveSandboxHost]) -> None:
+    async with remote(shared_url, token="not-the-token") as provider:
         with pytest.raises(SandboxError, match="refused this worker's token"):
             await provider.provision(new_spec())
     async with httpx.AsyncClient(trust_env=False) as http:
@@ -105,14 +54,14 @@ async def test_a_wrong_token_is_refused(db_url: str, hosts: list[LiveSandboxHost
     assert response.json()["error"]["type"] == "authentication_error"
 
 
-async def test_racing_workers_place_one_session_once(db_url: str, hosts: list[LiveSandboxHost]) -> None:
+async def test_racing_workers_place_one_session_once(shared_url: str, hosts: list[LiveSandboxHost]) -> None:
     spec = new_spec()
     got: list[Sandbox] = []
 
     async def provision(worker: RemoteSandboxProvider) -> None:
         got.append(await worker.provision(spec))
 
-    async with remote(db_url) as one, remote(db_url) as other:
+    async with remote(shared_url) as one, remote(shared_url) as other:
         async with anyio.create_task_group() as tasks:
             for worker in (one, other):
                 tasks.start_soon(provision, worker)

@@ -2,7 +2,9 @@
 
 ``session_attachments`` builds one ``corral.resources`` part per kind of resource, on the stores the composition
 root opened, with directory mounts under the sandbox provider's ``mount_root``; without a provider (or one that
-mounts no host directories) sessions' sandboxes get no attachments.
+mounts no host directories) sessions' sandboxes get no attachments. With the ``remote`` provider the sandbox hosts
+run the sessions' resources (``compose.hosts`` builds them there): the workers get the provider's ``hooks``, which
+forward a turn's end to the host and bring its notices back.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 from corral.blobs import BlobStore
 from corral.files import FileStore
+from corral.hosts.remote import RemoteSandboxProvider
 from corral.memory import MemoryStores
 from corral.resources import Combined
 from corral.resources.files import FileAttachments
@@ -42,6 +45,8 @@ def session_attachments(
     stores: Stores, provider: SandboxProvider | None, refresh: Refresh | None = None
 ) -> SessionAttachments:
     """``refresh``: hands a session's rotated repository tokens to its open egress channels (``EgressClient``)."""
+    if isinstance(provider, RemoteSandboxProvider):
+        return provider.hooks
     root = provider.mount_root() if provider is not None else None
     if root is None:
         return NO_ATTACHMENTS

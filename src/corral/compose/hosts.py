@@ -1,17 +1,20 @@
 """Sandbox hosts in the composition root: the ``corral sandbox-host`` process and the workers' ``remote`` provider.
 
-``run_sandbox_host`` opens the database, the vault (the egress injects sessions' credentials), the egress proxy and
-the machine's ``local`` provider; serves the host API (``corral.hosts.server``) with uvicorn; registers the host
-in the directory once it listens and renews its lease with its figures every third of ``lease_ttl_seconds``;
-keeps environments' warm pools filled and forgets deleted sessions, as ``corral serve`` does for its own
-sandboxes. On SIGTERM or SIGINT it stops serving, expires its lease (no placement reaches it any more) and
-releases its sandboxes.
+``run_sandbox_host`` opens the database, the vault (the egress injects sessions' credentials), the egress proxy, the
+blob store and the stores on it (files, skills, memory stores: the sessions' resources, which the host mounts and
+writes back itself, ``compose.attachments``) and the machine's ``local`` provider; serves the host API
+(``corral.hosts.server``) with uvicorn; registers the host in the directory once it listens and renews its lease
+with its figures (live sandboxes, warm ones waiting) every third of ``lease_ttl_seconds``; keeps environments'
+warm pools filled and forgets deleted sessions, as ``corral serve`` does for its own sandboxes. On SIGTERM or
+SIGINT it stops serving, expires its lease (no placement reaches it any more) and releases its sandboxes,
+writing back what they left.
 
 ``remote_provider`` is the ``remote`` entry of the ``corral.sandboxes`` group: a ``RemoteSandboxProvider`` with
 its own connection to the deployment's database.
 
 Invariants: the host's id is kept in its data dir (``sandbox-host.id``), so a restarted host keeps its placements
-and the workspaces and journals on its disk; both sides refuse to start without ``CORRAL_SANDBOX_HOST_TOKEN``.
+and the workspaces and journals on its disk; both sides refuse to start without ``CORRAL_SANDBOX_HOST_TOKEN``. It is
+a comma-separated list while a token rotates: a host accepts each, a worker sends the first.
 """
 
 from __future__ import annotations
@@ -27,36 +30,43 @@ import anyio.to_thread
 import uvicorn
 
 from corral.catalog import Catalog
+from corral.compose.attachments import Stores, session_attachments
+from corral.compose.blobs import open_blob_store
 from corral.compose.bootstrap import make_catalog, open_db, open_keyring
 from corral.compose.credentials import session_secrets
 from corral.compose.workers import forget_deleted_sessions, keep_pools_warm
 from corral.config import Settings
 from corral.egress.guarded import guarded_client
 from corral.egress.process import address_guard, open_egress
-from corral.errors import ConfigError, CorralError
+from corral.errors import ConfigError, CorralError, NotFound
+from corral.files import FileStore
 from corral.hosts.directory import HostDirectory, HostReport
 from corral.hosts.remote import RemoteSandboxProvider
-from corral.hosts.server import SandboxHost, host_app
+from corral.hosts.server import SandboxHost, WorkspaceOf, host_app
+from corral.memory import MemoryStores
 from corral.sandbox import SandboxProvider
-from corral.sandbox.attach import NO_ATTACHMENTS
 from corral.sandbox.network import EgressGateway
+from corral.sandbox.recipe import environment_spec
 from corral.sandbox.registry import provider_factory
 from corral.session import SessionStore
+from corral.skills import SkillStore
 from corral.vault import VaultStore
 
 log = logging.getLogger("corral.hosts")
 ID_FILE = "sandbox-host.id"
 
 
-def _token(settings: Settings) -> str:
-    if not settings.sandbox_host_token:
+def host_tokens(settings: Settings) -> list[str]:
+    """The deployment's tokens, the one workers send first (``CORRAL_SANDBOX_HOST_TOKEN``, comma-separated)."""
+    tokens = [token.strip() for token in (settings.sandbox_host_token or "").split(",") if token.strip()]
+    if not tokens:
         raise ConfigError("CORRAL_SANDBOX_HOST_TOKEN is not set: workers and sandbox hosts share it")
-    return settings.sandbox_host_token
+    return tokens
 
 
 def remote_provider(settings: Settings, egress: EgressGateway | None = None) -> SandboxProvider:
     """The ``remote`` provider (``egress`` is unused: each host runs its own)."""
-    return RemoteSandboxProvider(open_db(settings), _token(settings), owns_database=True)
+    return RemoteSandboxProvider(open_db(settings), host_tokens(settings)[0], owns_database=True)
 
 
 def host_id(data_dir: Path) -> str:
@@ -72,12 +82,20 @@ def host_url(settings: Settings) -> str:
     return (settings.sandbox_host_url or f"http://{settings.host}:{settings.sandbox_host_port}").rstrip("/")
 
 
-async def _keep_registered(directory: HostDirectory, report: HostReport, host: SandboxHost, ttl: float) -> None:
+async def warm_sandboxes(catalog: Catalog, provider: SandboxProvider) -> int:
+    """The warm sandboxes waiting on this host, all environments together (placement prefers a host with some)."""
+    specs = [environment_spec(record.id, record.config) for record in await catalog.live_environments()]
+    return sum(provider.warm_ready(spec) for spec in specs if spec.warm_pool_size > 0)
+
+
+async def _keep_registered(
+    directory: HostDirectory, report: HostReport, host: SandboxHost, catalog: Catalog, ttl: float
+) -> None:
     """Renew the lease with the host's figures, every third of ``ttl``."""
     while True:
-        # warm sandboxes are not reported yet (the provider counts them per environment only): 0
-        figures = HostReport(report.host_id, report.url, host.capacity, host.in_use())
         try:
+            warm = await warm_sandboxes(catalog, host.provider)
+            figures = HostReport(report.host_id, report.url, host.capacity, host.in_use(), warm)
             await directory.report(figures, ttl)
             host.registered = True
         except CorralError as exc:  # the database is unwell: the next round tries again (the lease may lapse)
@@ -100,7 +118,7 @@ def _listen(settings: Settings) -> socket.socket:
 
 async def run_sandbox_host(settings: Settings) -> None:
     """``corral sandbox-host``: serve this machine's sandboxes to the workers until SIGTERM or SIGINT."""
-    token = _token(settings)
+    tokens = host_tokens(settings)
     async with AsyncExitStack() as stack:
         db = open_db(settings)
         await db.open()
@@ -112,24 +130,49 @@ async def run_sandbox_host(settings: Settings) -> None:
         stack.push_async_callback(vaults.aclose)
         egress = await open_egress(stack, settings, session_secrets(sessions, vaults, vaults.resource_tokens))
         provider = await stack.enter_async_context(provider_factory("local")(settings, egress))
-        host = SandboxHost(provider, settings.sandbox_host_capacity)
+        stores = await _stores(stack, settings, sessions, vaults)
+        refresh = egress.refresh if egress is not None else None  # a rotated repository token, before the next call
+        attachments = session_attachments(stores, provider, refresh)
+        host = SandboxHost(provider, settings.sandbox_host_capacity, attachments, _workspaces(sessions))
+        stack.push_async_callback(host.aclose)  # before the provider closes: what the sandboxes left is written back
         directory = HostDirectory(db)
         report = HostReport(await anyio.to_thread.run_sync(host_id, settings.data_dir), host_url(settings), 0)
-        await _serve(settings, host, token, directory, report, make_catalog(db, settings), sessions)
+        await _serve(settings, host, tokens, directory, report, make_catalog(db, settings), sessions)
         await directory.expire(report.host_id)
+
+
+async def _stores(stack: AsyncExitStack, settings: Settings, sessions: SessionStore, vaults: VaultStore) -> Stores:
+    """The stores sessions' resources live in (the blob store must be the deployment's: S3 across machines)."""
+    blobs = await stack.enter_async_context(open_blob_store(settings))
+    db = sessions.db
+    files = FileStore(
+        db, blobs, max_bytes=settings.blob_max_bytes, uploads_downloadable=settings.file_uploads_downloadable
+    )
+    skills = SkillStore(db, blobs, max_bytes=settings.blob_max_bytes)
+    return Stores(sessions, blobs, files, MemoryStores(db), skills, vaults)
+
+
+def _workspaces(sessions: SessionStore) -> WorkspaceOf:
+    async def workspace_of(session_id: str) -> str | None:
+        try:
+            return (await sessions.get_session(session_id)).workspace_id
+        except NotFound:
+            return None
+
+    return workspace_of
 
 
 async def _serve(
     settings: Settings,
     host: SandboxHost,
-    token: str,
+    tokens: list[str],
     directory: HostDirectory,
     report: HostReport,
     catalog: Catalog,
     sessions: SessionStore,
 ) -> None:
     config = uvicorn.Config(
-        host_app(host, token),
+        host_app(host, tokens),
         log_level="warning",
         access_log=False,
         timeout_keep_alive=75,  # longer than workers' keep-alive expiry
@@ -139,8 +182,8 @@ async def _serve(
     with _listen(settings) as sock:
         await directory.report(report, settings.lease_ttl_seconds)
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_keep_registered, directory, report, host, settings.lease_ttl_seconds)
+            tasks.start_soon(_keep_registered, directory, report, host, catalog, settings.lease_ttl_seconds)
             tasks.start_soon(keep_pools_warm, catalog, host.provider)
-            tasks.start_soon(forget_deleted_sessions, sessions, host.provider, NO_ATTACHMENTS)
+            tasks.start_soon(forget_deleted_sessions, sessions, host.provider, host.attachments)
             await server.serve(sockets=[sock])  # returns on SIGTERM / SIGINT
             tasks.cancel_scope.cancel()

@@ -16,8 +16,15 @@ Invariants (``SandboxProvider``'s, across the network):
 * A host full (503) or unreachable at provisioning is skipped for the next host with room, at most
   ``MAX_HOSTS_TRIED`` hosts; a refusal of the token is a ``SandboxError`` naming the setting.
 * Warm pools and the sweep of deleted sessions run on the hosts themselves (``prepare``, ``kept_sessions`` are
-  no-ops here); the sources of mounts are host paths of the worker, which a remote host cannot see, so this
-  provider mounts none (``mount_root`` is None).
+  no-ops here).
+* Sessions' resources (mounts, set-up steps, write-back, outputs) are run by the host, whose paths the mounts
+  are (``mount_root`` is None here: a worker mounts nothing). ``hooks`` is the ``SessionAttachments`` the
+  worker's hands use with this provider: it forwards ``turn_ended`` to the session's host and hands the
+  notices the host sent back (in ``execute`` and ``turn_ended`` replies) to ``take_notices``, each once.
+* Every call is bounded: ``execute`` by the sandbox's own wall-clock limit plus ``call_grace``, provisioning by
+  ``provision_timeout`` (a fresh environment may build its package layer), every other call by
+  ``call_timeout``, connecting by ``CONNECT_TIMEOUT``. A host that stalls is a tool error (or, for
+  ``recorded`` and ``turn_ended``, nothing known), never a hang.
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ from corral.hosts.wire import (
     ExecuteRequest,
     Provisioned,
     Recorded,
+    TurnEnded,
 )
+from corral.sandbox.attach import SessionAttachments
 from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
 
 log = logging.getLogger("corral.hosts.remote")
@@ -52,10 +61,11 @@ SUSPECT_SECONDS = 30.0
 PROVISION_TIMEOUT = 300.0  # a fresh sandbox may build its environment's package layer first
 CONNECT_TIMEOUT = 2.0
 CALL_GRACE_SECONDS = 10.0  # beyond the sandbox's own wall-clock limit (the host enforces that one)
+CALL_TIMEOUT = 60.0  # the other calls: journal reads, turn ends (outputs collected), releases (write-back), forget
 _FRESH = "the next call starts a fresh sandbox on another host"
 
 
-def _client(token: str) -> httpx.AsyncClient:
+def _client(token: str, timeout: httpx.Timeout) -> httpx.AsyncClient:
     transport = httpx.AsyncHTTPTransport(
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         limits=httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=60.0),
@@ -63,9 +73,13 @@ def _client(token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=transport,
         headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
-        timeout=httpx.Timeout(PROVISION_TIMEOUT, connect=CONNECT_TIMEOUT),
+        timeout=timeout,
         trust_env=False,  # hosts are reached directly, never through an ambient proxy
     )
+
+
+class TokenRefused(SandboxError):
+    """The host does not accept this worker's token (rotated away, or mistyped): the same on every host."""
 
 
 def _refusal(response: httpx.Response) -> SandboxError:
@@ -74,7 +88,7 @@ def _refusal(response: httpx.Response) -> SandboxError:
     except ValidationError:
         return SandboxError(f"sandbox host answered {response.status_code}", code=ErrorCode.SANDBOX_PROVISION_FAILED)
     if response.status_code == 401:
-        return SandboxError(
+        return TokenRefused(
             f"the sandbox host refused this worker's token: {error.message}", code=ErrorCode.SANDBOX_PROVISION_FAILED
         )
     codes = {code.value: code for code in ErrorCode}
@@ -88,7 +102,7 @@ class RemoteSandbox(Sandbox):
         self.sandbox_id = sandbox_id
         self._provider = provider
         self._url = f"{host.url}/v1/sandboxes/{sandbox_id}"
-        self._timeout = httpx.Timeout(spec.limits.wall_seconds + CALL_GRACE_SECONDS, connect=CONNECT_TIMEOUT)
+        self._timeout = httpx.Timeout(spec.limits.wall_seconds + provider.call_grace, connect=CONNECT_TIMEOUT)
         self._alive = True
 
     @property
@@ -107,29 +121,78 @@ class RemoteSandbox(Sandbox):
         except (httpx.HTTPError, ValidationError, SandboxError) as exc:
             return self._lost(name, exc)
         self._alive = executed.alive
+        self._provider.hooks.heard(self.session_id, executed.notices)
         return executed.result
+
+    async def turn_ended(self) -> None:
+        try:
+            response = await self._provider.http.post(f"{self._url}/turn_ended", timeout=self._provider.timeout)
+            if response.status_code != 200:
+                raise _refusal(response)
+            ended = TurnEnded.model_validate_json(response.content)
+        except (httpx.HTTPError, ValidationError, SandboxError) as exc:  # its outputs are collected at the next one
+            log.warning("the turn end of %s on %s failed: %s", self.session_id, self.host.host_id, exc)
+            return
+        self._provider.hooks.heard(self.session_id, ended.notices)
 
     def _lost(self, name: str, exc: Exception) -> ToolResult:
         self._alive = False
-        self._provider.suspect(self.host.host_id)
         why = exc.message if isinstance(exc, SandboxError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
         log.warning("sandbox host %s failed a call of %s: %s", self.host.host_id, self.session_id, why)
+        if isinstance(exc, TokenRefused):  # the deployment's tokens, not this host, are at fault: nowhere is better
+            return ToolResult.error(f"{name}: sandbox: {why}")
+        self._provider.suspect(self.host.host_id)
         return ToolResult.error(f"{name}: sandbox: its host {self.host.host_id} failed ({why}); {_FRESH}")
 
     async def release(self) -> None:
         self._alive = False
         try:
-            await self._provider.http.post(f"{self._url}/release", timeout=self._timeout)
+            await self._provider.http.post(f"{self._url}/release", timeout=self._provider.timeout)
         except httpx.HTTPError as exc:  # the host is gone: so is the sandbox
             log.info("releasing %s on %s: %s", self.sandbox_id, self.host.host_id, exc)
+
+
+class RemoteHooks(SessionAttachments):
+    """The worker's side of the sessions' resources, which their hosts run: a turn's end goes to the host of the
+    session's sandbox, and the notices the hosts sent back wait here for ``take_notices``."""
+
+    def __init__(self, provider: RemoteSandboxProvider) -> None:
+        self._provider = provider
+        self._notices: dict[str, list[ProvisionNotice]] = {}
+
+    def heard(self, session_id: str, notices: list[ProvisionNotice]) -> None:
+        if notices:
+            self._notices.setdefault(session_id, []).extend(notices)
+
+    async def turn_ended(self, workspace_id: str, session_id: str) -> None:
+        sandbox = self._provider.live_sandbox(session_id)
+        if sandbox is not None:
+            await sandbox.turn_ended()
+
+    def take_notices(self, session_id: str) -> list[ProvisionNotice]:
+        return self._notices.pop(session_id, [])
 
 
 class RemoteSandboxProvider(SandboxProvider):
     name = "remote"
 
-    def __init__(self, database: Database, token: str, *, owns_database: bool = False) -> None:
-        """``owns_database``: open ``database`` on entering and close it on leaving."""
+    def __init__(
+        self,
+        database: Database,
+        token: str,
+        *,
+        owns_database: bool = False,
+        call_grace: float = CALL_GRACE_SECONDS,
+        call_timeout: float = CALL_TIMEOUT,
+        provision_timeout: float = PROVISION_TIMEOUT,
+    ) -> None:
+        """``owns_database``: open ``database`` on entering and close it on leaving; the bounds of calls in the
+        module docstring."""
         self.directory = HostDirectory(database)
+        self.hooks = RemoteHooks(self)
+        self.call_grace = call_grace
+        self.timeout = httpx.Timeout(call_timeout, connect=CONNECT_TIMEOUT)
+        self._provision_timeout = httpx.Timeout(provision_timeout, connect=CONNECT_TIMEOUT)
         self._token = token
         self._owns_database = owns_database
         self._http: httpx.AsyncClient | None = None
@@ -150,7 +213,7 @@ class RemoteSandboxProvider(SandboxProvider):
     async def __aenter__(self) -> RemoteSandboxProvider:
         if self._owns_database:
             await self.directory.db.open()
-        self._http = _client(self._token)
+        self._http = _client(self._token, self.timeout)
         return self
 
     async def aclose(self) -> None:
@@ -162,6 +225,9 @@ class RemoteSandboxProvider(SandboxProvider):
             await http.aclose()
         if self._owns_database and http is not None:
             await self.directory.db.close()
+
+    def live_sandbox(self, session_id: str) -> RemoteSandbox | None:
+        return next((box for box in self._sandboxes if box.session_id == session_id and box.alive), None)
 
     def suspect(self, host_id: str) -> None:
         self._suspects[host_id] = time.monotonic()
@@ -188,7 +254,9 @@ class RemoteSandboxProvider(SandboxProvider):
 
     async def _provision_on(self, host: HostRecord, spec: ProvisionSpec) -> RemoteSandbox:
         try:
-            response = await self.http.post(f"{host.url}/v1/provision", content=SPEC.dump_json(spec))
+            response = await self.http.post(
+                f"{host.url}/v1/provision", content=SPEC.dump_json(spec), timeout=self._provision_timeout
+            )
         except httpx.HTTPError as exc:
             raise _Unavailable(f"unreachable: {type(exc).__name__} {exc}".strip()) from exc
         if response.status_code != 200:
@@ -211,7 +279,7 @@ class RemoteSandboxProvider(SandboxProvider):
             return None
         url = f"{placement.host.url}/v1/sessions/{session_id}/tool_uses/{tool_use_id}"
         try:
-            response = await self.http.get(url, timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT))
+            response = await self.http.get(url, timeout=self.timeout)
             if response.status_code != 200:
                 raise _refusal(response)
             return Recorded.model_validate_json(response.content).result
@@ -222,11 +290,10 @@ class RemoteSandboxProvider(SandboxProvider):
     async def forget(self, session_id: str) -> None:
         placement = await self.directory.placement(session_id)
         if placement is not None and placement.host.live:
-            with anyio.move_on_after(30):
-                try:
-                    await self.http.delete(f"{placement.host.url}/v1/sessions/{session_id}")
-                except httpx.HTTPError as exc:
-                    log.warning("forgetting %s on %s failed: %s", session_id, placement.host.host_id, exc)
+            try:
+                await self.http.delete(f"{placement.host.url}/v1/sessions/{session_id}", timeout=self.timeout)
+            except httpx.HTTPError as exc:
+                log.warning("forgetting %s on %s failed: %s", session_id, placement.host.host_id, exc)
         await self.directory.unplace(session_id)
 
 

@@ -1,11 +1,18 @@
 """A sandbox host's HTTP API (``corral.hosts.wire``) over the machine's ``SandboxProvider``.
 
-``SandboxHost`` holds the provider and the sandboxes it handed out, by id; ``host_app`` serves it to workers.
+``SandboxHost`` holds the provider and the sandboxes it handed out, by id, and runs the sessions' resources in
+them (the ``SessionAttachments`` of this host: a mount's source is a path on this machine, so only the host can
+make it); ``host_app`` serves it to workers.
 
 Invariants:
 
-* Every route but ``/healthz`` requires the deployment's token (compared in constant time); a request without
-  it is a 401 in the error shape, and nothing runs.
+* Every route but ``/healthz`` requires one of the deployment's tokens (each compared in constant time; the host
+  accepts a list so a token can be rotated); a request without one is a 401 in the error shape, and nothing runs.
+* The hooks of ``SessionAttachments`` run here as they run in a worker of one machine: ``attachments`` at each
+  provisioning (set-up steps run in each fresh sandbox, a failed one is a notice), ``before_call`` and
+  ``after_call`` around each ``execute``, ``turn_ended``, ``released`` (also for every sandbox still held when
+  the host stops) and ``forget``. The notices they leave go back in the replies, each once. A session unknown to
+  the database gets no resources.
 * The host never runs more live sandboxes than its capacity, whatever it reported: a provisioning that would pass
   it is refused (503, ``overloaded_error``) unless the session already has a live sandbox here.
 * ``execute`` keeps the provider's guarantees (exactly once per ``tool_use_id``, by the journal on this host;
@@ -17,8 +24,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -33,8 +43,11 @@ from corral.hosts.wire import (
     KeptSessions,
     Provisioned,
     Recorded,
+    TurnEnded,
 )
+from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.sandbox.base import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.sandbox.hands import set_up
 
 
 class HostFull(SandboxError):
@@ -43,51 +56,107 @@ class HostFull(SandboxError):
     default_code = ErrorCode.SANDBOX_PROVISION_FAILED
 
 
-class SandboxHost:
-    """The provider of this machine and the live sandboxes it gave workers."""
+#: the session's workspace, or None when the session does not exist (its sandbox then gets no resources)
+WorkspaceOf = Callable[[str], Awaitable[str | None]]
 
-    def __init__(self, provider: SandboxProvider, capacity: int) -> None:
+
+async def _no_workspace(session_id: str) -> str | None:
+    return None
+
+
+@dataclass
+class _Held:
+    sandbox: Sandbox
+    #: the workspace of the sandbox's session (None: an unknown session, whose sandbox has no resources)
+    workspace_id: str | None
+
+
+class SandboxHost:
+    """The provider of this machine, the live sandboxes it gave workers, and the sessions' resources in them."""
+
+    def __init__(
+        self,
+        provider: SandboxProvider,
+        capacity: int,
+        attachments: SessionAttachments = NO_ATTACHMENTS,
+        workspace_of: WorkspaceOf = _no_workspace,
+    ) -> None:
         self.provider = provider
         self.capacity = capacity
+        self.attachments = attachments
+        self._workspace_of = workspace_of
         #: the host is in the directory (``/healthz`` answers 503 until then)
         self.registered = False
-        self._sandboxes: dict[str, Sandbox] = {}
+        self._sandboxes: dict[str, _Held] = {}
 
     def in_use(self) -> int:
         """Live sandboxes handed out (dead ones are dropped as they are counted)."""
-        for sandbox_id, sandbox in list(self._sandboxes.items()):
-            if not sandbox.alive:
+        for sandbox_id, held in list(self._sandboxes.items()):
+            if not held.sandbox.alive:
                 del self._sandboxes[sandbox_id]
         return len(self._sandboxes)
 
     def _live_for(self, session_id: str) -> str | None:
-        for sandbox_id, sandbox in self._sandboxes.items():
-            if sandbox.session_id == session_id and sandbox.alive:
+        for sandbox_id, held in self._sandboxes.items():
+            if held.sandbox.session_id == session_id and held.sandbox.alive:
                 return sandbox_id
         return None
 
     async def provision(self, spec: ProvisionSpec) -> Provisioned:
+        if spec.mounts or spec.setup:
+            raise InvalidRequest("a sandbox host makes the mounts and set-up steps of a session from its resources")
         if self._live_for(spec.session_id) is None and self.in_use() >= self.capacity:
             raise HostFull(f"this sandbox host is full ({self.capacity} sandboxes)")
+        workspace_id = await self._workspace_of(spec.session_id)
+        if workspace_id is not None:
+            attached = await self.attachments.attachments(workspace_id, spec.session_id)
+            spec = replace(spec, mounts=attached.mounts, setup=attached.setup)
         sandbox = await self.provider.provision(spec)
-        sandbox_id = next((key for key, known in self._sandboxes.items() if known is sandbox), None)
-        if sandbox_id is None:
-            sandbox_id = "sbx_" + secrets.token_hex(12)
-            self._sandboxes[sandbox_id] = sandbox
-        return Provisioned(sandbox_id=sandbox_id, notices=list(sandbox.notices))
+        sandbox_id = next((key for key, held in self._sandboxes.items() if held.sandbox is sandbox), None)
+        if sandbox_id is not None:  # the session's live sandbox, set up already
+            return Provisioned(sandbox_id=sandbox_id, notices=list(sandbox.notices))
+        sandbox_id = "sbx_" + secrets.token_hex(12)
+        self._sandboxes[sandbox_id] = _Held(sandbox, workspace_id)
+        return Provisioned(sandbox_id=sandbox_id, notices=[*sandbox.notices, *await set_up(sandbox, spec.setup)])
 
     async def execute(self, sandbox_id: str, call: ExecuteRequest) -> Executed:
-        sandbox = self._sandboxes.get(sandbox_id)
-        if sandbox is None:
+        held = self._sandboxes.get(sandbox_id)
+        if held is None:
             text = f"{call.name}: sandbox: this sandbox is gone from its host (released, or the host restarted)"
             return Executed(result=ToolResult.error(text), alive=False)
+        sandbox, workspace_id = held.sandbox, held.workspace_id
+        if workspace_id is not None:
+            await self.attachments.before_call(workspace_id, sandbox.session_id, call.name)
         result = await sandbox.execute(call.name, call.input, call.tool_use_id)
-        return Executed(result=result, alive=sandbox.alive)
+        if workspace_id is not None:
+            await self.attachments.after_call(workspace_id, sandbox.session_id, call.name)
+        notices = self.attachments.take_notices(sandbox.session_id)
+        return Executed(result=result, alive=sandbox.alive, notices=notices)
+
+    async def turn_ended(self, sandbox_id: str) -> TurnEnded:
+        held = self._sandboxes.get(sandbox_id)
+        if held is None or held.workspace_id is None:
+            return TurnEnded()
+        await self.attachments.turn_ended(held.workspace_id, held.sandbox.session_id)
+        return TurnEnded(notices=self.attachments.take_notices(held.sandbox.session_id))
 
     async def release(self, sandbox_id: str) -> None:
-        sandbox = self._sandboxes.pop(sandbox_id, None)
-        if sandbox is not None:
-            await sandbox.release()
+        held = self._sandboxes.pop(sandbox_id, None)
+        if held is None:
+            return
+        with anyio.CancelScope(shield=True):  # what the sandbox left is written back even if the worker hangs up
+            await held.sandbox.release()
+            if held.workspace_id is not None:
+                await self.attachments.released(held.workspace_id, held.sandbox.session_id)
+
+    async def forget(self, session_id: str) -> None:
+        await self.provider.forget(session_id)
+        await self.attachments.forget(session_id)
+
+    async def aclose(self) -> None:
+        """Release every sandbox handed out (the host stops), writing back what each left."""
+        for sandbox_id in list(self._sandboxes):
+            await self.release(sandbox_id)
 
 
 def _error(error: CorralError) -> JSONResponse:
@@ -105,9 +174,14 @@ def _host(request: Request) -> SandboxHost:
 
 
 def _authorized(request: Request, authorization: Annotated[str, Header()] = "") -> None:
-    expected: bytes = request.app.state.expected_authorization
-    if not hmac.compare_digest(authorization.encode(), expected):
-        raise AuthenticationFailed("this sandbox host needs the deployment's token (CORRAL_SANDBOX_HOST_TOKEN)")
+    accepted: list[bytes] = request.app.state.accepted
+    given = authorization.encode()
+    # every accepted token is compared (constant time each), so the time taken does not say which one matched
+    if not sum(hmac.compare_digest(given, expected) for expected in accepted):
+        raise AuthenticationFailed(
+            "this sandbox host does not accept this token: workers send the first of the host's"
+            " CORRAL_SANDBOX_HOST_TOKEN (a comma-separated list while tokens rotate)"
+        )
 
 
 Host = Annotated[SandboxHost, Depends(_host)]
@@ -122,6 +196,11 @@ async def provision(spec: ProvisionSpec, host: Host) -> Provisioned:
 @router.post("/v1/sandboxes/{sandbox_id}/execute")
 async def execute(sandbox_id: str, call: ExecuteRequest, host: Host) -> Executed:
     return await host.execute(sandbox_id, call)
+
+
+@router.post("/v1/sandboxes/{sandbox_id}/turn_ended")
+async def turn_ended(sandbox_id: str, host: Host) -> TurnEnded:
+    return await host.turn_ended(sandbox_id)
 
 
 @router.post("/v1/sandboxes/{sandbox_id}/release", status_code=204)
@@ -142,7 +221,7 @@ async def kept(host: Host) -> KeptSessions:
 
 @router.delete("/v1/sessions/{session_id}", status_code=204)
 async def forget(session_id: str, host: Host) -> Response:
-    await host.provider.forget(session_id)
+    await host.forget(session_id)
     return Response(status_code=204)
 
 
@@ -151,11 +230,12 @@ async def healthz(host: Host) -> JSONResponse:
     return JSONResponse(figures, status_code=200 if host.registered else 503)
 
 
-def host_app(host: SandboxHost, token: str) -> FastAPI:
-    """The host's API; ``token``: the deployment's (workers send it as ``Authorization: Bearer …``)."""
+def host_app(host: SandboxHost, tokens: Sequence[str]) -> FastAPI:
+    """The host's API; ``tokens``: the deployment's tokens it accepts (workers send one as ``Authorization: Bearer
+    …``; more than one while a token is being rotated)."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.host = host
-    app.state.expected_authorization = f"Bearer {token}".encode()
+    app.state.accepted = [f"Bearer {token}".encode() for token in tokens]
     app.add_exception_handler(CorralError, _refused)
     app.add_exception_handler(RequestValidationError, _refused)
     app.add_api_route("/healthz", healthz, methods=["GET"])

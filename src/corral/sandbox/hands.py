@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -41,12 +41,24 @@ from anyio.abc import TaskGroup
 from corral._types import JSONObject
 from corral.errors import SandboxError
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
-from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, Setup, ToolResult
 from corral.sandbox.recipe import Environments, environment_spec, provisioning_mode, self_hosted
 from corral.vocab.options import ProvisioningMode
 from corral.vocab.tools import BASH, is_sandbox_tool
 
 log = logging.getLogger(__name__)
+
+
+async def set_up(sandbox: Sandbox, steps: Iterable[Setup]) -> list[ProvisionNotice]:
+    """Run the set-up steps of a fresh sandbox; each that fails is a notice (the sandbox is used anyway)."""
+    notices: list[ProvisionNotice] = []
+    for step in steps:
+        tool_use_id = f"setup_{secrets.token_hex(8)}"  # never journalled as done: a fresh sandbox runs it again
+        command: JSONObject = {"command": step.command, "timeout_ms": int(step.timeout_seconds * 1000)}
+        result = await sandbox.execute(BASH, command, tool_use_id)
+        if result.is_error:
+            notices.append(step.failed(" ".join(str(block.get("text", "")) for block in result.content)))
+    return notices
 
 
 class Hands:
@@ -131,19 +143,9 @@ class Hands:
                 spec = await self.spec()
                 sandbox = await self._provider.provision(spec)
                 self._notices.extend(sandbox.notices)
-                await self._set_up(sandbox, spec)
+                self._notices.extend(await set_up(sandbox, spec.setup))
                 self._sandbox = sandbox
             return self._sandbox
-
-    async def _set_up(self, sandbox: Sandbox, spec: ProvisionSpec) -> None:
-        """Run the set-up steps of a fresh sandbox; each that fails is a notice (the sandbox is used anyway)."""
-        for step in spec.setup:
-            tool_use_id = f"setup_{secrets.token_hex(8)}"  # never journalled as done: a fresh sandbox runs it again
-            command: JSONObject = {"command": step.command, "timeout_ms": int(step.timeout_seconds * 1000)}
-            result = await sandbox.execute(BASH, command, tool_use_id)
-            if result.is_error:
-                text = " ".join(str(block.get("text", "")) for block in result.content)
-                self._notices.append(step.failed(text))
 
     async def execute(self, name: str, input: JSONObject, tool_use_id: str) -> ToolResult:
         self.last_used = anyio.current_time()

@@ -1,0 +1,118 @@
+"""Sandbox hosts that misbehave, against real ``corral sandbox-host`` processes: a token rotated away from a worker,
+a host that stalls, a host that claims room it does not have; and the warm sandboxes a host reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from corral.catalog import keys
+from corral.catalog.params import EnvironmentCreate
+from corral.compose.bootstrap import make_catalog
+from corral.compose.hosts import warm_sandboxes
+from corral.compose.workers import keep_pools_warm
+from corral.config import Settings
+from corral.db.engines import open_database
+from corral.errors import SandboxError
+from corral.hosts.directory import HostReport
+from corral.hosts.remote import RemoteSandbox
+from corral.sandbox import Limits, Sandbox
+from corral.sandbox.recipe import environment_spec
+from tests.hosts.conftest import TOKEN, bash, new_spec, remote, text_of
+from tests.hosts.live_host import LiveSandboxHost
+from tests.sandbox.conftest import open_provider, wait_until
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
+
+
+def placed(sandbox: Sandbox) -> RemoteSandbox:
+    assert isinstance(sandbox, RemoteSandbox)
+    return sandbox
+
+
+async def test_a_token_rotated_away_is_a_clear_error_never_a_hang(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'rotation.db'}"
+    host = LiveSandboxHost(db_url, tmp_path / "host", "tok-new,tok-old")  # mid-rotation: both accepted
+    host.start()
+    try:
+        async with remote(db_url, "tok-old", timeout=30) as old, remote(db_url, "tok-new", timeout=30) as new:
+            held = await old.provision(new_spec())
+            assert text_of(await bash(held, "echo old")).strip() == "old"
+            fresh = await new.provision(new_spec())
+            assert text_of(await bash(fresh, "echo new")).strip() == "new"
+            host.stop()
+            host.token = "tok-new"  # the rotation is over: the old token is dropped
+            host.start()
+            refused = await bash(held, "echo again")
+            assert refused.is_error and "refused this worker's token" in text_of(refused) and not held.alive
+            with pytest.raises(SandboxError, match="refused this worker's token"):
+                await old.provision(new_spec())
+            gone = await bash(fresh, "echo again")  # the restarted host lost its sandboxes, not its token
+            assert gone.is_error and "gone from its host" in text_of(gone)
+            again = await new.provision(new_spec())
+            assert text_of(await bash(again, "echo new")).strip() == "new"
+            await again.release()
+    finally:
+        host.stop()
+
+
+async def test_a_host_that_stalls_is_a_tool_error_then_a_fresh_sandbox_elsewhere(
+    shared_url: str, hosts: list[LiveSandboxHost]
+) -> None:
+    async with remote(shared_url, timeout=1.0, grace=0.5) as worker:
+        spec = new_spec(Limits(wall_seconds=1.0))
+        sandbox = placed(await worker.provision(spec))
+        stalled = next(host for host in hosts if host.host_id == sandbox.host.host_id)
+        with stalled.paused():
+            # bounded by the call's wall-clock limit and the grace, whatever the host does
+            result = await bash(sandbox, "echo never", "toolu_stalled")
+            assert result.is_error and "ReadTimeout" in text_of(result) and not sandbox.alive
+            assert await worker.recorded(spec.session_id, "toolu_stalled") is None  # bounded too: nothing known
+            fresh = placed(await worker.provision(spec))
+            assert fresh.host.host_id != stalled.host_id
+            assert text_of(await bash(fresh, "echo elsewhere")).strip() == "elsewhere"
+            await fresh.release()
+
+
+async def test_a_host_that_claims_room_it_lacks_is_passed_over(
+    shared_url: str, hosts: list[LiveSandboxHost], tmp_path: Path
+) -> None:
+    # a host of one sandbox, whose lease (and so its figures) is not renewed during the test
+    env = {"CORRAL_SANDBOX_HOST_CAPACITY": "1", "CORRAL_LEASE_TTL": "600"}
+    liar = LiveSandboxHost(shared_url, tmp_path / "liar", TOKEN, env=env)
+    liar.start()
+    try:
+        async with remote(shared_url) as worker:
+            lie = HostReport(liar.host_id, liar.url, capacity=1000, in_use=0, warm=1000)  # placement's favourite
+            await worker.directory.report(lie, 600)
+            first = placed(await worker.provision(new_spec()))
+            assert first.host.host_id == liar.host_id
+            await worker.directory.report(lie, 600)  # it claims room still
+            second = placed(await worker.provision(new_spec()))
+            assert second.host.host_id != liar.host_id  # it refused (503), the worker moved on
+            assert text_of(await bash(second, "echo placed")).strip() == "placed"
+            await first.release()
+            await second.release()
+    finally:
+        liar.stop()
+
+
+async def test_a_host_reports_its_warm_sandboxes(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'corral.db'}")
+    await db.open()
+    try:
+        catalog = make_catalog(db, Settings(data_dir=tmp_path))
+        await catalog.ensure_default_workspace()
+        config = {"type": "cloud", "networking": {"type": "unrestricted"}, "corral": {"warm_pool_size": 1}}
+        new = EnvironmentCreate.model_validate({"name": "pooled", "config": config})
+        pooled = await catalog.create_environment(keys.DEFAULT_WORKSPACE_ID, new)
+        async with open_provider(tmp_path / "sandbox") as provider, anyio.create_task_group() as tasks:
+            assert await warm_sandboxes(catalog, provider) == 0
+            tasks.start_soon(keep_pools_warm, catalog, provider, 0.2)
+            await wait_until(lambda: provider.warm_ready(environment_spec(pooled.id, pooled.config)) == 1, 60)
+            assert await warm_sandboxes(catalog, provider) == 1
+            tasks.cancel_scope.cancel()
+    finally:
+        await db.close()
