@@ -20,6 +20,7 @@ CITING_SECTIONS = [
     ("## Skills", ("skills",), 10),
     ("## Session resources", ("resources",), 10),
     ("## Where a workspace lives", ("snapshots",), 10),
+    ("## Running on several machines", ("hosts",), 8),
 ]
 
 

@@ -4,7 +4,6 @@ and a bash call through any sandbox."""
 
 from __future__ import annotations
 
-import itertools
 import secrets
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,11 +13,12 @@ import pytest
 from corral.db.engines import open_database
 from corral.hosts.remote import CALL_GRACE_SECONDS, CALL_TIMEOUT, PROVISION_TIMEOUT, RemoteSandboxProvider
 from corral.sandbox import Limits, ProvisionSpec, Sandbox, ToolResult
+from corral.session import NewSession, SessionStore
 from tests.conftest import ENGINES, database_url
 from tests.hosts.live_host import LiveSandboxHost
 
 TOKEN = "corral-host-token-" + secrets.token_hex(8)
-_ids = itertools.count(1)
+WORKSPACE = "wrkspc_test"
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,16 @@ def remote(
     )
 
 
-def new_spec(limits: Limits | None = None) -> ProvisionSpec:
-    session_id = f"sesn_remote{next(_ids):04d}_{secrets.token_hex(3)}"
-    return ProvisionSpec(session_id=session_id, environment_id="env_test", limits=limits or Limits())
+async def new_spec(worker: RemoteSandboxProvider, limits: Limits | None = None) -> ProvisionSpec:
+    """The recipe of a new session's sandbox; the session is recorded in the worker's database (a host forgets the
+    sandboxes and workspaces of sessions that do not exist)."""
+    store = SessionStore(worker.directory.db)
+    try:
+        new = NewSession(WORKSPACE, "agent_test", 1, "env_test", {"agent": {"type": "agent"}, "resources": []})
+        record, _ = await store.create_session(new)
+    finally:
+        await store.aclose()
+    return ProvisionSpec(session_id=record.id, environment_id="env_test", limits=limits or Limits())
 
 
 def text_of(result: ToolResult) -> str:

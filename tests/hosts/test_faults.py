@@ -38,9 +38,9 @@ async def test_a_token_rotated_away_is_a_clear_error_never_a_hang(tmp_path: Path
     host.start()
     try:
         async with remote(db_url, "tok-old", timeout=30) as old, remote(db_url, "tok-new", timeout=30) as new:
-            held = await old.provision(new_spec())
+            held = await old.provision(await new_spec(old))
             assert text_of(await bash(held, "echo old")).strip() == "old"
-            fresh = await new.provision(new_spec())
+            fresh = await new.provision(await new_spec(new))
             assert text_of(await bash(fresh, "echo new")).strip() == "new"
             host.stop()
             host.token = "tok-new"  # the rotation is over: the old token is dropped
@@ -48,10 +48,10 @@ async def test_a_token_rotated_away_is_a_clear_error_never_a_hang(tmp_path: Path
             refused = await bash(held, "echo again")
             assert refused.is_error and "refused this worker's token" in text_of(refused) and not held.alive
             with pytest.raises(SandboxError, match="refused this worker's token"):
-                await old.provision(new_spec())
+                await old.provision(await new_spec(old))
             gone = await bash(fresh, "echo again")  # the restarted host lost its sandboxes, not its token
             assert gone.is_error and "gone from its host" in text_of(gone)
-            again = await new.provision(new_spec())
+            again = await new.provision(await new_spec(new))
             assert text_of(await bash(again, "echo new")).strip() == "new"
             await again.release()
     finally:
@@ -62,7 +62,7 @@ async def test_a_host_that_stalls_is_a_tool_error_then_a_fresh_sandbox_elsewhere
     shared_url: str, hosts: list[LiveSandboxHost]
 ) -> None:
     async with remote(shared_url, timeout=1.0, grace=0.5) as worker:
-        spec = new_spec(Limits(wall_seconds=1.0))
+        spec = await new_spec(worker, Limits(wall_seconds=1.0))
         sandbox = placed(await worker.provision(spec))
         stalled = next(host for host in hosts if host.host_id == sandbox.host.host_id)
         with stalled.paused():
@@ -87,10 +87,10 @@ async def test_a_host_that_claims_room_it_lacks_is_passed_over(
         async with remote(shared_url) as worker:
             lie = HostReport(liar.host_id, liar.url, capacity=1000, in_use=0, warm=1000)  # placement's favourite
             await worker.directory.report(lie, 600)
-            first = placed(await worker.provision(new_spec()))
+            first = placed(await worker.provision(await new_spec(worker)))
             assert first.host.host_id == liar.host_id
             await worker.directory.report(lie, 600)  # it claims room still
-            second = placed(await worker.provision(new_spec()))
+            second = placed(await worker.provision(await new_spec(worker)))
             assert second.host.host_id != liar.host_id  # it refused (503), the worker moved on
             assert text_of(await bash(second, "echo placed")).strip() == "placed"
             await first.release()

@@ -4,13 +4,15 @@ database per engine)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import anyio
 import httpx
 import pytest
 
 from corral.errors import SandboxError
 from corral.hosts.remote import RemoteSandbox, RemoteSandboxProvider
-from corral.sandbox import Sandbox
+from corral.sandbox import ProvisionSpec, Sandbox
 from tests.hosts.conftest import bash, new_spec, remote, text_of
 from tests.hosts.live_host import LiveSandboxHost
 
@@ -18,7 +20,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 
 
 async def test_execute_runs_bash_on_a_host(provider: RemoteSandboxProvider) -> None:
-    sandbox = await provider.provision(new_spec())
+    sandbox = await provider.provision(await new_spec(provider))
     try:
         result = await bash(sandbox, "echo hello from $(pwd)")
         assert not result.is_error and text_of(result).strip() == "hello from /workspace"
@@ -29,9 +31,9 @@ async def test_execute_runs_bash_on_a_host(provider: RemoteSandboxProvider) -> N
 
 
 async def test_a_call_runs_once_across_a_worker_restart(shared_url: str, hosts: list[LiveSandboxHost]) -> None:
-    spec = new_spec()
     command = "echo ran >> /workspace/count; wc -l < /workspace/count"
     async with remote(shared_url) as first:
+        spec = await new_spec(first)
         sandbox = await first.provision(spec)
         result = await bash(sandbox, command, "toolu_once")
         assert text_of(result).strip() == "1"
@@ -47,7 +49,7 @@ async def test_a_call_runs_once_across_a_worker_restart(shared_url: str, hosts: 
 async def test_a_wrong_token_is_refused(shared_url: str, hosts: list[LiveSandboxHost]) -> None:
     async with remote(shared_url, token="not-the-token") as provider:
         with pytest.raises(SandboxError, match="refused this worker's token"):
-            await provider.provision(new_spec())
+            await provider.provision(await new_spec(provider))
     async with httpx.AsyncClient(trust_env=False) as http:
         response = await http.post(f"{hosts[0].url}/v1/provision", json={}, headers={"authorization": "Bearer x"})
     assert response.status_code == 401
@@ -55,16 +57,16 @@ async def test_a_wrong_token_is_refused(shared_url: str, hosts: list[LiveSandbox
 
 
 async def test_racing_workers_place_one_session_once(shared_url: str, hosts: list[LiveSandboxHost]) -> None:
-    spec = new_spec()
     got: list[Sandbox] = []
 
-    async def provision(worker: RemoteSandboxProvider) -> None:
+    async def provision(worker: RemoteSandboxProvider, spec: ProvisionSpec) -> None:
         got.append(await worker.provision(spec))
 
     async with remote(shared_url) as one, remote(shared_url) as other:
+        spec = await new_spec(one)
         async with anyio.create_task_group() as tasks:
             for worker in (one, other):
-                tasks.start_soon(provision, worker)
+                tasks.start_soon(provision, worker, spec)
         placed = [sandbox for sandbox in got if isinstance(sandbox, RemoteSandbox)]
         assert len(placed) == 2
         assert len({sandbox.host.host_id for sandbox in placed}) == 1
@@ -74,7 +76,7 @@ async def test_racing_workers_place_one_session_once(shared_url: str, hosts: lis
 async def test_a_dead_host_is_a_tool_error_then_a_fresh_sandbox_elsewhere(
     provider: RemoteSandboxProvider, hosts: list[LiveSandboxHost]
 ) -> None:
-    spec = new_spec()
+    spec = await new_spec(provider)
     sandbox = await provider.provision(spec)
     assert isinstance(sandbox, RemoteSandbox)
     victim = next(host for host in hosts if host.host_id == sandbox.host.host_id)
@@ -88,3 +90,25 @@ async def test_a_dead_host_is_a_tool_error_then_a_fresh_sandbox_elsewhere(
         await fresh.release()
     finally:
         victim.start()  # the same data dir: the same host id, back in the directory
+
+
+async def test_a_session_with_a_workspace_waits_for_its_host_and_is_never_moved(
+    provider: RemoteSandboxProvider, hosts: list[LiveSandboxHost]
+) -> None:
+    first = await new_spec(provider)
+    sandbox = await provider.provision(first)
+    assert isinstance(sandbox, RemoteSandbox)
+    assert not (await bash(sandbox, "echo kept > /workspace/state")).is_error
+    home = next(host for host in hosts if host.host_id == sandbox.host.host_id)
+    spec = replace(first, workspace_expected=True)  # the session's log shows it used its workspace
+    home.stop()  # a clean stop: its lease is given up
+    try:
+        with pytest.raises(SandboxError, match=f"workspace is on sandbox host {home.host_id}, which is not running"):
+            await provider.provision(spec)
+        placement = await provider.directory.placement(spec.session_id)
+        assert placement is not None and placement.host.host_id == home.host_id  # not moved
+    finally:
+        home.start()  # the same data dir: the same id, its workspaces kept
+    back = await provider.provision(spec)
+    assert text_of(await bash(back, "cat /workspace/state")).strip() == "kept"
+    await back.release()

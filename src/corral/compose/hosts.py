@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import socket
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Generator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
 import anyio
@@ -162,6 +164,21 @@ def _workspaces(sessions: SessionStore) -> WorkspaceOf:
     return workspace_of
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal handling: after a graceful stop, uvicorn raises the signal again, which
+    would end the process before the host gives its lease up and writes back what its sandboxes left."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None]:
+        yield
+
+
+async def _stop_on(signals: AsyncIterator[int], server: uvicorn.Server) -> None:
+    async for _ in signals:
+        server.should_exit = True  # serving ends (gracefully), then the host leaves the directory
+        return
+
+
 async def _serve(
     settings: Settings,
     host: SandboxHost,
@@ -178,10 +195,11 @@ async def _serve(
         timeout_keep_alive=75,  # longer than workers' keep-alive expiry
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    with _listen(settings) as sock:
+    server = _Server(config)
+    with _listen(settings) as sock, anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         await directory.report(report, settings.lease_ttl_seconds)
         async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_stop_on, signals, server)
             tasks.start_soon(_keep_registered, directory, report, host, catalog, settings.lease_ttl_seconds)
             tasks.start_soon(keep_pools_warm, catalog, host.provider)
             tasks.start_soon(forget_deleted_sessions, sessions, host.provider, host.attachments)

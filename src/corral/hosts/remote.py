@@ -15,6 +15,9 @@ Invariants (``SandboxProvider``'s, across the network):
   workspace): a call it had started is then unknown, and runs again elsewhere if the model asks again.
 * A host full (503) or unreachable at provisioning is skipped for the next host with room, at most
   ``MAX_HOSTS_TRIED`` hosts; a refusal of the token is a ``SandboxError`` naming the setting.
+* A session whose workspace must be found (``workspace_expected``) is never moved off its placed host, which
+  holds the workspace: while that host is gone (or full, or unreachable) provisioning fails with a
+  ``SandboxError`` naming it, and the session's calls work again once the host is back with its data dir.
 * Warm pools and the sweep of deleted sessions run on the hosts themselves (``prepare``, ``kept_sessions`` are
   no-ops here).
 * Sessions' resources (mounts, set-up steps, write-back, outputs) are run by the host, whose paths the mounts
@@ -237,6 +240,10 @@ class RemoteSandboxProvider(SandboxProvider):
         return frozenset(host for host, marked in self._suspects.items() if marked > since)
 
     async def provision(self, spec: ProvisionSpec) -> Sandbox:
+        if spec.workspace_expected:  # the workspace is on the session's host: never move it elsewhere
+            placement = await self.directory.placement(spec.session_id)
+            if placement is not None:
+                return await self._provision_pinned(placement.host, spec)
         avoid = set(self._avoided())
         failures: list[str] = []
         for _ in range(MAX_HOSTS_TRIED):
@@ -251,6 +258,22 @@ class RemoteSandboxProvider(SandboxProvider):
                 failures.append(f"{placement.host.host_id}: {exc}")
         tried = f" (tried {'; '.join(failures)})" if failures else ""
         raise SandboxError(f"no sandbox host has room for this session{tried}", code=ErrorCode.SANDBOX_PROVISION_FAILED)
+
+    async def _provision_pinned(self, host: HostRecord, spec: ProvisionSpec) -> RemoteSandbox:
+        where = f"this session's workspace is on sandbox host {host.host_id}"
+        if not host.live:
+            raise SandboxError(
+                f"{where}, which is not running: the session's sandbox calls fail until that host is back (with"
+                " its CORRAL_DATA_DIR, where workspaces are kept)",
+                code=ErrorCode.WORKSPACE_MISSING,
+            )
+        try:
+            return await self._provision_on(host, spec)
+        except _Unavailable as exc:
+            self.suspect(host.host_id)
+            raise SandboxError(
+                f"{where}, which cannot take it now ({exc})", code=ErrorCode.SANDBOX_PROVISION_FAILED
+            ) from exc
 
     async def _provision_on(self, host: HostRecord, spec: ProvisionSpec) -> RemoteSandbox:
         try:

@@ -6,7 +6,9 @@ that never happens unless the record was edited by hand).
 
 ``SharedReads`` is how the parts read records: inside ``one_read(session_id)`` (``Combined`` opens it around each
 hook), every part's ``get_session`` of that session answers from one read, so a sandbox call costs one record read
-however many kinds of resource there are. Outside it, each call reads afresh.
+however many kinds of resource there are. Outside it, each call reads afresh. Hooks of one session may run
+concurrently (two workers' calls reaching one sandbox host): the first ``one_read`` to hold a read owns it, the
+others use it while it lasts, then read afresh.
 """
 
 from __future__ import annotations
@@ -44,9 +46,13 @@ class SharedReads:
             yield
             return
         try:
-            self._held[session_id] = await self._sessions.get_session(session_id, workspace_id)
+            read: SessionRecord | None = await self._sessions.get_session(session_id, workspace_id)
         except NotFound:
-            self._held[session_id] = None
+            read = None
+        if session_id in self._held:  # a concurrent hook of the session (another worker's call) read meanwhile
+            yield
+            return
+        self._held[session_id] = read
         try:
             yield
         finally:
