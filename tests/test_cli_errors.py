@@ -61,3 +61,10 @@ def test_migrate_says_what_it_applied(tmp_path: Path) -> None:
     assert first.stdout.endswith(": " + ", ".join(every) + "\n")
     again = corral("migrate", cwd=tmp_path, env=env)
     assert again.stdout.endswith(" was already up to date\n")
+
+
+def test_a_sandbox_host_without_the_deployment_token_says_so(tmp_path: Path) -> None:
+    done = corral("sandbox-host", cwd=tmp_path, env={"CORRAL_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 2
+    assert done.stderr == "corral: CORRAL_SANDBOX_HOST_TOKEN is not set: workers and sandbox hosts share it\n"
+    assert not (tmp_path / "data").exists()  # nothing started

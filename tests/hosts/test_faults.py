@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from corral.catalog import keys
@@ -22,7 +23,7 @@ from corral.sandbox import Limits, Sandbox
 from corral.sandbox.recipe import environment_spec
 from tests.hosts.conftest import TOKEN, bash, new_spec, remote, text_of
 from tests.hosts.live_host import LiveSandboxHost
-from tests.sandbox.conftest import open_provider, wait_until
+from tests.sandbox.conftest import open_provider, wait_for, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(300)]
 
@@ -49,11 +50,32 @@ async def test_a_token_rotated_away_is_a_clear_error_never_a_hang(tmp_path: Path
             assert refused.is_error and "refused this worker's token" in text_of(refused) and not held.alive
             with pytest.raises(SandboxError, match="refused this worker's token"):
                 await old.provision(await new_spec(old))
-            gone = await bash(fresh, "echo again")  # the restarted host lost its sandboxes, not its token
-            assert gone.is_error and "gone from its host" in text_of(gone)
+            # the restarted host lost its sandboxes, not this token: the call goes to a fresh sandbox
+            assert text_of(await bash(fresh, "echo again")).strip() == "again" and fresh.alive
             again = await new.provision(await new_spec(new))
             assert text_of(await bash(again, "echo new")).strip() == "new"
             await again.release()
+    finally:
+        host.stop()
+
+
+async def test_a_sandbox_stopped_on_its_host_when_idle_is_replaced_without_an_error(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'idle.db'}"
+    host = LiveSandboxHost(db_url, tmp_path / "host", TOKEN, env={"CORRAL_SANDBOX_IDLE_SECONDS": "0.5"})
+    host.start()
+    try:
+        async with remote(db_url) as worker, httpx.AsyncClient(trust_env=False) as http:
+            sandbox = placed(await worker.provision(await new_spec(worker)))
+            assert not (await bash(sandbox, "echo kept > /workspace/state")).is_error
+            first = sandbox.sandbox_id
+
+            async def stopped() -> bool:  # the host counts live sandboxes only
+                return (await http.get(f"{host.url}/healthz")).json()["in_use"] == 0
+
+            await wait_for(stopped, 60)
+            assert text_of(await bash(sandbox, "cat /workspace/state")).strip() == "kept"  # nothing failed
+            assert sandbox.alive and sandbox.sandbox_id != first
+            await sandbox.release()
     finally:
         host.stop()
 

@@ -6,6 +6,9 @@ HTTP connections (TCP_NODELAY). The harness cannot tell it from the local provid
 
 Invariants (``SandboxProvider``'s, across the network):
 
+* A sandbox that stopped on its host before a call reached it (idle there, or the host restarted) runs nothing:
+  the call goes to a fresh sandbox of the session, provisioned as usual, which the ``RemoteSandbox`` stands for
+  from then on (the harness sees one live sandbox, as with the local provider, where it would see the stop first).
 * ``execute`` never raises: a host that is unreachable, too slow (past the call's wall-clock limit and a grace),
   or answering nonsense is a tool error, and the sandbox is dead from then on (``alive`` False); the host is
   avoided by this process's placements for ``SUSPECT_SECONDS``, so the next call provisions a fresh sandbox on
@@ -106,6 +109,7 @@ class RemoteSandbox(Sandbox):
         self._provider = provider
         self._url = f"{host.url}/v1/sandboxes/{sandbox_id}"
         self._timeout = httpx.Timeout(spec.limits.wall_seconds + provider.call_grace, connect=CONNECT_TIMEOUT)
+        self._spec = spec
         self._alive = True
 
     @property
@@ -117,15 +121,28 @@ class RemoteSandbox(Sandbox):
             return ToolResult.error(f"{name}: sandbox: its host stopped answering; {_FRESH}")
         body = ExecuteRequest(name=name, input=input, tool_use_id=tool_use_id).model_dump_json()
         try:
-            response = await self._provider.http.post(f"{self._url}/execute", content=body, timeout=self._timeout)
-            if response.status_code != 200:
-                raise _refusal(response)
-            executed = Executed.model_validate_json(response.content)
+            executed = await self._execute(body)
+            if not executed.ran:  # stopped on its host (idle, or the host restarted) before the call: nothing ran
+                await self._replace()
+                executed = await self._execute(body)
         except (httpx.HTTPError, ValidationError, SandboxError) as exc:
             return self._lost(name, exc)
         self._alive = executed.alive
         self._provider.hooks.heard(self.session_id, executed.notices)
         return executed.result
+
+    async def _execute(self, body: str) -> Executed:
+        response = await self._provider.http.post(f"{self._url}/execute", content=body, timeout=self._timeout)
+        if response.status_code != 200:
+            raise _refusal(response)
+        return Executed.model_validate_json(response.content)
+
+    async def _replace(self) -> None:
+        """Stand for a fresh sandbox of the session (placed as any provisioning is); its notices go to the hooks."""
+        fresh = await self._provider.placed(self._spec)
+        self._provider.hooks.heard(self.session_id, list(fresh.notices))
+        self._provider.disown(fresh)
+        self.host, self.sandbox_id, self._url = fresh.host, fresh.sandbox_id, fresh._url
 
     async def turn_ended(self) -> None:
         try:
@@ -229,6 +246,10 @@ class RemoteSandboxProvider(SandboxProvider):
         if self._owns_database and http is not None:
             await self.directory.db.close()
 
+    def disown(self, sandbox: RemoteSandbox) -> None:
+        """Another ``RemoteSandbox`` stands for ``sandbox``'s sandbox now (and releases it)."""
+        self._sandboxes.discard(sandbox)
+
     def live_sandbox(self, session_id: str) -> RemoteSandbox | None:
         return next((box for box in self._sandboxes if box.session_id == session_id and box.alive), None)
 
@@ -240,6 +261,10 @@ class RemoteSandboxProvider(SandboxProvider):
         return frozenset(host for host, marked in self._suspects.items() if marked > since)
 
     async def provision(self, spec: ProvisionSpec) -> Sandbox:
+        return await self.placed(spec)
+
+    async def placed(self, spec: ProvisionSpec) -> RemoteSandbox:
+        """``provision``, typed: the session's sandbox on its host."""
         if spec.workspace_expected:  # the workspace is on the session's host: never move it elsewhere
             placement = await self.directory.placement(spec.session_id)
             if placement is not None:

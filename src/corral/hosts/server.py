@@ -16,8 +16,9 @@ Invariants:
 * The host never runs more live sandboxes than its capacity, whatever it reported: a provisioning that would pass
   it is refused (503, ``overloaded_error``) unless the session already has a live sandbox here.
 * ``execute`` keeps the provider's guarantees (exactly once per ``tool_use_id``, by the journal on this host;
-  never an exception for a failure of the tool or the sandbox); an unknown sandbox id (released, or the host
-  restarted) answers a dead sandbox, so the worker provisions a fresh one for its next call.
+  never an exception for a failure of the tool or the sandbox); a sandbox unknown or stopped here (released,
+  stopped when idle, or the host restarted) answers that nothing ran (``ran`` False), and the worker sends the
+  call to a fresh sandbox.
 """
 
 from __future__ import annotations
@@ -121,9 +122,11 @@ class SandboxHost:
 
     async def execute(self, sandbox_id: str, call: ExecuteRequest) -> Executed:
         held = self._sandboxes.get(sandbox_id)
-        if held is None:
-            text = f"{call.name}: sandbox: this sandbox is gone from its host (released, or the host restarted)"
-            return Executed(result=ToolResult.error(text), alive=False)
+        if held is None or not held.sandbox.alive:  # released, stopped when idle, or the host restarted
+            if held is not None:
+                await self.release(sandbox_id)  # what it left is written back
+            text = f"{call.name}: sandbox: this sandbox is gone from its host (stopped, or the host restarted)"
+            return Executed(result=ToolResult.error(text), alive=False, ran=False)
         sandbox, workspace_id = held.sandbox, held.workspace_id
         if workspace_id is not None:
             await self.attachments.before_call(workspace_id, sandbox.session_id, call.name)

@@ -50,6 +50,8 @@ class Executed(BaseModel):
     result: ToolResult
     #: the sandbox is still alive after the call (False: the worker provisions a fresh one for the next call)
     alive: bool
+    #: False: the sandbox had stopped on the host before the call (idle, or the host restarted); nothing ran
+    ran: bool = True
     #: what the session must be told about its resources (e.g. a write-back conflict), each once
     notices: list[ProvisionNotice] = []
 
