@@ -9,7 +9,8 @@ call is answered ``interrupted`` and not run again), with the journal readable w
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
@@ -18,9 +19,22 @@ from corral._types import JSONObject
 from corral.config import Settings
 from corral.sandbox import SandboxProvider
 from corral.sandbox.registry import create_provider, provider_factory, provider_names
+from tests.hosts.live_host import LiveSandboxHost
 from tests.sandbox.conftest import new_spec, text_of, wait_for
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def sandbox_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandboxHost]:
+    """For the ``remote`` provider: a real ``corral sandbox-host`` on a database of its own."""
+    tmp = tmp_path_factory.mktemp("contract-host")
+    host = LiveSandboxHost(f"sqlite:///{tmp / 'corral.db'}", tmp / "host", "contract-" + secrets.token_hex(8))
+    host.start()
+    try:
+        yield host
+    finally:
+        host.stop()
 
 
 @pytest.fixture(scope="module", params=provider_names())
@@ -28,6 +42,9 @@ async def any_provider(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[SandboxProvider]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("contract"), egress_enabled=False)
+    if request.param == "remote":  # the workers' provider, over a sandbox host
+        host: LiveSandboxHost = request.getfixturevalue("sandbox_host")
+        settings = settings.with_overrides(database_url=host.db_url, sandbox_host_token=host.token)
     async with provider_factory(request.param)(settings, None) as started:
         yield started
 

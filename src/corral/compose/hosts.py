@@ -2,12 +2,13 @@
 
 ``run_sandbox_host`` opens the database, the vault (the egress injects sessions' credentials), the egress proxy, the
 blob store and the stores on it (files, skills, memory stores: the sessions' resources, which the host mounts and
-writes back itself, ``compose.attachments``) and the machine's ``local`` provider; serves the host API
-(``corral.hosts.server``) with uvicorn; registers the host in the directory once it listens and renews its lease
-with its figures (live sandboxes, warm ones waiting) every third of ``lease_ttl_seconds``; keeps environments'
-warm pools filled and forgets deleted sessions, as ``corral serve`` does for its own sandboxes. On SIGTERM or
-SIGINT it stops serving, expires its lease (no placement reaches it any more) and releases its sandboxes,
-writing back what they left.
+writes back itself, ``compose.attachments``) and the machine's ``local`` provider, whose workspaces follow their
+sessions through snapshots in the blob store when ``Settings.snapshots_enabled`` (as ``corral serve``'s do);
+serves the host API (``corral.hosts.server``) with uvicorn; registers the host in the directory once it listens
+and renews its lease with its figures (live sandboxes, warm ones waiting) every third of ``lease_ttl_seconds``;
+keeps environments' warm pools filled and forgets deleted sessions, as ``corral serve`` does for its own
+sandboxes. On SIGTERM or SIGINT it stops serving, expires its lease (no placement reaches it any more) and
+releases its sandboxes, writing back what they left.
 
 ``remote_provider`` is the ``remote`` entry of the ``corral.sandboxes`` group: a ``RemoteSandboxProvider`` with
 its own connection to the deployment's database.
@@ -50,7 +51,8 @@ from corral.sandbox import SandboxProvider
 from corral.sandbox.network import EgressGateway
 from corral.sandbox.recipe import environment_spec
 from corral.sandbox.registry import provider_factory
-from corral.session import SessionStore
+from corral.sandbox.workspaces import WorkspaceStore
+from corral.session import SessionStore, WorkspaceRecords
 from corral.skills import SkillStore
 from corral.vault import VaultStore
 
@@ -131,8 +133,11 @@ async def run_sandbox_host(settings: Settings) -> None:
         vaults = VaultStore(db, await open_keyring(settings), http=http)
         stack.push_async_callback(vaults.aclose)
         egress = await open_egress(stack, settings, session_secrets(sessions, vaults, vaults.resource_tokens))
-        provider = await stack.enter_async_context(provider_factory("local")(settings, egress))
         stores = await _stores(stack, settings, sessions, vaults)
+        provider = provider_factory("local")(settings, egress)
+        if settings.snapshots_enabled:  # a session's workspace follows it to whichever host runs it next
+            provider.follow_workspaces(WorkspaceStore(stores.blobs, WorkspaceRecords(db)))
+        provider = await stack.enter_async_context(provider)
         refresh = egress.refresh if egress is not None else None  # a rotated repository token, before the next call
         attachments = session_attachments(stores, provider, refresh)
         host = SandboxHost(provider, settings.sandbox_host_capacity, attachments, _workspaces(sessions))

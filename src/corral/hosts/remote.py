@@ -18,9 +18,12 @@ Invariants (``SandboxProvider``'s, across the network):
   workspace): a call it had started is then unknown, and runs again elsewhere if the model asks again.
 * A host full (503) or unreachable at provisioning is skipped for the next host with room, at most
   ``MAX_HOSTS_TRIED`` hosts; a refusal of the token is a ``SandboxError`` naming the setting.
-* A session whose workspace must be found (``workspace_expected``) is never moved off its placed host, which
-  holds the workspace: while that host is gone (or full, or unreachable) provisioning fails with a
-  ``SandboxError`` naming it, and the session's calls work again once the host is back with its data dir.
+* Without workspace snapshots (``follow_workspaces`` not called), a session whose workspace must be found
+  (``workspace_expected``) is never moved off its placed host, which holds the workspace: while that host is
+  gone (or full, or unreachable) provisioning fails with a ``SandboxError`` naming it, and the session's calls
+  work again once the host is back with its data dir. With them, it moves like any session; the new host
+  restores the workspace as of its last snapshot. A turn's end goes to the host (``hooks``), which checkpoints
+  the workspace there; ``checkpoint`` here has nothing left to do.
 * Warm pools and the sweep of deleted sessions run on the hosts themselves (``prepare``, ``kept_sessions`` are
   no-ops here).
 * Sessions' resources (mounts, set-up steps, write-back, outputs) are run by the host, whose paths the mounts
@@ -59,6 +62,7 @@ from corral.hosts.wire import (
 )
 from corral.sandbox.attach import SessionAttachments
 from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
+from corral.sandbox.workspaces import WorkspaceStore
 
 log = logging.getLogger("corral.hosts.remote")
 
@@ -111,6 +115,8 @@ class RemoteSandbox(Sandbox):
         self._timeout = httpx.Timeout(spec.limits.wall_seconds + provider.call_grace, connect=CONNECT_TIMEOUT)
         self._spec = spec
         self._alive = True
+        #: why the sandbox is dead, told to calls made after
+        self._stopped = f"its host stopped answering; {_FRESH}"
 
     @property
     def alive(self) -> bool:
@@ -118,7 +124,7 @@ class RemoteSandbox(Sandbox):
 
     async def execute(self, name: str, input: JSONObject, tool_use_id: str) -> ToolResult:
         if not self._alive:
-            return ToolResult.error(f"{name}: sandbox: its host stopped answering; {_FRESH}")
+            return ToolResult.error(f"{name}: sandbox: {self._stopped}")
         body = ExecuteRequest(name=name, input=input, tool_use_id=tool_use_id).model_dump_json()
         try:
             executed = await self._execute(body)
@@ -165,6 +171,8 @@ class RemoteSandbox(Sandbox):
         return ToolResult.error(f"{name}: sandbox: its host {self.host.host_id} failed ({why}); {_FRESH}")
 
     async def release(self) -> None:
+        if self._alive:
+            self._stopped = "the sandbox was stopped (it was released)"
         self._alive = False
         try:
             await self._provider.http.post(f"{self._url}/release", timeout=self._provider.timeout)
@@ -215,6 +223,8 @@ class RemoteSandboxProvider(SandboxProvider):
         self._provision_timeout = httpx.Timeout(provision_timeout, connect=CONNECT_TIMEOUT)
         self._token = token
         self._owns_database = owns_database
+        #: sessions' workspaces follow them through snapshots (``follow_workspaces``): a session may move hosts
+        self._workspaces_follow = False
         self._http: httpx.AsyncClient | None = None
         #: hosts this process found unreachable or full, and when (placements avoid them a while)
         self._suspects: dict[str, float] = {}
@@ -260,12 +270,19 @@ class RemoteSandboxProvider(SandboxProvider):
         since = time.monotonic() - SUSPECT_SECONDS
         return frozenset(host for host, marked in self._suspects.items() if marked > since)
 
+    def follow_workspaces(self, store: WorkspaceStore) -> None:
+        """The hosts save and restore workspaces themselves (``compose.hosts``); here it means a session whose
+        workspace is expected may move to another host, which restores it."""
+        self._workspaces_follow = True
+
     async def provision(self, spec: ProvisionSpec) -> Sandbox:
         return await self.placed(spec)
 
     async def placed(self, spec: ProvisionSpec) -> RemoteSandbox:
         """``provision``, typed: the session's sandbox on its host."""
-        if spec.workspace_expected:  # the workspace is on the session's host: never move it elsewhere
+        if (
+            spec.workspace_expected and not self._workspaces_follow
+        ):  # the workspace is on the session's host: never move it elsewhere
             placement = await self.directory.placement(spec.session_id)
             if placement is not None:
                 return await self._provision_pinned(placement.host, spec)

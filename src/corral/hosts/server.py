@@ -10,15 +10,17 @@ Invariants:
   accepts a list so a token can be rotated); a request without one is a 401 in the error shape, and nothing runs.
 * The hooks of ``SessionAttachments`` run here as they run in a worker of one machine: ``attachments`` at each
   provisioning (set-up steps run in each fresh sandbox, a failed one is a notice), ``before_call`` and
-  ``after_call`` around each ``execute``, ``turn_ended``, ``released`` (also for every sandbox still held when
+  ``after_call`` around each ``execute``, ``turn_ended`` (then the provider's ``checkpoint``: the workspace is
+  saved where the session's next host finds it), ``released`` (also for every sandbox still held when
   the host stops) and ``forget``. The notices they leave go back in the replies, each once. A session unknown to
   the database gets no resources.
 * The host never runs more live sandboxes than its capacity, whatever it reported: a provisioning that would pass
   it is refused (503, ``overloaded_error``) unless the session already has a live sandbox here.
 * ``execute`` keeps the provider's guarantees (exactly once per ``tool_use_id``, by the journal on this host;
-  never an exception for a failure of the tool or the sandbox); a sandbox unknown or stopped here (released,
-  stopped when idle, or the host restarted) answers that nothing ran (``ran`` False), and the worker sends the
-  call to a fresh sandbox.
+  never an exception for a failure of the tool or the sandbox); a call whose worker hangs up (its harness died,
+  or it stopped waiting) is cancelled, so the journal answers ``interrupted`` for it, as on one machine; a
+  sandbox unknown or stopped here (released, stopped when idle, or the host restarted) answers that nothing ran
+  (``ran`` False), and the worker sends the call to a fresh sandbox.
 """
 
 from __future__ import annotations
@@ -63,6 +65,26 @@ WorkspaceOf = Callable[[str], Awaitable[str | None]]
 
 async def _no_workspace(session_id: str) -> str | None:
     return None
+
+
+#: returns when the worker that made a request has hung up
+HungUp = Callable[[], Awaitable[None]]
+
+
+async def _unless(hung_up: HungUp, sandbox: Sandbox, call: ExecuteRequest) -> ToolResult:
+    """The call's result; if the worker hangs up first, the call is cancelled, as a local harness dying mid-call
+    cancels it: the journal then answers ``interrupted`` for it and never runs it again."""
+    got: list[ToolResult] = []
+    async with anyio.create_task_group() as tasks:
+
+        async def run() -> None:
+            got.append(await sandbox.execute(call.name, call.input, call.tool_use_id))
+            tasks.cancel_scope.cancel()
+
+        tasks.start_soon(run)
+        await hung_up()
+        tasks.cancel_scope.cancel()
+    return got[0] if got else ToolResult.error(f"{call.name}: interrupted: the worker hung up")
 
 
 @dataclass
@@ -120,7 +142,8 @@ class SandboxHost:
         self._sandboxes[sandbox_id] = _Held(sandbox, workspace_id)
         return Provisioned(sandbox_id=sandbox_id, notices=[*sandbox.notices, *await set_up(sandbox, spec.setup)])
 
-    async def execute(self, sandbox_id: str, call: ExecuteRequest) -> Executed:
+    async def execute(self, sandbox_id: str, call: ExecuteRequest, hung_up: HungUp = anyio.sleep_forever) -> Executed:
+        """``hung_up`` returns when the worker that asked is gone (its harness died mid-call, or it gave up)."""
         held = self._sandboxes.get(sandbox_id)
         if held is None or not held.sandbox.alive:  # released, stopped when idle, or the host restarted
             if held is not None:
@@ -130,18 +153,22 @@ class SandboxHost:
         sandbox, workspace_id = held.sandbox, held.workspace_id
         if workspace_id is not None:
             await self.attachments.before_call(workspace_id, sandbox.session_id, call.name)
-        result = await sandbox.execute(call.name, call.input, call.tool_use_id)
-        if workspace_id is not None:
+        result = await _unless(hung_up, sandbox, call)
+        if workspace_id is not None:  # what an interrupted call wrote is written back too
             await self.attachments.after_call(workspace_id, sandbox.session_id, call.name)
         notices = self.attachments.take_notices(sandbox.session_id)
         return Executed(result=result, alive=sandbox.alive, notices=notices)
 
     async def turn_ended(self, sandbox_id: str) -> TurnEnded:
         held = self._sandboxes.get(sandbox_id)
-        if held is None or held.workspace_id is None:
+        if held is None:
             return TurnEnded()
-        await self.attachments.turn_ended(held.workspace_id, held.sandbox.session_id)
-        return TurnEnded(notices=self.attachments.take_notices(held.sandbox.session_id))
+        if held.workspace_id is None:
+            return TurnEnded(notices=await self.provider.checkpoint(held.sandbox.session_id))
+        session_id = held.sandbox.session_id
+        await self.attachments.turn_ended(held.workspace_id, session_id)
+        saved = await self.provider.checkpoint(session_id)  # the workspace, where the next host finds it
+        return TurnEnded(notices=[*self.attachments.take_notices(session_id), *saved])
 
     async def release(self, sandbox_id: str) -> None:
         held = self._sandboxes.pop(sandbox_id, None)
@@ -197,8 +224,12 @@ async def provision(spec: ProvisionSpec, host: Host) -> Provisioned:
 
 
 @router.post("/v1/sandboxes/{sandbox_id}/execute")
-async def execute(sandbox_id: str, call: ExecuteRequest, host: Host) -> Executed:
-    return await host.execute(sandbox_id, call)
+async def execute(sandbox_id: str, call: ExecuteRequest, host: Host, request: Request) -> Executed:
+    async def hung_up() -> None:
+        while (await request.receive())["type"] != "http.disconnect":  # the body is read: only a hang-up comes
+            pass
+
+    return await host.execute(sandbox_id, call, hung_up)
 
 
 @router.post("/v1/sandboxes/{sandbox_id}/turn_ended")
