@@ -5,7 +5,8 @@ the host's local blobs, and on PostgreSQL with the S3-protocol store (moto) that
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
@@ -18,7 +19,8 @@ from corral.db.engines import open_database
 from corral.files import FileStore
 from corral.sandbox.hands import Hands
 from corral.sandbox.recipe import Environments
-from corral.session import SessionStore
+from corral.sandbox.workspaces import WorkspaceStore
+from corral.session import SessionStore, WorkspaceRecords
 from tests.blobs.conftest import TEST_KEY, fresh_bucket, s3_client, s3_endpoint
 from tests.conftest import database_url
 from tests.hosts.conftest import TOKEN, remote
@@ -49,19 +51,39 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     if backend == "s3":
         endpoint = str(request.getfixturevalue("s3_endpoint"))
         bucket = anyio.run(_bucket, endpoint)
-        env = {
-            "CORRAL_BLOB_URL": f"s3://{bucket}/corral",
-            "CORRAL_S3_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": TEST_KEY,
-            "AWS_SECRET_ACCESS_KEY": TEST_KEY,
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
+        env = _s3_env(bucket, endpoint)
     host = LiveSandboxHost(db_url, tmp / "host", TOKEN, env=env)
     host.start()
     try:
         yield Deployment(db_url, host, bucket, endpoint)
     finally:
         host.stop()
+
+
+@pytest.fixture(scope="module")
+def following(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[list[Deployment]]:
+    """Two hosts on one database and one S3-protocol blob store, where they keep workspace snapshots."""
+    tmp = tmp_path_factory.mktemp("following")
+    db_url = f"sqlite:///{tmp / 'corral.db'}"
+    bucket = anyio.run(_bucket, s3_endpoint)
+    hosts = [LiveSandboxHost(db_url, tmp / f"host{i}", TOKEN, env=_s3_env(bucket, s3_endpoint)) for i in range(2)]
+    try:
+        for host in hosts:
+            host.start()
+        yield [Deployment(db_url, host, bucket, s3_endpoint) for host in hosts]
+    finally:
+        for host in hosts:
+            host.stop()
+
+
+def _s3_env(bucket: str, endpoint: str) -> dict[str, str]:
+    return {
+        "CORRAL_BLOB_URL": f"s3://{bucket}/corral",
+        "CORRAL_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": TEST_KEY,
+        "AWS_SECRET_ACCESS_KEY": TEST_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 async def _bucket(endpoint: str) -> str:
@@ -71,6 +93,12 @@ async def _bucket(endpoint: str) -> str:
 
 @pytest.fixture
 async def stack(deployment: Deployment) -> AsyncIterator[Stack]:
+    async with stack_of(deployment) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def stack_of(deployment: Deployment) -> AsyncGenerator[Stack]:
     """The deployment's stores as the API process sees them (the same database and blobs as the host)."""
     db = open_database(deployment.db_url)
     await db.open()
@@ -117,5 +145,28 @@ async def test_a_file_is_mounted_and_outputs_are_collected_through_a_host(deploy
             _, opened = await stack.files.content(WORKSPACE, report.id)
             async with opened as chunks:
                 assert b"".join([chunk async for chunk in chunks]) == b"# Remote\n"
+        finally:
+            await hands.release()
+
+
+async def test_a_workspace_follows_its_session_to_another_host(following: list[Deployment]) -> None:
+    async with stack_of(following[0]) as stack, remote(following[0].db_url) as worker:
+        worker.follow_workspaces(WorkspaceStore(stack.blobs, WorkspaceRecords(stack.sessions.db)))
+        session_id = await stack.session()
+        hands = Hands(session_id, worker, Environments(), "lazy", worker.hooks)
+        hands.bind(WORKSPACE, "env_test")
+        calls = Calls(hands)
+        try:
+            await calls.ok("bash", command="echo kept > /workspace/state")
+            await hands.turn_ended()  # forwarded to the host, which saves the workspace as a snapshot
+            sandbox = worker.live_sandbox(session_id)
+            assert sandbox is not None
+            first = next(d.host for d in following if d.host.host_id == sandbox.host.host_id)
+            first.kill()
+            hands.workspace_expected = True  # the session's log shows it used its workspace
+            assert "failed" in await calls.fails("bash", command="true")
+            assert await calls.ok("bash", command="cat /workspace/state") == "kept"  # restored on the other host
+            moved = worker.live_sandbox(session_id)
+            assert moved is not None and moved.host.host_id != first.host_id
         finally:
             await hands.release()
