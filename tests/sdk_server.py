@@ -15,12 +15,14 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import anthropic
 import anyio
 import httpx2
 import pytest
 
+from corral.testing import ScriptedModelServer, reply, text
 from tests.blobs.conftest import TEST_KEY, fresh_bucket, s3_client
 from tests.conftest import database_url
 from tests.live import LiveServer, live_server
@@ -104,3 +106,31 @@ def other(server: LiveServer) -> Iterator[anthropic.Anthropic]:
     """A client of a second workspace (a key made with ``corral keys create``)."""
     with sdk(server, server.create_key("other")) as made:
         yield made
+
+
+@contextmanager
+def agent_server(
+    tmp_path_factory: pytest.TempPathFactory, label: str, script: Mapping[str, object] | None = None
+) -> Generator[tuple[LiveServer, ScriptedModelServer]]:
+    """A ``corral serve`` with workers and local sandboxes on SQLite, its model a scripted model server (``script``;
+    by default one that answers every turn with a line of text, for tests that set their script as they go)."""
+    tmp = tmp_path_factory.mktemp(label)
+    with ScriptedModelServer(dict(script or {"replies": [reply(text("Nothing scripted."))]})) as model:
+        env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5"}
+        with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as running:
+            yield running, model
+
+
+def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str = "Go on.") -> list[dict[str, Any]]:
+    """Send ``prompt`` and return the events of the turn it starts, up to its ``session.status_idle`` (the stream is
+    subscribed once its response headers arrived, api/sse.py, so nothing is missed)."""
+    seen: list[dict[str, Any]] = []
+    with client.beta.sessions.events.stream(session_id) as stream:
+        client.beta.sessions.events.send(
+            session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": prompt}]}]
+        )
+        for event in stream:
+            seen.append(event.model_dump())
+            if event.type == "session.status_idle":
+                break
+    return seen

@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import anthropic
 import pytest
 
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.conformance.helpers import unique
-from tests.live import LiveServer, live_server
-from tests.sdk_server import sdk
+from tests.live import LiveServer
+from tests.sdk_server import agent_server, run_turn, sdk
 
 pytestmark = pytest.mark.timeout(300)
 INSTRUCTIONS = "Keep one file per topic."
@@ -21,24 +20,8 @@ INSTRUCTIONS = "Keep one file per topic."
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, ScriptedModelServer]]:
-    tmp = tmp_path_factory.mktemp("memory-e2e")
-    with ScriptedModelServer({"replies": [reply(text("Nothing scripted."))]}) as model:
-        env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5"}
-        with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as running:
-            yield running, model
-
-
-def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-    with client.beta.sessions.events.stream(session_id) as stream:
-        client.beta.sessions.events.send(
-            session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": prompt}]}]
-        )
-        for event in stream:
-            seen.append(event.model_dump())
-            if event.type == "session.status_idle":
-                break
-    return seen
+    with agent_server(tmp_path_factory, "memory-e2e") as running:
+        yield running
 
 
 def tool_results(events: list[dict[str, Any]]) -> list[tuple[str, bool]]:

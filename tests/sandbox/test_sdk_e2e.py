@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anthropic
 import pytest
 
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.live import LiveServer, live_server
+from tests.sdk_server import run_turn
 
 pytestmark = pytest.mark.timeout(300)
 PROGRAM = "print('hi from the sandbox')\n"
@@ -36,23 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         env = {"ANTHROPIC_BASE_URL": model_server.url, "CORRAL_LEASE_TTL": "5"}
         with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as running:
             yield running, model_server
-
-
-def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-
-    def send() -> None:
-        client.beta.sessions.events.send(
-            session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": prompt}]}]
-        )
-
-    with client.beta.sessions.events.stream(session_id) as stream:
-        send()  # the stream is subscribed once its response headers arrived (api/sse.py): nothing is missed
-        for event in stream:
-            seen.append(event.model_dump())
-            if event.type == "session.status_idle":
-                break
-    return seen
 
 
 def test_an_agent_writes_runs_and_edits_code_in_its_sandbox(server: tuple[LiveServer, ScriptedModelServer]) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import anthropic
 import anyio
 import pytest
 
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.conftest import ENGINES, database_url
 from tests.live import LiveServer, live_server
-from tests.sdk_server import s3_blob_env, sdk
+from tests.sdk_server import run_turn, s3_blob_env, sdk
 from tests.skills.conftest import skill_md, unique_name, zipped
 
 pytestmark = pytest.mark.timeout(300)
@@ -49,19 +48,6 @@ def server(
             yield running, model_server
 
 
-def run_turn(client: anthropic.Anthropic, session_id: str) -> list[dict[str, Any]]:
-    seen: list[dict[str, Any]] = []
-    with client.beta.sessions.events.stream(session_id) as stream:
-        client.beta.sessions.events.send(
-            session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": "The report, please."}]}]
-        )  # the stream is subscribed once its response headers arrived (api/sse.py): nothing is missed
-        for event in stream:
-            seen.append(event.model_dump())
-            if event.type == "session.status_idle":
-                break
-    return seen
-
-
 def tool_output(events: list[dict[str, Any]]) -> str:
     results = [event for event in events if event["type"] == "agent.tool_result"]
     assert len(results) == 1 and not results[0]["is_error"], results
@@ -80,7 +66,7 @@ def test_an_agent_uses_its_pinned_skill_in_the_sandbox(server: tuple[LiveServer,
         client.beta.skills.versions.create(skill.id, files=[(f"{NAME}.zip", skill_zip("# Version two\n"))])
         second = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
         client.beta.skills.delete(skill.id)  # sessions that started keep what they were pinned to
-        outputs = [tool_output(run_turn(client, session.id)) for session in (first, second)]
+        outputs = [tool_output(run_turn(client, session.id, "The report, please.")) for session in (first, second)]
     for output, body in zip(outputs, ("# Version one", "# Version two"), strict=True):
         assert f"description: {DESCRIPTION}\n---\n{body}\n" in output
         assert f"644 {ROOT}/SKILL.md\n755 {ROOT}/scripts/run.sh\nreport ready\n" in output
