@@ -161,24 +161,22 @@ def create_pair() -> Flow[None]:
     yield exec_("INSERT INTO pair (id, x) VALUES (1, 0), (2, 0)")
 
 
-def cross_update(first: int, second: int, attempts: list[int]) -> Flow[int]:
+def cross_update(first: int, second: int, attempts: list[int], updated: set[int]) -> Flow[int]:
     """Lock ``first``, wait until the other transaction holds its first lock too, lock ``second``: two of
     these in opposite orders deadlock. (A retry does not wait: the other one may have committed by then.)"""
     attempts.append(first)
     yield exec_("UPDATE pair SET x = x + 1 WHERE id = $1", first)
+    updated.add(first)  # both flows run in this process: the other one reads this
     if attempts.count(first) == 1:
-        yield from until_another_transaction_updates_pair()
+        yield from until_updated(updated, second)
     yield exec_("UPDATE pair SET x = x + 1 WHERE id = $1", second)
     return first
 
 
-def until_another_transaction_updates_pair() -> Flow[None]:
+def until_updated(updated: set[int], row: int) -> Flow[None]:
+    """Until the other transaction has updated (so holds) ``row``; its lock is held to its end."""
     for _ in range(int(PATIENCE * 100)):
-        row: Row = yield one(
-            "SELECT count(*) AS n FROM pg_locks WHERE relation = 'pair'::regclass AND mode = 'RowExclusiveLock'"
-            " AND granted AND pid <> pg_backend_pid()"
-        )
-        if int(row["n"]):
+        if row in updated:
             return
         yield one("SELECT pg_sleep(0.01)")
     raise AssertionError("no other transaction updated the pair")
@@ -193,9 +191,10 @@ async def test_a_deadlock_is_retried(pg: PostgresDatabase) -> None:
     await pg.write(create_pair)
     attempts: list[int] = []
     results: list[int] = []
+    updated: set[int] = set()
 
     async def run(first: int, second: int) -> None:
-        results.append(await pg.write(cross_update, first, second, attempts))
+        results.append(await pg.write(cross_update, first, second, attempts, updated))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(run, 1, 2)
