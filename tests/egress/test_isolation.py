@@ -2,13 +2,14 @@
 provider keys, one of corral's own variables): the proxy holds none of them, runs as a uid of its own with no
 capabilities under its own seccomp filter, and cannot see the database; from inside a sandbox of that server,
 no process environment holds a canary either. Last, ``corral serve`` shuts down on SIGTERM even while its
-proxy is frozen (SIGSTOP) and a sandbox still has a channel.
+proxy is frozen (SIGSTOP) and a sandbox still has a channel, and its proxies end when it is killed (kill -9).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import select
 import signal
 import subprocess
 import time
@@ -61,6 +62,12 @@ def _descends_from(pid: int, ancestor: int) -> bool:
 def proxy_pids(server: LiveServer) -> list[int]:
     """The egress proxy processes under ``server`` (the Python processes inside their bwrap: the one serving
     and, once warmed, the one in standby)."""
+    found = _proxies_under(server)
+    assert found, "no egress proxy process under the server"
+    return found
+
+
+def _proxies_under(server: LiveServer) -> list[int]:
     assert server.process is not None
     found: list[int] = []
     for entry in Path("/proc").iterdir():
@@ -74,7 +81,6 @@ def proxy_pids(server: LiveServer) -> list[int]:
             continue
         if _descends_from(int(entry.name), server.process.pid):
             found.append(int(entry.name))
-    assert found, "no egress proxy process under the server"
     return found
 
 
@@ -144,3 +150,26 @@ def test_serve_shuts_down_on_sigterm_even_with_a_frozen_proxy(server: LiveServer
         stat = Path(f"/proc/{pid}/stat")
         state = stat.read_text().rsplit(")", 1)[1].split()[0] if stat.exists() else "-"
         assert state in ("-", "Z"), state  # gone (or a zombie waiting for init to reap it)
+
+
+def _ends(pid: int, seconds: float) -> bool:
+    """``pid`` exits within ``seconds`` (waited on through a pidfd; True if it is gone already)."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([handle], [], [], seconds)[0])
+    finally:
+        os.close(handle)
+
+
+def test_the_proxies_end_when_serve_is_killed(tmp_path: Path) -> None:
+    """kill -9 runs no shutdown code; the proxies (serving and standby) see their stdin end and exit."""
+    with live_server(f"sqlite:///{tmp_path / 'corral.db'}", data_dir=tmp_path) as server:
+        deadline = time.monotonic() + 120
+        while len(pids := _proxies_under(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # noqa: TID251 - waiting on another process's children to appear
+        assert len(pids) == 2, pids
+        server.kill()
+        assert [pid for pid in pids if not _ends(pid, 60)] == []

@@ -2,8 +2,10 @@
 
 It hardens itself first (``hardening``: not dumpable, its seccomp filter, never root), starts mitmproxy and
 prints ``standby``; once told ``go`` on stdin it serves the control socket it inherited (``--control-fd``) and
-prints ``ready`` (``proxy_process``). SIGTERM or SIGINT stop it at any point. Not a command for people:
-``corral egress`` runs the supervisor, which runs this.
+prints ``ready`` (``proxy_process``). SIGTERM or SIGINT stop it at any point, and so does the end of its stdin:
+only its supervisor holds the other end, so the end of stdin means the supervisor is gone, however it went
+(kill -9 included; a parent-death signal cannot do this job, as the uid change in the jail clears it). Not a
+command for people: ``corral egress`` runs the supervisor, which runs this.
 
 Invariant: nothing here reads the environment; all it knows is on its command line or comes over the control
 socket.
@@ -57,20 +59,33 @@ def _die_with(parent_pid: int) -> None:
         raise SystemExit(0)
 
 
-async def _go() -> None:
-    """In standby until the supervisor says ``go`` (if it goes away instead, the signal that follows ends this)."""
-    print("standby", flush=True)
-    os.set_blocking(0, False)
-    heard = b""
-    while not heard.endswith(b"\n"):
-        await anyio.wait_readable(0)
-        try:
-            chunk = os.read(0, 64)
-        except BlockingIOError:
-            continue
-        if not chunk:
-            await anyio.sleep_forever()
-        heard += chunk
+class _Supervisor:
+    """What the proxy hears from its supervisor on stdin: ``go`` once, then nothing until the pipe ends."""
+
+    def __init__(self) -> None:
+        self.told_go = anyio.Event()
+
+    async def listen(self, scope: anyio.CancelScope) -> None:
+        """Read stdin until it ends, then cancel ``scope``: the supervisor is gone."""
+        os.set_blocking(0, False)
+        heard = b""
+        while True:
+            await anyio.wait_readable(0)
+            try:
+                chunk = os.read(0, 64)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                scope.cancel()
+                return
+            heard += chunk
+            if heard.endswith(b"\n"):
+                self.told_go.set()
+
+    async def go(self) -> None:
+        """In standby until the supervisor says ``go``."""
+        print("standby", flush=True)
+        await self.told_go.wait()
 
 
 async def _until_signal(scope: anyio.CancelScope) -> None:
@@ -81,9 +96,11 @@ async def _until_signal(scope: anyio.CancelScope) -> None:
 
 
 async def _serve(server: EgressServer) -> None:
+    supervisor = _Supervisor()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(_until_signal, tasks.cancel_scope)
-        async with running_egress(server, hold=_go):
+        tasks.start_soon(supervisor.listen, tasks.cancel_scope)
+        async with running_egress(server, hold=supervisor.go):
             print("ready", flush=True)
             await anyio.sleep_forever()
 

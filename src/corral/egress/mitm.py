@@ -6,7 +6,8 @@ that signs intercepted connections) in the confdir: ``mitmproxy-ca.pem`` holds t
 ``mitmproxy-ca-cert.pem`` (``CA_CERT``) is the certificate sandboxes trust.
 
 Invariants: once ``run`` returned from its ``task_status``, ``port`` is the port mitmproxy listens on;
-mitmproxy runs until ``stop``, never cut short by a cancellation; its listener is closed first (mitmproxy
+mitmproxy runs until ``stop``, never cut short by a cancellation once started (cancelled while starting, it
+is shut down); its listener is closed first (mitmproxy
 itself leaves that to the end of the process); ``stop`` waits (boundedly) for the connections to go.
 """
 
@@ -67,8 +68,14 @@ class Embedded:
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(self._run)
-            with anyio.fail_after(_START_SECONDS):
-                await self._ready.event.wait()
+            try:
+                with anyio.fail_after(_START_SECONDS):
+                    await self._ready.event.wait()
+            except BaseException:
+                # cancelled (or timed out) while starting: the shielded run never ends unless told to. ``_run`` has
+                # begun by now (this wait yielded to it), so the exit it is told cannot be cleared by its start.
+                self.master.shutdown()
+                raise
             self.port = int(self._server.listen_addrs()[0][1])
             task_status.started()
 

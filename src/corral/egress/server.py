@@ -122,11 +122,11 @@ class EgressServer:
             self._tasks = tasks
             await tasks.start(mitm.run)
             self.proxy_port = mitm.port
-            if hold is not None:
-                await hold()
-            tasks.start_soon(self._serve_control, listener)
-            task_status.started(self)
-            try:
+            try:  # mitmproxy is stopped however this ends, in standby too (it does not end on cancellation)
+                if hold is not None:
+                    await hold()
+                tasks.start_soon(self._serve_control, listener)
+                task_status.started(self)
                 await anyio.sleep_forever()
             finally:
                 for channel in list(self.channels.by_id.values()):
