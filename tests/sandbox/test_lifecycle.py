@@ -78,6 +78,20 @@ async def test_each_session_has_its_own_unprivileged_host_uid(provider: LocalSan
     assert owners[0] != owners[1] and min(owners) >= 1_000_000
 
 
+async def test_two_instances_on_one_host_never_share_a_sandbox_uid(
+    provider: LocalSandboxProvider, tmp_path: Path
+) -> None:
+    owners: list[int] = []
+    async with open_provider(tmp_path) as other:
+        for instance in (provider, other, provider, other):
+            spec = new_spec()
+            sandbox = await instance.provision(spec)
+            await Runner(sandbox).ok("write", file_path="mine.txt", content="x")
+            await sandbox.release()
+            owners.append(instance.workspace_path(spec.session_id).joinpath("mine.txt").stat().st_uid)
+    assert len(set(owners)) == 4, owners
+
+
 async def test_forget_removes_the_workspace_and_journal(provider: LocalSandboxProvider) -> None:
     spec = new_spec()
     sandbox = await provider.provision(spec)

@@ -21,6 +21,7 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger("corral.sandbox.local")
 
@@ -206,17 +207,43 @@ def _alive(user: str) -> bool:
 
 
 class UidAllocator:
-    """Hands out host uids for sandboxes, never the same one twice (a counter file under a file lock)."""
+    """Hands out host uids for sandboxes, never the same one twice on this host, whichever corral instance (data
+    dir) asks: a counter in a host-wide registry file under a file lock.
 
-    def __init__(self, counter: Path, base: int) -> None:
-        self.counter, self.base = counter, base
+    The data dir's own counter (``local``, where corral kept it before) is read and advanced too, so an instance
+    upgraded from a per-data-dir counter never hands out a uid it used before, and nor does any other instance.
+    """
+
+    def __init__(self, registry: Path, base: int, local: Path | None = None) -> None:
+        self.registry, self.base, self.local = registry, base, local
 
     def allocate(self) -> int:
-        with self.counter.open("a+") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            f.seek(0)
-            current = int(f.read().strip() or self.base)
-            f.seek(0)
-            f.truncate()
-            f.write(str(current + 1))
+        self.registry.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        with self.registry.open("a+") as shared:
+            fcntl.flock(shared, fcntl.LOCK_EX)
+            current = max(self.base, _counted(shared), *self._local_count())
+            _count(shared, current + 1)
+            if self.local is not None:
+                with self.local.open("a+") as local:
+                    _count(local, current + 1)
         return current
+
+    def _local_count(self) -> list[int]:
+        if self.local is None:
+            return []
+        try:
+            return [int(self.local.read_text().strip() or 0)]
+        except FileNotFoundError:
+            return []
+
+
+def _counted(counter: IO[str]) -> int:
+    counter.seek(0)
+    return int(counter.read().strip() or 0)
+
+
+def _count(counter: IO[str], value: int) -> None:
+    counter.seek(0)
+    counter.truncate()
+    counter.write(str(value))
+    counter.flush()

@@ -16,6 +16,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeAlias
 
 from corral.config import Settings
@@ -35,6 +36,8 @@ Spawn: TypeAlias = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]
 class LocalOptions:
     #: first host uid handed to sandboxes (each session gets its own, never reused)
     uid_base: int = 1_500_000_000
+    #: the host-wide counter of sandbox uids, shared by every corral instance on the host
+    uid_registry: Path = Path("/var/lib/corral/sandbox-uids")
     #: largest size of the sparse btrfs image holding all workspaces (their sum cannot exceed it); the image
     #: is made no larger than half the disk space free when it is created, so sandboxes cannot fill the host
     disk_image_bytes: int = 64 * 1024**3
@@ -70,7 +73,7 @@ class Host:
         return cls(
             layout=layout,
             disk=Disk(layout.state, layout.fs, image_bytes=options.disk_image_bytes, quota=options.disk_quota),
-            uids=UidAllocator(layout.state / "uids", options.uid_base),
+            uids=UidAllocator(options.uid_registry, options.uid_base, local=layout.state / "uids"),
             journal=ToolJournal(layout.journal),
             egress=egress if settings.egress_enabled else None,
             cgroup_owner=f"{secrets.token_hex(3)}-{os.getpid()}",
