@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ SCRIPT = {"replies": [reply(tool_use("bash", {"command": "echo kept > kept.txt"}
 
 
 @contextmanager
-def silent_model() -> Iterator[str]:
+def silent_model() -> Generator[str]:
     """A model endpoint that accepts requests and never answers: a turn stays in its model request."""
     listener = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
