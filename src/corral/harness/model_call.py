@@ -30,6 +30,7 @@ from corral.harness.response import Judging, response_events
 from corral.harness.stream import Collector, DeltaPump
 from corral.harness.summarise import compact
 from corral.harness.writer import Writer
+from corral.observe.turns import ModelCallReport, TurnTrace
 from corral.sandbox.hands import Hands
 from corral.session import Event, NewEvent
 from corral.vocab.tools import SANDBOX_TOOLS
@@ -51,6 +52,8 @@ class ModelCall:
     mcp: McpListing | None = None
     #: events to write with the request's first append (``session.error`` for MCP servers that could not be listed)
     notices: tuple[NewEvent, ...] = ()
+    #: the turn's trace and metrics (a span per model request)
+    trace: TurnTrace | None = None
 
     async def run(self, prelude: tuple[NewEvent, ...]) -> None:
         prelude = (*prelude, *self.notices)
@@ -73,12 +76,15 @@ class ModelCall:
         if RUNNING in prelude and self.hands is not None and self._sandbox_tools_here():
             self.hands.turn_started()
         await self.harness.reached("model_request_started", self.writer.session_id)
-        await self._respond(start, resolved, request)
+        with (self.trace or TurnTrace(self.writer.session_id)).model_call(resolved.provider, resolved.name) as report:
+            await self._respond(start, resolved, request, report)
 
     def _sandbox_tools_here(self) -> bool:
         return not self.client_runs and self.agent.uses_any(SANDBOX_TOOLS)
 
-    async def _respond(self, start: Event, resolved: ResolvedModel, request: ModelRequest) -> None:
+    async def _respond(
+        self, start: Event, resolved: ResolvedModel, request: ModelRequest, report: ModelCallReport
+    ) -> None:
         pump = DeltaPump(self.writer.preview)
         collector = Collector(pump, self._on_tool_start)
         failure: ModelError | None = None
@@ -99,6 +105,7 @@ class ModelCall:
             error = named(
                 failure or ModelError("the response ended without finishing"), resolved, self.harness.models.secrets
             )
+            report.failed = True
             log.warning("session %s: model request failed: %s", self.writer.session_id, error.message)
             await model_failed(self.writer, self.harness.limits, start.id, error)
             return
@@ -107,6 +114,7 @@ class ModelCall:
             collector.response(), self.agent, self.client_runs, judging=judging, mcp=self.mcp
         )
         finished = collector.finished
+        report.finished(finished.usage.input_tokens, finished.usage.output_tokens, finished.stop_reason)
         await self.writer.emit([*events, emits.span_end(start.id, finished.usage, stop=finished.stop_reason)])
         await self.harness.reached("response_recorded", self.writer.session_id)
 

@@ -31,6 +31,7 @@ next decision handles the ``user.interrupt``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from dataclasses import replace
 from typing import assert_never
@@ -41,6 +42,7 @@ from corral._types import JSONObject, json_list, json_object
 from corral.harness import emits
 from corral.harness.agent import AgentConfig
 from corral.harness.decide import (
+    RESCHEDULED,
     Block,
     CallModel,
     CloseSpan,
@@ -61,15 +63,26 @@ from corral.harness.prompt_memory import memory_section
 from corral.harness.prompt_skills import with_skills
 from corral.harness.router import SessionScope, ToolCall, ToolRouter
 from corral.harness.writer import Writer
+from corral.observe import metrics
+from corral.observe.turns import TurnTrace, new_turn_id
 from corral.sandbox import ToolResult
 from corral.sandbox.base import ProvisionNotice
 from corral.sandbox.hands import Hands
 from corral.sandbox.recipe import self_hosted
 from corral.session import Fence, NewEvent, SessionRecord
-from corral.vocab.tools import SANDBOX_TOOLS
+from corral.vocab.tools import BUILTIN_TOOLS, SANDBOX_TOOLS
 
 INTERRUPTED = "interrupted: the user interrupted the turn before this call returned"
 AUTO_DENIED = "Permission to use {} has been denied."
+#: how each step that ends a turn ends it (the turn span's ``corral.turn.outcome``, the ``corral_turns`` label)
+OUTCOMES: dict[type[Step], str] = {
+    EndTurn: "end_turn",
+    ToolLimit: "tool_limit",
+    Block: "requires_action",
+    HandleInterrupt: "interrupted",
+}
+_BUILTIN = frozenset(BUILTIN_TOOLS)
+log = logging.getLogger("corral.harness")
 
 
 class Turn:
@@ -85,6 +98,7 @@ class Turn:
         self._mcp: McpListing | None = None
         self._latest = log.last_seq
         self._scope: anyio.CancelScope | None = None
+        self.trace = TurnTrace(record.id)
 
     # ------------------------------------------------------------------ driven by the wake's watcher
 
@@ -99,6 +113,12 @@ class Turn:
     # ------------------------------------------------------------------ the loop
 
     async def run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            self.trace.end("stopped")  # the wake ended mid-turn (a lost lease, a failure, a model that gave up)
+
+    async def _loop(self) -> None:
         resuming = True
         while True:
             if self._latest > self.writer.log.last_seq:
@@ -111,8 +131,23 @@ class Turn:
                 self._mcp = None  # the next turn lists the MCP servers again (their tools, credentials may change)
             if not state.turn_open and self.writer.log.last_seq > self.record.last_seq:
                 self.agent = self._configure(await self.harness.store.get_session(self.writer.session_id))
-            await self._perform(step)
+            self._observe(step)
+            with self.trace.ids():
+                await self._perform(step)
+            if (outcome := OUTCOMES.get(type(step))) is not None:
+                self.trace.end(outcome)
             resuming = False
+
+    def _observe(self, step: Step) -> None:
+        """A step of a turn this worker has not traced yet begins one (after a crash: what is left of it)."""
+        if self.trace.turn_id is not None or isinstance(step, (Done, Block)):
+            return
+        resumed = RESCHEDULED in step.prelude
+        self.trace.begin(new_turn_id(), self.agent.model_id, resumed=resumed)
+        if resumed:
+            metrics.lease_takeovers.inc()
+            with self.trace.ids():
+                log.warning("crash recovery: resuming a turn another worker left unfinished (lease taken over)")
 
     def _configure(self, record: SessionRecord) -> AgentConfig:
         self.record = record
@@ -177,7 +212,9 @@ class Turn:
             notices = tuple(self._mcp.notices)
         tools += self._mcp.specs()
         notices += tuple(map(notice_event, self.hands.take_notices() if self.hands is not None else ()))
-        return ModelCall(self.harness, self.writer, self.agent, self.hands, tools, client_runs, self._mcp, notices)
+        return ModelCall(
+            self.harness, self.writer, self.agent, self.hands, tools, client_runs, self._mcp, notices, self.trace
+        )
 
     async def _execute(self, step: Execute) -> None:
         sid = self.writer.session_id
@@ -185,13 +222,19 @@ class Turn:
             await self.writer.emit(list(step.prelude))
         for call in step.calls:
             await self.harness.reached("tool_started", sid)
-            if call.type == "agent.mcp_tool_use":
-                await self.writer.emit(await self._run_mcp(call))
-            else:
-                request = ToolCall(sid, call.event_id, call.name, call.input, self.agent.tool_config(call.name))
-                result = await self.router.run(request)
-                await self.writer.emit([*self._sandbox_failures(), emits.tool_result(call.event_id, result)])
+            with self.trace.tool_call(call.name, call.event_id, metrics.tool_label(call.name, _BUILTIN)):
+                await self._execute_one(call)
             await self.harness.reached("tool_recorded", sid)
+
+    async def _execute_one(self, call: Call) -> None:
+        if call.type == "agent.mcp_tool_use":
+            await self.writer.emit(await self._run_mcp(call))
+        else:
+            request = ToolCall(
+                self.writer.session_id, call.event_id, call.name, call.input, self.agent.tool_config(call.name)
+            )
+            result = await self.router.run(request)
+            await self.writer.emit([*self._sandbox_failures(), emits.tool_result(call.event_id, result)])
 
     async def _run_mcp(self, call: Call) -> list[NewEvent]:
         """An MCP call's result; a server failure is also a ``session.error`` naming the server (the turn goes on)."""

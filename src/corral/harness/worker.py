@@ -27,10 +27,12 @@ import socket
 import anyio
 from anyio.abc import TaskGroup
 
+from corral import logs
 from corral.errors import CorralError, LeaseLost
 from corral.harness import emits
 from corral.harness.harness import Harness
 from corral.harness.wake import wake
+from corral.observe import metrics
 from corral.session import Fence
 
 log = logging.getLogger(__name__)
@@ -118,13 +120,15 @@ class WorkerPool:
         assert self._group is not None
         self.driving.add(fence.session_id)
         self._rewake.discard(fence.session_id)
-        self._group.start_soon(self._drive, fence)
+        with logs.bind(session_id=fence.session_id):  # the task copies the context: its lines name the session
+            self._group.start_soon(self._drive, fence)
 
     async def _drive(self, fence: Fence) -> None:
         session_id = fence.session_id
         seen, runnable, retry_in, owned = 0, True, None, True
         try:
-            seen = await wake(self.harness, fence)
+            with metrics.active_sessions.track_inprogress():
+                seen = await wake(self.harness, fence)
             runnable = False
         except LeaseLost:
             owned = False
