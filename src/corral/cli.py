@@ -13,7 +13,7 @@ from typing import Annotated
 import anyio
 import typer
 
-from corral import __version__
+from corral import __version__, logs
 from corral.bench.cli import bench
 from corral.config import Settings
 from corral.config import load_settings as _load_settings
@@ -55,7 +55,7 @@ def version() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default CORRAL_HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default CORRAL_PORT or 8080).")] = None,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    access_log: Annotated[bool | None, typer.Option(help="Log every request (default CORRAL_ACCESS_LOG: on).")] = None,
 ) -> None:
     """Serve the Managed Agents API (SQLite in CORRAL_DATA_DIR unless CORRAL_DATABASE_URL says otherwise)."""
     import uvicorn
@@ -63,7 +63,8 @@ def serve(
     from corral.api.app import create_app
     from corral.compose.bootstrap import first_start_key
 
-    settings = load_settings().with_overrides(host=host, port=port)
+    settings = load_settings().with_overrides(host=host, port=port, access_log=access_log)
+    logs.configure(settings.log_format, settings.log_level)
     _check_port(settings.host, settings.port)  # before anything else starts: a taken port is reported at once
     secret = anyio.run(first_start_key, settings)
     if secret is not None:
@@ -74,8 +75,8 @@ def serve(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        access_log=access_log,
-        log_level="info",
+        access_log=False,  # the access log is corral's own (``corral.observe.http``), in the format of every line
+        log_config=None,  # uvicorn's lines go through ``corral.logs`` too
         timeout_graceful_shutdown=5,
         # Longer than clients' idle-connection expiry (httpx: 5 s, uvicorn's default too): a server that
         # closes an idle keep-alive connection as the client reuses it fails that request for nothing.
@@ -87,6 +88,9 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Sessions driven at once (default: the settings).")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's /metrics on this port (default CORRAL_METRICS_PORT).")
+    ] = None,
 ) -> None:
     """Run harness workers only (no API): claim runnable sessions from the shared database and drive them.
 
@@ -94,17 +98,25 @@ def worker(
     on one PostgreSQL (CORRAL_DATABASE_URL). SIGTERM hands the sessions in flight over to the other workers.
     """
     import signal
+    from contextlib import nullcontext
 
     from corral.compose.services import open_services
+    from corral.observe import setup
+    from corral.observe.serve import serving_metrics
 
     async def run(settings: Settings) -> None:
+        setup.start(settings, "corral-worker")
+        port = settings.metrics_port
+        metrics = serving_metrics(settings.host, port, settings.metrics_token) if port is not None else nullcontext()
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async with open_services(settings):
+            async with open_services(settings), metrics:
                 typer.echo(f"corral: worker {__version__} running", err=True)
                 async for _ in signals:
                     break
+        await setup.stop()
 
-    settings = load_settings()
+    settings = load_settings().with_overrides(metrics_port=metrics_port)
+    logs.configure(settings.log_format, settings.log_level)
     anyio.run(run, settings.with_overrides(workers=max(settings.workers, 1), worker_concurrency=concurrency))
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from corral._types import json_object
 from corral.errors import ConfigError
-from corral.vocab.options import ProvisioningMode, SqliteSynchronous, WorkspaceSnapshots
+from corral.vocab.options import LogFormat, ProvisioningMode, SqliteSynchronous, WorkspaceSnapshots
 
 ProviderKind = Literal["anthropic", "openai"]
 PROVIDER_KINDS: tuple[ProviderKind, ...] = get_args(ProviderKind)
@@ -163,6 +163,23 @@ class Settings:
         "CORRAL_FILE_UPLOADS_DOWNLOADABLE",
         "`0`: uploaded files are input only (`downloadable: false`, download is a 400 `file_not_downloadable`), as"
         " on the hosted API",
+    )
+    # logs, metrics, traces (corral.logs, corral.observe)
+    log_format: LogFormat = setting(
+        "auto", "CORRAL_LOG_FORMAT", "`json`, `text`, or `auto`: readable on a terminal, JSON lines otherwise"
+    )
+    log_level: str = setting("INFO", "CORRAL_LOG_LEVEL", "the least severe level logged (`DEBUG` … `ERROR`)")
+    access_log: bool = setting(True, "CORRAL_ACCESS_LOG", "`0`: no line per HTTP request")
+    metrics_token: str | None = setting(
+        None, "CORRAL_METRICS_TOKEN", "bearer token `/metrics` asks for (unset: `/metrics` answers 404)", secret=True
+    )
+    metrics_port: int | None = setting(
+        None, "CORRAL_METRICS_PORT", "port a `corral worker` serves its own `/metrics` on (unset: none)"
+    )
+    otlp_endpoint: str = setting(
+        "",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTLP/HTTP collector that traces are sent to (`<url>/v1/traces`); unset: none",
     )
     # server-side tools
     web_search_url: str | None = setting(

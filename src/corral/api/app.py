@@ -24,17 +24,23 @@ from corral.api.routes import (
 )
 from corral.compose.services import open_services
 from corral.config import Settings
+from corral.observe import setup
+from corral.observe.http import Observed
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncGenerator[None]:
-        async with open_services(settings) as services:
-            app.state.services = services
-            try:
-                yield
-            finally:
-                app.state.services = None
+        setup.start(settings)
+        try:
+            async with open_services(settings) as services:
+                app.state.services = services
+                try:
+                    yield
+                finally:
+                    app.state.services = None
+        finally:
+            await setup.stop()
 
     app = FastAPI(
         title="corral",
@@ -57,4 +63,5 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.add_middleware(Gate, settings=settings)
+    app.add_middleware(Observed, access_log=settings.access_log, metrics_token=settings.metrics_token)  # outermost
     return app

@@ -35,3 +35,6 @@ SKILLS_DIR: Final = "/workspace/skills"
 WorkspaceSnapshots = Literal["auto", "on", "off"]
 """Whether sessions' workspaces are snapshotted to the blob store to follow them to other machines: ``auto`` does
 when the blob store is shared between machines (an S3-protocol store), not with blobs in the local data dir."""
+
+LogFormat = Literal["auto", "json", "text"]
+"""How log lines are written: ``auto`` is ``text`` on a terminal and ``json`` otherwise."""
