@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import logging
 import os
 import signal
 import socket
-import sys
 from pathlib import Path
 
 import anyio
 import certifi
 
+from corral import logs
 from corral.egress import hardening
 from corral.egress.addresses import AddressGuard, PrivateAllowance
 from corral.egress.server import EgressServer, running_egress
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     hardening.harden()  # before anything starts a thread
     if args.parent_pid is not None:
         _die_with(args.parent_pid)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="corral egress: %(message)s")
+    logs.configure("auto", "WARNING")  # the server's stderr, in the format of its own lines
     control = socket.socket(fileno=args.control_fd)
     control.setblocking(False)
     guard = AddressGuard(allowance=PrivateAllowance.parse(args.allow_private))

@@ -27,6 +27,7 @@ request path is open to ``RequestHook``s; they run after admission, before injec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -38,6 +39,9 @@ from corral.egress import injection, repositories
 from corral.egress.channels import Channel, Channels
 from corral.egress.injection import Injection, StreamRedactor
 from corral.egress.policy import AddressGuard, Refused, admit, normalize_host
+from corral.observe import metrics
+
+log = logging.getLogger("corral.egress")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ def _applicable(flow: http.HTTPFlow) -> tuple[Injection, ...]:
 
 
 def refusal(exc: Refused) -> http.Response:
+    metrics.egress_refusals.inc()
+    log.warning("egress refused a request: %s", exc)
     body = f"corral egress refused this request: {exc}\n".encode()
     return http.Response.make(exc.status, body, {"Content-Type": "text/plain", "X-Corral-Egress": "refused"})
 

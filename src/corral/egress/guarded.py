@@ -10,10 +10,15 @@ redirect it; a refused address is an ``httpx.ConnectError`` naming the reason, w
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 
 from corral.egress.addresses import AddressGuard
 from corral.egress.policy import HostPolicy, Refused, admit
+from corral.observe import metrics
+
+log = logging.getLogger("corral.egress")
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
@@ -27,6 +32,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         try:
             host, address = await admit(HostPolicy(), self._guard, url.host, port)
         except Refused as exc:
+            metrics.egress_refusals.inc()
+            log.warning("egress refused a server-side request: %s: %s", url.host, exc)
             raise httpx.ConnectError(f"{url.host}: {exc}", request=request) from None
         request.url = url.copy_with(host=address)  # the Host header, set when the request was built, keeps the name
         if url.scheme == "https":

@@ -40,6 +40,7 @@ from anyio.abc import TaskGroup
 
 from corral._types import JSONObject
 from corral.errors import SandboxError
+from corral.observe import metrics
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, Setup, ToolResult
 from corral.sandbox.recipe import Environments, environment_spec, provisioning_mode, self_hosted
@@ -142,6 +143,7 @@ class Hands:
             if self._sandbox is None:
                 spec = await self.spec()
                 sandbox = await self._provider.provision(spec)
+                metrics.sandbox_starts.inc()
                 self._notices.extend(sandbox.notices)
                 self._notices.extend(await set_up(sandbox, spec.setup))
                 self._sandbox = sandbox
@@ -162,6 +164,13 @@ class Hands:
         await self._attachments.after_call(self.workspace_id, self.session_id, name)
         self._notices.extend(self._attachments.take_notices(self.session_id))
         if not sandbox.alive:
+            metrics.sandbox_deaths.inc()
+            log.warning(
+                "the sandbox of %s died during %s %s; the next call gets a fresh one",
+                self.session_id,
+                name,
+                tool_use_id,
+            )
             async with self._lock:
                 if self._sandbox is sandbox:
                     await self._discard()

@@ -27,6 +27,7 @@ import anyio
 import anyio.to_thread
 
 from corral.errors import SandboxError
+from corral.observe import metrics
 from corral.sandbox.base import ProvisionSpec
 from corral.sandbox.local.host import Host, Spawn
 from corral.sandbox.local.sandbox import LocalSandbox
@@ -51,6 +52,10 @@ class _Pool:
         self.ready: list[LocalSandbox] = []
         self.wanted = anyio.Event()
         self.last_used = time.monotonic()
+        metrics.pool_size.labels(template.environment_id or "").set_function(lambda: len(self.live()))
+
+    def live(self) -> list[LocalSandbox]:
+        return [s for s in self.ready if s.alive]
 
     def take(self) -> LocalSandbox | None:
         while self.ready:

@@ -20,6 +20,7 @@ import anyio.to_thread
 from anyio.abc import Process
 
 from corral._types import JSONObject
+from corral.observe import metrics
 from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, ToolResult
 from corral.sandbox.journal import ToolJournal
 from corral.sandbox.local.cgroups import Cgroups
@@ -217,6 +218,8 @@ class LocalSandbox(Sandbox):
         notes: list[str] = []
         if kills > self._state.oom_kills:
             limit = self.spec.limits.memory_bytes // _MiB
+            metrics.oom_kills.inc(kills - self._state.oom_kills)
+            log.warning("sandbox %s: OOM kill: a process exceeded the %d MiB memory limit", self.name, limit)
             notes.append(f"[sandbox: a process was killed for exceeding the {limit} MiB memory limit]")
         if refusals > self._state.pids_refusals:
             await self._stop_user_processes()
@@ -257,6 +260,11 @@ class LocalSandbox(Sandbox):
         return not killed and all(_children(init) <= keep for init in inits)
 
     def _death(self) -> str:
+        reason = self._death_reason()
+        log.warning("sandbox %s died: %s", self.name, reason)
+        return reason
+
+    def _death_reason(self) -> str:
         state = self._state
         if state.stop_reason is not None:
             return f"the sandbox was stopped ({state.stop_reason}); {_FRESH}"
