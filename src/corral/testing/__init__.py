@@ -5,10 +5,12 @@ answer ``POST /v1/messages`` (Anthropic) and ``POST /v1/chat/completions`` (Open
 ``Script``: scripted replies chosen deterministically from each request, injectable failures, a seeded
 latency model, and a record of every request. ``ScriptedSearchServer`` answers like a SearXNG instance's JSON
 API (the web_search backend). ``ScriptedMcpServer`` is a real MCP server over streamable HTTP (the official ``mcp``
-SDK) that wants a bearer token and records its calls. Never imported by production code.
+SDK) that wants a bearer token and records its calls. ``OtlpCollector`` receives OTLP/HTTP traces (an OpenTelemetry
+collector's stand-in). Never imported by production code.
 """
 
 from corral.testing.mcp import McpCall, ScriptedMcpServer
+from corral.testing.otlp import OtlpCollector, ReceivedSpan
 from corral.testing.process import ScriptedModelProcess
 from corral.testing.script import (
     Fault,
@@ -30,6 +32,8 @@ __all__ = [
     "Fault",
     "Latency",
     "McpCall",
+    "OtlpCollector",
+    "ReceivedSpan",
     "RecordedRequest",
     "Reply",
     "ReplyJSON",
