@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from anthropic.types.beta import BetaManagedAgentsAgentToolset20260401Params
 
 from corral.api.app import create_app
 from corral.config import Settings
@@ -49,7 +50,8 @@ def scenario(server: LiveServer) -> tuple[str, list[dict[str, Any]], str]:
     """An agent with the toolset, a vault on its session, one turn that runs ``bash``; also one request that
     presents the API key as ``Authorization: Bearer`` (its request id is returned)."""
     with sdk(server) as client:
-        agent = client.beta.agents.create(name="observed", model="claude-test", tools=[{"type": "agent_toolset_20260401"}])
+        toolset: list[BetaManagedAgentsAgentToolset20260401Params] = [{"type": "agent_toolset_20260401"}]
+        agent = client.beta.agents.create(name="observed", model="claude-test", tools=toolset)
         environment = client.beta.environments.create(name="observed")
         vault = client.beta.vaults.create(display_name="observed")
         client.beta.vaults.credentials.create(vault.id, auth=bearer("https://mcp.example.com/mcp", VAULT_SECRET))
