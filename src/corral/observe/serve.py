@@ -6,8 +6,10 @@ A worker has no API; its metrics are served on a port of its own, with the same 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncGenerator, Generator
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 
 import anyio
 import uvicorn
@@ -33,10 +35,12 @@ async def serving_metrics(host: str, port: int, token: str | None) -> AsyncGener
         if scope["type"] == "http":
             await answer(scope, send, token if scope.get("path") == METRICS_PATH else None)
 
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off"))
-    async with anyio.create_task_group() as group:
-        group.start_soon(server.serve)
-        try:
-            yield
-        finally:
-            server.should_exit = True  # serve() returns within its tick; the group waits for it
+    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    with socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        # listening before serving starts: a scrape that comes first waits in the backlog, a taken port fails here
+        async with anyio.create_task_group() as group:
+            group.start_soon(partial(server.serve, sockets=[sock]))
+            try:
+                yield
+            finally:
+                server.should_exit = True  # serve() returns within its tick; the group waits for it
