@@ -21,6 +21,7 @@ CITING_SECTIONS = [
     ("## Session resources", ("resources",), 10),
     ("## Where a workspace lives", ("snapshots",), 10),
     ("## Running on several machines", ("hosts",), 8),
+    ("## Logs, metrics and traces", ("observe",), 12),
 ]
 
 

@@ -27,7 +27,7 @@ from corral.session import SessionStore
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.harness.helpers import agent, create_session, running, settings_for, user_message, wait_idle
 from tests.observe.conftest import Lines
-from tests.sandbox.conftest import TIGHT, Runner, new_spec, open_provider
+from tests.sandbox.conftest import TIGHT, Runner, new_spec, open_provider, wait_until
 
 pytestmark = pytest.mark.anyio
 TOOLSET = [{"type": "agent_toolset_20260401"}]
@@ -118,6 +118,13 @@ async def test_an_oom_kill_is_a_line(provider: LocalSandboxProvider, lines: Line
     (line,) = lines.containing("OOM kill")
     assert "128 MiB memory limit" in line["message"] and line["level"] == "warning"
     assert sample("corral_sandbox_oom_kills_total") > before
+
+
+async def test_a_warm_pool_reports_its_size(provider: LocalSandboxProvider) -> None:
+    spec = new_spec(environment_id="env_observed", warm_pool_size=1)
+    await (await provider.provision(spec)).release()
+    await wait_until(lambda: provider.warm_ready(spec) == 1)
+    assert sample("corral_sandbox_pool_size", environment="env_observed") == 1
 
 
 async def test_egress_refusals_are_lines_and_counted(lines: Lines) -> None:

@@ -22,6 +22,7 @@ from corral.api.app import create_app
 from corral.config import Settings
 from corral.testing import OtlpCollector, ReceivedSpan, ScriptedModelServer, reply, text, tool_use
 from tests.live import LiveServer, live_server
+from tests.observe.conftest import Lines
 from tests.sdk_server import run_turn, sdk
 from tests.vault.helpers import bearer
 
@@ -155,3 +156,12 @@ def test_no_secret_reaches_a_log_line_a_span_or_the_metrics(run: Run) -> None:
         assert secret not in run.log
         assert secret not in repr(run.spans)
         assert secret not in run.metrics
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("on", [True, False])
+async def test_the_access_log_can_be_turned_off(lines: Lines, on: bool) -> None:
+    transport = httpx.ASGITransport(app=create_app(Settings(access_log=on)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://corral") as http:
+        await http.get("/v1/agents")  # refused at the gate (no key): logged all the same
+    assert len(lines.containing("GET /v1/agents 401")) == int(on)
