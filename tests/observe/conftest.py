@@ -32,9 +32,9 @@ class Lines:
 
 @pytest.fixture
 def lines() -> Iterator[Lines]:
-    """corral's JSON handler on a buffer, at INFO, for the duration of the test; the root logger as it was after."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    """corral's JSON handler on a buffer, at INFO, for the duration of the test; the loggers as they were after."""
+    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
+    handlers, level, access_disabled = list(root.handlers), root.level, access.disabled
     captured = Lines()
     logs.configure("json", "INFO", stream=captured.buffer)
     try:
@@ -42,3 +42,4 @@ def lines() -> Iterator[Lines]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        access.disabled = access_disabled
