@@ -27,6 +27,11 @@ Steering: a ``user.message`` that arrives during a turn is queued and taken up a
 
 Interrupts: the wake's watcher cancels the model stream or running tool at once (``interrupt``); the
 next decision handles the ``user.interrupt``.
+
+Observed (``corral.observe.turns.TurnTrace``): the first step of a turn on this worker begins its span and its
+``turn_id`` (a resumed one also logs the crash recovery and counts a lease takeover); each model request and
+tool call is a child span; the step that ends the turn (``OUTCOMES``) ends the span. Log lines written during a
+step carry the session and turn ids, during a tool call its id too.
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ OUTCOMES: dict[type[Step], str] = {
     HandleInterrupt: "interrupted",
 }
 _BUILTIN = frozenset(BUILTIN_TOOLS)
-log = logging.getLogger("corral.harness")
+logger = logging.getLogger("corral.harness")
 
 
 class Turn:
@@ -147,7 +152,7 @@ class Turn:
         if resumed:
             metrics.lease_takeovers.inc()
             with self.trace.ids():
-                log.warning("crash recovery: resuming a turn another worker left unfinished (lease taken over)")
+                logger.warning("crash recovery: resuming a turn another worker left unfinished (lease taken over)")
 
     def _configure(self, record: SessionRecord) -> AgentConfig:
         self.record = record
