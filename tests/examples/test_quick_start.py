@@ -12,6 +12,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.live import scrubbed_env
 
 ROOT = Path(__file__).parent.parent.parent
@@ -25,6 +27,7 @@ def quick_start_blocks() -> tuple[str, str]:
     return shell, python
 
 
+@pytest.mark.timeout(360)  # setup, the model server and the server start in turn: minutes on a loaded machine
 def test_the_quick_start_reaches_a_working_agent(tmp_path: Path) -> None:
     shell, python = quick_start_blocks()
     (tmp_path / "first_agent.py").write_text(python)
