@@ -129,11 +129,13 @@ def _open_database(settings: Settings) -> list[str]:
     """Open the database (applying the migrations it lacks); one line and status 2 if it cannot be reached."""
     from corral.compose.bootstrap import migrate as run
 
+    from corral.errors import CorralError
+
     try:
         return anyio.run(run, settings)
-    except (OSError, ConnectionError) as exc:
-        where = settings.resolved_database_url.split("@")[-1]
-        typer.echo(f"corral: cannot open the database at {where}: {exc.strerror or exc}", err=True)
+    except (CorralError, OSError) as exc:
+        why = exc.message if isinstance(exc, CorralError) else str(exc)
+        typer.echo(f"corral: {why} ({settings.resolved_database_url.split('@')[-1]})", err=True)
         raise typer.Exit(2) from None
 
 
