@@ -21,6 +21,8 @@ CITING_SECTIONS = [
     ("## Session resources", ("resources",), 10),
     ("## Where a workspace lives", ("snapshots",), 10),
     ("## Running on several machines", ("hosts",), 8),
+    ("## Quick start", ("examples",), 6),
+    ("## Commands", ("cli",), 5),
 ]
 
 
