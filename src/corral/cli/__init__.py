@@ -128,7 +128,6 @@ def say(line: str) -> None:
 def _open_database(settings: Settings) -> list[str]:
     """Open the database (applying the migrations it lacks); one line and status 2 if it cannot be reached."""
     from corral.compose.bootstrap import migrate as run
-
     from corral.errors import CorralError
 
     try:
