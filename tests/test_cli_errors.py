@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from corral import __version__
 from corral.api.app import create_app
 from corral.config import Settings
 from corral.db.migrate import migrations
@@ -68,3 +71,19 @@ def test_a_sandbox_host_without_the_deployment_token_says_so(tmp_path: Path) -> 
     assert done.returncode == 2
     assert done.stderr == "corral: CORRAL_SANDBOX_HOST_TOKEN is not set: workers and sandbox hosts share it\n"
     assert not (tmp_path / "data").exists()  # nothing started
+
+
+@pytest.mark.timeout(300)  # connecting is refused at once, but a loaded machine imports slowly
+def test_a_database_that_cannot_be_reached_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as closed:  # bound, never listening: connections to it are refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        url = f"postgresql://corral@127.0.0.1:{port}/corral"
+        env = {"CORRAL_DATA_DIR": str(tmp_path / "data"), "CORRAL_DATABASE_URL": url}
+        done = corral("serve", "--port", "0", cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    settings, error = done.stderr.splitlines()
+    assert settings.startswith(f"corral {__version__}: database 127.0.0.1:{port}/corral, ")
+    assert error.startswith("corral: cannot open PostgreSQL database: ") and error.endswith(
+        f" (127.0.0.1:{port}/corral)"
+    )

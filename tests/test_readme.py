@@ -22,6 +22,8 @@ CITING_SECTIONS = [
     ("## Where a workspace lives", ("snapshots",), 10),
     ("## Running on several machines", ("hosts",), 8),
     ("## Logs, metrics and traces", ("observe",), 12),
+    ("## Quick start", ("examples",), 6),
+    ("## Commands", ("cli",), 5),
 ]
 
 

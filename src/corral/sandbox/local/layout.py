@@ -139,7 +139,7 @@ def _filter_bytes() -> bytes:  # compiled once per process
         return path.read_bytes()
 
 
-def _abandoned(run: Path) -> bool:
+def abandoned(run: Path) -> bool:
     """Left behind: its data dir is gone, or (no ``source``: an egress proxy's only) nothing has listened on its
     control socket for a while."""
     source = run / "source"
@@ -148,8 +148,11 @@ def _abandoned(run: Path) -> bool:
     if time.time() - run.stat().st_mtime < _SWEEP_GRACE_SECONDS:
         return False
     with socket.socket(socket.AF_UNIX) as probe:
+        probe.setblocking(False)  # a live proxy whose backlog is full would block connect() for good
         try:
             probe.connect(str(run / "egress" / "control.sock"))
+        except BlockingIOError:
+            return False  # someone listens, busy: not abandoned
         except OSError:
             return True
     return False
@@ -160,7 +163,7 @@ def sweep_stale() -> None:
     if not RUN_BASE.is_dir():
         return
     for run in RUN_BASE.iterdir():
-        if run.name.startswith("shared-") or not _abandoned(run):
+        if run.name.startswith("shared-") or not abandoned(run):
             continue
         fs = run / "fs"
         if fs.exists() and mounted(fs):

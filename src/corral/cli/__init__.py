@@ -1,25 +1,41 @@
 """The ``corral`` command line: thin; parses arguments and calls the composition roots.
 
 Adding a command: one ``@app.command()`` function that reads ``load_settings()`` and hands over to a
-composition root (``corral.api``, ``corral.bench`` …); no logic here beyond argument handling.
+composition root (``corral.api``, ``corral.bench`` …); no logic here beyond argument handling. The client
+commands (``agents``, ``environments``, ``sessions``, ``chat``) live in modules of their own and speak HTTP to a
+server through the official SDK (``corral.cli.client``).
+
+Errors are one line on stderr (``corral: …``) and a non-zero status, never a traceback unless ``--debug``.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import typer
 
 from corral import __version__, logs
+from corral._types import json_object
 from corral.bench.cli import bench
+from corral.cli.chat import chat
+from corral.cli.resources import agents_app, environments_app, sessions_app
 from corral.config import Settings
 from corral.config import load_settings as _load_settings
 from corral.errors import ConfigError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="corral: a self-hostable Managed Agents runtime.")
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # main() reports errors in one line; --debug shows the traceback
+    help="corral: a self-hostable Managed Agents runtime.",
+)
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 app.add_typer(keys_app, name="keys")
 vault_app = typer.Typer(no_args_is_help=True, help="Manage the vault's master keys.")
@@ -45,6 +61,23 @@ def _check_port(host: str, port: int) -> None:
             raise typer.Exit(2) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    show_version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print corral's version and exit."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+) -> None:
+    """corral: a self-hostable Managed Agents runtime."""
+
+
 @app.command()
 def version() -> None:
     """Print corral's version."""
@@ -66,13 +99,17 @@ def serve(
     settings = load_settings().with_overrides(host=host, port=port, access_log=access_log)
     logs.configure(settings.log_format, settings.log_level)
     _check_port(settings.host, settings.port)  # before anything else starts: a taken port is reported at once
+    where = settings.resolved_database_url.split("@")[-1]
+    say(f"corral {__version__}: database {where}, data in {settings.data_dir}, {settings.workers} worker pool(s)")
+    applied = _open_database(settings)
+    say(f"corral: applied {len(applied)} migration(s)" if applied else "corral: database schema up to date")
     secret = anyio.run(first_start_key, settings)
     if secret is not None:
         typer.echo(
             f"corral: created an API key for the default workspace (shown once, only its hash is kept):\n{secret}"
         )
     uvicorn.run(
-        create_app(settings),
+        announce_ready(create_app(settings), f"corral: listening on http://{settings.host}:{settings.port}"),
         host=settings.host,
         port=settings.port,
         access_log=False,  # the access log is corral's own (``corral.observe.http``), in the format of every line
@@ -83,6 +120,40 @@ def serve(
         timeout_keep_alive=75,
         backlog=4096,
     )
+
+
+def say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _open_database(settings: Settings) -> list[str]:
+    """Open the database (applying the migrations it lacks); one line and status 2 if it cannot be reached."""
+    from corral.compose.bootstrap import migrate as run
+    from corral.errors import CorralError
+
+    try:
+        return anyio.run(run, settings)
+    except (CorralError, OSError) as exc:
+        why = exc.message if isinstance(exc, CorralError) else str(exc)
+        typer.echo(f"corral: {why} ({settings.resolved_database_url.split('@')[-1]})", err=True)
+        raise typer.Exit(2) from None
+
+
+def announce_ready(app: ASGIApp, line: str) -> ASGIApp:
+    """``app``, saying ``line`` on stderr once its lifespan started (workers running, the port about to be bound)."""
+
+    async def announcing(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def sending(message: Message) -> None:
+            await send(message)
+            if message["type"] == "lifespan.startup.complete":
+                say(line)
+
+        await app(scope, receive, sending)
+
+    return announcing
 
 
 @app.command()
@@ -226,7 +297,38 @@ def sandbox_host(
 
 
 app.command("bench")(bench)  # `corral bench [SUITE…] [--quick]`, `corral bench report`: see corral.bench.cli
+app.add_typer(agents_app, name="agents")
+app.add_typer(environments_app, name="environments")
+app.add_typer(sessions_app, name="sessions")
+app.command("chat")(chat)
 
 
 def main() -> None:
-    app()
+    """Run the command; an error it did not handle is one line on stderr and status 1 (``--debug``: the traceback)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if "--debug" in sys.argv:
+            raise
+        typer.echo(f"corral: {describe(exc)} (--debug shows the traceback)", err=True)
+        raise SystemExit(1) from None
+
+
+def describe(exc: Exception) -> str:
+    """One line saying what went wrong, naming the server for a client's errors."""
+    import anthropic
+
+    from corral.cli.client import ClientError
+
+    if isinstance(exc, ClientError):
+        return str(exc)
+    if isinstance(exc, anthropic.APIConnectionError):
+        url = exc.request.url
+        return f"cannot reach the server at {url.scheme}://{url.netloc.decode()}: {exc.__cause__ or exc}"
+    if isinstance(exc, anthropic.APIStatusError):
+        error = json_object((json_object(exc.body) or {}).get("error")) or {}
+        message = error.get("message") or exc.message
+        return f"the server answered {exc.status_code}: {message}"
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
