@@ -10,6 +10,7 @@ import typer
 from corral._types import JSONObject
 from corral.cli.client import Json, Url, connect, print_item, print_items, print_json
 from corral.cli.render import Renderer, member
+from corral.vocab.tools import TOOLSET
 
 if TYPE_CHECKING:
     from anthropic.types.beta.agent_create_params import Tool
@@ -50,9 +51,9 @@ def agents_create(
     as_json: Json = False,
 ) -> None:
     """Create an agent; prints its id (or, with --json, the agent)."""
-    toolset: Tool = {"type": "agent_toolset_20260401"}
+    toolset: Tool = {"type": TOOLSET}
     if ask:
-        toolset = {"type": "agent_toolset_20260401", "default_config": {"permission_policy": {"type": "always_ask"}}}
+        toolset = {"type": TOOLSET, "default_config": {"permission_policy": {"type": "always_ask"}}}
     with connect(url) as client:
         agent = client.beta.agents.create(
             name=name,
