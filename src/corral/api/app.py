@@ -24,6 +24,7 @@ from corral.api.routes import (
 )
 from corral.compose.services import open_services
 from corral.config import Settings
+from corral.console.app import ConsoleDispatch
 from corral.observe import setup
 from corral.observe.http import Observed
 
@@ -63,5 +64,6 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.add_middleware(Gate, settings=settings)
+    app.add_middleware(ConsoleDispatch)  # before the gate: /console signs in by cookie (corral.console)
     app.add_middleware(Observed, access_log=settings.access_log, metrics_token=settings.metrics_token)  # outermost
     return app
