@@ -24,6 +24,7 @@ CITING_SECTIONS = [
     ("## Logs, metrics and traces", ("observe",), 12),
     ("## Quick start", ("examples",), 6),
     ("## Commands", ("cli",), 5),
+    ("## Console", ("console",), 8),
 ]
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from corral.testing import ScriptedModelServer, reply, text, thinking, tool_use
 from tests.console.conftest import TIMEOUT_MS
 from tests.live import LiveServer
+from tests.sdk_server import run_turn, sdk
 
 pytestmark = pytest.mark.timeout(300)
 expect.set_options(timeout=TIMEOUT_MS)
@@ -89,11 +90,16 @@ def test_sign_in_refuses_a_wrong_key_and_keeps_the_right_one_in_an_http_only_coo
     page.screenshot(path=shots / "login.png")
     sign_in(page, "sk-not-a-key")
     expect(page.get_by_role("alert")).to_have_text("That API key is not valid: it is unknown or was revoked.")
-    sign_in(page, server.api_key)
+    page.goto("/console/login")  # by keyboard alone: the skip link, then the key field, then Enter
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "api_key"
+    page.keyboard.type(server.api_key)
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Sessions", exact=True)).to_be_visible()
     (cookie,) = context.cookies()
-    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/console")
-    assert server.api_key not in cookie["value"]  # sealed, not merely signed
+    assert (cookie.get("httpOnly"), cookie.get("sameSite"), cookie.get("path")) == (True, "Strict", "/console")
+    assert server.api_key not in cookie.get("value", "")  # sealed, not merely signed
     assert page.evaluate("document.cookie") == "" and page.evaluate("localStorage.length") == 0
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("alert")).to_have_text("You are signed out.")
@@ -112,6 +118,8 @@ def test_a_reply_streams_into_the_open_page_and_html_in_it_shows_as_text(
     expect(page.locator("#timeline .kind-message .text")).to_have_text(XSS)
     expect(page.locator("#status")).to_have_text("idle")
     assert page.evaluate("window.__still_here") is True  # the page was never reloaded: it came live
+    expect(page.locator("#timeline .kind-user")).to_have_count(1)  # each event once
+    expect(page.locator("#timeline .kind-message")).to_have_count(1)
     assert page.evaluate("window.__xss") is None
     assert page.locator("#timeline img, #timeline script").count() == 0
     page.reload()  # and rendered from the log on load
@@ -173,6 +181,67 @@ def test_a_reply_shows_as_it_is_written_and_interrupt_stops_it(
     assert long_reply not in page.locator("#timeline").inner_text()
 
 
+def test_a_custom_tool_call_takes_its_result_from_the_form(
+    page: Page, server: LiveServer, model: ScriptedModelServer
+) -> None:
+    model.set_script({"replies": [reply(tool_use("lookup", {"city": "Lyon"})), reply(text("It is sunny."))]})
+    lookup = {"type": "custom", "name": "lookup", "description": "weather", "input_schema": {"type": "object"}}
+    made = httpx.post(
+        f"{server.base_url}/v1/agents",
+        headers={"x-api-key": server.api_key, **BETA},
+        json={"name": "weather", "model": "claude-sonnet-4-6", "tools": [lookup]},
+        trust_env=False,
+    )
+    made.raise_for_status()
+    signed_in(page, server)
+    page.goto("/console/environments")
+    page.get_by_label("Name").fill("env-weather")
+    page.get_by_role("button", name="Create environment").click()
+    page.goto("/console/sessions")
+    page.get_by_label("Agent", exact=True).last.select_option(label="weather (v1)")
+    page.get_by_label("Environment").select_option(label="env-weather")
+    page.get_by_role("button", name="Start session").click()
+    live(page)
+    say(page, "Weather in Lyon?")
+    expect(page.locator("#timeline .kind-tool .title")).to_have_text("Custom tool call: lookup")
+    page.get_by_label("Tool result").fill("sunny, 21 °C")
+    page.get_by_role("button", name="Send result").click()
+    expect(page.locator("#timeline .kind-result .text")).to_have_text("sunny, 21 °C")
+    expect(page.locator("#timeline .kind-message .text")).to_have_text("It is sunny.")
+    expect(page.get_by_role("button", name="Send result")).to_have_count(0)
+
+
+def test_pages_read_and_forms_work_without_javascript(
+    browser: Browser, server: LiveServer, model: ScriptedModelServer
+) -> None:
+    model.set_script({"replies": [reply(text("Plain <em>text</em>."))]})
+    context = browser.new_context(base_url=server.base_url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        signed_in(page, server)
+        page.goto("/console/agents")
+        page.get_by_label("Name").fill("no-script")
+        page.get_by_role("button", name="Create agent").click()
+        page.goto("/console/environments")
+        page.get_by_label("Name").fill("env-no-script")
+        page.get_by_role("button", name="Create environment").click()
+        page.goto("/console/sessions")
+        page.get_by_label("Agent", exact=True).last.select_option(label="no-script (v1)")
+        page.get_by_label("Environment").select_option(label="env-no-script")
+        page.get_by_role("button", name="Start session").click()
+        session_id = page.url.rsplit("/", 1)[-1]
+        with sdk(server) as client:
+            run_turn(client, session_id, "Hello.")  # waits for the turn's idle event
+        page.reload()
+        expect(page.locator("#live")).to_have_text("Showing the log as of this page load (reload for newer events).")
+        expect(page.locator("#timeline .kind-message .text")).to_have_text("Plain <em>text</em>.")
+        expect(page.locator("#status")).to_have_text("idle")
+        say(page, "Thanks.")  # a plain form post, answered by a redirect back to the page
+        expect(page.locator("#timeline .kind-user .text").last).to_have_text("Thanks.")
+    finally:
+        context.close()
+
+
 def test_agents_keep_their_versions_and_show_a_diff(page: Page, server: LiveServer, shots: Path) -> None:
     signed_in(page, server)
     page.goto("/console/agents")
@@ -186,10 +255,10 @@ def test_agents_keep_their_versions_and_show_a_diff(page: Page, server: LiveServ
     expect(diff).to_contain_text('-  "system": "Be brief.",')
     expect(diff).to_contain_text('+  "system": "Be thorough <and> careful.",')
     expect(page.locator("table").first.locator("tbody tr")).to_have_count(2)
-    page.screenshot(path=shots / "agent.png", full_page=True)
+    page.screenshot(path=shots / "agent.png")
     page.goto("/console/agents")
     expect(page.get_by_role("link", name="reviewer")).to_be_visible()
-    page.screenshot(path=shots / "agents.png", full_page=True)
+    page.screenshot(path=shots / "agents.png")
 
 
 def test_sessions_filter_by_status_agent_and_date(page: Page, server: LiveServer, shots: Path) -> None:
@@ -201,7 +270,7 @@ def test_sessions_filter_by_status_agent_and_date(page: Page, server: LiveServer
     rows = page.locator("table tbody tr")
     agent_id = page.evaluate(
         "id => fetch('/console/sessions/' + id).then(r => r.text())"
-        ".then(t => t.match(/href=\"\\/console\\/agents\\/([^\"]+)\"/)[1])",
+        '.then(t => t.match(/href="\\/console\\/agents\\/([^"]+)"/)[1])',
         session_id,
     )
     assert title == "Sessions"
@@ -233,7 +302,7 @@ def test_a_key_that_stops_working_shows_a_clear_message(page: Page, server: Live
     and signing in with the new key brings the person back to it. (Stays last: it changes the server's key.)"""
     signed_in(page, server)
     session_id = new_session(page)
-    server.stop()
+    server.kill()  # a crash mid-stream (a graceful stop would first wait for the open stream)
     server.api_key = "sk-corral-test-" + secrets.token_urlsafe(24)
     server.start()
     live_view = page.locator("#live")

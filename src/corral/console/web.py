@@ -20,8 +20,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
