@@ -17,6 +17,7 @@ from corral.console.timeline import pretty
 from corral.console.web import caller, field, form, invalid, page, redirect, render, services_of, session_of, set_cookie
 from corral.errors import InvalidRequest
 from corral.resources import skills
+from corral.vocab.tools import PERMISSION_POLICIES, TOOLSET
 
 REASONS = {
     "signed_out": "Sign in with an API key to use the console.",
@@ -24,7 +25,7 @@ REASONS = {
     "invalid": "That API key is not valid: it is unknown or was revoked.",
     "bye": "You are signed out.",
 }
-POLICIES = ("always_ask", "always_allow")
+POLICIES = PERMISSION_POLICIES
 
 
 def _next(value: str) -> str:
@@ -67,7 +68,7 @@ async def home(request: Request) -> Response:
 def _tools(policy: str) -> list[dict[str, object]]:
     if policy not in POLICIES:
         raise InvalidRequest(f"permission policy must be one of {list(POLICIES)}")
-    return [{"type": "agent_toolset_20260401", "default_config": {"permission_policy": {"type": policy}}}]
+    return [{"type": TOOLSET, "default_config": {"permission_policy": {"type": policy}}}]
 
 
 @page
