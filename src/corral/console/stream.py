@@ -6,10 +6,10 @@ comment pings.
 
 Invariants:
 
-* The subscription is attached before the response starts; the entries after the position the client names
-  (``Last-Event-ID``, which a browser's ``EventSource`` sends by itself when it reconnects, else ``?after=``, the
-  last position the page rendered) up to the subscription's start are read from the log first. Nothing between
-  the page load, a dropped connection or a server restart and the live tail is lost or shown twice.
+* Whenever the subscription attaches, the entries after the position the client names (``Last-Event-ID``, which
+  a browser's ``EventSource`` sends by itself when it reconnects, else ``?after=``, the last position the page
+  rendered) up to the subscription's start are read from the log first, then the live ones follow. Nothing
+  between the page load, a dropped connection or a server restart and the live tail is lost or shown twice.
 * A stream learns nothing the API's stream would not show this caller: the session is read with the caller's
   workspace first, and the key is checked like every console request.
 """
