@@ -15,18 +15,26 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from corral.testing import ScriptedModelServer
+from corral.testing import ScriptedModelServer, reply, text
 from tests.live import LiveServer
-from tests.sdk_server import agent_server
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by script/setup; never `playwright install`
 TIMEOUT_MS = 60_000  # generous: the suite runs while both cores are busy
+START_TIMEOUT_S = 240.0  # importing corral alone takes half a minute on a loaded machine
 
 
 @pytest.fixture(scope="package")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, ScriptedModelServer]]:
-    with agent_server(tmp_path_factory, "console") as running:
-        yield running
+    """As ``tests.sdk_server.agent_server``, with more time to start: a test here restarts it mid-module."""
+    tmp = tmp_path_factory.mktemp("console")
+    with ScriptedModelServer({"replies": [reply(text("Nothing scripted."))]}) as model:
+        env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5", "CORRAL_EGRESS": "0"}  # no egress needed
+        server = LiveServer(f"sqlite:///{tmp / 'corral.db'}", tmp / "data", env, start_timeout=START_TIMEOUT_S)
+        try:
+            server.start()
+            yield server, model
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="package")

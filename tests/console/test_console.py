@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from corral._types import json_list, json_object
 from corral.testing import ScriptedModelServer, reply, text, thinking, tool_use
 from tests.console.conftest import TIMEOUT_MS
 from tests.live import LiveServer
@@ -126,6 +127,32 @@ def test_a_reply_streams_into_the_open_page_and_html_in_it_shows_as_text(
     expect(page.locator("#timeline .kind-message .text")).to_have_text(XSS)
     assert page.evaluate("window.__xss") is None
     assert page.locator("#timeline img, #timeline script").count() == 0
+
+
+def test_the_live_stream_resumes_after_the_last_event_seen_and_needs_the_cookie(
+    page: Page, context: BrowserContext, server: LiveServer, model: ScriptedModelServer
+) -> None:
+    """What a browser's ``EventSource`` does by itself when it reconnects (a dropped connection, a restart)."""
+    model.set_script({"replies": [reply(text("One."))]})
+    signed_in(page, server)
+    session_id = new_session(page)
+    send_by_api(server, session_id, "Count.")
+    expect(page.locator("#timeline .kind-status .title").last).to_have_text("Status: idle (end_turn)")
+    seen = [
+        int(seq or 0) for seq in page.locator("#timeline li").evaluate_all("items => items.map(i => i.dataset.seq)")
+    ]
+    url = f"{server.base_url}/console/sessions/{session_id}/stream"
+    cookies = {cookie.get("name", ""): cookie.get("value", "") for cookie in context.cookies()}
+    resumed: list[int] = []
+    with httpx.stream("GET", url, headers={"Last-Event-ID": str(seen[0])}, cookies=cookies, trust_env=False) as got:
+        assert got.status_code == 200
+        for line in got.iter_lines():
+            if line.startswith("id: "):
+                resumed.append(int(line.removeprefix("id: ")))
+            if len(resumed) == len(seen) - 1:
+                break
+    assert resumed == seen[1:]  # each event after the one named, once, in order
+    assert httpx.get(url, trust_env=False).status_code == 401
 
 
 def test_a_tool_call_waits_for_approval_and_its_result_shows(
@@ -291,6 +318,36 @@ def test_forms_without_the_session_csrf_token_are_refused(
     assert refused.status == 403
     page.goto("/console/environments")
     expect(page.get_by_text("forged")).to_have_count(0)
+
+
+def api(server: LiveServer, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    headers = {"x-api-key": server.api_key, **BETA}
+    url = f"{server.base_url}{path}"
+    got = httpx.post(url, headers=headers, json=body, trust_env=False) if body else httpx.get(url, headers=headers)
+    got.raise_for_status()
+    answer: dict[str, object] = got.json()
+    return answer
+
+
+def test_a_key_of_another_workspace_sees_and_steers_nothing_of_this_one(page: Page, server: LiveServer) -> None:
+    agent = api(server, "/v1/agents", {"name": "private", "model": "claude-sonnet-4-6"})
+    environment = api(server, "/v1/environments", {"name": "private-env"})
+    session = api(server, "/v1/sessions", {"agent": agent["id"], "environment_id": environment["id"]})
+    page.goto("/console/login")
+    sign_in(page, server.create_key("elsewhere"))
+    expect(page.locator("table tbody tr")).to_have_text(["No sessions match."])
+    page.goto("/console/agents")
+    expect(page.locator("table tbody tr")).to_have_text(["No agents yet."])
+    answer = page.goto(f"/console/sessions/{session['id']}")
+    assert answer is not None and answer.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("not found")
+    answer = page.goto(f"/console/agents/{agent['id']}")
+    assert answer is not None and answer.status == 404
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value") or ""
+    sent = page.request.post(f"/console/sessions/{session['id']}/message", form={"csrf": csrf, "text": "hi"})
+    assert sent.status == 404
+    events = json_list(api(server, f"/v1/sessions/{session['id']}/events")["data"]) or []
+    assert "user.message" not in [(json_object(event) or {}).get("type") for event in events]
 
 
 def test_a_key_that_stops_working_shows_a_clear_message(page: Page, server: LiveServer) -> None:
