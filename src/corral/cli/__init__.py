@@ -171,6 +171,7 @@ def worker(
     import signal
     from contextlib import nullcontext
 
+    from corral.api.background import start_background
     from corral.compose.services import open_services
     from corral.observe import setup
     from corral.observe.serve import serving_metrics
@@ -180,7 +181,8 @@ def worker(
         port = settings.metrics_port
         metrics = serving_metrics(settings.host, port, settings.metrics_token) if port is not None else nullcontext()
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async with open_services(settings), metrics:
+            async with open_services(settings) as services, metrics:
+                await start_background(services)
                 typer.echo(f"corral: worker {__version__} running", err=True)
                 async for _ in signals:
                     break

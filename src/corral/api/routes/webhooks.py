@@ -1,0 +1,56 @@
+"""``/v1/corral/webhooks``: corral's own webhook endpoint management (a corral extension; the hosted API registers
+endpoints in its console, api.md §18). The signing secret (``whsec_…``) is in the create response only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import Field
+
+from corral.api.http import JSONBytes, Limit100, PageToken, context, json_response
+from corral.api.routes.common import ERRORS
+from corral.catalog.params import Strict
+from corral.db.pages import cursor_from
+from corral.ids import new_id, rfc3339
+from corral.webhooks import endpoints, signing, targets
+
+router = APIRouter(prefix="/v1/corral/webhooks", tags=["webhooks"], responses=ERRORS)
+
+
+class WebhookCreate(Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    event_types: Annotated[list[str], Field(min_length=1, max_length=100)] | None = None
+
+
+@router.post("", summary="Register a webhook endpoint (the response holds its signing secret, shown once)")
+async def create(request: Request, body: WebhookCreate) -> JSONBytes:
+    services, workspace = context(request)
+    await targets.check(body.url, allow_private=services.settings.webhook_allow_private)
+    endpoint = endpoints.Endpoint(
+        new_id("webhook_endpoint"), workspace, body.url, body.event_types, 0, None, rfc3339(datetime.now(UTC))
+    )
+    secret = signing.new_secret()
+    await services.db.write(endpoints.create, endpoint, secret)
+    return json_response({**endpoint.wire(), "secret": secret})
+
+
+@router.get("/{endpoint_id}", summary="Retrieve a webhook endpoint")
+async def retrieve(request: Request, endpoint_id: str) -> JSONBytes:
+    services, workspace = context(request)
+    return json_response((await services.db.read(endpoints.get, workspace, endpoint_id)).wire())
+
+
+@router.get("", summary="List webhook endpoints, newest first")
+async def list_endpoints(request: Request, limit: Limit100 = 20, page: PageToken = None) -> JSONBytes:
+    services, workspace = context(request)
+    result = await services.db.read(endpoints.page, workspace, limit, cursor_from(page, endpoints.SCOPE))
+    return json_response({"data": [item.wire() for item in result.items], "next_page": result.next_page})
+
+
+@router.delete("/{endpoint_id}", summary="Delete a webhook endpoint and its pending deliveries")
+async def delete(request: Request, endpoint_id: str) -> JSONBytes:
+    services, workspace = context(request)
+    await services.db.write(endpoints.delete, workspace, endpoint_id)
+    return json_response({"id": endpoint_id, "type": "webhook_endpoint_deleted"})
