@@ -1,0 +1,111 @@
+"""Deployments through the official SDK against a live server (both engines): the resource, ``run``, the schedule
+firing, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import pytest
+
+from tests.deployments.helpers import FAR, MESSAGE, agent_and_environment, make_due, register_webhook
+from tests.deployments.receiver import receiver
+from tests.live import LiveServer
+
+
+def test_create_shows_the_schedule_and_pause_keeps_it(client: anthropic.Anthropic) -> None:
+    agent_id, environment_id = agent_and_environment(client)
+    made = client.beta.deployments.create(
+        agent=agent_id,
+        environment_id=environment_id,
+        initial_events=[MESSAGE],
+        name="weekday report",
+        schedule={"type": "cron", "expression": "30 9 * * MON-FRI", "timezone": "Europe/Paris"},
+    )
+    assert made.id.startswith("depl_") and made.status == "active" and made.paused_reason is None
+    assert made.agent.id == agent_id and made.agent.version == 1
+    assert made.schedule is not None and made.schedule.last_run_at is None
+    upcoming = made.schedule.upcoming_runs_at or []
+    assert len(upcoming) == 5 and all(moment.weekday() < 5 for moment in upcoming)
+    assert all((moment.hour, moment.minute) in ((8, 30), (7, 30)) for moment in upcoming)  # 09:30 Paris in UTC
+    paused = client.beta.deployments.pause(made.id)
+    assert paused.status == "paused" and paused.paused_reason is not None and paused.paused_reason.type == "manual"
+    assert paused.schedule is not None and len(paused.schedule.upcoming_runs_at or []) == 5
+    resumed = client.beta.deployments.unpause(made.id)
+    assert resumed.status == "active" and resumed.paused_reason is None
+    renamed = client.beta.deployments.update(made.id, name="renamed", schedule=None)
+    assert renamed.name == "renamed" and renamed.schedule is None
+    assert made.id in [d.id for d in client.beta.deployments.list(agent_id=agent_id)]
+    archived = client.beta.deployments.archive(made.id)
+    assert archived.archived_at is not None
+    with pytest.raises(anthropic.APIStatusError):
+        client.beta.deployments.update(made.id, name="again")
+
+
+def test_run_starts_a_session_from_the_deployment(client: anthropic.Anthropic) -> None:
+    agent_id, environment_id = agent_and_environment(client)
+    made = client.beta.deployments.create(
+        agent=agent_id, environment_id=environment_id, initial_events=[MESSAGE], name="manual", schedule=FAR
+    )
+    client.beta.deployments.pause(made.id)
+    run = client.beta.deployments.run(made.id)  # works while paused
+    assert run.id.startswith("drun_") and run.deployment_id == made.id and run.trigger_context.type == "manual"
+    assert run.error is None and run.session_id is not None
+    session = client.beta.sessions.retrieve(run.session_id)
+    assert session.deployment_id == made.id and session.environment_id == environment_id
+    assert session.agent.id == agent_id and session.agent.version == 1
+    sent = [e for e in client.beta.sessions.events.list(run.session_id) if e.type == "user.message"]
+    assert [e.model_dump()["content"][0]["text"] for e in sent] == ["Write the daily report."]
+    assert client.beta.deployment_runs.retrieve(run.id).session_id == run.session_id
+    listed = client.beta.deployment_runs.list(deployment_id=made.id)
+    assert [r.id for r in listed] == [run.id]
+    assert client.beta.deployments.retrieve(made.id).schedule.last_run_at is None  # type: ignore[union-attr]
+
+
+def test_a_due_deployment_fires_once_and_its_signed_webhook_verifies(
+    server: LiveServer, client: anthropic.Anthropic
+) -> None:
+    agent_id, environment_id = agent_and_environment(client)
+    with receiver() as hooks:
+        endpoint = register_webhook(server, hooks.url, ["deployment_run.succeeded"])
+        made = client.beta.deployments.create(
+            agent=agent_id, environment_id=environment_id, initial_events=[MESSAGE], name="scheduled", schedule=FAR
+        )
+        make_due(server, made.id)
+        got = hooks.next()
+    event = client.beta.webhooks.unwrap(got.body, headers=got.headers, key=endpoint["secret"])
+    assert event.data.type == "deployment_run.succeeded" and got.headers["webhook-id"] == event.id
+    run = client.beta.deployment_runs.retrieve(event.data.id)
+    assert run.deployment_id == made.id and run.trigger_context.type == "schedule" and run.session_id is not None
+    runs = client.beta.deployment_runs.list(deployment_id=made.id, trigger_type="schedule")
+    assert [r.id for r in runs] == [run.id]
+    after = client.beta.deployments.retrieve(made.id)
+    assert after.schedule is not None and after.schedule.last_run_at is not None
+    assert client.beta.sessions.retrieve(run.session_id).deployment_id == made.id
+    with pytest.raises(Exception, match="signature|Signature"):
+        client.beta.webhooks.unwrap(json.dumps({"forged": True}), headers=got.headers, key=endpoint["secret"])
+
+
+@pytest.mark.parametrize(
+    ("expression", "timezone", "says"),
+    [
+        ("0 9 * *", "UTC", "5-field"),
+        ("0 0 L * *", "UTC", "not supported"),
+        ("61 * * * *", "UTC", "not a valid cron"),
+        ("@daily", "UTC", "5-field"),
+        ("0 9 * * *", "Mars/Olympus_Mons", "IANA time zone"),
+    ],
+)
+def test_bad_schedules_are_refused(client: anthropic.Anthropic, expression: str, timezone: str, says: str) -> None:
+    agent_id, environment_id = agent_and_environment(client)
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.beta.deployments.create(
+            agent=agent_id,
+            environment_id=environment_id,
+            initial_events=[MESSAGE],
+            name="bad",
+            schedule={"type": "cron", "expression": expression, "timezone": timezone},
+        )
+    assert says in refused.value.message
+    body = refused.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
