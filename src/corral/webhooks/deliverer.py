@@ -48,7 +48,7 @@ class Deliverer:
     ) -> None:
         self.db, self.timeout, self.retry_base, self.allow_private = db, timeout, retry_base, allow_private
         self.clock, self.batch = clock, batch
-        self.lease = 2 * timeout + 5.0
+        self.lease = timeout + 2.0  # an attempt ends within `timeout`; then its lease lapses soon after a crash
         self.owner = new_id("request").replace("req_", "dlvr_")
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._wake = anyio.Event()
