@@ -10,12 +10,20 @@ from typing import Any
 import anthropic
 import anyio
 import httpx
+from anthropic.types.beta import BetaManagedAgentsDeploymentInitialEventParams, BetaManagedAgentsScheduleParams
 
 from corral.db.postgres import driver
 from tests.live import LiveServer
 
-MESSAGE = {"type": "user.message", "content": [{"type": "text", "text": "Write the daily report."}]}
-FAR = {"type": "cron", "expression": "0 0 1 1 *", "timezone": "UTC"}  # next January: never due by itself in a test
+MESSAGE: BetaManagedAgentsDeploymentInitialEventParams = {
+    "type": "user.message",
+    "content": [{"type": "text", "text": "Write the daily report."}],
+}
+FAR: BetaManagedAgentsScheduleParams = {
+    "type": "cron",
+    "expression": "0 0 1 1 *",
+    "timezone": "UTC",
+}  # next January: never due by itself in a test
 
 
 def agent_and_environment(client: anthropic.Anthropic) -> tuple[str, str]:

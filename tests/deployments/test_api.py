@@ -8,6 +8,7 @@ import json
 import anthropic
 import pytest
 
+from corral._types import json_object
 from tests.deployments.helpers import FAR, MESSAGE, agent_and_environment, make_due, register_webhook
 from tests.deployments.receiver import receiver
 from tests.live import LiveServer
@@ -59,7 +60,8 @@ def test_run_starts_a_session_from_the_deployment(client: anthropic.Anthropic) -
     assert client.beta.deployment_runs.retrieve(run.id).session_id == run.session_id
     listed = client.beta.deployment_runs.list(deployment_id=made.id)
     assert [r.id for r in listed] == [run.id]
-    assert client.beta.deployments.retrieve(made.id).schedule.last_run_at is None  # type: ignore[union-attr]
+    schedule = client.beta.deployments.retrieve(made.id).schedule
+    assert schedule is not None and schedule.last_run_at is None  # manual runs leave last_run_at alone
 
 
 def test_a_due_deployment_fires_once_and_its_signed_webhook_verifies(
@@ -107,5 +109,5 @@ def test_bad_schedules_are_refused(client: anthropic.Anthropic, expression: str,
             schedule={"type": "cron", "expression": expression, "timezone": timezone},
         )
     assert says in refused.value.message
-    body = refused.value.body
-    assert isinstance(body, dict) and body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    body = json_object(refused.value.body) or {}
+    assert (json_object(body.get("error")) or {}).get("type") == "invalid_request_error"
