@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Generator
+from contextlib import contextmanager
 from typing import Any
 
 import anthropic
@@ -32,15 +34,31 @@ def agent_and_environment(client: anthropic.Anthropic) -> tuple[str, str]:
     return agent.id, environment.id
 
 
+def corral_api(server: LiveServer) -> httpx.Client:
+    """corral's own extension routes (``/v1/corral/…``), which the SDK does not know."""
+    return httpx.Client(base_url=server.base_url, headers={"x-api-key": server.api_key}, trust_env=False)
+
+
 def register_webhook(server: LiveServer, url: str, event_types: list[str] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"url": url}
     if event_types is not None:
         body["event_types"] = event_types
-    with httpx.Client(base_url=server.base_url, headers={"x-api-key": server.api_key}, trust_env=False) as http:
+    with corral_api(server) as http:
         response = http.post("/v1/corral/webhooks", json=body)
     assert response.status_code == 200, response.text
     made: dict[str, Any] = response.json()
     return made
+
+
+@contextmanager
+def webhook(server: LiveServer, url: str, event_types: list[str] | None = None) -> Generator[dict[str, Any]]:
+    """An endpoint for the length of a test (deleted after, so later tests' events do not chase a gone receiver)."""
+    made = register_webhook(server, url, event_types)
+    try:
+        yield made
+    finally:
+        with corral_api(server) as http:
+            assert http.delete(f"/v1/corral/webhooks/{made['id']}").status_code == 200
 
 
 def make_due(server: LiveServer, *deployment_ids: str) -> None:

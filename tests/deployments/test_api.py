@@ -4,14 +4,15 @@ firing, and bad input."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import anthropic
 import pytest
 
 from corral._types import json_object
-from tests.deployments.helpers import FAR, MESSAGE, agent_and_environment, make_due, register_webhook
+from tests.deployments.helpers import FAR, MESSAGE, agent_and_environment, corral_api, make_due, webhook
 from tests.deployments.receiver import receiver
-from tests.live import LiveServer
+from tests.live import LiveServer, live_server
 
 
 def test_create_shows_the_schedule_and_pause_keeps_it(client: anthropic.Anthropic) -> None:
@@ -68,8 +69,7 @@ def test_a_due_deployment_fires_once_and_its_signed_webhook_verifies(
     server: LiveServer, client: anthropic.Anthropic
 ) -> None:
     agent_id, environment_id = agent_and_environment(client)
-    with receiver() as hooks:
-        endpoint = register_webhook(server, hooks.url, ["deployment_run.succeeded"])
+    with receiver() as hooks, webhook(server, hooks.url, ["deployment_run.succeeded"]) as endpoint:
         made = client.beta.deployments.create(
             agent=agent_id, environment_id=environment_id, initial_events=[MESSAGE], name="scheduled", schedule=FAR
         )
@@ -86,6 +86,41 @@ def test_a_due_deployment_fires_once_and_its_signed_webhook_verifies(
     assert client.beta.sessions.retrieve(run.session_id).deployment_id == made.id
     with pytest.raises(Exception, match="signature|Signature"):
         client.beta.webhooks.unwrap(json.dumps({"forged": True}), headers=got.headers, key=endpoint["secret"])
+
+
+def test_a_fire_the_catalog_refuses_records_the_error_and_pauses(
+    server: LiveServer, client: anthropic.Anthropic
+) -> None:
+    agent_id, environment_id = agent_and_environment(client)
+    made = client.beta.deployments.create(
+        agent=agent_id, environment_id=environment_id, initial_events=[MESSAGE], name="doomed", schedule=FAR
+    )
+    client.beta.environments.archive(environment_id)
+    with receiver() as hooks, webhook(server, hooks.url, ["deployment.paused"]) as endpoint:
+        make_due(server, made.id)
+        got = hooks.next()
+        event = client.beta.webhooks.unwrap(got.body, headers=got.headers, key=endpoint["secret"])
+    assert event.data.type == "deployment.paused" and event.data.id == made.id
+    paused = client.beta.deployments.retrieve(made.id)
+    assert paused.status == "paused" and paused.paused_reason is not None and paused.paused_reason.type == "error"
+    runs = list(client.beta.deployment_runs.list(deployment_id=made.id, has_error=True))
+    assert len(runs) == 1 and runs[0].session_id is None and runs[0].error is not None
+    assert runs[0].error.type == "environment_archived_error"
+    assert paused.schedule is not None and len(paused.schedule.upcoming_runs_at or []) == 5
+
+
+def test_webhook_urls_to_private_addresses_are_refused_by_default(tmp_path: Path) -> None:
+    env = {"CORRAL_WORKERS": "0"}
+    with (
+        live_server(f"sqlite:///{tmp_path / 'p.db'}", data_dir=tmp_path, env=env) as strict,
+        corral_api(strict) as http,
+    ):
+        for url in ("https://127.0.0.1/hook", "https://10.0.0.7/hook", "http://93.184.216.34/hook"):
+            refused = http.post("/v1/corral/webhooks", json={"url": url})
+            assert refused.status_code == 400, refused.text
+            error = refused.json()["error"]
+            assert error["type"] == "invalid_request_error" and "url:" in error["message"]
+        assert http.get("/v1/corral/webhooks").json()["data"] == []
 
 
 @pytest.mark.parametrize(
