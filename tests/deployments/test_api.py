@@ -109,6 +109,22 @@ def test_a_fire_the_catalog_refuses_records_the_error_and_pauses(
     assert paused.schedule is not None and len(paused.schedule.upcoming_runs_at or []) == 5
 
 
+def test_an_archived_agent_archives_its_scheduled_deployment(server: LiveServer, client: anthropic.Anthropic) -> None:
+    agent_id, environment_id = agent_and_environment(client)
+    made = client.beta.deployments.create(
+        agent=agent_id, environment_id=environment_id, initial_events=[MESSAGE], name="orphan", schedule=FAR
+    )
+    client.beta.agents.archive(agent_id)
+    with receiver() as hooks, webhook(server, hooks.url, ["deployment.archived"]):
+        make_due(server, made.id)
+        assert json.loads(hooks.next().body)["data"]["id"] == made.id
+    archived = client.beta.deployments.retrieve(made.id)
+    assert archived.archived_at is not None and archived.schedule is not None
+    assert archived.schedule.upcoming_runs_at == []
+    [run] = client.beta.deployment_runs.list(deployment_id=made.id)
+    assert run.error is not None and run.error.type == "agent_archived_error"
+
+
 def test_webhook_urls_to_private_addresses_are_refused_by_default(tmp_path: Path) -> None:
     env = {"CORRAL_WORKERS": "0"}
     with (

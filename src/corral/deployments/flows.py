@@ -9,6 +9,8 @@ Invariants:
   writer lock serialises it); ``fire`` inserts the run and advances the schedule only while the claim is still
   the caller's, and the unique (deployment_id, scheduled_at) key refuses a second run of one tick. A fire that
   loses either check rolls back whole, with the session written in the same transaction.
+* A scheduled fire the catalog refuses pauses the deployment (``paused_reason: {type:"error"}``), or archives it
+  when the agent was archived.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.db import Flow, Row, Where, all_rows, exec_, insert, notify, one
 from corral.db.pages import after_cursor, next_page
 from corral.deployments.records import DEPLOYMENT_COLUMNS, RUN_COLUMNS, DeploymentRecord, RunRecord
@@ -232,9 +234,22 @@ def _advance(fire: Fire) -> Flow[None]:
     yield from webhook(fire.workspace_id, "deployment_run.started", fire.run_id, fire.stamp)
     outcome = "deployment_run.failed" if failed else "deployment_run.succeeded"
     yield from webhook(fire.workspace_id, outcome, fire.run_id, fire.stamp)
-    if fire.pause is not None:
+    if fire.pause is not None and _archives(fire.pause):
+        yield exec_(
+            "UPDATE deployments SET archived_at = $1, paused_reason = NULL WHERE id = $2",
+            fire.stamp,
+            fire.deployment_id,
+        )
+        yield from webhook(fire.workspace_id, "deployment.archived", fire.deployment_id, fire.stamp)
+    elif fire.pause is not None:
         yield from webhook(fire.workspace_id, "deployment.paused", fire.deployment_id, fire.stamp)
     return None
+
+
+def _archives(pause: JSONObject) -> bool:
+    """An archived agent archives its deployment (api.md §15.2); other refusals pause it."""
+    error = json_object(pause.get("error")) or {}
+    return error.get("type") == "agent_archived_error"
 
 
 def get_run(workspace_id: str, run_id: str) -> Flow[RunRecord]:
