@@ -4,6 +4,8 @@ firing, and bad input."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import anthropic
@@ -162,3 +164,23 @@ def test_bad_schedules_are_refused(client: anthropic.Anthropic, expression: str,
     assert says in refused.value.message
     body = json_object(refused.value.body) or {}
     assert (json_object(body.get("error")) or {}).get("type") == "invalid_request_error"
+
+
+def test_the_cli_manages_webhook_endpoints(server: LiveServer) -> None:
+    def corral(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "corral", "webhooks", *args],
+            env=server.server_env(),
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        return done.stdout.decode()
+
+    made = json.loads(corral("create", "http://127.0.0.1:9/hook", "--event", "deployment.created"))
+    assert made["secret"].startswith("whsec_") and made["event_types"] == ["deployment.created"]
+    with corral_api(server) as http:
+        listed = http.get(f"/v1/corral/webhooks/{made['id']}").json()
+        assert listed["url"] == "http://127.0.0.1:9/hook" and "secret" not in listed
+        corral("delete", made["id"])  # (`list` prints what the route lists: the same flow)
+        assert http.get(f"/v1/corral/webhooks/{made['id']}").status_code == 404

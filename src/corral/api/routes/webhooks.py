@@ -3,7 +3,6 @@ endpoints in its console, api.md §18). The signing secret (``whsec_…``) is in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -13,8 +12,7 @@ from corral.api.http import JSONBytes, Limit100, PageToken, context, json_respon
 from corral.api.routes.common import ERRORS
 from corral.catalog.params import Strict
 from corral.db.pages import cursor_from
-from corral.ids import new_id, rfc3339
-from corral.webhooks import endpoints, signing, targets
+from corral.webhooks import admin, endpoints
 
 router = APIRouter(prefix="/v1/corral/webhooks", tags=["webhooks"], responses=ERRORS)
 
@@ -27,12 +25,10 @@ class WebhookCreate(Strict):
 @router.post("", summary="Register a webhook endpoint (the response holds its signing secret, shown once)")
 async def create(request: Request, body: WebhookCreate) -> JSONBytes:
     services, workspace = context(request)
-    await targets.check(body.url, allow_private=services.settings.webhook_allow_private)
-    endpoint = endpoints.Endpoint(
-        new_id("webhook_endpoint"), workspace, body.url, body.event_types, 0, None, rfc3339(datetime.now(UTC))
+    allow_private = services.settings.webhook_allow_private
+    endpoint, secret = await admin.register(
+        services.db, workspace, body.url, body.event_types, allow_private=allow_private
     )
-    secret = signing.new_secret()
-    await services.db.write(endpoints.create, endpoint, secret)
     return json_response({**endpoint.wire(), "secret": secret})
 
 
