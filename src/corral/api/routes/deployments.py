@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from anthropic.types.beta import BetaManagedAgentsDeployment, BetaManagedAgentsDeploymentRun
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 
 from corral.api import deployment_fire, deployment_ops
 from corral.api.http import IncludeArchived, JSONBytes, Limit100, PageToken, Timestamp, context, json_response, stamp
@@ -19,6 +21,18 @@ from corral.errors import InvalidRequest
 from corral.ids import rfc3339
 
 router = APIRouter(tags=["deployments"], responses=ERRORS)
+
+
+class DeploymentPage(BaseModel):
+    data: list[BetaManagedAgentsDeployment]
+    next_page: str | None
+
+
+class DeploymentRunPage(BaseModel):
+    data: list[BetaManagedAgentsDeploymentRun]
+    next_page: str | None
+
+
 RunLimit = Annotated[int, Query(ge=1, le=1000, description="Maximum results per page.")]
 
 
@@ -31,25 +45,31 @@ async def _current(request: Request, deployment_id: str) -> DeploymentRecord:
     return await services.db.read(flows.get, workspace, deployment_id)
 
 
-@router.post("/v1/deployments", summary="Create a deployment")
+@router.post("/v1/deployments", response_model=BetaManagedAgentsDeployment, summary="Create a deployment")
 async def create(request: Request, body: DeploymentCreate) -> JSONBytes:
     services, workspace = context(request)
     return _wire(await deployment_ops.create(services, workspace, body))
 
 
-@router.get("/v1/deployments/{deployment_id}", summary="Retrieve a deployment")
+@router.get(
+    "/v1/deployments/{deployment_id}", response_model=BetaManagedAgentsDeployment, summary="Retrieve a deployment"
+)
 async def retrieve(request: Request, deployment_id: str) -> JSONBytes:
     return _wire(await _current(request, deployment_id))
 
 
-@router.post("/v1/deployments/{deployment_id}", summary="Update a deployment (archived ones are immutable)")
+@router.post(
+    "/v1/deployments/{deployment_id}",
+    response_model=BetaManagedAgentsDeployment,
+    summary="Update a deployment (archived ones are immutable)",
+)
 async def update(request: Request, deployment_id: str, body: DeploymentUpdate) -> JSONBytes:
     services, workspace = context(request)
     current = await _current(request, deployment_id)
     return _wire(await deployment_ops.update(services, workspace, current, body))
 
 
-@router.get("/v1/deployments", summary="List deployments, newest first")
+@router.get("/v1/deployments", response_model=DeploymentPage, summary="List deployments, newest first")
 async def list_deployments(
     request: Request,
     agent_id: str | None = None,
@@ -75,37 +95,57 @@ async def list_deployments(
     return json_response({"data": [item.wire(now) for item in result.items], "next_page": result.next_page})
 
 
-@router.post("/v1/deployments/{deployment_id}/archive", summary="Archive a deployment (one-way; its schedule stops)")
+@router.post(
+    "/v1/deployments/{deployment_id}/archive",
+    response_model=BetaManagedAgentsDeployment,
+    summary="Archive a deployment (one-way; its schedule stops)",
+)
 async def archive(request: Request, deployment_id: str) -> JSONBytes:
     services, workspace = context(request)
     return _wire(await services.db.write(flows.archive, workspace, deployment_id, rfc3339(datetime.now(UTC))))
 
 
-@router.post("/v1/deployments/{deployment_id}/pause", summary="Pause a deployment's schedule")
+@router.post(
+    "/v1/deployments/{deployment_id}/pause",
+    response_model=BetaManagedAgentsDeployment,
+    summary="Pause a deployment's schedule",
+)
 async def pause(request: Request, deployment_id: str) -> JSONBytes:
     services, _ = context(request)
     return _wire(await deployment_ops.set_paused(services, await _current(request, deployment_id), True))
 
 
-@router.post("/v1/deployments/{deployment_id}/unpause", summary="Resume at the next occurrence (no backfill)")
+@router.post(
+    "/v1/deployments/{deployment_id}/unpause",
+    response_model=BetaManagedAgentsDeployment,
+    summary="Resume at the next occurrence (no backfill)",
+)
 async def unpause(request: Request, deployment_id: str) -> JSONBytes:
     services, _ = context(request)
     return _wire(await deployment_ops.set_paused(services, await _current(request, deployment_id), False))
 
 
-@router.post("/v1/deployments/{deployment_id}/run", summary="Start a run now (works while paused)")
+@router.post(
+    "/v1/deployments/{deployment_id}/run",
+    response_model=BetaManagedAgentsDeploymentRun,
+    summary="Start a run now (works while paused)",
+)
 async def run(request: Request, deployment_id: str) -> JSONBytes:
     services, workspace = context(request)
     return json_response((await deployment_fire.run_now(services, workspace, deployment_id)).wire())
 
 
-@router.get("/v1/deployment_runs/{deployment_run_id}", summary="Retrieve a deployment run")
+@router.get(
+    "/v1/deployment_runs/{deployment_run_id}",
+    response_model=BetaManagedAgentsDeploymentRun,
+    summary="Retrieve a deployment run",
+)
 async def retrieve_run(request: Request, deployment_run_id: str) -> JSONBytes:
     services, workspace = context(request)
     return json_response((await services.db.read(flows.get_run, workspace, deployment_run_id)).wire())
 
 
-@router.get("/v1/deployment_runs", summary="List deployment runs, newest first")
+@router.get("/v1/deployment_runs", response_model=DeploymentRunPage, summary="List deployment runs, newest first")
 async def list_runs(
     request: Request,
     deployment_id: str | None = None,
