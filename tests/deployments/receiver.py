@@ -24,6 +24,7 @@ class Receiver:
     holding: threading.Event = field(default_factory=threading.Event)  # set: hold requests until `release` is set
     release: threading.Event = field(default_factory=threading.Event)
     held: threading.Event = field(default_factory=threading.Event)
+    status: int = 204  # what every answer says
 
     def next(self, timeout: float = 60.0) -> Received:
         return self.received.get(timeout=timeout)
@@ -42,7 +43,7 @@ def receiver() -> Generator[Receiver]:
                 me.release.wait(timeout=60)
                 return  # answer nothing: the attempt is in flight when the sender dies
             me.received.put(Received({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(204)
+            self.send_response(me.status)
             self.end_headers()
 
         def log_message(self, format: str, *args: object) -> None:
