@@ -138,6 +138,8 @@ def test_webhook_urls_to_private_addresses_are_refused_by_default(tmp_path: Path
             assert refused.status_code == 400, refused.text
             error = refused.json()["error"]
             assert error["type"] == "invalid_request_error" and "url:" in error["message"]
+        unknown = http.post("/v1/corral/webhooks", json={"url": "https://93.184.216.34/", "event_types": ["x.y"]})
+        assert unknown.status_code == 400 and "x.y" in unknown.json()["error"]["message"]
         assert http.get("/v1/corral/webhooks").json()["data"] == []
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,7 +24,6 @@ from anyio.abc import TaskStatus
 
 from corral.db import Database
 from corral.deployments import flows
-from corral.ids import new_id
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Scheduler:
     ) -> None:
         self.db, self._fire, self.lease, self.clock = db, fire, lease, clock
         self.batch = batch
-        self.owner = new_id("request").replace("req_", "sched_")
+        self.owner = "sched_" + secrets.token_hex(8)
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._wake = anyio.Event()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import secrets
 import time
 from collections.abc import Callable
 
@@ -26,7 +27,6 @@ from anyio.abc import TaskStatus
 
 from corral.db import Database
 from corral.errors import InvalidRequest
-from corral.ids import new_id
 from corral.webhooks import endpoints, signing, targets
 from corral.webhooks.outbox import CHANNEL
 
@@ -49,7 +49,7 @@ class Deliverer:
         self.db, self.timeout, self.retry_base, self.allow_private = db, timeout, retry_base, allow_private
         self.clock, self.batch = clock, batch
         self.lease = timeout + 2.0  # an attempt ends within `timeout`; then its lease lapses soon after a crash
-        self.owner = new_id("request").replace("req_", "dlvr_")
+        self.owner = "dlvr_" + secrets.token_hex(8)
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._wake = anyio.Event()
 

@@ -18,6 +18,24 @@ from corral.db import Flow, all_rows, insert_sql, many, notify
 from corral.ids import new_id, parse_rfc3339
 
 CHANNEL = "webhooks"
+#: the ``data.type`` names of api.md §18.3 (the SDK's ``BetaWebhookEventData``) an endpoint may subscribe to;
+#: corral emits the deployment and deployment-run ones so far
+EVENT_TYPES = frozenset(
+    (
+        *(f"session.{name}" for name in ("created", "pending", "running", "idled", "requires_action", "archived")),
+        *(f"session.{name}" for name in ("deleted", "updated", "budget_reached", "status_rescheduled")),
+        *(f"session.{name}" for name in ("status_run_started", "status_idled", "status_terminated")),
+        "session.outcome_evaluation_ended",
+        *(f"session.thread_{name}" for name in ("created", "idled", "terminated")),
+        *(f"vault.{name}" for name in ("created", "archived", "deleted")),
+        *(f"vault_credential.{name}" for name in ("created", "archived", "deleted", "refresh_failed")),
+        *(f"agent.{name}" for name in ("created", "updated", "archived", "deleted")),
+        *(f"deployment.{name}" for name in ("created", "updated", "paused", "unpaused", "archived", "deleted")),
+        *(f"deployment_run.{name}" for name in ("started", "succeeded", "failed")),
+        *(f"environment.{name}" for name in ("created", "updated", "archived", "deleted")),
+        *(f"memory_store.{name}" for name in ("created", "archived", "deleted")),
+    )
+)
 _COLUMNS = ("event_id", "endpoint_id", "payload", "next_attempt_at", "created_at")
 
 
