@@ -19,6 +19,7 @@ CITING_SECTIONS = [
     ("### Files in sessions, and session outputs", ("mounts",), 7),
     ("## Skills", ("skills",), 10),
     ("## Session resources", ("resources",), 10),
+    ("## Deployments and webhooks", ("deployments", "webhooks"), 8),
     ("## Where a workspace lives", ("snapshots",), 10),
     ("## Running on several machines", ("hosts",), 8),
     ("## Logs, metrics and traces", ("observe",), 12),

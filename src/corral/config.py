@@ -127,6 +127,19 @@ class Settings:
     sandbox_host_capacity: int = setting(
         64, "CORRAL_SANDBOX_HOST_CAPACITY", "live sandboxes one sandbox host runs at most"
     )
+    # deployments and webhooks (corral.deployments, corral.webhooks)
+    scheduler_lease_seconds: float = setting(
+        30.0, "CORRAL_SCHEDULER_LEASE", "a scheduler's claim on a due deployment (seconds): a killed one's lapses then"
+    )
+    webhook_allow_private: bool = setting(
+        False,
+        "CORRAL_WEBHOOK_ALLOW_PRIVATE",
+        "`1`: webhook URLs may name private or loopback addresses, over plain HTTP too (default: public HTTPS only)",
+    )
+    webhook_timeout_seconds: float = setting(10.0, "CORRAL_WEBHOOK_TIMEOUT", "one webhook delivery attempt (seconds)")
+    webhook_retry_base_seconds: float = setting(
+        5.0, "CORRAL_WEBHOOK_RETRY_BASE", "first webhook retry delay (then doubling, with jitter, up to an hour)"
+    )
     # vault
     vault_key: str | None = setting(
         None,

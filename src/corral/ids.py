@@ -30,6 +30,10 @@ PREFIXES = {
     "memory_version": "memver_",
     "skill": "skill_",
     "skill_version": "skillver_",
+    "deployment": "depl_",
+    "deployment_run": "drun_",
+    "webhook_endpoint": "whep_",
+    "webhook_event": "event_",
 }
 
 _ID_BODY = re.compile(r"^[0-9A-Za-z]{1,64}$")

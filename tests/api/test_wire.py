@@ -257,6 +257,26 @@ async def resource_successes(http: httpx.AsyncClient, session_id: str) -> None:
     await http.delete(f"{base}/{added['id']}")
 
 
+async def deployment_successes(http: httpx.AsyncClient, agent_id: str, env_id: str, message: dict[str, Any]) -> None:
+    """Deployments, their runs and corral's webhook endpoints (created and deleted before any event is due)."""
+    hook = (await http.post("/v1/corral/webhooks", json={"url": "https://93.184.216.34/hook"})).json()
+    await http.get(f"/v1/corral/webhooks/{hook['id']}")
+    await http.get("/v1/corral/webhooks", params={"limit": 1})
+    await http.delete(f"/v1/corral/webhooks/{hook['id']}")
+    schedule = {"type": "cron", "expression": "0 9 * * 1-5", "timezone": "Europe/Paris"}
+    body = {"agent": agent_id, "environment_id": env_id, "initial_events": [message], "name": "d", "schedule": schedule}
+    made = (await http.post("/v1/deployments", json=body)).json()
+    await http.get(f"/v1/deployments/{made['id']}")
+    await http.post(f"/v1/deployments/{made['id']}", json={"description": "daily", "metadata": {"k": "v"}})
+    await http.get("/v1/deployments", params={"limit": 1})
+    await http.post(f"/v1/deployments/{made['id']}/pause")
+    await http.post(f"/v1/deployments/{made['id']}/unpause")
+    run = (await http.post(f"/v1/deployments/{made['id']}/run")).json()
+    await http.get(f"/v1/deployment_runs/{run['id']}")
+    await http.get("/v1/deployment_runs", params={"deployment_id": made["id"]})
+    await http.post(f"/v1/deployments/{made['id']}/archive")
+
+
 async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Response]:
     """Call every operation so that it succeeds; returns the responses not seen by the client's hook."""
     vault_id = await vault_successes(http)
@@ -292,6 +312,7 @@ async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Respons
     await http.post(f"/v1/sessions/{session['id']}/events", json={"events": [{"type": "user.interrupt"}]})
     await http.get(f"/v1/sessions/{session['id']}/events", params={"limit": 1})
     await resource_successes(http, session["id"])
+    await deployment_successes(http, agent["id"], env["id"], message)
     await http.post(f"/v1/sessions/{other['id']}/archive")
     await http.get("/healthz")
     await http.get("/v1/corral/stats")

@@ -49,6 +49,8 @@ TINY: dict[str, object] = {
     "snapshots.workspace_mib": 9,
     "snapshots.restore_mib": 3,
     "snapshots.rounds": 2,
+    "deployments.count": 10,
+    "webhooks.count": 10,
 }
 # Arms that need an optional component from outside corral beyond what every test machine has (script/test's
 # PostgreSQL; root and bubblewrap for the local sandboxes), and whether this machine has it.
@@ -61,6 +63,7 @@ INVARIANTS: dict[str, set[str]] = {
         "no tool call executed twice after kill -9",
         "positions stay dense (1, 2, 3 …) in every session",
     },
+    "deployments": {"every due deployment fired exactly once", "every delivery arrived, each once"},
 }
 NO_MATPLOTLIB = "import sys; sys.modules['matplotlib'] = None; from corral.bench.cli import main; main()"
 
@@ -91,7 +94,9 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
             assert arm.status.startswith(NOT_MEASURED), (arm.name, arm.status)
 
 
-@pytest.mark.parametrize("name", ["ttft", "api", "recovery", "credentials", "files", "memory", "snapshots"])
+@pytest.mark.parametrize(
+    "name", ["ttft", "api", "recovery", "credentials", "files", "memory", "snapshots", "deployments"]
+)
 async def test_suite_runs_and_its_invariants_hold(name: str, tmp_path: Path) -> None:
     code, output, result = await run_cli(name, tmp_path)
     measured_and_sound(name, code, output, result)

@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from corral import __version__
 from corral.api import errors, openapi
+from corral.api.background import start_background
 from corral.api.middleware import Gate
 from corral.api.routes import (
     agents,
+    deployments,
     environments,
     events,
     files,
@@ -21,6 +23,7 @@ from corral.api.routes import (
     skills,
     system,
     vaults,
+    webhooks,
 )
 from corral.compose.services import open_services
 from corral.config import Settings
@@ -35,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
         setup.start(settings)
         try:
             async with open_services(settings) as services:
+                await start_background(services)
                 app.state.services = services
                 try:
                     yield
@@ -56,7 +60,20 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = None
     routers = [
         module.router
-        for module in (agents, environments, sessions, resources, events, vaults, files, memory_stores, skills, system)
+        for module in (
+            agents,
+            environments,
+            sessions,
+            resources,
+            events,
+            vaults,
+            files,
+            memory_stores,
+            skills,
+            deployments,
+            webhooks,
+            system,
+        )
     ]
     for router in routers:
         app.include_router(router)

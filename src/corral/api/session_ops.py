@@ -23,11 +23,12 @@ from corral.api import resource_ops
 from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
 from corral.compose.services import Services
+from corral.db import Flow
 from corral.errors import ErrorCode, InvalidRequest
 from corral.ids import new_id
 from corral.resources import skills
 from corral.session import Event, NewEvent, NewSession, SessionRecord
-from corral.session.resources import check_mounts
+from corral.session.resources import Also, check_mounts
 from corral.vocab.events import ClientEventType
 
 #: echoed with ``processed_at: null`` until the harness takes them up (``user.interrupt`` too: the harness treats
@@ -52,8 +53,16 @@ def _refuse_unsupported(body: SessionCreate) -> None:
 
 
 async def create_session(
-    services: Services, workspace_id: str, body: SessionCreate
+    services: Services,
+    workspace_id: str,
+    body: SessionCreate,
+    *,
+    deployment_id: str | None = None,
+    session_id: str | None = None,
+    also: Also | None = None,
 ) -> tuple[SessionRecord, list[Event]]:
+    """``deployment_id``/``session_id``/``also``: a deployment's fire (``corral.api.deployment_fire``) names the
+    session and commits its run with it."""
     _refuse_unsupported(body)
     environment = await services.catalog.get_environment(workspace_id, body.environment_id)
     if environment.archived_at is not None:
@@ -72,14 +81,27 @@ async def create_session(
         "resources": built.resources,
         "vault_ids": vault_ids,
         "budget": None,
-        "deployment_id": None,
+        "deployment_id": deployment_id,
         "outcome_evaluations": [],
         skills.SKILLS_KEY: pinned,
     }
     events = [new_event(event) for event in body.initial_events or []]
-    session_id = new_id("session")
+    session_id = session_id or new_id("session")
     new = NewSession(workspace_id, snapshot["id"], int(snapshot["version"]), environment.id, doc, events, session_id)
-    return await services.sessions.create_session(new, also=built.also(services, workspace_id, session_id))
+    return await services.sessions.create_session(new, also=both(built.also(services, workspace_id, session_id), also))
+
+
+def both(first: Also | None, second: Also | None) -> Also | None:
+    """One flow step running ``first`` then ``second`` (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    def run() -> Flow[None]:
+        yield from first()
+        yield from second()
+        return None
+
+    return run
 
 
 async def session_changes(services: Services, record: SessionRecord, body: SessionUpdate) -> JSONObject:

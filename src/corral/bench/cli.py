@@ -18,7 +18,18 @@ import typer
 
 DEFAULT_OUT = Path("benchmarks/results")
 REPORT_FILE = Path("BENCHMARKS.md")
-SUITE_NAMES = ("log", "ttft", "api", "recovery", "sandbox", "credentials", "files", "memory", "snapshots")
+SUITE_NAMES = (
+    "log",
+    "ttft",
+    "api",
+    "recovery",
+    "sandbox",
+    "credentials",
+    "files",
+    "memory",
+    "snapshots",
+    "deployments",
+)
 
 
 def bench(

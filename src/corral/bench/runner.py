@@ -52,7 +52,18 @@ def _plot(result: SuiteResult, out_dir: Path) -> list[str]:
 
 
 def all_suites() -> dict[str, Suite]:
-    from corral.bench.suites import api, credentials, files, log, memory, recovery, sandbox, snapshots, ttft
+    from corral.bench.suites import (
+        api,
+        credentials,
+        deployments,
+        files,
+        log,
+        memory,
+        recovery,
+        sandbox,
+        snapshots,
+        ttft,
+    )
 
     suites = (
         log.SUITE,
@@ -64,6 +75,7 @@ def all_suites() -> dict[str, Suite]:
         files.SUITE,
         memory.SUITE,
         snapshots.SUITE,
+        deployments.SUITE,
     )
     return {suite.name: suite for suite in suites}
 

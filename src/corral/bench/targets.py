@@ -199,6 +199,24 @@ TARGETS = [
         2000.0,
         "ms",
     ),
+    Target(
+        "1,000 deployments due at once start their sessions within 10 s, each once, with two schedulers racing",
+        "deployments",
+        "scheduler",
+        "all_started",
+        "≤",
+        10.0,
+        "s",
+    ),
+    Target(
+        "webhook delivery from the change to the receiver's 2xx < 100 ms (p50, 1,000 in flight)",
+        "deployments",
+        "webhooks",
+        "delivery.p50",
+        "<",
+        100.0,
+        "ms",
+    ),
 ]
 
 

@@ -25,7 +25,7 @@ from corral.cli.chat import chat
 from corral.cli.resources import agents_app, environments_app, sessions_app
 from corral.config import Settings
 from corral.config import load_settings as _load_settings
-from corral.errors import ConfigError
+from corral.errors import ConfigError, CorralError
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +40,8 @@ keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 app.add_typer(keys_app, name="keys")
 vault_app = typer.Typer(no_args_is_help=True, help="Manage the vault's master keys.")
 app.add_typer(vault_app, name="vault")
+webhooks_app = typer.Typer(no_args_is_help=True, help="Manage webhook endpoints (a corral extension).")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def load_settings() -> Settings:
@@ -171,6 +173,7 @@ def worker(
     import signal
     from contextlib import nullcontext
 
+    from corral.api.background import start_background
     from corral.compose.services import open_services
     from corral.observe import setup
     from corral.observe.serve import serving_metrics
@@ -180,7 +183,8 @@ def worker(
         port = settings.metrics_port
         metrics = serving_metrics(settings.host, port, settings.metrics_token) if port is not None else nullcontext()
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async with open_services(settings), metrics:
+            async with open_services(settings) as services, metrics:
+                await start_background(services)
                 typer.echo(f"corral: worker {__version__} running", err=True)
                 async for _ in signals:
                     break
@@ -220,6 +224,52 @@ def keys_create(
         raise typer.Exit(2) from None
     typer.echo(f"# workspace {workspace_id}", err=True)
     typer.echo(secret)
+
+
+Workspace = Annotated[str, typer.Option(help="Workspace name.")]
+
+
+@webhooks_app.command("create")
+def webhooks_create(
+    url: str,
+    event: Annotated[list[str] | None, typer.Option(help="An event type to send (repeat; default: all).")] = None,
+    workspace: Workspace = "default",
+) -> None:
+    """Register a webhook endpoint; prints it as JSON with its signing secret (shown this once)."""
+    import json
+
+    from corral.compose import webhooks
+
+    try:
+        made = anyio.run(webhooks.create, load_settings(), workspace, url, event or None)
+    except CorralError as exc:
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(made))
+
+
+@webhooks_app.command("list")
+def webhooks_list(workspace: Workspace = "default") -> None:
+    """Print the workspace's webhook endpoints, one JSON object a line."""
+    import json
+
+    from corral.compose import webhooks
+
+    for endpoint in anyio.run(webhooks.listed, load_settings(), workspace):
+        typer.echo(json.dumps(endpoint))
+
+
+@webhooks_app.command("delete")
+def webhooks_delete(endpoint_id: str, workspace: Workspace = "default") -> None:
+    """Delete a webhook endpoint and its pending deliveries."""
+    from corral.compose import webhooks
+
+    try:
+        anyio.run(webhooks.delete, load_settings(), workspace, endpoint_id)
+    except CorralError as exc:
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"corral: deleted {endpoint_id}")
 
 
 @vault_app.command("generate-key")

@@ -21,8 +21,9 @@ from typing import ParamSpec, TypeVar
 
 from corral.db.query import BoundFlow, Flow
 
-CHANNELS = ("events", "wake", "deltas")
-"""The notification channels corral uses: new events of a session, runnable sessions, live deltas."""
+CHANNELS = ("events", "wake", "deltas", "deployments", "webhooks")
+"""The notification channels corral uses: new events of a session, runnable sessions, live deltas, deployments
+whose schedule changed, webhook deliveries to make."""
 
 Listener = Callable[[str | None], None]
 """Called with the payload, or with None for "something may have changed; re-read" (foreign writes)."""

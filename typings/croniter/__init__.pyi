@@ -1,0 +1,13 @@
+# The part of croniter's API corral uses (croniter ships no type information).
+from datetime import datetime
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
+class CroniterError(ValueError): ...
+
+class croniter:
+    def __init__(self, expr_format: str, start_time: datetime | float | None = ...) -> None: ...
+    def get_next(self, ret_type: type[_T]) -> _T: ...
+    @classmethod
+    def is_valid(cls, expression: str) -> bool: ...
