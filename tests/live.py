@@ -26,39 +26,18 @@ What it guarantees:
 
 from __future__ import annotations
 
-import os
+import functools
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from corral.testing.processes import CorralProcess, free_port, healthz, scrubbed_env
 
-_SCRUBBED_PREFIXES = ("CORRAL_", "ANTHROPIC_", "OPENAI_")
-_SCRUBBED = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"}
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def scrubbed_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without ``CORRAL_*``, ``ANTHROPIC_*``, ``OPENAI_*`` and proxy settings, plus
-    ``extra``: what a corral process the tests start sees."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES) and k not in _SCRUBBED}
-    env["NO_PROXY"] = "127.0.0.1,localhost"
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
+__all__ = ["LiveServer", "free_port", "live_server", "scrubbed_env"]
 
 
 @dataclass
@@ -70,7 +49,7 @@ class LiveServer:
     port: int = field(default_factory=free_port)
     start_timeout: float = 60.0
     stop_timeout: float = 10.0
-    process: subprocess.Popen[bytes] | None = None
+    runner: CorralProcess | None = None
 
     @property
     def base_url(self) -> str:
@@ -79,6 +58,10 @@ class LiveServer:
     @property
     def log_path(self) -> Path:
         return self.data_dir / "server.log"
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return None if self.runner is None else self.runner.process
 
     def __iter__(self) -> Iterator[str]:
         yield self.base_url
@@ -95,44 +78,24 @@ class LiveServer:
         )
 
     def start(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            raise RuntimeError("the server is already running")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "corral", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, env=self.server_env(), stdout=log, stderr=subprocess.STDOUT)
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        with httpx.Client(timeout=2.0, trust_env=False) as http:
-            while time.monotonic() < deadline:
-                if self.process is None or self.process.poll() is not None:
-                    raise RuntimeError(f"corral serve exited during startup:\n{self.log_tail()}")
-                try:
-                    if http.get(f"{self.base_url}/healthz").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)  # noqa: TID251 - a synchronous helper polling another process
-        self.kill()
-        raise RuntimeError(f"corral serve was not ready after {self.start_timeout}s:\n{self.log_tail()}")
+        if self.runner is None:
+            args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            readiness = functools.partial(healthz, self.base_url)
+            self.runner = CorralProcess(
+                args, {}, self.log_path, readiness, start_timeout=self.start_timeout, stop_timeout=self.stop_timeout
+            )
+        self.runner.env = self.server_env()  # read at each start: a test may change ``env`` between runs
+        self.runner.start()
 
     def kill(self) -> None:
         """SIGKILL, like a crash: no shutdown code runs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
+        if self.runner is not None:
+            self.runner.kill()
 
     def stop(self) -> None:
         """Graceful shutdown (SIGTERM), falling back to SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=self.stop_timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.runner is not None:
+            self.runner.stop()
 
     def restart(self) -> None:
         self.stop()
@@ -150,9 +113,9 @@ class LiveServer:
         return result.stdout.decode().strip().splitlines()[-1]
 
     def log_tail(self, lines: int = 60) -> str:
-        if not self.log_path.exists():
+        if self.runner is None:
             return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return self.runner.log_tail(lines)
 
 
 @contextmanager

@@ -1,27 +1,23 @@
 """A real ``corral sandbox-host`` process on loopback, for tests of the remote provider.
 
-``LiveSandboxHost(db_url, data_dir, token).start()`` runs ``python -m corral sandbox-host`` with a scrubbed
-environment (``tests.live.scrubbed_env``) plus the database, data dir, token and ``env``; it returns once
-``GET /healthz`` answers 200, i.e. the host is registered in the directory. ``kill()`` is a SIGKILL (a crash);
-``stop()`` a SIGTERM; ``paused()`` holds the process stopped (SIGSTOP … SIGCONT): its sockets still accept
-connections, nothing answers, as a host that stalls. The host's id is read from its data dir.
+``LiveSandboxHost(db_url, data_dir, token).start()`` runs ``python -m corral sandbox-host`` (through
+``corral.testing.processes.CorralProcess``) with a scrubbed environment plus the database, data dir, token and
+``env``; it returns once ``GET /healthz`` answers 200, i.e. the host is registered in the directory. ``kill()`` is
+a SIGKILL (a crash); ``stop()`` a SIGTERM; ``paused()`` holds the process stopped (SIGSTOP … SIGCONT): its sockets
+still accept connections, nothing answers, as a host that stalls. The host's id is read from its data dir.
 """
 
 from __future__ import annotations
 
-import signal
+import functools
 import subprocess
-import sys
-import time
 from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from corral.compose.hosts import ID_FILE
-from tests.live import free_port, scrubbed_env
+from corral.testing.processes import CorralProcess, free_port, healthz, scrubbed_env
 
 
 @dataclass
@@ -32,7 +28,7 @@ class LiveSandboxHost:
     env: dict[str, str] = field(default_factory=lambda: dict[str, str]())
     port: int = field(default_factory=free_port)
     start_timeout: float = 60.0
-    process: subprocess.Popen[bytes] | None = None
+    runner: CorralProcess | None = None
 
     @property
     def url(self) -> str:
@@ -46,9 +42,19 @@ class LiveSandboxHost:
     def log_path(self) -> Path:
         return self.data_dir / "sandbox-host.log"
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return None if self.runner is None else self.runner.process
+
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = scrubbed_env(
+        if self.runner is None:
+            args = ["sandbox-host", "--host", "127.0.0.1", "--port", str(self.port)]
+            readiness = functools.partial(healthz, self.url)
+            self.runner = CorralProcess(
+                args, {}, self.log_path, readiness, start_timeout=self.start_timeout, stop_timeout=15.0
+            )
+        self.runner.env = scrubbed_env(
             {
                 "CORRAL_DATABASE_URL": self.db_url,
                 "CORRAL_DATA_DIR": str(self.data_dir),
@@ -57,50 +63,21 @@ class LiveSandboxHost:
                 **self.env,
             }
         )
-        command = [sys.executable, "-m", "corral", "sandbox-host", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        with httpx.Client(timeout=2.0, trust_env=False) as http:
-            while time.monotonic() < deadline:
-                if self.process is None or self.process.poll() is not None:
-                    raise RuntimeError(f"corral sandbox-host exited during startup:\n{self.log_tail()}")
-                try:
-                    if http.get(f"{self.url}/healthz").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)  # noqa: TID251 - a synchronous helper polling another process
-        self.kill()
-        raise RuntimeError(f"corral sandbox-host was not ready after {self.start_timeout}s:\n{self.log_tail()}")
+        self.runner.start()
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
+        if self.runner is not None:
+            self.runner.kill()
 
     @contextmanager
     def paused(self) -> Generator[None]:
-        assert self.process is not None and self.process.poll() is None
-        self.process.send_signal(signal.SIGSTOP)
-        try:
+        assert self.runner is not None
+        with self.runner.paused():
             yield
-        finally:
-            self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.runner is not None:
+            self.runner.stop()
 
     def log_tail(self, lines: int = 60) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)" if self.runner is None else self.runner.log_tail(lines)
