@@ -85,7 +85,8 @@ class Cluster:
             "CORRAL_WORKERS": "0",
             **self.env,
         }
-        return CorralProcess(args, scrubbed_env(env), self._log(name), readiness)
+        # generous: on a loaded machine a first start (migrations, a sandbox host's disk image) takes a while
+        return CorralProcess(args, scrubbed_env(env), self._log(name), readiness, start_timeout=180.0)
 
     def start(self) -> None:
         try:
