@@ -21,7 +21,7 @@ CITING_SECTIONS = [
     ("## Session resources", ("resources",), 10),
     ("## Deployments and webhooks", ("deployments", "webhooks"), 8),
     ("## Where a workspace lives", ("snapshots",), 10),
-    ("## Running on several machines", ("hosts",), 8),
+    ("## Running on several machines", ("hosts", "cluster"), 10),
     ("## Logs, metrics and traces", ("observe",), 12),
     ("## Quick start", ("examples",), 6),
     ("## Commands", ("cli",), 5),

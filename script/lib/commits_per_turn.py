@@ -21,7 +21,7 @@ import asyncpg
 
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.conftest import fresh_postgres_url
-from tests.live import live_server
+from tests.live import LiveServer
 from tests.sdk_server import run_turn
 
 
@@ -64,7 +64,9 @@ def main() -> None:
     script = {"replies": [reply(tool_use("bash", {"command": "echo hi > f"})), reply(text("done"))]}
     with tempfile.TemporaryDirectory() as tmp, ScriptedModelServer(script) as model:
         env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_EGRESS": "0"}
-        with live_server(url, data_dir=Path(tmp), env=env) as server:
+        server = LiveServer(url, Path(tmp), env, start_timeout=600.0)  # a loaded machine starts slowly
+        server.start()
+        try:
             with anthropic.Anthropic(base_url=server.base_url, api_key=server.api_key, max_retries=0) as client:
                 agent_tools = client.beta.agents.create(
                     name="tools", model="claude-sonnet-4-6", tools=[{"type": "agent_toolset_20260401"}]
@@ -79,6 +81,8 @@ def main() -> None:
                 with_tool = measure(client, url, agent_tools.id, environment, turns)
                 model.set_script({"replies": [reply(text("done"))]})
                 text_only = measure(client, url, agent_text.id, environment, turns)
+        finally:
+            server.stop()
     print(f"idle: {idle_rate:.1f} commits/s (one serve, one worker pool)")
     print(f"text-only turn: {text_only:.1f} commits per turn ({turns} turns)")
     print(f"turn with one bash call: {with_tool:.1f} commits per turn ({turns} turns)")

@@ -8,9 +8,9 @@ import re
 import shlex
 from pathlib import Path
 
-import click
 import pytest
 import typer.main
+from typer.core import TyperGroup
 
 from corral.cli import app
 from corral.config import documented
@@ -40,9 +40,9 @@ def directives(unit: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def corral_command(name: str) -> click.Command:
+def corral_command(name: str):
     group = typer.main.get_command(app)
-    assert isinstance(group, click.Group)
+    assert isinstance(group, TyperGroup)
     command = group.commands.get(name)
     assert command is not None, f"corral has no command {name!r}"
     return command
