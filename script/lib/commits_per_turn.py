@@ -18,20 +18,18 @@ from pathlib import Path
 import anthropic
 import anyio
 import asyncpg
-
-from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.conftest import fresh_postgres_url
 from tests.live import LiveServer
 from tests.sdk_server import run_turn
+
+from corral.testing import ScriptedModelServer, reply, text, tool_use
 
 
 async def commits(url: str) -> int:
     connection = await asyncpg.connect(url)
     try:
         await connection.execute("SELECT pg_stat_clear_snapshot()")
-        value = await connection.fetchval(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        )
+        value = await connection.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
     finally:
         await connection.close()
     return int(value)
@@ -39,11 +37,13 @@ async def commits(url: str) -> int:
 
 def settled(url: str) -> int:
     # the statistics collector publishes with a delay (PG 15: at transaction end, flushed at most each second)
-    time.sleep(1.5)
+    time.sleep(1.5)  # noqa: TID251 - a measurement waiting out the statistics' flush, no event loop here
     return anyio.run(commits, url)
 
 
-def measure(client: anthropic.Anthropic, url: str, agent_id: str, environment: str, turns: int) -> float:
+def measure(
+    client: anthropic.Anthropic, url: str, agent_id: str, environment: str, turns: int, idle_rate: float
+) -> float:
     sessions = [client.beta.sessions.create(agent=agent_id, environment_id=environment).id for _ in range(turns)]
     before = settled(url)
     start = time.monotonic()
@@ -54,11 +54,7 @@ def measure(client: anthropic.Anthropic, url: str, agent_id: str, environment: s
     return (after - before - 2 - idle_rate * (elapsed + 1.5)) / turns  # 2: our own two reads
 
 
-idle_rate = 0.0
-
-
 def main() -> None:
-    global idle_rate
     turns = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     url = anyio.run(fresh_postgres_url)
     script = {"replies": [reply(tool_use("bash", {"command": "echo hi > f"})), reply(text("done"))]}
@@ -76,11 +72,11 @@ def main() -> None:
                 run_turn(client, client.beta.sessions.create(agent=agent_tools.id, environment_id=environment).id)
                 quiet = 10.0
                 first = settled(url)
-                time.sleep(quiet)
+                time.sleep(quiet)  # noqa: TID251 - the idle window measured
                 idle_rate = (settled(url) - first - 1) / (quiet + 1.5)
-                with_tool = measure(client, url, agent_tools.id, environment, turns)
+                with_tool = measure(client, url, agent_tools.id, environment, turns, idle_rate)
                 model.set_script({"replies": [reply(text("done"))]})
-                text_only = measure(client, url, agent_text.id, environment, turns)
+                text_only = measure(client, url, agent_text.id, environment, turns, idle_rate)
         finally:
             server.stop()
     print(f"idle: {idle_rate:.1f} commits/s (one serve, one worker pool)")
