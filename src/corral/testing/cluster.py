@@ -11,9 +11,10 @@ Invariants:
 * Every process is a ``CorralProcess`` (``corral.testing.processes``): nothing else starts corral processes here.
 * All share the database, the blob store, the vault key and the host token; each has a data directory of its
   own under ``root`` (``serve0``, ``worker1``, ``host0`` …), holding its log.
-* Start order is serve, hosts, workers: the first ``serve`` migrates the database before anyone else opens it,
-  and a worker finds hosts registered from its first session on. ``start()`` returns when every process is
-  ready (``/healthz`` answers, or the worker says it runs).
+* Start order: the first ``serve`` alone (it migrates the database before anyone else opens it), then the other
+  API processes and the hosts side by side, then the workers side by side (a worker finds hosts registered from
+  its first session on). ``start()`` returns when every process is ready (``/healthz`` answers, or the worker
+  says it runs).
 """
 
 from __future__ import annotations
@@ -90,8 +91,11 @@ class Cluster:
 
     def start(self) -> None:
         try:
-            for process in self.all():
-                process.start()
+            self.serves[0].start()  # it migrates the database before anyone else opens it
+            for side_by_side in ([*self.serves[1:], *self.hosts], self.workers):
+                launched = [(process, process.launch()) for process in side_by_side]
+                for process, ready in launched:
+                    process.wait_ready(ready)
         except BaseException:
             self.stop()
             raise

@@ -5,7 +5,7 @@ process-starting helper of the live tests (``tests/live.py``, ``tests/hosts/live
 Usage::
 
     process = CorralProcess(["worker"], scrubbed_env({...}), data_dir / "worker.log", log_says("worker"))
-    process.start()        # returns once ``ready()`` holds; raises with the log's tail if the process dies first
+    process.start()        # returns once ready; raises with the log's tail if the process dies first
     process.kill()         # SIGKILL: a crash, nothing flushed or closed
     process.start()        # the same command, environment and log (appended to)
     process.stop()         # SIGTERM, then SIGKILL after ``stop_timeout``
@@ -106,6 +106,11 @@ class CorralProcess:
         return self.process.pid
 
     def start(self) -> None:
+        self.wait_ready(self.launch())
+
+    def launch(self) -> Callable[[], bool]:
+        """Start the process without waiting for it; returns its readiness check, for ``wait_ready`` (several
+        processes launched first and waited for after start side by side)."""
         if self.alive:
             raise RuntimeError(f"{self.name} is already running")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,9 +118,10 @@ class CorralProcess:
         with self.log_path.open("ab") as log:
             command = [sys.executable, "-m", "corral", *self.args]
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self._wait(ready)
+        return ready
 
-    def _wait(self, ready: Callable[[], bool]) -> None:
+    def wait_ready(self, ready: Callable[[], bool]) -> None:
+        """Return once ``ready()`` holds; raise with the log's tail if the process dies or is not ready in time."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if not self.alive:
