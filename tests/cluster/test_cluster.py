@@ -49,8 +49,9 @@ def test_two_turn_sessions_on_two_workers_keep_their_files(cluster: Cluster) -> 
 def test_sessions_survive_a_worker_a_host_and_an_api_process_killed_mid_call(cluster: Cluster) -> None:
     """One fault per turn, each while every session has a call in flight: turn 2 loses the worker that holds the
     first session, turn 3 the host that runs the second, turn 4 the API process the clients used (each stays dead:
-    this test is the module's last); turns 5 and 6 read everything back. A host's death is a tool error, and so is the first call of a worker that
-    still held a sandbox there (README: the next call gets a fresh sandbox elsewhere): such a turn runs no step."""
+    this test is the module's last); turns 5 and 6 read everything back. A host's death is a tool error, and so is
+    the first call of a worker that still held a sandbox there (README: the next call gets a fresh sandbox
+    elsewhere): such a turn runs no step."""
     turns = Turns(cluster)
     sessions = [turns.new_session() for _ in range(3)]
     results: dict[str, list[tuple[str, bool]]] = {sid: [] for sid in sessions}
