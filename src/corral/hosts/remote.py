@@ -127,7 +127,7 @@ class RemoteSandbox(Sandbox):
             return ToolResult.error(f"{name}: sandbox: {self._stopped}")
         body = ExecuteRequest(name=name, input=input, tool_use_id=tool_use_id).model_dump_json()
         try:
-            executed = await self._execute(body)
+            executed = await self._reach(body)
             if not executed.ran:  # stopped on its host (idle, or the host restarted) before the call: nothing ran
                 await self._replace()
                 executed = await self._execute(body)
@@ -136,6 +136,16 @@ class RemoteSandbox(Sandbox):
         self._alive = executed.alive
         self._provider.hooks.heard(self.session_id, executed.notices)
         return executed.result
+
+    async def _reach(self, body: str) -> Executed:
+        """The call on this sandbox's host or, when that host cannot be connected to (the request never left:
+        nothing ran), once on a fresh sandbox placed elsewhere."""
+        try:
+            return await self._execute(body)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            self._provider.suspect(self.host.host_id)
+            await self._replace()
+            return await self._execute(body)
 
     async def _execute(self, body: str) -> Executed:
         response = await self._provider.http.post(f"{self._url}/execute", content=body, timeout=self._timeout)
