@@ -92,9 +92,11 @@ def test_a_workspace_over_its_write_rate_gets_429_and_others_go_on(limited: Live
 def test_the_sdk_waits_out_a_429_and_retries(limited: LiveServer) -> None:
     key = new_key(limited, "patient")
     statuses: list[int] = []
-    http = httpx2.Client(
-        trust_env=False, event_hooks={"response": [lambda response: statuses.append(response.status_code)]}
-    )
+
+    def seen(response: httpx2.Response) -> None:
+        statuses.append(response.status_code)
+
+    http = httpx2.Client(trust_env=False, event_hooks={"response": [seen]})
     client = anthropic.Anthropic(base_url=limited.base_url, api_key=key, max_retries=3, http_client=http)
     with client, httpx.Client(base_url=limited.base_url, headers={"x-api-key": key}, trust_env=False) as raw:
         for _ in range(5):  # until the SDK's first try meets an empty bucket (it refills every 2 s)
