@@ -90,7 +90,7 @@ class Settings:
         4 * 1024 * 1024, "CORRAL_MAX_EVENT_BYTES", "largest event a client may send (its JSON, in bytes): 413 beyond"
     )
     max_streams_per_key: int = setting(
-        32, "CORRAL_MAX_STREAMS_PER_KEY", "event streams one API key may hold open at once (0: no limit)"
+        32, "CORRAL_MAX_STREAMS_PER_KEY", "event streams one workspace API key may hold open at once (0: no limit)"
     )
     # harness
     workers: int = setting(1, "CORRAL_WORKERS", "worker pools `corral serve` runs (0: API only)")

@@ -106,6 +106,10 @@ def test_a_key_holds_a_bounded_number_of_open_streams(server: LiveServer, admin_
             assert cast(dict[str, Any], caught.value.body)["error"]["type"] == "rate_limit_error"
             with neighbour.beta.sessions.events.stream(session.id):  # another key of the workspace: its own count
                 pass
+            with keyed(server, made_key(admin_http, "streams-cap", admin=True)["secret"]) as operator:
+                admin_streams = [operator.beta.sessions.events.stream(session.id) for _ in range(MAX_STREAMS + 1)]
+                for stream in admin_streams:  # admin keys are not limited
+                    stream.close()
         finally:
             for stream in streams:
                 stream.close()
