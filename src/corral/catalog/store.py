@@ -8,6 +8,7 @@ checked here, before or inside the write transaction, so a refused request write
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,9 +29,11 @@ from corral.catalog.params import (
 from corral.catalog.records import AgentRecord, EnvironmentRecord, Principal
 from corral.db import Database
 from corral.db.pages import cursor_from
-from corral.errors import ErrorCode, InvalidRequest, NotFound
+from corral.errors import ErrorCode, InvalidRequest, NotFound, StorageError
 from corral.ids import is_id, new_id, now, rfc3339
 from corral.paging import Page
+
+log = logging.getLogger("corral.catalog")
 
 _TOUCH_SECONDS = 60.0  # how stale a key's last_used_at may be
 _TOUCHED_SIZE = 10_000
@@ -110,7 +113,10 @@ class Catalog:
             if len(self._touched) >= _TOUCHED_SIZE:
                 self._touched.clear()
             self._touched[found.id] = time.monotonic() + _TOUCH_SECONDS
-            await self.db.write(keys.touch, found.id, _stamp())
+            try:
+                await self.db.write(keys.touch, found.id, _stamp())
+            except StorageError as error:  # a stale "last used" must not refuse a request the key may make
+                log.warning("could not stamp the last use of API key %s: %s", found.id, error.message)
         return Principal(found.workspace_id, found.id, admin=found.admin)
 
     # ------------------------------------------------------------------ agents
