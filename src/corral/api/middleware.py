@@ -5,7 +5,7 @@ In order: a ``request-id: req_…`` for the response (errors included), the body
 room for the form around it, the route refusing the files themselves as they stream past the blob limit), the
 optional strict
 ``anthropic-beta`` check, authentication (``Authorization: Bearer <key>`` or ``x-api-key``) that pins the
-request to the key's workspace (``scope["state"]["principal"]``), the operator routes (``/v1/corral/…``: a
+request to the key's workspace (``scope["state"]["principal"]``), the operator routes (stats, keys: a
 workspace key gets 403 ``permission_error``; only an admin key passes) and the workspace's request rate (429 with
 ``retry-after``, ``corral.api.limits``).
 
@@ -40,7 +40,7 @@ from corral.ids import new_id
 log = logging.getLogger("corral.api")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
-ADMIN_PATHS = "/v1/corral"  # operator routes: stats, the key lifecycle
+ADMIN_PATHS = ("/v1/corral/stats", "/v1/corral/keys")  # the operator's routes (webhooks are a workspace's)
 BETA = "managed-agents-2026-04-01"
 MEMORY_BETA = "agent-memory-2026-07-22"  # what the SDK sends for /v1/memory_stores (api.md §12): accepted there too
 MEMORY_PATH = "/v1/memory_stores"
@@ -152,7 +152,7 @@ class Gate:
         wanted = headers.get(b"anthropic-workspace-id")
         if wanted is not None and wanted.decode("latin-1") != principal.workspace_id:
             return PermissionDenied("this API key does not belong to the workspace named in anthropic-workspace-id")
-        if _under(scope.get("path", ""), ADMIN_PATHS) and not principal.admin:
+        if any(_under(scope.get("path", ""), prefix) for prefix in ADMIN_PATHS) and not principal.admin:
             return PermissionDenied(
                 "this route is the operator's: it needs an admin key (`corral keys create --admin`)",
                 code=ErrorCode.ADMIN_KEY_REQUIRED,
