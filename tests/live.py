@@ -73,6 +73,9 @@ class LiveServer:
                 "CORRAL_DATABASE_URL": self.db_url,
                 "CORRAL_DATA_DIR": str(self.data_dir),
                 "CORRAL_API_KEY": self.api_key,
+                # no request-rate limits unless a test sets them: the suite's workspace keys make bursts of requests
+                "CORRAL_RATE_WRITES_PER_MINUTE": "0",
+                "CORRAL_RATE_READS_PER_MINUTE": "0",
                 **self.env,
             }
         )

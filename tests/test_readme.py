@@ -27,6 +27,7 @@ CITING_SECTIONS = [
     ("## Quick start", ("examples",), 6),
     ("## Commands", ("cli",), 5),
     ("## Console", ("console",), 8),
+    ("## Keys and limits", ("tenancy",), 10),
 ]
 
 

@@ -76,6 +76,22 @@ class Settings:
         " `agent-memory-2026-07-22`; `/v1/files` and `/v1/skills`, whose SDK calls send none, are never gated)",
     )
     max_agent_tools: int = setting(128, "CORRAL_MAX_AGENT_TOOLS", "most entries an agent's `tools` array may have")
+    # tenancy limits (corral.api.limits): per workspace, or per key, and per API process
+    rate_writes_per_minute: int = setting(
+        60, "CORRAL_RATE_WRITES_PER_MINUTE", "POST and DELETE requests per minute per workspace (0: no limit)"
+    )
+    rate_reads_per_minute: int = setting(
+        600, "CORRAL_RATE_READS_PER_MINUTE", "GET requests per minute per workspace (0: no limit)"
+    )
+    max_events_per_request: int = setting(
+        100, "CORRAL_MAX_EVENTS_PER_REQUEST", "most events one `POST /v1/sessions/{id}/events` may send"
+    )
+    max_event_bytes: int = setting(
+        4 * 1024 * 1024, "CORRAL_MAX_EVENT_BYTES", "largest event a client may send (its JSON, in bytes): 413 beyond"
+    )
+    max_streams_per_key: int = setting(
+        32, "CORRAL_MAX_STREAMS_PER_KEY", "event streams one workspace API key may hold open at once (0: no limit)"
+    )
     # harness
     workers: int = setting(1, "CORRAL_WORKERS", "worker pools `corral serve` runs (0: API only)")
     worker_concurrency: int = setting(512, "CORRAL_WORKER_CONCURRENCY", "sessions one worker process drives at once")

@@ -20,8 +20,9 @@ surfaces:
     │   ├── Conflict                409   invalid_request_error (x-should-retry: false)
     │   │   ├── MemoryPathConflict          memory_path_conflict_error: a memory path is taken
     │   │   └── MemoryPreconditionFailed    memory_precondition_failed_error: content_sha256 mismatch
-    │   └── RequestTooLarge         413   request_too_large
-    │       └── BlobTooLarge        413   blob_too_large: a blob stream passed its size limit (nothing kept)
+    │   ├── RequestTooLarge         413   request_too_large
+    │   │   └── BlobTooLarge        413   blob_too_large: a blob stream passed its size limit (nothing kept)
+    │   └── RateLimited             429   rate_limit_error (``retry-after``: the SDK waits and retries)
     ├── ServerError                 500   api_error
     │   └── StorageError            500   the database failed
     ├── ConfigError                       the configuration is not valid (start-up stops)
@@ -103,6 +104,9 @@ class ErrorCode(StrEnum):
     MEMORY_PRECONDITION_FAILED = "memory_precondition_failed"
     SKILL_NAME_TAKEN = "skill_name_taken"
     SKILL_INVALID = "skill_invalid"
+    RATE_LIMITED = "rate_limited"
+    ADMIN_KEY_REQUIRED = "admin_key_required"
+    API_KEY_REVOKED = "api_key_revoked"
 
 
 class CorralError(Exception):
@@ -210,6 +214,20 @@ class BlobTooLarge(RequestTooLarge):
     """A blob's bytes went past the size limit while streaming in; the blob store kept nothing of them."""
 
     default_code = ErrorCode.BLOB_TOO_LARGE
+
+
+class RateLimited(RequestError):
+    """A workspace's request rate (or a key's open streams) is over its limit; ``retry_after`` seconds from now
+    the request would pass."""
+
+    status = 429
+    wire_type = "rate_limit_error"
+    default_code = ErrorCode.RATE_LIMITED
+    should_retry = True
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ServerError(CorralError):

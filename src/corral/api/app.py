@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from corral import __version__
 from corral.api import errors, openapi
 from corral.api.background import start_background
+from corral.api.limits import KeyStreams
 from corral.api.middleware import Gate
 from corral.api.routes import (
     agents,
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = None
+    app.state.key_streams = KeyStreams(settings.max_streams_per_key)
     routers = [
         module.router
         for module in (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from typing import Any
 
@@ -28,6 +29,7 @@ from corral.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
+    RateLimited,
     RequestError,
     RequestTooLarge,
     ServerError,
@@ -56,6 +58,9 @@ def headers_of(error: CorralError) -> dict[str, str]:
         headers["x-should-retry"] = "true" if retry else "false"
     if isinstance(error, MethodNotAllowed) and "allow" in error.details:
         headers["allow"] = ", ".join(error.details["allow"])
+    if isinstance(error, RateLimited):
+        headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))  # whole seconds (RFC 9110)
+        headers["retry-after-ms"] = str(max(1, math.ceil(error.retry_after * 1000)))  # the SDK reads this first
     return headers
 
 

@@ -4,8 +4,10 @@ In order: a ``request-id: req_…`` for the response (errors included), the body
 ``Content-Length`` up front and from the bytes actually received; a file or skill upload's is the blob limit plus
 room for the form around it, the route refusing the files themselves as they stream past the blob limit), the
 optional strict
-``anthropic-beta`` check, and authentication (``Authorization: Bearer <key>`` or ``x-api-key``) that pins the
-request to the key's workspace (``scope["state"]["principal"]``).
+``anthropic-beta`` check, authentication (``Authorization: Bearer <key>`` or ``x-api-key``) that pins the
+request to the key's workspace (``scope["state"]["principal"]``), the operator routes (stats, keys: a
+workspace key gets 403 ``permission_error``; only an admin key passes) and the workspace's request rate (429 with
+``retry-after``, ``corral.api.limits``).
 
 Invariants: a request that fails here never reaches a route (nothing is read or written); a bug anywhere
 below becomes a 500 in the error shape, with the request id, as long as the response has not started.
@@ -20,11 +22,13 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corral.api.errors import send_error
+from corral.api.limits import RateLimits
 from corral.catalog import Catalog
 from corral.config import Settings
 from corral.errors import (
     AuthenticationFailed,
     CorralError,
+    ErrorCode,
     InvalidRequest,
     NotFound,
     PermissionDenied,
@@ -36,6 +40,7 @@ from corral.ids import new_id
 log = logging.getLogger("corral.api")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
+ADMIN_PATHS = ("/v1/corral/stats", "/v1/corral/keys")  # the operator's routes (webhooks are a workspace's)
 BETA = "managed-agents-2026-04-01"
 MEMORY_BETA = "agent-memory-2026-07-22"  # what the SDK sends for /v1/memory_stores (api.md §12): accepted there too
 MEMORY_PATH = "/v1/memory_stores"
@@ -79,6 +84,7 @@ class Gate:
         self.max_upload_bytes = settings.blob_max_bytes + FORM_OVERHEAD_BYTES
         self.max_skill_bytes = settings.blob_max_bytes + SKILL_FORM_OVERHEAD_BYTES
         self.strict_beta = settings.strict_beta_header
+        self.rates = RateLimits(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,8 +152,13 @@ class Gate:
         wanted = headers.get(b"anthropic-workspace-id")
         if wanted is not None and wanted.decode("latin-1") != principal.workspace_id:
             return PermissionDenied("this API key does not belong to the workspace named in anthropic-workspace-id")
+        if any(_under(scope.get("path", ""), prefix) for prefix in ADMIN_PATHS) and not principal.admin:
+            return PermissionDenied(
+                "this route is the operator's: it needs an admin key (`corral keys create --admin`)",
+                code=ErrorCode.ADMIN_KEY_REQUIRED,
+            )
         scope["state"]["principal"] = principal
-        return None
+        return self.rates.check(principal, scope.get("method", "GET"))
 
     def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0

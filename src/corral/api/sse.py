@@ -10,7 +10,8 @@ Invariants:
   to where the subscription starts are read from the log and sent first, then the live ones; the subscription
   starts after the log's last position at attach time, so nothing is missed or sent twice. Deltas are never
   replayed (they are never stored).
-* The stream ends after ``session.deleted`` (or when the broker cuts a subscriber off); a client that
+* The stream ends after ``session.deleted`` (or when the broker cuts a subscriber off), or with an ``error`` frame
+  (``authentication_error``) when its key is revoked (``corral.api.limits.StreamGuard``); a client that
   disconnects ends it at once: the disconnect watcher cancels the pump, and leaving ``subscribe`` detaches
   the subscriber. No task, subscriber or buffer outlives the connection.
 """
@@ -18,6 +19,7 @@ Invariants:
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 
 import anyio
 from anyio import CancelScope
@@ -25,6 +27,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from corral.api.errors import request_id_of, send_error
+from corral.api.limits import StreamGuard
 from corral.compose.services import Services
 from corral.errors import CorralError
 from corral.session import Closed, Delta, Event, Subscriber
@@ -32,6 +35,10 @@ from corral.session import Closed, Delta, Event, Subscriber
 log = logging.getLogger("corral.api.sse")
 
 _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
+_REVOKED = (
+    b'event: error\ndata: {"type":"error","error":{"type":"authentication_error",'
+    b'"message":"the API key of this stream was revoked"}}\n\n'
+)
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -46,32 +53,48 @@ def frame(kind: str, data: str) -> bytes:
 class EventStream(Response):
     media_type = "text/event-stream"
 
-    def __init__(self, services: Services, session_id: str, deltas: frozenset[str], resume_after: int | None = None):
-        """``resume_after``: the log position of the event named by ``Last-Event-ID`` (None: live only)."""
+    def __init__(
+        self,
+        services: Services,
+        session_id: str,
+        deltas: frozenset[str],
+        resume_after: int | None = None,
+        guard: StreamGuard | None = None,
+    ):
+        """``resume_after``: the log position of the event named by ``Last-Event-ID`` (None: live only);
+        ``guard``: counts the stream against its key's limit and ends it when the key is revoked."""
         super().__init__(status_code=200)
         self.services = services
         self.session_id = session_id
         self.deltas = deltas
         self.resume_after = resume_after
+        self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        stats = self.services.streams
         try:
-            subscription = self.services.sessions.subscribe(self.session_id, self.deltas)
-            subscriber = await subscription.__aenter__()
-        except CorralError as error:  # deleted between the route's check and here
+            with self.guard or nullcontext():
+                await self._serve(receive, send)
+        except CorralError as error:  # over the key's stream limit, or deleted between the route's check and here
             await send_error(send, error, request_id_of(scope))
-            return
+
+    async def _serve(self, receive: Receive, send: Send) -> None:
+        stats = self.services.streams
+        subscription = self.services.sessions.subscribe(self.session_id, self.deltas)
+        subscriber = await subscription.__aenter__()
         stats.open_streams += 1
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             gone = anyio.Event()
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_disconnect, receive, group.cancel_scope, gone)
+                if self.guard is not None:
+                    group.start_soon(self._watch_key, self.guard, group.cancel_scope)
                 if not await self._replay(subscriber, send):
                     await self._pump(subscriber, send)
                 group.cancel_scope.cancel()
             if not gone.is_set():
+                if self.guard is not None and self.guard.revoked.is_set():
+                    await send({"type": "http.response.body", "body": _REVOKED, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except* OSError:
             pass  # the client went away while we wrote; nothing to clean up beyond the finally
@@ -79,6 +102,10 @@ class EventStream(Response):
             stats.open_streams -= 1
             with anyio.CancelScope(shield=True):
                 await subscription.__aexit__(None, None, None)
+
+    async def _watch_key(self, guard: StreamGuard, scope: CancelScope) -> None:
+        await guard.watch(self.services.settings.sse_ping_seconds)
+        scope.cancel()
 
     async def _replay(self, subscriber: Subscriber, send: Send) -> bool:
         """Send the stored events after ``resume_after`` up to where the live ones start; True if the stream

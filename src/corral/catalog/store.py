@@ -8,6 +8,7 @@ checked here, before or inside the write transaction, so a refused request write
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,12 +29,14 @@ from corral.catalog.params import (
 from corral.catalog.records import AgentRecord, EnvironmentRecord, Principal
 from corral.db import Database
 from corral.db.pages import cursor_from
-from corral.errors import ErrorCode, InvalidRequest, NotFound
+from corral.errors import ErrorCode, InvalidRequest, NotFound, StorageError
 from corral.ids import is_id, new_id, now, rfc3339
 from corral.paging import Page
 
-_AUTH_CACHE_SECONDS = 60.0
-_AUTH_CACHE_SIZE = 10_000
+log = logging.getLogger("corral.catalog")
+
+_TOUCH_SECONDS = 60.0  # how stale a key's last_used_at may be
+_TOUCHED_SIZE = 10_000
 
 
 def _stamp() -> str:
@@ -57,7 +60,7 @@ class Catalog:
         self.db = db
         self.limits = limits or CatalogLimits()
         self._admin_key = admin_key
-        self._auth_cache: dict[str, tuple[Principal, float]] = {}
+        self._touched: dict[str, float] = {}  # key id → when its last_used_at is next stamped (monotonic)
 
     # ------------------------------------------------------------------ workspaces and keys
 
@@ -68,29 +71,53 @@ class Catalog:
 
     async def create_key(self, workspace_name: str = keys.DEFAULT_WORKSPACE_NAME, name: str = "") -> tuple[str, str]:
         """Make a key of the workspace called ``workspace_name`` (created if needed): ``(secret, workspace_id)``."""
+        secret, record = await self.issue_key(workspace_name, name)
+        return secret, record.workspace_id
+
+    async def issue_key(
+        self, workspace_name: str = keys.DEFAULT_WORKSPACE_NAME, name: str = "", *, admin: bool = False
+    ) -> tuple[str, keys.KeyRecord]:
+        """``create_key`` with the whole record, and optionally an admin key: ``(secret, record)``."""
         secret = keys.new_secret()
-        _, workspace_id = await self.db.write(keys.insert_key, workspace_name, keys.hash_secret(secret), name, _stamp())
-        return secret, workspace_id
+        record = await self.db.write(keys.insert_key, workspace_name, secret, name, _stamp(), admin=admin)
+        return secret, record
 
     async def has_keys(self) -> bool:
         return await self.db.read(keys.any_key)
 
+    async def list_keys(self) -> list[keys.KeyRecord]:
+        return await self.db.read(keys.list_keys)
+
+    async def revoke_key(self, key_id: str) -> keys.KeyRecord:
+        if not is_id("api_key", key_id):
+            raise NotFound(f"API key {key_id} not found")
+        return await self.db.write(keys.revoke, key_id, _stamp())
+
+    async def key_is_live(self, key_id: str) -> bool:
+        return await self.db.read(keys.is_live, key_id)
+
     async def authenticate(self, secret: str) -> Principal | None:
-        """The principal a presented key stands for, or None. Known keys are cached briefly."""
+        """The principal a presented key stands for, or None.
+
+        Every call reads the key's row (an indexed lookup), so a key revoked by any process — another API
+        process, ``corral keys revoke`` — is refused from its next request on. ``last_used_at`` is stamped at most
+        once a minute per key and process: a listing's last use is accurate to a minute.
+        """
         if self._admin_key and hmac.compare_digest(secret.encode(), self._admin_key.encode()):
             return Principal(keys.DEFAULT_WORKSPACE_ID, None, admin=True)
-        digest = keys.hash_secret(secret)
-        cached = self._auth_cache.get(digest)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        found = await self.db.read(keys.lookup, digest)
+        found = await self.db.read(keys.lookup, keys.hash_secret(secret))
         if found is None:
             return None
-        principal = Principal(found[1], found[0])
-        if len(self._auth_cache) >= _AUTH_CACHE_SIZE:
-            self._auth_cache.clear()
-        self._auth_cache[digest] = (principal, time.monotonic() + _AUTH_CACHE_SECONDS)
-        return principal
+        due = self._touched.get(found.id, 0.0)
+        if due <= time.monotonic():
+            if len(self._touched) >= _TOUCHED_SIZE:
+                self._touched.clear()
+            self._touched[found.id] = time.monotonic() + _TOUCH_SECONDS
+            try:
+                await self.db.write(keys.touch, found.id, _stamp())
+            except StorageError as error:  # a stale "last used" must not refuse a request the key may make
+                log.warning("could not stamp the last use of API key %s: %s", found.id, error.message)
+        return Principal(found.workspace_id, found.id, admin=found.admin)
 
     # ------------------------------------------------------------------ agents
 

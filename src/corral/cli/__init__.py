@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import anyio
 import typer
@@ -25,7 +27,10 @@ from corral.cli.chat import chat
 from corral.cli.resources import agents_app, environments_app, sessions_app
 from corral.config import Settings
 from corral.config import load_settings as _load_settings
-from corral.errors import ConfigError, CorralError
+from corral.errors import ConfigError, CorralError, NotFound
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -213,17 +218,47 @@ def migrate() -> None:
 def keys_create(
     workspace: Annotated[str, typer.Option(help="Workspace name (created if it does not exist).")] = "default",
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    admin: Annotated[bool, typer.Option(help="An admin key: also the operator routes (stats, keys).")] = False,
 ) -> None:
     """Create an API key and print it (once; only its hash is stored)."""
     from corral.compose.bootstrap import create_key
 
+    secret, record = _run_keys(create_key, load_settings(), workspace, name, admin)
+    typer.echo(f"# workspace {record.workspace_id}, key {record.id}{' (admin)' if admin else ''}", err=True)
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List every key: id, workspace, prefix, admin, created, last used, revoked (never a secret)."""
+    from corral.compose.bootstrap import list_keys
+
+    for key in _run_keys(list_keys, load_settings()):
+        shown = f"{key.prefix}…" if key.prefix else "-"
+        cells = [key.id, key.workspace_id, shown, "admin" if key.admin else "-", key.created_at]
+        cells += [key.last_used_at or "never used", f"revoked {key.revoked_at}" if key.revoked_at else "live"]
+        typer.echo("\t".join([*cells, key.name]))
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (apikey_…): see `corral keys list`.")]) -> None:
+    """Revoke a key: every API process refuses it from its next request on, open event streams included."""
+    from corral.compose.bootstrap import revoke_key
+
+    record = _run_keys(revoke_key, load_settings(), key_id)
+    typer.echo(f"corral: revoked {record.id} at {record.revoked_at}")
+
+
+def _run_keys(command: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a keys command; a refusal is one line and exit status 2 (configuration) or 1 (no such key)."""
     try:
-        secret, workspace_id = anyio.run(create_key, load_settings(), workspace, name)
+        return anyio.run(partial(command, *args, **kwargs))
     except ConfigError as exc:
         typer.echo(f"corral: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"# workspace {workspace_id}", err=True)
-    typer.echo(secret)
+    except NotFound as exc:
+        typer.echo(f"corral: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 Workspace = Annotated[str, typer.Option(help="Workspace name.")]

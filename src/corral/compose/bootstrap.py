@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from corral.catalog import Catalog, CatalogLimits
+from corral.catalog.keys import KeyRecord
 from corral.config import Settings
 from corral.db import Database
 from corral.db.engines import open_database
@@ -66,7 +67,7 @@ async def first_start_key(settings: Settings) -> str | None:
         await catalog.ensure_default_workspace()
         if await catalog.has_keys():
             return None
-        secret, _ = await catalog.create_key(name="first start")
+        secret, _ = await catalog.issue_key(name="first start", admin=True)  # the operator's: stats, key routes
         return secret
     finally:
         await db.close()
@@ -83,15 +84,37 @@ def existing_sqlite(settings: Settings) -> None:
         )
 
 
-async def create_key(settings: Settings, workspace: str, name: str) -> tuple[str, str]:
-    """A new key of the workspace called ``workspace``: ``(secret, workspace_id)``, in an existing database."""
+async def create_key(settings: Settings, workspace: str, name: str, admin: bool = False) -> tuple[str, KeyRecord]:
+    """A new key of the workspace called ``workspace``: ``(secret, record)``, in an existing database."""
     existing_sqlite(settings)
     db = open_db(settings)
     await db.open()
     try:
         catalog = make_catalog(db, settings)
         await catalog.ensure_default_workspace()
-        return await catalog.create_key(workspace, name)
+        return await catalog.issue_key(workspace, name, admin=admin)
+    finally:
+        await db.close()
+
+
+async def list_keys(settings: Settings) -> list[KeyRecord]:
+    """``corral keys list``: every key of an existing database (prefix and last use, never a secret)."""
+    existing_sqlite(settings)
+    db = open_db(settings)
+    await db.open()
+    try:
+        return await make_catalog(db, settings).list_keys()
+    finally:
+        await db.close()
+
+
+async def revoke_key(settings: Settings, key_id: str) -> KeyRecord:
+    """``corral keys revoke``: refused from the next request on, by every API process."""
+    existing_sqlite(settings)
+    db = open_db(settings)
+    await db.open()
+    try:
+        return await make_catalog(db, settings).revoke_key(key_id)
     finally:
         await db.close()
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 
+from corral.api.event_limits import body_length, check_event_sizes, stream_guard
 from corral.api.http import JSONBytes, PageToken, Timestamp, check_id, context, raw_json_response, stamp
 from corral.api.routes.common import ERRORS
 from corral.api.schemas.events import SendEvents
@@ -49,6 +50,7 @@ async def _self_hosted(request: Request, session_id: str, workspace: str, events
 async def send_events(request: Request, session_id: str, body: SendEvents) -> JSONBytes:
     services, workspace = context(request)
     session_id = _sid(session_id)
+    check_event_sizes(services.settings, body.events, body_length(request))
     events = [new_event(event) for event in body.events]
     self_hosted = await _self_hosted(request, session_id, workspace, events)
     appended = await services.sessions.send_client_events(session_id, workspace, events, self_hosted=self_hosted)
@@ -134,7 +136,7 @@ async def stream_events(
         raise InvalidRequest(f"event_deltas[] accepts at most {MAX_DELTA_TYPES} of {sorted(DELTA_TYPES)}")
     await services.sessions.get_session(_sid(session_id), workspace)
     resume_after = await _resume_point(services, session_id, last_event_id)
-    return EventStream(services, session_id, frozenset(wanted), resume_after)
+    return EventStream(services, session_id, frozenset(wanted), resume_after, stream_guard(request))
 
 
 async def _resume_point(services: Services, session_id: str, last_event_id: str | None) -> int | None:
