@@ -200,7 +200,10 @@ class Settings:
     log_level: str = setting("INFO", "CORRAL_LOG_LEVEL", "the least severe level logged (`DEBUG` … `ERROR`)")
     access_log: bool = setting(True, "CORRAL_ACCESS_LOG", "`0`: no line per HTTP request")
     metrics_token: str | None = setting(
-        None, "CORRAL_METRICS_TOKEN", "bearer token `/metrics` asks for (unset: `/metrics` answers 404)", secret=True
+        None,
+        "CORRAL_METRICS_TOKEN",
+        "a bearer token that also opens `/metrics` (besides an admin key); the only way into a worker's `/metrics`",
+        secret=True,
     )
     metrics_port: int | None = setting(
         None, "CORRAL_METRICS_PORT", "port a `corral worker` serves its own `/metrics` on (unset: none)"

@@ -69,6 +69,8 @@ def scrape(server: LiveServer) -> tuple[str, int]:
         refused = http.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code
         answer = http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+        as_admin = http.get("/metrics", headers={"x-api-key": server.api_key})  # an admin key, without the token
+        assert as_admin.status_code == 200 and "corral_http_requests_total" in as_admin.text
         return answer.text, refused
 
 
@@ -121,10 +123,10 @@ def test_metrics_count_requests_turns_tools_sandboxes_and_model_tokens(run: Run)
 
 
 @pytest.mark.anyio
-async def test_metrics_do_not_exist_without_a_token() -> None:
+async def test_metrics_need_a_key_without_a_token() -> None:
     transport = httpx.ASGITransport(app=create_app(Settings()))
     async with httpx.AsyncClient(transport=transport, base_url="http://corral") as http:
-        assert (await http.get("/metrics")).status_code == 404
+        assert (await http.get("/metrics")).status_code == 401
 
 
 def test_a_turn_is_a_trace_of_model_and_tool_spans_with_genai_attributes(run: Run) -> None:

@@ -57,6 +57,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row("public"),
     ("GET", "/openapi.json"): Row("public"),
     ("GET", "/v1/corral/stats"): Row("403"),
+    ("GET", "/metrics"): Row("403"),
     ("GET", "/v1/corral/keys"): Row("403"),
     ("POST", "/v1/corral/keys"): Row("403", {"workspace": "team-a"}),
     ("POST", "/v1/corral/keys/{key_id}/revoke"): Row("403"),

@@ -89,8 +89,9 @@ class RateLimits:
         wait = buckets.take(principal.workspace_id)
         if wait <= 0.0:
             return None
-        kind, limit = ("read", self.reads) if reading else ("write", self.writes)
+        limit = self.reads if reading else self.writes
         per_minute = int(limit.capacity) if limit is not None else 0
+        kind = "GET" if reading else "POST/DELETE"
         return RateLimited(
             f"workspace {principal.workspace_id} is over its rate limit of {per_minute} {kind} requests per minute",
             retry_after=wait,

@@ -40,7 +40,7 @@ from corral.ids import new_id
 log = logging.getLogger("corral.api")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
-ADMIN_PATHS = ("/v1/corral/stats", "/v1/corral/keys")  # the operator's routes (webhooks are a workspace's)
+ADMIN_PATHS = ("/v1/corral/stats", "/v1/corral/keys", "/metrics")  # the operator's (webhooks are a workspace's)
 BETA = "managed-agents-2026-04-01"
 MEMORY_BETA = "agent-memory-2026-07-22"  # what the SDK sends for /v1/memory_stores (api.md §12): accepted there too
 MEMORY_PATH = "/v1/memory_stores"

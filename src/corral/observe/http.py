@@ -5,8 +5,10 @@ writes the request id into the request's ``state`` after this middleware bound t
 (``logs.bind_request``). Routes are labelled by their template (``/v1/sessions/{session_id}``), never by their
 path, so that the series stay few.
 
-``/metrics`` (this process's Prometheus metrics) is answered here, before the gate: it asks for the bearer token
-``CORRAL_METRICS_TOKEN`` and does not exist (404) when no token is configured.
+``/metrics`` (this process's Prometheus metrics) is answered here, before the gate, to a request that presents the
+bearer token ``CORRAL_METRICS_TOKEN`` (a scraper's credential that is not an API key); any other request goes on
+to the gate, where ``/metrics`` is an operator's route (``corral.api.routes.system``): an admin key gets it, a
+workspace key 403. ``serve_metrics`` answers a worker's own port (``corral.observe.serve``), which has no gate.
 
 Invariants: nothing of a request's headers, query or body is logged (a key cannot reach the log through here).
 """
@@ -37,8 +39,8 @@ class Observed:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope.get("path") == METRICS_PATH:
-            await serve_metrics(scope, send, self.metrics_token)
+        if scope.get("path") == METRICS_PATH and self._scraper(scope):
+            await _answer_metrics(send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         status = 500
@@ -56,6 +58,11 @@ class Observed:
             finally:
                 self._record(scope, status, time.monotonic() - started)
 
+    def _scraper(self, scope: Scope) -> bool:
+        presented = _bearer(scope)
+        token = self.metrics_token
+        return token is not None and presented is not None and hmac.compare_digest(presented.encode(), token.encode())
+
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         method: str = scope.get("method", "")
         route = route_of(scope)
@@ -72,6 +79,7 @@ def route_of(scope: Scope) -> str:
 
 
 async def serve_metrics(scope: Scope, send: Send, token: str | None) -> None:
+    """``/metrics`` for a process without the API (a worker's port): the bearer token only, 404 with none set."""
     if token is None:
         await _answer(send, 404, b'{"type":"error","error":{"type":"not_found_error","message":"Not found"}}')
         return
@@ -79,6 +87,10 @@ async def serve_metrics(scope: Scope, send: Send, token: str | None) -> None:
     if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
         await _answer(send, 401, b"metrics: a bearer token (CORRAL_METRICS_TOKEN) is required\n", "text/plain")
         return
+    await _answer_metrics(send)
+
+
+async def _answer_metrics(send: Send) -> None:
     body, content_type = metrics.render()
     await _answer(send, 200, body, content_type)
 

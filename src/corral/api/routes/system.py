@@ -1,6 +1,6 @@
-"""Operational endpoints: ``/healthz`` (public readiness) and the operator's routes under ``/v1/corral``, which
-need an admin key (the gate answers a workspace key with 403): ``stats`` (live-connection counters) and the API
-key lifecycle (create, list, revoke).
+"""Operational endpoints: ``/healthz`` (public readiness) and the operator's routes, which need an admin key (the
+gate answers a workspace key with 403): ``/v1/corral/stats`` (live-connection counters), ``/metrics`` (Prometheus)
+and the API key lifecycle under ``/v1/corral/keys`` (create, list, revoke).
 
 Invariants: a key's secret appears in exactly one response, the one that created it; a listing shows its prefix
 and last use, never the secret nor its hash. Revoking ends the key's open event streams in this process at once
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from corral.api.http import JSONBytes, check_id, context, json_response
 from corral.api.limits import KeyStreams
 from corral.api.routes.common import ERRORS
 from corral.catalog.keys import DEFAULT_WORKSPACE_NAME
+from corral.observe import metrics
 from corral.wire import Strict
 
 router = APIRouter(tags=["corral"])
@@ -72,6 +73,13 @@ async def stats(request: Request) -> JSONBytes:
     return json_response(
         {"open_streams": services.streams.open_streams, "watched_sessions": len(services.sessions.broker.watched)}
     )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics() -> Response:
+    """This process's Prometheus metrics, for an admin key (the gate refuses any other)."""
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
 
 
 @router.post(
