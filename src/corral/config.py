@@ -78,7 +78,9 @@ class Settings:
     max_agent_tools: int = setting(128, "CORRAL_MAX_AGENT_TOOLS", "most entries an agent's `tools` array may have")
     # tenancy limits (corral.api.limits): per workspace, or per key, and per API process
     rate_writes_per_minute: int = setting(
-        60, "CORRAL_RATE_WRITES_PER_MINUTE", "POST and DELETE requests per minute per workspace (0: no limit)"
+        60,
+        "CORRAL_RATE_WRITES_PER_MINUTE",
+        "POST and DELETE requests per minute per workspace, sending events excepted (0: no limit)",
     )
     rate_reads_per_minute: int = setting(
         600, "CORRAL_RATE_READS_PER_MINUTE", "GET requests per minute per workspace (0: no limit)"

@@ -110,3 +110,12 @@ def test_the_sdk_waits_out_a_429_and_retries(limited: LiveServer) -> None:
             if statuses[0] == 429:
                 break
     assert statuses[0] == 429 and statuses[-1] == 200
+
+
+def test_sending_events_is_no_create_and_is_not_rate_limited(limited: LiveServer) -> None:
+    key = new_key(limited, "chatty")
+    with anthropic.Anthropic(base_url=limited.base_url, api_key=key, max_retries=0) as client:
+        session = new_session(client)  # an agent, an environment, a session: the workspace's writes for now
+        for n in range(WRITES + 3):
+            client.beta.sessions.events.send(session.id, events=[user_message(str(n))])
+    assert create_environment(limited, key, "a create").status_code == 429

@@ -19,6 +19,7 @@ here is always uncounted when it ends, whichever way it ends (``StreamGuard`` is
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from corral.errors import RateLimited
 _MOST_BUCKETS = 100_000  # beyond this many workspaces seen, full (idle) buckets are forgotten
 ADMIN_STREAMS = "admin"  # the operator's CORRAL_API_KEY has no id: its streams are counted under this name
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: sending events to a session (messages, confirmations, tool results) is talking to it, not creating anything:
+#: the hosted API limits creates; events have their own limits per request and per event (``event_limits``)
+SESSION_EVENTS = re.compile(r"/v1/sessions/[^/]+(/threads/[^/]+)?/events")
 
 
 @dataclass
@@ -79,10 +83,12 @@ class RateLimits:
         self.writes = Buckets(settings.rate_writes_per_minute) if settings.rate_writes_per_minute > 0 else None
         self.reads = Buckets(settings.rate_reads_per_minute) if settings.rate_reads_per_minute > 0 else None
 
-    def check(self, principal: Principal, method: str) -> RateLimited | None:
+    def check(self, principal: Principal, method: str, path: str = "") -> RateLimited | None:
         if principal.admin:
             return None
         reading = method in READ_METHODS
+        if not reading and SESSION_EVENTS.fullmatch(path):
+            return None
         buckets = self.reads if reading else self.writes
         if buckets is None:
             return None

@@ -158,7 +158,7 @@ class Gate:
                 code=ErrorCode.ADMIN_KEY_REQUIRED,
             )
         scope["state"]["principal"] = principal
-        return self.rates.check(principal, scope.get("method", "GET"))
+        return self.rates.check(principal, scope.get("method", "GET"), scope.get("path", ""))
 
     def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
