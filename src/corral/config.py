@@ -98,6 +98,9 @@ class Settings:
     workers: int = setting(1, "CORRAL_WORKERS", "worker pools `corral serve` runs (0: API only)")
     worker_concurrency: int = setting(512, "CORRAL_WORKER_CONCURRENCY", "sessions one worker process drives at once")
     lease_ttl_seconds: float = setting(10.0, "CORRAL_LEASE_TTL", "a worker's lease on a session (seconds, down to 2)")
+    work_lease_ttl_seconds: int = setting(
+        90, "CORRAL_WORK_LEASE_TTL", "a self-hosted worker's lease on a work item without `desired_ttl_seconds`"
+    )
     max_tool_rounds: int = setting(200, "CORRAL_MAX_TOOL_ROUNDS", "model requests with tool calls in one turn")
     model_max_retries: int = setting(4, "CORRAL_MODEL_MAX_RETRIES", "retries of a failed model request")
     model_retry_base_seconds: float = setting(0.5, "CORRAL_MODEL_RETRY_BASE", "first retry delay (then doubling)")

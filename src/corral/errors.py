@@ -20,6 +20,7 @@ surfaces:
     │   ├── Conflict                409   invalid_request_error (x-should-retry: false)
     │   │   ├── MemoryPathConflict          memory_path_conflict_error: a memory path is taken
     │   │   └── MemoryPreconditionFailed    memory_precondition_failed_error: content_sha256 mismatch
+    │   ├── PreconditionFailed      412   invalid_request_error: a work item's heartbeat lost the lease
     │   ├── RequestTooLarge         413   request_too_large
     │   │   └── BlobTooLarge        413   blob_too_large: a blob stream passed its size limit (nothing kept)
     │   └── RateLimited             429   rate_limit_error (``retry-after``: the SDK waits and retries)
@@ -107,6 +108,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     ADMIN_KEY_REQUIRED = "admin_key_required"
     API_KEY_REVOKED = "api_key_revoked"
+    HEARTBEAT_PRECONDITION_FAILED = "heartbeat_precondition_failed"
 
 
 class CorralError(Exception):
@@ -127,6 +129,7 @@ class CorralError(Exception):
             "agent_model_required",
             "file_not_downloadable",
             "file_expired",
+            "heartbeat_precondition_failed",
         }
     )
 
@@ -195,6 +198,13 @@ class MemoryPreconditionFailed(Conflict):
 
     wire_type = "memory_precondition_failed_error"
     default_code = ErrorCode.MEMORY_PRECONDITION_FAILED
+
+
+class PreconditionFailed(RequestError):
+    """A conditional write whose condition no longer holds (a work item's ``expected_last_heartbeat``)."""
+
+    status = 412
+    should_retry = False
 
 
 class MethodNotAllowed(RequestError):

@@ -34,6 +34,8 @@ PREFIXES = {
     "deployment_run": "drun_",
     "webhook_endpoint": "whep_",
     "webhook_event": "event_",
+    "work": "work_",
+    "environment_key": "envkey_",
 }
 
 _ID_BODY = re.compile(r"^[0-9A-Za-z]{1,64}$")

@@ -25,12 +25,14 @@ from corral.api.routes import (
     system,
     vaults,
     webhooks,
+    work,
 )
 from corral.compose.services import open_services
 from corral.config import Settings
 from corral.console.app import ConsoleDispatch
 from corral.observe import setup
 from corral.observe.http import Observed
+from corral.work import WorkQueue
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -41,10 +43,12 @@ def create_app(settings: Settings) -> FastAPI:
             async with open_services(settings) as services:
                 await start_background(services)
                 app.state.services = services
+                app.state.work = WorkQueue(services.db, settings.work_lease_ttl_seconds)
                 try:
                     yield
                 finally:
-                    app.state.services = None
+                    app.state.work.close()
+                    app.state.services = app.state.work = None
         finally:
             await setup.stop()
 
@@ -58,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.services = None
+    app.state.services = app.state.work = None
     app.state.key_streams = KeyStreams(settings.max_streams_per_key)
     routers = [
         module.router
@@ -75,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
             deployments,
             webhooks,
             system,
+            work,
         )
     ]
     for router in routers:

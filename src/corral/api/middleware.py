@@ -7,7 +7,8 @@ optional strict
 ``anthropic-beta`` check, authentication (``Authorization: Bearer <key>`` or ``x-api-key``) that pins the
 request to the key's workspace (``scope["state"]["principal"]``), the operator routes (stats, keys: a
 workspace key gets 403 ``permission_error``; only an admin key passes) and the workspace's request rate (429 with
-``retry-after``, ``corral.api.limits``).
+``retry-after``, ``corral.api.limits``); a key that is no API key may be a self-hosted worker's credential
+(``work_auth``), which opens only its own environment's work and sessions.
 
 Invariants: a request that fails here never reaches a route (nothing is read or written); a bug anywhere
 below becomes a 500 in the error shape, with the request id, as long as the response has not started.
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corral.api.errors import send_error
 from corral.api.limits import RateLimits
+from corral.api.work_auth import admit_worker
 from corral.catalog import Catalog
 from corral.config import Settings
 from corral.errors import (
@@ -147,8 +149,9 @@ class Gate:
             return AuthenticationFailed("missing API key: send Authorization: Bearer <key> or x-api-key: <key>")
         catalog = _catalog(scope)
         principal = await catalog.authenticate(key)
-        if principal is None:
-            return AuthenticationFailed("invalid API key")
+        if principal is None:  # a self-hosted worker's environment key or sessions token, or nothing
+            refusal = await admit_worker(scope, key)
+            return refusal or self.rates.check(scope["state"]["principal"], scope.get("method", "GET"))
         wanted = headers.get(b"anthropic-workspace-id")
         if wanted is not None and wanted.decode("latin-1") != principal.workspace_id:
             return PermissionDenied("this API key does not belong to the workspace named in anthropic-workspace-id")

@@ -30,6 +30,7 @@ from corral.resources import skills
 from corral.session import Event, NewEvent, NewSession, SessionRecord
 from corral.session.resources import Also, check_mounts
 from corral.vocab.events import ClientEventType
+from corral.work import flows as work_flows
 
 #: echoed with ``processed_at: null`` until the harness takes them up (``user.interrupt`` too: the harness treats
 #: an unstamped interrupt after the last idle event as one still to handle, see ``corral.harness.log``)
@@ -88,7 +89,11 @@ async def create_session(
     events = [new_event(event) for event in body.initial_events or []]
     session_id = session_id or new_id("session")
     new = NewSession(workspace_id, snapshot["id"], int(snapshot["version"]), environment.id, doc, events, session_id)
-    return await services.sessions.create_session(new, also=both(built.also(services, workspace_id, session_id), also))
+    first = built.also(services, workspace_id, session_id)
+    if environment.config.get("type") == "self_hosted":  # its worker takes the session from the work queue
+        ttl = services.settings.work_lease_ttl_seconds
+        first = work_flows.enqueue_with(first, workspace_id, environment.id, session_id, ttl)
+    return await services.sessions.create_session(new, also=both(first, also))
 
 
 def both(first: Also | None, second: Also | None) -> Also | None:

@@ -21,9 +21,10 @@ from typing import ParamSpec, TypeVar
 
 from corral.db.query import BoundFlow, Flow
 
-CHANNELS = ("events", "wake", "deltas", "deployments", "webhooks")
+CHANNELS = ("events", "wake", "deltas", "deployments", "webhooks", "work")
 """The notification channels corral uses: new events of a session, runnable sessions, live deltas, deployments
-whose schedule changed, webhook deliveries to make."""
+whose schedule changed, webhook deliveries to make, work queued for a self-hosted environment (payload: the
+environment id)."""
 
 Listener = Callable[[str | None], None]
 """Called with the payload, or with None for "something may have changed; re-read" (foreign writes)."""

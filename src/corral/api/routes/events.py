@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from corral.api.event_limits import body_length, check_event_sizes, stream_guard
 from corral.api.http import JSONBytes, PageToken, Timestamp, check_id, context, raw_json_response, stamp
 from corral.api.routes.common import ERRORS
+from corral.api.routes.work import work_queue
 from corral.api.schemas.events import SendEvents
 from corral.api.session_ops import new_event
 from corral.api.sse import EventStream
@@ -16,7 +17,7 @@ from corral.api.wire import BetaManagedAgentsSendSessionEvents, EventPage, Strea
 from corral.compose.services import Services
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, decode_cursor
-from corral.session import EventQuery, NewEvent
+from corral.session import EventQuery
 from corral.vocab.events import FilterableEventType, is_filterable
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["events"], responses=ERRORS)
@@ -33,10 +34,8 @@ def _joined(events: list[str]) -> str:
     return '{"data":[' + ",".join(events) + "]}"
 
 
-async def _self_hosted(request: Request, session_id: str, workspace: str, events: list[NewEvent]) -> bool:
-    """Whether the session runs in a self_hosted environment (only asked when a ``user.tool_result`` is sent)."""
-    if not any(event.type == "user.tool_result" for event in events):
-        return False
+async def _self_hosted(request: Request, session_id: str, workspace: str) -> bool:
+    """Whether the session runs in a self_hosted environment."""
     services, _ = context(request)
     record = await services.sessions.get_session(session_id, workspace)
     try:
@@ -52,8 +51,12 @@ async def send_events(request: Request, session_id: str, body: SendEvents) -> JS
     session_id = _sid(session_id)
     check_event_sizes(services.settings, body.events, body_length(request))
     events = [new_event(event) for event in body.events]
-    self_hosted = await _self_hosted(request, session_id, workspace, events)
+    # asked only when it matters: a user.tool_result (refused elsewhere), or input a self-hosted worker must serve
+    self_hosted = any(e.type != "user.interrupt" for e in events) and await _self_hosted(request, session_id, workspace)
     appended = await services.sessions.send_client_events(session_id, workspace, events, self_hosted=self_hosted)
+    if self_hosted and any(event.type != "user.tool_result" for event in events):
+        record = await services.sessions.get_session(session_id, workspace)
+        await work_queue(request).enqueue(workspace, record.environment_id, session_id)  # no-op while one is live
     return raw_json_response(_joined([event.wire_json() for event in appended]))
 
 
