@@ -30,12 +30,13 @@ async def _serve_one_turn(setup: Setup, workdir: Path) -> tuple[str, list[dict[s
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(worker.run)
             async with await client.beta.sessions.events.stream(session.id) as stream:
-                prompt = [{"type": "text", "text": "Make a note, then show it."}]
-                await client.beta.sessions.events.send(session.id, events=[{"type": "user.message", "content": prompt}])
+                await client.beta.sessions.events.send(
+                    session.id,
+                    events=[{"type": "user.message", "content": [{"type": "text", "text": "Make a note, show it."}]}],
+                )
                 async for event in stream:
                     seen.append(event.model_dump())
-                    stop = seen[-1].get("stop_reason") or {}
-                    if event.type == "session.status_idle" and stop.get("type") == "end_turn":
+                    if event.type == "session.status_idle" and event.stop_reason.type == "end_turn":
                         break
             tasks.cancel_scope.cancel()
         return session.id, seen
@@ -47,7 +48,7 @@ def test_the_sdk_worker_runs_a_self_hosted_sessions_tools(setup: Setup, tmp_path
     assert (tmp_path / "note.txt").read_text() == edited  # the tools ran in the worker's own directory
     calls = [e for e in events if e["type"] == "agent.tool_use"]
     assert [c["name"] for c in calls] == ["write", "edit", "read", "bash"]
-    assert all(c["executor"] == "client" for c in calls) if calls and "executor" in calls[0] else True
+    assert all(c["executor"] == "client" for c in calls)
     results = [e for e in events if e["type"] == "user.tool_result"]
     assert sorted(r["tool_use_id"] for r in results) == sorted(c["id"] for c in calls)  # once each
     bash = next(r for r in results if r["tool_use_id"] == calls[-1]["id"])

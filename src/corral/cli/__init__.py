@@ -24,6 +24,7 @@ from corral import __version__, logs
 from corral._types import json_object
 from corral.bench.cli import bench
 from corral.cli.chat import chat
+from corral.cli.environment_keys import environment_keys_app
 from corral.cli.resources import agents_app, environments_app, sessions_app
 from corral.config import Settings
 from corral.config import load_settings as _load_settings
@@ -383,6 +384,7 @@ def sandbox_host(
 
 app.command("bench")(bench)  # `corral bench [SUITE…] [--quick]`, `corral bench report`: see corral.bench.cli
 app.add_typer(agents_app, name="agents")
+environments_app.add_typer(environment_keys_app, name="keys")
 app.add_typer(environments_app, name="environments")
 app.add_typer(sessions_app, name="sessions")
 app.command("chat")(chat)

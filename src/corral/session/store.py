@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from corral._types import JSONObject, json_object
-from corral.db import Database
+from corral.db import Database, Flow
 from corral.ids import now, rfc3339
 from corral.paging import Cursor
 from corral.session import _log, _sessions, event_log, leases, resources
@@ -113,13 +113,18 @@ class SessionStore:
         return appended
 
     async def send_client_events(
-        self, session_id: str, workspace_id: str, events: list[NewEvent], *, self_hosted: bool = False
+        self,
+        session_id: str,
+        workspace_id: str,
+        events: list[NewEvent],
+        *,
+        self_hosted: bool = False,
+        guard: Also | None = None,
     ) -> list[Event]:
-        """Append events sent by an API client, checked against the session's state (all or nothing)."""
+        """Append events sent by an API client, checked against the session's state (all or nothing); ``guard``,
+        another flow that may refuse the batch, runs first in the same transaction."""
         check_batch(events, self_hosted=self_hosted)
-        appended = await self.db.write(
-            _log.append, session_id, events, rfc3339(now()), check=check_event, workspace_id=workspace_id
-        )
+        appended = await self.db.write(_guarded_append, guard, session_id, workspace_id, events, rfc3339(now()))
         self.broker.publish(appended)
         return appended
 
@@ -180,3 +185,11 @@ class SessionStore:
         self, fence: Fence, seen_seq: int, *, runnable: bool = False, retry_in: float | None = None
     ) -> bool:
         return await self.db.write(leases.release, fence, seen_seq, runnable, retry_in)
+
+
+def _guarded_append(
+    guard: Also | None, session_id: str, workspace_id: str, events: list[NewEvent], stamp: str
+) -> Flow[list[Event]]:
+    if guard is not None:
+        yield from guard()
+    return (yield from _log.append(session_id, events, stamp, check=check_event, workspace_id=workspace_id))

@@ -11,13 +11,14 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.catalog.keys import hash_secret
-from corral.db import Flow, Row, all_rows, exec_, insert, one
-from corral.errors import NotFound
+from corral.db import Flow, Row, Value, all_rows, exec_, insert, one
+from corral.errors import InvalidRequest, NotFound
 from corral.ids import new_id
 
 ENVIRONMENT_KEY_PREFIX = "sk-ant-oat01-"
@@ -73,7 +74,7 @@ def _key_from(row: Row) -> EnvironmentKey:
 
 
 def create(workspace_id: str, environment_id: str, name: str, key: str, stamp: str) -> Flow[EnvironmentKey]:
-    values = {
+    values: dict[str, Value] = {
         "id": new_id("environment_key"),
         "workspace_id": workspace_id,
         "environment_id": environment_id,
@@ -115,6 +116,18 @@ def revoke(workspace_id: str, environment_id: str, key_id: str, stamp: str) -> F
     if row is None:
         raise NotFound(f"environment key {key_id} not found")
     return _key_from(row)
+
+
+def self_hosted_workspace(environment_id: str) -> Flow[str]:
+    """The workspace of ``environment_id``, an unarchived ``self_hosted`` environment (else 404 / 400)."""
+    row: Row | None = yield one("SELECT workspace_id, doc, archived_at FROM environments WHERE id = $1", environment_id)
+    if row is None:
+        raise NotFound(f"environment {environment_id} not found")
+    doc = json_object(json.loads(str(row["doc"]))) or {}
+    config = json_object(doc.get("config")) or {}
+    if config.get("type") != "self_hosted" or row["archived_at"] is not None:
+        raise InvalidRequest(f"environment {environment_id} is not an unarchived self_hosted environment")
+    return str(row["workspace_id"])
 
 
 def lookup(key: str) -> Flow[EnvironmentKey | None]:

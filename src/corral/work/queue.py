@@ -25,7 +25,7 @@ from corral.work import flows, keys
 from corral.work.keys import EnvironmentKey
 from corral.work.records import Heartbeat, QueueStats, WorkItem
 
-MIN_TTL_SECONDS = 10
+MIN_TTL_SECONDS = 1  # the worker's choice: a short lease is one it must renew often
 MAX_TTL_SECONDS = 600
 
 
@@ -56,10 +56,10 @@ class WorkQueue:
         return door
 
     def clamp_ttl(self, desired: int | None) -> int | None:
-        """The lease a heartbeat asks for, kept within 10–600 s (or the configured default, when lower)."""
+        """The lease a heartbeat asks for, kept within 1–600 s (None: the item keeps the one it has)."""
         if desired is None:
             return None
-        return max(min(MIN_TTL_SECONDS, self.default_ttl), min(desired, MAX_TTL_SECONDS))
+        return max(MIN_TTL_SECONDS, min(desired, MAX_TTL_SECONDS))
 
     # ------------------------------------------------------------------ keys
 

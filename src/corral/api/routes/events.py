@@ -19,6 +19,7 @@ from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, decode_cursor
 from corral.session import EventQuery
 from corral.vocab.events import FilterableEventType, is_filterable
+from corral.work.results import results_once
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["events"], responses=ERRORS)
 
@@ -53,7 +54,11 @@ async def send_events(request: Request, session_id: str, body: SendEvents) -> JS
     events = [new_event(event) for event in body.events]
     # asked only when it matters: a user.tool_result (refused elsewhere), or input a self-hosted worker must serve
     self_hosted = any(e.type != "user.interrupt" for e in events) and await _self_hosted(request, session_id, workspace)
-    appended = await services.sessions.send_client_events(session_id, workspace, events, self_hosted=self_hosted)
+    answered = [str(e.data.get("tool_use_id")) for e in events if e.type == "user.tool_result"]
+    guard = results_once(session_id, answered) if self_hosted and answered else None
+    appended = await services.sessions.send_client_events(
+        session_id, workspace, events, self_hosted=self_hosted, guard=guard
+    )
     if self_hosted and any(event.type != "user.tool_result" for event in events):
         record = await services.sessions.get_session(session_id, workspace)
         await work_queue(request).enqueue(workspace, record.environment_id, session_id)  # no-op while one is live
