@@ -181,10 +181,11 @@ def heartbeat(
     ttl_seconds = item.ttl_seconds if ttl is None else ttl
     yield exec_(
         "UPDATE work_items SET state = 'active', started_at = COALESCE(started_at, $2), latest_heartbeat_at = $2,"
-        " ttl_seconds = $3, lease_expires = {now} + $3 WHERE id = $1",
+        " ttl_seconds = $3, lease_expires = {now} + $4 WHERE id = $1",
         work_id,
         stamp,
         ttl_seconds,
+        float(ttl_seconds),  # one type per parameter on PostgreSQL
     )
     return Heartbeat(stamp, True, "active", ttl_seconds)
 
