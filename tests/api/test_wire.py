@@ -277,8 +277,32 @@ async def deployment_successes(http: httpx.AsyncClient, agent_id: str, env_id: s
     await http.post(f"/v1/deployments/{made['id']}/archive")
 
 
+async def work_successes(http: httpx.AsyncClient) -> None:
+    """A self-hosted environment's keys and work queue, its worker calling with the environment key."""
+    env = (await http.post("/v1/environments", json={"name": "on-prem", "config": {"type": "self_hosted"}})).json()
+    base = f"/v1/environments/{env['id']}"
+    key = (await http.post(f"{base}/keys", json={"name": "w"})).json()
+    await http.get(f"{base}/keys")
+    agent = (await http.post("/v1/agents", json=AGENT)).json()
+    await http.post("/v1/sessions", json={"agent": agent["id"], "environment_id": env["id"]})
+    worker = {"x-api-key": key["key"]}
+    item = (await http.get(f"{base}/work/poll", params={"block_ms": 1}, headers=worker)).json()
+    await http.get(f"{base}/work/poll", headers=worker)  # null: nothing more queued
+    await http.post(f"{base}/work/{item['id']}/ack", headers=worker)
+    beat = {"expected_last_heartbeat": "NO_HEARTBEAT"}
+    await http.post(f"{base}/work/{item['id']}/heartbeat", params=beat, headers=worker)
+    await http.post(f"{base}/work/{item['id']}/heartbeat", params=beat, headers=worker)  # 412: stale
+    await http.get(f"{base}/work", headers=worker)
+    await http.get(f"{base}/work/stats")
+    await http.get(f"{base}/work/{item['id']}")
+    await http.post(f"{base}/work/{item['id']}", json={"metadata": {"a": "b"}})
+    await http.post(f"{base}/work/{item['id']}/stop", json={"force": True})
+    await http.post(f"{base}/keys/{key['id']}/revoke")
+
+
 async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Response]:
     """Call every operation so that it succeeds; returns the responses not seen by the client's hook."""
+    await work_successes(http)
     vault_id = await vault_successes(http)
     await file_successes(http)
     await memory_successes(http)

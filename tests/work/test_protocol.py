@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -32,7 +32,7 @@ class Queue:
 
 
 @contextmanager
-def fresh_queue(live: LiveServer, client: anthropic.Anthropic, name: str) -> Iterator[Queue]:
+def fresh_queue(live: LiveServer, client: anthropic.Anthropic, name: str) -> Generator[Queue]:
     environment = client.beta.environments.create(name=name, config={"type": "self_hosted"})
     made = json_object(client.post(f"/v1/environments/{environment.id}/keys", body={"name": name}, cast_to=object))
     assert made is not None

@@ -30,6 +30,9 @@ from anthropic.types.beta import (
     BetaSkill,
     BetaUnrestrictedNetwork,
 )
+from anthropic.types.beta.environments import (
+    BetaSelfHostedWork,
+)
 from anthropic.types.beta.memory_stores import (
     BetaManagedAgentsDeletedMemory,
     BetaManagedAgentsMemory,
@@ -139,6 +142,29 @@ class AgentPage(BaseModel):
 
 class EnvironmentPage(BaseModel):
     data: list[Environment]
+    next_page: str | None
+
+
+class WorkPage(BaseModel):
+    data: list[BetaSelfHostedWork]
+    next_page: str | None
+
+
+class EnvironmentKey(BaseModel):
+    """A self-hosted environment's worker key (a corral extension); ``key`` only in the response that made it."""
+
+    type: Literal["environment_key"]
+    id: str
+    environment_id: str
+    name: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+    key: str | None = None
+
+
+class EnvironmentKeyPage(BaseModel):
+    data: list[EnvironmentKey]
     next_page: str | None
 
 

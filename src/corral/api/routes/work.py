@@ -12,10 +12,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from anthropic.types.beta.environments import (
+    BetaSelfHostedWork,
+    BetaSelfHostedWorkHeartbeatResponse,
+    BetaSelfHostedWorkQueueStats,
+)
 from fastapi import APIRouter, Header, Query, Request
 
 from corral.api.http import JSONBytes, Limit100, PageToken, context, json_response
 from corral.api.routes.common import ERRORS
+from corral.api.wire import (
+    EnvironmentKey,
+    EnvironmentKeyPage,
+    ErrorBody,
+    WorkPage,
+)
 from corral.api.work_auth import WorkerCredential
 from corral.errors import ErrorCode, InvalidRequest, PermissionDenied
 from corral.paging import Cursor, decode_cursor
@@ -68,7 +79,11 @@ async def _queue(request: Request, environment_id: str) -> tuple[WorkQueue, str]
 # ------------------------------------------------------------------ keys
 
 
-@router.post("/keys", summary="Create an environment key (corral extension; the key is shown once)")
+@router.post(
+    "/keys",
+    response_model=EnvironmentKey,
+    summary="Create an environment key (corral extension; the key is shown once)",
+)
 async def create_key(request: Request, environment_id: str, body: KeyCreate | None = None) -> JSONBytes:
     _only(request, API_KEY)
     work, workspace = await _queue(request, environment_id)
@@ -76,7 +91,9 @@ async def create_key(request: Request, environment_id: str, body: KeyCreate | No
     return json_response(key.wire())
 
 
-@router.get("/keys", summary="List an environment's keys by prefix (corral extension)")
+@router.get(
+    "/keys", response_model=EnvironmentKeyPage, summary="List an environment's keys by prefix (corral extension)"
+)
 async def list_keys(request: Request, environment_id: str) -> JSONBytes:
     _only(request, API_KEY)
     work, workspace = await _queue(request, environment_id)
@@ -84,7 +101,9 @@ async def list_keys(request: Request, environment_id: str) -> JSONBytes:
     return json_response({"data": [key.wire() for key in found], "next_page": None})
 
 
-@router.post("/keys/{key_id}/revoke", summary="Revoke an environment key (corral extension)")
+@router.post(
+    "/keys/{key_id}/revoke", response_model=EnvironmentKey, summary="Revoke an environment key (corral extension)"
+)
 async def revoke_key(request: Request, environment_id: str, key_id: str) -> JSONBytes:
     _only(request, API_KEY)
     work, workspace = await _queue(request, environment_id)
@@ -94,7 +113,11 @@ async def revoke_key(request: Request, environment_id: str, key_id: str) -> JSON
 # ------------------------------------------------------------------ work
 
 
-@router.get("/work/poll", summary="Claim the next work item (long-poll up to block_ms)")
+@router.get(
+    "/work/poll",
+    response_model=BetaSelfHostedWork | None,
+    summary="Claim the next work item (long-poll up to block_ms)",
+)
 async def poll_work(
     request: Request,
     environment_id: str,
@@ -109,14 +132,14 @@ async def poll_work(
     return json_response(None if item is None else item.wire())
 
 
-@router.get("/work/stats", summary="Work queue statistics")
+@router.get("/work/stats", response_model=BetaSelfHostedWorkQueueStats, summary="Work queue statistics")
 async def work_stats(request: Request, environment_id: str) -> JSONBytes:
     _only(request, API_KEY)
     work, workspace = await _queue(request, environment_id)
     return json_response((await work.stats(workspace, environment_id)).wire())
 
 
-@router.get("/work", summary="List work items, newest first")
+@router.get("/work", response_model=WorkPage, summary="List work items, newest first")
 async def list_work(request: Request, environment_id: str, limit: Limit100 = 20, page: PageToken = None) -> JSONBytes:
     _only(request, ENVIRONMENT_KEY)
     work, workspace = await _queue(request, environment_id)
@@ -131,14 +154,23 @@ async def list_work(request: Request, environment_id: str, limit: Limit100 = 20,
     return json_response({"data": [item.wire() for item in items], "next_page": next_page})
 
 
-@router.post("/work/{work_id}/ack", summary="Acknowledge a polled work item (queued → starting)")
+@router.post(
+    "/work/{work_id}/ack",
+    response_model=BetaSelfHostedWork,
+    summary="Acknowledge a polled work item (queued → starting)",
+)
 async def ack_work(request: Request, environment_id: str, work_id: str) -> JSONBytes:
     _only(request, ENVIRONMENT_KEY)
     work, workspace = await _queue(request, environment_id)
     return json_response((await work.ack(workspace, environment_id, work_id)).wire())
 
 
-@router.post("/work/{work_id}/heartbeat", summary="Extend a work item's lease (conditional on the last heartbeat)")
+@router.post(
+    "/work/{work_id}/heartbeat",
+    response_model=BetaSelfHostedWorkHeartbeatResponse,
+    responses={412: {"model": ErrorBody, "description": "another worker may hold the lease"}},
+    summary="Extend a work item's lease (conditional on the last heartbeat)",
+)
 async def heartbeat_work(
     request: Request,
     environment_id: str,
@@ -152,21 +184,25 @@ async def heartbeat_work(
     return json_response(beat.wire())
 
 
-@router.post("/work/{work_id}/stop", summary="Stop a work item (graceful, or forced)")
+@router.post(
+    "/work/{work_id}/stop", response_model=BetaSelfHostedWork, summary="Stop a work item (graceful, or forced)"
+)
 async def stop_work(request: Request, environment_id: str, work_id: str, body: WorkStop | None = None) -> JSONBytes:
     work, workspace = await _queue(request, environment_id)
     force = (body or WorkStop()).force
     return json_response((await work.stop(workspace, environment_id, work_id, force=force)).wire())
 
 
-@router.get("/work/{work_id}", summary="Retrieve a work item")
+@router.get("/work/{work_id}", response_model=BetaSelfHostedWork, summary="Retrieve a work item")
 async def retrieve_work(request: Request, environment_id: str, work_id: str) -> JSONBytes:
     _only(request, API_KEY)
     work, workspace = await _queue(request, environment_id)
     return json_response((await work.get(workspace, environment_id, work_id)).wire())
 
 
-@router.post("/work/{work_id}", summary="Update a work item's metadata (merge patch)")
+@router.post(
+    "/work/{work_id}", response_model=BetaSelfHostedWork, summary="Update a work item's metadata (merge patch)"
+)
 async def update_work(request: Request, environment_id: str, work_id: str, body: WorkUpdate) -> JSONBytes:
     _only(request, API_KEY)
     work, workspace = await _queue(request, environment_id)
