@@ -18,14 +18,21 @@ from tests.live import LiveServer, live_server
 from tests.sdk_server import sdk
 
 NOTE = "written by the worker\n"
+CRASH_SYSTEM = "You are the crash test."
+#: the crash test's bash call: counts its runs, says it started, then waits for the test to let it finish
+GATED = 'echo run >> runs.txt; echo started > started.fifo; read line < gate.fifo; echo "got $line"'
 SCRIPT = {
+    "rules": [
+        {"contains": "got go", "reply": reply(text("Finished after the crash."))},
+        {"system_contains": CRASH_SYSTEM, "reply": reply(tool_use("bash", {"command": GATED}))},
+    ],
     "replies": [
         reply(tool_use("write", {"file_path": "note.txt", "content": NOTE})),
         reply(tool_use("edit", {"file_path": "note.txt", "old_string": "worker", "new_string": "self-hosted worker"})),
         reply(tool_use("read", {"file_path": "note.txt"})),
         reply(tool_use("bash", {"command": "pwd; cat note.txt"})),
         reply(text("Done on your machine.")),
-    ]
+    ],
 }
 
 
