@@ -50,7 +50,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     tmp = tmp_path_factory.mktemp(f"work-{engine}")
     db_url = anyio.run(database_url, engine, tmp)
     with ScriptedModelServer(SCRIPT) as model:
-        env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5"}
+        env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5", "CORRAL_EGRESS": "0"}  # no sandbox here
         with live_server(db_url, data_dir=tmp / "data", env=env) as running:
             yield running
 
