@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import anthropic
 import pytest
 from anthropic.types.beta.environments import BetaHeartbeatPreconditionFailedError, BetaSelfHostedWork
+from anthropic.types.beta.sessions import BetaManagedAgentsUserToolResultEventParams
 
 from corral._types import json_object
 from tests.live import LiveServer
@@ -55,6 +56,10 @@ def sessions_token(item: BetaSelfHostedWork) -> str:
     payload = json_object(json.loads(base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))))
     assert payload is not None
     return str(payload["sessions_token"])
+
+
+def tool_result(tool_use_id: str) -> BetaManagedAgentsUserToolResultEventParams:
+    return {"type": "user.tool_result", "tool_use_id": tool_use_id, "content": [{"type": "text", "text": "ok"}]}
 
 
 def test_keys_are_listed_by_prefix_hashed_at_rest_and_revoked(
@@ -193,3 +198,29 @@ def test_bad_input_is_refused_with_the_field_named(
         cloud = client.beta.environments.create(name="not-self-hosted", config={"type": "cloud"})
         with pytest.raises(anthropic.BadRequestError):
             client.post(f"/v1/environments/{cloud.id}/keys", body={}, cast_to=object)
+
+
+def test_a_tool_result_is_taken_once_per_call(setup: Setup, client: anthropic.Anthropic, server: LiveServer) -> None:
+    with fresh_queue(server, client, "results") as queue:
+        session_id = session_in(client, setup, queue.environment_id)
+        with client.beta.sessions.events.stream(session_id) as stream:
+            client.beta.sessions.events.send(
+                session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": "Note it."}]}]
+            )
+            call_id, stop = "", ""
+            for event in stream:
+                if event.type == "agent.tool_use":
+                    call_id = event.id
+                if event.type == "session.status_idle":
+                    stop = event.stop_reason.type
+                    break
+        assert call_id and stop == "requires_action"  # waiting for the worker's result
+        events = queue.worker.beta.sessions.events
+        events.send(session_id, events=[tool_result(call_id)])
+        with pytest.raises(anthropic.ConflictError) as twice:
+            events.send(session_id, events=[tool_result(call_id)])  # a retry after a lost response: not written again
+        assert call_id in twice.value.message
+        with pytest.raises(anthropic.BadRequestError):
+            events.send(session_id, events=[tool_result("sevt_nothing")])
+        answered = [e for e in client.beta.sessions.events.list(session_id) if e.type == "user.tool_result"]
+        assert len(answered) == 1
