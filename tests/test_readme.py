@@ -28,6 +28,7 @@ CITING_SECTIONS = [
     ("## Commands", ("cli",), 5),
     ("## Console", ("console",), 8),
     ("## Keys and limits", ("tenancy",), 10),
+    ("## Self-hosted environments", ("work",), 10),
 ]
 
 

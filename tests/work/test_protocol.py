@@ -87,6 +87,8 @@ def test_a_work_item_goes_through_the_state_machine(
         assert (item.state, item.data.id) == ("queued", session_id) and item.secret
         stats = client.beta.environments.work.stats(queue.environment_id)
         assert (stats.depth, stats.pending, stats.workers_polling) == (0, 1, 1)
+        again = work.poll(queue.environment_id, reclaim_older_than_ms=0, anthropic_worker_id="host-a")
+        assert again is not None and again.id == item.id  # never acked: delivered again
         assert work.ack(item.id, environment_id=queue.environment_id).state == "starting"
         first = work.heartbeat(item.id, environment_id=queue.environment_id, expected_last_heartbeat="NO_HEARTBEAT")
         assert (first.state, first.lease_extended, first.ttl_seconds) == ("active", True, 90)
@@ -108,6 +110,10 @@ def test_a_work_item_goes_through_the_state_machine(
         )
         assert updated.metadata == {"host": "a"}
         assert [i.id for i in work.list(queue.environment_id)] == [item.id]
+        client.beta.sessions.events.send(
+            session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": "More."}]}]
+        )
+        assert client.beta.environments.work.stats(queue.environment_id).depth == 1  # queued again for a worker
 
 
 def test_a_lapsed_lease_puts_the_item_back_in_the_queue(
