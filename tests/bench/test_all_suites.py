@@ -51,6 +51,7 @@ TINY: dict[str, object] = {
     "snapshots.rounds": 2,
     "deployments.count": 10,
     "webhooks.count": 10,
+    "work.samples": 5,
 }
 # Arms that need an optional component from outside corral beyond what every test machine has (script/test's
 # PostgreSQL; root and bubblewrap for the local sandboxes), and whether this machine has it.
@@ -95,7 +96,7 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
 
 
 @pytest.mark.parametrize(
-    "name", ["ttft", "api", "recovery", "credentials", "files", "memory", "snapshots", "deployments"]
+    "name", ["ttft", "api", "recovery", "credentials", "files", "memory", "snapshots", "deployments", "work"]
 )
 async def test_suite_runs_and_its_invariants_hold(name: str, tmp_path: Path) -> None:
     code, output, result = await run_cli(name, tmp_path)

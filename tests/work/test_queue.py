@@ -30,8 +30,8 @@ async def test_a_waiting_poll_is_woken_by_work_queued_elsewhere(database: Databa
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(poll)
-            while (await waiting.stats("wrkspc_default", ENVIRONMENT)).workers_polling == 0:
-                await anyio.lowlevel.checkpoint()  # the poll has looked once and found nothing: it is waiting now
+            while not await waiting.has_polled(ENVIRONMENT, "host-a"):
+                await anyio.lowlevel.checkpoint()  # once it has looked and found nothing, the poll is waiting
             assert await elsewhere.enqueue("wrkspc_default", ENVIRONMENT, "sesn_waiting")
     finally:
         waiting.close()

@@ -29,6 +29,7 @@ SUITE_NAMES = (
     "memory",
     "snapshots",
     "deployments",
+    "work",
 )
 
 

@@ -63,6 +63,7 @@ def all_suites() -> dict[str, Suite]:
         sandbox,
         snapshots,
         ttft,
+        work,
     )
 
     suites = (
@@ -76,6 +77,7 @@ def all_suites() -> dict[str, Suite]:
         memory.SUITE,
         snapshots.SUITE,
         deployments.SUITE,
+        work.SUITE,
     )
     return {suite.name: suite for suite in suites}
 

@@ -252,6 +252,13 @@ def stats(workspace_id: str, environment_id: str) -> Flow[QueueStats]:
     return QueueStats(int(row["depth"] or 0), int(row["pending"] or 0), row["oldest"], int(pollers["n"]))
 
 
+def has_polled(environment_id: str, worker_id: str) -> Flow[bool]:
+    row: Row | None = yield one(
+        "SELECT polled_at FROM work_pollers WHERE environment_id = $1 AND worker_id = $2", environment_id, worker_id
+    )
+    return row is not None
+
+
 def by_token(token: str) -> Flow[WorkItem | None]:
     """The live item whose latest delivery minted ``token``."""
     row: Row | None = yield one("SELECT * FROM work_items WHERE token_hash = $1", hash_secret(token))

@@ -96,6 +96,10 @@ class WorkQueue:
             with anyio.move_on_after(min(left, lapse_in if math.isfinite(lapse_in) else left)):
                 await door.wait()
 
+    async def has_polled(self, environment_id: str, worker_id: str) -> bool:
+        """Whether ``worker_id`` has polled the environment (a long-poll that found nothing is waiting now)."""
+        return await self.db.read(flows.has_polled, environment_id, worker_id)
+
     async def ack(self, workspace_id: str, environment_id: str, work_id: str) -> WorkItem:
         return await self.db.write(flows.ack, workspace_id, environment_id, work_id, rfc3339(now()))
 
