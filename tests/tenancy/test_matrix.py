@@ -45,6 +45,9 @@ class Row:
     expect: Expect
     json: Any = None
     multipart: bool = False  # a file or skill upload
+    params: dict[str, str] | None = None
+    #: path parameters filled from other ids than their own name (the work routes: A's self_hosted environment)
+    aliases: tuple[tuple[str, str], ...] = ()
 
 
 S, MS, V = "/v1/sessions/{session_id}", "/v1/memory_stores/{memory_store_id}", "/v1/vaults/{vault_id}"
@@ -53,6 +56,9 @@ MESSAGE = {"type": "user.message", "content": [{"type": "text", "text": "hi"}]}
 SCHEDULE = {"type": "cron", "expression": "0 9 * * 1-5", "timezone": "Europe/Paris"}
 ENV = "{environment_id}"
 DEPLOYMENT = {"initial_events": [MESSAGE], "name": "d", "schedule": SCHEDULE}
+W = "/v1/environments/{environment_id}"  # the work routes: poll, list, ack and heartbeat take a worker's
+# credential (an environment key), so any API key gets 403 there, whatever the environment; the rest are 404 to B
+HOSTED = (("environment_id", "hosted_environment_id"), ("key_id", "environment_key_id"))
 ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): Row("public"),
     ("GET", "/openapi.json"): Row("public"),
@@ -61,6 +67,17 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/v1/corral/keys"): Row("403"),
     ("POST", "/v1/corral/keys"): Row("403", {"workspace": "team-a"}),
     ("POST", "/v1/corral/keys/{key_id}/revoke"): Row("403"),
+    ("POST", W + "/keys"): Row("404", {"name": "b"}, aliases=HOSTED),
+    ("GET", W + "/keys"): Row("404", aliases=HOSTED),
+    ("POST", W + "/keys/{key_id}/revoke"): Row("404", aliases=HOSTED),
+    ("GET", W + "/work"): Row("403", aliases=HOSTED),
+    ("GET", W + "/work/poll"): Row("403", aliases=HOSTED),
+    ("GET", W + "/work/stats"): Row("404", aliases=HOSTED),
+    ("GET", W + "/work/{work_id}"): Row("404", aliases=HOSTED),
+    ("POST", W + "/work/{work_id}"): Row("404", {"metadata": {"b": "b"}}, aliases=HOSTED),
+    ("POST", W + "/work/{work_id}/ack"): Row("403", aliases=HOSTED),
+    ("POST", W + "/work/{work_id}/heartbeat"): Row("403", params={"expected_last_heartbeat": "x"}, aliases=HOSTED),
+    ("POST", W + "/work/{work_id}/stop"): Row("404", {"force": True}, aliases=HOSTED),
     ("POST", "/v1/corral/webhooks"): Row("own", {"url": "http://127.0.0.1:9/b"}),
     ("GET", "/v1/corral/webhooks"): Row("own"),
     ("GET", "/v1/corral/webhooks/{endpoint_id}"): Row("404"),
@@ -211,6 +228,13 @@ async def objects_of(a: httpx.AsyncClient) -> dict[str, str]:
     ids["memory_version_id"] = versions.json()["data"][0]["id"]
     ids["skill_id"] = (await made(a, "/v1/skills", files=SKILL))["id"]
     ids["version"] = (await made(a, f"/v1/skills/{ids['skill_id']}/versions", files=SKILL))["id"]
+    hosted = (await made(a, "/v1/environments", json={"name": "h", "config": {"type": "self_hosted"}}))["id"]
+    ids["hosted_environment_id"] = hosted
+    await made(a, "/v1/sessions", json={"agent": ids["agent_id"], "environment_id": hosted})  # queues its work
+    environment_key = await made(a, f"/v1/environments/{hosted}/keys", json={"name": "a"})
+    ids["environment_key_id"] = environment_key["id"]
+    listed = await a.get(f"/v1/environments/{hosted}/work", headers={"x-api-key": environment_key["key"]})
+    ids["work_id"] = listed.json()["data"][0]["id"]
     deployment = {**DEPLOYMENT, "agent": ids["agent_id"], "environment_id": ids["environment_id"]}
     ids["deployment_id"] = (await made(a, "/v1/deployments", json=deployment))["id"]
     ids["deployment_run_id"] = (await made(a, f"/v1/deployments/{ids['deployment_id']}/run"))["id"]
@@ -244,6 +268,7 @@ A_VIEW = [
     *("/v1/memory_stores", MS, MS + "/memories", MS + "/memory_versions", "/v1/skills", SK, SK + "/versions"),
     *("/v1/deployments", D, "/v1/deployment_runs", "/v1/deployment_runs/{deployment_run_id}"),
     *("/v1/corral/webhooks", "/v1/corral/webhooks/{endpoint_id}"),
+    *("/v1/environments/{hosted_environment_id}/keys", "/v1/environments/{hosted_environment_id}/work/{work_id}"),
 ]
 
 
@@ -257,11 +282,13 @@ async def view(a: httpx.AsyncClient, ids: dict[str, str]) -> list[tuple[str, int
 
 
 async def call(http: httpx.AsyncClient, method: str, path: str, ids: dict[str, str]) -> httpx.Response:
-    row, url = ROUTES[(method, path)], path.format(**ids)
+    row = ROUTES[(method, path)]
+    url = path.format(**{**ids, **{name: ids[source] for name, source in row.aliases}})
     if row.multipart:
         files: Any = {"file": ("b.txt", b"b", "text/plain")} if path == "/v1/files" else SKILL
         return await http.request(method, url, files=files)
-    return await http.request(method, url, json=None if row.json is None else fill(row.json, ids))
+    body = None if row.json is None else fill(row.json, ids)
+    return await http.request(method, url, json=body, params=row.params)
 
 
 def refusal(response: httpx.Response, status: int, kind: str) -> str | None:
