@@ -7,7 +7,7 @@ import pytest
 
 from corral.bench.report import targets_section
 from corral.bench.results import Arm, Metric, SuiteResult
-from corral.bench.targets import TARGETS, Target, judge
+from corral.bench.targets import TARGETS, Target, decide, judge
 
 BELOW_2_MS = Target("a p50 under 2 ms", "credentials", "injection", "overhead.p50", "<", 2.0, "ms")
 
@@ -47,3 +47,27 @@ def test_the_report_never_calls_an_uncertain_figure_met() -> None:
         line for line in targets_section(results(target.bound * 0.99, 0, target.bound * 2)) if target.text in line
     )
     assert "uncertain" in row and "✅" not in row
+
+
+@pytest.mark.parametrize(
+    ("op", "bound", "value", "low", "high", "verdict"),
+    [
+        ("<", 2.0, 1.0, 0.5, 1.5, "met"),  # the whole interval on the good side
+        ("<", 2.0, 3.0, 2.5, 3.5, "not met"),  # the whole interval on the bad side
+        ("<", 2.0, 1.5, 1.0, 2.5, "uncertain"),  # crossing, the figure on the good side
+        ("<", 2.0, 2.4, 1.0, 2.5, "uncertain"),  # crossing, the figure on the bad side
+        ("<", 2.0, 1.5, 1.0, 2.0, "uncertain"),  # a strict bound touched is not on the good side
+        ("≤", 2.0, 1.5, 1.0, 2.0, "met"),  # an inclusive bound touched is
+        ("≥", 5000.0, 5200.0, 4900.0, 5400.0, "uncertain"),  # rates: the good side is above
+        ("≥", 5000.0, 5200.0, 5100.0, 5400.0, "met"),
+        ("≥", 5000.0, 400.0, 300.0, 500.0, "not met"),
+        ("<", 2.0, 2.1, 1.0, 1.5, "uncertain"),  # a figure outside its own interval is never a clean verdict
+        ("<", 2.0, 1.0, None, None, "met"),  # no interval: judged on the figure alone
+        ("=", 0.0, 0.0, None, None, "met"),
+        ("=", 0.0, 1.0, None, None, "not met"),
+    ],
+)
+def test_the_verdict_rule_on_constructed_intervals(
+    op: str, bound: float, value: float, low: float | None, high: float | None, verdict: str
+) -> None:
+    assert decide(op, bound, value, low, high) == verdict

@@ -249,13 +249,24 @@ def judge(target: Target, results: dict[str, SuiteResult]) -> Verdict:
     if metric is None or metric.value is None:
         why = arm.status if not arm.ok else (result.status if result.status != "ok" else "figure missing")
         return Verdict(target, None, "not measured", why.removeprefix(NOT_MEASURED))
-    check = _OPS[target.op]
-    met = check(metric.value, target.bound)
-    uncertain = (
-        metric.low is not None
-        and metric.high is not None
-        and (check(metric.low, target.bound) != check(metric.high, target.bound))
-    )
-    if uncertain:  # neither verdict can be told from this run: say which side the figure itself fell on
-        return Verdict(target, metric, "uncertain", f"the figure is on the {'met' if met else 'not-met'} side")
-    return Verdict(target, metric, "met" if met else "not met")
+    verdict = decide(target.op, target.bound, metric.value, metric.low, metric.high)
+    if verdict == "uncertain":  # neither verdict can be told from this run: say which side the figure fell on
+        met = _OPS[target.op](metric.value, target.bound)
+        return Verdict(target, metric, verdict, f"the figure is on the {'met' if met else 'not-met'} side")
+    return Verdict(target, metric, verdict)
+
+
+def decide(op: str, bound: float, value: float, low: float | None, high: float | None) -> str:
+    """The rule: with a 95% interval, "met" only when the whole interval is on the good side of the bound, "not
+    met" only when it is wholly on the bad side, "uncertain" when it crosses the bound (an inclusive bound it touches is on its good side), wherever the
+    figure itself fell. A figure without an interval (an exact count, or too few samples to resample) is judged
+    on the figure alone."""
+    check = _OPS[op]
+    if low is None or high is None:
+        return "met" if check(value, bound) else "not met"
+    sides = {check(low, bound), check(high, bound), check(value, bound)}
+    if sides == {True}:
+        return "met"
+    if sides == {False}:
+        return "not met"
+    return "uncertain"
