@@ -12,6 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import TypedDict
 
+from corral.bench.cpu import OtherCpu
+
 
 class Disk(TypedDict, total=False):
     device: str
@@ -19,7 +21,8 @@ class Disk(TypedDict, total=False):
 
 
 class Machine(TypedDict, total=False):
-    """``describe``'s answer; the runner adds the PostgreSQL server's settings and the load at the end."""
+    """``describe``'s answer; the runner adds the PostgreSQL server's settings, the load at the end
+    and the CPU other processes used during the suite (``corral.bench.cpu``)."""
 
     cpu_model: str
     cpus_online: int | None
@@ -33,6 +36,7 @@ class Machine(TypedDict, total=False):
     load_average_at_start: list[float]
     load_average_at_end: list[float]
     postgres: dict[str, str]
+    other_cpu: OtherCpu
 
 
 def _read(path: str) -> str:

@@ -91,6 +91,15 @@ class PostgresSource:
         finally:
             await conn.close()
 
+    def server_pids(self) -> list[int]:
+        """The throwaway cluster's postmaster (``pg_ctl`` detaches it from our process tree), if we started one."""
+        if self._root is None:
+            return []
+        try:
+            return [int((self._root / "data" / "postmaster.pid").read_text().split()[0])]
+        except (OSError, ValueError, IndexError):
+            return []
+
     async def fresh_url(self) -> str:
         """A new empty database on the server."""
         if self.admin_url is None:

@@ -6,9 +6,9 @@ method text comes from ``method.md`` next to this module; a target without a fig
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from pathlib import Path
 
+from corral.bench import cpu
 from corral.bench.machine import Disk
 from corral.bench.results import Arm, SuiteResult, load_all
 from corral.bench.targets import TARGETS, Verdict, judge
@@ -63,6 +63,7 @@ def _machine(results: dict[str, SuiteResult]) -> list[str]:
     for suite in results.values():
         kind = "quick" if suite.quick else "full"
         rows.append((f"load average during `{suite.suite}` ({kind}, {suite.started_at[:16]})", _load(suite)))
+        rows.append((f"CPU used by other processes during `{suite.suite}`", _other_cpu(suite)))
     lines = ["## Machine", "", "Read from the machine at run time.", "", "| | |", "|---|---|"]
     return [*lines, *(f"| {k} | {v} |" for k, v in rows), ""]
 
@@ -73,21 +74,17 @@ def _load(suite: SuiteResult) -> str:
     return f"{start[0]} at start, {end[0]} at end (1-minute)"
 
 
-def _busy(results: dict[str, SuiteResult]) -> bool:
-    """Whether other work competed for the CPUs: a run began with more runnable work than there are CPUs.
+def _other_cpu(suite: SuiteResult) -> str:
+    other = suite.machine.get("other_cpu")
+    if other is None:
+        return "not recorded"
+    return f"{other['seconds']:.0f} CPU-s ({other['share']:.0%} of {other['cpus']} CPUs over the suite)"
 
-    Only the load as a run begins counts: a suite that starts right after another one (one ``corral bench``)
-    sees the load the benchmark itself left behind, and the load at a suite's end is mostly its own.
-    """
-    previous_end: datetime | None = None
-    for suite in sorted(results.values(), key=lambda r: r.started_at):
-        began = datetime.fromisoformat(suite.started_at.replace("Z", "+00:00"))
-        fresh = previous_end is None or (began - previous_end).total_seconds() > 300
-        previous_end = began + timedelta(seconds=suite.seconds)
-        cpus = suite.machine.get("cpus_usable") or 1
-        if fresh and (suite.machine.get("load_average_at_start") or [0])[0] > cpus:
-            return True
-    return False
+
+def busy_suites(results: dict[str, SuiteResult]) -> list[str]:
+    """The suites during which other processes used more CPU than ``cpu.PROVISIONAL_SHARE`` of the machine's
+    capacity, or for which that was not recorded: their figures are provisional (``corral.bench.cpu``)."""
+    return [name for name, suite in results.items() if cpu.provisional(suite.machine.get("other_cpu"))]
 
 
 def _arm_rows(arm: Arm) -> list[str]:
@@ -132,10 +129,22 @@ HEADER = """# Benchmarks
 > (`--quick` runs go to `{results}/quick/`, which is not committed).
 """
 
-PROVISIONAL = """> **Provisional figures.** Measured on a shared machine while other processes ran (see the load
-> averages below), or with `--quick` sizes. Ratios within one run are meaningful; absolute figures are not final.
-> The final figures will be regenerated on a quiet machine.
+PROVISIONAL = """> **Provisional figures** ({why}). A suite is provisional when processes other than the
+> run's own used more than {threshold:.0%} of the machine's CPU time while it ran (``/proc/stat`` minus the run's
+> process trees; a suite that did not record it counts as provisional), or when it ran at `--quick` sizes. Ratios
+> within one run are meaningful; absolute figures are not final until regenerated on a quiet machine.
 """
+
+
+def provisional_note(results: dict[str, SuiteResult]) -> str | None:
+    """The "provisional" banner, naming the suites it is for (None: every suite ran full-size on a quiet machine)."""
+    busy = busy_suites(results)
+    quick = [name for name, suite in results.items() if suite.quick]
+    why = [f"other processes' CPU over the threshold or not recorded: {', '.join(busy)}"] if busy else []
+    why += [f"--quick sizes: {', '.join(quick)}"] if quick else []
+    if not why:
+        return None
+    return PROVISIONAL.format(why="; ".join(why), threshold=cpu.PROVISIONAL_SHARE)
 
 REPRODUCE = """## How to reproduce
 
@@ -161,8 +170,8 @@ def render(results_dir: Path) -> str:
     out = [HEADER.format(results=results_dir)]
     if not results:
         return "\n".join([*out, "No results yet: run `corral bench`.", "", REPRODUCE])
-    if _busy(results) or any(r.quick for r in results.values()):
-        out.append(PROVISIONAL)
+    if note := provisional_note(results):
+        out.append(note)
     out += targets_section(results)
     out += _machine(results)
     out += ["## Results", ""]

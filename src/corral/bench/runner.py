@@ -26,6 +26,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from corral.bench import cpu
 from corral.bench.machine import describe
 from corral.bench.pgserver import PostgresSource
 from corral.bench.results import SuiteResult, write
@@ -151,13 +152,15 @@ async def _run_one(suite: Suite, ctx: Context, out_dir: Path) -> SuiteResult:
         machine["postgres"] = dict(ctx.postgres.settings)
     result = SuiteResult(suite.name, ctx.quick, rfc3339(now()), machine=machine)
     result.params["needs"] = suite.needs
-    began = time.monotonic()
+    began, cpu_start = time.monotonic(), await anyio.to_thread.run_sync(cpu.sample, ctx.postgres.server_pids())
     try:
         await suite.run(ctx, result)
     except Exception as exc:  # contain the crash: it becomes the suite's status
         result.status = f"crashed: {type(exc).__name__}: {exc}"[:500]
         result.notes.append("traceback: " + "".join(traceback.format_exc().splitlines(keepends=True)[-12:]))
     result.seconds = round(time.monotonic() - began, 2)
+    cpu_end = await anyio.to_thread.run_sync(cpu.sample, ctx.postgres.server_pids())
+    result.machine["other_cpu"] = cpu.other_cpu(cpu_start, cpu_end)
     result.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result.plots = await anyio.to_thread.run_sync(_plot, result, out_dir)
     await anyio.to_thread.run_sync(write, result, out_dir)
