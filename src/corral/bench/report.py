@@ -146,6 +146,7 @@ def provisional_note(results: dict[str, SuiteResult]) -> str | None:
         return None
     return PROVISIONAL.format(why="; ".join(why), threshold=cpu.PROVISIONAL_SHARE)
 
+
 REPRODUCE = """## How to reproduce
 
 ```bash

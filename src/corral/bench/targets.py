@@ -257,10 +257,10 @@ def judge(target: Target, results: dict[str, SuiteResult]) -> Verdict:
 
 
 def decide(op: str, bound: float, value: float, low: float | None, high: float | None) -> str:
-    """The rule: with a 95% interval, "met" only when the whole interval is on the good side of the bound, "not
-    met" only when it is wholly on the bad side, "uncertain" when it crosses the bound (an inclusive bound it touches is on its good side), wherever the
-    figure itself fell. A figure without an interval (an exact count, or too few samples to resample) is judged
-    on the figure alone."""
+    """The rule: with a 95% interval, "met" only when the whole interval is on the good side of the bound,
+    "not met" only when it is wholly on the bad side, "uncertain" when it crosses the bound (an inclusive bound it
+    touches is on its good side), wherever the figure itself fell. A figure without an interval (an exact count,
+    or too few samples to resample) is judged on the figure alone."""
     check = _OPS[op]
     if low is None or high is None:
         return "met" if check(value, bound) else "not met"
