@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from corral.bench import cpu
+from corral.bench.environment import Environment
 from corral.bench.machine import Disk
 from corral.bench.results import Arm, SuiteResult, load_all
 from corral.bench.targets import TARGETS, Verdict, judge
@@ -66,6 +67,25 @@ def _machine(results: dict[str, SuiteResult]) -> list[str]:
         rows.append((f"CPU used by other processes during `{suite.suite}`", _other_cpu(suite)))
     lines = ["## Machine", "", "Read from the machine at run time.", "", "| | |", "|---|---|"]
     return [*lines, *(f"| {k} | {v} |" for k, v in rows), ""]
+
+
+def environments_section(results: dict[str, SuiteResult]) -> list[str]:
+    """The Python environments of the runs (corral's and its peers'): interpreter and every distribution, pinned;
+    an environment shared by several suites is listed once, naming them."""
+    lines = ["## Python environments", "", "Read from each interpreter at run time (`corral.bench.environment`).", ""]
+    shared: dict[str, tuple[str, Environment, list[str]]] = {}
+    for name, suite in results.items():
+        if not suite.environments:
+            lines += [f"* `{name}`: not recorded (the run predates the record)"]
+        for who, env in suite.environments.items():
+            shared.setdefault(f"{who} {env}", (who, env, []))[2].append(f"`{name}`")
+    for who, env, suites in shared.values():
+        lines += [
+            f"* {who} ({', '.join(suites)}): {env['implementation']} {env['python']} at `{env['interpreter']}`, "
+            f"{len(env['distributions'])} distributions",
+            f"  <details><summary>pinned</summary>{' '.join(env['distributions'])}</details>",
+        ]
+    return [*lines, ""]
 
 
 def _load(suite: SuiteResult) -> str:
@@ -175,6 +195,7 @@ def render(results_dir: Path) -> str:
         out.append(note)
     out += targets_section(results)
     out += _machine(results)
+    out += environments_section(results)
     out += ["## Results", ""]
     for name in [n for n in ORDER if n in results] + [n for n in results if n not in ORDER]:
         out += suite_section(results[name], str(results_dir))

@@ -9,6 +9,8 @@ Invariants:
   the local sandboxes need), ``"failed: …"`` for a run that broke. A suite that raised is ``"crashed: …"``.
 * ``checks`` are hard invariants (no lost event, no double execution); they are never timings.
 * Latencies are stored in milliseconds.
+* Every result records corral's Python environment, and every peer it was compared with records its own
+  (``environments``): interpreter path and version, every installed distribution pinned.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
 from corral._types import JSONObject
+from corral.bench.environment import Environment
 from corral.bench.machine import Machine
 from corral.bench.stats import Estimate
 
@@ -65,6 +68,7 @@ class SuiteResultJSON(TypedDict):
     arms: list[ArmJSON]
     checks: list[CheckJSON]
     plots: list[str]
+    environments: NotRequired[dict[str, Environment]]  # absent from files written before it was recorded
 
 
 @dataclass
@@ -127,6 +131,8 @@ class SuiteResult:
     arms: list[Arm] = field(default_factory=lambda: list[Arm]())
     checks: list[Check] = field(default_factory=lambda: list[Check]())
     plots: list[str] = field(default_factory=lambda: list[str]())
+    # "corral" and every peer compared with it: interpreter and pinned distributions (``corral.bench.environment``)
+    environments: dict[str, Environment] = field(default_factory=lambda: dict[str, Environment]())
 
     def arm(self, name: str) -> Arm | None:
         return next((a for a in self.arms if a.name == name), None)
@@ -165,6 +171,7 @@ class SuiteResult:
             arms,
             checks,
             raw["plots"],
+            raw.get("environments", {}),
         )
 
 

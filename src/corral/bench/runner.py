@@ -26,7 +26,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from corral.bench import cpu
+from corral.bench import cpu, environment
 from corral.bench.machine import describe
 from corral.bench.pgserver import PostgresSource
 from corral.bench.results import SuiteResult, write
@@ -152,6 +152,7 @@ async def _run_one(suite: Suite, ctx: Context, out_dir: Path) -> SuiteResult:
         machine["postgres"] = dict(ctx.postgres.settings)
     result = SuiteResult(suite.name, ctx.quick, rfc3339(now()), machine=machine)
     result.params["needs"] = suite.needs
+    result.environments["corral"] = await anyio.to_thread.run_sync(environment.own)
     began, cpu_start = time.monotonic(), await anyio.to_thread.run_sync(cpu.sample, ctx.postgres.server_pids())
     try:
         await suite.run(ctx, result)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import anyio.to_thread
 
+from corral.bench import environment
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context
 from corral.bench.suites.log import peer as peers
@@ -78,6 +79,7 @@ async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, s
         process = peers.PeerProcess(venv_python, ctx.scratch / "peer", ctx.scratch / "peer.log")
         stack.push_async_callback(process.aclose)
         await process.start()
+        result.environments[PEER] = await environment.of_interpreter(venv_python)
     except (peers.PeerUnavailable, OSError, TimeoutError) as exc:
         arm.not_measured(str(exc))
         return
