@@ -2,8 +2,9 @@
 
 Arms: ``overhead@N`` (time from sending the ``user.message`` to the first model token at the SSE client, minus
 the scripted model's fixed time to first token, with N sessions running at once), ``sse-fanout`` (lag to
-200 subscribers of one session), ``http-throughput`` (events per second delivered with 50 sessions running
-turns back to back), ``memory`` (RSS of ``corral serve`` per idle and per active session).
+200 subscribers of one session), ``http-throughput`` (stored events per second, live previews counted apart as
+frames per second, delivered with 50 sessions running turns back to back), ``memory`` (RSS of ``corral serve``
+per idle and per active session).
 
 Needs: ``corral serve`` with harness workers (``corral.compose.workers``), the scripted model server. The server
 runs on SQLite in the run's scratch directory, with one worker, no sandbox tools (the agent answers in text).

@@ -22,6 +22,7 @@ from corral._types import JSONObject
 
 BETA = "managed-agents-2026-04-01"
 DELTAS = {"event_delta"}  # a token; ``event_start`` comes with the block's start frame, before any token
+PREVIEWS = {"event_start", "event_delta"}  # live preview frames: not stored events, never counted as events
 
 
 def client(url: str, key: str, connections: int = 100) -> httpx.AsyncClient:
@@ -84,6 +85,11 @@ class Stream:
     idles: int = 0
     idle: anyio.Event = field(default_factory=anyio.Event)
     error: str | None = None
+
+    @property
+    def stored_events(self) -> int:
+        """Frames that carry a stored session event (previews and pings are not events)."""
+        return sum(1 for e in self.events if e.kind not in PREVIEWS)
 
     def first_after(self, kinds: set[str], after: float) -> Seen | None:
         return next((e for e in self.events if e.kind in kinds and e.at >= after), None)
