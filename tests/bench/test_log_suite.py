@@ -24,7 +24,7 @@ TINY: dict[str, object] = {
     "log.warmup": 2,
     "log.writers": 3,
     "log.writer_events": 2,
-    "log.slices": [300],
+    "log.slices": [300, 1000],
     "log.slice_samples": 4,
     "log.recovery": [82],
     "log.recovery_reps": 1,
@@ -60,6 +60,9 @@ def every_corral_arm_and_floor_is_measured(result: SuiteResult) -> None:
     assert {m.key for m in corral.metrics} >= {"emit.p50", "concurrent.rate", "slice@300.p50", "recovery@82.p50"}
     assert result.checks and all(check.ok for check in result.checks), result.checks
     assert result.broken == []
+    # every slice size is filled with the same payload sizes: their figures differ by the log's length alone
+    assert corral.metric("slice@1000.p50") is not None
+    assert result.params["slice_scales"] == {"300": 1.0, "1000": 1.0}
 
 
 def the_peer_without_its_virtualenv_is_not_measured(result: SuiteResult) -> None:

@@ -160,9 +160,12 @@ def _slicer(systems: Systems, name: str, target: str, chunks: list[list[int]]) -
 async def slices(ctx: Context, result: SuiteResult, systems: Systems, fills: Fills) -> None:
     sizes = ctx.pick("log.slices", [1000], [1000, 100_000, 1_000_000])
     count, rounds = ctx.pick("log.slice_samples", 20, 200), ctx.pick("log.rounds", 2, 10)
+    # One payload scale for every size, so a slice of the 1M-event session carries the same bytes as one of the
+    # 1k-event session and their ratio shows the log's growth alone (1.0: the workload's own sizes).
+    scale = float(ctx.pick("log.slice_scale", 1.0, 1.0))
     result.params.update({"slice_sizes": sizes, "slice_samples": count, "slice_events": SLICE})
+    result.params["slice_scales"] = {str(n): scale for n in sizes}  # what each size was filled with
     for n in sizes:
-        scale = 1.0 if n < 1_000_000 else 0.15
         targets = await fills.ensure(n, scale, peer=n <= 100_000)
         rng = random.Random(ctx.seed + n)
         starts = [rng.randrange(0, n - SLICE) for _ in range(count)]
