@@ -89,7 +89,7 @@ TARGETS = [
         "≥ 5,000 stored events/s through the HTTP API with 50 concurrent sessions (live previews not counted)",
         "api",
         "http-throughput",
-        "events.rate",
+        "stored_events.rate",
         "≥",
         5000.0,
         "events/s",

@@ -140,7 +140,7 @@ async def throughput(http: httpx.AsyncClient, ids: tuple[str, str], arm: Arm, se
     seconds = time.perf_counter() - began
     add_value(
         arm,
-        "events.rate",
+        "stored_events.rate",
         f"stored events/s through the API ({sessions} sessions, model TTFT 0; previews not counted)",
         tally.events / seconds,
         "events/s",
