@@ -149,10 +149,12 @@ HEADER = """# Benchmarks
 > (`--quick` runs go to `{results}/quick/`, which is not committed).
 """
 
-PROVISIONAL = """> **Provisional figures** ({why}). A suite is provisional when processes other than the
-> run's own used more than {threshold:.0%} of the machine's CPU time while it ran (``/proc/stat`` minus the run's
-> process trees; a suite that did not record it counts as provisional), or when it ran at `--quick` sizes. Ratios
-> within one run are meaningful; absolute figures are not final until regenerated on a quiet machine.
+PROVISIONAL = """> **Provisional figures.** A suite is provisional when processes other than the run's own used more
+> than {threshold:.0%} of the machine's CPU time while it ran (`/proc/stat` minus the run's process trees; a suite
+> that did not record it counts as provisional), or when it ran at `--quick` sizes. Ratios within one run are
+> meaningful; absolute figures are not final until regenerated on a quiet machine.
+>
+> Provisional here: {why}.
 """
 
 
