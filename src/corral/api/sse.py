@@ -14,6 +14,9 @@ Invariants:
   (``authentication_error``) when its key is revoked (``corral.api.limits.StreamGuard``); a client that
   disconnects ends it at once: the disconnect watcher cancels the pump, and leaving ``subscribe`` detaches
   the subscriber. No task, subscriber or buffer outlives the connection.
+* A process that shuts down (``close_streams``, from ``corral serve``'s SIGTERM) ends every open stream the
+  normal way, with the chunked body's last chunk, and every stream opened afterwards at once: the SDK's iterator
+  then simply ends, and the client may resume on another API process with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,19 @@ _HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
+
+
+#: the pumps of the streams open in this process, ended together by ``close_streams``
+_OPEN: set[CancelScope] = set()
+_closing = False
+
+
+def close_streams() -> None:
+    """End every open event stream cleanly, and every later one at once (the process is shutting down)."""
+    global _closing
+    _closing = True
+    for scope in list(_OPEN):
+        scope.cancel()
 
 
 def frame(kind: str, data: str) -> bytes:
@@ -82,10 +98,15 @@ class EventStream(Response):
         subscription = self.services.sessions.subscribe(self.session_id, self.deltas)
         subscriber = await subscription.__aenter__()
         stats.open_streams += 1
+        pumps: list[CancelScope] = []  # this stream's, once it pumps
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             gone = anyio.Event()
             async with anyio.create_task_group() as group:
+                pumps.append(group.cancel_scope)
+                _OPEN.add(group.cancel_scope)
+                if _closing:
+                    group.cancel_scope.cancel()
                 group.start_soon(_watch_disconnect, receive, group.cancel_scope, gone)
                 if self.guard is not None:
                     group.start_soon(self._watch_key, self.guard, group.cancel_scope)
@@ -99,6 +120,7 @@ class EventStream(Response):
         except* OSError:
             pass  # the client went away while we wrote; nothing to clean up beyond the finally
         finally:
+            _OPEN.difference_update(pumps)
             stats.open_streams -= 1
             with anyio.CancelScope(shield=True):
                 await subscription.__aexit__(None, None, None)

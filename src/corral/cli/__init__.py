@@ -102,6 +102,7 @@ def serve(
     import uvicorn
 
     from corral.api.app import create_app
+    from corral.cli.drain import DrainingServer
     from corral.compose.bootstrap import first_start_key
 
     settings = load_settings().with_overrides(host=host, port=port, access_log=access_log)
@@ -116,7 +117,7 @@ def serve(
         typer.echo(
             f"corral: created an API key for the default workspace (shown once, only its hash is kept):\n{secret}"
         )
-    uvicorn.run(
+    config = uvicorn.Config(
         announce_ready(create_app(settings), f"corral: listening on http://{settings.host}:{settings.port}"),
         host=settings.host,
         port=settings.port,
@@ -128,6 +129,10 @@ def serve(
         timeout_keep_alive=75,
         backlog=4096,
     )
+    server = DrainingServer(config)  # SIGTERM drains: streams end cleanly, workers hand over, exit is bounded
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's own status for a server that could not start
 
 
 def say(line: str) -> None:
@@ -180,6 +185,7 @@ def worker(
     from contextlib import nullcontext
 
     from corral.api.background import start_background
+    from corral.cli.drain import exit_deadline
     from corral.compose.services import open_services
     from corral.observe import setup
     from corral.observe.serve import serving_metrics
@@ -193,6 +199,7 @@ def worker(
                 await start_background(services)
                 typer.echo(f"corral: worker {__version__} running", err=True)
                 async for _ in signals:
+                    exit_deadline()  # leaving below hands the sessions over; a frozen child cannot hold it up
                     break
         await setup.stop()
 
