@@ -14,7 +14,11 @@ TESTS = Path(__file__).parent
 
 #: README sections that cite the tests proving their claims: (heading, test packages, fewest citations expected)
 CITING_SECTIONS = [
-    ("## Guarantees", ("contract", "harness", "sandbox", "hosts", "mcp", "upgrade", "conformance", "egress"), 18),
+    (
+        "## Guarantees",
+        ("contract", "harness", "sandbox", "hosts", "mcp", "upgrade", "conformance", "egress", "shutdown"),
+        18,
+    ),
     ("## Memory stores", ("memory",), 10),
     ("## Repositories", ("github",), 6),
     ("### Files in sessions, and session outputs", ("mounts",), 7),
