@@ -24,6 +24,7 @@ from collections.abc import Callable
 import anyio
 import httpx
 from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from corral.db import Database
 from corral.errors import InvalidRequest
@@ -79,13 +80,37 @@ class Deliverer:
         while True:
             claimed = await self.db.write(endpoints.claim, self.owner, self.clock(), self.lease, self.batch)
             total += len(claimed)
-            async with anyio.create_task_group() as group:
-                for delivery in claimed:
-                    group.start_soon(self._attempt, http, delivery)
+            await self._deliver(http, claimed)
             if len(claimed) < self.batch:
                 return total
 
-    async def _attempt(self, http: httpx.AsyncClient, delivery: endpoints.Delivery) -> None:
+    async def _deliver(self, http: httpx.AsyncClient, claimed: list[endpoints.Delivery]) -> None:
+        """Send the claimed deliveries; their outcomes are recorded as they come, as many to a transaction as have
+        come meanwhile (one write per attempt would make the database the bottleneck), all before this returns."""
+        send, receive = anyio.create_memory_object_stream[endpoints.Outcome](max(1, len(claimed)))
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._settle, receive)
+            async with send, anyio.create_task_group() as attempts:
+                for delivery in claimed:
+                    attempts.start_soon(self._attempt, http, delivery, send)
+
+    async def _settle(self, receive: MemoryObjectReceiveStream[endpoints.Outcome]) -> None:
+        async with receive:
+            async for first in receive:
+                outcomes = [first]
+                while True:
+                    try:
+                        outcomes.append(receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await self.db.write(endpoints.settle_all, self.owner, outcomes)
+
+    async def _attempt(
+        self,
+        http: httpx.AsyncClient,
+        delivery: endpoints.Delivery,
+        outcomes: MemoryObjectSendStream[endpoints.Outcome],
+    ) -> None:
         async with self._limiter:
             error = await self._send(http, delivery)
         retry_at = None
@@ -93,7 +118,7 @@ class Deliverer:
             delay = min(MAX_DELAY, self.retry_base * 2**delivery.attempts) * random.uniform(0.5, 1.5)
             retry_at = self.clock() + delay
             log.info("webhook %s to %s failed (%s); retry in %.1fs", delivery.event_id, delivery.url, error, delay)
-        await self.db.write(endpoints.settle, self.owner, delivery, self.clock(), retry_at, error)
+        await outcomes.send(endpoints.Outcome(delivery, self.clock(), retry_at, error))
 
     async def _send(self, http: httpx.AsyncClient, delivery: endpoints.Delivery) -> str | None:
         """None when the receiver answered 2xx, else what went wrong."""

@@ -156,6 +156,22 @@ def next_due() -> Flow[float | None]:
     return None if row is None or row["due"] is None else float(row["due"])
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt's result, to record: delivered (``error`` None) or failed, to retry at ``retry_at``."""
+
+    delivery: Delivery
+    now: float
+    retry_at: float | None
+    error: str | None
+
+
+def settle_all(owner: str, outcomes: list[Outcome]) -> Flow[None]:
+    """Record several attempts in one transaction (the deliverer's attempts end many at a time)."""
+    for outcome in outcomes:
+        yield from settle(owner, outcome.delivery, outcome.now, outcome.retry_at, outcome.error)
+
+
 def settle(owner: str, delivery: Delivery, now: float, retry_at: float | None, error: str | None) -> Flow[None]:
     """Record one attempt: delivered (``error`` None) or failed, to retry at ``retry_at``."""
     held = (delivery.event_id, delivery.endpoint_id, owner)
