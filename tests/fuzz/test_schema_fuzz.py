@@ -1,0 +1,118 @@
+"""Schemathesis fuzzes a live ``corral serve`` from its own ``/openapi.json``, on both engines.
+
+One API-only server per engine (``CORRAL_WORKERS=0``: no turn runs, so no model is called). Schemathesis' engine
+runs its phases over every documented operation: the document's examples, fuzzing (generated parameters and
+bodies, valid and invalid), and stateful (chains through the links it infers from the document: create -> get ->
+update -> delete, so later steps use ids that exist).
+
+Every response must: not be a 5xx; have a status, content type and body that its operation documents; and, if
+it is an error, have corral's error shape (``{"type":"error","error":{"type","message"},"request_id"}``).
+
+Bounded for CI: a fixed seed, deterministic generation, few examples per operation. ``CORRAL_FUZZ_SOAK=1`` runs
+many more examples, longer chains and the coverage phase (boundary values and near-misses of every schema) from
+a fresh seed (printed, so a failure replays with
+``CORRAL_FUZZ_SEED``).
+
+Requests carry the admin key and the beta header; the generator does not fuzz the credentials themselves (who
+gets in is the authorization matrix's business, tests/tenancy). The SSE stream is left out: it answers 200 and
+stays open until its session ends, so a fuzzer would wait on it forever; tests/api/test_wire.py validates it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+import pytest
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import events, from_schema
+
+from tests.conftest import ENGINES, fresh_postgres_url
+from tests.live import LiveServer, live_server
+
+SOAK = os.environ.get("CORRAL_FUZZ_SOAK") == "1"
+SEED = int(os.environ.get("CORRAL_FUZZ_SEED") or (random.randrange(2**32) if SOAK else 20261207))
+EXAMPLES, STEPS = (500, 50) if SOAK else (8, 10)
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "corral_error_shape",
+)
+
+
+@schemathesis.check
+def corral_error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Every 4xx and 5xx is corral's error envelope, with a request id."""
+    if response.status_code < 400:
+        return None
+    body = cast(object, response.json())
+    assert isinstance(body, dict), body
+    body = cast(dict[str, Any], body)
+    assert body.get("type") == "error", body
+    error = cast(object, body.get("error"))
+    assert isinstance(error, dict), body
+    error = cast(dict[str, Any], error)
+    assert isinstance(error.get("type"), str) and error["type"], body
+    assert isinstance(error.get("message"), str), body
+    assert isinstance(body.get("request_id"), str) and body["request_id"], body
+    return True
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    tmp: Path = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    db_url = f"sqlite:///{tmp / 'corral.db'}" if request.param == "sqlite" else anyio.run(fresh_postgres_url)
+    with live_server(db_url, data_dir=tmp / "data", env={"CORRAL_WORKERS": "0"}) as running:
+        yield running
+
+
+def config(headers: dict[str, str]) -> SchemathesisConfig:
+    checks: dict[str, Any] = {"enabled": False, **{name: {"enabled": True} for name in CHECKS}}
+    # schemathesis annotates ``data`` as a bare ``dict`` (and ``exclude`` below with a bare ``Pattern``)
+    return SchemathesisConfig.from_dict(  # pyright: ignore[reportUnknownMemberType]
+        {
+            "seed": SEED,
+            "headers": headers,
+            "generation": {"max-examples": EXAMPLES, "deterministic": not SOAK, "with-security-parameters": False},
+            "checks": checks,
+            # the coverage phase (every boundary of every schema) doubles the run: soak only
+            "phases": {"coverage": {"enabled": SOAK}, "stateful": {"max-steps": STEPS}},
+        }
+    )
+
+
+def describe(name: str, info: Any) -> str:
+    if info is None:
+        return name
+    return f"{name}: {info.failure.title}: {info.failure.message}\n    {info.code_sample}"
+
+
+def fuzz(server: LiveServer) -> tuple[list[str], int]:
+    """Runs every phase; returns what failed (check, request, detail) and how many responses were checked."""
+    headers = {"x-api-key": server.api_key, "anthropic-beta": "managed-agents-2026-04-01"}
+    schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json", config=config(headers), headers=headers)
+    schema = schema.exclude(path_regex=r"/events/stream$")  # pyright: ignore[reportUnknownMemberType]
+    failures: list[str] = []
+    checked = 0
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            for check in (check for checks in event.recorder.checks.values() for check in checks):
+                checked += 1
+                if check.status.name != "SUCCESS":
+                    failures.append(describe(check.name, check.failure_info))
+        elif isinstance(event, (events.NonFatalError, events.FatalError)):
+            failures.append(f"error: {event!r}")
+    return failures, checked
+
+
+def test_fuzzed_requests_get_documented_answers_and_never_a_5xx(server: LiveServer) -> None:
+    failures, checked = fuzz(server)
+    assert checked > 0
+    assert not failures, f"seed {SEED}:\n" + "\n".join(failures[:20])
