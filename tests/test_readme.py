@@ -33,6 +33,7 @@ CITING_SECTIONS = [
     ("## Console", ("console",), 8),
     ("## Keys and limits", ("tenancy",), 10),
     ("## Self-hosted environments", ("work",), 10),
+    ("## Fuzzing", ("fuzz",), 2),
 ]
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,6 +39,9 @@ from tests.live import LiveServer, live_server
 SOAK = os.environ.get("CORRAL_FUZZ_SOAK") == "1"
 SEED = int(os.environ.get("CORRAL_FUZZ_SEED") or (random.randrange(2**32) if SOAK else 20261207))
 EXAMPLES, STEPS = (500, 50) if SOAK else (8, 10)
+# the coverage phase (every boundary of every schema) doubles the run: soak only
+STATELESS = ("examples", "fuzzing", "coverage") if SOAK else ("examples", "fuzzing")
+ALL_PHASES = ("examples", "coverage", "fuzzing")
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -73,7 +77,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield running
 
 
-def config(headers: dict[str, str]) -> SchemathesisConfig:
+def config(headers: dict[str, str], phases: tuple[str, ...]) -> SchemathesisConfig:
     checks: dict[str, Any] = {"enabled": False, **{name: {"enabled": True} for name in CHECKS}}
     # schemathesis annotates ``data`` as a bare ``dict`` (and ``exclude`` below with a bare ``Pattern``)
     return SchemathesisConfig.from_dict(  # pyright: ignore[reportUnknownMemberType]
@@ -82,8 +86,10 @@ def config(headers: dict[str, str]) -> SchemathesisConfig:
             "headers": headers,
             "generation": {"max-examples": EXAMPLES, "deterministic": not SOAK, "with-security-parameters": False},
             "checks": checks,
-            # the coverage phase (every boundary of every schema) doubles the run: soak only
-            "phases": {"coverage": {"enabled": SOAK}, "stateful": {"max-steps": STEPS}},
+            "phases": {
+                **{phase: {"enabled": phase in phases} for phase in ALL_PHASES},
+                "stateful": {"enabled": "stateful" in phases, "max-steps": STEPS},
+            },
         }
     )
 
@@ -94,25 +100,44 @@ def describe(name: str, info: Any) -> str:
     return f"{name}: {info.failure.title}: {info.failure.message}\n    {info.code_sample}"
 
 
-def fuzz(server: LiveServer) -> tuple[list[str], int]:
-    """Runs every phase; returns what failed (check, request, detail) and how many responses were checked."""
+@dataclass
+class Outcome:
+    failures: list[str] = field(default_factory=lambda: list[str]())
+    checked: int = 0  # responses checked
+    linked: int = 0  # successes of a request whose parameters came from an earlier response (a followed link)
+
+
+def fuzz(server: LiveServer, phases: tuple[str, ...]) -> Outcome:
+    """Runs ``phases`` against ``server`` and returns what failed (check, detail, the request as curl)."""
     headers = {"x-api-key": server.api_key, "anthropic-beta": "managed-agents-2026-04-01"}
-    schema = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json", config=config(headers), headers=headers)
+    schema = schemathesis.openapi.from_url(
+        f"{server.base_url}/openapi.json", config=config(headers, phases), headers=headers
+    )
     schema = schema.exclude(path_regex=r"/events/stream$")  # pyright: ignore[reportUnknownMemberType]
-    failures: list[str] = []
-    checked = 0
+    outcome = Outcome()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
-            for check in (check for checks in event.recorder.checks.values() for check in checks):
-                checked += 1
+            recorder = event.recorder
+            for check in (check for checks in recorder.checks.values() for check in checks):
+                outcome.checked += 1
                 if check.status.name != "SUCCESS":
-                    failures.append(describe(check.name, check.failure_info))
+                    outcome.failures.append(describe(check.name, check.failure_info))
+            for case_id, node in recorder.cases.items():
+                response = recorder.interactions[case_id].response if case_id in recorder.interactions else None
+                if node.transition is not None and response is not None and response.status_code < 300:
+                    outcome.linked += 1
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
-            failures.append(f"error: {event!r}")
-    return failures, checked
+            outcome.failures.append(f"error: {event!r}")
+    return outcome
 
 
 def test_fuzzed_requests_get_documented_answers_and_never_a_5xx(server: LiveServer) -> None:
-    failures, checked = fuzz(server)
-    assert checked > 0
-    assert not failures, f"seed {SEED}:\n" + "\n".join(failures[:20])
+    outcome = fuzz(server, STATELESS)
+    assert outcome.checked > 0
+    assert not outcome.failures, f"seed {SEED}:\n" + "\n".join(outcome.failures[:20])
+
+
+def test_stateful_chains_get_documented_answers_and_never_a_5xx(server: LiveServer) -> None:
+    outcome = fuzz(server, ("stateful",))
+    assert outcome.linked > 0, "no chain followed a link to a success: the chains never reached a real object"
+    assert not outcome.failures, f"seed {SEED}:\n" + "\n".join(outcome.failures[:20])
