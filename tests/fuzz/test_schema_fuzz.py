@@ -38,10 +38,12 @@ from tests.live import LiveServer, live_server
 
 SOAK = os.environ.get("CORRAL_FUZZ_SOAK") == "1"
 SEED = int(os.environ.get("CORRAL_FUZZ_SEED") or (random.randrange(2**32) if SOAK else 20261207))
-EXAMPLES, STEPS = (500, 50) if SOAK else (8, 10)
+EXAMPLES, CHAINS, STEPS = (500, 1000, 50) if SOAK else (8, 60, 10)
 # the coverage phase (every boundary of every schema) doubles the run: soak only
 STATELESS = ("examples", "fuzzing", "coverage") if SOAK else ("examples", "fuzzing")
 ALL_PHASES = ("examples", "coverage", "fuzzing")
+# a soak runs as long as its examples take (pytest-timeout's 0 is no limit)
+pytestmark: list[pytest.MarkDecorator] = [pytest.mark.timeout(0)] if SOAK else []
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -78,17 +80,23 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def config(headers: dict[str, str], phases: tuple[str, ...]) -> SchemathesisConfig:
+    generation = {"max-examples": EXAMPLES, "deterministic": not SOAK, "with-security-parameters": False}
     checks: dict[str, Any] = {"enabled": False, **{name: {"enabled": True} for name in CHECKS}}
     # schemathesis annotates ``data`` as a bare ``dict`` (and ``exclude`` below with a bare ``Pattern``)
     return SchemathesisConfig.from_dict(  # pyright: ignore[reportUnknownMemberType]
         {
             "seed": SEED,
             "headers": headers,
-            "generation": {"max-examples": EXAMPLES, "deterministic": not SOAK, "with-security-parameters": False},
+            "generation": generation,
             "checks": checks,
             "phases": {
                 **{phase: {"enabled": phase in phases} for phase in ALL_PHASES},
-                "stateful": {"enabled": "stateful" in phases, "max-steps": STEPS},
+                # a chain is cheap and most of one is refusals of generated bodies: more of them
+                "stateful": {
+                    "enabled": "stateful" in phases,
+                    "max-steps": STEPS,
+                    "generation": {**generation, "max-examples": CHAINS},
+                },
             },
         }
     )
