@@ -80,7 +80,16 @@ class SelfHostedConfigParams(Strict):
 
 
 ConfigParams = Annotated[CloudConfigParams | SelfHostedConfigParams, Field(discriminator="type")]
-EnvName = Annotated[str, Field(min_length=1, max_length=ENV_NAME_MAX), NOT_BLANK]
+
+
+def _no_nul(name: str) -> str:
+    # the name is a column of its own and PostgreSQL text cannot hold U+0000: refused on both engines alike
+    if "\x00" in name:
+        raise refuse("{value} holds the NUL character (U+0000)", name)
+    return name
+
+
+EnvName = Annotated[str, Field(min_length=1, max_length=ENV_NAME_MAX), NOT_BLANK, AfterValidator(_no_nul)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
 Scope = Literal["organization"]
 """``account`` exists in the SDK; only API organisations' scope is served."""
