@@ -18,6 +18,7 @@ from corral.api.http import JSONBytes, check_id, context, json_response
 from corral.api.limits import KeyStreams
 from corral.api.routes.common import ERRORS
 from corral.catalog.keys import DEFAULT_WORKSPACE_NAME
+from corral.catalog.params.base import NO_NUL
 from corral.observe import metrics
 from corral.wire import Strict
 
@@ -34,8 +35,8 @@ class Stats(BaseModel):
 
 
 class KeyCreate(Strict):
-    workspace: Annotated[str, Field(min_length=1, max_length=256)] = DEFAULT_WORKSPACE_NAME
-    name: Annotated[str, Field(max_length=256)] = ""
+    workspace: Annotated[str, Field(min_length=1, max_length=256), NO_NUL] = DEFAULT_WORKSPACE_NAME
+    name: Annotated[str, Field(max_length=256), NO_NUL] = ""
     admin: bool = False
 
 

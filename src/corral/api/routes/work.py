@@ -28,6 +28,7 @@ from corral.api.wire import (
     WorkPage,
 )
 from corral.api.work_auth import WorkerCredential
+from corral.catalog.params.base import NO_NUL
 from corral.errors import ErrorCode, InvalidRequest, PermissionDenied
 from corral.paging import Cursor, decode_cursor
 from corral.wire import MetadataPatch, Strict
@@ -47,7 +48,7 @@ class WorkUpdate(Strict):
 
 
 class KeyCreate(Strict):
-    name: str = ""
+    name: Annotated[str, NO_NUL] = ""
 
 
 def _caller(request: Request) -> str:

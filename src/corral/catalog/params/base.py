@@ -88,6 +88,17 @@ class Matches:
 NOT_BLANK = Matches(r"\S", "{value} is blank")
 
 
+def _no_nul(value: str) -> str:
+    # for a string stored in a column of its own: PostgreSQL text cannot hold U+0000 (a JSON document escapes it),
+    # so it is refused on both engines alike, never a 500
+    if "\x00" in value:
+        raise refuse("{value} holds the NUL character (U+0000)", value)
+    return value
+
+
+NO_NUL = AfterValidator(_no_nul)
+
+
 def _json_kind(value: Any) -> str:
     return "string" if isinstance(value, str) else "object"
 

@@ -16,7 +16,7 @@ from corral.catalog.limits import (
     PACKAGES_MAX,
     WARM_POOL_MAX,
 )
-from corral.catalog.params.base import NOT_BLANK, WHOLE, Matches, refuse
+from corral.catalog.params.base import NO_NUL, NOT_BLANK, WHOLE, Matches, refuse
 from corral.vocab.options import ProvisioningMode
 from corral.wire import Metadata, MetadataPatch, Strict
 
@@ -82,14 +82,7 @@ class SelfHostedConfigParams(Strict):
 ConfigParams = Annotated[CloudConfigParams | SelfHostedConfigParams, Field(discriminator="type")]
 
 
-def _no_nul(name: str) -> str:
-    # the name is a column of its own and PostgreSQL text cannot hold U+0000: refused on both engines alike
-    if "\x00" in name:
-        raise refuse("{value} holds the NUL character (U+0000)", name)
-    return name
-
-
-EnvName = Annotated[str, Field(min_length=1, max_length=ENV_NAME_MAX), NOT_BLANK, AfterValidator(_no_nul)]
+EnvName = Annotated[str, Field(min_length=1, max_length=ENV_NAME_MAX), NOT_BLANK, NO_NUL]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
 Scope = Literal["organization"]
 """``account`` exists in the SDK; only API organisations' scope is served."""
