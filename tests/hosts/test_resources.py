@@ -164,8 +164,8 @@ async def test_a_workspace_follows_its_session_to_another_host(following: list[D
             first = next(d.host for d in following if d.host.host_id == sandbox.host.host_id)
             first.kill()
             hands.workspace_expected = True  # the session's log shows it used its workspace
-            assert "failed" in await calls.fails("bash", command="true")
-            assert await calls.ok("bash", command="cat /workspace/state") == "kept"  # restored on the other host
+            # the call cannot reach the dead host, so it never ran there: it runs on the other host, restored
+            assert await calls.ok("bash", command="cat /workspace/state") == "kept"
             moved = worker.live_sandbox(session_id)
             assert moved is not None and moved.host.host_id != first.host_id
         finally:
