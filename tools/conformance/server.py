@@ -59,7 +59,9 @@ def _create_key(env: dict[str, str]) -> tuple[str, str]:
     """``corral keys create --workspace conformance``: ``(secret, workspace_id)``."""
     command = [sys.executable, "-m", "corral", "keys", "create", "--workspace", "conformance", "--name", "sdk-tests"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=60)
-    workspace = next(line.split()[-1] for line in done.stderr.splitlines() if line.startswith("# workspace "))
+    # "# workspace <id>, key <id>": the workspace's id is the word after "workspace"
+    said = next(line for line in done.stderr.splitlines() if line.startswith("# workspace "))
+    workspace = said.split()[2].rstrip(",")
     return done.stdout.strip().splitlines()[-1], workspace
 
 
