@@ -52,6 +52,12 @@ TINY: dict[str, object] = {
     "deployments.count": 10,
     "webhooks.count": 10,
     "work.samples": 5,
+    "scale.topologies": [[1, 1], [1, 2]],
+    "scale.sessions": 2,
+    "scale.windows": 2,
+    "scale.window_turns": 3,
+    "scale.db_clients": 2,
+    "scale.db_floor_seconds": 0.3,
 }
 # Arms that need an optional component from outside corral beyond what every test machine has (script/test's
 # PostgreSQL; root and bubblewrap for the local sandboxes), and whether this machine has it.
@@ -65,6 +71,10 @@ INVARIANTS: dict[str, set[str]] = {
         "positions stay dense (1, 2, 3 …) in every session",
     },
     "deployments": {"every due deployment fired exactly once", "every delivery arrived, each once"},
+    "scale": {
+        "every turn of every topology ended, no stream failed",
+        "no process holds more than 21 database connections",
+    },
 }
 NO_MATPLOTLIB = "import sys; sys.modules['matplotlib'] = None; from corral.bench.cli import main; main()"
 
@@ -101,7 +111,7 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
 
 
 @pytest.mark.parametrize(
-    "name", ["ttft", "api", "recovery", "credentials", "files", "memory", "snapshots", "deployments", "work"]
+    "name", ["ttft", "api", "recovery", "credentials", "files", "memory", "snapshots", "deployments", "work", "scale"]
 )
 async def test_suite_runs_and_its_invariants_hold(name: str, tmp_path: Path) -> None:
     code, output, result = await run_cli(name, tmp_path)

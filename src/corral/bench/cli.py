@@ -30,6 +30,7 @@ SUITE_NAMES = (
     "snapshots",
     "deployments",
     "work",
+    "scale",
 )
 
 

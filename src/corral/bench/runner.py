@@ -62,6 +62,7 @@ def all_suites() -> dict[str, Suite]:
         memory,
         recovery,
         sandbox,
+        scale,
         snapshots,
         ttft,
         work,
@@ -79,6 +80,7 @@ def all_suites() -> dict[str, Suite]:
         snapshots.SUITE,
         deployments.SUITE,
         work.SUITE,
+        scale.SUITE,
     )
     return {suite.name: suite for suite in suites}
 

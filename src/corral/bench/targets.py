@@ -226,6 +226,24 @@ TARGETS = [
         100.0,
         "ms",
     ),
+    Target(
+        "CPU per simple turn (one model call, no tools), serve + worker ≤ 3 ms (median over windows)",
+        "scale",
+        "1s1w",
+        "cpu_per_turn.p50",
+        "≤",
+        3.0,
+        "ms",
+    ),
+    Target(
+        "turns/s per core, 1 → 2 worker processes on PostgreSQL: drops ≤ 15 %",
+        "scale",
+        "ratios",
+        "per_core.2w.vs_1w",
+        "≥",
+        0.85,
+        "×",
+    ),
 ]
 
 

@@ -1,2 +1,2 @@
 """The benchmark suites: ``log``, ``ttft``, ``api``, ``recovery``, ``sandbox``, ``credentials``, ``files``,
-``memory``, ``snapshots``, ``work`` (one module or package each)."""
+``memory``, ``snapshots``, ``deployments``, ``work``, ``scale`` (one module or package each)."""
