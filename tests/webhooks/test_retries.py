@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from corral import outbox
 from corral.db import Database, Flow, Row, one
 from corral.ids import new_id, rfc3339
-from corral.webhooks import endpoints, outbox
+from corral.webhooks import endpoints
 from corral.webhooks.deliverer import Deliverer
 from tests.deployments.receiver import receiver
 

@@ -23,6 +23,7 @@ from corral.catalog.records import AgentRecord
 from corral.db import Flow, Row, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
 
 COLUMNS = "id, workspace_id, version, doc, created_at, archived_at"
@@ -53,6 +54,7 @@ def insert(agent_id: str, workspace_id: str, config: dict[str, Any], stamp: str)
     doc = _dumps({**config, "updated_at": stamp})
     yield exec_(f"INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, 1, $3, $4, NULL)", agent_id, workspace_id, doc, stamp)
     yield exec_("INSERT INTO agent_versions (agent_id, version, doc) VALUES ($1, 1, $2)", agent_id, doc)
+    yield from webhook(workspace_id, "agent.created", agent_id, stamp)
     row = yield from _select(agent_id, workspace_id)
     return AgentRecord.from_row(row)
 
@@ -88,6 +90,7 @@ def update(
     doc = _dumps({**config, "updated_at": stamp})
     yield exec_("INSERT INTO agent_versions (agent_id, version, doc) VALUES ($1, $2, $3)", agent_id, version, doc)
     yield exec_("UPDATE agents SET version = $2, doc = $3 WHERE id = $1", agent_id, version, doc)
+    yield from webhook(workspace_id, "agent.updated", agent_id, stamp)  # a new version only (api.md §18.3)
     row = yield from _select(agent_id, workspace_id)
     return AgentRecord.from_row(row)
 
@@ -96,6 +99,7 @@ def archive(agent_id: str, workspace_id: str, stamp: str) -> Flow[AgentRecord]:
     row = yield from _select(agent_id, workspace_id, lock=True)
     if row["archived_at"] is None:
         yield exec_("UPDATE agents SET archived_at = $2 WHERE id = $1", agent_id, stamp)
+        yield from webhook(workspace_id, "agent.archived", agent_id, stamp)
         row = yield from _select(agent_id, workspace_id)
     return AgentRecord.from_row(row)
 

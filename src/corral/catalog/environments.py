@@ -23,6 +23,7 @@ from corral.catalog.records import EnvironmentRecord
 from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
 from corral.wire import patch_metadata
 
@@ -103,6 +104,7 @@ def insert(environment_id: str, workspace_id: str, doc: JSONObject, stamp: str) 
         )
     except UniqueViolation:
         raise _duplicate(doc["name"]) from None
+    yield from webhook(workspace_id, "environment.created", environment_id, stamp)
     row = yield from _select(environment_id, workspace_id)
     return EnvironmentRecord.from_row(row)
 
@@ -132,6 +134,7 @@ def update(environment_id: str, workspace_id: str, params: EnvironmentUpdate, st
         )
     except UniqueViolation:
         raise _duplicate(doc["name"]) from None
+    yield from webhook(workspace_id, "environment.updated", environment_id, stamp)
     row = yield from _select(environment_id, workspace_id)
     return EnvironmentRecord.from_row(row)
 
@@ -143,11 +146,12 @@ def archive(environment_id: str, workspace_id: str, stamp: str) -> Flow[Environm
         yield exec_(
             "UPDATE environments SET archived_at = $2, doc = $3 WHERE id = $1", environment_id, stamp, _dumps(doc)
         )
+        yield from webhook(workspace_id, "environment.archived", environment_id, stamp)
         row = yield from _select(environment_id, workspace_id)
     return EnvironmentRecord.from_row(row)
 
 
-def delete(environment_id: str, workspace_id: str) -> Flow[None]:
+def delete(environment_id: str, workspace_id: str, stamp: str) -> Flow[None]:
     yield from _select(environment_id, workspace_id, lock=True)
     used = yield one("SELECT id FROM sessions WHERE environment_id = $1 LIMIT 1", environment_id)
     if used is not None:
@@ -156,6 +160,7 @@ def delete(environment_id: str, workspace_id: str) -> Flow[None]:
             code=ErrorCode.ENVIRONMENT_IN_USE,
         )
     yield exec_("DELETE FROM environments WHERE id = $1", environment_id)
+    yield from webhook(workspace_id, "environment.deleted", environment_id, stamp)
     return None
 
 

@@ -180,7 +180,7 @@ class Catalog:
         return await self.db.write(environments.archive, _environment_id(environment_id), workspace_id, _stamp())
 
     async def delete_environment(self, workspace_id: str, environment_id: str) -> None:
-        await self.db.write(environments.delete, _environment_id(environment_id), workspace_id)
+        await self.db.write(environments.delete, _environment_id(environment_id), workspace_id, _stamp())
 
     async def live_environments(self) -> list[EnvironmentRecord]:
         """Every environment not archived, across workspaces (for the process's own background work)."""

@@ -23,8 +23,8 @@ from corral.db import Flow, Row, Where, all_rows, exec_, insert, notify, one
 from corral.db.pages import after_cursor, next_page
 from corral.deployments.records import DEPLOYMENT_COLUMNS, RUN_COLUMNS, DeploymentRecord, RunRecord
 from corral.errors import Conflict, ErrorCode, NotFound
+from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
-from corral.webhooks.outbox import record as webhook
 
 CHANNEL = "deployments"
 SCOPE = "deployments"

@@ -21,6 +21,7 @@ from corral.db.pages import after_cursor, next_page
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.memory.params import StoreUpdate
 from corral.memory.records import STORE_COLUMNS, StoreRecord
+from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
 from corral.wire import patch_metadata
 
@@ -62,6 +63,7 @@ def create(record: StoreRecord) -> Flow[StoreRecord]:
             "archived_at": None,
         },
     )
+    yield from webhook(record.workspace_id, "memory_store.created", record.id, record.created_at)
     return record
 
 
@@ -97,14 +99,16 @@ def archive(store_id: str, workspace_id: str, stamp: str) -> Flow[StoreRecord]:
     if store.archived_at is not None:
         return store
     yield exec_("UPDATE memory_stores SET archived_at = $2, updated_at = $2 WHERE id = $1", store_id, stamp)
+    yield from webhook(workspace_id, "memory_store.archived", store_id, stamp)
     return (yield from select(store_id, workspace_id))
 
 
-def delete(store_id: str, workspace_id: str) -> Flow[None]:
+def delete(store_id: str, workspace_id: str, stamp: str) -> Flow[None]:
     yield from select(store_id, workspace_id, lock=True)
     yield exec_("DELETE FROM memory_versions WHERE store_id = $1", store_id)
     yield exec_("DELETE FROM memories WHERE store_id = $1", store_id)
     yield exec_("DELETE FROM memory_stores WHERE id = $1", store_id)
+    yield from webhook(workspace_id, "memory_store.deleted", store_id, stamp)
     return None
 
 

@@ -93,7 +93,7 @@ class MemoryStores:
         return await self.db.write(_stores.archive, _store_id(store_id), workspace_id, _stamp())
 
     async def delete_store(self, workspace_id: str, store_id: str) -> None:
-        await self.db.write(_stores.delete, _store_id(store_id), workspace_id)
+        await self.db.write(_stores.delete, _store_id(store_id), workspace_id, _stamp())
 
     async def list_stores(
         self,

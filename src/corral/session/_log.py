@@ -8,6 +8,8 @@ Invariants:
   inserted by ``insert_events`` with named columns.
 * The projection on the session row changes in the same transaction as the events that change it, and is
   written only when an event changed it (most events don't): the hot path is one UPDATE, one INSERT.
+* So do the webhooks the events report (``corral.outbox.session_changes``: status changes, outcome evaluations,
+  threads): recorded in the append's transaction, so a committed event's webhook is never lost.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from operator import attrgetter
 from corral.db import Flow, Query, Row, Value, Where, all_rows, exec_, insert_sql, many, notify, one
 from corral.errors import LeaseLost, NotFound
 from corral.ids import new_id
+from corral.outbox import record_all, session_changes
 from corral.session.events import Event, NewEvent, dumps
 from corral.session.leases import Fence, check_fence
 from corral.session.records import SESSION_COLUMNS, STATE_COLUMNS, SessionState, project
@@ -106,6 +109,12 @@ def append(
             int(state.woke),
             state.server_calls_json(),
         )
+    changes = [
+        c
+        for new, event in zip(events, appended, strict=True)
+        for c in session_changes(session_id, event.type, new.data)
+    ]
+    yield from record_all(str(row["workspace_id"]), changes, stamp)
     yield notify("events", f"{session_id}:{appended[-1].seq}")
     if state.woke:
         yield notify("wake", session_id)

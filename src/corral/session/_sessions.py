@@ -12,6 +12,7 @@ from corral._types import JSONObject
 from corral.db import Flow, Row, Where, all_rows, exec_, insert, notify, one, split_page
 from corral.errors import NotFound
 from corral.ids import new_id
+from corral.outbox import record as webhook
 from corral.paging import Cursor
 from corral.session import workspaces
 from corral.session._log import append, select_session
@@ -51,6 +52,7 @@ def create(new: NewSession, stamp: str, also: Also | None = None) -> Flow[tuple[
     events: list[Event] = []
     if new.initial_events:
         events = yield from append(session_id, [*new.initial_events, NewEvent("session.status_running")], stamp)
+    yield from webhook(new.workspace_id, "session.created", session_id, stamp)
     row = yield from select_session(session_id)
     return SessionRecord.from_row(_found(row, session_id)), events
 
@@ -137,10 +139,11 @@ def archive(session_id: str, workspace_id: str, stamp: str) -> Flow[tuple[Sessio
         session_id,
         stamp,
     )
+    yield from webhook(workspace_id, "session.archived", session_id, stamp)
     return SessionRecord.from_row(_found(row, session_id)), event
 
 
-def delete(session_id: str, workspace_id: str, also: Also | None = None) -> Flow[None]:
+def delete(session_id: str, workspace_id: str, stamp: str, also: Also | None = None) -> Flow[None]:
     """Delete the session, its events, its memory-store index rows and its workspace snapshot's row; run ``also``
     in the same transaction."""
     row: Row | None = yield one("SELECT workspace_id FROM sessions WHERE id = $1{for_update}", session_id)
@@ -151,6 +154,7 @@ def delete(session_id: str, workspace_id: str, also: Also | None = None) -> Flow
         yield from also()
     yield exec_("DELETE FROM events WHERE session_id = $1", session_id)
     yield exec_("DELETE FROM sessions WHERE id = $1", session_id)
+    yield from webhook(workspace_id, "session.deleted", session_id, stamp)
     yield notify("events", f"{session_id}:deleted")
 
 

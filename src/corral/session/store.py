@@ -82,7 +82,7 @@ class SessionStore:
         return record
 
     async def delete_session(self, session_id: str, workspace_id: str, *, also: Also | None = None) -> None:
-        await self.db.write(_sessions.delete, session_id, workspace_id, also)
+        await self.db.write(_sessions.delete, session_id, workspace_id, rfc3339(now()), also)
 
     async def edit_resources(
         self, session_id: str, workspace_id: str, change: Edit, *, also: Also | None = None

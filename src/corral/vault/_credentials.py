@@ -19,6 +19,7 @@ from corral._types import JSONObject, json_object
 from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
+from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
 from corral.vault import _vaults
 from corral.vault.credentials import MAX_PER_VAULT, Resolved, Secrets, resolve_update
@@ -110,6 +111,8 @@ def insert(
         )
     except UniqueViolation:
         raise _duplicate(resolved.match_key) from None
+    stamp = str(public["updated_at"])
+    yield from webhook(workspace_id, "vault_credential.created", credential_id, stamp, {"vault_id": vault_id})
     return (yield from select(credential_id, vault_id, workspace_id))
 
 
@@ -161,12 +164,14 @@ def archive(credential_id: str, vault_id: str, workspace_id: str, stamp: str) ->
         stamp,
         _dumps({**record.doc, "updated_at": stamp}),
     )
+    yield from webhook(workspace_id, "vault_credential.archived", credential_id, stamp, {"vault_id": vault_id})
     return (yield from select(credential_id, vault_id, workspace_id))
 
 
-def delete(credential_id: str, vault_id: str, workspace_id: str) -> Flow[None]:
+def delete(credential_id: str, vault_id: str, workspace_id: str, stamp: str) -> Flow[None]:
     yield from select(credential_id, vault_id, workspace_id, lock=True)
     yield exec_("DELETE FROM vault_credentials WHERE id = $1", credential_id)
+    yield from webhook(workspace_id, "vault_credential.deleted", credential_id, stamp, {"vault_id": vault_id})
     return None
 
 

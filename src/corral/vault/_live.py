@@ -15,6 +15,7 @@ import json
 
 from corral._types import JSONObject
 from corral.db import Flow, Row, Where, all_rows, exec_, one
+from corral.outbox import record as webhook
 from corral.vault import _vaults
 from corral.vault.crypto import Sealed
 from corral.vault.records import CREDENTIAL_COLUMNS, CredentialRecord
@@ -56,13 +57,17 @@ def store_refreshed(record: CredentialRecord, doc: JSONObject, sealed: Sealed) -
     return changed == 1
 
 
-def store_failure(credential_id: str, failure: JSONObject) -> Flow[None]:
+def store_failure(credential_id: str, failure: JSONObject, stamp: str) -> Flow[None]:
     """Record a failed refresh on the credential (``doc.refresh_failure``), whatever else changed meanwhile."""
-    row = yield one("SELECT doc FROM vault_credentials WHERE id = $1{for_update}", credential_id)
+    row = yield one(
+        "SELECT doc, vault_id, workspace_id FROM vault_credentials WHERE id = $1{for_update}", credential_id
+    )
     if row is None:
         return None
     doc = {**json.loads(row["doc"]), "refresh_failure": failure}
     yield exec_("UPDATE vault_credentials SET doc = $2 WHERE id = $1", credential_id, _dumps(doc))
+    extra: JSONObject = {"vault_id": str(row["vault_id"])}
+    yield from webhook(str(row["workspace_id"]), "vault_credential.refresh_failed", credential_id, stamp, extra)
     return None
 
 

@@ -17,6 +17,7 @@ from corral._types import JSONObject
 from corral.db import Flow, Row, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
 from corral.errors import ErrorCode, InvalidRequest, NotFound
+from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
 from corral.vault.params import VaultUpdate
 from corral.vault.records import VAULT_COLUMNS, VaultRecord
@@ -54,6 +55,7 @@ def insert(vault_id: str, workspace_id: str, doc: JSONObject, stamp: str) -> Flo
         _dumps({**doc, "updated_at": stamp}),
         stamp,
     )
+    yield from webhook(workspace_id, "vault.created", vault_id, stamp)
     return (yield from select(vault_id, workspace_id))
 
 
@@ -89,13 +91,15 @@ def archive(vault_id: str, workspace_id: str, stamp: str) -> Flow[VaultRecord]:
     )
     doc = _dumps({**vault.doc, "updated_at": stamp})
     yield exec_("UPDATE vaults SET archived_at = $2, doc = $3 WHERE id = $1", vault_id, stamp, doc)
+    yield from webhook(workspace_id, "vault.archived", vault_id, stamp)
     return (yield from select(vault_id, workspace_id))
 
 
-def delete(vault_id: str, workspace_id: str) -> Flow[None]:
+def delete(vault_id: str, workspace_id: str, stamp: str) -> Flow[None]:
     yield from select(vault_id, workspace_id, lock=True)
     yield exec_("DELETE FROM vault_credentials WHERE vault_id = $1", vault_id)
     yield exec_("DELETE FROM vaults WHERE id = $1", vault_id)
+    yield from webhook(workspace_id, "vault.deleted", vault_id, stamp)
     return None
 
 

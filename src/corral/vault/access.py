@@ -178,6 +178,7 @@ class Access:
 
     async def _fail(self, record: CredentialRecord, outcome: RefreshOutcome) -> None:
         status_code = outcome.http_response.status_code if outcome.http_response is not None else None
-        failure = {"at": rfc3339(now()), "status": outcome.status, "status_code": status_code}
-        await self.db.write(_live.store_failure, record.id, failure)
+        stamp = rfc3339(now())
+        failure = {"at": stamp, "status": outcome.status, "status_code": status_code}
+        await self.db.write(_live.store_failure, record.id, failure, stamp)
         log.warning("vault credential %s: token refresh %s (HTTP %s)", record.id, outcome.status, status_code or "none")

@@ -89,7 +89,7 @@ class VaultStore:
         return await self.db.write(_vaults.archive, _vault_id(vault_id), workspace_id, _stamp())
 
     async def delete_vault(self, workspace_id: str, vault_id: str) -> None:
-        await self.db.write(_vaults.delete, _vault_id(vault_id), workspace_id)
+        await self.db.write(_vaults.delete, _vault_id(vault_id), workspace_id, _stamp())
 
     async def list_vaults(self, workspace_id: str, *, include_archived: bool, limit: int, page: str | None) -> Page:
         cursor = cursor_from(page, _vaults.SCOPE)
@@ -136,7 +136,7 @@ class VaultStore:
 
     async def delete_credential(self, workspace_id: str, vault_id: str, credential_id: str) -> None:
         ids = _credential_id(credential_id), _vault_id(vault_id)
-        await self.db.write(_credentials.delete, *ids, workspace_id)
+        await self.db.write(_credentials.delete, *ids, workspace_id, _stamp())
 
     async def list_credentials(
         self, workspace_id: str, vault_id: str, *, include_archived: bool, limit: int, page: str | None

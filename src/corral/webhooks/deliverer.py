@@ -28,8 +28,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from corral.db import Database
 from corral.errors import InvalidRequest
+from corral.outbox import CHANNEL
 from corral.webhooks import endpoints, signing, targets
-from corral.webhooks.outbox import CHANNEL
 
 log = logging.getLogger(__name__)
 MAX_DELAY = 3600.0

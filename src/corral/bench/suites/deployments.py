@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import anyio
 import anyio.to_thread
 
+from corral import outbox
 from corral.api import deployment_ops
 from corral.api.deployment_fire import scheduled_fire
 from corral.api.schemas.deployments import DeploymentCreate
@@ -37,7 +38,7 @@ from corral.db import Flow, Row, all_rows, exec_
 from corral.deployments.scheduler import Scheduler
 from corral.ids import rfc3339
 from corral.vault import new_entry
-from corral.webhooks import endpoints, outbox
+from corral.webhooks import endpoints
 from corral.webhooks.deliverer import Deliverer
 
 WORKSPACE = "wrkspc_default"
