@@ -78,10 +78,12 @@ class ModelPrice:
 
 #: public list prices (USD per million tokens) of the common Anthropic models
 DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "claude-opus-4-6": ModelPrice.of("5", "25"),
     "claude-opus-4-5": ModelPrice.of("5", "25"),
     "claude-opus-4-1": ModelPrice.of("15", "75"),
     "claude-opus-4-0": ModelPrice.of("15", "75"),
     "claude-opus-4": ModelPrice.of("15", "75"),
+    "claude-sonnet-4-6": ModelPrice.of("3", "15"),
     "claude-sonnet-4-5": ModelPrice.of("3", "15"),
     "claude-sonnet-4-0": ModelPrice.of("3", "15"),
     "claude-sonnet-4": ModelPrice.of("3", "15"),

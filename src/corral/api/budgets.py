@@ -72,6 +72,13 @@ def check_models(prices: PriceTable, models: list[str]) -> None:
         )
 
 
+def check_agent_change(prices: PriceTable, record: SessionRecord, changes: JSONObject) -> None:
+    """A budgeted session's new agent (a model override, a corral extension) must be priced too."""
+    budget = changes["budget"] if "budget" in changes else record.doc.get("budget")
+    if budget is not None:
+        check_models(prices, session_models(json_object(changes.get("agent")) or {}))
+
+
 def checked(prices: PriceTable, budget: BudgetLimit, models: list[str]) -> JSONObject:
     """The budget as stored, after checking its amount and the models it must measure."""
     amount = budget.max_list_cost.amount

@@ -5,8 +5,8 @@ Invariants:
 * A session's ``agent`` is a snapshot of one agent version (plus session-local overrides); later agent
   updates never change it. Its skills are pinned to concrete versions then (``corral.resources.skills.pin``).
 * A ``budget`` is checked (``corral.api.budgets``) before anything is written; the environment must exist and
-  not be archived; each of ``vault_ids`` must name a vault of
-  the session's workspace (404) that is not archived (400). Vaults attach at creation only.
+  not be archived; each of ``vault_ids`` must name a vault of the session's workspace (404) that is not archived
+  (400). Vaults attach at creation only.
 * ``resources`` are checked in full (``corral.api.resource_ops``) before the session is written; the session, its
   resources and their sealed tokens are written in one transaction.
 * Client events become ``NewEvent`` s; those the agent takes up later (messages, interrupts, confirmations,
@@ -118,4 +118,5 @@ async def session_changes(services: Services, record: SessionRecord, body: Sessi
         if snapshot is None:
             raise InvalidRequest("this session was not created from an agent; its tools cannot be changed")
         changes["agent"] = services.catalog.replace_session_tools(snapshot, body.agent)
+        budgets.check_agent_change(services.settings.prices, record, changes)
     return changes
