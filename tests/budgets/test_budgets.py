@@ -185,6 +185,7 @@ def test_a_deployment_carries_its_budget_to_the_sessions_it_starts(client: anthr
     assert error_code(refused.value) == "model_not_budgetable"
 
 
+@pytest.mark.timeout(300)  # a restart of the server under load
 def test_a_worker_killed_mid_request_near_the_limit_counts_nothing_twice(
     client: anthropic.Anthropic, model: ScriptedModelServer, server: LiveServer
 ) -> None:
