@@ -34,6 +34,7 @@ CITING_SECTIONS = [
     ("## Keys and limits", ("tenancy",), 10),
     ("## Self-hosted environments", ("work",), 10),
     ("## Fuzzing", ("fuzz",), 2),
+    ("### Budgets", ("budgets",), 5),
 ]
 
 

@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from corral._types import json_object
 from corral.errors import ConfigError
+from corral.prices import PriceTable, load_prices
 from corral.vocab.options import LogFormat, ProvisioningMode, SqliteSynchronous, WorkspaceSnapshots
 
 ProviderKind = Literal["anthropic", "openai"]
@@ -110,6 +111,10 @@ class Settings:
         3, "CORRAL_COMPACTION_LIMIT", "compactions in a row without a model answer before a turn gives up"
     )
     providers: Mapping[str, ProviderConfig] = field(default_factory=lambda: dict[str, ProviderConfig]())
+    prices_file: Path | None = setting(
+        None, "CORRAL_PRICES", "TOML file of model list prices for budgets, added to the shipped ones (`corral.prices`)"
+    )
+    prices: PriceTable = field(default_factory=PriceTable.defaults)
     # sandbox
     sandbox_provider: str = setting("local", "CORRAL_SANDBOX_PROVIDER", "sandbox provider (`corral.sandboxes` name)")
     sandbox_mode: ProvisioningMode = setting(
@@ -341,4 +346,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     values: dict[str, Any] = {
         item.name: _parse(item.env, env[item.env], hints[item.name]) for item in documented() if item.env in env
     }
-    return Settings(**values, providers=_providers(env, file_data))
+    prices = load_prices(values.get("prices_file"))
+    return Settings(**values, providers=_providers(env, file_data), prices=prices)

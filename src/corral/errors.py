@@ -87,6 +87,8 @@ class ErrorCode(StrEnum):
     SELF_HOSTED_RESOURCES_UNSUPPORTED = "self_hosted_resources_unsupported"
     MODEL_NOT_BUDGETABLE = "model_not_budgetable"
     BUDGET_CREATE_ONLY = "budget_create_only"
+    BUDGET_NOT_RAISED = "budget_not_raised"
+    BUDGET_REACHED = "budget_reached"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFIG_INVALID = "config_invalid"
     VAULT_ARCHIVED = "vault_archived"

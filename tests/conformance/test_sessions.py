@@ -90,12 +90,13 @@ def test_create_refusals(client: anthropic.Anthropic) -> None:
         client.beta.sessions.create(
             agent=agent.id, environment_id=env.id, resources=[{"type": "file", "file_id": "file_abc"}]
         )
+    unpriced = new_agent(client, model="claude-mythos-5")  # a budget needs a list price (tests/budgets)
     extras: list[dict[str, Any]] = [
         {"budget": {"type": "limit", "max_list_cost": {"amount": "100", "currency": "USD"}}},
     ]
     for extra in extras:
         with pytest.raises(anthropic.BadRequestError):
-            client.beta.sessions.create(agent=agent.id, environment_id=env.id, **extra)
+            client.beta.sessions.create(agent=unpriced.id, environment_id=env.id, **extra)
     archived_env = new_environment(client)
     client.beta.environments.archive(archived_env.id)
     with pytest.raises(BetaEnvironmentArchivedError):

@@ -169,7 +169,12 @@ REFUSALS: list[Refusal] = [
         "an access token's `expires_at` \"must be in the future\" (the SDK's credential params docstrings)",
         lambda e: _expiry_past(e) and _names_body_field(e, "expires_at"),
     ),
-    _unsupported("session `budget`", _sends("budget"), _README + " (`model_not_budgetable`: no list prices)"),
+    Refusal(
+        "session `budget` with a made-up amount or an unpriced model",
+        "`max_list_cost.amount` is an integer string in minor units, and every model the session can run must have"
+        " a list price, else `model_not_budgetable` (api.md §5.2; README.md, Budgets)",
+        lambda e: _sends("budget")(e) and _invalid(e),
+    ),
     _unsupported("`user.define_outcome` events", _sends_event("user.define_outcome"), _README),
 ]
 

@@ -52,6 +52,7 @@ def session_body(record: DeploymentRecord) -> SessionCreate:
             "initial_events": record.doc["initial_events"],
             "resources": record.doc["resources"] or None,
             "vault_ids": record.doc["vault_ids"] or None,
+            "budget": record.doc.get("budget"),
         }
     )
 

@@ -5,8 +5,9 @@ Invariants:
 * The agent is pinned at write time: an id string pins the latest version, ``{type:"agent", id, version}`` that
   version; it must exist and not be archived. The environment must exist and not be archived; each vault must be
   attachable (``VaultStore.check_attachable``); resources are checked like a session's (nothing written).
-* What this server cannot honour is refused with a clear 400 before anything is written: a ``budget`` (no list
-  prices, as for sessions) and ``github_repository`` resources (their write-only token would have to be kept
+* A ``budget`` is checked like a session's (``corral.api.budgets``: the agent's model must have a list price);
+  sessions a deployment starts get a copy of it. What this server cannot honour is refused with a clear 400
+  before anything is written: ``github_repository`` resources (their write-only token would have to be kept
   for every future fire; not built yet).
 * ``next_fire_at`` is recomputed on every write from the schedule and the writer's clock (``flows`` keeps it
   NULL unless active, scheduled and not archived): unpausing resumes at the next occurrence, with no backfill.
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from corral._types import JSONObject, json_object
-from corral.api import resource_ops
+from corral.api import budgets, resource_ops
 from corral.api.schemas.deployments import DeploymentCreate, DeploymentUpdate, ScheduleParams
 from corral.api.schemas.resources import GitHubRepositoryParams, ResourceParam
 from corral.api.schemas.sessions import BudgetLimit
@@ -33,18 +34,25 @@ from corral.ids import new_id, rfc3339
 from corral.wire import patch_metadata
 
 
-def refuse_budget(budget: BudgetLimit | None) -> None:
-    if budget is not None:
-        raise InvalidRequest(
-            "model_not_budgetable: this server has no list prices, so deployments cannot carry a budget",
-            code=ErrorCode.MODEL_NOT_BUDGETABLE,
-        )
-
-
-async def agent_ref(services: Services, workspace_id: str, agent: str | AgentRef) -> JSONObject:
+async def agent_ref(services: Services, workspace_id: str, agent: str | AgentRef | JSONObject) -> JSONObject:
     """``{type:"agent", id, version}`` of an agent that exists and is not archived."""
-    snapshot = await services.catalog.session_agent(workspace_id, agent)
+    snapshot = await _snapshot(services, workspace_id, agent)
     return {"type": "agent", "id": snapshot["id"], "version": snapshot["version"]}
+
+
+async def _snapshot(services: Services, workspace_id: str, agent: str | AgentRef | JSONObject) -> JSONObject:
+    ref = AgentRef.model_validate(agent) if isinstance(agent, dict) else agent
+    return await services.catalog.session_agent(workspace_id, ref)
+
+
+async def checked_budget(
+    services: Services, workspace_id: str, budget: BudgetLimit | None, agent: str | AgentRef | JSONObject
+) -> JSONObject | None:
+    """The budget as stored; the deployment agent's model must have a list price (``corral.api.budgets``)."""
+    if budget is None:
+        return None
+    snapshot = await _snapshot(services, workspace_id, agent)
+    return budgets.checked(services.settings.prices, budget, budgets.session_models(snapshot))
 
 
 async def check_environment(services: Services, workspace_id: str, environment_id: str) -> None:
@@ -75,9 +83,9 @@ def fire_at(schedule: cron.Schedule | None, paused: bool, now: datetime) -> floa
 
 
 async def create(services: Services, workspace_id: str, body: DeploymentCreate) -> DeploymentRecord:
-    refuse_budget(body.budget)
     schedule = schedule_of(body.schedule)
     agent = await agent_ref(services, workspace_id, body.agent)
+    budget = await checked_budget(services, workspace_id, body.budget, agent)
     await check_environment(services, workspace_id, body.environment_id)
     vault_ids = await services.vaults.check_attachable(workspace_id, body.vault_ids or [])
     doc: JSONObject = {
@@ -89,7 +97,7 @@ async def create(services: Services, workspace_id: str, body: DeploymentCreate) 
         "resources": await check_resources(services, workspace_id, body.resources or []),
         "vault_ids": vault_ids,
         "metadata": dict(body.metadata or {}),
-        "budget": None,
+        "budget": budget,
     }
     now = datetime.now(UTC)
     fields = flows.Fields(str(agent["id"]), doc, schedule_json(schedule), None, fire_at(schedule, False, now))
@@ -100,14 +108,16 @@ async def update(
     services: Services, workspace_id: str, current: DeploymentRecord, body: DeploymentUpdate
 ) -> DeploymentRecord:
     sent = body.model_fields_set
-    if "budget" in sent:
-        refuse_budget(body.budget)
     for name in ("agent", "environment_id", "initial_events", "name"):
         if name in sent and getattr(body, name) is None:
             raise InvalidRequest(f"{name} cannot be cleared")
     doc: dict[str, Any] = dict(current.doc)
     if body.agent is not None:
         doc["agent"] = await agent_ref(services, workspace_id, body.agent)
+    if "budget" in sent:
+        doc["budget"] = await checked_budget(services, workspace_id, body.budget, doc["agent"])
+    elif body.agent is not None and doc.get("budget") is not None:  # the new agent's model must be priced too
+        await checked_budget(services, workspace_id, BudgetLimit.model_validate(doc["budget"]), doc["agent"])
     if body.environment_id is not None:
         await check_environment(services, workspace_id, body.environment_id)
         doc["environment_id"] = body.environment_id

@@ -4,9 +4,9 @@ Invariants:
 
 * A session's ``agent`` is a snapshot of one agent version (plus session-local overrides); later agent
   updates never change it. Its skills are pinned to concrete versions then (``corral.resources.skills.pin``).
-* Everything a request asks for that this server cannot honour (budgets) is refused with a clear 400 before
-  anything is written; the environment must exist and not be archived; each of ``vault_ids`` must name a vault of
-  the session's workspace (404) that is not archived (400). Vaults attach at creation only.
+* A ``budget`` is checked (``corral.api.budgets``) before anything is written; the environment must exist and
+  not be archived; each of ``vault_ids`` must name a vault of the session's workspace (404) that is not archived
+  (400). Vaults attach at creation only.
 * ``resources`` are checked in full (``corral.api.resource_ops``) before the session is written; the session, its
   resources and their sealed tokens are written in one transaction.
 * Client events become ``NewEvent`` s; those the agent takes up later (messages, interrupts, confirmations,
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral._types import JSONObject, json_object
-from corral.api import resource_ops
+from corral.api import budgets, resource_ops
 from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
 from corral.compose.services import Services
@@ -44,15 +44,6 @@ def new_event(param: ClientEvent) -> NewEvent:
     return NewEvent(param.type, data, queued=param.type in QUEUED_TYPES)
 
 
-def _refuse_unsupported(body: SessionCreate) -> None:
-    if body.budget is not None:
-        raise InvalidRequest(
-            "model_not_budgetable: this server has no list prices, so sessions cannot carry a budget",
-            code=ErrorCode.MODEL_NOT_BUDGETABLE,
-            details={"error_code": ErrorCode.MODEL_NOT_BUDGETABLE.value},
-        )
-
-
 async def create_session(
     services: Services,
     workspace_id: str,
@@ -64,13 +55,14 @@ async def create_session(
 ) -> tuple[SessionRecord, list[Event]]:
     """``deployment_id``/``session_id``/``also``: a deployment's fire (``corral.api.deployment_fire``) names the
     session and commits its run with it."""
-    _refuse_unsupported(body)
     environment = await services.catalog.get_environment(workspace_id, body.environment_id)
     if environment.archived_at is not None:
         raise InvalidRequest(f"environment {environment.id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
     snapshot = await services.catalog.session_agent(workspace_id, body.agent)
     pinned = await skills.pin(services.skills, workspace_id, snapshot)
     snapshot["skills"] = skills.pinned_wire(pinned)
+    prices = services.settings.prices
+    budget = None if body.budget is None else budgets.checked(prices, body.budget, budgets.session_models(snapshot))
     vault_ids = await services.vaults.check_attachable(workspace_id, body.vault_ids or [])
     resource_ops.refuse_on_self_hosted(environment.config, body.resources or [])
     built = await resource_ops.build(services, workspace_id, body.resources or [])
@@ -81,7 +73,7 @@ async def create_session(
         "agent": snapshot,
         "resources": built.resources,
         "vault_ids": vault_ids,
-        "budget": None,
+        "budget": budget,
         "deployment_id": deployment_id,
         "outcome_evaluations": [],
         skills.SKILLS_KEY: pinned,
@@ -114,13 +106,9 @@ async def session_changes(services: Services, record: SessionRecord, body: Sessi
     sent = body.sent()
     if "vault_ids" in sent:
         raise InvalidRequest("vault_ids cannot be changed after creation", code=ErrorCode.NOT_SUPPORTED)
-    if sent.get("budget") is not None:
-        raise InvalidRequest(
-            "budget_create_only: a budget cannot be added to a session created without one",
-            code=ErrorCode.BUDGET_CREATE_ONLY,
-            details={"error_code": ErrorCode.BUDGET_CREATE_ONLY.value},
-        )
     changes: JSONObject = {}
+    if "budget" in sent:
+        changes["budget"] = budgets.update(services.settings.prices, record, body.budget)
     if "title" in sent:
         changes["title"] = sent["title"]
     if "metadata" in sent:
@@ -130,4 +118,5 @@ async def session_changes(services: Services, record: SessionRecord, body: Sessi
         if snapshot is None:
             raise InvalidRequest("this session was not created from an agent; its tools cannot be changed")
         changes["agent"] = services.catalog.replace_session_tools(snapshot, body.agent)
+        budgets.check_agent_change(services.settings.prices, record, changes)
     return changes

@@ -12,6 +12,7 @@ import time
 from corral._types import JSONObject
 from corral.ids import parse_rfc3339
 from corral.session import SessionRecord
+from corral.session.spend import public_usage
 
 
 def _duration(record: SessionRecord, now_epoch: float) -> float:
@@ -40,7 +41,7 @@ def session_wire(record: SessionRecord, now_epoch: float | None = None) -> JSONO
             "active_seconds": round(record.active_seconds_at(now_epoch), 6),
             "duration_seconds": _duration(record, now_epoch),
         },
-        "usage": record.usage,
+        "usage": public_usage(record.usage),
         "created_at": record.created_at,
         "updated_at": record.updated_at,
         "archived_at": record.archived_at,

@@ -25,6 +25,7 @@ from corral.console.web import Caller, caller, field, form, invalid, page, redir
 from corral.errors import InvalidRequest
 from corral.ids import rfc3339
 from corral.session import EventQuery, SessionFilter
+from corral.session.spend import public_usage
 
 STATUSES = ("running", "idle", "rescheduling", "terminated")
 EVENT_PAGE = 1000
@@ -111,7 +112,7 @@ async def session(request: Request) -> Response:
         timeline=timeline,
         more=more,
         last_seq=events[-1].seq if events else 0,
-        usage=pretty(record.usage),
+        usage=pretty(public_usage(record.usage)),
         session=who.session,
     )
 

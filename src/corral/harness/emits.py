@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from corral._types import JSONObject
 from corral.harness.models.base import Usage
 from corral.sandbox import ToolResult
@@ -21,7 +23,15 @@ def span_start(model_id: str, purpose: str = "turn") -> NewEvent:
     return NewEvent("span.model_request_start", {"model": model_id, "purpose": purpose})
 
 
-def span_end(start_id: str, usage: Usage | None = None, *, is_error: bool = False, stop: str | None = None) -> NewEvent:
+def span_end(
+    start_id: str,
+    usage: Usage | None = None,
+    *,
+    is_error: bool = False,
+    stop: str | None = None,
+    list_cost: Decimal | None = None,
+) -> NewEvent:
+    """``list_cost``: the request's exact list cost in US dollars (``corral.session.spend`` sums them)."""
     data: JSONObject = {
         "model_request_start_id": start_id,
         "model_usage": (usage or Usage()).wire(),
@@ -29,6 +39,8 @@ def span_end(start_id: str, usage: Usage | None = None, *, is_error: bool = Fals
     }
     if stop is not None:
         data["stop_reason"] = stop
+    if list_cost is not None:
+        data["list_cost_usd"] = str(list_cost)
     return NewEvent("span.model_request_end", data)
 
 

@@ -14,6 +14,7 @@ from corral.config import Settings
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.policy import Judge, RuleJudge
 from corral.harness.router import ToolExecutor, ToolSource
+from corral.prices import PriceTable
 from corral.sandbox.hands import HandsPool
 from corral.session import SessionStore
 
@@ -72,6 +73,8 @@ class Harness:
     judge: Judge = field(default_factory=RuleJudge)
     #: the MCP toolsets of agents (``corral.egress.mcp``, wired by the composition root); None: none here
     mcp: ToolSource | None = None
+    #: list prices of models, for budgets (``corral.harness.budget``)
+    prices: PriceTable = field(default_factory=PriceTable.defaults)
 
     async def reached(self, point: str, session_id: str) -> None:
         if self.hook is not None:

@@ -18,6 +18,7 @@ import anyio
 from corral.errors import ModelError
 from corral.harness import compaction, emits
 from corral.harness.agent import AgentConfig
+from corral.harness.budget import request_cost
 from corral.harness.context import build_messages
 from corral.harness.decide import RUNNING
 from corral.harness.failures import give_up, model_failed, named
@@ -115,7 +116,9 @@ class ModelCall:
         )
         finished = collector.finished
         report.finished(finished.usage.input_tokens, finished.usage.output_tokens, finished.stop_reason)
-        await self.writer.emit([*events, emits.span_end(start.id, finished.usage, stop=finished.stop_reason)])
+        cost = request_cost(self.harness.prices, self.agent.model_id, finished.usage)
+        end = emits.span_end(start.id, finished.usage, stop=finished.stop_reason, list_cost=cost)
+        await self.writer.emit([*events, end])
         await self.harness.reached("response_recorded", self.writer.session_id)
 
     async def _cut_short(self, collector: Collector) -> None:

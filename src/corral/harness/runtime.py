@@ -57,7 +57,9 @@ class Runtime:
         )
         models = ModelRegistry(settings.providers)
         limits = TurnLimits.from_settings(settings)
-        self.harness = Harness(store, models, hands, limits, tuple(executors), hook, judge or RuleJudge(), mcp)
+        self.harness = Harness(
+            store, models, hands, limits, tuple(executors), hook, judge or RuleJudge(), mcp, settings.prices
+        )
         count = settings.workers if pools is None else pools
         self.pools = [
             WorkerPool(self.harness, concurrency=settings.worker_concurrency, poll_interval=poll_interval)

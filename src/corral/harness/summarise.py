@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from corral.errors import ModelError
 from corral.harness import compaction, emits
+from corral.harness.budget import request_cost
 from corral.harness.failures import give_up, model_failed, named
 from corral.harness.harness import Harness
 from corral.harness.models.base import BlockFinished, ModelRequest, ResponseFinished, Usage
@@ -40,7 +41,8 @@ async def compact(
     compacted = NewEvent(
         "agent.thread_context_compacted", {"summary": summary, "through_seq": plan.through_seq, "method": method}
     )
-    await writer.emit([compacted, emits.span_end(start.id, usage, stop="end_turn")])
+    cost = request_cost(harness.prices, model_id, usage)
+    await writer.emit([compacted, emits.span_end(start.id, usage, stop="end_turn", list_cost=cost)])
 
 
 async def _summarise(resolved: ResolvedModel, messages: list[Message], budget: int) -> tuple[str, Usage]:

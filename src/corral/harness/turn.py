@@ -46,6 +46,7 @@ import anyio
 from corral._types import JSONObject, json_list, json_object
 from corral.harness import emits
 from corral.harness.agent import AgentConfig
+from corral.harness.budget import BudgetGate
 from corral.harness.decide import (
     RESCHEDULED,
     Block,
@@ -104,6 +105,7 @@ class Turn:
         self._latest = log.last_seq
         self._scope: anyio.CancelScope | None = None
         self.trace = TurnTrace(record.id)
+        self.budget = BudgetGate(harness.store, harness.prices, record.id)
 
     # ------------------------------------------------------------------ driven by the wake's watcher
 
@@ -130,6 +132,7 @@ class Turn:
                 await self.writer.catch_up()
             state = self.writer.state
             step = decide(state, resuming=resuming, max_tool_rounds=self.harness.limits.max_tool_rounds)
+            step = await self.budget.check(step, state, self.record, self.agent.model_id)
             if isinstance(step, Done):
                 return
             if not state.turn_open:

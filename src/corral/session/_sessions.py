@@ -119,7 +119,8 @@ def update_doc(
         return record, None
     yield exec_("UPDATE sessions SET doc = $2 WHERE id = $1", session_id, dumps(doc))
     (event,) = yield from append(session_id, [NewEvent("session.updated", changed)], stamp)
-    # The row as it now is: the locked row with the new doc and position (``session.updated`` projects nothing).
+    # The row as it now is: the locked row with the new doc and position (``session.updated`` projects nothing
+    # but, for a budget change, the wake flags a client never reads from this record).
     return replace(record, doc=doc, last_seq=event.seq, updated_at=stamp), event
 
 

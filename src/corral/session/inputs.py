@@ -7,6 +7,7 @@ against the state that the events before it in the same batch produced.
 from __future__ import annotations
 
 from corral.errors import Conflict, ErrorCode, InvalidRequest
+from corral.session import spend
 from corral.session.events import NewEvent
 from corral.session.records import SessionState
 
@@ -42,10 +43,21 @@ def check_event(state: SessionState, archived: bool, event: NewEvent) -> None:
         raise Conflict(
             "session is archived or terminated and accepts no more events", code=ErrorCode.SESSION_TERMINATED
         )
+    if event.type == "user.message" and _paused(state):
+        raise InvalidRequest(
+            "budget_reached: the session is paused at its budget and takes only tool confirmations, tool results"
+            " and interrupts; raise or remove the budget (sessions.update) to resume",
+            code=ErrorCode.BUDGET_REACHED,
+            details={"error_code": ErrorCode.BUDGET_REACHED.value},
+        )
     if event.type == "user.tool_confirmation":
         _check_pending(state, str(event.data.get("tool_use_id")), "tool_use_id")
     elif event.type == "user.custom_tool_result":
         _check_pending(state, str(event.data.get("custom_tool_use_id")), "custom_tool_use_id")
+
+
+def _paused(state: SessionState) -> bool:
+    return state.status == "idle" and spend.may_be_paused(state.usage_json()) and spend.PAUSED in state.usage
 
 
 def _check_pending(state: SessionState, event_id: str, field: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from corral._types import JSONObject
 from corral.db import Row
+from corral.session import spend
 from corral.session.events import NewEvent
 from corral.vocab.tools import SERVER_TOOLS
 
@@ -240,6 +241,8 @@ def _stop_running(state: SessionState, now_epoch: float) -> None:
 
 def project(state: SessionState, event_id: str, event_type: str, data: JSONObject, now_epoch: float) -> None:
     """Apply one appended event to the session's projection."""
+    if event_type.startswith("session.status_"):
+        _budget_pause(state, data)
     if event_type == "session.status_running":
         state.status = "running"
         if state.running_since is None:
@@ -259,6 +262,7 @@ def project(state: SessionState, event_id: str, event_type: str, data: JSONObjec
         state.pending_actions = []
     elif event_type == "span.model_request_end":
         _add_usage(state.usage, data.get("model_usage") or {})
+        spend.add_cost(state.usage, data)
     elif event_type == "agent.custom_tool_use" or (
         event_type in ("agent.tool_use", "agent.mcp_tool_use") and data.get("evaluated_permission") == "ask"
     ):
@@ -271,9 +275,22 @@ def project(state: SessionState, event_id: str, event_type: str, data: JSONObjec
     elif event_type in ("user.tool_confirmation", "user.tool_result"):
         _resolve(state, str(data.get("tool_use_id")))
         _confirmed(state, event_type, data)
-    if event_type in WAKING_TYPES and state.status != "terminated":
+    if (event_type in WAKING_TYPES or _budget_changed(event_type, data)) and state.status != "terminated":
         state.woke = state.woke or not state.runnable
         state.runnable = True
+
+
+def _budget_pause(state: SessionState, data: JSONObject) -> None:
+    """An idle event with ``budget_reached`` pauses the session; any other status event ends a pause."""
+    stop: JSONObject = data.get("stop_reason") or {}
+    pausing = stop.get("type") == "budget_reached"
+    if pausing or spend.may_be_paused(state.usage_json()):
+        spend.set_paused(state.usage, pausing)
+
+
+def _budget_changed(event_type: str, data: JSONObject) -> bool:
+    """A changed (raised or removed) budget wakes the session: a pause may be over."""
+    return event_type == "session.updated" and "budget" in data
 
 
 def _server_call(state: SessionState, event_id: str, event_type: str, data: JSONObject) -> None:

@@ -38,4 +38,7 @@ def apply_update(record: SessionRecord, changes: JSONObject, guard_running: bool
             )
         doc["agent"] = changes["agent"]
         changed["agent"] = changes["agent"]
+    if "budget" in changes and changes["budget"] != doc.get("budget"):  # checked by the API (corral.api.budgets)
+        doc["budget"] = changes["budget"]
+        changed["budget"] = changes["budget"]
     return doc, changed

@@ -120,7 +120,7 @@ ModelErrorType = Literal["model_overloaded_error", "model_rate_limited_error", "
 MODEL_ERROR_TYPES: Final[frozenset[ModelErrorType]] = frozenset(get_args(ModelErrorType))
 """The ``session.error`` types of a failed model request (the ones the model-retry policy counts)."""
 
-StopReasonType = Literal["end_turn", "requires_action", "retries_exhausted", "refusal"]
+StopReasonType = Literal["end_turn", "requires_action", "retries_exhausted", "refusal", "budget_reached"]
 SessionStatus = Literal["idle", "running", "rescheduling", "terminated"]
 RetryStatus = Literal["retrying", "exhausted", "terminal"]
 
