@@ -24,6 +24,7 @@ from anthropic.types.beta import (
     BetaManagedAgentsDeletedVault,
     BetaManagedAgentsMemoryStore,
     BetaManagedAgentsSession,
+    BetaManagedAgentsSessionAgent,
     BetaManagedAgentsVault,
     BetaPackages,
     BetaSelfHostedConfig,
@@ -56,8 +57,10 @@ from anthropic.types.beta.vaults import (
 from pydantic import BaseModel, Field
 
 from corral.catalog.params.environments import CorralSandboxParams
+from corral.catalog.params.extensions import CorralAgentParams
 
 __all__ = [
+    "Agent",
     "AgentPage",
     "BetaDeletedFile",
     "BetaDeletedSkill",
@@ -92,6 +95,8 @@ __all__ = [
     "MemoryStorePage",
     "MemoryVersionPage",
     "ResourcePage",
+    "Session",
+    "SessionAgent",
     "SessionPage",
     "SessionResource",
     "SkillPage",
@@ -135,8 +140,29 @@ class Environment(BaseModel):
     archived_at: str | None
 
 
+_CORRAL_AGENT = "corral extension: the agent's harness extensions (corral.extend), as stored; absent unless set"
+
+
+class Agent(BetaManagedAgentsAgent):
+    """``BetaManagedAgentsAgent`` with corral's optional ``corral`` object (its harness extensions)."""
+
+    corral: CorralAgentParams | None = Field(None, description=_CORRAL_AGENT)
+
+
+class SessionAgent(BetaManagedAgentsSessionAgent):
+    """``BetaManagedAgentsSessionAgent`` with the agent's optional ``corral`` object."""
+
+    corral: CorralAgentParams | None = Field(None, description=_CORRAL_AGENT)
+
+
+class Session(BetaManagedAgentsSession):
+    """``BetaManagedAgentsSession`` whose agent may carry corral's ``corral`` object."""
+
+    agent: SessionAgent  # pyright: ignore[reportIncompatibleVariableOverride] -- a subclass of the SDK's type
+
+
 class AgentPage(BaseModel):
-    data: list[BetaManagedAgentsAgent]
+    data: list[Agent]
     next_page: str | None
 
 
@@ -169,7 +195,7 @@ class EnvironmentKeyPage(BaseModel):
 
 
 class SessionPage(BaseModel):
-    data: list[BetaManagedAgentsSession]
+    data: list[Session]
     next_page: str | None
     prev_page: str | None
 

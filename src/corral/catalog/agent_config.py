@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from corral._types import JSONObject
 from corral.catalog.agent_skills import resolve_skills
+from corral.catalog.extensions import resolve_corral
 from corral.catalog.limits import NAME_MAX, CatalogLimits
 from corral.catalog.params.agents import (
     AgentCreate,
@@ -53,6 +54,8 @@ CONFIG_FIELDS = (
 )
 #: the fields of a session's agent snapshot that come from the config (``BetaManagedAgentsSessionAgent``)
 SNAPSHOT_FIELDS = tuple(field for field in CONFIG_FIELDS if field != "metadata")
+#: corral's extension of an agent (``catalog.extensions``): stored, snapshotted and echoed only when set
+CORRAL = "corral"
 T = TypeVar("T")
 
 
@@ -154,6 +157,8 @@ def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
         "execution_identity": _execution_identity(params.execution_identity),
         "metadata": dict(params.metadata or {}),
     }
+    if params.corral is not None:
+        config[CORRAL] = resolve_corral(params.corral)
     _tooling(config, {}, params, limits)
     return config
 
@@ -179,8 +184,18 @@ def resolve_update(stored: Mapping[str, Any], params: AgentUpdate, limits: Catal
         config["execution_identity"] = _execution_identity(params.execution_identity)
     if "metadata" in sent:
         config["metadata"] = patch_metadata(stored.get("metadata") or {}, params.metadata)
+    _corral(config, stored, params)
     _tooling(config, stored, params, limits)
     return config
+
+
+def _corral(config: JSONObject, stored: Mapping[str, Any], params: AgentUpdate) -> None:
+    """omit = keep, ``null`` = clear (the key is then absent, as on an agent that never set it)."""
+    if "corral" in params.model_fields_set:
+        if params.corral is not None:
+            config[CORRAL] = resolve_corral(params.corral)
+    elif stored.get(CORRAL) is not None:
+        config[CORRAL] = stored[CORRAL]
 
 
 def apply_overrides(snapshot: Mapping[str, Any], overrides: AgentWithOverrides, limits: CatalogLimits) -> JSONObject:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral._types import JSONObject
-from corral.catalog.agent_config import CONFIG_FIELDS, SNAPSHOT_FIELDS
+from corral.catalog.agent_config import CONFIG_FIELDS, CORRAL, SNAPSHOT_FIELDS
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,11 @@ class AgentRecord:
 
     @property
     def config(self) -> JSONObject:
-        return {field: self.doc.get(field) for field in CONFIG_FIELDS}
+        """The stored configuration (with corral's ``corral`` object when it is set)."""
+        config = {field: self.doc.get(field) for field in CONFIG_FIELDS}
+        if self.doc.get(CORRAL) is not None:
+            config[CORRAL] = self.doc[CORRAL]
+        return config
 
     def wire(self) -> JSONObject:
         return {
@@ -66,6 +70,7 @@ class AgentRecord:
             "id": self.id,
             "version": self.version,
             **{f: self.doc.get(f) for f in SNAPSHOT_FIELDS},
+            **({CORRAL: self.doc[CORRAL]} if self.doc.get(CORRAL) is not None else {}),
         }
 
 

@@ -10,8 +10,9 @@ Invariants:
   custom tool → ``agent.custom_tool_use``; an enabled built-in → ``agent.tool_use`` with ``allow`` / ``ask``
   (``always_allow`` / ``always_ask``) or, under ``auto``, whatever the session's judge says (``judged``: the
   caller asks the judge, see ``response.tool_use``); anything else (not enabled, unknown) → ``agent.tool_use``
-  with ``deny`` and no ``evaluation``, answered by an error result. Sandboxes and executors run what they are
-  asked: the policy is enforced here only.
+  with ``deny`` and no ``evaluation``, answered by an error result. A server-side tool of an extension
+  (``served``) → ``agent.tool_use`` with ``allow`` or ``ask`` as the agent's selection of it says. Sandboxes
+  and executors run what they are asked: the policy is enforced here only.
 * The configuration is the session's snapshot as it was read: a turn re-reads it between turns, so a policy
   changed by ``POST /v1/sessions/{id}`` applies from the next call on, never to a call already recorded.
 """
@@ -66,6 +67,8 @@ class AgentConfig:
     builtins: dict[BuiltinToolName, BuiltinTool] = field(default_factory=lambda: dict[BuiltinToolName, BuiltinTool]())
     custom: dict[str, ToolSpec] = field(default_factory=lambda: dict[str, ToolSpec]())
     thinking_budget: int | None = None
+    #: server-side tools of the agent's extensions (``corral.extend``), by name: their permission policy
+    served: dict[str, PermissionPolicyType] = field(default_factory=lambda: dict[str, PermissionPolicyType]())
 
     @classmethod
     def from_snapshot(cls, agent: Mapping[str, object]) -> AgentConfig:
@@ -108,6 +111,10 @@ class AgentConfig:
         """The policy verdict for a call (what this worker can actually run is the router's business)."""
         if name in self.custom:
             return Classified("agent.custom_tool_use")
+        if name in self.served:
+            if self.served[name] == "always_ask":
+                return Classified("agent.tool_use", "ask", {"type": "always_ask"})
+            return Classified("agent.tool_use", "allow", {"type": "always_allow"})
         tool = self.builtins.get(name) if is_builtin(name) else None
         if tool is None or not tool.enabled:
             return Classified("agent.tool_use", "deny")

@@ -1,5 +1,5 @@
-"""``Harness``: what every wake of a worker shares (store, model clients, hands, executors, MCP, limits, hook, and
-the judge of ``auto`` permission policies).
+"""``Harness``: what every wake of a worker shares (store, model clients, hands, executors, MCP, limits, hook, the
+judge of ``auto`` permission policies, and the agents' extensions: ``harness.extensions``).
 
 The harness is stateless with respect to sessions: nothing here is keyed by a session except the sandbox
 cache (``HandsPool``), which is an optimisation a takeover can do without.
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from corral.config import Settings
+from corral.harness.extensions import ExtensionHost
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.policy import Judge, RuleJudge
 from corral.harness.router import ToolExecutor, ToolSource
@@ -19,10 +20,13 @@ from corral.sandbox.hands import HandsPool
 from corral.session import SessionStore
 
 Hook = Callable[[str, str], Awaitable[None]]
-"""``(point, session_id)``: called at named points of a turn (tracing, fault injection in tests).
+"""``(point, session_id)``: called at named points of a turn, for every session of the process (tracing, fault
+injection in tests). An agent's own observers (``corral.extend.TurnObserver``) are called right after it.
 
-Points: ``model_request_started``, ``first_token``, ``response_recorded``, ``tool_started``,
-``tool_recorded``, ``turn_idle``.
+Points (``corral.extend.POINTS``): ``model_request_started``, ``first_token``, ``response_recorded``,
+``tool_started``, ``tool_recorded``, ``turn_idle``; and inside extensions' work: ``context_built`` (a context
+strategy returned; nothing of it recorded yet) and ``tool_ran`` (a server-side tool returned; its result not
+journalled yet).
 """
 
 
@@ -75,10 +79,13 @@ class Harness:
     mcp: ToolSource | None = None
     #: list prices of models, for budgets (``corral.harness.budget``)
     prices: PriceTable = field(default_factory=PriceTable.defaults)
+    #: loads the extensions agents select, and calls their observers (``harness.extensions``)
+    extensions: ExtensionHost = field(default_factory=ExtensionHost)
 
     async def reached(self, point: str, session_id: str) -> None:
         if self.hook is not None:
             await self.hook(point, session_id)
+        await self.extensions.notify(point, session_id)
 
     async def aclose(self) -> None:
         await self.hands.aclose()

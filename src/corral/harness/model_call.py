@@ -1,4 +1,7 @@
-"""The model step of a turn: build the context, compact it if it would not fit, stream one response.
+"""The model step of a turn: build the context, route it to a model, compact it if it would not fit, stream one
+response. The context strategy, the router and the compaction policy are the agent's extensions (``Extensions``:
+corral's defaults unless it selected others); each is called once per request, and one that raises ends the turn
+with a ``session.error`` naming it.
 
 Wire order (api.md §6.5): ``span.model_request_start`` → previews (live only) → ``agent.thinking`` /
 ``agent.message`` / tool-use events → ``span.model_request_end`` (``model_usage``, and the model's
@@ -11,7 +14,8 @@ the turn's (``Turn``): built-in, custom, and the MCP tools the turn listed (``ha
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -19,8 +23,9 @@ from corral.errors import ModelError
 from corral.harness import compaction, emits
 from corral.harness.agent import AgentConfig
 from corral.harness.budget import request_cost
-from corral.harness.context import build_messages
 from corral.harness.decide import RUNNING
+from corral.harness.extensions import ExtensionFailed, Extensions
+from corral.harness.extensions.points import ContextView, RouteRequest
 from corral.harness.failures import give_up, model_failed, named
 from corral.harness.harness import Harness
 from corral.harness.mcp import McpListing
@@ -34,6 +39,7 @@ from corral.harness.writer import Writer
 from corral.observe.turns import ModelCallReport, TurnTrace
 from corral.sandbox.hands import Hands
 from corral.session import Event, NewEvent
+from corral.vocab.events import RESULT_KEYS
 from corral.vocab.tools import SANDBOX_TOOLS
 
 log = logging.getLogger("corral.harness")
@@ -55,29 +61,45 @@ class ModelCall:
     notices: tuple[NewEvent, ...] = ()
     #: the turn's trace and metrics (a span per model request)
     trace: TurnTrace | None = None
+    #: the agent's extensions: how the context is built and compacted, which model answers (``corral.extend``)
+    extensions: Extensions = field(default_factory=Extensions.defaults)
 
     async def run(self, prelude: tuple[NewEvent, ...]) -> None:
         prelude = (*prelude, *self.notices)
         try:
-            resolved = self.harness.models.resolve(self.agent.model_id)
+            await self._request(prelude)
+        except ExtensionFailed as failed:  # the extension is named; the turn ends, never stuck
+            log.warning("session %s: %s", self.writer.session_id, failed.message)
+            await give_up(self.writer, list(prelude), "unknown_error", failed.message)
+
+    async def _request(self, prelude: tuple[NewEvent, ...]) -> None:
+        ext, sid = self.extensions, self.writer.session_id
+        events, compacted = self.writer.events, self.writer.state.compaction
+        view = ContextView(sid, events, compacted, self.agent.system, ext.notes(events))
+        built = await ext.build_context(view)
+        await self.harness.reached("context_built", sid)
+        tokens = compaction.estimate_tokens(built.messages, built.system, self.tools)
+        route = await ext.route(RouteRequest(sid, self.agent.model_id, events, _after_tool_results(events), tokens))
+        try:
+            resolved = self.harness.models.resolve(route.model)
         except ModelError as err:
-            log.warning("session %s: %s", self.writer.session_id, err.message)
+            log.warning("session %s: %s", sid, err.message)
             await give_up(self.writer, list(prelude), err.session_error_type, err.message)
             return
-        messages = build_messages(self.writer.events, self.writer.state.compaction)
-        tokens = compaction.estimate_tokens(messages, self.agent.system, self.tools)
-        if compaction.needs_compaction(tokens, resolved.context_window):
-            await compact(self.harness, self.writer, self.agent.model_id, prelude, resolved)
+        if ext.should_compact(tokens, resolved.context_window):
+            await compact(self.harness, self.writer, route.model, prelude, resolved, ext.plan)
             return
         max_tokens = min(self.harness.limits.max_tokens, resolved.context_window // 4)
         request = ModelRequest(
-            resolved.name, messages, self.agent.system, self.tools, max_tokens, self.agent.thinking_budget
+            resolved.name, built.messages, built.system, self.tools, max_tokens, self.agent.thinking_budget
         )
-        start = (await self.writer.emit([*prelude, emits.span_start(self.agent.model_id)]))[-1]
+        span = emits.span_start(route.model)
+        span = NewEvent(span.type, {**span.data, **ext.span_fields(built, route, self.agent.model_id)})
+        start = (await self.writer.emit([*prelude, span]))[-1]
         if RUNNING in prelude and self.hands is not None and self._sandbox_tools_here():
             self.hands.turn_started()
-        await self.harness.reached("model_request_started", self.writer.session_id)
-        with (self.trace or TurnTrace(self.writer.session_id)).model_call(resolved.provider, resolved.name) as report:
+        await self.harness.reached("model_request_started", sid)
+        with (self.trace or TurnTrace(sid)).model_call(resolved.provider, resolved.name) as report:
             await self._respond(start, resolved, request, report)
 
     def _sandbox_tools_here(self) -> bool:
@@ -116,7 +138,8 @@ class ModelCall:
         )
         finished = collector.finished
         report.finished(finished.usage.input_tokens, finished.usage.output_tokens, finished.stop_reason)
-        cost = request_cost(self.harness.prices, self.agent.model_id, finished.usage)
+        routed = str(start.data().get("model") or self.agent.model_id)  # the model the router chose answered
+        cost = request_cost(self.harness.prices, routed, finished.usage)
         end = emits.span_end(start.id, finished.usage, stop=finished.stop_reason, list_cost=cost)
         await self.writer.emit([*events, end])
         await self.harness.reached("response_recorded", self.writer.session_id)
@@ -141,3 +164,13 @@ class ModelCall:
     def _on_tool_start(self, name: str) -> None:
         if self.hands is not None and self._sandbox_tools_here() and name in self.agent.enabled(SANDBOX_TOOLS):
             self.hands.tool_block_started(name)
+
+
+def _after_tool_results(events: Sequence[Event]) -> bool:
+    """The request answers tool results: the latest input of the log is a result rather than a user's message."""
+    for event in reversed(events):
+        if event.type in RESULT_KEYS:
+            return True
+        if event.type == "user.message":
+            return False
+    return False

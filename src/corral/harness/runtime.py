@@ -3,7 +3,8 @@
 The composition root passes in what the harness may not pick itself: the ``SessionStore`` (on the engine
 it chose), the sandbox provider, how to read an environment's config (``EnvironmentSource``), the
 server-side tool executors (``web_fetch`` …), the source of MCP tools (``mcp``) and what sessions' resources
-bring into their sandboxes (``attachments``), and may pass the judge of
+bring into their sandboxes (``attachments``); the extensions agents select are found by their entry points
+(``corral.extend``), their tools journalled under ``<data_dir>/extensions/journal``; it may pass the judge of
 ``auto`` permission policies (default: the written ``RuleJudge``). ``Runtime.running()`` starts the worker pools
 and stops them cleanly: on the way out every session being driven is released, still runnable, for another worker.
 """
@@ -17,6 +18,7 @@ import anyio
 import anyio.to_thread
 
 from corral.config import Settings
+from corral.harness.extensions import ExtensionHost
 from corral.harness.harness import Harness, Hook, TurnLimits
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.policy import Judge, RuleJudge
@@ -57,8 +59,18 @@ class Runtime:
         )
         models = ModelRegistry(settings.providers)
         limits = TurnLimits.from_settings(settings)
+        extensions = ExtensionHost(settings.data_dir / "extensions" / "journal")
         self.harness = Harness(
-            store, models, hands, limits, tuple(executors), hook, judge or RuleJudge(), mcp, settings.prices
+            store,
+            models,
+            hands,
+            limits,
+            tuple(executors),
+            hook,
+            judge or RuleJudge(),
+            mcp,
+            settings.prices,
+            extensions=extensions,
         )
         count = settings.workers if pools is None else pools
         self.pools = [

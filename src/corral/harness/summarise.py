@@ -6,24 +6,35 @@ summarising request itself would not fit, then ``agent.thread_context_compacted`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from corral.errors import ModelError
 from corral.harness import compaction, emits
 from corral.harness.budget import request_cost
+from corral.harness.context import Compaction
 from corral.harness.failures import give_up, model_failed, named
 from corral.harness.harness import Harness
 from corral.harness.models.base import BlockFinished, ModelRequest, ResponseFinished, Usage
 from corral.harness.models.content import Message, Text
 from corral.harness.models.registry import ResolvedModel
 from corral.harness.writer import Writer
-from corral.session import NewEvent
+from corral.session import Event, NewEvent
+
+Planner = Callable[[Sequence[Event], Compaction | None, int], compaction.Plan | None]
 
 
 async def compact(
-    harness: Harness, writer: Writer, model_id: str, prelude: tuple[NewEvent, ...], resolved: ResolvedModel
+    harness: Harness,
+    writer: Writer,
+    model_id: str,
+    prelude: tuple[NewEvent, ...],
+    resolved: ResolvedModel,
+    planner: Planner = compaction.plan,
 ) -> None:
+    """Compact as ``planner`` (the agent's compaction policy; corral's ``compaction.plan`` by default) says."""
     state = writer.state
     window = resolved.context_window
-    plan = compaction.plan(writer.events, state.compaction, window)
+    plan = planner(writer.events, state.compaction, window)
     if plan is None or state.compactions_in_row >= harness.limits.compaction_limit:
         message = "the context does not fit the model's window, even after compaction"
         await give_up(writer, list(prelude), "compaction_limit_reached_error", message)

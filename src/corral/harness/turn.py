@@ -28,6 +28,11 @@ Steering: a ``user.message`` that arrives during a turn is queued and taken up a
 Interrupts: the wake's watcher cancels the model stream or running tool at once (``interrupt``); the
 next decision handles the ``user.interrupt``.
 
+Extensions (``corral.extend``): the agent's selection is read with its snapshot and loaded when a turn first asks
+the model or runs a call (after a crash: whatever step the new worker starts with); their tools join the
+turn's, run by the ``ToolRouter``; one that cannot be loaded ends the turn with a ``session.error`` naming it;
+an observer that raised is named in a ``session.error`` before the next step (the turn goes on).
+
 Observed (``corral.observe.turns.TurnTrace``): the first step of a turn on this worker begins its span and its
 ``turn_id`` (a resumed one also logs the crash recovery and counts a lease takeover); each model request and
 tool call is a child span; the step that ends the turn (``OUTCOMES``) ends the span. Log lines written during a
@@ -61,6 +66,8 @@ from corral.harness.decide import (
     ToolLimit,
     decide,
 )
+from corral.harness.extensions import ExtensionFailed, Extensions, Selection
+from corral.harness.failures import give_up
 from corral.harness.harness import Harness
 from corral.harness.log import Call, SessionLog
 from corral.harness.mcp import McpListing, McpToolset, failure_event, list_mcp, mcp_toolsets, result_event, server_of
@@ -99,6 +106,9 @@ class Turn:
         self.hands = hands
         self.router = ToolRouter(hands, harness.executors, harness.mcp)
         self.mcp_toolsets: list[McpToolset] = []
+        #: the extensions the agent selected, loaded when a step first needs them (None: not yet, this turn)
+        self.extensions: Extensions | None = None
+        self.selection = Selection.from_snapshot({})
         self.agent = self._configure(record)
         #: the MCP tools of the current turn (listed when the turn first asks the model; None between turns)
         self._mcp: McpListing | None = None
@@ -123,6 +133,7 @@ class Turn:
         try:
             await self._loop()
         finally:
+            self.harness.extensions.unwatch(self.record.id)
             self.trace.end("stopped")  # the wake ended mid-turn (a lost lease, a failure, a model that gave up)
 
     async def _loop(self) -> None:
@@ -141,6 +152,7 @@ class Turn:
                 self.agent = self._configure(await self.harness.store.get_session(self.writer.session_id))
             self._observe(step)
             with self.trace.ids():
+                await self._report_observers()
                 await self._perform(step)
             if (outcome := OUTCOMES.get(type(step))) is not None:
                 self.trace.end(outcome)
@@ -163,6 +175,7 @@ class Turn:
             self.hands.bind(record.workspace_id, record.environment_id)
         snapshot = json_object(record.doc.get("agent")) or {}
         self.mcp_toolsets = mcp_toolsets(snapshot)
+        self.selection, self.extensions = Selection.from_snapshot(snapshot), None
         config = AgentConfig.from_snapshot(snapshot)
         return replace(config, system=with_skills(config.system, record.doc)).with_sections(memory_section(record.doc))
 
@@ -177,9 +190,11 @@ class Turn:
             self.hands.workspace_expected = self.writer.state.workspace_used
         match step:
             case CallModel():
-                await self._cancellable((await self._model_call()).run(step.prelude))
+                if (extensions := await self._extensions(step)) is not None:
+                    await self._cancellable((await self._model_call(extensions)).run(step.prelude))
             case Execute():
-                await self._cancellable(self._execute(step))
+                if await self._extensions(step) is not None:
+                    await self._cancellable(self._execute(step))
             case HandleInterrupt():
                 await self._handle_interrupt()
             case CloseSpan():
@@ -208,7 +223,36 @@ class Turn:
 
     # ------------------------------------------------------------------ steps
 
-    async def _model_call(self) -> ModelCall:
+    async def _extensions(self, step: CallModel | Execute) -> Extensions | None:
+        """The agent's extensions (loaded once a turn, off the event loop); None when one cannot be loaded: the
+        turn then ends with a ``session.error`` naming it."""
+        if self.extensions is None:
+            try:
+                loaded = await self.harness.extensions.load(self.selection, self.harness.reached)
+                self._check_tools(loaded)
+            except ExtensionFailed as failed:
+                logger.warning("%s", failed.message)
+                await give_up(self.writer, list(step.prelude), "unknown_error", failed.message)
+                return None
+            self.extensions = loaded
+            executors = (*self.harness.executors, *loaded.tools.values())
+            self.router = ToolRouter(self.hands, executors, self.harness.mcp)
+            self.agent = replace(self.agent, served=dict(loaded.policies))
+            self.harness.extensions.watch(self.record.id, loaded)
+        return self.extensions
+
+    def _check_tools(self, loaded: Extensions) -> None:
+        for name, tool in loaded.tools.items():
+            if name in self.agent.custom or name in BUILTIN_TOOLS:
+                raise ExtensionFailed("tools", tool.choice.name, f"the agent already has a tool named {name!r}")
+
+    async def _report_observers(self) -> None:
+        """Observers that raised since the last step: a ``session.error`` each, naming it (the turn goes on)."""
+        failures = self.harness.extensions.take_failures(self.record.id)
+        if failures:
+            await self.writer.emit([emits.session_error("unknown_error", f.message, "retrying") for f in failures])
+
+    async def _model_call(self, extensions: Extensions) -> ModelCall:
         environments = self.harness.hands.environments
         config = await environments.config(self.record.workspace_id, self.record.environment_id)
         client_runs = frozenset(SANDBOX_TOOLS) if self_hosted(config) else frozenset[str]()
@@ -218,10 +262,19 @@ class Turn:
             reserved = {tool.name for tool in tools} | set(self.agent.custom)
             self._mcp = await list_mcp(self.harness.mcp, self.scope, self.mcp_toolsets, reserved)
             notices = tuple(self._mcp.notices)
-        tools += self._mcp.specs()
+        tools += self._mcp.specs() + extensions.specs
         notices += tuple(map(notice_event, self.hands.take_notices() if self.hands is not None else ()))
         return ModelCall(
-            self.harness, self.writer, self.agent, self.hands, tools, client_runs, self._mcp, notices, self.trace
+            self.harness,
+            self.writer,
+            self.agent,
+            self.hands,
+            tools,
+            client_runs,
+            self._mcp,
+            notices,
+            self.trace,
+            extensions,
         )
 
     async def _execute(self, step: Execute) -> None:
@@ -242,7 +295,8 @@ class Turn:
                 self.writer.session_id, call.event_id, call.name, call.input, self.agent.tool_config(call.name)
             )
             result = await self.router.run(request)
-            await self.writer.emit([*self._sandbox_failures(), emits.tool_result(call.event_id, result)])
+            failed = [_failure(f) for f in self.extensions.take_tool_failures()] if self.extensions else []
+            await self.writer.emit([*self._sandbox_failures(), *failed, emits.tool_result(call.event_id, result)])
 
     async def _run_mcp(self, call: Call) -> list[NewEvent]:
         """An MCP call's result; a server failure is also a ``session.error`` naming the server (the turn goes on)."""
@@ -314,6 +368,11 @@ class Turn:
         if state.turn_open or blocked:
             events.append(emits.idle({"type": "end_turn"}))
         await self.writer.settle(events)
+
+
+def _failure(failed: ExtensionFailed) -> NewEvent:
+    """A server-side tool of an extension that raised: named on the session; its error result answers the call."""
+    return emits.session_error("unknown_error", failed.message, "retrying")
 
 
 def notice_event(notice: ProvisionNotice) -> NewEvent:

@@ -18,6 +18,7 @@ from corral.catalog.limits import (
     SYSTEM_MAX,
 )
 from corral.catalog.params.base import BY_JSON_TYPE, NOT_BLANK, WHOLE, FreeJSON
+from corral.catalog.params.extensions import CorralAgentParams
 from corral.catalog.params.tools import MCPServers, ToolParam
 from corral.vocab.options import EffortLevel, Speed
 from corral.wire import Metadata, MetadataPatch, Strict
@@ -70,6 +71,10 @@ Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), NOT_BLANK]
 System = Annotated[str, Field(max_length=SYSTEM_MAX)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
 Version = Annotated[int, Field(ge=1), WHOLE]
+CORRAL_DOC = (
+    "corral extension: the agent's harness extensions (context strategy, compaction policy, model router, "
+    "server-side tools, turn observers) by installed name; null clears. The hosted API has no such field."
+)
 
 
 class AgentCreate(Strict):
@@ -83,6 +88,7 @@ class AgentCreate(Strict):
     multiagent: dict[str, FreeJSON] | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: Metadata | None = None
+    corral: CorralAgentParams | None = Field(None, description=CORRAL_DOC)
 
 
 class AgentUpdate(Strict):
@@ -97,6 +103,7 @@ class AgentUpdate(Strict):
     execution_identity: ExecutionIdentity | None = None
     metadata: MetadataPatch | None = None
     version: Version | None = None
+    corral: CorralAgentParams | None = Field(None, description=CORRAL_DOC)
 
 
 class AgentRef(Strict):
