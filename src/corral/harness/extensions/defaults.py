@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from corral.harness import compaction
+from corral.harness import compaction as compacting
 from corral.harness.compaction import Plan
 from corral.harness.context import Compaction
 from corral.harness.extensions.points import BuiltContext, ContextView, Route, RouteRequest
@@ -27,10 +27,10 @@ class DefaultCompaction:
     """Compact past ``compaction.TRIGGER`` of the window, cutting where ``compaction.plan`` says."""
 
     def should_compact(self, tokens: int, window: int) -> bool:
-        return compaction.needs_compaction(tokens, window)
+        return compacting.needs_compaction(tokens, window)
 
-    def plan(self, events: Sequence[Event], compaction_: Compaction | None, window: int) -> Plan | None:
-        return compaction.plan(events, compaction_, window)
+    def plan(self, events: Sequence[Event], compaction: Compaction | None, window: int) -> Plan | None:
+        return compacting.plan(events, compaction, window)
 
 
 class DefaultRouter:

@@ -25,12 +25,11 @@ from corral.harness.extensions.points import (
     CompactionPolicy,
     ContextStrategy,
     ModelRouter,
-    PointName,
     ServerTool,
     TurnObserver,
     TurnPoint,
 )
-from corral.harness.extensions.selection import Choice, ExtensionFailed, Selection
+from corral.harness.extensions.selection import Choice, ExtensionFailed, Selection, conforming
 from corral.harness.extensions.tools import ExtensionTool, Reached
 from corral.sandbox.journal import ToolJournal
 from corral.vocab.extensions import DEFAULT, entry_points_of
@@ -81,9 +80,8 @@ class ExtensionHost:
         if self.journal is None:
             raise ExtensionFailed("tools", choice.name, "this worker keeps no tool journal, so it runs no such tool")
         tool = cast(ServerTool, await self._instance(choice))
-        if not (
-            isinstance(tool.name, str) and isinstance(tool.description, str) and isinstance(tool.input_schema, dict)
-        ):
+        shape = (tool.name, tool.description, tool.input_schema)  # what the tool claims, checked
+        if any(conforming(value, kind) is None for value, kind in zip(shape, (str, str, dict), strict=True)):
             raise ExtensionFailed("tools", choice.name, "name, description and input_schema must be str, str, dict")
         return ExtensionTool(choice, tool, self.journal, reached)
 
@@ -124,7 +122,7 @@ class ExtensionHost:
         observers = self._watching.get(session_id)
         if not observers or point not in POINTS:
             return
-        reached = TurnPoint(cast(PointName, point), session_id)
+        reached = TurnPoint(point, session_id)
         for choice, observer in observers:
             try:
                 await observer.reached(reached)

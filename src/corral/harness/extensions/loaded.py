@@ -29,7 +29,7 @@ from corral.harness.extensions.points import (
     RouteRequest,
     TurnObserver,
 )
-from corral.harness.extensions.selection import Choice, ExtensionFailed, Selection
+from corral.harness.extensions.selection import Choice, ExtensionFailed, Selection, conforming
 from corral.harness.extensions.tools import ExtensionTool
 from corral.harness.models.base import ToolSpec
 from corral.session import Event
@@ -66,8 +66,10 @@ class Extensions:
         return merged
 
     async def build_context(self, view: ContextView) -> BuiltContext:
-        built = await self._guard(self.selection.context_strategy, lambda: self.context.build(view))
-        if not isinstance(built, BuiltContext):
+        built = conforming(
+            await self._guard(self.selection.context_strategy, lambda: self.context.build(view)), BuiltContext
+        )
+        if built is None:
             raise ExtensionFailed(
                 "context_strategy", self.selection.context_strategy.name, "build() returned no BuiltContext"
             )
@@ -86,8 +88,8 @@ class Extensions:
 
     async def route(self, request: RouteRequest) -> Route:
         choice = self.selection.model_router
-        route = await self._guard(choice, lambda: self.router.route(request))
-        if not isinstance(route, Route) or not route.model:
+        route = conforming(await self._guard(choice, lambda: self.router.route(request)), Route)
+        if route is None or not route.model:
             raise ExtensionFailed("model_router", choice.name, "route() returned no Route with a model")
         return route
 

@@ -9,17 +9,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from corral._types import JSONObject, json_list, json_object
 from corral.vocab.extensions import DEFAULT, TITLES, ExtensionKind
+
+T = TypeVar("T")
 
 
 class ExtensionFailed(Exception):
     """An extension raised, or could not be loaded: reported on the session as a ``session.error`` naming it."""
 
     def __init__(self, kind: ExtensionKind, name: str, problem: str):
-        self.kind, self.name, self.problem = kind, name, problem
+        self.kind: ExtensionKind = kind
+        self.name = name
+        self.problem = problem
         super().__init__(self.message)
 
     @property
@@ -29,6 +33,11 @@ class ExtensionFailed(Exception):
     @classmethod
     def of(cls, kind: ExtensionKind, name: str, exc: BaseException) -> ExtensionFailed:
         return cls(kind, name, f"{type(exc).__name__}: {exc}")
+
+
+def conforming(value: object, kind: type[T]) -> T | None:
+    """``value`` if it is a ``kind``: an extension's result is checked, whatever its annotations promise."""
+    return value if isinstance(value, kind) else None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from corral.harness.extensions.points import ServerTool, ToolInvocation
-from corral.harness.extensions.selection import Choice, ExtensionFailed
+from corral.harness.extensions.selection import Choice, ExtensionFailed, conforming
 from corral.harness.models.base import ToolSpec
 from corral.harness.router import ToolCall
 from corral.sandbox import ToolResult
@@ -48,9 +48,10 @@ class ExtensionTool:
 
     async def _run(self, call: ToolCall) -> ToolResult:
         try:
-            result: object = await self.tool.run(ToolInvocation(call.session_id, call.tool_use_id, call.input))
-            if not isinstance(result, ToolResult):
-                raise TypeError(f"run() returned {type(result).__name__}, not a ToolResult")
+            returned = await self.tool.run(ToolInvocation(call.session_id, call.tool_use_id, call.input))
+            result = conforming(returned, ToolResult)
+            if result is None:
+                raise TypeError(f"run() returned {type(returned).__name__}, not a ToolResult")
         except Exception as exc:  # the extension's fault: an error result, and a session.error naming it
             failed = ExtensionFailed.of("tools", self.choice.name, exc)
             self.failures.append(failed)
