@@ -25,8 +25,8 @@ injection in tests). An agent's own observers (``corral.extend.TurnObserver``) a
 
 Points (``corral.extend.POINTS``): ``model_request_started``, ``first_token``, ``response_recorded``,
 ``tool_started``, ``tool_recorded``, ``turn_idle``; and inside extensions' work: ``context_built`` (a context
-strategy returned; nothing of it recorded yet) and ``tool_ran`` (a server-side tool returned; its result not
-journalled yet).
+strategy returned; nothing of it recorded yet) and ``tool_ran`` (a server-side tool's result is in its journal, not
+yet in the log).
 """
 
 

@@ -44,7 +44,9 @@ class ExtensionTool:
 
     async def execute(self, call: ToolCall) -> ToolResult:
         run = partial(self._run, call)
-        return await self._journal.run_once(call.session_id, call.tool_use_id, self.tool.name, run)
+        result = await self._journal.run_once(call.session_id, call.tool_use_id, self.tool.name, run)
+        await self._reached("tool_ran", call.session_id)  # journalled, not in the log yet: where a crash test strikes
+        return result
 
     async def _run(self, call: ToolCall) -> ToolResult:
         try:
@@ -56,5 +58,4 @@ class ExtensionTool:
             failed = ExtensionFailed.of("tools", self.choice.name, exc)
             self.failures.append(failed)
             result = ToolResult.error(f"{self.tool.name}: {failed.message}")
-        await self._reached("tool_ran", call.session_id)  # ran, not yet journalled: where a crash test strikes
         return result
