@@ -164,3 +164,23 @@ def test_a_failing_extension_is_a_session_error_naming_it(client: anthropic.Anth
     assert "the context strategy 'retrieval' failed: FileNotFoundError" in error.error.message
     assert error.error.retry_status.type == "exhausted"
     assert events[-1].stop_reason.type == "retries_exhausted"
+
+
+def test_a_failing_observer_or_tool_is_named_and_the_turn_goes_on(
+    client: anthropic.Anthropic, files: Path, tmp_path: Path
+) -> None:
+    # a directory where the observer and the tool expect a file: each write they try raises
+    tools = [{"name": "search_notes", "options": {"index": str(files / "index.json"), "audit": str(tmp_path)}}]
+    tools[0]["permission_policy"] = {"type": "always_allow"}
+    body = extensions(files, tools=tools, observers=[{"name": "point_log", "options": {"path": str(tmp_path)}}])
+    agent = client.beta.agents.create(name="clumsy", model=STRONG, extra_body=body)
+    session_id, events = turn(client, agent.id, "How do I rollback a deploy?")
+    assert events[-1].stop_reason.type == "end_turn"
+    log = list(client.beta.sessions.events.list(session_id))
+    errors = [e.error for e in log if e.type == "session.error"]
+    assert all(error.retry_status.type == "retrying" for error in errors)
+    messages = [error.message for error in errors]
+    assert any(m.startswith("the turn observer 'point_log' failed: IsADirectoryError") for m in messages)
+    assert any(m.startswith("the server-side tool 'search_notes' failed: IsADirectoryError") for m in messages)
+    [result] = [e for e in log if e.type == "agent.tool_result"]
+    assert result.is_error and "search_notes failed" in str(result.content)

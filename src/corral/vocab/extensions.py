@@ -39,9 +39,14 @@ WITH_DEFAULT: Final[frozenset[ExtensionKind]] = frozenset({"context_strategy", "
 
 
 @cache
+def _installed() -> Mapping[ExtensionKind, Mapping[str, EntryPoint]]:
+    found = entry_points()  # one pass over the installed packages' metadata, for every kind
+    return {kind: {ep.name: ep for ep in found.select(group=GROUPS[kind])} for kind in EXTENSION_KINDS}
+
+
 def entry_points_of(kind: ExtensionKind) -> Mapping[str, EntryPoint]:
-    """The installed entry points of ``kind``, by name (read once; blocking the first time)."""
-    return {ep.name: ep for ep in entry_points(group=GROUPS[kind])}
+    """The installed entry points of ``kind``, by name (read once per process, at import)."""
+    return _installed()[kind]
 
 
 def installed(kind: ExtensionKind) -> frozenset[str]:
@@ -50,5 +55,4 @@ def installed(kind: ExtensionKind) -> frozenset[str]:
     return names | {DEFAULT} if kind in WITH_DEFAULT else names
 
 
-for _kind in EXTENSION_KINDS:  # read now, at import, rather than on the first request's event loop
-    entry_points_of(_kind)
+_installed()  # read now, at import, rather than on the first request's event loop
