@@ -129,7 +129,8 @@ async def test_kill_9_inside_the_context_strategy(setup: Setup) -> None:
     assert types(events)[:3] == ["user.message", "session.status_running", "span.model_request_start"]
     assert [s["model"] for s in starts(events)] == [STRONG, CHEAP]
     first, second = starts(events)
-    assert [p["id"] for p in next(iter(first["context"]["notes"].values()))] == ["p1", "p2"]
+    notes: dict[str, list[dict[str, str]]] = first["context"]["notes"]
+    assert [[p["id"] for p in passages] for passages in notes.values()] == [["p1", "p2"]]
     assert second["context"]["notes"] == {}  # the second request reused what the first one recorded
     assert len(audit.read_text().splitlines()) == 1
     assert events[-1].data()["stop_reason"]["type"] == "end_turn"

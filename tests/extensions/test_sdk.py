@@ -114,18 +114,16 @@ def test_an_agent_runs_with_a_third_party_strategy_router_and_tool(
     session_id, events = turn(client, agent.id, "How do I rollback a deploy?")
     assert events[-1].stop_reason.type == "end_turn"
     log = list(client.beta.sessions.events.list(session_id))
-    starts = [extra(e) | {"model": e.model} for e in log if e.type == "span.model_request_start"]
+    starts = [extra(e) for e in log if e.type == "span.model_request_start"]  # corral's fields: model, context …
     # the strong model planned (with the passages retrieved for the question in its system prompt) ...
     assert [s["model"] for s in starts] == [STRONG, CHEAP]
     assert starts[0]["routed_by"]["router"] == "cost_aware" and starts[0]["routed_by"]["agent_model"] == STRONG
     [planned] = strong.requests
     assert "corral rollback with the release id" in str(planned.body["system"])
     assert "Lunch" not in str(planned.body["system"])
-    notes = starts[0]["context"]["notes"]
-    assert starts[0]["context"]["strategy"] == "retrieval" and [p["id"] for p in next(iter(notes.values()))] == [
-        "p1",
-        "p2",
-    ]
+    notes: dict[str, list[dict[str, str]]] = starts[0]["context"]["notes"]
+    assert starts[0]["context"]["strategy"] == "retrieval"
+    assert [[p["id"] for p in passages] for passages in notes.values()] == [["p1", "p2"]]
     # ... its search ran on the harness side, once, under the policy the agent set ...
     [use] = [e for e in log if e.type == "agent.tool_use"]
     assert use.name == "search_notes" and use.evaluated_permission == "allow"
@@ -134,7 +132,8 @@ def test_an_agent_runs_with_a_third_party_strategy_router_and_tool(
     assert (files / "audit.txt").read_text() == f"{use.id}\n"
     # ... and the cheap model read the result back, with the same context strategy (its note reused)
     [answered] = cheap.requests
-    assert "[p1]" in json.dumps(answered.body["messages"]) and starts[1]["routed_by"]["reason"].startswith("tool")
+    assert "[p1]" in json.dumps(answered.body["messages"])
+    assert str(starts[1]["routed_by"]["reason"]).startswith("tool results")
     assert starts[1]["context"]["notes"] == {}
     points = (files / "points.txt").read_text().split()
     assert points[:4] == [session_id, "context_built", session_id, "model_request_started"]
