@@ -183,3 +183,14 @@ def test_a_failing_observer_or_tool_is_named_and_the_turn_goes_on(
     assert any(m.startswith("the server-side tool 'search_notes' failed: IsADirectoryError") for m in messages)
     [result] = [e for e in log if e.type == "agent.tool_result"]
     assert result.is_error and "search_notes failed" in str(result.content)
+
+
+def test_the_selection_is_kept_on_update_and_cleared_by_null(client: anthropic.Anthropic, files: Path) -> None:
+    agent = client.beta.agents.create(name="kept", model=STRONG, extra_body=extensions(files))
+    renamed = client.beta.agents.update(agent.id, version=1, name="renamed")
+    assert extra(renamed)["corral"] == extra(agent)["corral"]
+    environment = client.beta.environments.create(name=f"kept-{agent.id}")
+    session = client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
+    assert extra(session.agent)["corral"] == extra(agent)["corral"]  # the session's snapshot carries it
+    cleared = client.beta.agents.update(agent.id, version=2, extra_body={"corral": None})
+    assert "corral" not in extra(cleared) and cleared.version == 3

@@ -1,8 +1,10 @@
 """Response models, for ``/openapi.json``: handlers build JSON directly and never run these.
 
 Wherever the official SDK has a model, it *is* the documentation (the SDK is the client this server must
-satisfy); corral adds only the error body, the page wrappers, the keep-alive frame of event streams and its
-environment-config extension (declared once, as the request model ``CorralSandboxParams``: it is echoed as sent).
+satisfy); corral adds only the error body, the page wrappers, the keep-alive frame of event streams, its
+environment-config extension (declared once, as the request model ``CorralSandboxParams``: it is echoed as sent)
+and the agent's ``corral`` object (``CorralAgentParams``, echoed as stored on agents and sessions' agents: the
+SDK's models are subclassed under their own names, so the documented schemas keep them).
 
 Invariant: every response a route sends validates against the schema ``/openapi.json`` declares for its route and
 status, with no undeclared property (``tests/api/test_wire.py`` checks real responses of every operation).
@@ -10,7 +12,8 @@ status, with no undeclared property (``tests/api/test_wire.py`` checks real resp
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from types import GenericAlias
+from typing import Any, Literal, cast
 
 from anthropic.types.beta import (
     BetaDeletedFile,
@@ -18,18 +21,24 @@ from anthropic.types.beta import (
     BetaEnvironmentDeleteResponse,
     BetaFileMetadata,
     BetaLimitedNetwork,
-    BetaManagedAgentsAgent,
     BetaManagedAgentsDeletedMemoryStore,
     BetaManagedAgentsDeletedSession,
     BetaManagedAgentsDeletedVault,
     BetaManagedAgentsMemoryStore,
-    BetaManagedAgentsSession,
-    BetaManagedAgentsSessionAgent,
     BetaManagedAgentsVault,
     BetaPackages,
     BetaSelfHostedConfig,
     BetaSkill,
     BetaUnrestrictedNetwork,
+)
+from anthropic.types.beta import (
+    BetaManagedAgentsAgent as SDKAgent,
+)
+from anthropic.types.beta import (
+    BetaManagedAgentsSession as SDKSession,
+)
+from anthropic.types.beta import (
+    BetaManagedAgentsSessionAgent as SDKSessionAgent,
 )
 from anthropic.types.beta.environments import (
     BetaSelfHostedWork,
@@ -54,13 +63,12 @@ from anthropic.types.beta.vaults import (
     BetaManagedAgentsCredentialValidation,
     BetaManagedAgentsDeletedCredential,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from corral.catalog.params.environments import CorralSandboxParams
 from corral.catalog.params.extensions import CorralAgentParams
 
 __all__ = [
-    "Agent",
     "AgentPage",
     "BetaDeletedFile",
     "BetaDeletedSkill",
@@ -95,8 +103,6 @@ __all__ = [
     "MemoryStorePage",
     "MemoryVersionPage",
     "ResourcePage",
-    "Session",
-    "SessionAgent",
     "SessionPage",
     "SessionResource",
     "SkillPage",
@@ -143,26 +149,30 @@ class Environment(BaseModel):
 _CORRAL_AGENT = "corral extension: the agent's harness extensions (corral.extend), as stored; absent unless set"
 
 
-class Agent(BetaManagedAgentsAgent):
-    """``BetaManagedAgentsAgent`` with corral's optional ``corral`` object (its harness extensions)."""
+class BetaManagedAgentsAgent(SDKAgent):
+    """The SDK's ``BetaManagedAgentsAgent`` with corral's optional ``corral`` object (its harness extensions)."""
 
     corral: CorralAgentParams | None = Field(None, description=_CORRAL_AGENT)
 
 
-class SessionAgent(BetaManagedAgentsSessionAgent):
-    """``BetaManagedAgentsSessionAgent`` with the agent's optional ``corral`` object."""
+class BetaManagedAgentsSessionAgent(SDKSessionAgent):
+    """The SDK's ``BetaManagedAgentsSessionAgent`` with the agent's optional ``corral`` object."""
 
     corral: CorralAgentParams | None = Field(None, description=_CORRAL_AGENT)
 
 
-class Session(BetaManagedAgentsSession):
-    """``BetaManagedAgentsSession`` whose agent may carry corral's ``corral`` object."""
-
-    agent: SessionAgent  # pyright: ignore[reportIncompatibleVariableOverride] -- a subclass of the SDK's type
+# The SDK's ``BetaManagedAgentsSession``, whose agent may carry corral's ``corral`` object: made rather than
+# declared, because a declared subclass may not narrow an inherited field's type
+BetaManagedAgentsSession = create_model(
+    "BetaManagedAgentsSession",
+    __base__=SDKSession,
+    __doc__=SDKSession.__doc__,
+    agent=(BetaManagedAgentsSessionAgent, ...),
+)
 
 
 class AgentPage(BaseModel):
-    data: list[Agent]
+    data: list[BetaManagedAgentsAgent]
     next_page: str | None
 
 
@@ -194,10 +204,13 @@ class EnvironmentKeyPage(BaseModel):
     next_page: str | None
 
 
-class SessionPage(BaseModel):
-    data: list[Session]
-    next_page: str | None
-    prev_page: str | None
+SessionPage = create_model(
+    "SessionPage",
+    # ``list[…]`` of a made model: built at run time, which a type checker cannot follow
+    data=(cast(Any, GenericAlias(list, (BetaManagedAgentsSession,))), ...),
+    next_page=(str | None, ...),
+    prev_page=(str | None, ...),
+)
 
 
 class VaultPage(BaseModel):

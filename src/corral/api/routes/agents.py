@@ -18,7 +18,7 @@ from corral.api.http import (
     stamp,
 )
 from corral.api.routes.common import ERRORS
-from corral.api.wire import Agent, AgentPage
+from corral.api.wire import AgentPage, BetaManagedAgentsAgent
 from corral.catalog import AgentFilter
 from corral.catalog.params import AgentCreate, AgentUpdate
 from corral.resources import skills
@@ -26,7 +26,7 @@ from corral.resources import skills
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERRORS)
 
 
-@router.post("", response_model=Agent, summary="Create an agent (version 1)")
+@router.post("", response_model=BetaManagedAgentsAgent, summary="Create an agent (version 1)")
 async def create_agent(request: Request, body: AgentCreate) -> JSONBytes:
     services, workspace = context(request)
     await skills.check(services.skills, workspace, body.skills)
@@ -34,7 +34,7 @@ async def create_agent(request: Request, body: AgentCreate) -> JSONBytes:
     return json_response(record.wire())
 
 
-@router.get("/{agent_id}", response_model=Agent, summary="Retrieve an agent")
+@router.get("/{agent_id}", response_model=BetaManagedAgentsAgent, summary="Retrieve an agent")
 async def retrieve_agent(
     request: Request,
     agent_id: str,
@@ -44,7 +44,7 @@ async def retrieve_agent(
     return json_response((await services.catalog.get_agent(workspace, agent_id, version)).wire())
 
 
-@router.post("/{agent_id}", response_model=Agent, summary="Update an agent (new version)")
+@router.post("/{agent_id}", response_model=BetaManagedAgentsAgent, summary="Update an agent (new version)")
 async def update_agent(request: Request, agent_id: str, body: AgentUpdate) -> JSONBytes:
     services, workspace = context(request)
     if "skills" in body.model_fields_set:
@@ -67,7 +67,7 @@ async def list_agents(
     return page_json(result, [record.wire() for record in result.items])
 
 
-@router.post("/{agent_id}/archive", response_model=Agent, summary="Archive an agent (one-way)")
+@router.post("/{agent_id}/archive", response_model=BetaManagedAgentsAgent, summary="Archive an agent (one-way)")
 async def archive_agent(request: Request, agent_id: str) -> JSONBytes:
     services, workspace = context(request)
     return json_response((await services.catalog.archive_agent(workspace, agent_id)).wire())

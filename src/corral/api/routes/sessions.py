@@ -21,7 +21,7 @@ from corral.api.routes.common import ERRORS
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
 from corral.api.session_ops import create_session, session_changes
 from corral.api.session_wire import session_wire
-from corral.api.wire import BetaManagedAgentsDeletedSession, Session, SessionPage
+from corral.api.wire import BetaManagedAgentsDeletedSession, BetaManagedAgentsSession, SessionPage
 from corral.errors import InvalidRequest
 from corral.paging import Cursor, decode_cursor
 from corral.session import SessionFilter, SessionRecord
@@ -36,20 +36,20 @@ def _sid(session_id: str) -> str:
     return check_id("session", session_id, "session")
 
 
-@router.post("", response_model=Session, summary="Create a session")
+@router.post("", response_model=BetaManagedAgentsSession, summary="Create a session")
 async def create(request: Request, body: SessionCreate) -> JSONBytes:
     services, workspace = context(request)
     record, _ = await create_session(services, workspace, body)
     return json_response(session_wire(record))
 
 
-@router.get("/{session_id}", response_model=Session, summary="Retrieve a session")
+@router.get("/{session_id}", response_model=BetaManagedAgentsSession, summary="Retrieve a session")
 async def retrieve(request: Request, session_id: str) -> JSONBytes:
     services, workspace = context(request)
     return json_response(session_wire(await services.sessions.get_session(_sid(session_id), workspace)))
 
 
-@router.post("/{session_id}", response_model=Session, summary="Update a session")
+@router.post("/{session_id}", response_model=BetaManagedAgentsSession, summary="Update a session")
 async def update(request: Request, session_id: str, body: SessionUpdate) -> JSONBytes:
     services, workspace = context(request)
     record = await services.sessions.get_session(_sid(session_id), workspace)
@@ -114,7 +114,7 @@ async def list_sessions(
     return json_response({"data": [session_wire(r) for r in records], **_pages(records, more, cursor, order)})
 
 
-@router.post("/{session_id}/archive", response_model=Session, summary="Archive a session")
+@router.post("/{session_id}/archive", response_model=BetaManagedAgentsSession, summary="Archive a session")
 async def archive(request: Request, session_id: str) -> JSONBytes:
     services, workspace = context(request)
     return json_response(session_wire(await services.sessions.archive_session(_sid(session_id), workspace)))
