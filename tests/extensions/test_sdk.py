@@ -182,7 +182,7 @@ def test_a_failing_observer_or_tool_is_named_and_the_turn_goes_on(
     assert any(m.startswith("the turn observer 'point_log' failed: IsADirectoryError") for m in messages)
     assert any(m.startswith("the server-side tool 'search_notes' failed: IsADirectoryError") for m in messages)
     [result] = [e for e in log if e.type == "agent.tool_result"]
-    assert result.is_error and "search_notes failed" in str(result.content)
+    assert result.is_error and "tool 'search_notes' failed" in str(result.content)
 
 
 def test_the_selection_is_kept_on_update_and_cleared_by_null(client: anthropic.Anthropic, files: Path) -> None:
