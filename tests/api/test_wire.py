@@ -50,6 +50,8 @@ AGENT: dict[str, Any] = {
     "mcp_servers": [{"type": "url", "name": "gh", "url": "https://example.com/mcp"}],
     "execution_identity": {"type": "aws_role", "role_arn": "arn:aws:iam::1:role/r"},
     "metadata": {"k": "v"},
+    # corral's extension of an agent, echoed on the agent and its sessions' agent (corral's own defaults, always there)
+    "corral": {"extensions": {"context_strategy": {"name": "default"}, "model_router": {"name": "default"}}},
 }
 CREDENTIAL_NET = {"type": "limited", "allowed_hosts": ["api.example.com"]}
 CLOUD: dict[str, Any] = {
