@@ -35,7 +35,7 @@ CITING_SECTIONS = [
     ("## Self-hosted environments", ("work",), 10),
     ("## Fuzzing", ("fuzz",), 2),
     ("### Budgets", ("budgets",), 5),
-    ("## Extending corral", ("extensions",), 7),
+    ("## Extending corral", ("extensions",), 8),
 ]
 
 

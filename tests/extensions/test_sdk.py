@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 import pytest
@@ -194,3 +194,22 @@ def test_the_selection_is_kept_on_update_and_cleared_by_null(client: anthropic.A
     assert extra(session.agent)["corral"] == extra(agent)["corral"]  # the session's snapshot carries it
     cleared = client.beta.agents.update(agent.id, version=2, extra_body={"corral": None})
     assert "corral" not in extra(cleared) and cleared.version == 3
+
+
+def test_a_server_side_tool_asks_first_by_default(client: anthropic.Anthropic, files: Path, tmp_path: Path) -> None:
+    audit = tmp_path / "audit.txt"
+    tools = [{"name": "search_notes", "options": {"index": str(files / "index.json"), "audit": str(audit)}}]
+    agent = client.beta.agents.create(name="asks", model=STRONG, extra_body=extensions(files, tools=tools))
+    assert extra(agent)["corral"]["extensions"]["tools"][0]["permission_policy"] == {"type": "always_ask"}
+    session_id, events = turn(client, agent.id, "How do I rollback a deploy?")
+    [use] = [e for e in events if e.type == "agent.tool_use"]
+    assert use.evaluated_permission == "ask" and events[-1].stop_reason.type == "requires_action"
+    assert not audit.exists()  # nothing ran before the client allowed it
+    with client.beta.sessions.events.stream(session_id) as stream:
+        confirmation = {"type": "user.tool_confirmation", "tool_use_id": use.id, "result": "allow"}
+        client.beta.sessions.events.send(session_id, events=[cast(Any, confirmation)])
+        for event in stream:
+            if event.type == "session.status_idle" and event.stop_reason.type != "requires_action":
+                assert event.stop_reason.type == "end_turn"
+                break
+    assert audit.read_text() == f"{use.id}\n"
