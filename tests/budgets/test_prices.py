@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from corral._types import JSONObject
 from corral.config import load_settings
 from corral.errors import ConfigError
 from corral.prices import DEFAULT_PRICES, cents, load_prices
+from corral.session import spend
 
 
 def test_a_price_file_adds_and_replaces_entries_and_snapshots_share_their_model_price(tmp_path: Path) -> None:
@@ -53,3 +55,14 @@ def test_a_broken_price_file_is_refused_naming_it(tmp_path: Path, text: str) -> 
         load_prices(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_prices(tmp_path / "missing.toml")
+
+
+def test_an_answer_from_a_model_without_a_price_leaves_the_spend_unmeasured() -> None:
+    usage: JSONObject = {}
+    spend.add_cost(usage, {"model_usage": {"input_tokens": 0, "output_tokens": 0}, "is_error": True})
+    assert not spend.unmeasured(usage)  # a failed request (a takeover's closing span) cost nothing knowable
+    spend.add_cost(usage, {"model_usage": {"input_tokens": 10, "output_tokens": 5}, "list_cost_usd": "0.0001"})
+    assert not spend.unmeasured(usage) and spend.spent(usage) == Decimal("0.0001")
+    spend.add_cost(usage, {"model_usage": {"input_tokens": 10, "output_tokens": 5}, "is_error": False})
+    assert spend.unmeasured(usage)  # a router's unpriced choice: the budget counts as reached from now on
+    assert spend.public_usage(usage) == {"list_cost": {"amount": "0", "currency": "USD"}}

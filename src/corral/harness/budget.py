@@ -5,7 +5,8 @@
 * A ``CallModel`` (a turn's request or a compaction's summary) of a session whose budget is reached becomes an
   ``EndTurn`` with ``stop_reason: budget_reached``, preceded by a ``session.usage`` snapshot (the documented
   order, api.md §6.5: ``session.usage`` → ``session.status_idle{budget_reached}``). So does one whose model has
-  no list price (a budget cannot measure it).
+  no list price, and any once a request of an unpriced model was answered (a model router may pick one): a budget
+  cannot measure them.
 * A session paused at its budget stays paused (``Done``) while the budget is still reached; once a
   ``sessions.update`` raised or removed it (the ``session.updated`` event wakes the session), the turn goes on
   where it stopped: ``session.status_running``, then the model request the pause held back.
@@ -29,7 +30,7 @@ from corral.harness.log import TurnState
 from corral.harness.models.base import Usage
 from corral.prices import PriceTable
 from corral.session import NewEvent, SessionRecord, SessionStore
-from corral.session.spend import public_usage, spent
+from corral.session.spend import public_usage, spent, unmeasured
 
 REACHED = EndTurn({"type": "budget_reached"})
 
@@ -70,4 +71,5 @@ class BudgetGate:
         limit = limit_usd(json_object(record.doc.get("budget")))
         if limit is None:
             return False
-        return self.prices.price(model_id) is None or spent(record.usage) >= limit
+        unpriced = self.prices.price(model_id) is None or unmeasured(record.usage)  # e.g. a router's choice
+        return unpriced or spent(record.usage) >= limit

@@ -11,6 +11,9 @@ Invariants:
 * ``usage.list_cost`` (``{amount, currency}``, whole cents rounded half up) is shown only once a priced request
   was recorded; the exact sum is kept beside it under a private key (``_list_cost_usd``), which is where budgets
   are measured against.
+* A request answered by a model without a list price (a model router's choice, say) sets ``_unpriced``: a budget
+  cannot measure such a session any more, so it counts as reached (api.md §7.2, ``budget_reached``: "or a model
+  without list price was used") until the budget is removed.
 * ``_budget_paused`` is set by an idle event with ``stop_reason: budget_reached`` and cleared by the next status
   event: while it is set the session takes only the events that settle what it waits for (``paused``).
 * Private keys (``_`` prefix) never leave the server: every reader of ``usage`` for a client goes through
@@ -24,21 +27,30 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from corral._types import JSONObject
+from corral._types import JSONObject, json_object
 from corral.prices import cents
 
 EXACT = "_list_cost_usd"
 PAUSED = "_budget_paused"
+UNPRICED = "_unpriced"
 
 
 def add_cost(usage: JSONObject, span_end: JSONObject) -> None:
     """Add a ``span.model_request_end``'s list cost to ``usage`` (a request without a price adds nothing)."""
     cost = span_end.get("list_cost_usd")
     if not isinstance(cost, str):
+        tokens = json_object(span_end.get("model_usage")) or {}
+        if not span_end.get("is_error") and any(tokens.values()):
+            usage[UNPRICED] = True  # answered, and nothing can say what it cost
         return
     total = Decimal(str(usage.get(EXACT, "0"))) + Decimal(cost)
     usage[EXACT] = str(total)
     usage["list_cost"] = {"amount": str(cents(total)), "currency": "USD"}
+
+
+def unmeasured(usage: JSONObject) -> bool:
+    """True once a request of a model without a list price was answered."""
+    return usage.get(UNPRICED) is True
 
 
 def spent(usage: JSONObject) -> Decimal:
