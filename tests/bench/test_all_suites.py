@@ -27,7 +27,20 @@ LIMIT = 240
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(LIMIT + 60)]
 
 TINY: dict[str, object] = {
-    "ttft.params": {"sessions": 4, "arrivals_per_second": 20.0, "time_scale": 0.02, "warm_pool_size": 1},
+    # real time, with short assumed times instead of a time scale (there is none)
+    "ttft.params": {
+        "sessions": 3,
+        "arrivals_per_second": 20.0,
+        "model_ttft_median": 0.02,
+        "start_warm_median": 0.03,
+        "start_cold_median": 0.1,
+        "start_min": 0.01,
+        "start_max": 0.4,
+        "warm_pool_size": 1,
+    },
+    "ttft.seeds": 2,
+    "ttft.sensitivity_seeds": 1,
+    "ttft.variants": ["starts-x2"],
     "api.sessions": [1, 3],
     "api.turns": 1,
     "api.subscribers": 3,
@@ -104,10 +117,24 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
         else:
             assert arm.status.startswith(NOT_MEASURED), (arm.name, arm.status)
     assert "corral" in result.environments and "other_cpu" in result.machine  # what "provisional" is decided by
+    if name == "ttft":
+        the_ttft_ratios_are_medians_over_seeds_at_real_time(result)
     if name == "api":  # stored events are counted apart from the live preview frames around them
         through = result.arm("http-throughput")
         events, frames = (through and through.metric("stored_events.rate"), through and through.metric("frames.rate"))
         assert events and frames and events.n and frames.n and events.n < frames.n, (events, frames)
+
+
+def the_ttft_ratios_are_medians_over_seeds_at_real_time(result: SuiteResult) -> None:
+    assert "time_scale" not in result.params  # nothing is scaled: the assumed times are the times
+    ratios, sensitivity = result.arm("ratios"), result.arm("sensitivity")
+    assert ratios is not None and sensitivity is not None
+    for key in ("lazy.ttft.p95.vs_eager", "speculative-pool.ttft.p95.vs_eager"):
+        median, low, high = (ratios.metric(k) for k in (key, f"{key}.min", f"{key}.max"))
+        assert median and low and high and median.n == TINY["ttft.seeds"], (key, median)
+        assert len(result.params["per_seed"][key]) == TINY["ttft.seeds"]
+    for variant in ("as-assumed", "starts-x2"):  # measured beside what the distribution alone predicts
+        assert sensitivity.metric(f"{variant}.lazy.ttft.p95.vs_eager") and sensitivity.metric(f"{variant}.assumed.p95")
 
 
 @pytest.mark.parametrize(
