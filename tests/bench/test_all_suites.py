@@ -46,6 +46,9 @@ TINY: dict[str, object] = {
     "api.subscribers": 3,
     "api.throughput_sessions": 2,
     "api.idle": 3,
+    "api.ingest_clients": 3,
+    "api.ingest_requests": 2,
+    "api.ingest_rounds": 2,
     "recovery.sessions": 4,  # as in --quick: with fewer, the killed worker often holds no session at all
     "sandbox.cold": 1,
     "sandbox.trips": 2,
@@ -123,6 +126,10 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
         through = result.arm("http-throughput")
         events, frames = (through and through.metric("stored_events.rate"), through and through.metric("frames.rate"))
         assert events and frames and events.n and frames.n and events.n < frames.n, (events, frames)
+        ingest = result.arm("http-ingest")  # a concurrent floor: the same POSTs to bare Starlette, same client
+        sent = 3 * 2 * 2  # clients × requests × rounds, one event each
+        assert ingest and [m.n for m in map(ingest.metric, ("corral.rate", "floor.rate")) if m] == [sent, sent]
+        assert ingest.metric("ingest.vs_floor"), ingest.metrics
 
 
 def the_ttft_ratios_are_medians_over_seeds_at_real_time(result: SuiteResult) -> None:

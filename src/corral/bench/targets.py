@@ -107,6 +107,15 @@ TARGETS = [
         5000.0,
         "events/s",
     ),
+    Target(
+        "stored events/s via events.send, 50 concurrent clients ≥ 0.5× a bare Starlette route at the same concurrency",
+        "api",
+        "http-ingest",
+        "ingest.vs_floor",
+        "≥",
+        0.5,
+        "×",
+    ),
     Target("SSE fan-out to 200 subscribers: p99 lag < 50 ms", "api", "sse-fanout", "lag.p99", "<", 50.0, "ms"),
     Target(
         "recovery after kill -9 < 1 s + lease TTL (worst kill)",
