@@ -122,6 +122,10 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
     assert "corral" in result.environments and "other_cpu" in result.machine  # what "provisional" is decided by
     if name == "ttft":
         the_ttft_ratios_are_medians_over_seeds_at_real_time(result)
+    if name == "sandbox":  # start to the first command's result, cold and warm, one per round
+        local = result.arm("local")
+        firsts = [local and local.metric(f"{kind}_first_result.p50") for kind in ("cold", "warm")]
+        assert [m.n for m in firsts if m] == [TINY["sandbox.cold"]] * 2, firsts
     if name == "api":  # stored events are counted apart from the live preview frames around them
         through = result.arm("http-throughput")
         events, frames = (through and through.metric("stored_events.rate"), through and through.metric("frames.rate"))
