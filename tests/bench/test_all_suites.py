@@ -50,6 +50,7 @@ TINY: dict[str, object] = {
     "api.ingest_requests": 2,
     "api.ingest_rounds": 2,
     "recovery.sessions": 4,  # as in --quick: with fewer, the killed worker often holds no session at all
+    "recovery.rounds": 1,  # a round costs a worker start; kill moments' spread is tested in test_recovery_method
     "sandbox.cold": 1,
     "sandbox.trips": 2,
     "sandbox.egress_requests": 3,
@@ -122,6 +123,8 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
     assert "corral" in result.environments and "other_cpu" in result.machine  # what "provisional" is decided by
     if name == "ttft":
         the_ttft_ratios_are_medians_over_seeds_at_real_time(result)
+    if name == "recovery":  # one seeded kill moment per round
+        assert len(result.params["kill_after_seconds"]) == result.params["rounds"] == 1, result.params
     if name == "sandbox":  # start to the first command's result, cold and warm, one per round
         local = result.arm("local")
         firsts = [local and local.metric(f"{kind}_first_result.p50") for kind in ("cold", "warm")]
