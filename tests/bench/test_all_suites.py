@@ -53,6 +53,7 @@ TINY: dict[str, object] = {
     "recovery.rounds": 1,  # a round costs a worker start; kill moments' spread is tested in test_recovery_method
     "sandbox.cold": 1,
     "sandbox.trips": 2,
+    "sandbox.footprint": 2,
     "sandbox.egress_requests": 3,
     "files.mib": 1,
     "files.rounds": 2,
@@ -129,6 +130,9 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
         local = result.arm("local")
         firsts = [local and local.metric(f"{kind}_first_result.p50") for kind in ("cold", "warm")]
         assert [m.n for m in firsts if m] == [TINY["sandbox.cold"]] * 2, firsts
+        footprint = result.arm("footprint")  # what users pay for: memory per idle and per active sandbox
+        keys = {f"{state}_{kind}_kib" for state in ("idle", "active") for kind in ("rss", "pss")}
+        assert footprint and keys <= {m.key for m in footprint.metrics}, footprint
     if name == "api":  # stored events are counted apart from the live preview frames around them
         through = result.arm("http-throughput")
         events, frames = (through and through.metric("stored_events.rate"), through and through.metric("frames.rate"))
@@ -137,6 +141,9 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
         sent = 3 * 2 * 2  # clients × requests × rounds, one event each
         assert ingest and [m.n for m in map(ingest.metric, ("corral.rate", "floor.rate")) if m] == [sent, sent]
         assert ingest.metric("ingest.vs_floor"), ingest.metrics
+        memory = result.arm("memory")  # the serve process's RSS with N idle sessions (10,000 in a full run)
+        idle = memory and memory.metric("idle_total_mib")
+        assert idle and idle.n == TINY["api.idle"], idle
 
 
 def the_ttft_ratios_are_medians_over_seeds_at_real_time(result: SuiteResult) -> None:

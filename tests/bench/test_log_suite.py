@@ -63,6 +63,13 @@ def every_corral_arm_and_floor_is_measured(result: SuiteResult) -> None:
     # every slice size is filled with the same payload sizes: their figures differ by the log's length alone
     assert corral.metric("slice@1000.p50") is not None
     assert result.params["slice_scales"] == {"300": 1.0, "1000": 1.0}
+    for name in ("corral/sqlite", "corral/postgres"):  # what users pay for: bytes on disk per event, per engine
+        arm = result.arm(name)
+        disk, payload = (
+            arm and arm.metric("disk@1000.bytes_per_event"),
+            arm and arm.metric("payload@1000.bytes_per_event"),
+        )
+        assert disk and payload and disk.value and payload.value and disk.n == payload.n == 1000, (name, disk, payload)
 
 
 def the_peer_without_its_virtualenv_is_not_measured(result: SuiteResult) -> None:

@@ -4,7 +4,8 @@ Arms: ``local`` (bubblewrap sandboxes of ``LocalSandboxProvider``): cold start (
 with no warm pool), warm-pool claim (``provision`` when the environment's pool has a ready sandbox), a
 ``bash true`` round trip through ``Sandbox.execute``, and from the start of ``provision`` to the first command's
 result, cold and from a warm pool (what a session waits for: the first command included); ``mounts``
-(``sandbox_mounts``): what a session's resources add to a start; ``remote`` (``sandbox_remote``): cold start and
+(``sandbox_mounts``): what a session's resources add to a start; ``footprint`` (``sandbox_footprint``): memory per
+idle and per active sandbox; ``remote`` (``sandbox_remote``): cold start and
 ``bash true`` through a sandbox host; ``egress`` (``sandbox_egress``): the egress proxy's overhead on an HTTP
 request.
 
@@ -25,7 +26,7 @@ import anyio
 from corral.bench.measure import add_latency, interleave
 from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
-from corral.bench.suites import sandbox_egress, sandbox_mounts, sandbox_remote
+from corral.bench.suites import sandbox_egress, sandbox_footprint, sandbox_mounts, sandbox_remote
 from corral.config import Settings
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, Sandbox, SandboxProvider
@@ -136,6 +137,9 @@ async def _run_local(ctx: Context, arm: Arm, result: SuiteResult) -> None:
         mounts = Arm("mounts", "a sandbox start with a session's resources mounted (3 files, 8 directories) vs without")
         result.arms.append(mounts)
         await sandbox_mounts.measure(ctx, mounts, provider)
+        footprint = Arm("footprint", "memory per sandbox, idle and active: this process and its descendants")
+        result.arms.append(footprint)
+        await sandbox_footprint.measure(ctx, footprint, provider)
         remote = Arm("remote", "a sandbox host (`corral sandbox-host` on loopback) via the remote provider vs local")
         result.arms.append(remote)
         await sandbox_remote.measure(ctx, remote, provider, _bash_true)

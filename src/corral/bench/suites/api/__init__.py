@@ -33,7 +33,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
     fan, through, idle = (
         ctx.pick("api.subscribers", 10, 200),
         ctx.pick("api.throughput_sessions", 5, 50),
-        ctx.pick("api.idle", 10, 200),
+        ctx.pick("api.idle", 200, 10_000),
     )
     result.params.update(
         {
@@ -41,6 +41,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             "turns": turns,
             "subscribers": fan,
             "throughput_sessions": through,
+            "idle_sessions": idle,
             "model_ttft_seconds": phases.MODEL_TTFT,
             "engine": "sqlite",
         }

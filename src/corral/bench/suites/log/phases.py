@@ -129,6 +129,24 @@ class Fills:
                 group.start_soon(fill, name)
         return {name: self.done[(name, n, scale)] for name in names if (name, n, scale) in self.done}
 
+    async def disk_bytes(self) -> dict[str, int]:
+        """Bytes on disk of every corral database the slices read (see ``CorralLog.disk_bytes``)."""
+        return {name: await log.disk_bytes() for name, log in self.systems.corral.items() if not name.endswith("-full")}
+
+    async def record_disk(self, result: SuiteResult, n: int, before: dict[str, int], targets: dict[str, str]) -> None:
+        """Bytes on disk per event: the database's growth across the fill of an ``n``-event session ÷ ``n``, beside
+        the events' own JSON payload bytes (what the row, the indexes and the page overhead add)."""
+        after = await self.disk_bytes()
+        for name, size in after.items():
+            arm, session_id = result.arm(name), targets.get(name)
+            payload = self.systems.corral[name].payload_bytes.get(session_id or "")
+            if arm is None or payload is None or name not in before:
+                continue
+            label = f"bytes on disk per event (database growth over a {n:,}-event session ÷ {n:,})"
+            add_value(arm, f"disk@{n}.bytes_per_event", label, (size - before[name]) / n, "B", n=n)
+            label = "JSON payload bytes per event in that session (the workload's own sizes)"
+            add_value(arm, f"payload@{n}.bytes_per_event", label, payload / n, "B", n=n)
+
     async def _fill(self, name: str, n: int, scale: float) -> str:
         seed, batch = self.ctx.seed + n, 5000 if n >= 100_000 else 1000
         if name == PEER:
@@ -166,7 +184,9 @@ async def slices(ctx: Context, result: SuiteResult, systems: Systems, fills: Fil
     result.params.update({"slice_sizes": sizes, "slice_samples": count, "slice_events": SLICE})
     result.params["slice_scales"] = {str(n): scale for n in sizes}  # what each size was filled with
     for n in sizes:
+        before = await fills.disk_bytes()
         targets = await fills.ensure(n, scale, peer=n <= 100_000)
+        await fills.record_disk(result, n, before, targets)
         rng = random.Random(ctx.seed + n)
         starts = [rng.randrange(0, n - SLICE) for _ in range(count)]
         chunks = _chunks(starts, rounds)

@@ -27,7 +27,7 @@ from corral.bench.workload import Step, steps
 from corral.db.engines import open_database
 from corral.harness.context import build_messages
 from corral.harness.log import SessionLog
-from corral.session import EventType, NewEvent, NewSession, SessionStore
+from corral.session import EventType, NewEvent, NewSession, SessionStore, dumps
 from corral.vocab.tools import BASH
 
 FLOOR_TABLE = (
@@ -65,6 +65,7 @@ class CorralLog:
         self.store = SessionStore(self.db)
         self._pending: list[NewEvent] = []
         self._emit_session = ""
+        self.payload_bytes: dict[str, int] = {}
 
     async def open(self) -> None:
         await self.db.open()
@@ -92,11 +93,27 @@ class CorralLog:
         return samples
 
     async def fill(self, seed: int, n: int, *, scale: float = 1.0, batch: int = 1000) -> str:
-        """A session holding ``n`` workload events, appended with ``emit_events`` in batches."""
+        """A session holding ``n`` workload events, appended with ``emit_events`` in batches; the JSON bytes of
+        their payloads are kept in ``payload_bytes`` (session id → bytes)."""
         session_id = await self.new_session()
+        payload = 0
         for chunk in batches(steps(seed, n, scale=scale), batch):
-            await self.store.emit_events(session_id, [new_event(step) for step in chunk])
+            events = [new_event(step) for step in chunk]
+            payload += sum(len(dumps(event.data).encode()) for event in events)
+            await self.store.emit_events(session_id, events)
+        self.payload_bytes[session_id] = payload
         return session_id
+
+    async def disk_bytes(self) -> int:
+        """What the database holds on disk: SQLite's pages in use (the WAL's committed pages included, free pages
+        not), PostgreSQL's ``pg_database_size`` (tables, indexes, TOAST; the server's WAL not)."""
+        if self.url.startswith("sqlite:///"):
+            return await anyio.to_thread.run_sync(_sqlite_bytes, self.url.removeprefix("sqlite:///"))
+        conn = await pg.connect(self.url)
+        try:
+            return int(str(await conn.fetchval("SELECT pg_database_size(current_database())")))
+        finally:
+            await conn.close()
 
     async def slice(self, session_id: str, starts: list[int], count: int) -> list[float]:
         clock = time.perf_counter
@@ -136,6 +153,18 @@ class CorralLog:
             for session_id in ids:
                 tg.start_soon(writer, session_id)
         return sessions * per_session / (time.perf_counter() - began)
+
+
+def _sqlite_bytes(path: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        pages, free, size = (conn.execute(f"PRAGMA {name}").fetchone()[0] for name in _PAGES)
+        return int((pages - free) * size)
+    finally:
+        conn.close()
+
+
+_PAGES = ("page_count", "freelist_count", "page_size")
 
 
 def _floor_rows(seed: int, n: int) -> list[tuple[str, str, str]]:
