@@ -20,7 +20,8 @@ import anyio
 from corral.bench.measure import add_latency, add_value, interleave
 from corral.bench.results import SuiteResult
 from corral.bench.suite import Context
-from corral.bench.suites.log.peer import PeerLog
+from corral.bench.suites.log import fsyncs as syncs
+from corral.bench.suites.log.peer import SCRIPT, PeerLog
 from corral.bench.suites.log.setup import PEER, Systems
 
 Raw = dict[tuple[str, str], list[float]]
@@ -75,6 +76,32 @@ async def emit(ctx: Context, result: SuiteResult, systems: Systems, raw: Raw) ->
         raw[(arm_name, key)] = samples[name]
         add_latency(arm, key, label, samples[name])
         add_value(arm, f"{key}.rate", f"{label}, one writer", len(samples[name]) / sum(samples[name]), "events/s")
+
+
+async def fsyncs(ctx: Context, result: SuiteResult, systems: Systems) -> None:
+    """Sync calls per append on both sides of the peer ratio (``corral.bench.suites.log.fsyncs``; untimed)."""
+    n = ctx.pick("log.fsync_appends", 20, 100)
+    if not syncs.available():
+        result.notes.append("sync calls per append not counted: strace is not installed")
+        return
+    sides: list[tuple[str, Callable[[], Awaitable[float]]]] = [
+        (name, partial(syncs.corral_per_append, ctx.scratch, sync, n, ctx.seed + 3))
+        for name, sync in (("corral/sqlite", "NORMAL"), ("corral/sqlite-full", "FULL"))
+    ]
+    if systems.peer is not None:
+        python = systems.peer.python
+        sides.append((PEER, partial(syncs.peer_per_append, ctx.scratch, python, SCRIPT, n, ctx.seed + 3)))
+    for name, count in sides:
+        arm = result.arm(name)
+        if arm is None or not arm.ok:
+            continue
+        try:
+            value = await count()
+        except (RuntimeError, OSError) as exc:  # strace refused here (no ptrace): say so, time nothing less
+            result.notes.append(f"sync calls per append of {name} not counted: {exc}"[:300])
+            continue
+        label = f"sync calls (fsync, fdatasync, …) per append, counted with strace over {n} appends"
+        add_value(arm, "emit.syncs_per_append", label, value, "", n=n)
 
 
 async def concurrent(ctx: Context, result: SuiteResult, systems: Systems) -> None:

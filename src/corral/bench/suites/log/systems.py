@@ -23,12 +23,12 @@ import anyio
 import anyio.to_thread
 
 from corral.bench import context, pg
+from corral.bench.events import new_event
 from corral.bench.workload import Step, steps
 from corral.db.engines import open_database
 from corral.harness.context import build_messages
 from corral.harness.log import SessionLog
-from corral.session import EventType, NewEvent, NewSession, SessionStore, dumps
-from corral.vocab.tools import BASH
+from corral.session import NewEvent, NewSession, SessionStore, dumps
 
 FLOOR_TABLE = (
     "CREATE TABLE IF NOT EXISTS events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,"
@@ -36,18 +36,6 @@ FLOOR_TABLE = (
     " PRIMARY KEY (session_id, seq)){suffix}"
 )
 FLOOR_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (id)"
-_TYPES: dict[str, EventType] = {"user": "user.message", "assistant": "agent.message", "tool_use": "agent.tool_use"}
-
-
-def new_event(step: Step) -> NewEvent:
-    """The corral event for a workload step (what the harness will write for the same moment)."""
-    content = [{"type": "text", "text": step.text}]
-    if step.kind == "tool_use":
-        return NewEvent("agent.tool_use", {"name": BASH, "input": {"command": step.text}}, id=step.id)
-    if step.kind == "tool_result":
-        data = {"tool_use_id": step.tool_use_id, "content": content, "is_error": step.is_error}
-        return NewEvent("agent.tool_result", data)
-    return NewEvent(_TYPES[step.kind], {"content": content})
 
 
 def batches(items: Iterable[Step], size: int) -> Iterator[list[Step]]:
