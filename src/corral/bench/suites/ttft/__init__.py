@@ -45,7 +45,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
     params = params_for(ctx)
     seeds = ctx.pick("ttft.seeds", 3, 20)
     sensitivity_seeds = ctx.pick("ttft.sensitivity_seeds", 1, 5)
-    variants: list[str] = ctx.pick("ttft.variants", list(VARIANTS), list(VARIANTS))
+    variants: list[str] = ctx.pick("ttft.variants", ["starts-x0.5", "starts-x2"], list(VARIANTS))
     result.params.update(asdict(params))
     result.params.update({"seeds": seeds, "sensitivity_seeds": sensitivity_seeds, "variants": variants})
     result.arms.extend(Arm(a.name, a.description) for a in ARMS)
