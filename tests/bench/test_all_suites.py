@@ -140,7 +140,7 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
         ingest = result.arm("http-ingest")  # a concurrent floor: the same POSTs to bare Starlette, same client
         sent = 3 * 2 * 2  # clients × requests × rounds, one event each
         assert ingest and [m.n for m in map(ingest.metric, ("corral.rate", "floor.rate")) if m] == [sent, sent]
-        assert ingest.metric("ingest.vs_floor"), ingest.metrics
+        assert ingest.metric("ingest.vs_floor") and ingest.metric("floor.client_cores"), ingest.metrics
         memory = result.arm("memory")  # the serve process's RSS with N idle sessions (10,000 in a full run)
         idle = memory and memory.metric("idle_total_mib")
         assert idle and idle.n == TINY["api.idle"], idle

@@ -10,6 +10,7 @@ same client and body, interleaved by round; the ratio of stored events per secon
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ import httpx
 
 from corral._types import JSONObject
 from corral.bench import stats
-from corral.bench.measure import add_latency, add_ratio, interleave
+from corral.bench.measure import add_latency, add_ratio, add_value, interleave
 from corral.bench.procs import BIN_PATH, Child, free_port
 from corral.bench.results import Arm, Metric
 from corral.bench.suite import Context
@@ -63,9 +64,11 @@ async def round_trips(http: httpx.AsyncClient, floor_url: str, session_id: str, 
         add_latency(arm, name, f"round trip, {label}", samples[name], ((0.5, "p50"), (0.95, "p95")))
 
 
-async def _clients(http: httpx.AsyncClient, urls: list[str], requests: int) -> tuple[int, float]:
-    """Every url POSTed ``requests`` times by its own task, all at once: (events stored, seconds)."""
+async def _clients(http: httpx.AsyncClient, urls: list[str], requests: int) -> tuple[int, float, float]:
+    """Every url POSTed ``requests`` times by its own task, all at once: (events stored, seconds, the CPU seconds
+    this process, the client, used meanwhile)."""
     stored = [0]
+    cpu = time.process_time()
 
     async def client(url: str) -> None:
         for _ in range(requests):
@@ -77,7 +80,7 @@ async def _clients(http: httpx.AsyncClient, urls: list[str], requests: int) -> t
     async with anyio.create_task_group() as group:
         for url in urls:
             group.start_soon(client, url)
-    return stored[0], time.perf_counter() - began
+    return stored[0], time.perf_counter() - began, time.process_time() - cpu
 
 
 async def ingestion(
@@ -89,11 +92,13 @@ async def ingestion(
     corral = [f"/v1/sessions/{sid}/events" for sid in sessions]
     floor = [f"{floor_url}/v1/sessions/{sid}/events" for sid in sessions]
     counts: dict[str, list[int]] = {"corral": [], "floor": []}
+    client: dict[str, list[float]] = {"corral": [], "floor": []}
 
     def one(name: str, urls: list[str]) -> Callable[[], Awaitable[list[float]]]:
         async def call() -> list[float]:
-            stored, seconds = await _clients(http, urls, requests)
+            stored, seconds, cpu = await _clients(http, urls, requests)
             counts[name].append(stored)
+            client[name].append(cpu / seconds)
             return [stored / seconds]
 
         return call
@@ -108,5 +113,8 @@ async def ingestion(
         estimate = stats.quantile_ci(rates[name], 0.5)
         label = f"{label}: stored events/s, {concurrency} (median of {rounds} rounds)"
         arm.add(Metric.of(f"{name}.rate", label, estimate, "events/s", n=sum(counts[name])))
+        # near 1.0, the client process is saturated: the rate is the client's ceiling as much as the server's
+        busy = f"the client's CPU (one Python process) in cores while POSTing to the {name} (median of rounds)"
+        add_value(arm, f"{name}.client_cores", busy, statistics.median(client[name]), "cores")
     label = f"corral events.send ÷ bare Starlette, stored events/s at {concurrency} (ratio of medians)"
     add_ratio(arm, "ingest.vs_floor", label, rates["corral"], rates["floor"])
