@@ -27,15 +27,33 @@ LIMIT = 240
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(LIMIT + 60)]
 
 TINY: dict[str, object] = {
-    "ttft.params": {"sessions": 4, "arrivals_per_second": 20.0, "time_scale": 0.02, "warm_pool_size": 1},
+    # real time, with short assumed times instead of a time scale (there is none)
+    "ttft.params": {
+        "sessions": 3,
+        "arrivals_per_second": 20.0,
+        "model_ttft_median": 0.02,
+        "start_warm_median": 0.03,
+        "start_cold_median": 0.1,
+        "start_min": 0.01,
+        "start_max": 0.4,
+        "warm_pool_size": 1,
+    },
+    "ttft.seeds": 2,
+    "ttft.sensitivity_seeds": 1,
+    "ttft.variants": ["starts-x2"],
     "api.sessions": [1, 3],
     "api.turns": 1,
     "api.subscribers": 3,
     "api.throughput_sessions": 2,
     "api.idle": 3,
+    "api.ingest_clients": 3,
+    "api.ingest_requests": 2,
+    "api.ingest_rounds": 2,
     "recovery.sessions": 4,  # as in --quick: with fewer, the killed worker often holds no session at all
+    "recovery.rounds": 1,  # a round costs a worker start; kill moments' spread is tested in test_recovery_method
     "sandbox.cold": 1,
     "sandbox.trips": 2,
+    "sandbox.footprint": 2,
     "sandbox.egress_requests": 3,
     "files.mib": 1,
     "files.rounds": 2,
@@ -104,10 +122,40 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
         else:
             assert arm.status.startswith(NOT_MEASURED), (arm.name, arm.status)
     assert "corral" in result.environments and "other_cpu" in result.machine  # what "provisional" is decided by
+    if name == "ttft":
+        the_ttft_ratios_are_medians_over_seeds_at_real_time(result)
+    if name == "recovery":  # one seeded kill moment per round
+        assert len(result.params["kill_after_seconds"]) == result.params["rounds"] == 1, result.params
+    if name == "sandbox":  # start to the first command's result, cold and warm, one per round
+        local = result.arm("local")
+        firsts = [local and local.metric(f"{kind}_first_result.p50") for kind in ("cold", "warm")]
+        assert [m.n for m in firsts if m] == [TINY["sandbox.cold"]] * 2, firsts
+        footprint = result.arm("footprint")  # what users pay for: memory per idle and per active sandbox
+        keys = {f"{state}_{kind}_kib" for state in ("idle", "active") for kind in ("rss", "pss")}
+        assert footprint and keys <= {m.key for m in footprint.metrics}, footprint
     if name == "api":  # stored events are counted apart from the live preview frames around them
         through = result.arm("http-throughput")
         events, frames = (through and through.metric("stored_events.rate"), through and through.metric("frames.rate"))
         assert events and frames and events.n and frames.n and events.n < frames.n, (events, frames)
+        ingest = result.arm("http-ingest")  # a concurrent floor: the same POSTs to bare Starlette, same client
+        sent = 3 * 2 * 2  # clients × requests × rounds, one event each
+        assert ingest and [m.n for m in map(ingest.metric, ("corral.rate", "floor.rate")) if m] == [sent, sent]
+        assert ingest.metric("ingest.vs_floor") and ingest.metric("floor.client_cores"), ingest.metrics
+        memory = result.arm("memory")  # the serve process's RSS with N idle sessions (10,000 in a full run)
+        idle = memory and memory.metric("idle_total_mib")
+        assert idle and idle.n == TINY["api.idle"], idle
+
+
+def the_ttft_ratios_are_medians_over_seeds_at_real_time(result: SuiteResult) -> None:
+    assert "time_scale" not in result.params  # nothing is scaled: the assumed times are the times
+    ratios, sensitivity = result.arm("ratios"), result.arm("sensitivity")
+    assert ratios is not None and sensitivity is not None
+    for key in ("lazy.ttft.p95.vs_eager", "speculative-pool.ttft.p95.vs_eager"):
+        median, low, high = (ratios.metric(k) for k in (key, f"{key}.min", f"{key}.max"))
+        assert median and low and high and median.n == TINY["ttft.seeds"], (key, median)
+        assert len(result.params["per_seed"][key]) == TINY["ttft.seeds"]
+    for variant in ("as-assumed", "starts-x2"):  # measured beside what the distribution alone predicts
+        assert sensitivity.metric(f"{variant}.lazy.ttft.p95.vs_eager") and sensitivity.metric(f"{variant}.assumed.p95")
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ TINY: dict[str, object] = {
     "log.slice_samples": 4,
     "log.recovery": [82],
     "log.recovery_reps": 1,
+    "log.fsync_appends": 10,
 }
 
 
@@ -63,6 +64,17 @@ def every_corral_arm_and_floor_is_measured(result: SuiteResult) -> None:
     # every slice size is filled with the same payload sizes: their figures differ by the log's length alone
     assert corral.metric("slice@1000.p50") is not None
     assert result.params["slice_scales"] == {"300": 1.0, "1000": 1.0}
+    # equal durability, counted: FULL syncs at every append, corral's default NORMAL (WAL) less often
+    normal, full = (result.metric(name, "emit.syncs_per_append") for name in ("corral/sqlite", "corral/sqlite-full"))
+    assert normal and full and normal.value is not None and full.value is not None, result.notes
+    assert full.value >= 1 and normal.value < full.value, (normal, full)
+    for name in ("corral/sqlite", "corral/postgres"):  # what users pay for: bytes on disk per event, per engine
+        arm = result.arm(name)
+        disk, payload = (
+            arm and arm.metric("disk@1000.bytes_per_event"),
+            arm and arm.metric("payload@1000.bytes_per_event"),
+        )
+        assert disk and payload and disk.value and payload.value and disk.n == payload.n == 1000, (name, disk, payload)
 
 
 def the_peer_without_its_virtualenv_is_not_measured(result: SuiteResult) -> None:

@@ -71,3 +71,13 @@ def test_the_verdict_rule_on_constructed_intervals(
     op: str, bound: float, value: float, low: float | None, high: float | None, verdict: str
 ) -> None:
     assert decide(op, bound, value, low, high) == verdict
+
+
+def test_the_peer_ratio_is_judged_at_equal_durability_with_the_normal_ratio_beside_it() -> None:
+    target = next(t for t in TARGETS if (t.suite, t.arm) == ("log", "ratios") and "openhands-sdk" in t.text)
+    assert target.key == "emit_full.vs_peer" and target.beside is not None and target.beside[0] == "emit.vs_peer"
+    full = Metric("emit_full.vs_peer", "FULL", 0.3, "×", 0.28, 0.32, 100)
+    normal = Metric("emit.vs_peer", "NORMAL", 0.1, "×", 0.09, 0.11, 100)
+    log = SuiteResult("log", False, "2026-12-07T00:00:00Z", arms=[Arm("ratios", metrics=[full, normal])])
+    row = next(line for line in targets_section({"log": log}) if target.text in line)
+    assert "❌ not met" in row and "synchronous=NORMAL: 0.1 ×" in row  # the met-looking NORMAL figure is not judged

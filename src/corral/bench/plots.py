@@ -122,7 +122,9 @@ def _scaling(result: SuiteResult, family: str, out_dir: Path) -> str | None:
 
 def _ratios(result: SuiteResult, out_dir: Path) -> str | None:
     arm = result.arm("ratios")
-    metrics = [m for m in arm.metrics if m.value is not None] if arm is not None else []
+    # a spread (the lowest and highest seed of a median over seeds) is not a ratio of its own
+    spread = (".min", ".max")
+    metrics = [m for m in arm.metrics if m.value is not None and not m.key.endswith(spread)] if arm else []
     if not metrics:
         return None
     fig, ax = _figure(8.5, 0.45 * len(metrics) + 1.2)

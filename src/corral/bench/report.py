@@ -12,7 +12,7 @@ from corral.bench import cpu
 from corral.bench.environment import Environment
 from corral.bench.machine import Disk
 from corral.bench.results import Arm, SuiteResult, load_all
-from corral.bench.targets import TARGETS, Verdict, judge
+from corral.bench.targets import TARGETS, Target, Verdict, judge
 
 ORDER = ("log", "ttft", "api", "recovery", "sandbox", "credentials")
 _METHOD = Path(__file__).with_name("method.md")
@@ -32,20 +32,33 @@ def _ci(low: float | None, high: float | None) -> str:
     return f"{fmt(low)} – {fmt(high)}" if low is not None and high is not None else ""
 
 
-def _verdict_row(v: Verdict) -> str:
+def _verdict_row(v: Verdict, beside: str = "") -> str:
     t = v.target
     if v.metric is None:
-        return f"| {t.text} | {t.op} {fmt(t.bound)} {t.unit} | — | | **not measured**: {v.why} |"
+        return f"| {t.text} | {t.op} {fmt(t.bound)} {t.unit} | —{beside} | | **not measured**: {v.why} |"
     m = v.metric
     mark = {"met": "✅ met", "uncertain": "❔ uncertain: the 95% CI crosses the bound"}.get(v.verdict, "❌ not met")
     extra = f" ({v.why})" if v.why else ""
-    value = f"{fmt(m.value)} {m.unit}"
+    value = f"{fmt(m.value)} {m.unit}{beside}"
     return f"| {t.text} | {t.op} {fmt(t.bound)} {t.unit} | {value} | {_ci(m.low, m.high)} | {mark}{extra} |"
+
+
+def beside_text(target: Target, results: dict[str, SuiteResult]) -> str:
+    """The figure a target shows beside its own (context, not judged), or nothing."""
+    result = results.get(target.suite)
+    if target.beside is None or result is None:
+        return ""
+    key, what = target.beside
+    metric = result.metric(target.arm, key)
+    if metric is None or metric.value is None:
+        return ""
+    interval = f", 95% CI {_ci(metric.low, metric.high)}" if metric.low is not None else ""
+    return f" (beside it, {what}: {fmt(metric.value)} {metric.unit}{interval}; not judged)"
 
 
 def targets_section(results: dict[str, SuiteResult]) -> list[str]:
     lines = ["## Targets", "", "| target | bound | measured | 95% CI | verdict |", "|---|---|---|---|---|"]
-    lines += [_verdict_row(judge(t, results)) for t in TARGETS]
+    lines += [_verdict_row(judge(t, results), beside_text(t, results)) for t in TARGETS]
     return [*lines, ""]
 
 

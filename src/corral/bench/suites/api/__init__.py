@@ -3,8 +3,9 @@
 Arms: ``overhead@N`` (time from sending the ``user.message`` to the first model token at the SSE client, minus
 the scripted model's fixed time to first token, with N sessions running at once), ``sse-fanout`` (lag to
 200 subscribers of one session), ``http-throughput`` (stored events per second, live previews counted apart as
-frames per second, delivered with 50 sessions running turns back to back), ``memory`` (RSS of ``corral serve``
-per idle and per active session).
+frames per second, delivered with 50 sessions running turns back to back), ``http-ingest`` (``events.send`` by 50
+concurrent clients against a bare Starlette floor at the same concurrency, same client), ``memory`` (RSS of ``corral
+serve`` per idle and per active session).
 
 Needs: ``corral serve`` with harness workers (``corral.compose.workers``), the scripted model server. The server
 runs on SQLite in the run's scratch directory, with one worker, no sandbox tools (the agent answers in text).
@@ -19,7 +20,11 @@ from corral.bench.results import Arm, SuiteResult
 from corral.bench.suite import Context, Suite
 from corral.bench.suites.api import phases
 from corral.bench.suites.api.client import client, new_session, setup_agent
-from corral.bench.suites.api.floor import FloorServer, round_trips
+from corral.bench.suites.api.floor import FloorServer, ingestion, round_trips
+
+#: the model's time to first token while clients ingest: each session's turn starts and waits on the model, so the
+#: figure is ingestion beside running turns, not turn work (``http-throughput`` measures that)
+INGEST_MODEL_TTFT = 60.0
 
 
 async def run(ctx: Context, result: SuiteResult) -> None:
@@ -28,7 +33,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
     fan, through, idle = (
         ctx.pick("api.subscribers", 10, 200),
         ctx.pick("api.throughput_sessions", 5, 50),
-        ctx.pick("api.idle", 10, 200),
+        ctx.pick("api.idle", 200, 10_000),
     )
     result.params.update(
         {
@@ -36,6 +41,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             "turns": turns,
             "subscribers": fan,
             "throughput_sessions": through,
+            "idle_sessions": idle,
             "model_ttft_seconds": phases.MODEL_TTFT,
             "engine": "sqlite",
         }
@@ -49,7 +55,14 @@ async def run(ctx: Context, result: SuiteResult) -> None:
     fan_arm = Arm("sse-fanout", f"{fan} SSE subscribers on one session")
     through_arm = Arm("http-throughput", f"{through} sessions")
     memory_arm = Arm("memory", "RSS of the corral serve process")
-    arms = [*levels_arms, floor_arm, fan_arm, through_arm, memory_arm]
+    ingest = ctx.pick("api.ingest_clients", 50, 50)
+    ingest_arm = Arm(
+        "http-ingest",
+        f"events.send by {ingest} concurrent clients (one session each; their turns wait on a model with a"
+        f" {INGEST_MODEL_TTFT:g} s time to first token) vs a bare uvicorn + Starlette route, same client and"
+        " concurrency",
+    )
+    arms = [*levels_arms, floor_arm, fan_arm, through_arm, ingest_arm, memory_arm]
     result.arms.extend(arms)
     async with AsyncExitStack() as stack:
         model = ModelServer(phases.model_script(phases.MODEL_TTFT), ctx.scratch)
@@ -60,7 +73,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         await serve.start()
         http = await stack.enter_async_context(client(serve.url, serve.key, 2 * max(levels + [fan, through]) + 50))
         ids = await setup_agent(http, "bench")
-        tick = ctx.progress.task("api · floor, overhead, fan-out, throughput, memory", len(levels) + 4)
+        tick = ctx.progress.task("api · floor, overhead, fan-out, throughput, ingestion, memory", len(levels) + 5)
         floor = FloorServer()
         stack.push_async_callback(floor.aclose)
         await floor.start()
@@ -78,6 +91,12 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         tick(1)
         await model.set_script(phases.model_script(0.0))
         await phases.throughput(http, ids, through_arm, through, turns * 2)
+        tick(1)
+        await model.set_script(phases.model_script(INGEST_MODEL_TTFT))
+        sessions = [await new_session(http, *ids) for _ in range(ingest)]
+        requests, rounds = ctx.pick("api.ingest_requests", 10, 40), ctx.pick("api.ingest_rounds", 5, 8)
+        result.params.update({"ingest_clients": ingest, "ingest_requests": requests, "ingest_rounds": rounds})
+        await ingestion(ctx, http, floor.url, sessions, ingest_arm, requests, rounds)
         tick(1)
         result.notes.append(f"corral serve RSS at the end of the run: {rss_kib(serve.pid)} KiB")
 

@@ -1,4 +1,8 @@
-"""The floor server of the ``api`` suite (see ``floor``): one JSON route on uvicorn + Starlette, nothing else.
+"""The floor server of the ``api`` suite (see ``floor``): bare uvicorn + Starlette, nothing of corral's.
+
+Routes: ``GET /`` (one small JSON body) and ``POST /v1/sessions/{id}/events`` (parses the JSON body and answers with
+one stored-event-like object per event sent: what an ingestion endpoint does at the least). uvicorn is configured as
+``corral serve`` configures it (keep-alive, backlog, no access log), so a ratio against it is corral's own cost.
 
 Its own module, never imported by the suite package, so that ``python -m`` runs it without a second copy.
 """
@@ -6,6 +10,8 @@ Its own module, never imported by the suite package, so that ``python -m`` runs 
 from __future__ import annotations
 
 import sys
+import uuid
+from typing import cast
 
 
 def main() -> None:
@@ -18,6 +24,11 @@ def main() -> None:
     async def hello(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
+    async def events(request: Request) -> JSONResponse:
+        # the suite's own request body (``floor.INGEST_BODY``): parsed as corral parses it, trusted as sent
+        sent = cast(dict[str, list[dict[str, object]]], await request.json())["events"]
+        return JSONResponse({"data": [{**event, "id": f"sevt_{uuid.uuid4().hex}"} for event in sent]})
+
     port = int(sys.argv[1])
 
     class Ready(uvicorn.Server):
@@ -25,7 +36,18 @@ def main() -> None:
             await super().startup(sockets)  # type: ignore[arg-type]
             print("ready", flush=True)
 
-    config = uvicorn.Config(Starlette(routes=[Route("/", hello)]), port=port, log_level="error", access_log=False)
+    app = Starlette(routes=[Route("/", hello), Route("/v1/sessions/{session_id}/events", events, methods=["POST"])])
+    # as ``corral serve`` (corral.cli.serve) configures uvicorn
+    config = uvicorn.Config(
+        app,
+        port=port,
+        log_level="error",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        timeout_keep_alive=75,
+        backlog=4096,
+    )
     Ready(config).run()
 
 

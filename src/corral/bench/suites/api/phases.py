@@ -158,12 +158,22 @@ async def throughput(http: httpx.AsyncClient, ids: tuple[str, str], arm: Arm, se
 
 
 async def idle_memory(http: httpx.AsyncClient, ids: tuple[str, str], arm: Arm, serve: CorralServe, count: int) -> int:
+    """RSS of ``corral serve`` with ``count`` idle sessions (created 20 at a time), and its growth per session."""
     before = rss_kib(serve.pid)
-    for _ in range(count):
-        await new_session(http, *ids)
+    pending = iter(range(count))
+
+    async def creator() -> None:
+        for _ in pending:
+            await new_session(http, *ids)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(min(20, count)):
+            group.start_soon(creator)
     await anyio.sleep(1.0)
     after = rss_kib(serve.pid)
     add_value(arm, "idle_kib", f"RSS growth per idle session ({count} created)", (after - before) / count, "KiB")
+    add_value(arm, "idle_total_mib", f"RSS of corral serve with {count:,} idle sessions", after / 1024, "MiB", n=count)
+    add_value(arm, "baseline_mib", "RSS of corral serve before they were created", before / 1024, "MiB")
     return after
 
 

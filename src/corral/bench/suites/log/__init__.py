@@ -3,8 +3,9 @@
 Measured in one run, interleaved round by round: ``emit_event`` latency and throughput (SQLite at
 ``synchronous=NORMAL`` and ``FULL``, PostgreSQL), the same append through openhands-sdk's
 ``EventLog.append`` and ``ConversationState.append_event``, a bare one-row INSERT transaction on each
-engine; 100-event slices of big sessions; whole-session recovery (read everything and rebuild the context,
-see ``corral.bench.context``) against openhands-sdk's ``ConversationState.create``.
+engine; the sync calls one append makes on each side of the peer ratio (strace, untimed); 100-event slices of big
+sessions and the bytes on disk per event; whole-session recovery (read everything and rebuild the context, see
+``corral.bench.context``) against openhands-sdk's ``ConversationState.create``.
 
 Needs: SQLite (always), a PostgreSQL server (``--postgres-url`` or local binaries), a Python >= 3.12 for
 the peer. Without a PostgreSQL server or the peer, their arms are "not measured" (and say why); the SQLite
@@ -42,6 +43,8 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             result.params["postgres"] = dict(ctx.postgres.settings)
         with phase(result, "emit"):
             await phases.emit(ctx, result, systems, raw)
+        with phase(result, "fsyncs"):
+            await phases.fsyncs(ctx, result, systems)
         with phase(result, "concurrent"):
             await phases.concurrent(ctx, result, systems)
         fills = phases.Fills(ctx, systems)

@@ -5,13 +5,15 @@ Invariants:
 * The peer runs in a separate process with its own interpreter; we talk to it over pipes, one JSON line
   per request and reply, so its measurements can be interleaved with ours round by round.
 * The virtualenv lives under the data directory (never in git) and counts as built only once the
-  install finished (a marker file); a missing interpreter or a failed install makes the peer
-  "not measured: <why>", never a crash.
+  install finished (a marker file); it is installed from ``openhands-sdk.lock`` (every dependency pinned), and its
+  directory is named after the lock's digest, so a changed lock never reuses an environment built from another;
+  a missing interpreter or a failed install makes the peer "not measured: <why>", never a crash.
 * Building the virtualenv (network: PyPI) happens only when the caller allows it (not in ``--quick``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -28,6 +30,9 @@ from corral.vocab.tools import BASH
 PACKAGE = "openhands-sdk"
 VERSION = "1.58.2"
 SCRIPT = Path(__file__).with_name("openhands_peer.py")
+#: the peer and every dependency, pinned: installed as constraints, so every distribution the install pulls in has
+#: the version the lock names (a new lock builds a new virtualenv: its digest is in the directory's name)
+LOCK = Path(__file__).with_name("openhands-sdk.lock")
 _MARKER = ".corral-complete"
 _PREFIX = b"@@peer "
 
@@ -83,8 +88,38 @@ def _version_ok(python: Path) -> bool:
     return out.stdout.strip() == "True"
 
 
+def lock_digest() -> str:
+    return hashlib.sha256(LOCK.read_bytes()).hexdigest()[:12]
+
+
+def pinned() -> dict[str, str]:
+    """The lock's pins: normalised distribution name → version."""
+    found: dict[str, str] = {}
+    for line in LOCK.read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("==", 1)
+            found[_normal(name)] = version.strip()
+    return found
+
+
+def unpinned(distributions: list[str]) -> list[str]:
+    """Installed distributions (``name==version``) whose version differs from the lock's, or that it does not
+    name (pip's own tools excepted): empty when the peer's environment is the pinned one."""
+    pins, tools = pinned(), {"pip", "setuptools", "wheel"}
+    found: list[str] = []
+    for item in distributions:
+        name, _, version = item.partition("==")
+        if _normal(name) not in tools and pins.get(_normal(name)) != version:
+            found.append(item)
+    return found
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def venv_dir(data_dir: Path) -> Path:
-    return data_dir / "bench" / "peers" / f"{PACKAGE}-{VERSION}"
+    return data_dir / "bench" / "peers" / f"{PACKAGE}-{VERSION}-{lock_digest()}"
 
 
 async def ensure_venv(data_dir: Path, python: Path | None, *, build: bool) -> Path:
@@ -100,7 +135,15 @@ async def ensure_venv(data_dir: Path, python: Path | None, *, build: bool) -> Pa
     venv.parent.mkdir(parents=True, exist_ok=True)
     for command in (
         [str(python), "-m", "venv", str(venv)],
-        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", f"{PACKAGE}=={VERSION}"],
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--constraint",
+            str(LOCK),
+            f"{PACKAGE}=={VERSION}",
+        ],
     ):
         result = await anyio.run_process(command, check=False)
         if result.returncode != 0:

@@ -20,7 +20,8 @@ import anyio
 from corral.bench.measure import add_latency, add_value, interleave
 from corral.bench.results import SuiteResult
 from corral.bench.suite import Context
-from corral.bench.suites.log.peer import PeerLog
+from corral.bench.suites.log import fsyncs as syncs
+from corral.bench.suites.log.peer import SCRIPT, PeerLog
 from corral.bench.suites.log.setup import PEER, Systems
 
 Raw = dict[tuple[str, str], list[float]]
@@ -77,6 +78,32 @@ async def emit(ctx: Context, result: SuiteResult, systems: Systems, raw: Raw) ->
         add_value(arm, f"{key}.rate", f"{label}, one writer", len(samples[name]) / sum(samples[name]), "events/s")
 
 
+async def fsyncs(ctx: Context, result: SuiteResult, systems: Systems) -> None:
+    """Sync calls per append on both sides of the peer ratio (``corral.bench.suites.log.fsyncs``; untimed)."""
+    n = ctx.pick("log.fsync_appends", 20, 100)
+    if not syncs.available():
+        result.notes.append("sync calls per append not counted: strace is not installed")
+        return
+    sides: list[tuple[str, Callable[[], Awaitable[float]]]] = [
+        (name, partial(syncs.corral_per_append, ctx.scratch, sync, n, ctx.seed + 3))
+        for name, sync in (("corral/sqlite", "NORMAL"), ("corral/sqlite-full", "FULL"))
+    ]
+    if systems.peer is not None:
+        python = systems.peer.python
+        sides.append((PEER, partial(syncs.peer_per_append, ctx.scratch, python, SCRIPT, n, ctx.seed + 3)))
+    for name, count in sides:
+        arm = result.arm(name)
+        if arm is None or not arm.ok:
+            continue
+        try:
+            value = await count()
+        except (RuntimeError, OSError) as exc:  # strace refused here (no ptrace): say so, time nothing less
+            result.notes.append(f"sync calls per append of {name} not counted: {exc}"[:300])
+            continue
+        label = f"sync calls (fsync, fdatasync, …) per append, counted with strace over {n} appends"
+        add_value(arm, "emit.syncs_per_append", label, value, "", n=n)
+
+
 async def concurrent(ctx: Context, result: SuiteResult, systems: Systems) -> None:
     writers, each, rounds = (
         ctx.pick("log.writers", 10, 50),
@@ -129,6 +156,24 @@ class Fills:
                 group.start_soon(fill, name)
         return {name: self.done[(name, n, scale)] for name in names if (name, n, scale) in self.done}
 
+    async def disk_bytes(self) -> dict[str, int]:
+        """Bytes on disk of every corral database the slices read (see ``CorralLog.disk_bytes``)."""
+        return {name: await log.disk_bytes() for name, log in self.systems.corral.items() if not name.endswith("-full")}
+
+    async def record_disk(self, result: SuiteResult, n: int, before: dict[str, int], targets: dict[str, str]) -> None:
+        """Bytes on disk per event: the database's growth across the fill of an ``n``-event session ÷ ``n``, beside
+        the events' own JSON payload bytes (what the row, the indexes and the page overhead add)."""
+        after = await self.disk_bytes()
+        for name, size in after.items():
+            arm, session_id = result.arm(name), targets.get(name)
+            payload = self.systems.corral[name].payload_bytes.get(session_id or "")
+            if arm is None or payload is None or name not in before:
+                continue
+            label = f"bytes on disk per event (database growth over a {n:,}-event session ÷ {n:,})"
+            add_value(arm, f"disk@{n}.bytes_per_event", label, (size - before[name]) / n, "B", n=n)
+            label = "JSON payload bytes per event in that session (the workload's own sizes)"
+            add_value(arm, f"payload@{n}.bytes_per_event", label, payload / n, "B", n=n)
+
     async def _fill(self, name: str, n: int, scale: float) -> str:
         seed, batch = self.ctx.seed + n, 5000 if n >= 100_000 else 1000
         if name == PEER:
@@ -166,7 +211,9 @@ async def slices(ctx: Context, result: SuiteResult, systems: Systems, fills: Fil
     result.params.update({"slice_sizes": sizes, "slice_samples": count, "slice_events": SLICE})
     result.params["slice_scales"] = {str(n): scale for n in sizes}  # what each size was filled with
     for n in sizes:
+        before = await fills.disk_bytes()
         targets = await fills.ensure(n, scale, peer=n <= 100_000)
+        await fills.record_disk(result, n, before, targets)
         rng = random.Random(ctx.seed + n)
         starts = [rng.randrange(0, n - SLICE) for _ in range(count)]
         chunks = _chunks(starts, rounds)

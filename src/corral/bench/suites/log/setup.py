@@ -79,7 +79,10 @@ async def _open_peer(ctx: Context, result: SuiteResult, stack: AsyncExitStack, s
         process = peers.PeerProcess(venv_python, ctx.scratch / "peer", ctx.scratch / "peer.log")
         stack.push_async_callback(process.aclose)
         await process.start()
-        result.environments[PEER] = await environment.of_interpreter(venv_python)
+        result.environments[PEER] = found = await environment.of_interpreter(venv_python)
+        result.params["peer_lock"] = {"file": peers.LOCK.name, "sha256_12": peers.lock_digest()}
+        if off := peers.unpinned(found["distributions"]):
+            result.notes.append(f"openhands-sdk's environment differs from {peers.LOCK.name}: {', '.join(off)}")
     except (peers.PeerUnavailable, OSError, TimeoutError) as exc:
         arm.not_measured(str(exc))
         return

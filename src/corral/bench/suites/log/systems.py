@@ -23,12 +23,12 @@ import anyio
 import anyio.to_thread
 
 from corral.bench import context, pg
+from corral.bench.events import new_event
 from corral.bench.workload import Step, steps
 from corral.db.engines import open_database
 from corral.harness.context import build_messages
 from corral.harness.log import SessionLog
-from corral.session import EventType, NewEvent, NewSession, SessionStore
-from corral.vocab.tools import BASH
+from corral.session import NewEvent, NewSession, SessionStore, dumps
 
 FLOOR_TABLE = (
     "CREATE TABLE IF NOT EXISTS events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,"
@@ -36,18 +36,6 @@ FLOOR_TABLE = (
     " PRIMARY KEY (session_id, seq)){suffix}"
 )
 FLOOR_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (id)"
-_TYPES: dict[str, EventType] = {"user": "user.message", "assistant": "agent.message", "tool_use": "agent.tool_use"}
-
-
-def new_event(step: Step) -> NewEvent:
-    """The corral event for a workload step (what the harness will write for the same moment)."""
-    content = [{"type": "text", "text": step.text}]
-    if step.kind == "tool_use":
-        return NewEvent("agent.tool_use", {"name": BASH, "input": {"command": step.text}}, id=step.id)
-    if step.kind == "tool_result":
-        data = {"tool_use_id": step.tool_use_id, "content": content, "is_error": step.is_error}
-        return NewEvent("agent.tool_result", data)
-    return NewEvent(_TYPES[step.kind], {"content": content})
 
 
 def batches(items: Iterable[Step], size: int) -> Iterator[list[Step]]:
@@ -65,6 +53,7 @@ class CorralLog:
         self.store = SessionStore(self.db)
         self._pending: list[NewEvent] = []
         self._emit_session = ""
+        self.payload_bytes: dict[str, int] = {}
 
     async def open(self) -> None:
         await self.db.open()
@@ -92,11 +81,27 @@ class CorralLog:
         return samples
 
     async def fill(self, seed: int, n: int, *, scale: float = 1.0, batch: int = 1000) -> str:
-        """A session holding ``n`` workload events, appended with ``emit_events`` in batches."""
+        """A session holding ``n`` workload events, appended with ``emit_events`` in batches; the JSON bytes of
+        their payloads are kept in ``payload_bytes`` (session id → bytes)."""
         session_id = await self.new_session()
+        payload = 0
         for chunk in batches(steps(seed, n, scale=scale), batch):
-            await self.store.emit_events(session_id, [new_event(step) for step in chunk])
+            events = [new_event(step) for step in chunk]
+            payload += sum(len(dumps(event.data).encode()) for event in events)
+            await self.store.emit_events(session_id, events)
+        self.payload_bytes[session_id] = payload
         return session_id
+
+    async def disk_bytes(self) -> int:
+        """What the database holds on disk: SQLite's pages in use (the WAL's committed pages included, free pages
+        not), PostgreSQL's ``pg_database_size`` (tables, indexes, TOAST; the server's WAL not)."""
+        if self.url.startswith("sqlite:///"):
+            return await anyio.to_thread.run_sync(_sqlite_bytes, self.url.removeprefix("sqlite:///"))
+        conn = await pg.connect(self.url)
+        try:
+            return int(str(await conn.fetchval("SELECT pg_database_size(current_database())")))
+        finally:
+            await conn.close()
 
     async def slice(self, session_id: str, starts: list[int], count: int) -> list[float]:
         clock = time.perf_counter
@@ -136,6 +141,18 @@ class CorralLog:
             for session_id in ids:
                 tg.start_soon(writer, session_id)
         return sessions * per_session / (time.perf_counter() - began)
+
+
+def _sqlite_bytes(path: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        pages, free, size = (conn.execute(f"PRAGMA {name}").fetchone()[0] for name in _PAGES)
+        return int((pages - free) * size)
+    finally:
+        conn.close()
+
+
+_PAGES = ("page_count", "freelist_count", "page_size")
 
 
 def _floor_rows(seed: int, n: int) -> list[tuple[str, str, str]]:

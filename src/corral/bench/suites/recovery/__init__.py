@@ -3,7 +3,8 @@
 Processes: a scripted model server, ``corral serve`` (API only, ``CORRAL_WORKERS=0``), ``corral worker`` A
 and B on one database (PostgreSQL when available, else SQLite) and one data directory (shared sandbox
 journal), the local sandbox provider in the workers. Each round starts sessions whose turns run several
-``bash`` calls on workers A and B, and kills A with SIGKILL mid-turn. Measured: time from the
+``bash`` calls on workers A and B, and kills A with SIGKILL at a moment drawn from the run's seed (uniform over
+the turn, one per round). Measured: time from the
 kill to the session's next event (against the lease TTL), events lost (seen by an SSE client, missing from the
 log afterwards), tool calls executed twice (from the session's own ledger), sessions that never finished.
 
@@ -22,7 +23,7 @@ from corral.bench.procs import Child, CorralServe, ModelServer, corral_env
 from corral.bench.results import Arm, Check, SuiteResult
 from corral.bench.suite import Context, Suite
 from corral.bench.suites.api.client import client, new_session
-from corral.bench.suites.recovery.scenario import Round, drive, model_script, wait_running, worker
+from corral.bench.suites.recovery.scenario import Round, drive, kill_delays, model_script, wait_running, worker
 from corral.db.engines import open_database
 from corral.session import SessionStore
 from corral.vocab.tools import TOOLSET
@@ -31,12 +32,19 @@ TTL = 2.0
 
 
 async def run(ctx: Context, result: SuiteResult) -> None:
-    rounds, per_round = ctx.pick("recovery.rounds", 1, 2), ctx.pick("recovery.sessions", 4, 12)
+    rounds, per_round = ctx.pick("recovery.rounds", 2, 8), ctx.pick("recovery.sessions", 4, 12)
+    delays = kill_delays(ctx.seed, rounds)
     arm = Arm("kill-9", f"{per_round} sessions mid-turn on the killed worker, {rounds} round(s), lease TTL {TTL:g} s")
     result.arms.append(arm)
     url = await ctx.postgres.fresh_url() if not ctx.postgres.unavailable else f"sqlite:///{ctx.scratch / 'corral.db'}"
     result.params.update(
-        {"rounds": rounds, "sessions_per_round": per_round, "lease_ttl_seconds": TTL, "engine": url.split(":")[0]}
+        {
+            "rounds": rounds,
+            "sessions_per_round": per_round,
+            "lease_ttl_seconds": TTL,
+            "engine": url.split(":")[0],
+            "kill_after_seconds": delays,
+        }
     )
     done: list[Round] = []
     async with AsyncExitStack() as stack:
@@ -69,7 +77,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         for index in range(rounds):
             sessions = [await new_session(http, agent_id, env_id) for _ in range(per_round)]
             with phase(result, f"round {index + 1}"):
-                done.append(await drive(http, store, sessions, a, 1.0))
+                done.append(await drive(http, store, sessions, a, delays[index]))
             tick(1)
             if index + 1 < rounds:  # the survivor is the next round's victim; a fresh worker joins it
                 a, b = b, _worker(stack, env, ctx.scratch, index + 2)

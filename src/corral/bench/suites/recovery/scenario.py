@@ -1,16 +1,19 @@
-"""One kill round of the ``recovery`` suite: sessions mid-turn on worker A, ``kill -9`` A, worker B takes over.
+"""One kill round of the ``recovery`` suite: sessions mid-turn on worker A, ``kill -9`` A at a seeded random moment,
+worker B takes over.
 
 Invariants:
 
 * Workers A and B both run when the sessions start; the sessions A holds a lease on at the moment of the kill
   (read from the log's session rows) are the orphans whose takeover is timed; the others are audited too.
-* Each tool call appends its own marker to a ledger in the session's workspace and the last call prints the
-  ledger, so a call executed twice is visible in the session's own log; an event the SSE client saw but the
+* Each tool call appends a start marker to a ledger in the session's workspace before it does anything, and its own
+  marker after, and the last call prints the ledger, so a call executed twice is visible in the session's own log,
+  even one whose first run was killed before it wrote its marker; an event the SSE client saw but the
   log does not hold afterwards is a lost event.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import sys
 import time
@@ -41,7 +44,11 @@ def model_script(calls: int = CALLS) -> JSONObject:
             ]
         }
 
-    replies = [bash(f"sleep 0.3; echo call-{i} >> /workspace/ledger") for i in range(calls)]
+    # the start marker goes first: a call killed before its ``call-i`` line and run again shows ``start-i`` twice
+    replies = [
+        bash(f"echo start-{i} >> /workspace/ledger; sleep 0.3; echo call-{i} >> /workspace/ledger")
+        for i in range(calls)
+    ]
     replies += [bash("cat /workspace/ledger"), {"content": [{"type": "text", "text": "All done."}]}]
     return {"replies": replies, "latency": {"ttft": {"dist": "fixed", "seconds": 0.05}, "tokens_per_second": 2000}}
 
@@ -61,6 +68,13 @@ async def wait_running(log: Path) -> None:
             return
         await anyio.sleep(0.05)
     raise TimeoutError(f"the worker did not start within 120 s (see {log})")
+
+
+def kill_delays(seed: int, rounds: int, low: float = 0.2, high: float = 2.0) -> list[float]:
+    """Each round's kill moment, seconds after its messages were sent: uniform over the turn (4 calls of ≈ 0.35 s
+    each), drawn from the run's seed, so kills land before, during and between calls rather than at one moment."""
+    rng = random.Random(seed)
+    return [round(rng.uniform(low, high), 3) for _ in range(rounds)]
 
 
 @dataclass
@@ -90,15 +104,23 @@ def resumed_after(stream: Stream, wall: float) -> float | None:
 
 
 def doubles_in(stream: Stream) -> int | None:
-    """Markers printed more than once by the final ``cat`` (None: the session never got there)."""
+    """Calls the final ``cat`` shows run more than once (None: the session never got there): a call's executions
+    are its ``start-i`` markers (written first, so a run killed before its ``call-i`` line counts) or, if more, its
+    ``call-i`` markers."""
     results = [s for s in stream.events if s.kind == "agent.tool_result"]
     if not results:
         return None
     text = "".join(block.get("text", "") for block in results[-1].data.get("content") or [])
-    counts: dict[str, int] = {}
-    for marker in re.findall(r"call-\d+", text):
-        counts[marker] = counts.get(marker, 0) + 1
-    return sum(count - 1 for count in counts.values() if count > 1)
+    return ledger_doubles(text)
+
+
+def ledger_doubles(text: str) -> int:
+    counts: dict[tuple[str, str], int] = {}
+    for kind, call in re.findall(r"\b(start|call)-(\d+)\b", text):
+        counts[(kind, call)] = counts.get((kind, call), 0) + 1
+    calls = {call for _, call in counts}
+    runs = [max(counts.get(("start", call), 0), counts.get(("call", call), 0)) for call in calls]
+    return sum(run - 1 for run in runs if run > 1)
 
 
 async def audit(store: SessionStore, session_id: str, stream: Stream, result: Round) -> None:

@@ -60,7 +60,15 @@ ARMS = (
         description="coupled, claiming from an environment warm pool (refills run at the local provider's real speed)",
     ),
     ArmSpec("lazy-pool", "lazy", pooled=True, description="lazy, with an environment warm pool"),
+    ArmSpec(
+        "speculative-pool",
+        "speculative",
+        pooled=True,
+        description="speculative (corral's `speculative` mode), claiming from an environment warm pool",
+    ),
 )
+#: the arms the sensitivity table runs for each start-time variant (the headline ratio's two sides)
+SENSITIVITY_ARMS = ("eager-coupled", "lazy")
 
 
 @dataclass

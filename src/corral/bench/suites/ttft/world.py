@@ -24,10 +24,9 @@ from corral.vocab.tools import BASH
 
 
 def script(params: Params, seed: int) -> JSONObject:
-    scale = params.time_scale
     latency = {
-        "ttft": {"dist": "lognormal", "median": params.model_ttft_median * scale, "sigma": params.model_ttft_sigma},
-        "tokens_per_second": params.tokens_per_second / scale,
+        "ttft": {"dist": "lognormal", "median": params.model_ttft_median, "sigma": params.model_ttft_sigma},
+        "tokens_per_second": params.tokens_per_second,
         "seed": seed,
     }
     call = {"type": "tool_use", "name": BASH, "input": {"command": "true"}}
