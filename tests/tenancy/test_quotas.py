@@ -46,7 +46,11 @@ def event_ids(client: anthropic.Anthropic, session_id: str) -> list[str]:
 
 
 def test_a_send_past_the_session_event_quota_is_refused_and_writes_nothing(server: LiveServer) -> None:
-    client = workspace_client(server, "quota-events")
+    with workspace_client(server, "quota-events") as client:
+        fill_events(client)
+
+
+def fill_events(client: anthropic.Anthropic) -> None:
     session = new_session(client)
     client.beta.sessions.events.send(session.id, events=[user_message("first")])
     before = event_ids(client, session.id)
@@ -61,7 +65,11 @@ def test_a_send_past_the_session_event_quota_is_refused_and_writes_nothing(serve
 
 
 def test_a_send_past_the_session_byte_quota_is_refused_and_writes_nothing(server: LiveServer) -> None:
-    client = workspace_client(server, "quota-bytes")
+    with workspace_client(server, "quota-bytes") as client:
+        fill_bytes(client)
+
+
+def fill_bytes(client: anthropic.Anthropic) -> None:
     session = new_session(client)
     client.beta.sessions.events.send(session.id, events=[user_message("x" * (MAX_BYTES // 2))])
     before = event_ids(client, session.id)
@@ -73,7 +81,11 @@ def test_a_send_past_the_session_byte_quota_is_refused_and_writes_nothing(server
 
 
 def test_sessions_past_the_workspace_quota_are_refused_until_one_is_archived(server: LiveServer) -> None:
-    client = workspace_client(server, "quota-sessions")
+    with workspace_client(server, "quota-sessions") as client, workspace_client(server, "quota-neighbour") as other:
+        fill_sessions(client, other)
+
+
+def fill_sessions(client: anthropic.Anthropic, other: anthropic.Anthropic) -> None:
     agent = client.beta.agents.create(name="a", model="claude-sonnet-4-5")
     environment = client.beta.environments.create(name="e")
     made = [new_session(client, agent=agent.id, environment_id=environment.id) for _ in range(MAX_SESSIONS)]
@@ -81,8 +93,7 @@ def test_sessions_past_the_workspace_quota_are_refused_until_one_is_archived(ser
         new_session(client, agent=agent.id, environment_id=environment.id)
     refused_by(caught, "CORRAL_MAX_SESSIONS_PER_WORKSPACE")
     assert sorted(s.id for s in client.beta.sessions.list()) == sorted(s.id for s in made)
-    other = workspace_client(server, "quota-sessions-neighbour")  # per workspace: another one is unaffected
-    new_session(other)
+    new_session(other)  # per workspace: another one is unaffected
     client.beta.sessions.archive(made[0].id)
     new_session(client, agent=agent.id, environment_id=environment.id)
 
