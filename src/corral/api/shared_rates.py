@@ -2,7 +2,8 @@
 workspace (with in-process buckets, N processes would let a workspace through at N times its rate).
 
 The counter is a fixed window per workspace, kind (reads, writes) and minute: each request is one UPSERT
-(``hits = hits + 1 … RETURNING hits``, one round trip on the pooled connection); a request whose hit passes the
+(``hits = hits + 1 … RETURNING hits``, in a transaction whose commit does not wait for the WAL flush: PostgreSQL
+only, where the class is used); a request whose hit passes the
 limit is refused with a 429 whose ``retry-after`` is the rest of the minute. This process then refuses that
 bucket's requests by itself until the window ends, without asking the database again: a workspace hammering at
 a closed window costs the database nothing. Once a minute, each process deletes windows older than the last two.
@@ -27,6 +28,8 @@ _KEEP_WINDOWS = 2  # the current window and the one before (a request may stradd
 def hit(bucket: str, window: int, stale_before: int | None) -> Flow[int]:
     """Count one request of ``bucket`` in ``window``; how many it now holds. ``stale_before``: also forget the
     windows older than this (once a minute per process)."""
+    # a count lost in a crash costs nothing: the commit need not wait for the WAL to reach the disk
+    yield exec_("SET LOCAL synchronous_commit TO OFF")
     if stale_before is not None:
         yield exec_("DELETE FROM rate_windows WHERE window_start < $1", stale_before)
     row: Row | None = yield one(
