@@ -16,7 +16,7 @@ TESTS = Path(__file__).parent
 CITING_SECTIONS = [
     (
         "## Guarantees",
-        ("contract", "harness", "sandbox", "hosts", "mcp", "upgrade", "conformance", "egress", "shutdown"),
+        ("contract", "harness", "sandbox", "hosts", "mcp", "upgrade", "conformance", "egress", "shutdown", "tenancy"),
         18,
     ),
     ("## Memory stores", ("memory",), 10),

@@ -95,6 +95,22 @@ class Settings:
     max_streams_per_key: int = setting(
         32, "CORRAL_MAX_STREAMS_PER_KEY", "event streams one workspace API key may hold open at once (0: no limit)"
     )
+    # tenancy quotas (corral.session.quotas): checked in the transaction that would pass them, on any process
+    max_events_per_session: int = setting(
+        100_000,
+        "CORRAL_MAX_EVENTS_PER_SESSION",
+        "events a session's log may hold; a client's send past it is a 400 (its agent's own events count; 0: none)",
+    )
+    max_session_bytes: int = setting(
+        512 * 1024 * 1024,
+        "CORRAL_MAX_SESSION_BYTES",
+        "bytes of stored event JSON a session's log may hold; a client's send past it is a 400 (0: no limit)",
+    )
+    max_sessions_per_workspace: int = setting(
+        10_000,
+        "CORRAL_MAX_SESSIONS_PER_WORKSPACE",
+        "sessions not archived one workspace may hold; one more is a 400 (0: no limit)",
+    )
     # harness
     workers: int = setting(1, "CORRAL_WORKERS", "worker pools `corral serve` runs (0: API only)")
     worker_concurrency: int = setting(512, "CORRAL_WORKER_CONCURRENCY", "sessions one worker process drives at once")

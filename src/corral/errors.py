@@ -111,6 +111,7 @@ class ErrorCode(StrEnum):
     ADMIN_KEY_REQUIRED = "admin_key_required"
     API_KEY_REVOKED = "api_key_revoked"
     HEARTBEAT_PRECONDITION_FAILED = "heartbeat_precondition_failed"
+    QUOTA_EXCEEDED = "quota_exceeded"
 
 
 class CorralError(Exception):

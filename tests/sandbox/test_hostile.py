@@ -152,6 +152,23 @@ async def test_the_data_dir_database_and_journal_are_out_of_reach(
     assert await tight.ok("bash", command=found) == "0"
 
 
+async def test_pid_1_and_the_mount_table_show_no_host_data_dir_path(
+    tight: Runner, provider: LocalSandboxProvider
+) -> None:
+    """bwrap's arguments reach it through ``--args``: pid 1's command line names no mount source; the mount
+    table names sources by their path inside their own filesystem (the workspace disk's ``/ws/<session>``),
+    never the data dir or this data dir's runtime directory. (What stays visible is in the README's guarantees.)"""
+    layout = provider.host.layout
+    cmdline = await tight.ok("bash", command="tr '\\0' ' ' </proc/1/cmdline")
+    mountinfo = await tight.ok("bash", command="cat /proc/self/mountinfo /proc/1/mountinfo")
+    assert cmdline.startswith("/usr/bin/bwrap --args ") and "--bind" not in cmdline
+    for secret in (str(layout.data_dir.resolve()), str(layout.data_dir), str(layout.run), str(layout.state)):
+        assert secret not in cmdline and secret not in mountinfo, secret
+    owner = provider.host.disk.owner(next(iter(provider.host.disk.session_workspaces())))
+    assert owner is not None and str(owner) not in cmdline
+    assert "bwrap-args" not in await tight.ok("bash", command="ls -l /proc/1/fd 2>&1 || true")
+
+
 async def test_other_sessions_workspaces_are_out_of_reach(provider: LocalSandboxProvider, tight: Runner) -> None:
     victim_spec = new_spec()
     victim = await provider.provision(victim_spec)

@@ -1,6 +1,7 @@
 """Fixtures of the tenancy tests: one live API-only ``corral serve`` per engine for the package, with two streams
-per key at most and keep-alives every half second (so a stream notices a revocation made by another process
-quickly), and the official SDK with the server's admin key (``client``) or a fresh key of a workspace (``keyed``).
+per key at most, keep-alives every half second (so a stream notices a revocation made by another process
+quickly) and small quotas (``QUOTAS``: tests that fill one do it in a workspace of their own), and the official
+SDK with the server's admin key (``client``) or a fresh key of a workspace (``keyed``).
 
 Tests keep apart by making their own keys and workspaces.
 """
@@ -22,7 +23,13 @@ from tests.sdk_server import client, package_server, sdk
 __all__ = ["client"]  # fixtures
 
 MAX_STREAMS = 2
-ENV = {"CORRAL_MAX_STREAMS_PER_KEY": str(MAX_STREAMS), "CORRAL_SSE_PING_SECONDS": "0.5"}
+MAX_EVENTS, MAX_BYTES, MAX_SESSIONS = 8, 20_000, 10  # per session, per session, per workspace
+QUOTAS = {
+    "CORRAL_MAX_EVENTS_PER_SESSION": str(MAX_EVENTS),
+    "CORRAL_MAX_SESSION_BYTES": str(MAX_BYTES),
+    "CORRAL_MAX_SESSIONS_PER_WORKSPACE": str(MAX_SESSIONS),
+}
+ENV = {"CORRAL_MAX_STREAMS_PER_KEY": str(MAX_STREAMS), "CORRAL_SSE_PING_SECONDS": "0.5", **QUOTAS}
 
 
 @pytest.fixture(scope="package", params=ENGINES)

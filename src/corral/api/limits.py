@@ -12,9 +12,11 @@ revocation of keys that hold streams open.
   once when this process revoked it (``KeyStreams.revoke``), and otherwise (another API process,
   ``corral keys revoke``) at the next keep-alive, when the guard asks the database again.
 
-Invariants: the buckets and the stream counts live in this process: with several API processes, each enforces
-the limits on what it serves (a workspace may get up to N times the rate through N processes). A stream counted
-here is always uncounted when it ends, whichever way it ends (``StreamGuard`` is a context manager).
+Invariants: on SQLite (one API process) the buckets live in this process; on PostgreSQL the rates are counted in
+the database (``corral.api.shared_rates``), shared by every API process, so N processes still give a workspace
+its limit, not N times it. The stream counts live in this process: each enforces the limit on what it serves. A
+stream counted here is always uncounted when it ends, whichever way it ends (``StreamGuard`` is a context
+manager).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from types import TracebackType
 
 import anyio
 
+from corral.api.shared_rates import SharedWindows
 from corral.catalog import Principal
 from corral.config import Settings
 from corral.errors import RateLimited
@@ -77,29 +80,37 @@ class Buckets:
 
 
 class RateLimits:
-    """The per-workspace request rates of ``Settings`` (a limit of 0 is no limit)."""
+    """The per-workspace request rates of ``Settings`` (a limit of 0 is no limit): counted in this process's
+    buckets, or in the database's windows once ``share`` gave it one (``corral.api.shared_rates``)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.writes = Buckets(settings.rate_writes_per_minute) if settings.rate_writes_per_minute > 0 else None
-        self.reads = Buckets(settings.rate_reads_per_minute) if settings.rate_reads_per_minute > 0 else None
+        self.per_minute = {"writes": settings.rate_writes_per_minute, "reads": settings.rate_reads_per_minute}
+        self.buckets = {kind: Buckets(limit) for kind, limit in self.per_minute.items() if limit > 0}
+        self.shared: SharedWindows | None = None
 
-    def check(self, principal: Principal, method: str, path: str = "") -> RateLimited | None:
+    def share(self, windows: SharedWindows) -> None:
+        """Count in ``windows`` from now on (every API process on the database then shares one limit)."""
+        self.shared = windows
+
+    async def check(self, principal: Principal, method: str, path: str = "") -> RateLimited | None:
         if principal.admin:
             return None
         reading = method in READ_METHODS
         if not reading and SESSION_EVENTS.fullmatch(path):
             return None
-        buckets = self.reads if reading else self.writes
-        if buckets is None:
+        kind = "reads" if reading else "writes"
+        per_minute = self.per_minute[kind]
+        if per_minute <= 0:
             return None
-        wait = buckets.take(principal.workspace_id)
+        if self.shared is not None:
+            wait = await self.shared.take(f"{kind}:{principal.workspace_id}", per_minute)
+        else:
+            wait = self.buckets[kind].take(principal.workspace_id)
         if wait <= 0.0:
             return None
-        limit = self.reads if reading else self.writes
-        per_minute = int(limit.capacity) if limit is not None else 0
-        kind = "GET" if reading else "POST/DELETE"
+        verbs = "GET" if reading else "POST/DELETE"
         return RateLimited(
-            f"workspace {principal.workspace_id} is over its rate limit of {per_minute} {kind} requests per minute",
+            f"workspace {principal.workspace_id} is over its rate limit of {per_minute} {verbs} requests per minute",
             retry_after=wait,
         )
 

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corral.api.errors import send_error
 from corral.api.limits import RateLimits
+from corral.api.shared_rates import SharedWindows
 from corral.api.work_auth import admit_worker
 from corral.catalog import Catalog
+from corral.compose.services import Services
 from corral.config import Settings
 from corral.errors import (
     AuthenticationFailed,
@@ -87,6 +88,7 @@ class Gate:
         self.max_skill_bytes = settings.blob_max_bytes + SKILL_FORM_OVERHEAD_BYTES
         self.strict_beta = settings.strict_beta_header
         self.rates = RateLimits(settings)
+        self._rates_placed = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,7 +153,7 @@ class Gate:
         principal = await catalog.authenticate(key)
         if principal is None:  # a self-hosted worker's environment key or sessions token, or nothing
             refusal = await admit_worker(scope, key)
-            return refusal or self.rates.check(scope["state"]["principal"], scope.get("method", "GET"))
+            return refusal or await self._rates(scope).check(scope["state"]["principal"], scope.get("method", "GET"))
         wanted = headers.get(b"anthropic-workspace-id")
         if wanted is not None and wanted.decode("latin-1") != principal.workspace_id:
             return PermissionDenied("this API key does not belong to the workspace named in anthropic-workspace-id")
@@ -161,7 +163,16 @@ class Gate:
                 code=ErrorCode.ADMIN_KEY_REQUIRED,
             )
         scope["state"]["principal"] = principal
-        return self.rates.check(principal, scope.get("method", "GET"), scope.get("path", ""))
+        return await self._rates(scope).check(principal, scope.get("method", "GET"), scope.get("path", ""))
+
+    def _rates(self, scope: Scope) -> RateLimits:
+        """The rates, counted in the database once it is PostgreSQL's (shared by every API process)."""
+        if not self._rates_placed:
+            self._rates_placed = True
+            db = _services(scope).db
+            if db.dialect == "postgres":
+                self.rates.share(SharedWindows(db))
+        return self.rates
 
     def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
@@ -178,8 +189,12 @@ class Gate:
         return limited
 
 
-def _catalog(scope: Scope) -> Catalog:
-    services: Any = getattr(scope["app"].state, "services", None)
+def _services(scope: Scope) -> Services:
+    services: Services | None = getattr(scope["app"].state, "services", None)
     if services is None:
         raise ServerError("the server is not ready")
-    return services.catalog
+    return services
+
+
+def _catalog(scope: Scope) -> Catalog:
+    return _services(scope).catalog

@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from corral._types import JSONObject, json_object
@@ -28,6 +29,7 @@ from corral.errors import ErrorCode, InvalidRequest
 from corral.ids import new_id
 from corral.resources import skills
 from corral.session import Event, NewEvent, NewSession, SessionRecord
+from corral.session.quotas import session_cap
 from corral.session.resources import Also, check_mounts
 from corral.vocab.events import ClientEventType
 from corral.work import flows as work_flows
@@ -85,6 +87,9 @@ async def create_session(
     if environment.config.get("type") == "self_hosted":  # its worker takes the session from the work queue
         ttl = services.settings.work_lease_ttl_seconds
         first = work_flows.enqueue_with(first, workspace_id, environment.id, session_id, ttl)
+    limit = services.settings.max_sessions_per_workspace
+    if limit > 0:
+        first = both(partial(session_cap, workspace_id, limit), first)
     return await services.sessions.create_session(new, also=both(first, also))
 
 

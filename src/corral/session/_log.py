@@ -24,6 +24,7 @@ from corral.ids import new_id
 from corral.outbox import record_all, session_changes
 from corral.session.events import Event, NewEvent, dumps
 from corral.session.leases import Fence, check_fence
+from corral.session.quotas import LogQuota
 from corral.session.records import SESSION_COLUMNS, STATE_COLUMNS, SessionState, project
 
 EVENT_FIELDS = ("session_id", "seq", "id", "type", "processed_at", "created_at", "payload")
@@ -52,15 +53,16 @@ def select_session(session_id: str, *, lock: bool = False) -> Flow[Row | None]:
 
 
 _RESERVE = (
-    f"UPDATE sessions SET last_seq = last_seq + $2, updated_at = $3 WHERE id = $1"
-    f" RETURNING {STATE_COLUMNS}, {{now}} AS db_now"
+    f"UPDATE sessions SET last_seq = last_seq + $2, event_bytes = event_bytes + $4, updated_at = $3 WHERE id = $1"
+    f" RETURNING {STATE_COLUMNS}, event_bytes, {{now}} AS db_now"
 )
 
 
-def reserve(session_id: str, count: int, stamp: str) -> Query:
-    """Take the next ``count`` positions of the session. Result: the row's state columns, with the *new*
-    ``last_seq`` and the database clock (``db_now``), or None if there is no such session."""
-    return one(_RESERVE, session_id, count, stamp)
+def reserve(session_id: str, count: int, stamp: str, size: int) -> Query:
+    """Take the next ``count`` positions of the session and count ``size`` more bytes of its events. Result: the
+    row's state columns, with the *new* ``last_seq`` and ``event_bytes`` and the database clock (``db_now``), or
+    None if there is no such session."""
+    return one(_RESERVE, session_id, count, stamp, size)
 
 
 def insert_events(events: Sequence[Event]) -> Query:
@@ -77,22 +79,28 @@ def append(
     fence: Fence | None = None,
     check: Check | None = None,
     workspace_id: str | None = None,
+    quota: LogQuota | None = None,
 ) -> Flow[list[Event]]:
     """Append ``events`` at the next positions and update the projection, atomically.
 
-    A fence, workspace or client-rule (``check``) failure raises, and the engine rolls the whole flow back.
+    A fence, workspace, client-rule (``check``) or ``quota`` failure raises, and the engine rolls the whole flow
+    back.
     """
     if not events:
         return []
-    row: Row | None = yield reserve(session_id, len(events), stamp)
+    payloads = [dumps(event.data) for event in events]
+    size = sum(len(payload.encode()) for payload in payloads)
+    row: Row | None = yield reserve(session_id, len(events), stamp, size)
     if row is None or (workspace_id is not None and row["workspace_id"] != workspace_id):
         if fence is not None:
             raise LeaseLost(f"session {session_id} no longer exists")
         raise NotFound(f"session {session_id} not found")
     check_fence(row, fence)
+    if quota is not None:
+        quota.check(session_id, row, len(events), size)
     state = SessionState.from_row(row)
     before = state.signature()
-    appended = _project_all(state, session_id, row, events, stamp, check)
+    appended = _project_all(state, session_id, row, list(zip(events, payloads, strict=True)), stamp, check)
     yield insert_events(appended)
     if state.signature() != before:
         yield exec_(
@@ -122,21 +130,25 @@ def append(
 
 
 def _project_all(
-    state: SessionState, session_id: str, row: Row, events: list[NewEvent], stamp: str, check: Check | None
+    state: SessionState,
+    session_id: str,
+    row: Row,
+    events: list[tuple[NewEvent, str]],
+    stamp: str,
+    check: Check | None,
 ) -> list[Event]:
-    """Number the events (the row holds the *new* ``last_seq``), check and project each in turn."""
+    """Number the events (the row holds the *new* ``last_seq``), check and project each in turn; each comes with
+    its payload (its data's JSON, made before the reservation, which counts its bytes)."""
     archived = row["archived_at"] is not None
     now_epoch = float(row["db_now"])
     seq = int(row["last_seq"]) - len(events)
     appended: list[Event] = []
-    for event in events:
+    for event, payload in events:
         if check is not None:
             check(state, archived, event)
         seq += 1
         event_id = event.id or new_id("event")
-        appended.append(
-            Event(session_id, seq, event_id, event.type, None if event.queued else stamp, stamp, dumps(event.data))
-        )
+        appended.append(Event(session_id, seq, event_id, event.type, None if event.queued else stamp, stamp, payload))
         project(state, event_id, event.type, event.data, now_epoch)
     return appended
 

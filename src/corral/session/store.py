@@ -33,6 +33,7 @@ from corral.session.broker import BUFFER, Broker, Subscriber
 from corral.session.events import Delta, Event, NewEvent
 from corral.session.inputs import check_batch, check_event
 from corral.session.leases import Fence
+from corral.session.quotas import LogQuota
 from corral.session.records import NewSession, SessionFilter, SessionRecord
 from corral.session.resources import Also, Edit, Resources
 
@@ -120,11 +121,12 @@ class SessionStore:
         *,
         self_hosted: bool = False,
         guard: Also | None = None,
+        quota: LogQuota | None = None,
     ) -> list[Event]:
-        """Append events sent by an API client, checked against the session's state (all or nothing); ``guard``,
-        another flow that may refuse the batch, runs first in the same transaction."""
+        """Append events sent by an API client, checked against the session's state and its log's ``quota`` (all
+        or nothing); ``guard``, another flow that may refuse the batch, runs first in the same transaction."""
         check_batch(events, self_hosted=self_hosted)
-        appended = await self.db.write(_guarded_append, guard, session_id, workspace_id, events, rfc3339(now()))
+        appended = await self.db.write(_guarded_append, guard, session_id, workspace_id, events, rfc3339(now()), quota)
         self.broker.publish(appended)
         return appended
 
@@ -188,8 +190,15 @@ class SessionStore:
 
 
 def _guarded_append(
-    guard: Also | None, session_id: str, workspace_id: str, events: list[NewEvent], stamp: str
+    guard: Also | None,
+    session_id: str,
+    workspace_id: str,
+    events: list[NewEvent],
+    stamp: str,
+    quota: LogQuota | None,
 ) -> Flow[list[Event]]:
     if guard is not None:
         yield from guard()
-    return (yield from _log.append(session_id, events, stamp, check=check_event, workspace_id=workspace_id))
+    return (
+        yield from _log.append(session_id, events, stamp, check=check_event, workspace_id=workspace_id, quota=quota)
+    )

@@ -18,6 +18,7 @@ from corral.compose.services import Services
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, decode_cursor
 from corral.session import EventQuery
+from corral.session.quotas import LogQuota
 from corral.vocab.events import FilterableEventType, is_filterable
 from corral.work.results import results_once
 
@@ -56,8 +57,10 @@ async def send_events(request: Request, session_id: str, body: SendEvents) -> JS
     self_hosted = any(e.type != "user.interrupt" for e in events) and await _self_hosted(request, session_id, workspace)
     answered = [str(e.data.get("tool_use_id")) for e in events if e.type == "user.tool_result"]
     guard = results_once(session_id, answered) if self_hosted and answered else None
+    settings = services.settings
+    quota = LogQuota(settings.max_events_per_session, settings.max_session_bytes)
     appended = await services.sessions.send_client_events(
-        session_id, workspace, events, self_hosted=self_hosted, guard=guard
+        session_id, workspace, events, self_hosted=self_hosted, guard=guard, quota=quota
     )
     if self_hosted and any(event.type != "user.tool_result" for event in events):
         record = await services.sessions.get_session(session_id, workspace)

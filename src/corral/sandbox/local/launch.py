@@ -12,8 +12,9 @@ the egress socket, when there is one, is bind-mounted at ``/run/corral/egress.so
 gets the egress's CA bundle at ``CA_MOUNT`` (certificates only; the usual variables point at it) and its
 credentials' placeholders as environment variables.
 
-Invariant: bwrap waits on ``--block-fd`` until both of its processes are in the sandbox's cgroups, so nothing
-in the sandbox ever runs outside its limits.
+Invariants: bwrap waits on ``--block-fd`` until both of its processes are in the sandbox's cgroups, so nothing
+in the sandbox ever runs outside its limits. bwrap's arguments (host paths of every mount's source) reach it
+through a memory file (``--args``), never its command line, which the sandbox can read as ``/proc/1/cmdline``.
 """
 
 from __future__ import annotations
@@ -171,6 +172,16 @@ def _as_uid(uid: int) -> list[str]:
     ]
 
 
+def _args_file(args: list[str]) -> int:
+    """bwrap's arguments in a memory file (``--args FD``): bwrap reads and closes it before the sandbox starts,
+    so the sandbox's pid 1 (bwrap) shows ``bwrap --args N -- <the agent's command>`` as its command line, not the
+    host paths of the mounts' sources."""
+    fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
+    os.write(fd, b"".join(arg.encode() + b"\0" for arg in args))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def _read_all(fd: int) -> bytes:
     chunks: list[bytes] = []
     while chunk := os.read(fd, 65536):
@@ -193,11 +204,13 @@ async def spawn(layout: Layout, plan: Plan, cgroups: Cgroups) -> Process:
     info_r, info_w = os.pipe()
     block_r, block_w = os.pipe()
     seccomp_fd = os.open(layout.seccomp, os.O_RDONLY | os.O_CLOEXEC)
-    fds = (seccomp_fd, info_w, block_r)
     argv = bwrap_argv(layout, plan, seccomp_fd=seccomp_fd, info_fd=info_w, block_fd=block_r)
+    end = argv.index("--")  # bwrap takes the command itself on its command line only
+    args_fd = _args_file(argv[1:end])
+    fds = (seccomp_fd, info_w, block_r, args_fd)
     try:
         process = await anyio.open_process(
-            [*_as_uid(plan.uid), *argv],
+            [*_as_uid(plan.uid), BWRAP, "--args", str(args_fd), *argv[end:]],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
