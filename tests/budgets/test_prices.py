@@ -59,10 +59,10 @@ def test_a_broken_price_file_is_refused_naming_it(tmp_path: Path, text: str) -> 
 
 def test_an_answer_from_a_model_without_a_price_leaves_the_spend_unmeasured() -> None:
     usage: JSONObject = {}
-    spend.add_cost(usage, {"model_usage": {"input_tokens": 0, "output_tokens": 0}, "is_error": True})
-    assert not spend.unmeasured(usage)  # a failed request (a takeover's closing span) cost nothing knowable
+    spend.add_cost(usage, {"model_usage": {"input_tokens": 10, "output_tokens": 5}})
+    assert not spend.unmeasured(usage)  # the agent's own model, priced or not, is judged when a budget is set
     spend.add_cost(usage, {"model_usage": {"input_tokens": 10, "output_tokens": 5}, "list_cost_usd": "0.0001"})
     assert not spend.unmeasured(usage) and spend.spent(usage) == Decimal("0.0001")
-    spend.add_cost(usage, {"model_usage": {"input_tokens": 10, "output_tokens": 5}, "is_error": False})
+    spend.add_cost(usage, {"model_usage": {"input_tokens": 10, "output_tokens": 5}, "unpriced_model": "local:x"})
     assert spend.unmeasured(usage)  # a router's unpriced choice: the budget counts as reached from now on
     assert spend.public_usage(usage) == {"list_cost": {"amount": "0", "currency": "USD"}}

@@ -30,8 +30,10 @@ def span_end(
     is_error: bool = False,
     stop: str | None = None,
     list_cost: Decimal | None = None,
+    unpriced: str | None = None,
 ) -> NewEvent:
-    """``list_cost``: the request's exact list cost in US dollars (``corral.session.spend`` sums them)."""
+    """``list_cost``: the request's exact list cost in US dollars (``corral.session.spend`` sums them);
+    ``unpriced``: the model that answered when a router picked one without a list price."""
     data: JSONObject = {
         "model_request_start_id": start_id,
         "model_usage": (usage or Usage()).wire(),
@@ -41,6 +43,8 @@ def span_end(
         data["stop_reason"] = stop
     if list_cost is not None:
         data["list_cost_usd"] = str(list_cost)
+    if unpriced is not None:
+        data["unpriced_model"] = unpriced
     return NewEvent("span.model_request_end", data)
 
 

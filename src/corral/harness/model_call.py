@@ -140,7 +140,9 @@ class ModelCall:
         report.finished(finished.usage.input_tokens, finished.usage.output_tokens, finished.stop_reason)
         routed = str(start.data().get("model") or self.agent.model_id)  # the model the router chose answered
         cost = request_cost(self.harness.prices, routed, finished.usage)
-        end = emits.span_end(start.id, finished.usage, stop=finished.stop_reason, list_cost=cost)
+        # a router's choice without a price: the session's spend cannot be measured from here on (spend.py)
+        unpriced = routed if cost is None and routed != self.agent.model_id else None
+        end = emits.span_end(start.id, finished.usage, stop=finished.stop_reason, list_cost=cost, unpriced=unpriced)
         await self.writer.emit([*events, end])
         await self.harness.reached("response_recorded", self.writer.session_id)
 

@@ -11,7 +11,8 @@ Invariants:
 * ``usage.list_cost`` (``{amount, currency}``, whole cents rounded half up) is shown only once a priced request
   was recorded; the exact sum is kept beside it under a private key (``_list_cost_usd``), which is where budgets
   are measured against.
-* A request answered by a model without a list price (a model router's choice, say) sets ``_unpriced``: a budget
+* A request answered by a model without a list price that a model router chose (``unpriced_model`` on its
+  closing span; the agent's own model was priced when the budget was set) sets ``_unpriced``: a budget
   cannot measure such a session any more, so it counts as reached (api.md §7.2, ``budget_reached``: "or a model
   without list price was used") until the budget is removed.
 * ``_budget_paused`` is set by an idle event with ``stop_reason: budget_reached`` and cleared by the next status
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from corral._types import JSONObject, json_object
+from corral._types import JSONObject
 from corral.prices import cents
 
 EXACT = "_list_cost_usd"
@@ -39,9 +40,8 @@ def add_cost(usage: JSONObject, span_end: JSONObject) -> None:
     """Add a ``span.model_request_end``'s list cost to ``usage`` (a request without a price adds nothing)."""
     cost = span_end.get("list_cost_usd")
     if not isinstance(cost, str):
-        tokens = json_object(span_end.get("model_usage")) or {}
-        if not span_end.get("is_error") and any(tokens.values()):
-            usage[UNPRICED] = True  # answered, and nothing can say what it cost
+        if isinstance(span_end.get("unpriced_model"), str):
+            usage[UNPRICED] = True  # a router's choice answered, and nothing can say what it cost
         return
     total = Decimal(str(usage.get(EXACT, "0"))) + Decimal(cost)
     usage[EXACT] = str(total)
