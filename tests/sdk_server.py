@@ -110,13 +110,17 @@ def other(server: LiveServer) -> Iterator[anthropic.Anthropic]:
 
 @contextmanager
 def agent_server(
-    tmp_path_factory: pytest.TempPathFactory, label: str, script: Mapping[str, object] | None = None
+    tmp_path_factory: pytest.TempPathFactory,
+    label: str,
+    script: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Generator[tuple[LiveServer, ScriptedModelServer]]:
     """A ``corral serve`` with workers and local sandboxes on SQLite, its model a scripted model server (``script``;
-    by default one that answers every turn with a line of text, for tests that set their script as they go)."""
+    by default one that answers every turn with a line of text, for tests that set their script as they go), and
+    ``env`` added to its settings."""
     tmp = tmp_path_factory.mktemp(label)
     with ScriptedModelServer(dict(script or {"replies": [reply(text("Nothing scripted."))]})) as model:
-        env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5"}
+        env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5", **(env or {})}
         with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as running:
             yield running, model
 

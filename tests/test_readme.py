@@ -36,11 +36,14 @@ CITING_SECTIONS = [
     ("## Fuzzing", ("fuzz",), 2),
     ("### Budgets", ("budgets",), 5),
     ("## Extending corral", ("extensions",), 8),
+    ("### Outcomes", ("outcomes", "harness"), 5),
 ]
 
 
 def section(heading: str) -> str:
-    return README.read_text().split(heading + "\n", 1)[1].split("\n## ", 1)[0]
+    """The text under ``heading`` up to the next heading of its level or above (a ``##`` section holds its ``###``s)."""
+    text = README.read_text().split(heading + "\n", 1)[1].split("\n## ", 1)[0]
+    return text.split("\n### ", 1)[0] if heading.startswith("### ") else text
 
 
 def defined_tests(packages: tuple[str, ...]) -> set[str]:

@@ -36,6 +36,7 @@ PREFIXES = {
     "webhook_event": "event_",
     "work": "work_",
     "environment_key": "envkey_",
+    "outcome": "outc_",
 }
 
 _ID_BODY = re.compile(r"^[0-9A-Za-z]{1,64}$")

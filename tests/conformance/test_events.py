@@ -63,7 +63,7 @@ def test_interrupting_an_idle_session_is_accepted(client: anthropic.Anthropic) -
         [{"type": "user.tool_confirmation", "tool_use_id": "sevt_nothing", "result": "allow"}],
         [{"type": "user.custom_tool_result", "custom_tool_use_id": "sevt_nothing"}],
         [{"type": "user.tool_result", "tool_use_id": "sevt_nothing"}],
-        [{"type": "user.define_outcome", "description": "x", "rubric": {"type": "text", "content": "y"}}],
+        [{"type": "user.define_outcome", "description": "x", "rubric": {"type": "text", "content": "y"}}] * 2,
         [user_message("ok"), {"type": "user.telepathy"}],
         [],
     ],

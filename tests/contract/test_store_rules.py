@@ -18,6 +18,12 @@ def user(text: str = "hi") -> NewEvent:
     return NewEvent("user.message", {"content": [{"type": "text", "text": text}]}, queued=True)
 
 
+def outcome() -> NewEvent:
+    rubric: JSONObject = {"type": "text", "content": "- has x"}
+    data: JSONObject = {"outcome_id": "outc_x", "description": "x", "rubric": rubric, "max_iterations": 3}
+    return NewEvent("user.define_outcome", data)
+
+
 async def test_client_events_are_appended_and_wake_the_session(store: SessionStore) -> None:
     record = await make_session(store)
     sent = await store.send_client_events(record.id, WORKSPACE, [user("a"), user("b")])
@@ -41,7 +47,7 @@ async def test_batch_rules(store: SessionStore) -> None:
         [user(), system, system],
         [NewEvent("user.interrupt"), system],
         [NewEvent("user.tool_result", {"tool_use_id": "sevt_x", "content": []})],
-        [NewEvent("user.define_outcome", {"description": "done"})],
+        [outcome(), outcome()],  # one outcome at a time
     ]
     for batch in bad_batches:
         with pytest.raises(InvalidRequest) as refused:
@@ -148,3 +154,36 @@ async def test_active_seconds_count_running_time_on_the_database_clock(store: Se
     await store.archive_session(record.id, WORKSPACE)
     archived = await store.get_session(record.id)
     assert archived.active_seconds >= idle.active_seconds and archived.running_since is None
+
+
+async def test_outcome_evaluations_follow_the_log_and_one_outcome_runs_at_a_time(store: SessionStore) -> None:
+    record = await make_session(store)
+    await store.send_client_events(record.id, WORKSPACE, [outcome()])
+
+    async def results() -> list[tuple[object, object]]:
+        return [(entry["result"], entry["iteration"]) for entry in (await store.get_session(record.id)).outcomes]
+
+    assert await results() == [("pending", 0)]
+    span: JSONObject = {"outcome_id": "outc_x", "iteration": 0}
+    steps: list[tuple[NewEvent, tuple[str, int]]] = [
+        (NewEvent("span.model_request_start", {"model": "m", "purpose": "turn"}), ("running", 0)),
+        (NewEvent("span.outcome_evaluation_start", span), ("evaluating", 0)),
+        (
+            NewEvent("span.outcome_evaluation_end", {**span, "result": "needs_revision", "explanation": "e"}),
+            ("needs_revision", 0),
+        ),
+        (NewEvent("span.model_request_start", {"model": "m", "purpose": "compaction"}), ("needs_revision", 0)),
+        (NewEvent("span.model_request_start", {"model": "m", "purpose": "turn"}), ("running", 1)),
+    ]
+    for event, expected in steps:
+        await store.emit_event(record.id, event)
+        assert await results() == [expected]
+    with pytest.raises(InvalidRequest) as refused:  # one outcome at a time, checked in the append transaction
+        await store.send_client_events(record.id, WORKSPACE, [outcome()])
+    assert refused.value.code == ErrorCode.INVALID_EVENT
+    last = {"outcome_id": "outc_x", "iteration": 1, "result": "satisfied", "explanation": "ok"}
+    await store.emit_event(record.id, NewEvent("span.outcome_evaluation_end", last))
+    (entry,) = (await store.get_session(record.id)).outcomes
+    assert (entry["result"], entry["explanation"], entry["completed_at"] is not None) == ("satisfied", "ok", True)
+    await store.send_client_events(record.id, WORKSPACE, [outcome()])  # the next one, once the first ended
+    assert await results() == [("satisfied", 1), ("pending", 0)]

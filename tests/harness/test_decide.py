@@ -15,6 +15,7 @@ from corral.harness.decide import (
     Done,
     EndTurn,
     Execute,
+    Grade,
     HandleInterrupt,
     Refuse,
     Step,
@@ -65,7 +66,7 @@ def shape(step: Step) -> Shape:
             detail = step.interrupt_id
         case EndTurn():
             detail = (step.stop_reason, step.stop_details)
-        case Done() | CloseSpan() | ToolLimit() | CallModel():
+        case Done() | CloseSpan() | ToolLimit() | CallModel() | Grade():
             detail = None
         case _:
             assert_never(step)
@@ -104,6 +105,19 @@ ASKED: list[Item] = [msg("go"), RUN, START, tool_use("bash", "ask"), end("tool_u
 EXHAUSTED: list[Item] = [msg("go"), RUN, START, msg("queued"), FAILED, idle("retries_exhausted")]
 RETRYING: list[Item] = [msg("go"), RUN, START, FAILED, error(), RESCHEDULED]
 COMPACTED = ("agent.thread_context_compacted", {"summary": "S", "through_seq": 2})
+RUBRIC = {"type": "text", "content": "- has x"}
+DEFINE: Item = (
+    "user.define_outcome",
+    {"outcome_id": "outc_1", "description": "x", "rubric": RUBRIC, "max_iterations": 3},
+)
+WORKED: list[Item] = [DEFINE, RUN, START, said("done"), END]
+EVALUATING: Item = ("span.outcome_evaluation_start", {"outcome_id": "outc_1", "iteration": 0})
+
+
+def verdict(result: str) -> Item:
+    data = {"outcome_id": "outc_1", "iteration": 0, "outcome_evaluation_start_id": "e6", "result": result}
+    return ("span.outcome_evaluation_end", {**data, "explanation": "why", "usage": {}})
+
 
 CASES = [
     Case("an empty log: nothing to do", log(), ("Done", None, ())),
@@ -235,6 +249,23 @@ CASES = [
         max_tool_rounds=3,
     ),
     Case("retries exhausted flush queued messages", log(*EXHAUSTED), ("Done", None, ())),
+    # outcomes
+    Case("an outcome starts a turn (no message needed)", log(DEFINE), ("CallModel", None, R)),
+    Case("the agent's final answer on an outcome is graded", log(*WORKED), ("Grade", None, ())),
+    Case(
+        "a verdict asking for revision is the next input",
+        log(*WORKED, EVALUATING, verdict("needs_revision")),
+        ("CallModel", None, ()),
+    ),
+    Case(
+        "the last verdict gets one acknowledgement",
+        log(*WORKED, EVALUATING, verdict("max_iterations_reached")),
+        ("CallModel", None, ()),
+    ),
+    Case(
+        "a satisfied outcome ends the turn", log(*WORKED, EVALUATING, verdict("satisfied")), ("EndTurn", END_TURN, ())
+    ),
+    Case("a takeover mid-evaluation grades again", log(*WORKED, EVALUATING), ("Grade", None, RR), resuming=True),
     Case("a message after retries exhausted starts a turn", log(*EXHAUSTED, msg("again")), ("CallModel", None, R)),
 ]
 

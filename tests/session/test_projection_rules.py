@@ -102,7 +102,7 @@ SYSTEM = NewEvent("system.message", {"content": []})
         [user(), SYSTEM, user()],
         [user(), SYSTEM, SYSTEM],
         [NewEvent("user.interrupt"), SYSTEM],
-        [NewEvent("user.define_outcome", {"description": "x"})],
+        [NewEvent("user.define_outcome", {"description": "x"}), NewEvent("user.define_outcome", {"description": "y"})],
         [NewEvent("user.tool_result", {"tool_use_id": "x"})],
     ],
 )

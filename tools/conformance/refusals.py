@@ -57,17 +57,6 @@ def _sends(name: str) -> Callable[[Exchange], bool]:
     return lambda exchange: _field(exchange, name) not in (None, [], {})
 
 
-def _sends_event(event_type: str) -> Callable[[Exchange], bool]:
-    def matches(exchange: Exchange) -> bool:
-        events = _field(exchange, "events")
-        return isinstance(events, list) and any(
-            isinstance(event, dict) and cast(dict[str, Any], event).get("type") == event_type
-            for event in cast(list[Any], events)
-        )
-
-    return matches
-
-
 def _names_body_field(exchange: Exchange, name: str) -> bool:
     """A 400 whose validation details name a body field ``name`` (at any depth)."""
     details = cast(dict[str, Any], (exchange.error or {}).get("details") or {})
@@ -175,7 +164,6 @@ REFUSALS: list[Refusal] = [
         " a list price, else `model_not_budgetable` (api.md §5.2; README.md, Budgets)",
         lambda e: _sends("budget")(e) and _invalid(e),
     ),
-    _unsupported("`user.define_outcome` events", _sends_event("user.define_outcome"), _README),
 ]
 
 

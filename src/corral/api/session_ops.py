@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from corral._types import JSONObject, json_object
-from corral.api import budgets, resource_ops
+from corral.api import budgets, outcome_ops, resource_ops
 from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
 from corral.compose.services import Services
@@ -80,7 +80,9 @@ async def create_session(
         "outcome_evaluations": [],
         skills.SKILLS_KEY: pinned,
     }
-    events = [new_event(event) for event in body.initial_events or []]
+    events = await outcome_ops.prepared(
+        services, workspace_id, [new_event(event) for event in body.initial_events or []]
+    )
     session_id = session_id or new_id("session")
     new = NewSession(workspace_id, snapshot["id"], int(snapshot["version"]), environment.id, doc, events, session_id)
     first = built.also(services, workspace_id, session_id)

@@ -36,7 +36,7 @@ def session_wire(record: SessionRecord, now_epoch: float | None = None) -> JSONO
         "vault_ids": doc.get("vault_ids") or [],
         "metadata": doc.get("metadata") or {},
         "budget": doc.get("budget"),
-        "outcome_evaluations": doc.get("outcome_evaluations") or [],
+        "outcome_evaluations": record.outcomes,
         "stats": {
             "active_seconds": round(record.active_seconds_at(now_epoch), 6),
             "duration_seconds": _duration(record, now_epoch),

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from corral.api import outcome_ops
 from corral.api.schemas.events import SendEvents
 from corral.api.schemas.sessions import SessionCreate
 from corral.api.session_ops import create_session, new_event
@@ -122,7 +123,7 @@ async def _send(who: Caller, session_id: str, event: dict[str, object]) -> None:
         body = SendEvents.model_validate({"events": [event]})
     except ValidationError as error:
         raise invalid(error) from None
-    events = [new_event(param) for param in body.events]
+    events = await outcome_ops.prepared(who.services, who.workspace, [new_event(param) for param in body.events])
     await who.services.sessions.send_client_events(session_id, who.workspace, events, self_hosted=False)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from corral.harness.mcp_names import model_tool_name
 from corral.harness.models.content import Block, Message, Role, Text, Thinking, ToolOutput, ToolUse, blocks_from_wire
+from corral.harness.outcomes import is_outcome_input, outcome_text
 from corral.session import Event
 from corral.vocab.events import RESULT_KEYS, TOOL_USE_TYPES, answered_call
 
@@ -91,8 +92,10 @@ class _Builder:
             self._assistant_side(assistant_block(event))
         elif kind in RESULT_KEYS:
             self._result(event, kind)
-        elif kind == "user.message":
-            blocks: list[Block] = list(blocks_from_wire(event.data().get("content")))
+        elif kind == "user.message" or is_outcome_input(event):
+            blocks: list[Block] = list(
+                blocks_from_wire(event.data().get("content")) if kind == "user.message" else outcome_text(event)
+            )
             if self.in_span:
                 self.deferred.extend(blocks)
             else:

@@ -75,7 +75,12 @@ class CallModel(_Step):
     pass
 
 
-Step = Done | HandleInterrupt | CloseSpan | Execute | Refuse | Block | EndTurn | ToolLimit | CallModel
+@dataclass(frozen=True)
+class Grade(_Step):
+    """The agent ended its work on the active outcome: the grader scores it (``corral.harness.grader``)."""
+
+
+Step = Done | HandleInterrupt | CloseSpan | Execute | Refuse | Block | EndTurn | ToolLimit | CallModel | Grade
 """Every step a turn can take: a closed union, performed by ``Turn`` with an exhaustive ``match``."""
 
 
@@ -132,7 +137,7 @@ def _in_turn(state: TurnState, prelude: tuple[NewEvent, ...], max_tool_rounds: i
         return Block(awaiting, prelude=prelude)
     response = state.last_response
     if response is not None and not response.tool_calls and not state.pending_messages():
-        return _end(response, prelude)
+        return Grade(prelude=prelude) if state.outcome.wants_grading() else _end(response, prelude)
     if max_tool_rounds is not None and state.tool_rounds >= max_tool_rounds:
         return ToolLimit(prelude=prelude)
     return CallModel(prelude=prelude)

@@ -26,7 +26,8 @@ injection in tests). An agent's own observers (``corral.extend.TurnObserver``) a
 Points (``corral.extend.POINTS``): ``model_request_started``, ``first_token``, ``response_recorded``,
 ``tool_started``, ``tool_recorded``, ``turn_idle``; and inside extensions' work: ``context_built`` (a context
 strategy returned; nothing of it recorded yet) and ``tool_ran`` (a server-side tool's result is in its journal, not
-yet in the log).
+yet in the log). For the process hook only: ``outcome_evaluation_started`` (the grader's start is written,
+``corral.harness.grader``).
 """
 
 

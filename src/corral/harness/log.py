@@ -25,6 +25,7 @@ from typing import Literal, cast
 
 from corral._types import JSONObject
 from corral.harness.context import Compaction
+from corral.harness.outcomes import OutcomeFold
 from corral.session import CLIENT_EVENT_TYPES, Event, EventType, SessionStore
 from corral.vocab.events import (
     MODEL_ERROR_TYPES,
@@ -127,6 +128,7 @@ class TurnState:
     #: a sandbox tool has run here for this session (its workspace exists somewhere and must be found again)
     workspace_used: bool = False
     compaction: Compaction | None = None
+    outcome: OutcomeFold = field(default_factory=OutcomeFold)
 
     # ------------------------------------------------------------------ folding
 
@@ -139,6 +141,8 @@ class TurnState:
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             handler(self, event, event.data())
+        if self.outcome.apply(event):  # an outcome to work on, or a verdict to answer: input, like a message
+            self.messages.append((event.seq, event.id))
 
     def on_running(self, event: Event, data: JSONObject) -> None:
         continuing = self.turn_open or _stop_type(self.idle_stop) == "requires_action"

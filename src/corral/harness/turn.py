@@ -60,6 +60,7 @@ from corral.harness.decide import (
     Done,
     EndTurn,
     Execute,
+    Grade,
     HandleInterrupt,
     Refuse,
     Step,
@@ -68,6 +69,7 @@ from corral.harness.decide import (
 )
 from corral.harness.extensions import ExtensionFailed, Extensions, Selection
 from corral.harness.failures import give_up
+from corral.harness.grader import grade
 from corral.harness.harness import Harness
 from corral.harness.log import Call, SessionLog
 from corral.harness.mcp import McpListing, McpToolset, failure_event, list_mcp, mcp_toolsets, result_event, server_of
@@ -208,6 +210,8 @@ class Turn:
             case ToolLimit():
                 message = f"the turn reached the limit of {self.harness.limits.max_tool_rounds} tool rounds"
                 await self._settle(step, emits.exhausted("tool_use_limit_reached_error", message))
+            case Grade():
+                await self._cancellable(grade(self.harness, self.writer, self.agent.model_id, step.prelude))
             case Done():
                 return
             case _:
@@ -363,6 +367,7 @@ class Turn:
         for call in state.open_calls():
             if call.runnable:
                 events.append(result_event(call, ToolResult.error(f"{call.name}: {INTERRUPTED}")))
+        events += state.outcome.interrupted()
         stop = state.idle_stop
         blocked = stop is not None and stop["type"] == "requires_action" and state.status == "idle"
         if state.turn_open or blocked:

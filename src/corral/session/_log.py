@@ -106,7 +106,7 @@ def append(
         yield exec_(
             "UPDATE sessions SET status = $2, usage = $3, pending_actions = $4, active_seconds = $5,"
             " running_since = $6, runnable = $7, wake_at = CASE WHEN $8 = 1 THEN {now} ELSE wake_at END,"
-            " server_calls = $9 WHERE id = $1",
+            " server_calls = $9, outcomes = $10 WHERE id = $1",
             session_id,
             state.status,
             state.usage_json(),
@@ -116,6 +116,7 @@ def append(
             int(state.runnable),
             int(state.woke),
             state.server_calls_json(),
+            state.outcomes_json(),
         )
     changes = [
         c

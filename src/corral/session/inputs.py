@@ -9,6 +9,7 @@ from __future__ import annotations
 from corral.errors import Conflict, ErrorCode, InvalidRequest
 from corral.session import spend
 from corral.session.events import NewEvent
+from corral.session.outcomes import check_define
 from corral.session.records import SessionState
 
 _FOLLOWABLE_BY_SYSTEM = ("user.message", "user.tool_result", "user.custom_tool_result")
@@ -33,8 +34,10 @@ def check_batch(events: list[NewEvent], *, self_hosted: bool = False) -> None:
             raise InvalidRequest(
                 "user.tool_result is only valid on sessions in a self_hosted environment", code=ErrorCode.INVALID_EVENT
             )
-        if event.type == "user.define_outcome":
-            raise InvalidRequest("user.define_outcome is not supported by this server", code=ErrorCode.INVALID_EVENT)
+    if sum(event.type == "user.define_outcome" for event in events) > 1:
+        raise InvalidRequest(
+            "at most one user.define_outcome per request (one outcome at a time)", code=ErrorCode.INVALID_EVENT
+        )
 
 
 def check_event(state: SessionState, archived: bool, event: NewEvent) -> None:
@@ -43,14 +46,16 @@ def check_event(state: SessionState, archived: bool, event: NewEvent) -> None:
         raise Conflict(
             "session is archived or terminated and accepts no more events", code=ErrorCode.SESSION_TERMINATED
         )
-    if event.type == "user.message" and _paused(state):
+    if event.type in ("user.message", "user.define_outcome") and _paused(state):
         raise InvalidRequest(
             "budget_reached: the session is paused at its budget and takes only tool confirmations, tool results"
             " and interrupts; raise or remove the budget (sessions.update) to resume",
             code=ErrorCode.BUDGET_REACHED,
             details={"error_code": ErrorCode.BUDGET_REACHED.value},
         )
-    if event.type == "user.tool_confirmation":
+    if event.type == "user.define_outcome":
+        check_define(state.outcomes)
+    elif event.type == "user.tool_confirmation":
         _check_pending(state, str(event.data.get("tool_use_id")), "tool_use_id")
     elif event.type == "user.custom_tool_result":
         _check_pending(state, str(event.data.get("custom_tool_use_id")), "custom_tool_use_id")

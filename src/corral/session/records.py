@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from corral._types import JSONObject
 from corral.db import Row
+from corral.ids import rfc3339
 from corral.session import spend
 from corral.session.events import NewEvent
+from corral.session.outcomes import OUTCOME_TYPES, project_outcome, waits_for_work
 from corral.vocab.tools import SERVER_TOOLS
 
 #: client events that give the harness something to do
@@ -35,7 +38,7 @@ ACTIVE_STATUSES = frozenset({"running", "rescheduling"})
 SESSION_COLUMNS = (
     "id, workspace_id, agent_id, agent_version, environment_id, status, doc, usage, pending_actions,"
     " active_seconds, running_since, created_at, updated_at, archived_at, last_seq, runnable,"
-    " lease_owner, lease_token, lease_expires"
+    " lease_owner, lease_token, lease_expires, outcomes"
 )
 
 
@@ -100,6 +103,8 @@ class SessionRecord:
     lease_owner: str | None
     lease_token: int
     lease_expires: float | None
+    #: ``outcome_evaluations`` (``corral.session.outcomes``)
+    outcomes: list[JSONObject] = field(default_factory=lambda: list[JSONObject]())
 
     @classmethod
     def from_row(cls, row: Row) -> SessionRecord:
@@ -123,6 +128,7 @@ class SessionRecord:
             lease_owner=row["lease_owner"],
             lease_token=int(row["lease_token"]),
             lease_expires=row["lease_expires"],
+            outcomes=json.loads(row["outcomes"]),
         )
 
     def active_seconds_at(self, now_epoch: float) -> float:
@@ -134,7 +140,7 @@ class SessionRecord:
 
 STATE_COLUMNS = (
     "workspace_id, status, usage, pending_actions, server_calls, active_seconds, running_since, runnable,"
-    " archived_at, last_seq, lease_owner, lease_token, lease_expires"
+    " archived_at, last_seq, lease_owner, lease_token, lease_expires, outcomes"
 )
 
 
@@ -155,9 +161,12 @@ class SessionState:
     woke: bool = field(default=False)
     #: server-tool calls waiting for a confirmation, ``{call id: tool name}`` (JSON text until needed)
     server_calls_text: str = "{}"
+    #: ``outcome_evaluations`` (JSON text until an outcome event needs them)
+    outcomes_text: str = "[]"
     _usage: JSONObject | None = field(default=None, repr=False)
     _pending: list[str] | None = field(default=None, repr=False)
     _server_calls: dict[str, str] | None = field(default=None, repr=False)
+    _outcomes: list[JSONObject] | None = field(default=None, repr=False)
 
     @classmethod
     def from_row(cls, row: Row) -> SessionState:
@@ -169,7 +178,18 @@ class SessionState:
             running_since=row["running_since"],
             runnable=bool(row["runnable"]),
             server_calls_text=row["server_calls"],
+            outcomes_text=row["outcomes"],
         )
+
+    @property
+    def outcomes(self) -> list[JSONObject]:
+        if self._outcomes is None:
+            self._outcomes = outcomes = json.loads(self.outcomes_text)
+            return outcomes
+        return self._outcomes
+
+    def outcomes_json(self) -> str:
+        return self.outcomes_text if self._outcomes is None else json.dumps(self._outcomes, separators=(",", ":"))
 
     @property
     def server_calls(self) -> dict[str, str]:
@@ -207,6 +227,7 @@ class SessionState:
             self.usage_json(),
             self.pending_json(),
             self.server_calls_json(),
+            self.outcomes_json(),
         )
 
     def has_server_calls(self) -> bool:
@@ -275,6 +296,10 @@ def project(state: SessionState, event_id: str, event_type: str, data: JSONObjec
     elif event_type in ("user.tool_confirmation", "user.tool_result"):
         _resolve(state, str(data.get("tool_use_id")))
         _confirmed(state, event_type, data)
+    if event_type in OUTCOME_TYPES and (
+        event_type != "span.model_request_start" or waits_for_work(state.outcomes_json())
+    ):
+        project_outcome(state.outcomes, event_type, data, rfc3339(datetime.fromtimestamp(now_epoch, UTC)))
     if (event_type in WAKING_TYPES or _budget_changed(event_type, data)) and state.status != "terminated":
         state.woke = state.woke or not state.runnable
         state.runnable = True

@@ -190,3 +190,44 @@ class CompactedData(TypedDict):
     summary: str
     through_seq: int
     method: Literal["summary", "truncation"]
+
+
+# ------------------------------------------------------------------------------------------------ outcomes (§16)
+
+OutcomeResult = Literal[
+    "pending", "running", "evaluating", "satisfied", "needs_revision", "max_iterations_reached", "failed", "interrupted"
+]
+"""``session.outcome_evaluations[].result``; the last five are also the verdicts of ``span.outcome_evaluation_end``."""
+TERMINAL_OUTCOME_RESULTS: Final[frozenset[OutcomeResult]] = frozenset(
+    ("satisfied", "max_iterations_reached", "failed", "interrupted")
+)
+
+
+class TextRubricData(TypedDict):
+    type: Literal["text"]
+    content: str
+
+
+class DefineOutcomeData(TypedDict):
+    """``user.define_outcome`` as stored: the API resolves a file rubric to its text before it is written."""
+
+    outcome_id: str
+    description: str
+    rubric: TextRubricData
+    max_iterations: int
+
+
+class OutcomeSpanData(TypedDict):
+    """``span.outcome_evaluation_start`` / ``_ongoing``."""
+
+    outcome_id: str
+    iteration: int
+
+
+class OutcomeEndData(TypedDict):
+    outcome_id: str
+    iteration: int
+    outcome_evaluation_start_id: str
+    result: OutcomeResult
+    explanation: str
+    usage: ModelUsage

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 
+from corral.api import outcome_ops
 from corral.api.event_limits import body_length, check_event_sizes, stream_guard
 from corral.api.http import JSONBytes, PageToken, Timestamp, check_id, context, raw_json_response, stamp
 from corral.api.routes.common import ERRORS
@@ -52,7 +53,7 @@ async def send_events(request: Request, session_id: str, body: SendEvents) -> JS
     services, workspace = context(request)
     session_id = _sid(session_id)
     check_event_sizes(services.settings, body.events, body_length(request))
-    events = [new_event(event) for event in body.events]
+    events = await outcome_ops.prepared(services, workspace, [new_event(event) for event in body.events])
     # asked only when it matters: a user.tool_result (refused elsewhere), or input a self-hosted worker must serve
     self_hosted = any(e.type != "user.interrupt" for e in events) and await _self_hosted(request, session_id, workspace)
     answered = [str(e.data.get("tool_use_id")) for e in events if e.type == "user.tool_result"]

@@ -45,9 +45,13 @@ class UserToolResult(Strict):
     is_error: bool | None = None
 
 
+#: the longest text rubric (api.md §16)
+RUBRIC_MAX_CHARS = 262_144
+
+
 class TextRubric(Strict):
     type: Literal["text"]
-    content: Annotated[str, Field(max_length=262_144)]
+    content: Annotated[str, Field(min_length=1, max_length=RUBRIC_MAX_CHARS)]
 
 
 class FileRubric(Strict):
