@@ -26,6 +26,7 @@ surfaces:
     │   └── RateLimited             429   rate_limit_error (``retry-after``: the SDK waits and retries)
     ├── ServerError                 500   api_error
     │   └── StorageError            500   the database failed
+    │       └── StorageFull         503   its disk is full: nothing written, ``retry-after`` (the SDK retries)
     ├── ConfigError                       the configuration is not valid (start-up stops)
     ├── LeaseLost                         a fenced write by a worker that no longer owns the session
     ├── ModelError                        the model provider failed (→ session.error)
@@ -73,6 +74,7 @@ class ErrorCode(StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"
     INTERNAL = "internal_error"
     STORAGE = "storage_error"
+    STORAGE_FULL = "storage_full"
     LEASE_LOST = "lease_lost"
     MODEL_OVERLOADED = "model_overloaded"
     MODEL_RATE_LIMITED = "model_rate_limited"
@@ -251,6 +253,15 @@ class ServerError(CorralError):
 
 class StorageError(ServerError):
     default_code = ErrorCode.STORAGE
+
+
+class StorageFull(StorageError):
+    """The database's disk is full: nothing was written, and the same request succeeds once space is freed."""
+
+    status = 503
+    default_code = ErrorCode.STORAGE_FULL
+    should_retry = True
+    retry_after = 5.0
 
 
 class LeaseLost(CorralError):

@@ -6,6 +6,7 @@ Invariants:
   (``corral.errors``); deterministic refusals carry ``x-should-retry: false`` so the SDK does not retry them.
 * Bad input is never a 500: body/query validation failures are 400, unknown routes 404, wrong methods 405.
 * Only a bug is a 500 (``api_error``), logged with its traceback; its message reveals nothing internal.
+* A full database disk is a 503 with ``retry-after`` (``StorageFull``): nothing was written, a retry will do.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from corral.errors import (
     RequestError,
     RequestTooLarge,
     ServerError,
+    StorageFull,
 )
 
 log = logging.getLogger("corral.api")
@@ -58,7 +60,7 @@ def headers_of(error: CorralError) -> dict[str, str]:
         headers["x-should-retry"] = "true" if retry else "false"
     if isinstance(error, MethodNotAllowed) and "allow" in error.details:
         headers["allow"] = ", ".join(error.details["allow"])
-    if isinstance(error, RateLimited):
+    if isinstance(error, (RateLimited, StorageFull)):
         headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))  # whole seconds (RFC 9110)
         headers["retry-after-ms"] = str(max(1, math.ceil(error.retry_after * 1000)))  # the SDK reads this first
     return headers
@@ -140,7 +142,7 @@ def install(app: FastAPI) -> None:
 
     async def on_corral(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CorralError)
-        if not isinstance(exc, RequestError):
+        if not isinstance(exc, (RequestError, StorageFull)):
             log.error("request %s failed: %s", request_id_of(request.scope), exc, exc_info=exc)
             exc = ServerError("internal server error")
         return response_of(exc, request_id_of(request.scope))

@@ -37,6 +37,7 @@ from corral.errors import (
     PermissionDenied,
     RequestTooLarge,
     ServerError,
+    StorageFull,
 )
 from corral.ids import new_id
 
@@ -112,6 +113,10 @@ class Gate:
                 await send_error(send, refusal, request_id)
                 return
             await self.app(scope, self._limited(receive, self._limit(scope)), send_stamped)
+        except StorageFull as exc:  # e.g. authentication recording a key's use on a full disk: a 503, not a bug
+            if started:
+                raise
+            await send_error(send, exc, request_id)
         except Exception:
             log.exception("request %s failed", request_id)
             if started:

@@ -23,6 +23,7 @@ import typer
 from corral import __version__, logs
 from corral._types import json_object
 from corral.bench.cli import bench
+from corral.cli.chaos import chaos
 from corral.cli.chat import chat
 from corral.cli.environment_keys import environment_keys_app
 from corral.cli.resources import agents_app, environments_app, sessions_app
@@ -395,6 +396,7 @@ environments_app.add_typer(environment_keys_app, name="keys")
 app.add_typer(environments_app, name="environments")
 app.add_typer(sessions_app, name="sessions")
 app.command("chat")(chat)
+app.command("chaos")(chaos)  # `corral chaos [--seed N] [--soak]`: see corral.cli.chaos
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from corral.db._flows import FlowState
 from corral.db.query import BoundFlow, Query, Row, render
 from corral.db.sqlite.jobs import Note
-from corral.errors import StorageError
+from corral.errors import StorageError, StorageFull
 
 BUSY_SECONDS = 30.0
 WRITER_BUSY_MS = 5
@@ -114,8 +114,16 @@ def run_flow(conn: sqlite3.Connection, flow: BoundFlow[Any], notes: list[Note]) 
                 raise StorageError(f"integrity error: {exc}") from exc
             state.unique_violation(str(exc))
         except sqlite3.Error as exc:
-            raise StorageError(f"sqlite statement failed: {exc}") from exc
+            raise failure("sqlite statement failed", exc) from exc
     return state.value, state.void
+
+
+def failure(what: str, exc: sqlite3.Error) -> StorageError:
+    """The ``StorageError`` for ``exc``: ``StorageFull`` when the disk is full (nothing was written; a retry after
+    space is freed succeeds), so the API answers 503 with ``retry-after`` rather than 500."""
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+        return StorageFull(f"{what}: the database's disk is full")
+    return StorageError(f"{what}: {exc}")
 
 
 def rollback_quietly(conn: sqlite3.Connection) -> None:

@@ -136,7 +136,7 @@ class Writer(threading.Thread):
                 sq.rollback_quietly(conn)
         except sqlite3.Error as exc:
             sq.rollback_quietly(conn)
-            error = StorageError(f"sqlite write failed: {exc}")
+            error = sq.failure("sqlite write failed", exc)
             for job in group:
                 job.notes.clear()
             return [(job.future, None, error) for job in group], False

@@ -1,0 +1,64 @@
+"""A chaos run's plan: which fault strikes in which round, and at which moment, all drawn from one seed.
+
+A round sends one turn to every session; each turn runs one gated step (``corral.testing.steps``). A fault
+strikes either ``in_flight`` (every session's step of the round has started and is held at its gate, so the
+fault lands mid-call) or ``between`` (the round is over and every session idle; the next round meets the
+damage). The same seed and the same number of rounds give the same plan: a failure is replayed from its seed.
+
+Faults, and what each needs:
+
+* ``kill_api``: SIGKILL one API process (its streams and requests cut), then start it again.
+* ``kill_worker``: SIGKILL a worker holding a session's lease, then start it again.
+* ``pause_worker``: SIGSTOP a worker holding a lease until another has taken its session over (past the lease),
+  then SIGCONT: it must write nothing more for that session.
+* ``kill_postgres``: SIGKILL every PostgreSQL process, then start it again (crash recovery); postgres only.
+* ``fill_sqlite_disk``: fill the filesystem of the SQLite file: writes get 503 with ``retry-after``, reads go on;
+  then free it and writes work again; sqlite only (needs a loop device).
+* ``fill_sandbox_disk``: fill the workspace filesystem every sandbox shares (its steps fail on writes), freed at
+  the end of the round.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+Moment = Literal["in_flight", "between"]
+FAULTS = ("kill_api", "kill_worker", "pause_worker", "kill_postgres", "fill_sqlite_disk", "fill_sandbox_disk")
+ENGINE_ONLY = {"kill_postgres": "postgres", "fill_sqlite_disk": "sqlite"}
+
+
+@dataclass(frozen=True)
+class Strike:
+    round: int
+    fault: str
+    moment: Moment
+    #: which process among candidates (an index modulo their number), drawn with the plan
+    pick: int
+
+    def describe(self) -> str:
+        return f"round {self.round}: {self.fault} ({self.moment.replace('_', ' ')})"
+
+
+def faults_for(engine: str) -> list[str]:
+    return [fault for fault in FAULTS if ENGINE_ONLY.get(fault, engine) == engine]
+
+
+def make_plan(seed: int, rounds: int, faults: list[str], per_round: float = 0.75) -> list[Strike]:
+    """Each round gets a fault with probability ``per_round``; every fault in ``faults`` strikes at least once
+    when there are rounds enough (the first rounds cycle through them in a seeded order)."""
+    rng = random.Random(seed)
+    order = faults[:]
+    rng.shuffle(order)
+    plan: list[Strike] = []
+    for r in range(rounds):
+        if r < len(order):
+            fault = order[r]
+        elif rng.random() < per_round:
+            fault = rng.choice(faults)
+        else:
+            continue
+        moment: Moment = rng.choice(("in_flight", "between"))
+        plan.append(Strike(r, fault, moment, rng.randrange(1 << 16)))
+    return plan
