@@ -16,7 +16,19 @@ TESTS = Path(__file__).parent
 CITING_SECTIONS = [
     (
         "## Guarantees",
-        ("contract", "harness", "sandbox", "hosts", "mcp", "upgrade", "conformance", "egress", "shutdown", "tenancy"),
+        (
+            "contract",
+            "harness",
+            "sandbox",
+            "hosts",
+            "mcp",
+            "upgrade",
+            "conformance",
+            "egress",
+            "shutdown",
+            "tenancy",
+            "chaos",
+        ),
         18,
     ),
     ("## Memory stores", ("memory",), 10),
@@ -37,6 +49,7 @@ CITING_SECTIONS = [
     ("### Budgets", ("budgets",), 5),
     ("## Extending corral", ("extensions",), 8),
     ("### Outcomes", ("outcomes", "harness"), 5),
+    ("### Chaos", ("chaos",), 2),
 ]
 
 

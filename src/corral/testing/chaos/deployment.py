@@ -95,6 +95,7 @@ class Deployment:
 
     def _start_database(self) -> None:
         if self.engine == "postgres":
+            self.root.chmod(0o711)  # the server runs as `postgres`, which must reach its directory in here
             self.postgres = PostgresServer(self.root / "pg")
             self.postgres.init()
             self.postgres.start()

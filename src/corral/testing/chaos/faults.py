@@ -1,6 +1,8 @@
 """The faults of a chaos run (``plan``), each done for real to the deployment's processes and disks.
 
-``strike`` does one fault and returns what undoes it at the end of the round, if anything is left to undo.
+``strike`` does one fault and returns what undoes it, if anything is left to undo: a fault struck in flight is
+undone once the round's calls have returned (so that the workers meet the damage as they record the results), one
+struck between rounds at the end of the next round.
 Every wait here is for a signal from the system (a lease changing hands, an answer from the API), bounded by
 ``WAIT``; a fault whose expected reaction never comes is a finding (``Finding``), never a silent pass.
 
@@ -10,6 +12,7 @@ refuses such a fault before it starts rather than pretend to have done it.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import signal
 import time
@@ -54,14 +57,14 @@ class Faults:
             case "kill_worker":
                 self._restarted(self._holder(strike.pick), "worker")
             case "pause_worker":
-                self._pause_past_lease(strike.pick)
+                return self._pause_past_lease(strike.pick)
             case "kill_postgres":
                 assert self.deployment.postgres is not None
                 self.deployment.postgres.kill()
                 self.log("killed PostgreSQL (-9, every server process)")
                 self.deployment.postgres.start()
             case "fill_sqlite_disk":
-                self._fill_sqlite_disk()
+                return self._fill_sqlite_disk(keep_full=strike.moment == "in_flight")
             case "fill_sandbox_disk":
                 if not mounted(self.deployment.sandbox_disk):  # filling it would fill the host's disk
                     raise Refused("the sandboxes' workspaces are not on a filesystem of their own (no btrfs)")
@@ -85,13 +88,17 @@ class Faults:
         candidates = holders or [w for w in self.deployment.workers if w.alive]
         return candidates[pick % len(candidates)]
 
-    def _pause_past_lease(self, pick: int) -> None:
+    def _pause_past_lease(self, pick: int) -> Heal | None:
+        """Pause a lease holder until its sessions are taken over; one holding none stays paused until healed."""
         worker = self._holder(pick)
         held = {sid for sid, owner in (self.deployment.lease_owners() or {}).items() if self._is(worker, owner)}
-        assert worker.process is not None
-        worker.process.send_signal(signal.SIGSTOP)
+        process = worker.process
+        assert process is not None
+        process.send_signal(signal.SIGSTOP)
         self.deployment.paused.add(worker.pid)
         self.log(f"paused worker {worker.pid} (SIGSTOP) holding {len(held)} session(s)")
+        if not held:
+            return functools.partial(self._continue, worker)
         try:
             deadline = time.monotonic() + WAIT
             while held and time.monotonic() < deadline:
@@ -102,16 +109,22 @@ class Faults:
             if held:
                 raise Finding(f"no other worker took over {sorted(held)} from a paused worker")
         finally:
+            self._continue(worker)
+        return None
+
+    def _continue(self, worker: CorralProcess) -> None:
+        if worker.process is not None and worker.alive:
             worker.process.send_signal(signal.SIGCONT)
-            self.deployment.paused.discard(worker.pid)
-        self.log(f"continued worker {worker.pid} (SIGCONT) after its sessions were taken over")
+        self.deployment.paused.discard(worker.pid)
+        self.log(f"continued worker {worker.pid} (SIGCONT)")
 
     @staticmethod
     def _is(worker: CorralProcess, owner: str | None) -> bool:
         return owner is not None and owner.split(":")[1] == str(worker.pid)
 
-    def _fill_sqlite_disk(self) -> None:
-        """Fill, write until refused (a 503 with retry-after, never a 500), read, free, write again."""
+    def _fill_sqlite_disk(self, *, keep_full: bool) -> Heal | None:
+        """Fill, write until refused (a 503 with retry-after, never a 500), read; free it at once, or once the
+        round's calls have returned (``keep_full``: the workers record their results on a full disk)."""
         assert self.deployment.dbfs is not None
         mount = self.deployment.dbfs.mount
         taken = fill(mount, slack=0)
@@ -123,8 +136,17 @@ class Faults:
             self.log(f"a write on the full disk: {refused}")
             for session_id in self.sessions():
                 self.client.status(session_id)  # reads go on
-        finally:
+        except BaseException:
             drain(mount)
+            raise
+        if keep_full:
+            return self._free_sqlite_disk
+        self._free_sqlite_disk()
+        return None
+
+    def _free_sqlite_disk(self) -> None:
+        assert self.deployment.dbfs is not None
+        drain(self.deployment.dbfs.mount)
         self.log("freed the SQLite filesystem")
         self.acked_agents.append(str(self.client.ok("POST", "/v1/agents", _agent("after-full"))["id"]))
 

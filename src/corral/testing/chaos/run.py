@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from collections.abc import Callable
@@ -142,11 +143,23 @@ def _round(
         heals += _strike(faults, strike, report)
     for session_id in this.sessions:
         _release(deployment, session_id, this.turn)
+    if heals:  # the calls return into the damage; undone once they have
+        for session_id in this.sessions:
+            done = functools.partial(_returned, deployment, client, session_id, this)
+            _until(done, f"step {this.turn} of {session_id} returned")
+        for heal in heals:
+            heal()
     for session_id in this.sessions:
         _until(lambda s=session_id: _idle_after(client, s, this.sent[s]), f"{session_id} idle after turn {this.turn}")
-    for heal in [*pending, *heals]:
+    for heal in pending:
         heal()
     return _strike(faults, strike, report) if strike is not None and strike.moment == "between" else []
+
+
+def _returned(deployment: Deployment, client: Client, session_id: str, this: _Round) -> bool:
+    """Whether the step's command has finished in its sandbox (or its turn ended without it)."""
+    kept = deployment.workspace(session_id) / f"kept-{this.turn}.txt"
+    return kept.exists() or _idle_after(client, session_id, this.sent[session_id])
 
 
 def _strike(faults: Faults, strike: Strike, report: Report) -> list[Heal]:
