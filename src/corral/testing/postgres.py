@@ -108,8 +108,11 @@ class PostgresServer:
                 pass
         for pid in pids:
             _wait_gone(pid)
-        # a killed postmaster can linger as a zombie (PID 1 reaps lazily here): its lock file would refuse the restart
+        # a killed postmaster can linger as a zombie (PID 1 reaps lazily here): its lock files would refuse the
+        # restart, as they name a pid that still exists
         (self.data / "postmaster.pid").unlink(missing_ok=True)
+        for socket_file in self.root.glob(f".s.PGSQL.{self.port}*"):
+            socket_file.unlink(missing_ok=True)
 
     def stop(self) -> None:
         pgbin = server_bin()

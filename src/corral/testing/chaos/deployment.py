@@ -37,6 +37,8 @@ LEASE_TTL = 2
 #: turns a session runs before the run moves on to fresh sessions (the model's script covers that many)
 TURNS_PER_SESSION = 6
 ENGINES = ("sqlite", "postgres")
+#: generous: on a machine busy with other work a corral process takes minutes to import and migrate
+START_SECONDS = 600.0
 
 
 @dataclass
@@ -136,11 +138,13 @@ class Deployment:
             args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
             env = self._env(self.root / f"api{i}", CORRAL_WORKERS="0")
             ready = functools.partial(healthz, f"http://127.0.0.1:{port}")
-            self.apis.append(CorralProcess(args, env, self.root / f"api{i}.log", ready, start_timeout=180.0))
+            self.apis.append(CorralProcess(args, env, self.root / f"api{i}.log", ready, start_timeout=START_SECONDS))
         for i in range(2):
             log = self.root / f"worker{i}.log"
             ready = functools.partial(log_says, log, WORKER_READY)
-            self.workers.append(CorralProcess(["worker"], self._env(self.workers_dir), log, ready, start_timeout=180.0))
+            self.workers.append(
+                CorralProcess(["worker"], self._env(self.workers_dir), log, ready, start_timeout=START_SECONDS)
+            )
 
     def launch(self, process: CorralProcess) -> None:
         """Start ``process`` (again) and remember its pid."""

@@ -82,6 +82,8 @@ def run(options: Options, say: Say) -> Report:
                 client.close()
         except (Finding, Unanswered, Refused) as exc:
             report.violations.append(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the harness itself failed (a restart that did not come up …): said with the seed
+            report.violations.append(f"the run broke off: {type(exc).__name__}: {exc}")
         finally:
             deployment.stop()
         report.violations += invariants.leftovers(deployment)
