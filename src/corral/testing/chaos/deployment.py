@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import functools
 import secrets
+import shutil
 import signal
 import sqlite3
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +79,10 @@ class Deployment:
     def workspace(self, session_id: str) -> Path:
         return self.sandbox_disk / "ws" / safe_name(session_id)
 
+    def roots(self) -> list[Path]:
+        """Every directory of the run's: nothing may be left running, mounted or attached from them."""
+        return [self.root, *([] if self.postgres is None else [self.postgres.root])]
+
     def data_dirs(self) -> list[Path]:
         return [self.workers_dir, *(self.root / f"api{i}" for i in range(len(self.apis)))]
 
@@ -97,8 +103,8 @@ class Deployment:
 
     def _start_database(self) -> None:
         if self.engine == "postgres":
-            self.root.chmod(0o711)  # the server runs as `postgres`, which must reach its directory in here
-            self.postgres = PostgresServer(self.root / "pg")
+            # a directory of its own under /tmp: the server runs as `postgres`, which may not reach into ``root``
+            self.postgres = PostgresServer(Path(tempfile.mkdtemp(prefix="corral-chaos-pg-")))
             self.postgres.init()
             self.postgres.start()
             anyio.run(self._create_database)
@@ -194,5 +200,6 @@ class Deployment:
             self.model.stop()
         if self.postgres is not None:
             self.postgres.stop()
+            shutil.rmtree(self.postgres.root, ignore_errors=True)
         if self.dbfs is not None:
             self.dbfs.unmount()

@@ -85,7 +85,7 @@ def ran_once(deployment: Deployment, events: list[JSONObject], session_id: str) 
 
 
 def leftovers(deployment: Deployment) -> list[str]:
-    roots = [str(deployment.root), *(str(runtime_dir(d)) for d in deployment.data_dirs())]
+    roots = [*(str(r) for r in deployment.roots()), *(str(runtime_dir(d)) for d in deployment.data_dirs())]
     return [*_processes(deployment, roots), *_mounts(roots), *_loops(deployment.root), *_cgroups(deployment.pids)]
 
 

@@ -45,20 +45,22 @@ def faults_for(engine: str) -> list[str]:
     return [fault for fault in FAULTS if ENGINE_ONLY.get(fault, engine) == engine]
 
 
-def make_plan(seed: int, rounds: int, faults: list[str], per_round: float = 0.75) -> list[Strike]:
-    """Each round gets a fault with probability ``per_round``; every fault in ``faults`` strikes at least once
-    when there are rounds enough (the first rounds cycle through them in a seeded order)."""
-    rng = random.Random(seed)
+def strike_at(seed: int, number: int, faults: list[str], per_round: float = 0.75) -> Strike | None:
+    """The fault of round ``number``, if any: drawn from the seed and the round alone, so that a soak of any
+    length is replayed by its seed. The first rounds go through ``faults`` in a seeded order (each strikes at
+    least once when there are rounds enough); after them a round gets a fault with probability ``per_round``."""
     order = faults[:]
-    rng.shuffle(order)
-    plan: list[Strike] = []
-    for r in range(rounds):
-        if r < len(order):
-            fault = order[r]
-        elif rng.random() < per_round:
-            fault = rng.choice(faults)
-        else:
-            continue
-        moment: Moment = rng.choice(("in_flight", "between"))
-        plan.append(Strike(r, fault, moment, rng.randrange(1 << 16)))
-    return plan
+    random.Random(seed).shuffle(order)
+    rng = random.Random(f"{seed}/{number}")
+    if number < len(order):
+        fault = order[number]
+    elif rng.random() < per_round:
+        fault = rng.choice(faults)
+    else:
+        return None
+    moment: Moment = rng.choice(("in_flight", "between"))
+    return Strike(number, fault, moment, rng.randrange(1 << 16))
+
+
+def make_plan(seed: int, rounds: int, faults: list[str]) -> list[Strike]:
+    return [strike for number in range(rounds) if (strike := strike_at(seed, number, faults)) is not None]

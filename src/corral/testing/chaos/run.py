@@ -23,7 +23,7 @@ from corral.testing.chaos import invariants
 from corral.testing.chaos.client import Client, Unanswered
 from corral.testing.chaos.deployment import TURNS_PER_SESSION, Deployment
 from corral.testing.chaos.faults import WAIT, Faults, Finding, Heal, Refused, unavailable
-from corral.testing.chaos.plan import Strike, faults_for, make_plan
+from corral.testing.chaos.plan import Strike, faults_for, strike_at
 from corral.testing.disks import drain
 from corral.testing.steps import release, started
 
@@ -100,7 +100,6 @@ class _Round:
 
 def _drive(deployment: Deployment, client: Client, options: Options, report: Report, say: Say) -> None:
     wanted = options.faults if options.faults is not None else faults_for(options.engine)
-    plan = {s.round: s for s in make_plan(options.seed, options.rounds, wanted)}
     every: list[str] = []
     current: list[str] = []
     faults = Faults(deployment, client, lambda: list(current), say)
@@ -115,7 +114,7 @@ def _drive(deployment: Deployment, client: Client, options: Options, report: Rep
             every += current
         report.rounds = number + 1
         this = _Round(number, turn, list(current))
-        pending = _round(deployment, client, faults, this, plan.get(number), pending, report)
+        pending = _round(deployment, client, faults, this, strike_at(options.seed, number, wanted), pending, report)
         say(f"round {number} done ({len(every)} sessions so far)")
     for heal in pending:
         heal()
