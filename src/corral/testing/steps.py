@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from corral.testing.script import ScriptJSON, reply, text, tool_use
+from corral.vocab.tools import BASH
 
 DATA_BYTES = 256 * 1024
 
@@ -37,7 +38,7 @@ def script(turns: int) -> ScriptJSON:
     replies = [
         part
         for n in range(1, turns + 1)
-        for part in (reply(tool_use("bash", {"command": step(n)})), reply(text(f"turn {n} done")))
+        for part in (reply(tool_use(BASH, {"command": step(n)})), reply(text(f"turn {n} done")))
     ]
     return {"replies": replies, "repeat_last": True}
 

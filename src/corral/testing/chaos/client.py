@@ -21,6 +21,7 @@ from typing import Any, cast
 import httpx
 
 from corral._types import JSONObject, json_list, json_object
+from corral.vocab.tools import TOOLSET
 
 BETA = "managed-agents-2026-04-01"
 #: answers a call retries (the server is down, restarting, its database is, or its disk is full)
@@ -86,7 +87,7 @@ class Client:
         return found
 
     def new_session(self, name: str) -> str:
-        tools: list[Any] = [{"type": "agent_toolset_20260401"}]
+        tools: list[Any] = [{"type": TOOLSET}]
         agent = self.ok("POST", "/v1/agents", {"name": name, "model": "claude-sonnet-4-6", "tools": tools})
         environment = self.ok("POST", "/v1/environments", {"name": name})
         session = self.ok("POST", "/v1/sessions", {"agent": agent["id"], "environment_id": environment["id"]})
