@@ -28,7 +28,7 @@ import pytest
 
 from corral.sandbox.journal import safe_name
 from corral.sandbox.runtime import runtime_dir
-from corral.testing import ScriptedModelServer, reply, text, tool_use
+from corral.testing import ScriptedModelServer, reply, steps, text, tool_use
 from corral.testing.cluster import Cluster
 from corral.testing.processes import CorralProcess
 from tests.conftest import database_url
@@ -128,12 +128,7 @@ def lease_holder(cluster: Cluster, session_id: str) -> CorralProcess:
 def executions(cluster: Cluster, session_id: str, n: int) -> set[str]:
     """Every distinct line of ``runs-<n>.log`` in any host's copy of the workspace: one per execution of step
     ``n`` (a restored copy repeats the lines it was restored with, never adds one)."""
-    lines: set[str] = set()
-    for host in range(len(cluster.hosts)):
-        log = workspace(cluster, host, session_id) / f"runs-{n}.log"
-        if log.exists():
-            lines |= set(log.read_text().split())
-    return lines
+    return steps.executions((workspace(cluster, host, session_id) for host in range(len(cluster.hosts))), n)
 
 
 @dataclass
