@@ -137,6 +137,18 @@ class Settings:
         "lazy", "CORRAL_SANDBOX_MODE", "when sandboxes start: `lazy`, `speculative` or `eager`"
     )
     sandbox_idle_seconds: float = setting(600.0, "CORRAL_SANDBOX_IDLE_SECONDS", "idle sandboxes stop after this")
+    max_sandboxes_per_workspace: int = setting(
+        0,
+        "CORRAL_MAX_SANDBOXES_PER_WORKSPACE",
+        "live sandboxes one workspace may run at once, counted per process that runs them (a `corral serve` or"
+        " `corral worker` with the local provider, a `corral sandbox-host`); one more is a tool error (0: no limit)",
+    )
+    workspace_disk_bytes: int = setting(
+        0,
+        "CORRAL_WORKSPACE_DISK_BYTES",
+        "bytes (files and their metadata) the sessions of one workspace may hold together on one machine's sandbox"
+        " disk; past it writes fail with `EDQUOT` (0: no limit; each session also has its own quota)",
+    )
     egress_enabled: bool = setting(True, "CORRAL_EGRESS", "`0`: sandboxes get no network at all")
     egress_allow_private: tuple[str, ...] = setting(
         (),

@@ -140,7 +140,13 @@ async def run_sandbox_host(settings: Settings) -> None:
         provider = await stack.enter_async_context(provider)
         refresh = egress.refresh if egress is not None else None  # a rotated repository token, before the next call
         attachments = session_attachments(stores, provider, refresh)
-        host = SandboxHost(provider, settings.sandbox_host_capacity, attachments, _workspaces(sessions))
+        host = SandboxHost(
+            provider,
+            settings.sandbox_host_capacity,
+            attachments,
+            _workspaces(sessions),
+            max_per_workspace=settings.max_sandboxes_per_workspace,
+        )
         stack.push_async_callback(host.aclose)  # before the provider closes: what the sandboxes left is written back
         directory = HostDirectory(db)
         report = HostReport(await anyio.to_thread.run_sync(host_id, settings.data_dir), host_url(settings), 0)

@@ -15,7 +15,10 @@ Invariants:
   the host stops) and ``forget``. The notices they leave go back in the replies, each once. A session unknown to
   the database gets no resources.
 * The host never runs more live sandboxes than its capacity, whatever it reported: a provisioning that would pass
-  it is refused (503, ``overloaded_error``) unless the session already has a live sandbox here.
+  it is refused (503, ``overloaded_error``) unless the session already has a live sandbox here. Beside it, a
+  workspace runs at most ``max_per_workspace`` live sandboxes here (``corral.sandbox.limits``: counted on this
+  host only); one more is refused (429, ``quota_exceeded``), which the worker's call reports as a tool error. The
+  spec's workspace is the session's as the database knows it (the worker's word only for a session unknown there).
 * ``execute`` keeps the provider's guarantees (exactly once per ``tool_use_id``, by the journal on this host;
   never an exception for a failure of the tool or the sandbox); a call whose worker hangs up (its harness died,
   or it stopped waiting) is cancelled, so the journal answers ``interrupted`` for it, as on one machine; a
@@ -48,6 +51,7 @@ from corral.hosts.wire import (
     Recorded,
     TurnEnded,
 )
+from corral.sandbox import limits
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.sandbox.base import ProvisionSpec, Sandbox, SandboxProvider, ToolResult
 from corral.sandbox.hands import set_up
@@ -92,6 +96,8 @@ class _Held:
     sandbox: Sandbox
     #: the workspace of the sandbox's session (None: an unknown session, whose sandbox has no resources)
     workspace_id: str | None
+    #: the workspace the sandbox counts against (``ProvisionSpec.workspace_id``; "": none)
+    counted_in: str = ""
 
 
 class SandboxHost:
@@ -103,9 +109,12 @@ class SandboxHost:
         capacity: int,
         attachments: SessionAttachments = NO_ATTACHMENTS,
         workspace_of: WorkspaceOf = _no_workspace,
+        max_per_workspace: int = 0,
     ) -> None:
         self.provider = provider
         self.capacity = capacity
+        #: live sandboxes one workspace may run on this host (0: no limit)
+        self.max_per_workspace = max_per_workspace
         self.attachments = attachments
         self._workspace_of = workspace_of
         #: the host is in the directory (``/healthz`` answers 503 until then)
@@ -125,12 +134,20 @@ class SandboxHost:
                 return sandbox_id
         return None
 
+    def _running_in(self, workspace_id: str) -> int:
+        """Live sandboxes handed out for sessions of ``workspace_id``."""
+        self.in_use()  # drops the dead ones
+        return sum(1 for held in self._sandboxes.values() if held.counted_in == workspace_id)
+
     async def provision(self, spec: ProvisionSpec) -> Provisioned:
         if spec.mounts or spec.setup:
             raise InvalidRequest("a sandbox host makes the mounts and set-up steps of a session from its resources")
-        if self._live_for(spec.session_id) is None and self.in_use() >= self.capacity:
-            raise HostFull(f"this sandbox host is full ({self.capacity} sandboxes)")
         workspace_id = await self._workspace_of(spec.session_id)
+        spec = replace(spec, workspace_id=workspace_id or spec.workspace_id)
+        if self._live_for(spec.session_id) is None:
+            if self.in_use() >= self.capacity:
+                raise HostFull(f"this sandbox host is full ({self.capacity} sandboxes)")
+            limits.check(spec.workspace_id, self._running_in(spec.workspace_id), self.max_per_workspace)
         if workspace_id is not None:
             attached = await self.attachments.attachments(workspace_id, spec.session_id)
             spec = replace(spec, mounts=attached.mounts, setup=attached.setup)
@@ -139,7 +156,7 @@ class SandboxHost:
         if sandbox_id is not None:  # the session's live sandbox, set up already
             return Provisioned(sandbox_id=sandbox_id, notices=list(sandbox.notices))
         sandbox_id = "sbx_" + secrets.token_hex(12)
-        self._sandboxes[sandbox_id] = _Held(sandbox, workspace_id)
+        self._sandboxes[sandbox_id] = _Held(sandbox, workspace_id, spec.workspace_id)
         return Provisioned(sandbox_id=sandbox_id, notices=[*sandbox.notices, *await set_up(sandbox, spec.setup)])
 
     async def execute(self, sandbox_id: str, call: ExecuteRequest, hung_up: HungUp = anyio.sleep_forever) -> Executed:

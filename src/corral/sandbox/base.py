@@ -98,6 +98,9 @@ class ProvisionSpec:
     #: sandboxes kept started for this environment so a new session's first call does not wait (0: none);
     #: from the environment config extension ``config.corral.warm_pool_size``
     warm_pool_size: int = 0
+    #: the session's workspace (tenant): its sandboxes and disk are counted against its limits ("": none, e.g. a
+    #: warm pool's sandbox before a session claims it)
+    workspace_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,11 @@ class Hands:
     async def spec(self) -> ProvisionSpec:
         config = await self.config()
         spec = environment_spec(
-            self.environment_id, config, self.session_id, workspace_expected=self.workspace_expected
+            self.environment_id,
+            config,
+            self.session_id,
+            workspace_id=self.workspace_id,
+            workspace_expected=self.workspace_expected,
         )
         attached = await self._attachments.attachments(self.workspace_id, self.session_id)
         return replace(spec, mounts=attached.mounts, setup=attached.setup)

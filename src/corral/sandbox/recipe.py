@@ -73,13 +73,20 @@ def provisioning_mode(config: Mapping[str, object], default: ProvisioningMode) -
 
 
 def environment_spec(
-    environment_id: str, config: Mapping[str, object], session_id: str = "", *, workspace_expected: bool = False
+    environment_id: str,
+    config: Mapping[str, object],
+    session_id: str = "",
+    *,
+    workspace_id: str = "",
+    workspace_expected: bool = False,
 ) -> ProvisionSpec:
-    """The recipe of an environment's sandboxes (for a session, or with no session: a warm pool's)."""
+    """The recipe of an environment's sandboxes (for a session of ``workspace_id``, or with no session: a warm
+    pool's)."""
     networking = config.get("networking") or DEFAULT_CONFIG["networking"]
     return ProvisionSpec(
         session_id=session_id,
         environment_id=environment_id,
+        workspace_id=workspace_id,
         networking=dict(cast(JSONObject, networking)),
         packages=dict(cast(JSONObject, config.get("packages") or {})),
         warm_pool_size=int(extension(config).get("warm_pool_size") or 0),

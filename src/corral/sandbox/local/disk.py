@@ -6,6 +6,14 @@ directory; each workspace is a subvolume with a qgroup limit, so a sandbox that 
 btrfs qgroups need nothing but the filesystem.) Fallback when btrfs is unavailable: plain directories,
 bind-mounted at the same place, *without* a quota (``quota_enforced`` is False and a warning is logged).
 
+With ``workspace_bytes`` set, the subvolumes of one tenant workspace's sessions are also members of one level-1
+qgroup (``1/N``, N from the map ``<mount>/workspace-qgroups.json``, kept on the filesystem it describes) limited
+to that many bytes: together they cannot pass it, whatever each session's own quota. A subvolume joins its group
+when it is made (empty: the kernel accounts it without a rescan), or when a warm sandbox's workspace becomes a
+session's (``join``: nothing but the agent's start has written there). Metadata is charged to qgroups too, so the
+limit also bounds how many files (inodes) a workspace holds: btrfs has no inode quota. Session workspaces made
+before the setting was set are not members.
+
 Invariants: a workspace is a directory owned by its session's host uid, mode 0700; the filesystem is
 mounted ``nodev,nosuid``; sandboxes cannot create subvolumes (the seccomp filter refuses btrfs ioctls), so
 a quota cannot be escaped by nesting.
@@ -13,7 +21,9 @@ a quota cannot be escaped by nesting.
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import json
 import logging
 import os
 import secrets
@@ -28,7 +38,12 @@ log = logging.getLogger("corral.sandbox.local")
 SESSION_KEY_PREFIX = "sesn_"  # session ids are plain file names, so a session's workspace key is its id
 _SUBVOL_CREATE = 0x5000940E  # _IOW(0x94, 14, struct btrfs_ioctl_vol_args)
 _SNAP_DESTROY = 0x5000940F  # _IOW(0x94, 15, struct btrfs_ioctl_vol_args)
+_INO_LOOKUP = 0xD0009412  # _IOWR(0x94, 18, struct btrfs_ioctl_ino_lookup_args)
+_QGROUP_ASSIGN = 0x40189429  # _IOW(0x94, 41, struct btrfs_ioctl_qgroup_assign_args)
+_QGROUP_CREATE = 0x4010942A  # _IOW(0x94, 42, struct btrfs_ioctl_qgroup_create_args)
 _QGROUP_LIMIT = 0x8030942B  # _IOR(0x94, 43, struct btrfs_ioctl_qgroup_limit_args)
+_FIRST_FREE_OBJECTID = 256  # the root directory of every subvolume
+_LEVEL_1 = 1 << 48  # qgroup id ``1/N`` is ``(1 << 48) | N``
 _LIMIT_MAX_RFER = 1
 _BTRFS_MAGIC_OFFSET, _BTRFS_MAGIC = 0x10040, b"_BHRfS_M"
 _MIN_IMAGE = 1024**3
@@ -59,11 +74,15 @@ def _is_btrfs(image: Path) -> bool:
 class Disk:
     """Workspaces under ``<mount>/ws/<key>``, package layers under ``<mount>/layers/<key>``."""
 
-    def __init__(self, state: Path, mount: Path, *, image_bytes: int, quota: bool = True) -> None:
+    def __init__(
+        self, state: Path, mount: Path, *, image_bytes: int, quota: bool = True, workspace_bytes: int = 0
+    ) -> None:
         self.state, self.mount = state, mount
         self.image = state / "workspaces.btrfs"
         self.image_bytes = image_bytes
         self.quota_wanted = quota
+        #: the limit of each tenant workspace's sessions together (0: none)
+        self.workspace_bytes = workspace_bytes
         self.quota_enforced = False
         #: this Disk's entry among the filesystem's users (``<pid>-<random>``: several per process are fine)
         self._user = f"{os.getpid()}-{secrets.token_hex(4)}"
@@ -148,21 +167,43 @@ class Disk:
                     return fields[fields.index("-") + 1] == "btrfs"
         return False
 
-    def create_workspace(self, key: str, uid: int, quota_bytes: int) -> Path:
+    def create_workspace(self, key: str, uid: int, quota_bytes: int, tenant: str = "") -> Path:
+        """The workspace ``key`` with its own quota, counted in the group of tenant workspace ``tenant`` ("": none)."""
         path = self.workspaces / key
         if self.quota_enforced:
             self._subvolume(self.workspaces, key)
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                limits = bytearray(struct.pack("QQQQQQ", 0, _LIMIT_MAX_RFER, quota_bytes, 0, 0, 0))
-                fcntl.ioctl(fd, _QGROUP_LIMIT, limits)
-            finally:
-                os.close(fd)
+            _limit(path, 0, quota_bytes)  # qgroup 0: the subvolume's own
+            self.join(key, tenant)
         else:
             path.mkdir()
         os.chown(path, uid, uid)
         path.chmod(0o700)
         return path
+
+    def join(self, key: str, tenant: str) -> None:
+        """Count workspace ``key`` in the group of tenant workspace ``tenant`` (a no-op without a limit or tenant)."""
+        if not (self.quota_enforced and tenant and self.workspace_bytes > 0):
+            return
+        group = _LEVEL_1 | self._group_number(tenant)
+        _qgroup_ioctl(self.mount, _QGROUP_CREATE, struct.pack("QQ", 1, group))
+        _qgroup_ioctl(self.mount, _QGROUP_ASSIGN, struct.pack("QQQ", 1, _subvolume_id(self.workspaces / key), group))
+        _limit(self.mount, group, self.workspace_bytes)  # again each time: the setting may have changed
+
+    def _group_number(self, tenant: str) -> int:
+        """N of the tenant's qgroup ``1/N``, allocated on first use; the map is shared (under a lock) by every
+        process using this filesystem."""
+        with (self.mount / "workspace-qgroups.json").open("a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.seek(0)
+            groups: dict[str, int] = json.loads(f.read() or "{}")
+            number = groups.get(tenant)
+            if number is None:
+                number = groups[tenant] = max(groups.values(), default=0) + 1
+                f.seek(0)
+                f.truncate()
+                f.write(json.dumps(groups))
+                f.flush()
+            return number
 
     def _subvolume(self, parent: Path, name: str) -> None:
         fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
@@ -198,6 +239,35 @@ class Disk:
             return (self.workspaces / key).stat().st_uid
         except FileNotFoundError:
             return None
+
+
+def _limit(path: Path, qgroup: int, max_bytes: int) -> None:
+    """Limit the referenced bytes of ``qgroup`` (0: the subvolume at ``path``'s own) to ``max_bytes``."""
+    _qgroup_ioctl(path, _QGROUP_LIMIT, struct.pack("QQQQQQ", qgroup, _LIMIT_MAX_RFER, max_bytes, 0, 0, 0))
+
+
+def _qgroup_ioctl(path: Path, request: int, args: bytes) -> None:
+    """A qgroup ioctl on the filesystem of ``path``; one that finds its work done already (``EEXIST``) is fine."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.ioctl(fd, request, bytearray(args))
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _subvolume_id(path: Path) -> int:
+    """The id of the subvolume whose root directory is ``path`` (its level-0 qgroup is ``0/<id>``)."""
+    args = bytearray(struct.pack("QQ", 0, _FIRST_FREE_OBJECTID) + b"\0" * 4080)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.ioctl(fd, _INO_LOOKUP, args)
+    finally:
+        os.close(fd)
+    subvolume: int = struct.unpack_from("Q", args)[0]
+    return subvolume
 
 
 def _alive(user: str) -> bool:

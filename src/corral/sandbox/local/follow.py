@@ -63,25 +63,26 @@ class FollowingWorkspaces:
                 )
             if local and await self._marker(key) == latest:
                 return ()
-            return await self._restore(key, latest, spec.limits.disk_bytes)
+            return await self._restore(key, latest, spec)
 
-    async def _restore(self, key: str, ref: BlobRef, quota: int) -> tuple[ProvisionNotice, ...]:
-        path = await anyio.to_thread.run_sync(self._fresh, key, quota)
+    async def _restore(self, key: str, ref: BlobRef, spec: ProvisionSpec) -> tuple[ProvisionNotice, ...]:
+        quota, tenant = spec.limits.disk_bytes, spec.workspace_id
+        path = await anyio.to_thread.run_sync(self._fresh, key, quota, tenant)
         try:
             await self.store.restore(ref, path, path.stat().st_uid)
         except SandboxError as exc:
             log.warning("restoring workspace %s from %s failed: %s", key, ref, exc.message)
-            await anyio.to_thread.run_sync(self._fresh, key, quota)
+            await anyio.to_thread.run_sync(self._fresh, key, quota, tenant)
             return (ProvisionNotice(NOTICE_TYPE, f"{exc.message}: the sandbox starts with an empty /workspace"),)
         await anyio.to_thread.run_sync(self._write_marker, key, ref)
         return ()
 
-    def _fresh(self, key: str, quota: int) -> Path:
+    def _fresh(self, key: str, quota: int, tenant: str) -> Path:
         """An empty workspace for ``key``, replacing any copy (and its marker), owned by a uid never used before."""
         disk = self.host.disk
         (self.markers / key).unlink(missing_ok=True)
         disk.remove_workspace(key)
-        return disk.create_workspace(key, self.host.uids.allocate(), quota)
+        return disk.create_workspace(key, self.host.uids.allocate(), quota, tenant)
 
     async def save(self, session_id: str) -> ProvisionNotice | None:
         """Snapshot the session's workspace on this host, if it holds one (see the module docstring)."""

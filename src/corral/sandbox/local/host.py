@@ -72,7 +72,13 @@ class Host:
         layout = Layout(settings.data_dir)
         return cls(
             layout=layout,
-            disk=Disk(layout.state, layout.fs, image_bytes=options.disk_image_bytes, quota=options.disk_quota),
+            disk=Disk(
+                layout.state,
+                layout.fs,
+                image_bytes=options.disk_image_bytes,
+                quota=options.disk_quota,
+                workspace_bytes=settings.workspace_disk_bytes,
+            ),
             uids=UidAllocator(options.uid_registry, options.uid_base, local=layout.state / "uids"),
             journal=ToolJournal(layout.journal),
             egress=egress if settings.egress_enabled else None,

@@ -107,6 +107,7 @@ class WarmPools:
             return None
         warm = sandbox.parts.workspace
         await anyio.to_thread.run_sync(os.rename, disk.workspaces / warm.key, disk.workspaces / key)
+        await anyio.to_thread.run_sync(disk.join, key, spec.workspace_id)
         warm.claim(spec.session_id)
         if self.host.egress is not None and sandbox.parts.plan.egress_socket is not None:
             await self.host.egress.assign(sandbox.name, spec.session_id)

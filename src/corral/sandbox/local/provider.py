@@ -12,6 +12,10 @@ sandbox, builds package layers) and ``WarmPools`` (``pool``). They get the ``Hos
 sandbox, spawn a background task), never the provider; the provider alone tracks which sandbox is live for
 which session.
 
+A workspace (``spec.workspace_id``) runs at most ``CORRAL_MAX_SANDBOXES_PER_WORKSPACE`` live sandboxes of this
+provider (``corral.sandbox.limits``): a session is counted from the moment its provisioning is admitted until its
+sandbox stops (or the provisioning fails), so two sessions provisioning at once cannot both pass the limit.
+
 Invariants: each session's sandboxes run as that session's own host uid (its workspace's owner); every
 sandbox this provider started is stopped by ``aclose`` (and by the kernel if this process dies: bwrap's
 ``--die-with-parent``); needs root, bubblewrap and cgroup v1 controllers, and says so when they are missing.
@@ -30,6 +34,7 @@ from anyio.abc import TaskGroup
 
 from corral.config import Settings
 from corral.errors import ErrorCode, SandboxError
+from corral.sandbox import limits
 from corral.sandbox.base import ProvisionNotice, ProvisionSpec, Sandbox, SandboxProvider, ToolResult
 from corral.sandbox.local.follow import FollowingWorkspaces
 from corral.sandbox.local.host import Host, LocalOptions
@@ -53,10 +58,13 @@ class LocalSandboxProvider(SandboxProvider):
     ):
         options = options or LocalOptions()
         self.idle_seconds = options.idle_seconds or settings.sandbox_idle_seconds
+        self.max_per_workspace = settings.max_sandboxes_per_workspace
         self.host = Host.create(settings, egress, options)
         #: None: workspaces stay on this host's disk only (a session must come back to this data directory)
         self.follow: FollowingWorkspaces | None = None
         self._live: dict[str, LocalSandbox] = {}
+        #: the workspace of each session whose sandbox is being provisioned or live (its place in the count)
+        self._admitted: dict[str, str] = {}
         self._provisioning: dict[str, anyio.Lock] = {}
         self._tasks: TaskGroup | None = None
         self._exit = AsyncExitStack()
@@ -104,12 +112,34 @@ class LocalSandboxProvider(SandboxProvider):
             if live is not None and live.alive:
                 live.claim(spec.session_id, spec)
                 return live
-            notices = await self._bring_workspace(spec)
-            sandbox = await self._pools.claim(spec) or await self._start(spec)
+            self._admit(spec)
+            try:
+                notices = await self._bring_workspace(spec)
+                sandbox = await self._pools.claim(spec) or await self._start(spec)
+            except BaseException:
+                self._admitted.pop(spec.session_id, None)
+                raise
             sandbox.notices = (*sandbox.notices, *notices)
             self._live[spec.session_id] = sandbox
         self.tasks.start_soon(self._forget_when_stopped, sandbox)
         return sandbox
+
+    def _admit(self, spec: ProvisionSpec) -> None:
+        """Count the session against its workspace's limit, or refuse it (no await: the check and the count are one
+        step, whatever else provisions at the same time)."""
+        running = sum(
+            1
+            for session_id, workspace_id in self._admitted.items()
+            if workspace_id == spec.workspace_id and session_id != spec.session_id and self._holds(session_id)
+        )
+        limits.check(spec.workspace_id, running, self.max_per_workspace)
+        self._admitted[spec.session_id] = spec.workspace_id
+
+    def _holds(self, session_id: str) -> bool:
+        """The session's sandbox is being provisioned (not live yet) or is alive (a stopped one is not counted, even
+        before ``_forget_when_stopped`` has run)."""
+        live = self._live.get(session_id)
+        return live is None or live.alive
 
     async def _bring_workspace(self, spec: ProvisionSpec) -> tuple[ProvisionNotice, ...]:
         """The session's workspace on this host, restored from its latest snapshot if it is missing or stale."""
@@ -141,6 +171,7 @@ class LocalSandboxProvider(SandboxProvider):
         await sandbox.stopped.wait()
         if self._live.get(sandbox.session_id) is sandbox:
             del self._live[sandbox.session_id]
+            self._admitted.pop(sandbox.session_id, None)
             self._provisioning.pop(sandbox.session_id, None)
         if self.follow is not None and sandbox.session_id:
             with anyio.CancelScope(shield=True):  # ``aclose`` cancels this task: it waits for the save instead
@@ -160,6 +191,7 @@ class LocalSandboxProvider(SandboxProvider):
 
     async def forget(self, session_id: str) -> None:
         live = self._live.pop(session_id, None)
+        self._admitted.pop(session_id, None)
         if live is not None:
             await live.stop("its session was deleted")
         await anyio.to_thread.run_sync(self.host.disk.remove_workspace, Workspace.of_session(session_id).key)

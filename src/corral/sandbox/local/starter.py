@@ -121,7 +121,9 @@ class Starter:
         undo: AsyncExitStack,
     ) -> Parts:
         undo.push_async_callback(self._discard, workspace)
-        uid, path = await anyio.to_thread.run_sync(self._workspace, workspace.key, spec.limits.disk_bytes)
+        # a warm sandbox's workspace joins its tenant's disk group when a session claims it (``WarmPools.claim``)
+        tenant = spec.workspace_id if workspace.lifetime is Lifetime.SESSION else ""
+        uid, path = await anyio.to_thread.run_sync(self._workspace, workspace.key, spec.limits.disk_bytes, tenant)
         layer = build.layer if build is not None else await self._layers.layer(spec)
         egress = await self._egress(spec, session_id, name, uid, undo)
         files: tuple[tuple[str, str], ...] = ()
@@ -147,12 +149,12 @@ class Starter:
         notices = egress.notices if egress is not None else ()
         return Parts(plan, process, channel, cgroups, workspace, cleanup=_nothing, notices=notices)
 
-    def _workspace(self, key: str, quota: int) -> tuple[int, Path]:
+    def _workspace(self, key: str, quota: int, tenant: str) -> tuple[int, Path]:
         disk = self.host.disk
         uid = disk.owner(key)
         if uid is None:
             uid = self.host.uids.allocate()
-            disk.create_workspace(key, uid, quota)
+            disk.create_workspace(key, uid, quota, tenant)
         return uid, disk.workspaces / key
 
     async def _discard(self, workspace: Workspace) -> None:
