@@ -16,10 +16,12 @@ from corral.compose.hosts import warm_sandboxes
 from corral.compose.workers import keep_pools_warm
 from corral.config import Settings
 from corral.db.engines import open_database
-from corral.errors import SandboxError
+from corral.errors import ErrorCode, SandboxError
 from corral.hosts.directory import HostReport
 from corral.hosts.remote import RemoteSandbox
-from corral.sandbox import Limits, Sandbox
+from corral.hosts.server import SandboxHost
+from corral.hosts.wire import ExecuteRequest
+from corral.sandbox import Limits, ProvisionSpec, Sandbox
 from corral.sandbox.recipe import environment_spec
 from tests.hosts.conftest import TOKEN, bash, new_spec, remote, text_of
 from tests.hosts.live_host import LiveSandboxHost
@@ -78,6 +80,27 @@ async def test_a_sandbox_stopped_on_its_host_when_idle_is_replaced_without_an_er
             await sandbox.release()
     finally:
         host.stop()
+
+
+async def test_a_host_refuses_a_workspace_past_its_sandbox_limit_until_one_stops(tmp_path: Path) -> None:
+    async def workspace_of(session_id: str) -> str | None:  # as the database answers it: both are one workspace's
+        return "wrkspc_limited"
+
+    async with open_provider(tmp_path / "sandbox") as provider:  # it sets no limit of its own: the host's is met
+        host = SandboxHost(provider, capacity=8, workspace_of=workspace_of, max_per_workspace=1)
+        first = await host.provision(ProvisionSpec("sesn_limited1", "env_test"))
+        second = ProvisionSpec("sesn_limited2", "env_test")
+        with pytest.raises(SandboxError, match="workspace wrkspc_limited already runs 1 sandbox") as refused:
+            await host.provision(second)
+        assert (refused.value.status, refused.value.code) == (429, ErrorCode.QUOTA_EXCEEDED)  # not 503: no other host
+        await host.release(first.sandbox_id)
+        provisioned = await host.provision(second)
+        executed = await host.execute(
+            provisioned.sandbox_id,
+            ExecuteRequest(name="bash", input={"command": "echo ok"}, tool_use_id="toolu_limited"),
+        )
+        assert text_of(executed.result).strip() == "ok"
+        await host.aclose()
 
 
 async def test_a_host_that_stalls_is_a_tool_error_then_a_fresh_sandbox_elsewhere(

@@ -1,7 +1,7 @@
 """Limits per tenant workspace on one machine (``corral.sandbox.limits``, ``Disk.join``): live sandboxes, disk, and
 files, which the disk limit bounds (btrfs has no inode quota; metadata is charged to the workspace's qgroup).
 
-One provider with ``CORRAL_MAX_SANDBOXES_PER_WORKSPACE=1`` and ``CORRAL_WORKSPACE_DISK_BYTES`` of 12 MiB serves the
+One provider with ``CORRAL_MAX_SANDBOXES_PER_WORKSPACE=1`` and ``CORRAL_WORKSPACE_DISK_BYTES`` of 4 MiB serves the
 module; each test uses workspaces of its own.
 """
 
@@ -22,7 +22,7 @@ from tests.sandbox.conftest import SMALL_IMAGE, Runner, new_spec, text_of
 
 pytestmark = pytest.mark.anyio
 MiB = 1024**2
-WORKSPACE_DISK = 12 * MiB  # each session's own quota is the default 1 GiB: the workspace's is the one reached
+WORKSPACE_DISK = 4 * MiB  # each session's own quota is the default 1 GiB: the workspace's is the one reached
 _ids = itertools.count(1)
 
 
@@ -70,27 +70,31 @@ async def test_a_workspace_past_its_sandbox_limit_gets_a_tool_error_until_one_st
 
 async def test_the_sessions_of_a_workspace_together_stop_at_its_disk_quota(limited: LocalSandboxProvider) -> None:
     first = await limited.provision(new_spec(workspace_id="wrkspc_disk"))
-    await Runner(first).ok("bash", command="head -c 8000000 /dev/zero > big && sync")
+    await Runner(first).ok("bash", command="head -c 3000000 /dev/zero > big && sync")
     await first.release()
     second = Runner(await limited.provision(new_spec(workspace_id="wrkspc_disk")))
-    assert "Disk quota exceeded" in await second.fails("bash", command="head -c 8000000 /dev/zero > big")
+    assert "Disk quota exceeded" in await second.fails("bash", command="head -c 3000000 /dev/zero > big")
     await second.ok("bash", command="rm -f big && sync")
     assert await second.ok("write", file_path="after.txt", content="room left") == "wrote 9 bytes to after.txt"
     await second.sandbox.release()
     other = Runner(await limited.provision(new_spec(workspace_id="wrkspc_notdisk")))
-    await other.ok("bash", command="head -c 8000000 /dev/zero > big")  # its own workspace's quota
+    await other.ok("bash", command="head -c 3000000 /dev/zero > big")  # its own workspace's quota
     await other.sandbox.release()
 
 
 async def test_files_are_bounded_by_the_workspace_disk_quota(limited: LocalSandboxProvider) -> None:
     run = Runner(await limited.provision(new_spec(workspace_id="wrkspc_files")))
-    # builtins only (no process per file): the loop stops at the first file the quota refuses
+    # one file takes most of the quota first: near its limit btrfs commits before each refused reservation (a few
+    # ms), so the loop should meet the limit within about a thousand files, not tens of thousands
+    await run.ok("bash", command="head -c 3800000 /dev/zero > data && sync")
+    # empty files, made by builtins (no process per file): only their metadata is charged; the first one the quota
+    # refuses ends the loop
     loop = "mkdir d && for ((i = 0; i < 300000; i++)); do : > d/$i || { echo made $i; exit 1; }; done"
     text = await run.fails("bash", command=loop)
     assert "Disk quota exceeded" in text
     made = int(text.rsplit("made ", 1)[1].split()[0])
-    assert 1000 < made < 300000
+    assert 100 < made < 300000
     assert await run.ok("bash", command="ls d | wc -l") == str(made)  # the sandbox answers on
-    await run.ok("bash", command="rm -rf d && sync")
+    await run.ok("bash", command="rm -rf d data && sync")
     assert await run.ok("write", file_path="after.txt", content="room again") == "wrote 10 bytes to after.txt"
     await run.sandbox.release()
