@@ -43,7 +43,7 @@ CITING_SECTIONS = [
     ("## Quick start", ("examples",), 6),
     ("## Commands", ("cli",), 5),
     ("## Console", ("console",), 8),
-    ("## Keys and limits", ("tenancy",), 10),
+    ("## Keys and limits", ("tenancy", "sandbox", "hosts"), 10),
     ("## Self-hosted environments", ("work",), 10),
     ("## Fuzzing", ("fuzz",), 2),
     ("### Budgets", ("budgets",), 5),

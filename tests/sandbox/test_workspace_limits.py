@@ -17,8 +17,9 @@ from corral.config import Settings
 from corral.sandbox import ToolResult
 from corral.sandbox.hands import Hands
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider
+from corral.sandbox.local.sandbox import LocalSandbox
 from corral.sandbox.recipe import Environments
-from tests.sandbox.conftest import SMALL_IMAGE, Runner, new_spec, text_of
+from tests.sandbox.conftest import SMALL_IMAGE, Runner, new_spec, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 MiB = 1024**2
@@ -69,7 +70,11 @@ async def test_a_workspace_past_its_sandbox_limit_gets_a_tool_error_until_one_st
 
 
 async def test_the_sessions_of_a_workspace_together_stop_at_its_disk_quota(limited: LocalSandboxProvider) -> None:
-    first = await limited.provision(new_spec(workspace_id="wrkspc_disk"))
+    pooled = new_spec(workspace_id="wrkspc_disk", warm_pool_size=1)
+    await limited.prepare(pooled)
+    await wait_until(lambda: limited.warm_ready(pooled) == 1, 60)
+    first = await limited.provision(pooled)  # a warm sandbox's workspace joins the workspace's group when claimed
+    assert isinstance(first, LocalSandbox) and first.parts.plan.workspace.name.startswith("warm-")
     await Runner(first).ok("bash", command="head -c 3000000 /dev/zero > big && sync")
     await first.release()
     second = Runner(await limited.provision(new_spec(workspace_id="wrkspc_disk")))
