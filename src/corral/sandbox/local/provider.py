@@ -65,6 +65,8 @@ class LocalSandboxProvider(SandboxProvider):
         self._live: dict[str, LocalSandbox] = {}
         #: the workspace of each session whose sandbox is being provisioned or live (its place in the count)
         self._admitted: dict[str, str] = {}
+        #: sessions whose provisioning is admitted and not finished
+        self._starting: set[str] = set()
         self._provisioning: dict[str, anyio.Lock] = {}
         self._tasks: TaskGroup | None = None
         self._exit = AsyncExitStack()
@@ -119,6 +121,8 @@ class LocalSandboxProvider(SandboxProvider):
             except BaseException:
                 self._admitted.pop(spec.session_id, None)
                 raise
+            finally:
+                self._starting.discard(spec.session_id)
             sandbox.notices = (*sandbox.notices, *notices)
             self._live[spec.session_id] = sandbox
         self.tasks.start_soon(self._forget_when_stopped, sandbox)
@@ -134,12 +138,13 @@ class LocalSandboxProvider(SandboxProvider):
         )
         limits.check(spec.workspace_id, running, self.max_per_workspace)
         self._admitted[spec.session_id] = spec.workspace_id
+        self._starting.add(spec.session_id)
 
     def _holds(self, session_id: str) -> bool:
-        """The session's sandbox is being provisioned (not live yet) or is alive (a stopped one is not counted, even
-        before ``_forget_when_stopped`` has run)."""
+        """The session's sandbox is being provisioned or is alive (a stopped one is not counted, even before
+        ``_forget_when_stopped`` has run)."""
         live = self._live.get(session_id)
-        return live is None or live.alive
+        return session_id in self._starting or (live is not None and live.alive)
 
     async def _bring_workspace(self, spec: ProvisionSpec) -> tuple[ProvisionNotice, ...]:
         """The session's workspace on this host, restored from its latest snapshot if it is missing or stale."""
