@@ -46,6 +46,15 @@ def new_event(param: ClientEvent) -> NewEvent:
     return NewEvent(param.type, data, queued=param.type in QUEUED_TYPES)
 
 
+def refuse_team(snapshot: JSONObject) -> None:
+    """Threads do not run yet: a session of a multiagent agent is refused by name rather than run alone."""
+    if snapshot.get("multiagent"):
+        raise InvalidRequest(
+            "sessions of multiagent agents (coordinator threads) are not supported by this server yet",
+            code=ErrorCode.NOT_SUPPORTED,
+        )
+
+
 async def create_session(
     services: Services,
     workspace_id: str,
@@ -61,6 +70,7 @@ async def create_session(
     if environment.archived_at is not None:
         raise InvalidRequest(f"environment {environment.id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
     snapshot = await services.catalog.session_agent(workspace_id, body.agent)
+    refuse_team(snapshot)
     pinned = await skills.pin(services.skills, workspace_id, snapshot)
     snapshot["skills"] = skills.pinned_wire(pinned)
     prices = services.settings.prices
