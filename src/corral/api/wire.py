@@ -55,6 +55,7 @@ from anthropic.types.beta.sessions import (
     BetaManagedAgentsSendSessionEvents,
     BetaManagedAgentsSessionEvent,
     BetaManagedAgentsSessionResource,
+    BetaManagedAgentsSessionThread,
     BetaManagedAgentsStreamSessionEvents,
 )
 from anthropic.types.beta.skills import BetaDeletedSkillVersion, BetaSkillVersion
@@ -104,6 +105,8 @@ __all__ = [
     "MemoryVersionPage",
     "ResourcePage",
     "SessionPage",
+    "SessionThread",
+    "SessionThreadPage",
     "SessionResource",
     "SkillPage",
     "SkillVersionPage",
@@ -260,6 +263,14 @@ SessionResource = BetaManagedAgentsSessionResource
 class ResourcePage(BaseModel):
     data: list[BetaManagedAgentsSessionResource]
     next_page: str | None
+
+
+class SessionThreadPage(BaseModel):
+    data: list[BetaManagedAgentsSessionThread]
+    next_page: str | None
+
+
+SessionThread = BetaManagedAgentsSessionThread
 
 
 class EventPage(BaseModel):
