@@ -47,12 +47,28 @@ def new_event(param: ClientEvent) -> NewEvent:
 
 
 def refuse_team(snapshot: JSONObject) -> None:
-    """Threads do not run yet: a session of a multiagent agent is refused by name rather than run alone."""
-    if snapshot.get("multiagent"):
-        raise InvalidRequest(
-            "sessions of multiagent agents (coordinator threads) are not supported by this server yet",
-            code=ErrorCode.NOT_SUPPORTED,
-        )
+    """What a session's threads cannot do here yet is refused by name rather than left out: an advisor, and
+    inline agents (threads run the saved agents of a roster; corral.harness.threads)."""
+    multiagent: dict[str, Any] = snapshot.get("multiagent") or {}
+    if multiagent.get("type") == "coordinator":
+        if any(entry.get("type") == "advisor" for entry in multiagent.get("agents") or []):
+            raise InvalidRequest(
+                "multiagent.agents: advisor consultations are not supported by this server yet",
+                code=ErrorCode.NOT_SUPPORTED,
+            )
+    elif multiagent:
+        subagents = multiagent.get("subagents") or {}
+        if (multiagent.get("advisor") or {}).get("type") == "enabled":
+            raise InvalidRequest(
+                "multiagent.advisor: advisor consultations are not supported by this server yet",
+                code=ErrorCode.NOT_SUPPORTED,
+            )
+        if subagents.get("type") == "enabled" and subagents.get("inline_agents", {}).get("type") == "enabled":
+            raise InvalidRequest(
+                "multiagent.subagents.inline_agents: inline agents are not supported by this server yet; set"
+                ' inline_agents to {"type": "disabled"} and name predefined_agents',
+                code=ErrorCode.NOT_SUPPORTED,
+            )
 
 
 async def create_session(

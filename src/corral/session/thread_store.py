@@ -12,7 +12,7 @@ from corral.session import threads
 from corral.session.broker import Broker
 from corral.session.events import Event
 from corral.session.records import SessionRecord
-from corral.session.threads import NewThread, primary_thread_id, session_of_primary
+from corral.session.threads import Delegation, NewThread, primary_thread_id, session_of_primary
 
 
 class ThreadStore:
@@ -24,6 +24,10 @@ class ThreadStore:
         record, events = await self.db.write(threads.create, new, rfc3339(now()))
         self._publish(events)
         return record
+
+    async def delegate(self, delegation: Delegation) -> SessionRecord:
+        """Create the delegation's thread with its task, once (``threads.delegate``)."""
+        return await self.db.write(threads.delegate, delegation, rfc3339(now()))
 
     async def get_thread(self, session: SessionRecord, thread_id: str) -> SessionRecord:
         """The thread's row: the session's own for its primary thread (404 for another session's thread)."""
@@ -50,4 +54,4 @@ class ThreadStore:
             self.broker.publish(appended)
 
 
-__all__ = ["NewThread", "ThreadStore", "primary_thread_id", "session_of_primary"]
+__all__ = ["Delegation", "NewThread", "ThreadStore", "primary_thread_id", "session_of_primary"]

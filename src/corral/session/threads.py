@@ -69,7 +69,12 @@ def create(new: NewThread, stamp: str) -> Flow[tuple[SessionRecord, list[Event]]
     )
     if session is None:
         raise NotFound(f"session {new.session_id} not found")
-    doc = {"agent": new.agent, "agent_name": new.agent_name, "parent_thread_id": new.parent_thread_id}
+    doc = {
+        "agent": new.agent,
+        "agent_name": new.agent_name,
+        "parent_thread_id": new.parent_thread_id,
+        "session_id": new.session_id,  # whose sandbox the thread works in
+    }
     yield insert(
         "sessions",
         {
@@ -91,6 +96,47 @@ def create(new: NewThread, stamp: str) -> Flow[tuple[SessionRecord, list[Event]]
     events = yield from append(parent_log, [announced], stamp)
     record = yield from _select(new.thread_id, new.session_id)
     return record, events
+
+
+MAX_CONCURRENT = 25
+"""Child threads of one session that may be open (not terminated) at once (api.md §9)."""
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """A coordinator's call handing ``message`` to a roster agent: the thread it runs in, named after the call."""
+
+    thread: NewThread
+    message: str
+    sent_id: str  # the id of ``agent.thread_message_sent`` on the parent's log
+
+
+def delegate(delegation: Delegation, stamp: str) -> Flow[SessionRecord]:
+    """The delegation's thread, created with its task on first call and returned as is on any later one (a
+    worker that took the coordinator over calls again with the same tool use id: nothing is sent twice)."""
+    new = delegation.thread
+    existing: Row | None = yield one(
+        "SELECT id FROM sessions WHERE id = $1 AND thread_of = $2", new.thread_id, new.session_id
+    )
+    if existing is not None:
+        return (yield from _select(new.thread_id, new.session_id))
+    open_count: Row | None = yield one(
+        "SELECT COUNT(*) AS n FROM sessions WHERE thread_of = $1 AND status <> 'terminated'", new.session_id
+    )
+    if open_count is not None and int(open_count["n"]) >= MAX_CONCURRENT:
+        raise InvalidRequest(f"the session has {MAX_CONCURRENT} open threads already, the most it may have")
+    yield from create(new, stamp)
+    content = [{"type": "text", "text": delegation.message}]
+    sent = {"to_session_thread_id": new.thread_id, "to_agent_name": new.agent_name, "content": content}
+    yield from append(
+        _log_of(new.session_id, new.parent_thread_id),
+        [NewEvent("agent.thread_message_sent", sent, id=delegation.sent_id)],
+        stamp,
+    )
+    received = {"from_session_thread_id": new.parent_thread_id, "content": content}
+    task = [NewEvent("agent.thread_message_received", received), NewEvent("user.message", {"content": content})]
+    yield from append(new.thread_id, task, stamp)
+    return (yield from _select(new.thread_id, new.session_id))
 
 
 def get(session_id: str, thread_id: str) -> Flow[SessionRecord]:
