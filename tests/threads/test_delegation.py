@@ -20,8 +20,8 @@ SCRIPT: dict[str, Any] = {
     "rules": [
         {"system_contains": "RESEARCHER", "reply": reply(text("fact: the sky is blue"))},
         {"system_contains": "WRITER", "reply": reply(text("prose: a blue sky"))},
-        {"system_contains": "ASKER", "contains": "ASKED-OUTPUT\\n", "reply": reply(text("asker done"))},
-        {"system_contains": "ASKER", "reply": reply(tool_use("bash", {"command": "echo ASKED-OUTPUT"}))},
+        {"system_contains": "ASKER", "contains": "ASKED-1-OUT", "reply": reply(text("asker done"))},
+        {"system_contains": "ASKER", "reply": reply(tool_use("bash", {"command": "echo ASKED-$((1))-OUT"}))},
     ],
     "replies": [
         reply(
@@ -126,4 +126,4 @@ def test_a_sub_agents_permission_request_is_answered_on_the_session(client: anth
     confirmed = [e for e in thread_events if e.type == "user.tool_confirmation"]
     assert len(confirmed) == 1 and confirmed[0].result == "allow"
     outputs = [e for e in thread_events if e.type == "agent.tool_result"]
-    assert len(outputs) == 1 and "ASKED-OUTPUT" in str(outputs[0].content)
+    assert len(outputs) == 1 and "ASKED-1-OUT" in str(outputs[0].content)
