@@ -127,3 +127,54 @@ def test_a_sub_agents_permission_request_is_answered_on_the_session(client: anth
     assert len(confirmed) == 1 and confirmed[0].result == "allow"
     outputs = [e for e in thread_events if e.type == "agent.tool_result"]
     assert len(outputs) == 1 and "ASKED-1-OUT" in str(outputs[0].content)
+
+
+def test_kill_9_mid_delegation_finishes_every_thread_once(
+    served: tuple[LiveServer, ScriptedModelServer], client: anthropic.Anthropic
+) -> None:
+    server, model = served
+    before = len(model.requests)
+    stalled: Any = {"content": [text("prose: late")], "latency": {"ttft": {"dist": "fixed", "seconds": 3600}}}
+    model.set_script({**SCRIPT, "rules": [{"system_contains": "STALLER", "reply": stalled}, *SCRIPT["rules"]]})
+    session_id = _coordinator(client, ("researcher", "RESEARCHER", []), ("writer", "STALLER", []))
+    last = ""
+    with client.beta.sessions.events.stream(session_id) as stream:
+        client.beta.sessions.events.send(
+            session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": "go"}]}]
+        )
+        for event in stream:
+            last = event.id
+            if event.type == "session.thread_status_running" and event.agent_name == "writer":
+                break  # the writer's thread is running: the coordinator waits on it
+    server.kill()
+    unstalled = {"system_contains": "STALLER", "reply": reply(text("prose: on time"))}
+    model.set_script({**SCRIPT, "rules": [unstalled, *SCRIPT["rules"]]})
+    server.start()
+    with (
+        sdk(server) as fresh,
+        fresh.beta.sessions.events.stream(session_id, extra_headers={"Last-Event-ID": last}) as resumed,
+    ):
+        for event in resumed:
+            if event.type == "session.status_idle":
+                break
+        log = list(fresh.beta.sessions.events.list(session_id))
+        threads = list(fresh.beta.sessions.threads.list(session_id))
+    counts = {
+        kind: sum(e.type == kind for e in log)
+        for kind in (
+            "session.thread_created",
+            "agent.thread_message_sent",
+            "agent.thread_message_received",
+            "agent.tool_use",
+        )
+    }
+    assert counts == dict.fromkeys(counts, 2)
+    results = [e for e in log if e.type == "agent.tool_result"]
+    assert len(results) == 2
+    assert "prose: on time" in str(results[1].content) and "fact: the sky is blue" in str(results[0].content)
+    assert [t.status for t in threads] == ["idle", "idle", "idle"]
+    researcher = [r for r in model.requests[before:] if "RESEARCHER" in str(r.body.get("system"))]
+    assert len(researcher) == 1  # the thread that had finished before the crash was not run again
+    for thread in threads[1:]:
+        events = list(client.beta.sessions.threads.events.list(thread.id, session_id=session_id))
+        assert sum(e.type == "user.message" for e in events) == 1
