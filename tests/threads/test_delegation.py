@@ -143,8 +143,8 @@ def test_kill_9_mid_delegation_finishes_every_thread_once(
             session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": "go"}]}]
         )
         for event in stream:
-            last = event.id
             if event.type == "session.thread_status_running" and event.agent_name == "writer":
+                last = event.id
                 break  # the writer's thread is running: the coordinator waits on it
     server.kill()
     unstalled = {"system_contains": "STALLER", "reply": reply(text("prose: on time"))}

@@ -23,6 +23,7 @@ from corral._types import JSONObject, json_object
 from corral.api import budgets, outcome_ops, resource_ops
 from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
+from corral.catalog import multiagent
 from corral.compose.services import Services
 from corral.db import Flow
 from corral.errors import ErrorCode, InvalidRequest
@@ -47,28 +48,10 @@ def new_event(param: ClientEvent) -> NewEvent:
 
 
 def refuse_team(snapshot: JSONObject) -> None:
-    """What a session's threads cannot do here yet is refused by name rather than left out: an advisor, and
-    inline agents (threads run the saved agents of a roster; corral.harness.threads)."""
-    multiagent: dict[str, Any] = snapshot.get("multiagent") or {}
-    if multiagent.get("type") == "coordinator":
-        if any(entry.get("type") == "advisor" for entry in multiagent.get("agents") or []):
-            raise InvalidRequest(
-                "multiagent.agents: advisor consultations are not supported by this server yet",
-                code=ErrorCode.NOT_SUPPORTED,
-            )
-    elif multiagent:
-        subagents = multiagent.get("subagents") or {}
-        if (multiagent.get("advisor") or {}).get("type") == "enabled":
-            raise InvalidRequest(
-                "multiagent.advisor: advisor consultations are not supported by this server yet",
-                code=ErrorCode.NOT_SUPPORTED,
-            )
-        if subagents.get("type") == "enabled" and subagents.get("inline_agents", {}).get("type") == "enabled":
-            raise InvalidRequest(
-                "multiagent.subagents.inline_agents: inline agents are not supported by this server yet; set"
-                ' inline_agents to {"type": "disabled"} and name predefined_agents',
-                code=ErrorCode.NOT_SUPPORTED,
-            )
+    """What a session's threads cannot do here yet is refused by name rather than left out."""
+    problem = multiagent.unsupported_at_run_time(json_object(snapshot.get("multiagent")))
+    if problem is not None:
+        raise InvalidRequest(problem, code=ErrorCode.NOT_SUPPORTED)
 
 
 async def create_session(

@@ -218,3 +218,25 @@ def expand(multiagent: Mapping[str, Any], definitions: Mapping[tuple[str, int], 
 def thread_agent(snapshot: Mapping[str, Any]) -> JSONObject:
     """An agent snapshot as a thread runs it (``BetaManagedAgentsSessionThreadAgent``: no roster of its own)."""
     return {key: value for key, value in snapshot.items() if key != "multiagent"}
+
+
+def unsupported_at_run_time(multiagent: Mapping[str, Any] | None) -> str | None:
+    """Why a session of an agent with this ``multiagent`` cannot run here yet (None: it can). Threads run the saved
+    agents of a roster; an advisor and inline agents are refused by name rather than left out."""
+    if not multiagent:
+        return None
+    advisor = "advisor consultations are not supported by this server yet"
+    if multiagent.get("type") == COORDINATOR:
+        entries: list[Mapping[str, Any]] = multiagent.get("agents") or []
+        return f"multiagent.agents: {advisor}" if any(entry.get("type") == "advisor" for entry in entries) else None
+    advised: Mapping[str, Any] = multiagent.get("advisor") or {}
+    if advised.get("type") == "enabled":
+        return f"multiagent.advisor: {advisor}"
+    subagents: Mapping[str, Any] = multiagent.get("subagents") or {}
+    inline: Mapping[str, Any] = subagents.get("inline_agents") or {}
+    if subagents.get("type") == "enabled" and inline.get("type") == "enabled":
+        return (
+            "multiagent.subagents.inline_agents: inline agents are not supported by this server yet; set"
+            ' inline_agents to {"type": "disabled"} and name predefined_agents'
+        )
+    return None
