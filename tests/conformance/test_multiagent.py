@@ -106,3 +106,24 @@ def test_bad_rosters_are_400s_naming_the_problem(client: anthropic.Anthropic) ->
         "predefined_agents",
     )
     _refused(client, {"type": "multiagent_20261001", "advisor": {"type": "enabled", "model": "nope:"}}, "nope")
+
+
+def test_sessions_refuse_what_threads_cannot_do_yet(client: anthropic.Anthropic) -> None:
+    member = new_agent(client)
+    environment = client.beta.environments.create(name=unique("env"))
+    inline = new_agent(client, multiagent={"type": "multiagent_20261001"})
+    advised = new_agent(
+        client,
+        multiagent={"type": "coordinator", "agents": [member.id, {"type": "advisor", "model": "claude-opus-4-6"}]},
+    )
+    for agent, words in ((inline, "inline_agents"), (advised, "advisor")):
+        with pytest.raises(anthropic.BadRequestError, match=words):
+            client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
+    team = new_agent(client, multiagent={"type": "coordinator", "agents": [member.id, {"type": "self"}]})
+    session = client.beta.sessions.create(agent=team.id, environment_id=environment.id)
+    assert session.agent.multiagent is not None and session.agent.multiagent.type == "coordinator"
+    expanded = [entry.model_dump() for entry in session.agent.multiagent.agents]
+    assert [(entry["id"], entry["name"], "multiagent" in entry) for entry in expanded] == [
+        (member.id, member.name, False),
+        (team.id, team.name, False),
+    ]

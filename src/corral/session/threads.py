@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from corral._types import JSONObject
-from corral.db import Flow, Row, Where, all_rows, exec_, insert, one, split_page
+from corral.db import Flow, Row, Where, all_rows, exec_, insert, notify, one, split_page
 from corral.errors import InvalidRequest, NotFound
 from corral.ids import PREFIXES
 from corral.session._log import append
@@ -188,6 +188,10 @@ def archive_children(session_id: str, stamp: str) -> Flow[list[Event]]:
 
 
 def delete_children(session_id: str) -> Flow[None]:
+    """Delete the session's threads and their logs; their streams end as the session's do."""
+    rows: list[Row] = yield all_rows("SELECT id FROM sessions WHERE thread_of = $1", session_id)
+    for row in rows:
+        yield notify("events", f"{row['id']}:deleted")
     yield exec_("DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE thread_of = $1)", session_id)
     yield exec_("DELETE FROM sessions WHERE thread_of = $1", session_id)
 
