@@ -178,3 +178,32 @@ def test_kill_9_mid_delegation_finishes_every_thread_once(
     for thread in threads[1:]:
         events = list(client.beta.sessions.threads.events.list(thread.id, session_id=session_id))
         assert sum(e.type == "user.message" for e in events) == 1
+
+
+def test_an_interrupt_reaches_the_running_thread(
+    served: tuple[LiveServer, ScriptedModelServer], client: anthropic.Anthropic
+) -> None:
+    _, model = served
+    stalled: Any = {"content": [text("prose: late")], "latency": {"ttft": {"dist": "fixed", "seconds": 3600}}}
+    model.set_script({**SCRIPT, "rules": [{"system_contains": "STALLER", "reply": stalled}, *SCRIPT["rules"]]})
+    session_id = _coordinator(client, ("researcher", "RESEARCHER", []), ("writer", "STALLER", []))
+    sessions = client.beta.sessions
+    with sessions.events.stream(session_id) as stream:
+        sessions.events.send(session_id, events=[{"type": "user.message", "content": [{"type": "text", "text": "go"}]}])
+        writer = ""
+        for event in stream:
+            if event.type == "session.thread_status_running" and event.agent_name == "writer":
+                writer = event.session_thread_id
+                break
+        with sessions.threads.events.stream(writer, session_id=session_id) as thread_stream:
+            sessions.events.send(session_id, events=[{"type": "user.interrupt"}])
+            stops: list[str] = []
+            for event in thread_stream:
+                if event.type == "session.status_idle":
+                    stops.append(event.stop_reason.type)
+                    break
+        for event in stream:
+            if event.type == "session.status_idle":
+                break
+    assert stops == ["end_turn"]
+    assert {t.status for t in sessions.threads.list(session_id)} == {"idle"}

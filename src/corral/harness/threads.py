@@ -68,7 +68,23 @@ class DelegationExecutor:
             await self.store.threads.delegate(Delegation(thread, message, derived("event", f"sent:{call.tool_use_id}")))
         except InvalidRequest as exc:
             raise ToolError(exc.message) from None
-        return await _Follow(self.store, session.id, thread.thread_id, name).run()
+        try:
+            return await _Follow(self.store, session.id, thread.thread_id, name).run()
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._pass_interrupt(session.id, call.tool_use_id, thread.thread_id)
+            raise
+
+    async def _pass_interrupt(self, session_id: str, tool_use_id: str, thread_id: str) -> None:
+        """The user interrupted the coordinator while its thread ran: interrupt the thread too (a call cancelled
+        for any other reason, a lost lease or a shutdown, leaves the thread to run on)."""
+        call = await self.store.find_event(session_id, tool_use_id)
+        after = await self.store.get_events(session_id, call.seq + 1) if call is not None else []
+        for event in after:
+            if event.type == "user.interrupt":
+                interrupt = NewEvent("user.interrupt", queued=True, id=derived("event", f"interrupt:{thread_id}"))
+                await _once(self.store, thread_id, interrupt)
+                return
 
 
 class _Follow:
@@ -169,9 +185,14 @@ class _Follow:
         await self.store.mark_processed(self.session_id, [event.id])
 
     async def _once(self, log_id: str, event: NewEvent) -> None:
-        assert event.id is not None
-        if await self.store.find_event(log_id, event.id) is None:
-            await self.store.emit_event(log_id, event)
+        await _once(self.store, log_id, event)
+
+
+async def _once(store: SessionStore, log_id: str, event: NewEvent) -> None:
+    """Append ``event`` (its id derived from what it answers) unless the log holds it already."""
+    assert event.id is not None
+    if await store.find_event(log_id, event.id) is None:
+        await store.emit_event(log_id, event)
 
 
 def _waits_on_client(event: Event) -> bool:
