@@ -37,6 +37,7 @@ PREFIXES = {
     "work": "work_",
     "environment_key": "envkey_",
     "outcome": "outc_",
+    "thread": "sthr_",
 }
 
 _ID_BODY = re.compile(r"^[0-9A-Za-z]{1,64}$")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from corral._types import JSONObject, json_object
 from corral.db import Flow, Value, all_rows, insert_sql, many, notify
-from corral.ids import new_id, parse_rfc3339
+from corral.ids import PREFIXES, new_id, parse_rfc3339
 
 CHANNEL = "webhooks"
 #: the ``data.type`` names of api.md §18.3 (the SDK's ``BetaWebhookEventData``)
@@ -114,7 +114,10 @@ def record_all(workspace_id: str, changes: Sequence[Change], stamp: str) -> Flow
 
 
 def session_changes(session_id: str, event_type: str, data: Mapping[str, object]) -> list[Change]:
-    """The webhooks a session event appended to the log reports (none for most events)."""
+    """The webhooks a session event appended to the log reports (none for most events). A child thread's own log
+    (``sthr_…``, ``corral.session.threads``) reports none: its session's log carries the copies that do."""
+    if session_id.startswith(PREFIXES["thread"]):
+        return []
     if event_type == "session.status_idle":
         stop = json_object(data.get("stop_reason"))
         reason = None if stop is None else stop.get("type")

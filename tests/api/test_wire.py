@@ -23,7 +23,10 @@ from fastapi import FastAPI
 from starlette.types import Message
 
 from corral.api.app import create_app
+from corral.compose.services import Services
 from corral.config import Settings
+from corral.ids import new_id
+from corral.session.thread_store import NewThread
 from tests.conftest import database_url
 
 pytestmark = pytest.mark.anyio
@@ -107,12 +110,17 @@ async def app(engine: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
         yield made
 
 
-async def stream_until_deleted(app: FastAPI, http: httpx.AsyncClient, session_id: str) -> httpx.Response:
-    """Open the session's SSE stream, delete the session once the 200 is out, and return the whole stream.
+async def stream_until_deleted(
+    app: FastAPI, http: httpx.AsyncClient, session_id: str, thread_id: str | None = None
+) -> httpx.Response:
+    """Open the session's SSE stream (or its thread's), delete the session once the 200 is out, and return the whole
+    stream.
 
     Driven as raw ASGI: the response head is the signal that the stream is subscribed (httpx's ASGI transport
     would only return once the stream has ended)."""
     path = f"/v1/sessions/{session_id}/events/stream"
+    if thread_id is not None:
+        path = f"/v1/sessions/{session_id}/threads/{thread_id}/stream"
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -156,6 +164,24 @@ async def stream_until_deleted(app: FastAPI, http: httpx.AsyncClient, session_id
     response = httpx.Response(head[0]["status"], headers=headers, content=b"".join(body), request=request)
     response.elapsed = timedelta(0)  # what a client sets when a response has been read
     return response
+
+
+async def thread_successes(app: FastAPI, http: httpx.AsyncClient, agent_id: str, env_id: str) -> httpx.Response:
+    """Every thread operation, succeeding (a child thread made as the runtime makes one); returns the stream of the
+    child, which ends when its session is deleted."""
+    session = (await http.post("/v1/sessions", json={"agent": agent_id, "environment_id": env_id})).json()
+    base = f"/v1/sessions/{session['id']}/threads"
+    primary = (await http.get(base, params={"limit": 1})).json()["data"][0]
+    services: Services = app.state.services
+    record = await services.sessions.get_session(session["id"])
+    child = NewThread(session["id"], new_id("thread"), primary["id"], dict(record.doc["agent"]), "helper")
+    await services.sessions.threads.create_thread(child)
+    await http.get(base, params={"statuses[]": ["idle", "running"]})
+    await http.get(f"{base}/{child.thread_id}")
+    await http.get(f"{base}/{primary['id']}/events", params={"limit": 1})
+    await http.post(f"{base}/{child.thread_id}/archive")
+    await http.get(f"{base}/{child.thread_id}/events")
+    return await stream_until_deleted(app, http, session["id"], child.thread_id)
 
 
 async def vault_successes(http: httpx.AsyncClient) -> str:
@@ -345,12 +371,13 @@ async def successes(http: httpx.AsyncClient, app: FastAPI) -> list[httpx.Respons
     key = (await http.post("/v1/corral/keys", json={"workspace": "wire", "name": "k", "admin": False})).json()
     await http.get("/v1/corral/keys")
     await http.post(f"/v1/corral/keys/{key['id']}/revoke")
+    threaded = await thread_successes(app, http, agent["id"], env["id"])
     streamed = await stream_until_deleted(app, http, other["id"])
     await http.delete(f"/v1/sessions/{session['id']}")
     await http.post(f"/v1/agents/{agent['id']}/archive")
     await http.post(f"/v1/environments/{spare['id']}/archive")
     await http.delete(f"/v1/environments/{spare['id']}")
-    return [streamed]
+    return [streamed, threaded]
 
 
 async def refusals(http: httpx.AsyncClient) -> None:

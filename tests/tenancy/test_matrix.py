@@ -118,6 +118,11 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", S + "/events"): Row("404", {"events": [{"type": "user.interrupt"}]}),
     ("GET", S + "/events"): Row("404"),
     ("GET", S + "/events/stream"): Row("404"),
+    ("GET", S + "/threads"): Row("404"),
+    ("GET", S + "/threads/{thread_id}"): Row("404"),
+    ("POST", S + "/threads/{thread_id}/archive"): Row("404"),
+    ("GET", S + "/threads/{thread_id}/events"): Row("404"),
+    ("GET", S + "/threads/{thread_id}/stream"): Row("404"),
     ("POST", "/v1/vaults"): Row("own", {"display_name": "b"}),
     ("GET", "/v1/vaults"): Row("own"),
     ("GET", V): Row("404"),
@@ -217,6 +222,7 @@ async def objects_of(a: httpx.AsyncClient) -> dict[str, str]:
     ids["environment_id"] = (await made(a, "/v1/environments", json={"name": "a"}))["id"]
     session = await made(a, "/v1/sessions", json={"agent": ids["agent_id"], "environment_id": ids["environment_id"]})
     ids["session_id"] = session["id"]
+    ids["thread_id"] = (await a.get(f"/v1/sessions/{session['id']}/threads")).json()["data"][0]["id"]
     ids["file_id"] = (await made(a, "/v1/files", files={"file": ("a.txt", b"a", "text/plain")}))["id"]
     ids["resource_id"] = (await made(a, f"/v1/sessions/{session['id']}/resources", json=REPO))["id"]
     ids["vault_id"] = (await made(a, "/v1/vaults", json={"display_name": "a"}))["id"]
@@ -264,6 +270,7 @@ def _without_clock(value: Any) -> Any:
 A_VIEW = [
     *("/v1/agents", "/v1/agents/{agent_id}", "/v1/agents/{agent_id}/versions"),
     *("/v1/environments", "/v1/environments/{environment_id}", "/v1/sessions", S, S + "/resources", S + "/events"),
+    S + "/threads",
     *("/v1/vaults", V, V + "/credentials", "/v1/files", "/v1/files/{file_id}", "/v1/files/{file_id}/content"),
     *("/v1/memory_stores", MS, MS + "/memories", MS + "/memory_versions", "/v1/skills", SK, SK + "/versions"),
     *("/v1/deployments", D, "/v1/deployment_runs", "/v1/deployment_runs/{deployment_run_id}"),

@@ -23,6 +23,7 @@ from corral._types import JSONObject, json_object
 from corral.api import budgets, outcome_ops, resource_ops
 from corral.api.schemas.events import ClientEvent
 from corral.api.schemas.sessions import SessionCreate, SessionUpdate
+from corral.catalog import multiagent
 from corral.compose.services import Services
 from corral.db import Flow
 from corral.errors import ErrorCode, InvalidRequest
@@ -46,6 +47,16 @@ def new_event(param: ClientEvent) -> NewEvent:
     return NewEvent(param.type, data, queued=param.type in QUEUED_TYPES)
 
 
+def refuse_team(snapshot: JSONObject, environment: JSONObject) -> None:
+    """What a session's threads cannot do here yet is refused by name rather than left out (``multiagent``)."""
+    team = json_object(snapshot.get("multiagent"))
+    problem = multiagent.unsupported_at_run_time(team)
+    if team and environment.get("type") == "self_hosted":
+        problem = "threads in self_hosted environments (a sub-agent's tools on the customer's worker) are not supported"
+    if problem is not None:
+        raise InvalidRequest(problem, code=ErrorCode.NOT_SUPPORTED)
+
+
 async def create_session(
     services: Services,
     workspace_id: str,
@@ -61,6 +72,7 @@ async def create_session(
     if environment.archived_at is not None:
         raise InvalidRequest(f"environment {environment.id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
     snapshot = await services.catalog.session_agent(workspace_id, body.agent)
+    refuse_team(snapshot, environment.config)
     pinned = await skills.pin(services.skills, workspace_id, snapshot)
     snapshot["skills"] = skills.pinned_wire(pinned)
     prices = services.settings.prices

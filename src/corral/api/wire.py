@@ -21,6 +21,7 @@ from anthropic.types.beta import (
     BetaEnvironmentDeleteResponse,
     BetaFileMetadata,
     BetaLimitedNetwork,
+    BetaManagedAgentsAdvisor,
     BetaManagedAgentsDeletedMemoryStore,
     BetaManagedAgentsDeletedSession,
     BetaManagedAgentsDeletedVault,
@@ -40,6 +41,9 @@ from anthropic.types.beta import (
 from anthropic.types.beta import (
     BetaManagedAgentsSessionAgent as SDKSessionAgent,
 )
+from anthropic.types.beta import (
+    BetaManagedAgentsSessionThreadAgent as SDKSessionThreadAgent,
+)
 from anthropic.types.beta.environments import (
     BetaSelfHostedWork,
 )
@@ -52,10 +56,14 @@ from anthropic.types.beta.memory_stores import (
 from anthropic.types.beta.sessions import (
     BetaManagedAgentsDeleteSessionResource,
     BetaManagedAgentsFileResource,
+    BetaManagedAgentsInlineAgent,
     BetaManagedAgentsSendSessionEvents,
     BetaManagedAgentsSessionEvent,
     BetaManagedAgentsSessionResource,
     BetaManagedAgentsStreamSessionEvents,
+)
+from anthropic.types.beta.sessions import (
+    BetaManagedAgentsSessionThread as SDKSessionThread,
 )
 from anthropic.types.beta.skills import BetaDeletedSkillVersion, BetaSkillVersion
 from anthropic.types.beta.vaults import (
@@ -104,6 +112,8 @@ __all__ = [
     "MemoryVersionPage",
     "ResourcePage",
     "SessionPage",
+    "SessionThread",
+    "SessionThreadPage",
     "SessionResource",
     "SkillPage",
     "SkillVersionPage",
@@ -260,6 +270,28 @@ SessionResource = BetaManagedAgentsSessionResource
 class ResourcePage(BaseModel):
     data: list[BetaManagedAgentsSessionResource]
     next_page: str | None
+
+
+class BetaManagedAgentsSessionThreadAgent(SDKSessionThreadAgent):
+    """The SDK's ``BetaManagedAgentsSessionThreadAgent`` with the agent's optional ``corral`` object."""
+
+    corral: CorralAgentParams | None = Field(None, description=_CORRAL_AGENT)
+
+
+# The SDK's ``BetaManagedAgentsSessionThread``, whose agent may carry corral's ``corral`` object (made, as above)
+SessionThread = create_model(
+    "BetaManagedAgentsSessionThread",
+    __base__=SDKSessionThread,
+    __doc__=SDKSessionThread.__doc__,
+    agent=(BetaManagedAgentsSessionThreadAgent | BetaManagedAgentsAdvisor | BetaManagedAgentsInlineAgent, ...),
+)
+
+
+SessionThreadPage = create_model(
+    "SessionThreadPage",
+    data=(cast(Any, GenericAlias(list, (SessionThread,))), ...),
+    next_page=(str | None, ...),
+)
 
 
 class EventPage(BaseModel):

@@ -112,13 +112,6 @@ def _execution_identity(value: ExecutionIdentity | None) -> JSONObject:
     return {"type": value.type, "role_arn": value.role_arn}
 
 
-def _unsupported(multiagent: object) -> None:
-    if multiagent is not None:
-        raise InvalidRequest(
-            "multiagent configurations are not supported by this server yet", code=ErrorCode.NOT_SUPPORTED
-        )
-
-
 def _stored(adapter: TypeAdapter[list[T]], value: object) -> list[T]:
     """A stored ``tools`` or ``mcp_servers`` list read back as parameters (JSON from storage)."""
     try:
@@ -143,8 +136,7 @@ def _tooling(
 
 
 def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
-    """The stored config of a new agent."""
-    _unsupported(params.multiagent)
+    """The stored config of a new agent; ``multiagent`` (resolved against storage) is the write flow's."""
     config: JSONObject = {
         "name": params.name,
         "description": _text(params.description),
@@ -164,8 +156,8 @@ def resolve_create(params: AgentCreate, limits: CatalogLimits) -> JSONObject:
 
 
 def resolve_update(stored: Mapping[str, Any], params: AgentUpdate, limits: CatalogLimits) -> JSONObject:
-    """The config after applying the fields ``params`` carries to ``stored`` (``version`` is the caller's)."""
-    _unsupported(params.multiagent)
+    """The config after applying the fields ``params`` carries to ``stored`` (``version`` is the caller's;
+    a ``multiagent`` sent as an object is resolved against storage by the write flow, ``null`` clears it)."""
     sent = params.model_fields_set
     config: JSONObject = {field: stored.get(field) for field in CONFIG_FIELDS}
     if "name" in sent:

@@ -16,9 +16,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from corral.catalog import multiagent
 from corral.catalog.agent_config import resolve_update
 from corral.catalog.limits import CatalogLimits
 from corral.catalog.params.agents import AgentUpdate
+from corral.catalog.params.multiagent import Multiagent
 from corral.catalog.records import AgentRecord
 from corral.db import Flow, Row, Where, all_rows, exec_, one
 from corral.db.pages import after_cursor, next_page
@@ -50,7 +52,17 @@ def _select(agent_id: str, workspace_id: str, *, lock: bool = False) -> Flow[Row
     return row
 
 
-def insert(agent_id: str, workspace_id: str, config: dict[str, Any], stamp: str) -> Flow[AgentRecord]:
+def insert(
+    agent_id: str,
+    workspace_id: str,
+    config: dict[str, Any],
+    stamp: str,
+    team: tuple[Multiagent, CatalogLimits] | None = None,
+) -> Flow[AgentRecord]:
+    """A new agent at version 1; ``team`` is its ``multiagent`` as sent, resolved here against storage."""
+    if team is not None:
+        owner = multiagent.Owner(workspace_id, agent_id, 1, team[1])
+        config = {**config, "multiagent": (yield from multiagent.resolve(owner, team[0], None))}
     doc = _dumps({**config, "updated_at": stamp})
     yield exec_(f"INSERT INTO agents ({COLUMNS}) VALUES ($1, $2, 1, $3, $4, NULL)", agent_id, workspace_id, doc, stamp)
     yield exec_("INSERT INTO agent_versions (agent_id, version, doc) VALUES ($1, 1, $2)", agent_id, doc)
@@ -84,9 +96,13 @@ def update(
             details={"current_version": current.version},
         )
     config = resolve_update(current.doc, params, limits)
+    if params.multiagent is not None:
+        owner = multiagent.Owner(workspace_id, agent_id, current.version, limits)
+        config["multiagent"] = yield from multiagent.resolve(owner, params.multiagent, current.doc.get("multiagent"))
     if config == current.config:
         return current
     version = current.version + 1
+    config["multiagent"] = multiagent.restamp(config["multiagent"], agent_id, version)
     doc = _dumps({**config, "updated_at": stamp})
     yield exec_("INSERT INTO agent_versions (agent_id, version, doc) VALUES ($1, $2, $3)", agent_id, version, doc)
     yield exec_("UPDATE agents SET version = $2, doc = $3 WHERE id = $1", agent_id, version, doc)

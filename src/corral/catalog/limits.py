@@ -33,6 +33,7 @@ INITIAL_EVENTS_MAX = 50
 DEFAULT_TOOLS_MAX = 128
 SKILLS_MAX = 20
 SKILL_ID_MAX = 256
+ROSTER_MAX = 20  # agents a coordinator may spawn (api.md §9, §17)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from corral._types import JSONObject
-from corral.catalog import agents, environments, keys
+from corral.catalog import agents, environments, keys, multiagent
 from corral.catalog.agent_config import apply_overrides, replace_tooling, resolve_create
 from corral.catalog.limits import CatalogLimits
 from corral.catalog.params import (
@@ -123,7 +123,8 @@ class Catalog:
 
     async def create_agent(self, workspace_id: str, params: AgentCreate) -> AgentRecord:
         config = resolve_create(params, self.limits)
-        return await self.db.write(agents.insert, new_id("agent"), workspace_id, config, _stamp())
+        team = None if params.multiagent is None else (params.multiagent, self.limits)
+        return await self.db.write(agents.insert, new_id("agent"), workspace_id, config, _stamp(), team)
 
     async def get_agent(self, workspace_id: str, agent_id: str, version: int | None = None) -> AgentRecord:
         return await self.db.read(agents.get, _agent_id(agent_id), workspace_id, version)
@@ -156,7 +157,21 @@ class Catalog:
         snapshot = record.snapshot()
         if isinstance(ref, AgentWithOverrides):
             snapshot = apply_overrides(snapshot, ref, self.limits)
+        if snapshot.get("multiagent"):
+            snapshot["multiagent"] = await self._expand_team(workspace_id, snapshot)
         return snapshot
+
+    async def _expand_team(self, workspace_id: str, snapshot: JSONObject) -> JSONObject:
+        """The session's roster: full definitions; ``self`` is the (overridden) snapshot itself (api.md §17)."""
+        definitions: dict[tuple[str, int], JSONObject] = {}
+        for ref in multiagent.referenced(snapshot["multiagent"]):
+            key = (str(ref["id"]), int(ref["version"]))
+            if key[0] == snapshot["id"]:
+                definitions[key] = multiagent.thread_agent(snapshot)
+            elif key not in definitions:
+                record = await self.get_agent(workspace_id, key[0], key[1])
+                definitions[key] = multiagent.thread_agent(record.snapshot())
+        return multiagent.expand(snapshot["multiagent"], definitions)
 
     def replace_session_tools(self, snapshot: Mapping[str, Any], changes: SessionAgentUpdate) -> JSONObject:
         """A session's agent snapshot with ``tools``/``mcp_servers`` replaced (``POST /v1/sessions/{id}``)."""

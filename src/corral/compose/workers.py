@@ -29,6 +29,7 @@ from corral.egress.web_fetch import WebFetchTool
 from corral.egress.web_search import SearXNG, WebSearchTool
 from corral.errors import CorralError, NotFound
 from corral.harness import Runtime, ToolExecutor
+from corral.harness.threads import DelegationExecutor
 from corral.sandbox import ProvisionSpec, SandboxProvider
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
 from corral.sandbox.recipe import EnvironmentSource, environment_spec
@@ -118,7 +119,7 @@ async def open_workers(
         settings,
         sandbox=sandbox,
         environments=environment_source(catalog),
-        executors=executors,
+        executors=(*executors, DelegationExecutor(sessions)),
         mcp=mcp,
         attachments=session_attachments(stores, sandbox, refresh) if stores is not None else NO_ATTACHMENTS,
     )

@@ -26,6 +26,7 @@ from typing import cast
 from corral._types import JSONObject
 from corral.harness.models.base import ToolSpec
 from corral.harness.policy import JudgedCall, Verdict
+from corral.harness.roster import delegation_spec
 from corral.vocab.events import ToolUseEventType
 from corral.vocab.tools import (
     DEFINITIONS,
@@ -69,6 +70,8 @@ class AgentConfig:
     thinking_budget: int | None = None
     #: server-side tools of the agent's extensions (``corral.extend``), by name: their permission policy
     served: dict[str, PermissionPolicyType] = field(default_factory=lambda: dict[str, PermissionPolicyType]())
+    #: the ``delegate`` tool of an agent with a roster (``corral.harness.threads``)
+    delegation: ToolSpec | None = None
 
     @classmethod
     def from_snapshot(cls, agent: Mapping[str, object]) -> AgentConfig:
@@ -90,6 +93,7 @@ class AgentConfig:
             builtins,
             custom,
             budget if isinstance(budget, int) and budget > 0 else None,
+            delegation=delegation_spec(agent),
         )
 
     def with_sections(self, *sections: str | None) -> AgentConfig:
@@ -105,7 +109,7 @@ class AgentConfig:
     def specs(self, available: Iterable[str]) -> list[ToolSpec]:
         """The tool definitions sent to the model."""
         builtin = [_spec(name) for name in self.enabled(available)]
-        return builtin + list(self.custom.values())
+        return builtin + list(self.custom.values()) + ([self.delegation] if self.delegation else [])
 
     def classify(self, name: str) -> Classified:
         """The policy verdict for a call (what this worker can actually run is the router's business)."""
@@ -114,6 +118,8 @@ class AgentConfig:
         if name in self.served:
             if self.served[name] == "always_ask":
                 return Classified("agent.tool_use", "ask", {"type": "always_ask"})
+            return Classified("agent.tool_use", "allow", {"type": "always_allow"})
+        if self.delegation is not None and name == self.delegation.name:
             return Classified("agent.tool_use", "allow", {"type": "always_allow"})
         tool = self.builtins.get(name) if is_builtin(name) else None
         if tool is None or not tool.enabled:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from corral.harness.mcp_names import model_tool_name
 from corral.harness.models.content import Block, Message, Role, Text, Thinking, ToolOutput, ToolUse, blocks_from_wire
 from corral.harness.outcomes import is_outcome_input, outcome_text
+from corral.harness.thread_events import cross_posted
 from corral.session import Event
 from corral.vocab.events import RESULT_KEYS, TOOL_USE_TYPES, answered_call
 
@@ -88,7 +89,7 @@ class _Builder:
             self.in_span = True
         elif kind in ("span.model_request_end", "session.status_idle"):
             self._close_span()
-        elif kind in ("agent.message", "agent.thinking", *TOOL_USE_TYPES):
+        elif kind in ("agent.message", "agent.thinking", *TOOL_USE_TYPES) and not cross_posted(event):
             self._assistant_side(assistant_block(event))
         elif kind in RESULT_KEYS:
             self._result(event, kind)

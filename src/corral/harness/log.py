@@ -26,6 +26,7 @@ from typing import Literal, cast
 from corral._types import JSONObject
 from corral.harness.context import Compaction
 from corral.harness.outcomes import OutcomeFold
+from corral.harness.thread_events import cross_posted
 from corral.session import CLIENT_EVENT_TYPES, Event, EventType, SessionStore
 from corral.vocab.events import (
     MODEL_ERROR_TYPES,
@@ -139,7 +140,7 @@ class TurnState:
         if event.type in _HARNESS_OUTPUT:
             self.output_since_running = True
         handler = _HANDLERS.get(event.type)
-        if handler is not None:
+        if handler is not None and not cross_posted(event):  # another thread's call, answered there
             handler(self, event, event.data())
         if self.outcome.apply(event):  # an outcome to work on, or a verdict to answer: input, like a message
             self.messages.append((event.seq, event.id))

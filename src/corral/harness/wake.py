@@ -47,7 +47,8 @@ async def wake(harness: Harness, fence: Fence) -> int:
         subscriber, record, log = await _open(stack, store, session_id)
         try:
             async with anyio.create_task_group() as group:
-                with harness.hands.use(session_id, group) as hands:
+                # a child thread works in its session's sandbox (corral.session.threads)
+                with harness.hands.use(str(record.doc.get("session_id") or session_id), group) as hands:
                     turn = Turn(harness, fence, log, record, hands)
                     turn.seen(subscriber.after)  # what was appended between the log read and the subscription
                     group.start_soon(_heartbeat, store, fence, harness.limits.lease_ttl)

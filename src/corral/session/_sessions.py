@@ -14,7 +14,7 @@ from corral.errors import NotFound
 from corral.ids import new_id
 from corral.outbox import record as webhook
 from corral.paging import Cursor
-from corral.session import workspaces
+from corral.session import threads, workspaces
 from corral.session._log import append, select_session
 from corral.session.events import Event, NewEvent, dumps
 from corral.session.records import SESSION_COLUMNS, NewSession, SessionFilter, SessionRecord, empty_usage
@@ -69,7 +69,7 @@ def get(session_id: str, workspace_id: str | None) -> Flow[SessionRecord]:
 
 
 def _where(flt: SessionFilter) -> Where:
-    where = Where().equals("workspace_id", flt.workspace_id)
+    where = Where().equals("workspace_id", flt.workspace_id).term("thread_of IS NULL")
     if flt.agent_id is not None:
         where.equals("agent_id", flt.agent_id)
     if flt.agent_version is not None:
@@ -131,6 +131,7 @@ def archive(session_id: str, workspace_id: str, stamp: str) -> Flow[tuple[Sessio
     if record.archived_at is not None:
         return record, None
     event: Event | None = None
+    yield from threads.archive_children(session_id, stamp)
     if record.status != "terminated":
         (event,) = yield from append(session_id, [NewEvent("session.status_terminated")], stamp)
     row = yield one(
@@ -151,6 +152,7 @@ def delete(session_id: str, workspace_id: str, stamp: str, also: Also | None = N
     _found(row, session_id, workspace_id)
     yield from unindex(session_id)
     yield from workspaces.forget(session_id)
+    yield from threads.delete_children(session_id)
     if also is not None:
         yield from also()
     yield exec_("DELETE FROM events WHERE session_id = $1", session_id)

@@ -36,6 +36,7 @@ from corral.session.leases import Fence
 from corral.session.quotas import LogQuota
 from corral.session.records import NewSession, SessionFilter, SessionRecord
 from corral.session.resources import Also, Edit, Resources
+from corral.session.thread_store import ThreadStore
 
 
 class SessionStore:
@@ -43,6 +44,7 @@ class SessionStore:
         """``subscriber_buffer``: events a subscriber may fall behind by before it is cut off."""
         self.db = db
         self.broker = Broker(self._slice_from, self._last_seqs, buffer=subscriber_buffer)
+        self.threads = ThreadStore(db, self.broker)
         self._stops = [db.listen("events", self.broker.on_events), db.listen("deltas", self.broker.on_delta)]
 
     async def aclose(self) -> None:

@@ -38,3 +38,6 @@ when the blob store is shared between machines (an S3-protocol store), not with 
 
 LogFormat = Literal["auto", "json", "text"]
 """How log lines are written: ``auto`` is ``text`` on a terminal and ``json`` otherwise."""
+
+ThreadStatus = Literal["running", "idle", "rescheduling", "terminated"]
+"""A session thread's ``status`` (also a session's), the values ``statuses[]`` of a threads listing takes."""

@@ -33,6 +33,8 @@ GREP: Final[SandboxToolName] = "grep"
 WEB_FETCH: Final[ServerToolName] = "web_fetch"
 WEB_SEARCH: Final[ServerToolName] = "web_search"
 
+DELEGATE: Final = "delegate"
+"""A coordinator's own tool (api.md §17): run one agent of its roster in a child thread, get its answer back."""
 SANDBOX_TOOLS: Final[tuple[SandboxToolName, ...]] = get_args(SandboxToolName)
 """Tools that run in the session's sandbox (or, for a ``self_hosted`` environment, in the client's worker)."""
 SERVER_TOOLS: Final[tuple[ServerToolName, ...]] = get_args(ServerToolName)

@@ -17,8 +17,9 @@ from corral.catalog.limits import (
     SKILLS_MAX,
     SYSTEM_MAX,
 )
-from corral.catalog.params.base import BY_JSON_TYPE, NOT_BLANK, WHOLE, FreeJSON
+from corral.catalog.params.base import BY_JSON_TYPE, NOT_BLANK, WHOLE
 from corral.catalog.params.extensions import CorralAgentParams
+from corral.catalog.params.multiagent import Multiagent
 from corral.catalog.params.tools import MCPServers, ToolParam
 from corral.vocab.options import EffortLevel, Speed
 from corral.wire import Metadata, MetadataPatch, Strict
@@ -85,7 +86,7 @@ class AgentCreate(Strict):
     tools: list[ToolParam] | None = None
     mcp_servers: MCPServers | None = None
     skills: Skills | None = None
-    multiagent: dict[str, FreeJSON] | None = None
+    multiagent: Multiagent | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: Metadata | None = None
     corral: CorralAgentParams | None = Field(None, description=CORRAL_DOC)
@@ -99,7 +100,7 @@ class AgentUpdate(Strict):
     tools: list[ToolParam] | None = None
     mcp_servers: MCPServers | None = None
     skills: Skills | None = None
-    multiagent: dict[str, FreeJSON] | None = None
+    multiagent: Multiagent | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: MetadataPatch | None = None
     version: Version | None = None
