@@ -56,10 +56,12 @@ class LogQuota:
 
 
 def session_cap(workspace_id: str, limit: int) -> Flow[None]:
-    """Refuse the session just inserted if it takes the workspace past ``limit`` sessions not archived."""
+    """Refuse the session just inserted if it takes the workspace past ``limit`` sessions not archived (a session's
+    threads, rows of the same table, are part of it and not counted)."""
     yield one("SELECT id FROM workspaces WHERE id = $1{for_update}", workspace_id)
     row: Row | None = yield one(
-        "SELECT COUNT(*) AS n FROM sessions WHERE workspace_id = $1 AND archived_at IS NULL", workspace_id
+        "SELECT COUNT(*) AS n FROM sessions WHERE workspace_id = $1 AND archived_at IS NULL AND thread_of IS NULL",
+        workspace_id,
     )
     if row is not None and int(row["n"]) > limit:
         raise over_quota(
