@@ -7,7 +7,7 @@ from typing import Any
 
 import anthropic
 import pytest
-from anthropic.types.beta import BetaManagedAgentsAgent
+from anthropic.types.beta import BetaManagedAgentsAgent, BetaManagedAgentsBudgetLimitParam
 
 from tests.conformance.helpers import new_agent, unique, validated
 
@@ -120,6 +120,12 @@ def test_sessions_refuse_what_threads_cannot_do_yet(client: anthropic.Anthropic)
         with pytest.raises(anthropic.BadRequestError, match=words):
             client.beta.sessions.create(agent=agent.id, environment_id=environment.id)
     team = new_agent(client, multiagent={"type": "coordinator", "agents": [member.id, {"type": "self"}]})
+    with pytest.raises(anthropic.BadRequestError, match="budget on a session with threads"):
+        cap: BetaManagedAgentsBudgetLimitParam = {
+            "type": "limit",
+            "max_list_cost": {"amount": "500", "currency": "USD"},
+        }
+        client.beta.sessions.create(agent=team.id, environment_id=environment.id, budget=cap)
     session = client.beta.sessions.create(agent=team.id, environment_id=environment.id)
     assert session.agent.multiagent is not None and session.agent.multiagent.type == "coordinator"
     expanded = [entry.model_dump() for entry in session.agent.multiagent.agents]

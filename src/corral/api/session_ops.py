@@ -47,12 +47,17 @@ def new_event(param: ClientEvent) -> NewEvent:
     return NewEvent(param.type, data, queued=param.type in QUEUED_TYPES)
 
 
-def refuse_team(snapshot: JSONObject, environment: JSONObject) -> None:
+def refuse_team(snapshot: JSONObject, environment: JSONObject, *, budgeted: bool = False) -> None:
     """What a session's threads cannot do here yet is refused by name rather than left out (``multiagent``)."""
     team = json_object(snapshot.get("multiagent"))
     problem = multiagent.unsupported_at_run_time(team)
     if team and environment.get("type") == "self_hosted":
         problem = "threads in self_hosted environments (a sub-agent's tools on the customer's worker) are not supported"
+    if team and budgeted:
+        problem = (
+            "budget: a budget on a session with threads (multiagent) is not supported yet: its threads' model"
+            " requests would not be counted against it"
+        )
     if problem is not None:
         raise InvalidRequest(problem, code=ErrorCode.NOT_SUPPORTED)
 
@@ -72,7 +77,7 @@ async def create_session(
     if environment.archived_at is not None:
         raise InvalidRequest(f"environment {environment.id} is archived", code=ErrorCode.ENVIRONMENT_ARCHIVED)
     snapshot = await services.catalog.session_agent(workspace_id, body.agent)
-    refuse_team(snapshot, environment.config)
+    refuse_team(snapshot, environment.config, budgeted=body.budget is not None)
     pinned = await skills.pin(services.skills, workspace_id, snapshot)
     snapshot["skills"] = skills.pinned_wire(pinned)
     prices = services.settings.prices
