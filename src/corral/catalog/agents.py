@@ -23,7 +23,7 @@ from corral.catalog.params.agents import AgentUpdate
 from corral.catalog.params.multiagent import Multiagent
 from corral.catalog.records import AgentRecord
 from corral.db import Flow, Row, Where, all_rows, exec_, one
-from corral.db.pages import after_cursor, next_page
+from corral.db.pages import newest_first
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
@@ -125,14 +125,7 @@ def page(flt: AgentFilter, limit: int, cursor: Cursor | None) -> Flow[Page]:
     if not flt.include_archived:
         where.term("archived_at IS NULL")
     where.within("created_at", gte=flt.created_gte, lte=flt.created_lte)
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {COLUMNS} FROM agents WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}", *where.args
-    )
-    items = [AgentRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, "agents", key))
+    return (yield from newest_first("agents", COLUMNS, where, limit, cursor, "agents", AgentRecord.from_row))
 
 
 def versions(agent_id: str, workspace_id: str, limit: int, below: int | None) -> Flow[Page]:

@@ -21,7 +21,7 @@ from corral.catalog.limits import ENV_NAME_MAX
 from corral.catalog.params.environments import EnvironmentCreate, EnvironmentUpdate
 from corral.catalog.records import EnvironmentRecord
 from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
-from corral.db.pages import after_cursor, next_page
+from corral.db.pages import newest_first
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
@@ -168,15 +168,11 @@ def page(workspace_id: str, include_archived: bool, limit: int, cursor: Cursor |
     where = Where().equals("workspace_id", workspace_id)
     if not include_archived:
         where.term("archived_at IS NULL")
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {COLUMNS} FROM environments WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
+    return (
+        yield from newest_first(
+            "environments", COLUMNS, where, limit, cursor, "environments", EnvironmentRecord.from_row
+        )
     )
-    items = [EnvironmentRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, "environments", key))
 
 
 def live() -> Flow[list[EnvironmentRecord]]:

@@ -3,18 +3,20 @@ the API through the official SDK, for people (tables, coloured events) and scrip
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 
 from corral._types import JSONObject
-from corral.cli.client import Json, Url, connect, print_item, print_items, print_json
+from corral.cli.client import Dumpable, Json, Url, connect, print_item, print_items, print_json
 from corral.cli.render import Renderer, member
 from corral.vocab.tools import TOOLSET
 
 if TYPE_CHECKING:
+    import anthropic
     from anthropic.types.beta.agent_create_params import Tool
-    from anthropic.types.beta.beta_cloud_config_params import Networking
+    from anthropic.types.beta.beta_cloud_config_params import BetaCloudConfigParams, Networking
 
 agents_app = typer.Typer(no_args_is_help=True, help="Agents: list, show, create.")
 environments_app = typer.Typer(no_args_is_help=True, help="Environments: list, show, create.")
@@ -23,19 +25,46 @@ sessions_app = typer.Typer(no_args_is_help=True, help="Sessions: list, show, cre
 Limit = Annotated[int, typer.Option(help="At most this many, newest first.")]
 
 
+class Listed(Protocol):
+    """A page of the SDK's lists (``data`` is the page's items)."""
+
+    @property
+    def data(self) -> Sequence[Dumpable]: ...
+
+
+class Made(Dumpable, Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def _list(url: str, as_json: bool, columns: list[str], fetch: Callable[[anthropic.Anthropic], Listed]) -> None:
+    """The first page ``fetch`` lists: a table of ``columns``, or (``as_json``) a JSON array."""
+    with connect(url) as client:
+        print_items(fetch(client).data, columns, as_script=as_json)
+
+
+def _show(url: str, as_json: bool, fetch: Callable[[anthropic.Anthropic], Dumpable]) -> None:
+    with connect(url) as client:
+        print_item(fetch(client), as_script=as_json)
+
+
+def _create(url: str, as_json: bool, make: Callable[[anthropic.Anthropic], Made]) -> None:
+    """Print what ``make`` created: its id, or (``as_json``) the whole of it."""
+    with connect(url) as client:
+        made = make(client)
+        print_item(made, as_script=True) if as_json else typer.echo(made.id)
+
+
 @agents_app.command("list")
 def agents_list(url: Url = "", as_json: Json = False, limit: Limit = 20) -> None:
     """The workspace's agents."""
-    with connect(url) as client:
-        items = client.beta.agents.list(limit=limit).data
-        print_items(items, ["id", "name", "model.id", "version", "created_at"], as_script=as_json)
+    _list(url, as_json, ["id", "name", "model.id", "version", "created_at"], lambda c: c.beta.agents.list(limit=limit))
 
 
 @agents_app.command("show")
 def agents_show(agent_id: str, url: Url = "", as_json: Json = False) -> None:
     """One agent (its latest version)."""
-    with connect(url) as client:
-        print_item(client.beta.agents.retrieve(agent_id), as_script=as_json)
+    _show(url, as_json, lambda client: client.beta.agents.retrieve(agent_id))
 
 
 @agents_app.command("create")
@@ -54,29 +83,21 @@ def agents_create(
     toolset: Tool = {"type": TOOLSET}
     if ask:
         toolset = {"type": TOOLSET, "default_config": {"permission_policy": {"type": "always_ask"}}}
-    with connect(url) as client:
-        agent = client.beta.agents.create(
-            name=name,
-            model=model,
-            system=system,
-            tools=[toolset] if with_tools else [],
-        )
-        print_item(agent, as_script=True) if as_json else typer.echo(agent.id)
+    tools = [toolset] if with_tools else []
+    _create(url, as_json, lambda client: client.beta.agents.create(name=name, model=model, system=system, tools=tools))
 
 
 @environments_app.command("list")
 def environments_list(url: Url = "", as_json: Json = False, limit: Limit = 20) -> None:
     """The workspace's environments."""
-    with connect(url) as client:
-        items = client.beta.environments.list(limit=limit).data
-        print_items(items, ["id", "name", "config.networking.type", "created_at"], as_script=as_json)
+    columns = ["id", "name", "config.networking.type", "created_at"]
+    _list(url, as_json, columns, lambda client: client.beta.environments.list(limit=limit))
 
 
 @environments_app.command("show")
 def environments_show(environment_id: str, url: Url = "", as_json: Json = False) -> None:
     """One environment."""
-    with connect(url) as client:
-        print_item(client.beta.environments.retrieve(environment_id), as_script=as_json)
+    _show(url, as_json, lambda client: client.beta.environments.retrieve(environment_id))
 
 
 @environments_app.command("create")
@@ -90,12 +111,8 @@ def environments_create(
     networking: Networking = (
         {"type": "limited", "allow_package_managers": True} if limited else {"type": "unrestricted"}
     )
-    with connect(url) as client:
-        made = client.beta.environments.create(
-            name=name,
-            config={"type": "cloud", "networking": networking},
-        )
-        print_item(made, as_script=True) if as_json else typer.echo(made.id)
+    config: BetaCloudConfigParams = {"type": "cloud", "networking": networking}
+    _create(url, as_json, lambda client: client.beta.environments.create(name=name, config=config))
 
 
 @sessions_app.command("list")
@@ -106,18 +123,19 @@ def sessions_list(
     agent: Annotated[str | None, typer.Option(help="Only this agent's sessions.")] = None,
 ) -> None:
     """The workspace's sessions."""
-    with connect(url) as client:
-        found = (
-            client.beta.sessions.list(limit=limit, agent_id=agent) if agent else client.beta.sessions.list(limit=limit)
-        )
-        print_items(found.data, ["id", "status", "agent.id", "title", "created_at"], as_script=as_json)
+    columns = ["id", "status", "agent.id", "title", "created_at"]
+    _list(
+        url,
+        as_json,
+        columns,
+        lambda c: c.beta.sessions.list(limit=limit, agent_id=agent) if agent else c.beta.sessions.list(limit=limit),
+    )
 
 
 @sessions_app.command("show")
 def sessions_show(session_id: str, url: Url = "", as_json: Json = False) -> None:
     """One session."""
-    with connect(url) as client:
-        print_item(client.beta.sessions.retrieve(session_id), as_script=as_json)
+    _show(url, as_json, lambda client: client.beta.sessions.retrieve(session_id))
 
 
 @sessions_app.command("create")
@@ -129,9 +147,9 @@ def sessions_create(
     as_json: Json = False,
 ) -> None:
     """Start a session; prints its id (or, with --json, the session)."""
-    with connect(url) as client:
-        made = client.beta.sessions.create(agent=agent, environment_id=environment, title=title)
-        print_item(made, as_script=True) if as_json else typer.echo(made.id)
+    _create(
+        url, as_json, lambda client: client.beta.sessions.create(agent=agent, environment_id=environment, title=title)
+    )
 
 
 @sessions_app.command("send")

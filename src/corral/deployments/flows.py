@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from corral._types import JSONObject, json_object
 from corral.db import Flow, Row, Where, all_rows, exec_, insert, notify, one
-from corral.db.pages import after_cursor, next_page
+from corral.db.pages import newest_first
 from corral.deployments.records import DEPLOYMENT_COLUMNS, RUN_COLUMNS, DeploymentRecord, RunRecord
 from corral.errors import Conflict, ErrorCode, NotFound
 from corral.outbox import record as webhook
@@ -131,15 +131,11 @@ def page(
         where.term("paused_reason IS NOT NULL")
     elif status == "active":
         where.term("paused_reason IS NULL")
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
+    return (
+        yield from newest_first(
+            "deployments", DEPLOYMENT_COLUMNS, where, limit, cursor, SCOPE, DeploymentRecord.from_row
+        )
     )
-    items = [DeploymentRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, SCOPE, key))
 
 
 def _text(value: object) -> str | None:
@@ -261,12 +257,6 @@ def get_run(workspace_id: str, run_id: str) -> Flow[RunRecord]:
 
 def runs_page(workspace_id: str, where: Where, limit: int, cursor: Cursor | None) -> Flow[Page]:
     where.equals("workspace_id", workspace_id)
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {RUN_COLUMNS} FROM deployment_runs WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
+    return (
+        yield from newest_first("deployment_runs", RUN_COLUMNS, where, limit, cursor, RUN_SCOPE, RunRecord.from_row)
     )
-    items = [RunRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, RUN_SCOPE, key))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from corral.blobs import BlobRef
 from corral.db import Flow, Row, Where, all_rows, exec_, one
-from corral.db.pages import after_cursor, next_page
+from corral.db.pages import newest_first
 from corral.errors import NotFound
 from corral.files.records import FILE_COLUMNS, FileRecord
 from corral.paging import Cursor, Page
@@ -55,15 +55,7 @@ def page(workspace_id: str, scope_id: str | None, limit: int, cursor: Cursor | N
     where = Where().equals("workspace_id", workspace_id)
     if scope_id is not None:
         where.equals("scope_id", scope_id)
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {FILE_COLUMNS} FROM files WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
-    )
-    items = [FileRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, scope, key))
+    return (yield from newest_first("files", FILE_COLUMNS, where, limit, cursor, scope, FileRecord.from_row))
 
 
 def by_ids(workspace_id: str, scope_id: str | None, file_ids: list[str]) -> Flow[Page]:

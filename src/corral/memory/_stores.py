@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 
-from corral.db import Flow, Row, Where, all_rows, exec_, insert, one
-from corral.db.pages import after_cursor, next_page
+from corral.db import Flow, Where, exec_, insert, one
+from corral.db.pages import newest_first
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.memory.params import StoreUpdate
 from corral.memory.records import STORE_COLUMNS, StoreRecord
@@ -122,12 +122,4 @@ def page(
     where = Where().equals("workspace_id", workspace_id).within("created_at", gte=created[0], lte=created[1])
     if not include_archived:
         where.term("archived_at IS NULL")
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {STORE_COLUMNS} FROM memory_stores WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
-    )
-    items = [StoreRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, SCOPE, key))
+    return (yield from newest_first("memory_stores", STORE_COLUMNS, where, limit, cursor, SCOPE, StoreRecord.from_row))

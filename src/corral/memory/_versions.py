@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corral.db import Flow, Row, Where, all_rows, exec_, one
-from corral.db.pages import after_cursor, next_page
+from corral.db import Flow, Where, exec_, one
+from corral.db.pages import newest_first
 from corral.errors import NotFound
 from corral.ids import is_id
 from corral.memory import _stores
@@ -90,12 +90,8 @@ def redact(version_id: str, store_id: str, workspace_id: str, actor: Actor | Non
 def page(store_id: str, workspace_id: str, filters: VersionFilter, limit: int, cursor: Cursor | None) -> Flow[Page]:
     yield from _stores.select(store_id, workspace_id)
     where = filters.apply(Where().equals("store_id", store_id))
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
+    return (
+        yield from newest_first(
+            "memory_versions", VERSION_COLUMNS, where, limit, cursor, scope_of(store_id), VersionRecord.from_row
+        )
     )
-    items = [VersionRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, scope_of(store_id), key))

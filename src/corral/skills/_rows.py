@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from corral.blobs import BlobRef
 from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
-from corral.db.pages import after_cursor, next_page
+from corral.db.pages import newest_first
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, Page
 from corral.skills.records import SKILL_COLUMNS, VERSION_COLUMNS, SkillRecord, VersionRecord
@@ -130,29 +130,15 @@ def delete_version(skill_id: str, workspace_id: str, version: str) -> Flow[str]:
 
 def page(workspace_id: str, limit: int, cursor: Cursor | None) -> Flow[Page]:
     where = Where().equals("workspace_id", workspace_id)
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {SKILL_COLUMNS} FROM skills WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
-    )
-    items = [SkillRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, SCOPE, key))
+    return (yield from newest_first("skills", SKILL_COLUMNS, where, limit, cursor, SCOPE, SkillRecord.from_row))
 
 
 def version_page(skill_id: str, workspace_id: str, limit: int, cursor: Cursor | None, scope: str) -> Flow[Page]:
     yield from get(skill_id, workspace_id)
     where = Where().equals("skill_id", skill_id)
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {VERSION_COLUMNS} FROM skill_versions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
+    return (
+        yield from newest_first("skill_versions", VERSION_COLUMNS, where, limit, cursor, scope, VersionRecord.from_row)
     )
-    items = [VersionRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, scope, key))
 
 
 def live() -> Flow[list[BlobRef]]:

@@ -17,7 +17,7 @@ import json
 
 from corral._types import JSONObject, json_object
 from corral.db import Flow, Row, UniqueViolation, Where, all_rows, exec_, one
-from corral.db.pages import after_cursor, next_page
+from corral.db.pages import newest_first
 from corral.errors import Conflict, ErrorCode, InvalidRequest, NotFound
 from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
@@ -180,13 +180,9 @@ def page(vault_id: str, workspace_id: str, include_archived: bool, limit: int, c
     where = Where().equals("vault_id", vault_id)
     if not include_archived:
         where.term("archived_at IS NULL")
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {CREDENTIAL_COLUMNS} FROM vault_credentials WHERE {where}"
-        f" ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
+    scope = f"{SCOPE}:{vault_id}"
+    return (
+        yield from newest_first(
+            "vault_credentials", CREDENTIAL_COLUMNS, where, limit, cursor, scope, CredentialRecord.from_row
+        )
     )
-    items = [CredentialRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, f"{SCOPE}:{vault_id}", key))

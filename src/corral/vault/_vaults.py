@@ -15,7 +15,7 @@ import json
 
 from corral._types import JSONObject
 from corral.db import Flow, Row, Where, all_rows, exec_, one
-from corral.db.pages import after_cursor, next_page
+from corral.db.pages import newest_first
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.outbox import record as webhook
 from corral.paging import Cursor, Page
@@ -107,15 +107,7 @@ def page(workspace_id: str, include_archived: bool, limit: int, cursor: Cursor |
     where = Where().equals("workspace_id", workspace_id)
     if not include_archived:
         where.term("archived_at IS NULL")
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {VAULT_COLUMNS} FROM vaults WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
-    )
-    items = [VaultRecord.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, SCOPE, key))
+    return (yield from newest_first("vaults", VAULT_COLUMNS, where, limit, cursor, SCOPE, VaultRecord.from_row))
 
 
 def usable(workspace_id: str, vault_ids: list[str]) -> Flow[list[str]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from corral._types import JSONObject
 from corral.db import Flow, Row, Where, all_rows, exec_, insert, one
-from corral.db.pages import after_cursor, next_page
+from corral.db.pages import newest_first
 from corral.errors import NotFound
 from corral.paging import Cursor, Page
 
@@ -92,15 +92,7 @@ def delete(workspace_id: str, endpoint_id: str) -> Flow[None]:
 
 def page(workspace_id: str, limit: int, cursor: Cursor | None) -> Flow[Page]:
     where = Where().equals("workspace_id", workspace_id)
-    after_cursor(where, cursor)
-    most = where.bind(limit + 1)
-    rows: list[Row] = yield all_rows(
-        f"SELECT {COLUMNS} FROM webhook_endpoints WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {most}",
-        *where.args,
-    )
-    items = [Endpoint.from_row(row) for row in rows[:limit]]
-    key = [items[-1].created_at, items[-1].id] if items else []
-    return Page(items, next_page(rows, limit, SCOPE, key))
+    return (yield from newest_first("webhook_endpoints", COLUMNS, where, limit, cursor, SCOPE, Endpoint.from_row))
 
 
 @dataclass(frozen=True, slots=True)

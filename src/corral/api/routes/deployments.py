@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -105,24 +106,29 @@ async def archive(request: Request, deployment_id: str) -> JSONBytes:
     return _wire(await services.db.write(flows.archive, workspace, deployment_id, rfc3339(datetime.now(UTC))))
 
 
-@router.post(
-    "/v1/deployments/{deployment_id}/pause",
-    response_model=BetaManagedAgentsDeployment,
-    summary="Pause a deployment's schedule",
-)
-async def pause(request: Request, deployment_id: str) -> JSONBytes:
-    services, _ = context(request)
-    return _wire(await deployment_ops.set_paused(services, await _current(request, deployment_id), True))
+def _pausing(paused: bool) -> Callable[[Request, str], Awaitable[JSONBytes]]:
+    """The handler of ``pause`` (``paused``) or of ``unpause``: the two differ in that flag only."""
+
+    async def set_paused(request: Request, deployment_id: str) -> JSONBytes:
+        services, _ = context(request)
+        return _wire(await deployment_ops.set_paused(services, await _current(request, deployment_id), paused))
+
+    return set_paused
 
 
-@router.post(
-    "/v1/deployments/{deployment_id}/unpause",
-    response_model=BetaManagedAgentsDeployment,
-    summary="Resume at the next occurrence (no backfill)",
-)
-async def unpause(request: Request, deployment_id: str) -> JSONBytes:
-    services, _ = context(request)
-    return _wire(await deployment_ops.set_paused(services, await _current(request, deployment_id), False))
+# named as the functions they were, so the OpenAPI operation ids stay what they were
+for _action, _paused, _summary in (
+    ("pause", True, "Pause a deployment's schedule"),
+    ("unpause", False, "Resume at the next occurrence (no backfill)"),
+):
+    router.add_api_route(
+        f"/v1/deployments/{{deployment_id}}/{_action}",
+        _pausing(_paused),
+        methods=["POST"],
+        response_model=BetaManagedAgentsDeployment,
+        summary=_summary,
+        name=_action,
+    )
 
 
 @router.post(
