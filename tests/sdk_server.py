@@ -13,6 +13,7 @@ PostgreSQL with blobs in an S3-protocol store (a fresh bucket on ``script/test``
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -123,6 +124,23 @@ def agent_server(
         env = {"ANTHROPIC_BASE_URL": model.url, "CORRAL_LEASE_TTL": "5", **(env or {})}
         with live_server(f"sqlite:///{tmp / 'corral.db'}", data_dir=tmp / "data", env=env) as running:
             yield running, model
+
+
+def toolset_session(client: anthropic.Anthropic, prefix: str) -> str:
+    """A new session of a new agent with the built-in tools, in a new environment (both named ``prefix-<hex>``)."""
+    name = f"{prefix}-{secrets.token_hex(3)}"
+    tools: list[Any] = [{"type": "agent_toolset_20260401"}]
+    agent = client.beta.agents.create(name=name, model="claude-sonnet-4-6", tools=tools)
+    environment = client.beta.environments.create(name=name)
+    return client.beta.sessions.create(agent=agent.id, environment_id=environment.id).id
+
+
+def send_text(client: anthropic.Anthropic, session_id: str, prompt: str) -> str:
+    """Send ``prompt`` as a user message; the id of the event recorded."""
+    content: list[Any] = [{"type": "text", "text": prompt}]
+    sent = client.beta.sessions.events.send(session_id, events=[{"type": "user.message", "content": content}])
+    assert sent.data
+    return sent.data[0].id
 
 
 def run_turn(client: anthropic.Anthropic, session_id: str, prompt: str = "Go on.") -> list[dict[str, Any]]:

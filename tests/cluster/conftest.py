@@ -13,8 +13,6 @@ scripted model server through the official SDK, and the means to watch and steer
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +20,16 @@ from typing import Any, TypeVar
 
 import anthropic
 import anyio
-import asyncpg
 import httpx2
 import pytest
 
 from corral.sandbox.journal import safe_name
 from corral.sandbox.runtime import runtime_dir
-from corral.testing import ScriptedModelServer, reply, steps, text, tool_use
+from corral.testing import ScriptedModelServer, processes, reply, steps, text, tool_use
 from corral.testing.cluster import Cluster
-from corral.testing.processes import CorralProcess
+from corral.testing.processes import CorralProcess, wait_until
 from tests.conftest import database_url
-from tests.sdk_server import s3_blob_env
+from tests.sdk_server import s3_blob_env, send_text, toolset_session
 
 TURNS = 6
 T = TypeVar("T")
@@ -80,13 +77,7 @@ def workspace(cluster: Cluster, host: int, session_id: str) -> Path:
 
 def wait_for(probe: Callable[[], T | None], what: str) -> T:
     """Poll ``probe`` (a file appearing, a row changing: another process's doing) until it gives a value."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.02)  # noqa: TID251 - a synchronous test polling other processes
-    raise AssertionError(f"never happened: {what}")
+    return wait_until(probe, what, WAIT_SECONDS)
 
 
 def in_flight(cluster: Cluster, session_id: str, n: int, ended: Callable[[], bool]) -> int | None:
@@ -110,19 +101,8 @@ def release(cluster: Cluster, host: int, session_id: str, n: int) -> None:
 
 
 def lease_holder(cluster: Cluster, session_id: str) -> CorralProcess:
-    """The worker process whose lease the session is under (its owner id holds the pid: ``worker_id()``)."""
-
-    async def owner() -> str | None:
-        connection = await asyncpg.connect(cluster.db_url)
-        try:
-            value = await connection.fetchval("SELECT lease_owner FROM sessions WHERE id = $1", session_id)
-        finally:
-            await connection.close()
-        return None if value is None else str(value)
-
-    held = wait_for(lambda: anyio.run(owner), f"a worker holds {session_id}")
-    pid = int(held.split(":")[1])
-    return next(worker for worker in cluster.workers if worker.alive and worker.pid == pid)
+    """The worker process whose lease the session is under."""
+    return processes.lease_holder(cluster.db_url, session_id, cluster.workers, WAIT_SECONDS)
 
 
 def executions(cluster: Cluster, session_id: str, n: int) -> set[str]:
@@ -142,19 +122,12 @@ class Turns:
 
     def new_session(self) -> str:
         with self.client(0) as client:
-            name = f"cluster-{secrets.token_hex(3)}"
-            tools: list[Any] = [{"type": "agent_toolset_20260401"}]
-            agent = client.beta.agents.create(name=name, model="claude-sonnet-4-6", tools=tools)
-            environment = client.beta.environments.create(name=name)
-            return client.beta.sessions.create(agent=agent.id, environment_id=environment.id).id
+            return toolset_session(client, "cluster")
 
     def send(self, session_id: str, prompt: str, api: int = 0) -> str:
         """The id of the user message sent."""
         with self.client(api) as client:
-            content: list[Any] = [{"type": "text", "text": prompt}]
-            sent = client.beta.sessions.events.send(session_id, events=[{"type": "user.message", "content": content}])
-        assert sent.data
-        return sent.data[0].id
+            return send_text(client, session_id, prompt)
 
     def idle_after(self, session_id: str, after: str) -> bool:
         """Whether the session went idle since event ``after``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import secrets
 import signal
 import subprocess
 import time
@@ -22,7 +21,6 @@ from typing import Any, TypeVar
 
 import anthropic
 import anyio
-import asyncpg
 import httpx2
 import pytest
 
@@ -30,9 +28,10 @@ from corral.sandbox.journal import safe_name
 from corral.sandbox.runtime import runtime_dir
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from corral.testing.cluster import WORKER_READY
-from corral.testing.processes import CorralProcess, log_says, scrubbed_env
+from corral.testing.processes import CorralProcess, lease_holder, log_says, scrubbed_env, wait_until
 from tests.conftest import database_url
 from tests.live import LiveServer
+from tests.sdk_server import send_text, toolset_session
 
 T = TypeVar("T")
 TURNS = 8
@@ -54,13 +53,7 @@ SCRIPT = {
 
 def wait_for(probe: Callable[[], T | None], what: str, seconds: float = BOUND_SECONDS) -> T:
     """Poll ``probe`` (another process's doing) until it gives a value, for at most ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.02)  # noqa: TID251 - a synchronous test polling other processes
-    raise AssertionError(f"not within {seconds:.0f} s: {what}")
+    return wait_until(probe, what, seconds)
 
 
 def exit_seconds(process: CorralProcess) -> float:
@@ -92,18 +85,11 @@ class Deployment:
 
     def new_session(self) -> str:
         with self.client(1) as client:
-            name = f"drain-{secrets.token_hex(3)}"
-            tools: list[Any] = [{"type": "agent_toolset_20260401"}]
-            agent = client.beta.agents.create(name=name, model="claude-sonnet-4-6", tools=tools)
-            environment = client.beta.environments.create(name=name)
-            return client.beta.sessions.create(agent=agent.id, environment_id=environment.id).id
+            return toolset_session(client, "drain")
 
     def send(self, session_id: str, prompt: str) -> str:
         with self.client(1) as client:
-            content: list[Any] = [{"type": "text", "text": prompt}]
-            sent = client.beta.sessions.events.send(session_id, events=[{"type": "user.message", "content": content}])
-        assert sent.data
-        return sent.data[0].id
+            return send_text(client, session_id, prompt)
 
     def workspace(self, session_id: str) -> Path:
         return runtime_dir(self.data_dir / "workers") / "fs" / "ws" / safe_name(session_id)
@@ -119,18 +105,8 @@ class Deployment:
         return len((self.workspace(session_id) / f"runs-{n}.log").read_text().split())
 
     def holder(self, session_id: str) -> CorralProcess:
-        """The worker whose lease the session is under (its owner id holds the pid: ``worker_id()``)."""
-
-        async def owner() -> str | None:
-            connection = await asyncpg.connect(self.db_url)
-            try:
-                value = await connection.fetchval("SELECT lease_owner FROM sessions WHERE id = $1", session_id)
-            finally:
-                await connection.close()
-            return None if value is None else str(value)
-
-        pid = int(wait_for(lambda: anyio.run(owner), f"a worker holds {session_id}").split(":")[1])
-        return next(worker for worker in self.workers if worker.alive and worker.pid == pid)
+        """The worker whose lease the session is under."""
+        return lease_holder(self.db_url, session_id, self.workers, BOUND_SECONDS)
 
     def events(self, session_id: str) -> list[dict[str, Any]]:
         with self.client(1) as client:

@@ -17,6 +17,9 @@ Invariants:
   stderr together to ``log_path`` (appended, so a restarted process keeps its history).
 * ``start()`` returns only once ``ready()`` is true, so a caller never races the child's start-up; readiness is a
   real signal (``/healthz`` answering, a line in the log), never a delay.
+* ``wait_until`` polls what another process does (a file appearing, a row changing) until it shows, and fails
+  naming what never happened; ``lease_holder`` is the worker whose lease a session is under (its owner id holds
+  the pid: ``corral.harness.worker.worker_id``).
 """
 
 from __future__ import annotations
@@ -31,12 +34,17 @@ from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import anyio
+import asyncpg
 import httpx
 
 _SCRUBBED_PREFIXES = ("CORRAL_", "ANTHROPIC_", "OPENAI_")
 _SCRUBBED = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"}
 _POLL_SECONDS = 0.05
+_WAIT_POLL_SECONDS = 0.02
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -162,3 +170,30 @@ class CorralProcess:
         if not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until(probe: Callable[[], T | None], what: str, seconds: float) -> T:
+    """Poll ``probe`` until it gives a value (not None); fail naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found is not None:
+            return found
+        time.sleep(_WAIT_POLL_SECONDS)  # noqa: TID251 - a synchronous helper polling other processes
+    raise AssertionError(f"not within {seconds:.0f} s: {what}")
+
+
+def lease_holder(db_url: str, session_id: str, workers: list[CorralProcess], seconds: float) -> CorralProcess:
+    """The live process among ``workers`` whose lease the session is under (waited for, up to ``seconds``), read
+    from the PostgreSQL database at ``db_url``."""
+
+    async def owner() -> str | None:
+        connection = await asyncpg.connect(db_url)
+        try:
+            value = await connection.fetchval("SELECT lease_owner FROM sessions WHERE id = $1", session_id)
+        finally:
+            await connection.close()
+        return None if value is None else str(value)
+
+    pid = int(wait_until(lambda: anyio.run(owner), f"a worker holds {session_id}", seconds).split(":")[1])
+    return next(worker for worker in workers if worker.alive and worker.pid == pid)
