@@ -1,13 +1,25 @@
 """Shared fixtures. Tests use real components only: real SQLite files, a real PostgreSQL server (started by
-script/test, URL in CORRAL_TEST_POSTGRES_URL), real processes over loopback HTTP."""
+script/test, URL in CORRAL_TEST_POSTGRES_URL), real processes over loopback HTTP.
+
+``database_url`` gives a database already migrated to the latest version, copied from a template this process
+migrated once (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL): the same schema and rows a
+fresh database has after its first open, without paying every migration per test. ``fresh_postgres_url`` is an
+empty database, for the tests of migrations themselves.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
+import tempfile
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import pytest
 
 from corral.db import Database
@@ -37,22 +49,68 @@ def postgres_admin_url() -> str:
     return url
 
 
-async def fresh_postgres_url() -> str:
-    """Create an empty database on the test server and return its URL."""
+async def fresh_postgres_url(template: str | None = None) -> str:
+    """Create a database on the test server (empty, or a copy of database ``template``) and return its URL."""
     admin = postgres_admin_url()
     name = "t_" + secrets.token_hex(6)
     conn = await driver.connect(admin)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
     return admin.rsplit("/", 1)[0] + "/" + name
 
 
+class _Templates:
+    """This process's migrated template databases, made on first use (one lock: tests of several event loops and
+    threads ask for them)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.made: dict[str, str] = {}
+
+    def get(self, engine: str) -> str:
+        """The template of ``engine``: a SQLite file's path, or a PostgreSQL database's name."""
+        with self.lock:
+            if engine not in self.made:
+                self.made[engine] = anyio.run(_migrated_sqlite if engine == "sqlite" else _migrated_postgres)
+            return self.made[engine]
+
+
+_templates = _Templates()
+
+
+async def _migrated_sqlite() -> str:
+    folder = tempfile.mkdtemp(prefix="corral-template-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = Path(folder) / "corral.db"
+    await _migrate(f"sqlite:///{path}")
+    return str(path)
+
+
+async def _migrated_postgres() -> str:
+    url = await fresh_postgres_url()
+    await _migrate(url)
+    return url.rsplit("/", 1)[1]
+
+
+async def _migrate(url: str) -> None:
+    db = open_database(url)
+    await db.open()  # applies every migration
+    await db.close()  # no connection left open: a database being copied must have none
+
+
 async def database_url(engine: str, tmp_path: Path) -> str:
+    """A new database of ``engine``, migrated (SQLite: ``tmp_path/corral.db``)."""
     if engine == "sqlite":
-        return f"sqlite:///{tmp_path / 'corral.db'}"
-    return await fresh_postgres_url()
+        return await anyio.to_thread.run_sync(_sqlite_copy, tmp_path / "corral.db")
+    return await fresh_postgres_url(await anyio.to_thread.run_sync(_templates.get, engine))
+
+
+def _sqlite_copy(path: Path) -> str:
+    shutil.copyfile(_templates.get("sqlite"), path)
+    path.chmod(0o600)  # as a file corral made (it holds key hashes)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=ENGINES)
