@@ -1,6 +1,13 @@
 """Shared fixtures. Tests use real components only: real SQLite files, a real PostgreSQL server (started by
 script/test, URL in CORRAL_TEST_POSTGRES_URL), real processes over loopback HTTP.
 
+How ``script/test`` spreads the suite over its workers (``--dist loadgroup``: ``pytest_xdist_make_scheduler``
+below): a package whose conftest holds package-scoped fixtures (its live servers) runs whole on one worker, so
+they start once; any other module runs whole on one worker (its module-scoped servers start once). The groups
+are handed out costliest first, so the last ones left are cheap and both workers finish together. A group's cost
+is an estimate in ordinary tests: one a test, ``SLOW_COST`` a test marked ``slow`` or with a ``timeout`` of its
+own (those drive whole process stacks), ``START_COST`` more for each module whose source starts processes.
+
 ``database_url`` gives a database already migrated to the latest version, copied from a template this process
 migrated once (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL): the same schema and rows a
 fresh database has after its first open, without paying every migration per test. ``fresh_postgres_url`` is an
@@ -10,7 +17,9 @@ empty database, for the tests of migrations themselves.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -21,12 +30,67 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from corral.db import Database
 from corral.db.engines import open_database
 from corral.db.postgres import driver
 
 ENGINES = ["sqlite", "postgres"]
+#: what a test that drives whole process stacks costs, and a module that starts processes, in ordinary tests
+SLOW_COST = 25
+START_COST = 40
+_STARTS_PROCESSES = re.compile(r"live_server|agent_server|LiveServer|CorralProcess|Cluster\(|subprocess|playwright")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadScopeScheduling | None:
+    """``--dist loadgroup`` hands out this file's groups (``group``), not ``xdist_group`` marks (xdist marks a
+    test's group in its node id, which pytest 9 no longer lets a plugin rewrite)."""
+    if config.option.dist != "loadgroup":
+        return None
+    return _Groups(config, log)
+
+
+class _Groups(LoadScopeScheduling):
+    def _split_scope(self, nodeid: str) -> str:
+        return group(self.config.rootpath / nodeid.split("::", 1)[0], self.config.rootpath)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Order the groups costliest first, each group's tests in the order they had (after pytest grouped them by
+    their fixtures' parameters; first: before a worker reports its collection). xdist hands out groups in this
+    order (``--no-loadscope-reorder``)."""
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in session.items:
+        groups.setdefault(group(item.path, session.config.rootpath), []).append(item)
+    ranked = sorted(groups.values(), key=lambda members: -_group_cost(members))
+    session.items[:] = [item for members in ranked for item in members]
+
+
+def group(module: Path, root: Path) -> str:
+    """The group of the tests of ``module``: its package when that package's conftest holds package-scoped
+    fixtures, else the module itself (as a path below ``root``)."""
+    return str((module.parent if _shares(module.parent) else module).relative_to(root))
+
+
+@functools.cache
+def _shares(folder: Path) -> bool:
+    conftest = folder / "conftest.py"
+    package = folder != Path(__file__).parent  # this file names the scope, and holds no such fixture
+    return package and conftest.is_file() and 'scope="package"' in conftest.read_text()
+
+
+def _group_cost(members: list[pytest.Item]) -> int:
+    modules = {item.path for item in members}
+    starting = sum(1 for path in modules if _STARTS_PROCESSES.search(path.read_text()))
+    return START_COST * starting + sum(map(_cost, members))
+
+
+def _cost(item: pytest.Item) -> int:
+    slow = item.get_closest_marker("slow") is not None or item.get_closest_marker("timeout") is not None
+    return SLOW_COST if slow else 1
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ Usage::
         ...
         server.kill()                                  # SIGKILL: a crash, nothing flushed or closed
         server.start()                                 # the same database, data dir, port and key
-        other_key = server.create_key("other")         # `corral keys create` against the same database
+        other_key = server.create_key("other")         # a key of workspace "other" (created if needed)
 
 What it guarantees:
 
@@ -34,6 +34,8 @@ from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from corral.testing.processes import CorralProcess, free_port, healthz, scrubbed_env
 
@@ -105,7 +107,14 @@ class LiveServer:
         self.start()
 
     def create_key(self, workspace: str = "default") -> str:
-        """A new API key of ``workspace`` (created if needed), made by ``corral keys create``."""
+        """A new API key of ``workspace`` (created if needed): through the admin route ``POST /v1/corral/keys``
+        while the server runs (what ``corral keys create`` does, ``catalog.issue_key``, without starting another
+        Python process), else by ``corral keys create`` against the database."""
+        if self.runner is not None and self.runner.alive:
+            with httpx.Client(base_url=self.base_url, headers={"x-api-key": self.api_key}, trust_env=False) as http:
+                made = http.post("/v1/corral/keys", json={"workspace": workspace}, timeout=60)
+            made.raise_for_status()
+            return str(made.json()["secret"])
         result = subprocess.run(
             [sys.executable, "-m", "corral", "keys", "create", "--workspace", workspace],
             env=self.server_env(),

@@ -27,7 +27,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="package")
 def key(server: LiveServer) -> str:
-    """A key of the default workspace made with ``corral keys create`` (it has an id; the admin key has none)."""
+    """A key of the default workspace made for these tests (it has an id; the admin key has none)."""
     return server.create_key("default")
 
 
