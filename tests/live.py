@@ -49,7 +49,8 @@ class LiveServer:
     env: dict[str, str] = field(default_factory=lambda: dict[str, str]())
     api_key: str = field(default_factory=lambda: "sk-corral-test-" + secrets.token_urlsafe(24))
     port: int = field(default_factory=free_port)
-    start_timeout: float = 60.0
+    #: an upper bound, not a wait: importing corral alone takes half a minute when the machine is busy
+    start_timeout: float = 240.0
     stop_timeout: float = 10.0
     runner: CorralProcess | None = None
 
