@@ -104,7 +104,7 @@ def client(server: LiveServer) -> Iterator[anthropic.Anthropic]:
 
 @pytest.fixture(scope="package")
 def other(server: LiveServer) -> Iterator[anthropic.Anthropic]:
-    """A client of a second workspace (a key made with ``corral keys create``)."""
+    """A client of a second workspace (a key made by ``LiveServer.create_key``)."""
     with sdk(server, server.create_key("other")) as made:
         yield made
 

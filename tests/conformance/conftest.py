@@ -41,7 +41,7 @@ def client(server: LiveServer) -> Iterator[anthropic.Anthropic]:
 
 @pytest.fixture(scope="package")
 def other_key(server: LiveServer) -> str:
-    """A key of a second workspace, made with ``corral keys create``."""
+    """A key of a second workspace (``LiveServer.create_key``)."""
     return server.create_key("other")
 
 

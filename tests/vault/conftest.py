@@ -60,6 +60,6 @@ def client(server: LiveServer, bodies: Bodies) -> Iterator[anthropic.Anthropic]:
 
 @pytest.fixture(scope="package")
 def other(server: LiveServer, bodies: Bodies) -> Iterator[anthropic.Anthropic]:
-    """A client of a second workspace (a key made with ``corral keys create``)."""
+    """A client of a second workspace (a key made by ``LiveServer.create_key``)."""
     with sdk(server, bodies, server.create_key("other")) as made:
         yield made
