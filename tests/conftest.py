@@ -30,8 +30,10 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
-from xdist.remote import Producer
-from xdist.scheduler import LoadScopeScheduling
+
+# pytest-xdist ships no type information (no py.typed, no stubs); pyright reads its source for the two names used
+from xdist.remote import Producer  # pyright: ignore[reportMissingTypeStubs]
+from xdist.scheduler import LoadScopeScheduling  # pyright: ignore[reportMissingTypeStubs]
 
 from corral.db import Database
 from corral.db.engines import open_database

@@ -89,7 +89,7 @@ class AgentCreate(Strict):
     multiagent: Multiagent | None = None
     execution_identity: ExecutionIdentity | None = None
     metadata: Metadata | None = None
-    corral: CorralAgentParams | None = Field(None, description=CORRAL_DOC)
+    corral: CorralAgentParams | None = Field(default=None, description=CORRAL_DOC)
 
 
 class AgentUpdate(Strict):
@@ -104,7 +104,7 @@ class AgentUpdate(Strict):
     execution_identity: ExecutionIdentity | None = None
     metadata: MetadataPatch | None = None
     version: Version | None = None
-    corral: CorralAgentParams | None = Field(None, description=CORRAL_DOC)
+    corral: CorralAgentParams | None = Field(default=None, description=CORRAL_DOC)
 
 
 class AgentRef(Strict):
