@@ -147,6 +147,18 @@ def new_resource(objects: Objects) -> str:
     return objects.post(f"/v1/sessions/{session_id}/resources", {"type": "github_repository", "url": url})
 
 
+def primary_thread(objects: Objects) -> str:
+    """The primary thread of the test's own session (the one its path names), or of a session of its own: every
+    session has one, and making a child thread would need a coordinator's turn."""
+    session = next((placeholder for placeholder in sorted(objects.wanted) if placeholder.kind == "session"), None)
+    session_id = (objects.real(session) if session is not None else None) or new_session(objects)
+    response = objects.http.get(f"/v1/sessions/{session_id}/threads")
+    if response.status_code != 200:
+        raise SeedError(f"GET …/threads -> {response.status_code}: {response.text[:300]}")
+    threads = cast(list[dict[str, Any]], response.json()["data"])
+    return str(next(thread["id"] for thread in threads if thread["parent_thread_id"] is None))
+
+
 def new_skill(objects: Objects) -> str:
     """A custom skill of one version (multipart ``files[]``, as ``client.beta.skills.create`` sends it)."""
     return str(_upload(objects, "/v1/skills", unique("conformance"))["id"])
@@ -183,6 +195,7 @@ FACTORIES: dict[str, Callable[[Objects], str]] = {
     "skill": new_skill,
     "skill_version": new_skill_version,
     "resource": new_resource,
+    "thread": primary_thread,
 }
 
 
