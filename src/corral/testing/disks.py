@@ -17,6 +17,7 @@ import errno
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,8 +89,22 @@ class LoopFilesystem:
         _run("mount", "-o", "loop,nodev,nosuid", str(self.image), str(self.mount))
 
     def unmount(self) -> None:
-        """Unmount and detach the loop device (``umount`` frees a device that ``mount -o loop`` set up)."""
+        """Unmount and detach the loop device, and return once the kernel no longer lists it: ``umount`` frees a
+        device that ``mount -o loop`` set up, but the kernel clears it later, off the calling thread."""
         subprocess.run(["umount", str(self.mount)], capture_output=True, timeout=60, check=False)
+        for _ in range(600):
+            devices = self._devices()
+            if not devices:
+                return
+            for device in devices:
+                subprocess.run(["losetup", "-d", device], capture_output=True, timeout=60, check=False)
+            time.sleep(0.05)  # noqa: TID251 - polling the kernel's loop list (no event to wait on); sync code
+
+    def _devices(self) -> list[str]:
+        listed = subprocess.run(
+            ["losetup", "-n", "-O", "NAME", "-j", str(self.image)], capture_output=True, text=True, check=False
+        )
+        return listed.stdout.split()
 
 
 def _run(*argv: str) -> None:
