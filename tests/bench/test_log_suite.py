@@ -64,10 +64,11 @@ def every_corral_arm_and_floor_is_measured(result: SuiteResult) -> None:
     # every slice size is filled with the same payload sizes: their figures differ by the log's length alone
     assert corral.metric("slice@1000.p50") is not None
     assert result.params["slice_scales"] == {"300": 1.0, "1000": 1.0}
-    # equal durability, counted: FULL syncs at every append, corral's default NORMAL (WAL) less often
+    # equal durability, counted: FULL syncs at every commit (appends that share a commit share its sync, so a
+    # figure below 1 per append is possible), corral's default NORMAL (WAL) less often
     normal, full = (result.metric(name, "emit.syncs_per_append") for name in ("corral/sqlite", "corral/sqlite-full"))
     assert normal and full and normal.value is not None and full.value is not None, result.notes
-    assert full.value >= 1 and normal.value < full.value, (normal, full)
+    assert full.value > 0 and normal.value < full.value, (normal, full)
     for name in ("corral/sqlite", "corral/postgres"):  # what users pay for: bytes on disk per event, per engine
         arm = result.arm(name)
         disk, payload = (
