@@ -18,7 +18,7 @@ from corral.api.wire import BetaManagedAgentsSendSessionEvents, EventPage, Strea
 from corral.compose.services import Services
 from corral.errors import ErrorCode, InvalidRequest, NotFound
 from corral.paging import Cursor, decode_cursor
-from corral.session import EventQuery
+from corral.session import Event, EventQuery
 from corral.session.quotas import LogQuota
 from corral.vocab.events import FilterableEventType, is_filterable
 from corral.work.results import results_once
@@ -119,7 +119,12 @@ async def list_events(
         created_lte=stamp(created_lte),
     )
     events, more = await services.sessions.list_events(query)
-    next_page = Cursor([events[-1].seq], "next", order, "events").encode() if more and events else None
+    return event_page(events, more, order, "events")
+
+
+def event_page(events: list[Event], more: bool, order: str, scope: str) -> JSONBytes:
+    """A page of events as the wire has it, its stored JSON spliced in unparsed; the cursor names ``scope``."""
+    next_page = Cursor([events[-1].seq], "next", order, scope).encode() if more and events else None
     body = '{"data":[' + ",".join(e.wire_json() for e in events) + '],"next_page":'
     return raw_json_response(body + (f'"{next_page}"' if next_page else "null") + "}")
 

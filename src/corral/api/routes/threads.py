@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from corral.api.event_limits import stream_guard
-from corral.api.http import JSONBytes, PageToken, check_id, context, json_response, raw_json_response
+from corral.api.http import JSONBytes, PageToken, check_id, context, json_response
 from corral.api.routes.common import ERRORS
-from corral.api.routes.events import DELTA_TYPES, MAX_DELTA_TYPES
+from corral.api.routes.events import DELTA_TYPES, MAX_DELTA_TYPES, event_page
 from corral.api.sse import EventStream
 from corral.api.thread_wire import thread_wire
 from corral.api.wire import EventPage, SessionThread, SessionThreadPage, StreamFrame
@@ -108,9 +108,7 @@ async def list_events(
     if after_seq is not None and (not isinstance(after_seq, int) or isinstance(after_seq, bool)):
         raise InvalidRequest("invalid or expired page cursor", code=ErrorCode.INVALID_CURSOR)
     events, more = await services.sessions.list_events(EventQuery(thread.id, limit=limit, after_seq=after_seq))
-    next_page = Cursor([events[-1].seq], "next", "asc", "thread_events").encode() if more and events else None
-    body = '{"data":[' + ",".join(e.wire_json() for e in events) + '],"next_page":'
-    return raw_json_response(body + (f'"{next_page}"' if next_page else "null") + "}")
+    return event_page(events, more, "asc", "thread_events")
 
 
 @router.get(
