@@ -104,6 +104,9 @@ async def session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     record = await who.services.sessions.get_session(session_id, who.workspace)
     events, more = await who.services.sessions.list_events(EventQuery(session_id=record.id, limit=EVENT_PAGE))
+    # The record (status, pending actions) is as of its last_seq; later events come by the live stream, so the
+    # badge and the approval forms never lag the entries shown.
+    events = [event for event in events if event.seq <= record.last_seq]
     timeline = entries(events, frozenset(record.pending_actions))
     return render(
         request,
