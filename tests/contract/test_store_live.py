@@ -211,3 +211,19 @@ async def test_status_events_written_elsewhere_wake_no_one_twice(store: SessionS
         marker = await store.emit_event(record.id, message(0, "marker"))
         assert await events_of(subscriber, 1) == [marker]  # and nothing else before it
         assert subscriber.receive.statistics().current_buffer_used == 0
+
+
+async def test_an_event_committed_between_the_read_and_the_attach_is_delivered(store: SessionStore) -> None:
+    """The window in ``subscribe``: the caller read the session (position N), then the last event of a turn was
+    committed and its doorbell rang while no feed listened here. The new feed reads past N by itself."""
+    record = await make_session(store)
+    seen = (await store.get_session(record.id)).last_seq
+    last = await store.emit_event(record.id, message(0, "the turn's last event"))
+    subscriber = store.broker.attach(record.id, seen, frozenset())
+    try:
+        assert subscriber.after == seen
+        assert await events_of(subscriber, 1) == [last]
+        marker = await store.emit_event(record.id, message(1, "marker"))
+        assert await events_of(subscriber, 1) == [marker]  # and nothing twice
+    finally:
+        store.broker.detach(record.id, subscriber)

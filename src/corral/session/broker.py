@@ -97,6 +97,8 @@ class Feed:
     subscribers: set[Subscriber] = field(default_factory=lambda: set[Subscriber]())
     catching_up: bool = False
     wanted: int = 0
+    #: read until the log has nothing more, doorbell or not (set for a new feed: see ``attach``)
+    probe: bool = False
 
 
 class Broker:
@@ -116,14 +118,19 @@ class Broker:
 
         If the feed has delivered further than ``last_seq`` (events appended while the caller was reading),
         the subscriber starts there: it must not get a replay of some events while having missed others.
+        A new feed reads the log once past ``last_seq``: an event committed between the caller's read and this
+        attach rang its doorbell (or was published) while no feed listened, and may be the session's last.
         """
         send, receive = anyio.create_memory_object_stream[Item](self._buffer + 1)  # + 1: room for Closed
         feed = self._feeds.get(session_id)
+        fresh = feed is None
         if feed is None:
             feed = self._feeds[session_id] = Feed(session_id, last_seq)
         subscriber = Subscriber(max(last_seq, feed.last_seq, 0), deltas, send, receive, limit=self._buffer)
         feed.subscribers.add(subscriber)
-        if last_seq > feed.last_seq:
+        if fresh:
+            self._probe(feed)
+        elif last_seq > feed.last_seq:
             self._doorbell(session_id, last_seq)
         return subscriber
 
@@ -208,10 +215,16 @@ class Broker:
             feed.catching_up = True
             self._spawn(self._catch_up(feed))
 
+    def _probe(self, feed: Feed) -> None:
+        feed.probe = True
+        if not feed.catching_up:
+            feed.catching_up = True
+            self._spawn(self._catch_up(feed))
+
     async def _catch_up(self, feed: Feed) -> None:
         delay = 0.01
         try:
-            while feed.wanted > feed.last_seq and self._feeds.get(feed.session_id) is feed:
+            while (feed.probe or feed.wanted > feed.last_seq) and self._feeds.get(feed.session_id) is feed:
                 try:
                     events = await self._read_slice(feed.session_id, feed.last_seq + 1)
                 except Exception:
@@ -220,6 +233,7 @@ class Broker:
                     delay = min(delay * 2, RETRY_MAX_SECONDS)
                     continue
                 if not events:
+                    feed.probe = False
                     break
                 for event in events:
                     if event.seq == feed.last_seq + 1:
