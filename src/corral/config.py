@@ -126,6 +126,12 @@ class Settings:
     compaction_limit: int = setting(
         3, "CORRAL_COMPACTION_LIMIT", "compactions in a row without a model answer before a turn gives up"
     )
+    warm_log_events: int = setting(
+        100_000,
+        "CORRAL_WARM_LOG_EVENTS",
+        "events of finished wakes' session logs a worker process keeps, so a session's next wake reads only what"
+        " follows (least recently used dropped first; 0: off, every wake reads the whole log)",
+    )
     providers: Mapping[str, ProviderConfig] = field(default_factory=lambda: dict[str, ProviderConfig]())
     prices_file: Path | None = setting(
         None, "CORRAL_PRICES", "TOML file of model list prices for budgets, added to the shipped ones (`corral.prices`)"

@@ -2,7 +2,7 @@
 judge of ``auto`` permission policies, and the agents' extensions: ``harness.extensions``).
 
 The harness is stateless with respect to sessions: nothing here is keyed by a session except the sandbox
-cache (``HandsPool``), which is an optimisation a takeover can do without.
+cache (``HandsPool``) and the warm logs (``WarmLogs``), optimisations a takeover can do without.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from corral.harness.extensions import ExtensionHost
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.policy import Judge, RuleJudge
 from corral.harness.router import ToolExecutor, ToolSource
+from corral.harness.warm import WarmLogs
 from corral.prices import PriceTable
 from corral.sandbox.hands import HandsPool
 from corral.session import SessionStore
@@ -82,6 +83,8 @@ class Harness:
     prices: PriceTable = field(default_factory=PriceTable.defaults)
     #: loads the extensions agents select, and calls their observers (``harness.extensions``)
     extensions: ExtensionHost = field(default_factory=ExtensionHost)
+    #: the logs of this worker's finished wakes, continued by the sessions' next wakes (``harness.warm``)
+    warm: WarmLogs = field(default_factory=lambda: WarmLogs(0))
 
     async def reached(self, point: str, session_id: str) -> None:
         if self.hook is not None:

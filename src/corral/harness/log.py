@@ -12,6 +12,9 @@ Invariants:
   model has not seen it) and after the input boundary (the last ``user.interrupt``, or the idle event
   that closed a turn with ``retries_exhausted``: those flush the queue; the messages stay in the log and
   in later contexts).
+* A log a wake kept (``corral.harness.warm``) is continued only through ``rejoin``: rows never change but for
+  ``processed_at`` (null → a stamp, once), so re-reading the held rows still null and checking the last one held
+  makes the held events the stored ones, and their fold the fold a fresh read would make.
 * ``processed_at`` is a stamp for clients, never a decision input, except for ``user.interrupt``: an
   interrupt after the last idle event that ended a turn and not yet stamped is still to be handled (so the
   harness stamps an interrupt only once it has handled it).
@@ -20,7 +23,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, cast
 
 from corral._types import JSONObject
@@ -267,12 +270,14 @@ _HANDLERS: dict[EventType, _Handler] = {
 
 
 class SessionLog:
-    """The session's events as this worker has read them, and their fold."""
+    """The session's events as this worker has read them (from position 1), and their fold."""
 
     def __init__(self, session_id: str, events: list[Event]):
         self.session_id = session_id
         self.events: list[Event] = []
         self.state = TurnState()
+        #: events held with ``processed_at`` null, id → seq: the only rows that may have changed since (a stamp)
+        self._queued: dict[str, int] = {}
         self._add(events)
 
     @property
@@ -286,7 +291,40 @@ class SessionLog:
             if event.seq != self.last_seq + 1:
                 raise ValueError(f"gap in the log of {self.session_id}: {self.last_seq} then {event.seq}")
             self.events.append(event)
+            if event.processed_at is None:
+                self._queued[event.id] = event.seq
             self.state.apply(event)
+
+    # ------------------------------------------------------------------ continued by a later wake (harness.warm)
+
+    @property
+    def reread_from(self) -> int:
+        """Where a later wake continuing this log reads from: the first held event whose row may have been stamped
+        since (its ``processed_at`` still null here), else the last one held (its id shows the log is this one)."""
+        return next(iter(self._queued.values()), self.last_seq)
+
+    def rejoin(self, events: list[Event]) -> bool:
+        """Continue with the store's events from ``reread_from`` on: take the stamps of the rows held, apply the
+        rest. False when they disagree with what is held (the log must then be dropped and read whole)."""
+        held = [event for event in events if event.seq <= self.last_seq]
+        if self.last_seq < 1 or len(held) != self.last_seq - self.reread_from + 1 or held[0].seq != self.reread_from:
+            return False
+        if not all(self._restamp(event) for event in held):
+            return False
+        self._add(events[len(held) :])
+        return True
+
+    def _restamp(self, row: Event) -> bool:
+        """Take a stored row's ``processed_at`` in place of the one held, as a fresh read would have folded it."""
+        mine = self.events[row.seq - 1]
+        if replace(mine, processed_at=row.processed_at) != row:
+            return False
+        if row.processed_at is None:  # still queued: a fresh fold holds it as unstamped, and so must this one
+            return mine.processed_at is None and (row.type in CLIENT_EVENT_TYPES) == (row.id in self.state.unstamped)
+        self.events[row.seq - 1] = row
+        self._queued.pop(row.id, None)
+        self.state.unstamped.pop(row.id, None)
+        return True
 
     async def catch_up(self, store: SessionStore, end: int | None = None) -> None:
         """Read and apply every event after ``last_seq`` (up to ``end``, exclusive)."""

@@ -23,6 +23,7 @@ from corral.harness.harness import Harness, Hook, TurnLimits
 from corral.harness.models.registry import ModelRegistry
 from corral.harness.policy import Judge, RuleJudge
 from corral.harness.router import ToolExecutor, ToolSource
+from corral.harness.warm import WarmLogs
 from corral.harness.worker import WorkerPool
 from corral.sandbox import SandboxProvider
 from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
@@ -71,6 +72,7 @@ class Runtime:
             mcp,
             settings.prices,
             extensions=extensions,
+            warm=WarmLogs(settings.warm_log_events),
         )
         count = settings.workers if pools is None else pools
         self.pools = [

@@ -5,6 +5,10 @@ Crash-recovery policy (what a wake does with whatever a dead worker left behind)
 * The worker that wakes a session reads the whole log and folds it (``log.TurnState``); it knows what the
   dead worker knew. When the log shows a turn in progress that this worker did not start, it writes
   ``session.status_rescheduled`` then ``session.status_running`` and **finishes the turn**.
+* A worker whose own last wake of the session ended cleanly continues that wake's log instead (``harness.warm``):
+  it reads only from the first row that may have changed since (a queued event's stamp), or else the last row
+  it held, to the end; the result is the log and fold a whole read would give, so a turn's cost does not grow
+  with the session's length. A wake that raised keeps no log; the log in the store stays the only truth.
 * A ``span.model_request_start`` without its end (the worker died mid-stream): the span is closed with
   ``span.model_request_end`` ``is_error: true`` and the request is made again from the same log, so it
   is the same request. Nothing of the lost response was written: a response and its closing span are one
@@ -36,6 +40,7 @@ from corral.errors import LeaseLost
 from corral.harness.harness import Harness
 from corral.harness.log import SessionLog
 from corral.harness.turn import Turn
+from corral.harness.warm import WarmLogs
 from corral.session import Closed, Event, Fence, SessionRecord, SessionStore, Subscriber
 
 
@@ -44,7 +49,7 @@ async def wake(harness: Harness, fence: Fence) -> int:
     store = harness.store
     session_id = fence.session_id
     async with AsyncExitStack() as stack:
-        subscriber, record, log = await _open(stack, store, session_id)
+        subscriber, record, log = await _open(stack, store, session_id, harness.warm)
         try:
             async with anyio.create_task_group() as group:
                 # a child thread works in its session's sandbox (corral.session.threads)
@@ -57,13 +62,15 @@ async def wake(harness: Harness, fence: Fence) -> int:
                     group.cancel_scope.cancel()
         except BaseExceptionGroup as group_error:
             raise _single(group_error) from None
+    harness.warm.keep(log)  # only a wake that ended cleanly gets here
     return log.last_seq
 
 
 async def _open(
-    stack: AsyncExitStack, store: SessionStore, session_id: str
+    stack: AsyncExitStack, store: SessionStore, session_id: str, warm: WarmLogs
 ) -> tuple[Subscriber, SessionRecord, SessionLog]:
-    """Subscribe to the session's live feed while reading it and its whole log, all side by side.
+    """Subscribe to the session's live feed while reading it and its log (the whole log, or what follows the
+    log this worker kept), all side by side.
 
     Whatever lands between the log read and the subscription is above neither; the subscriber's start
     position (``after``) tells the turn to read it (``Turn.seen``), so nothing falls in between.
@@ -74,13 +81,13 @@ async def _open(
         found["record"] = await store.get_session(session_id)
 
     async def events() -> None:
-        found["events"] = await store.get_events(session_id)
+        found["log"] = await warm.read(store, session_id)
 
     async with anyio.create_task_group() as group:
         group.start_soon(record)
         group.start_soon(events)
         found["subscriber"] = await stack.enter_async_context(store.subscribe(session_id))
-    return found["subscriber"], found["record"], SessionLog(session_id, found["events"])
+    return found["subscriber"], found["record"], found["log"]
 
 
 def _single(group_error: BaseExceptionGroup[BaseException]) -> BaseException:
