@@ -29,6 +29,8 @@ TINY: dict[str, object] = {
     "log.recovery": [82],
     "log.recovery_reps": 1,
     "log.fsync_appends": 10,
+    "log.turns": [2, 5],
+    "log.turn_samples": 2,
 }
 
 
@@ -69,6 +71,8 @@ def every_corral_arm_and_floor_is_measured(result: SuiteResult) -> None:
     normal, full = (result.metric(name, "emit.syncs_per_append") for name in ("corral/sqlite", "corral/sqlite-full"))
     assert normal and full and normal.value is not None and full.value is not None, result.notes
     assert full.value > 0 and normal.value < full.value, (normal, full)
+    turns = result.arm("turns")  # turn 5 ÷ turn 2 of a session (the same work each turn), warm logs on and off
+    assert turns and all(turns.metric(f"{side}.turn@5.vs_turn@2") for side in ("warm", "cold")), turns
     for name in ("corral/sqlite", "corral/postgres"):  # what users pay for: bytes on disk per event, per engine
         arm = result.arm(name)
         disk, payload = (

@@ -86,6 +86,16 @@ TARGETS = [
         "ms",
     ),
     Target(
+        "turn 1,000 of a session ≤ 1.2× turn 10 (same work; platform time per turn, p50, corral's default warm logs)",
+        "log",
+        "turns",
+        "warm.turn@1000.vs_turn@10",
+        "≤",
+        1.2,
+        "×",
+        beside=("cold.turn@1000.vs_turn@10", "with warm logs off: every wake reads the whole log"),
+    ),
+    Target(
         "lazy vs eager TTFT p50 ≤ 0.4× (median over seeds)", "ttft", "ratios", "lazy.ttft.p50.vs_eager", "≤", 0.4, "×"
     ),
     Target(

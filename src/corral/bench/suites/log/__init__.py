@@ -5,7 +5,8 @@ Measured in one run, interleaved round by round: ``emit_event`` latency and thro
 ``EventLog.append`` and ``ConversationState.append_event``, a bare one-row INSERT transaction on each
 engine; the sync calls one append makes on each side of the peer ratio (strace, untimed); 100-event slices of big
 sessions and the bytes on disk per event; whole-session recovery (read everything and rebuild the context, see
-``corral.bench.context``) against openhands-sdk's ``ConversationState.create``.
+``corral.bench.context``) against openhands-sdk's ``ConversationState.create``; a turn's cost at turn 1,000 of a
+session against turn 10, with the harness's warm logs on and off (``turns``).
 
 Needs: SQLite (always), a PostgreSQL server (``--postgres-url`` or local binaries), a Python >= 3.12 for
 the peer. Without a PostgreSQL server or the peer, their arms are "not measured" (and say why); the SQLite
@@ -19,7 +20,7 @@ from contextlib import AsyncExitStack
 from corral.bench.measure import phase
 from corral.bench.results import SuiteResult
 from corral.bench.suite import Context, Suite
-from corral.bench.suites.log import phases, replay
+from corral.bench.suites.log import phases, replay, turns
 from corral.bench.suites.log.setup import open_systems
 
 
@@ -52,6 +53,8 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             await phases.slices(ctx, result, systems, fills)
         with phase(result, "recovery"):
             await replay.recovery(ctx, result, systems, fills, raw)
+        with phase(result, "turns"):
+            await turns.turns(ctx, result)
     replay.ratios(result, raw)
 
 
