@@ -7,7 +7,9 @@ time of the turn; the model server, in its own process, answers at once) and as 
 The sides differ in one setting: ``warm`` keeps the logs of finished wakes (``CORRAL_WARM_LOG_EVENTS``, corral's
 default), ``cold`` keeps none (every wake reads and folds the whole log). Sampled: ``turn_samples`` turns from each
 point on (turns 10… and 1,000…); the figure is the median of the late window ÷ the early one, with a bootstrap
-interval.
+interval. Beside it, the events each wake's log read returned (``WarmStats.events_read``): what the warm logs
+save, counted rather than timed. What still grows with the session on the warm side is the model request itself
+(the context built from every event, and its encoding), not the log read.
 
 Invariants: the sides run on separate SQLite files of the same settings, interleaved turn by turn (the order rotates
 every turn), so the machine's drift falls on both; every turn must end idle ``end_turn`` with its answer, and the
@@ -20,13 +22,15 @@ from __future__ import annotations
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
+from statistics import mean
 
 import anyio.to_thread
 
 from corral._types import JSONObject
-from corral.bench.measure import add_latency, add_ratio
+from corral.bench import stats
+from corral.bench.measure import add_latency, add_ratio, add_value
 from corral.bench.procs import ModelServer
-from corral.bench.results import Arm, Check, SuiteResult
+from corral.bench.results import Arm, Check, Metric, SuiteResult
 from corral.bench.suite import Context
 from corral.config import ProviderConfig, Settings
 from corral.db.engines import open_database
@@ -56,9 +60,13 @@ class _Side:
     session_id: str
     wall: dict[int, list[float]] = field(default_factory=lambda: dict[int, list[float]]())
     cpu: dict[int, list[float]] = field(default_factory=lambda: dict[int, list[float]]())
+    #: events the wakes' log reads returned (``WarmStats.events_read``), per sampled turn
+    read: dict[int, list[float]] = field(default_factory=lambda: dict[int, list[float]]())
 
-    async def turn(self, number: int) -> tuple[float, float]:
+    async def turn(self, number: int, point: int | None) -> None:
+        """Drive turn ``number``; record it under ``point`` if it is one of the sampled turns."""
         message = NewEvent("user.message", {"content": [{"type": "text", "text": f"Turn {number}."}]}, queued=True)
+        read = self.harness.warm.stats.events_read
         began, cpu = time.perf_counter(), time.process_time()
         await self.store.send_client_events(self.session_id, WORKSPACE, [message])
         fence = await self.store.claim_one(self.session_id, OWNER, self.harness.limits.lease_ttl)
@@ -66,7 +74,11 @@ class _Side:
             raise RuntimeError(f"turn {number}: the session was not runnable after its message")
         seen = await wake(self.harness, fence)
         await self.store.release(fence, seen)
-        return time.perf_counter() - began, time.process_time() - cpu
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        if point is not None:
+            self.wall.setdefault(point, []).append(wall)
+            self.cpu.setdefault(point, []).append(cpu)
+            self.read.setdefault(point, []).append(self.harness.warm.stats.events_read - read)
 
 
 async def turns(ctx: Context, result: SuiteResult) -> None:
@@ -83,12 +95,9 @@ async def turns(ctx: Context, result: SuiteResult) -> None:
         last = max(points) + samples - 1
         tick = ctx.progress.task("log · turns of a growing session", last)
         for number in range(1, last + 1):
+            point = next((p for p in points if p <= number < p + samples), None)
             for side in sides[number % 2 :] + sides[: number % 2]:
-                wall, cpu = await side.turn(number)
-                point = next((p for p in points if p <= number < p + samples), None)
-                if point is not None:
-                    side.wall.setdefault(point, []).append(wall)
-                    side.cpu.setdefault(point, []).append(cpu)
+                await side.turn(number, point)
             tick(1)
         result.checks.append(await _did_the_work(sides, last))
     _record(arm, sides, points)
@@ -120,46 +129,43 @@ async def _did_the_work(sides: list[_Side], last: int) -> Check:
         ends = sum(
             1 for e in events if e.type == "session.status_idle" and e.data()["stop_reason"] == {"type": "end_turn"}
         )
-        stats = side.harness.warm.stats
+        warm = side.harness.warm.stats
         expected = (last - 1, 1) if side.name == "warm" else (0, last)
-        ok = ok and answers == ends == last and (stats.continued, stats.whole) == expected
+        ok = ok and answers == ends == last and (warm.continued, warm.whole) == expected
         details.append(
-            f"{side.name}: {len(events):,} events, {ends} turns ended, wakes continued {stats.continued}, read whole"
-            f" {stats.whole}"
+            f"{side.name}: {len(events):,} events, {ends} turns ended, wakes continued {warm.continued}, read whole"
+            f" {warm.whole}"
         )
-    return Check(
-        f"turns: every one of {last} turns per side answered; warm wakes continued, cold ones read whole",
-        ok,
-        "; ".join(details),
-    )
+    name = "turns: every turn of both sides answered and ended; warm wakes continued, cold ones read the whole log"
+    return Check(name, ok, f"{last} turns per side; " + "; ".join(details))
 
 
 def _record(arm: Arm, sides: list[_Side], points: list[int]) -> None:
     early, late = min(points), max(points)
     for side in sides:
         for point in points:
-            label = f"{side.name}: turns {point:,}…, platform time per turn"
+            wall, cpu, read = (series.get(point, []) for series in (side.wall, side.cpu, side.read))
+            at = f"{side.name}: turns {point:,}…,"
             add_latency(
-                arm, f"{side.name}.turn@{point}", label, side.wall.get(point, []), ((0.5, "p50"), (0.95, "p95"))
+                arm, f"{side.name}.turn@{point}", f"{at} platform time per turn", wall, ((0.5, "p50"), (0.95, "p95"))
             )
-            add_latency(
+            if cpu:  # a figure without its samples: the wall times' are the ones plotted
+                estimate = stats.quantile_ci([c * 1000.0 for c in cpu], 0.5)
+                arm.add(Metric.of(f"{side.name}.cpu@{point}.p50", f"{at} CPU per turn p50", estimate, "ms", n=len(cpu)))
+            if read:
+                add_value(
+                    arm,
+                    f"{side.name}.events_read@{point}",
+                    f"{at} events the wake read",
+                    mean(read),
+                    "events",
+                    n=len(read),
+                )
+        for metric, what, series in (("turn", "platform time", side.wall), ("cpu", "CPU", side.cpu)):
+            add_ratio(
                 arm,
-                f"{side.name}.cpu@{point}",
-                f"{side.name}: turns {point:,}…, CPU per turn",
-                side.cpu.get(point, []),
-                ((0.5, "p50"),),
+                f"{side.name}.{metric}@{late}.vs_{metric}@{early}",
+                f"{side.name}: turn {late:,} ÷ turn {early:,} ({what} per turn, p50)",
+                series.get(late, []),
+                series.get(early, []),
             )
-        add_ratio(
-            arm,
-            f"{side.name}.turn@{late}.vs_turn@{early}",
-            f"{side.name}: turn {late:,} ÷ turn {early:,} (platform time per turn, p50)",
-            side.wall.get(late, []),
-            side.wall.get(early, []),
-        )
-        add_ratio(
-            arm,
-            f"{side.name}.cpu@{late}.vs_cpu@{early}",
-            f"{side.name}: turn {late:,} ÷ turn {early:,} (CPU per turn, p50)",
-            side.cpu.get(late, []),
-            side.cpu.get(early, []),
-        )
