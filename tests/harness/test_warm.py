@@ -17,6 +17,7 @@ from corral.harness import Runtime
 from corral.harness.harness import Harness
 from corral.harness.log import SessionLog
 from corral.harness.wake import wake
+from corral.harness.warm import WarmLogs
 from corral.session import Event, NewEvent, SessionStore
 from corral.testing import ScriptedModelServer, reply, text, tool_use
 from tests.harness.helpers import Points, agent, create_session, custom_tool, send, settings_for, user_message
@@ -179,3 +180,20 @@ async def test_a_kept_log_the_store_disagrees_with_is_read_whole(store: SessionS
         log = await harness.warm.read(store, short)
         assert harness.warm.stats.refused == 1
         assert log.events == await store.get_events(short)
+
+
+async def test_the_logs_kept_are_bounded_by_their_events(store: SessionStore) -> None:
+    """Least recently kept dropped first; a log larger than the bound is never kept; a bound of 0 keeps none."""
+    ids = [await create_session(store, agent(), user_message(word)) for word in ("one", "two", "three")]
+    logs = [SessionLog(session_id, await store.get_events(session_id)) for session_id in ids]
+    size = len(logs[0].events)
+    assert all(len(log.events) == size for log in logs)
+    warm = WarmLogs(2 * size)
+    for log in logs:
+        warm.keep(log)
+    assert [session_id in warm for session_id in ids] == [False, True, True] and warm.held == 2 * size
+    small = WarmLogs(size - 1)
+    small.keep(logs[0])
+    off = WarmLogs(0)
+    off.keep(logs[0])
+    assert ids[0] not in small and ids[0] not in off and small.held == off.held == 0
