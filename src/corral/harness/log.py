@@ -2,7 +2,8 @@
 
 The harness keeps no other state. A worker that wakes a session replays the log through ``TurnState``
 and knows exactly as much as the worker that wrote it, which is what makes crash recovery a plain
-continuation.
+continuation. (A worker may continue the log its own last clean wake kept, ``corral.harness.warm``: a cache of
+that replay, never a second truth.)
 
 Invariants:
 
