@@ -23,7 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from corral.config import Settings
-from corral.egress import AddressGuard, EgressClient, EgressRequest, EgressServer, running_egress, state_paths
+from corral.egress.addon import EgressRequest
+from corral.egress.client import EgressClient
+from corral.egress.layout import state_paths
+from corral.egress.policy import AddressGuard
+from corral.egress.server import EgressServer, running_egress
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider
 from tests.sandbox.conftest import Runner, new_spec
 

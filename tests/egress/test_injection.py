@@ -18,10 +18,12 @@ from typing import Any, cast
 import pytest
 
 from corral.config import Settings
-from corral.egress import AddressGuard, EgressClient, EgressServer, running_egress, state_paths
+from corral.egress.client import EgressClient
 from corral.egress.credentials import SessionSecret
 from corral.egress.injection import PREFIX
-from corral.egress.mitm import CA_CERT
+from corral.egress.layout import CA_CERT, state_paths
+from corral.egress.policy import AddressGuard
+from corral.egress.server import EgressServer, running_egress
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider
 from tests.egress.conftest import Upstream, via_proxy
 from tests.sandbox.conftest import Runner, new_spec, text_of

@@ -30,8 +30,9 @@ import pytest
 
 from corral.config import Settings
 from corral.egress.client import EgressClient
+from corral.egress.layout import state_paths
 from corral.egress.process import supervised_egress
-from corral.egress.server import MAX_CONNECTIONS, state_paths
+from corral.egress.server import MAX_CONNECTIONS
 from corral.egress.supervisor import EgressSupervisor
 from corral.errors import SandboxError
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider

@@ -17,9 +17,12 @@ import pytest
 
 from corral._types import JSONObject
 from corral.config import Settings
-from corral.egress import AddressGuard, EgressClient, EgressServer, running_egress, state_paths
+from corral.egress.client import EgressClient
 from corral.egress.credentials import SessionCredential
+from corral.egress.layout import state_paths
+from corral.egress.policy import AddressGuard
 from corral.egress.repositories import RepositoryToken
+from corral.egress.server import EgressServer, running_egress
 from corral.resources.github import clone_step
 from corral.sandbox.attach import Attachments, SessionAttachments
 from corral.sandbox.base import ProvisionNotice

@@ -13,7 +13,7 @@ from corral.catalog import keys
 from corral.catalog.params import EnvironmentCreate
 from corral.compose.bootstrap import make_catalog
 from corral.compose.hosts import warm_sandboxes
-from corral.compose.workers import keep_pools_warm
+from corral.compose.upkeep import keep_pools_warm
 from corral.config import Settings
 from corral.db.engines import open_database
 from corral.errors import ErrorCode, SandboxError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from corral.compose.workers import sweep_deleted
+from corral.compose.upkeep import sweep_deleted
 from corral.resources.outputs import OutputAttachments
 from corral.sandbox.local import LocalSandboxProvider
 from tests.mounts.conftest import WORKSPACE, Stack, hands_of

@@ -15,8 +15,10 @@ import pytest
 
 from corral._types import JSONObject
 from corral.config import Settings
-from corral.egress import EgressClient, EgressServer, running_egress, state_paths
 from corral.egress.addresses import AddressGuard, PrivateAllowance
+from corral.egress.client import EgressClient
+from corral.egress.layout import state_paths
+from corral.egress.server import EgressServer, running_egress
 from corral.errors import SandboxError
 from corral.sandbox.local import LocalOptions, LocalSandboxProvider
 from tests.sandbox.conftest import SMALL_IMAGE, Runner, new_spec

@@ -1,5 +1,5 @@
 """Warm pools are filled for the environments that ask for one, before any session exists (and after a
-restart): ``corral.compose.workers.keep_pools_warm`` over the catalog and the real local provider."""
+restart): ``corral.compose.upkeep.keep_pools_warm`` over the catalog and the real local provider."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from corral.catalog import keys
 from corral.catalog.params import EnvironmentCreate
 from corral.compose.bootstrap import make_catalog
-from corral.compose.workers import keep_pools_warm
+from corral.compose.upkeep import keep_pools_warm
 from corral.config import Settings
 from corral.db.engines import open_database
 from corral.sandbox.local import LocalSandboxProvider

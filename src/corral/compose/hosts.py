@@ -37,7 +37,7 @@ from corral.compose.attachments import Stores, session_attachments
 from corral.compose.blobs import open_blob_store
 from corral.compose.bootstrap import make_catalog, open_db, open_keyring
 from corral.compose.credentials import session_secrets
-from corral.compose.workers import forget_deleted_sessions, keep_pools_warm
+from corral.compose.upkeep import forget_deleted_sessions, keep_pools_warm
 from corral.config import Settings
 from corral.egress.guarded import guarded_client
 from corral.egress.process import address_guard, open_egress

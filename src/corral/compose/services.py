@@ -30,7 +30,8 @@ from corral.compose.attachments import Stores
 from corral.compose.blobs import open_blob_store
 from corral.compose.bootstrap import make_catalog, open_db, open_keyring
 from corral.compose.collect import collect_forever, live_blobs
-from corral.compose.workers import forget_deleted_sessions, keep_pools_warm, open_workers
+from corral.compose.upkeep import forget_deleted_sessions, keep_pools_warm
+from corral.compose.workers import open_workers
 from corral.config import Settings
 from corral.db import Database
 from corral.egress.guarded import guarded_client

@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 
-import anyio
-
 from corral._types import JSONObject, json_object
 from corral.catalog import Catalog
 from corral.compose.attachments import Stores, session_attachments
@@ -30,9 +28,9 @@ from corral.egress.web_search import SearXNG, WebSearchTool
 from corral.errors import CorralError, NotFound
 from corral.harness import Runtime, ToolExecutor
 from corral.harness.threads import DelegationExecutor
-from corral.sandbox import ProvisionSpec, SandboxProvider
-from corral.sandbox.attach import NO_ATTACHMENTS, SessionAttachments
-from corral.sandbox.recipe import EnvironmentSource, environment_spec
+from corral.sandbox import SandboxProvider
+from corral.sandbox.attach import NO_ATTACHMENTS
+from corral.sandbox.recipe import EnvironmentSource
 from corral.sandbox.registry import create_provider
 from corral.sandbox.workspaces import WorkspaceStore
 from corral.session import SessionStore
@@ -123,59 +121,3 @@ async def open_workers(
         mcp=mcp,
         attachments=session_attachments(stores, sandbox, refresh) if stores is not None else NO_ATTACHMENTS,
     )
-
-
-POOL_SWEEP_SECONDS = 30.0
-
-
-async def keep_pools_warm(catalog: Catalog, sandbox: SandboxProvider, every: float = POOL_SWEEP_SECONDS) -> None:
-    """Prepare what environments ask for before any session needs it: their package layers (``packages``) and
-    warm pools (``config.corral.warm_pool_size``): at start, then every ``every`` seconds, which also picks up
-    environments created or changed through another process. Asking again is cheap: a provider only builds what
-    is missing and tops a pool up. A failure is logged; a session that needs the environment reports it too."""
-    while True:
-        try:
-            for record in await catalog.live_environments():
-                spec = environment_spec(record.id, record.config)
-                if spec.warm_pool_size > 0 or spec.packages:
-                    await _prepare(sandbox, spec)
-        except CorralError as exc:  # the database is unwell: the next sweep tries again
-            log.warning("preparing environments failed: %s", exc.message)
-        await anyio.sleep(every)
-
-
-async def _prepare(sandbox: SandboxProvider, spec: ProvisionSpec) -> None:
-    try:
-        await sandbox.prepare(spec)
-    except CorralError as exc:
-        log.warning("environment %s could not be prepared: %s", spec.environment_id, exc.message)
-
-
-FORGET_SWEEP_SECONDS = 60.0
-
-
-async def forget_deleted_sessions(
-    sessions: SessionStore,
-    sandbox: SandboxProvider,
-    attachments: SessionAttachments,
-    every: float = FORGET_SWEEP_SECONDS,
-) -> None:
-    """Drop what this process keeps for sessions that were deleted (their workspace, tool journal, outputs and
-    mounted files): a session is deleted through the API, in whatever process, so the workers look for those
-    gone, at start and then every ``every`` seconds. A failure is logged; the next sweep tries again."""
-    while True:
-        try:
-            await sweep_deleted(sessions, sandbox, attachments)
-        except CorralError as exc:
-            log.warning("forgetting deleted sessions failed: %s", exc.message)
-        await anyio.sleep(every)
-
-
-async def sweep_deleted(sessions: SessionStore, sandbox: SandboxProvider, attachments: SessionAttachments) -> list[str]:
-    """Forget every session the provider keeps state for that no longer exists; the ids forgotten."""
-    kept = await sandbox.kept_sessions()
-    gone = sorted(set(kept) - await sessions.existing(kept)) if kept else []
-    for session_id in gone:
-        await sandbox.forget(session_id)
-        await attachments.forget(session_id)
-    return gone

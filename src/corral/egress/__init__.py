@@ -2,21 +2,7 @@
 
 Nothing below the composition roots imports this package; the sandbox side sees only
 ``corral.sandbox.network.EgressGateway``, which ``EgressClient`` implements.
+
+This package's ``__init__`` imports nothing: a process that only starts the proxy or talks to it (``serve``,
+``worker``) must not load mitmproxy, which only the proxy process itself runs. Import from the submodules.
 """
-
-from corral.egress.addon import EgressRequest, RequestHook
-from corral.egress.client import EgressClient
-from corral.egress.policy import PACKAGE_MANAGER_HOSTS, AddressGuard, HostPolicy
-from corral.egress.server import EgressServer, running_egress, state_paths
-
-__all__ = [
-    "PACKAGE_MANAGER_HOSTS",
-    "AddressGuard",
-    "EgressClient",
-    "EgressRequest",
-    "EgressServer",
-    "HostPolicy",
-    "RequestHook",
-    "running_egress",
-    "state_paths",
-]

@@ -27,7 +27,6 @@ with warnings.catch_warnings():
     from mitmproxy.addons import core, disable_h2c, next_layer, proxyserver, tlsconfig
     from mitmproxy.master import Master
 
-CA_CERT = "mitmproxy-ca-cert.pem"
 _START_SECONDS = 60.0
 _DRAIN_SECONDS = 5.0
 

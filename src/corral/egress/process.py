@@ -24,8 +24,7 @@ from corral.egress import jail
 from corral.egress.addresses import AddressGuard, PrivateAllowance
 from corral.egress.client import EgressClient
 from corral.egress.credentials import SecretSource
-from corral.egress.mitm import CA_CERT
-from corral.egress.server import state_paths
+from corral.egress.layout import CA_CERT, state_paths
 from corral.egress.supervisor import EgressSupervisor
 from corral.errors import ConfigError, ErrorCode, SandboxError
 

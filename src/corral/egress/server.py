@@ -35,13 +35,12 @@ from corral.egress.accept import Slots
 from corral.egress.addon import EgressAddon, RequestHook
 from corral.egress.channels import Channel, Channels
 from corral.egress.injection import Injection
+from corral.egress.layout import CONTROL
 from corral.egress.mitm import Embedded
 from corral.egress.policy import AddressGuard, HostPolicy
 from corral.egress.repositories import RepositoryToken
-from corral.sandbox.runtime import egress_socket_dir
 
 log = logging.getLogger("corral.egress")
-CONTROL = "control.sock"
 MAX_CONNECTIONS = 64
 Hold = Callable[[], Awaitable[None]]
 _CONTROL_CONNECTIONS = 8
@@ -259,8 +258,3 @@ async def running_egress(server: EgressServer, hold: Hold | None = None) -> Asyn
             yield server
         finally:
             tasks.cancel_scope.cancel()
-
-
-def state_paths(data_dir: Path) -> tuple[Path, Path]:
-    """(socket dir, mitmproxy confdir) for a data dir."""
-    return egress_socket_dir(data_dir), data_dir.resolve() / "egress" / "mitmproxy"

@@ -32,8 +32,8 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from corral.egress import jail, proxy_process
 from corral.egress.jail import ProxyArgs
+from corral.egress.layout import CONTROL
 from corral.egress.proxy_process import READY, STANDBY, ProxyProcess
-from corral.egress.server import CONTROL
 from corral.errors import ErrorCode, SandboxError
 
 log = logging.getLogger("corral.egress")

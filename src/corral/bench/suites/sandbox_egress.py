@@ -28,7 +28,10 @@ from corral.bench.measure import add_latency, add_value
 from corral.bench.results import Arm, Metric
 from corral.bench.suite import Context
 from corral.config import Settings
-from corral.egress import AddressGuard, EgressClient, EgressServer, running_egress, state_paths
+from corral.egress.client import EgressClient
+from corral.egress.layout import state_paths
+from corral.egress.policy import AddressGuard
+from corral.egress.server import EgressServer, running_egress
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, ToolResult
 from corral.sandbox.local.provider import LocalSandboxProvider

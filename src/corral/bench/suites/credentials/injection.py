@@ -53,10 +53,12 @@ from corral.bench.results import Arm, Metric
 from corral.bench.suite import Context
 from corral.bench.suites.credentials.upstream import Upstream, serving
 from corral.config import Settings
-from corral.egress import AddressGuard, EgressClient, EgressServer, running_egress, state_paths
+from corral.egress.client import EgressClient
 from corral.egress.credentials import SessionSecret
 from corral.egress.injection import PREFIX
-from corral.egress.mitm import CA_CERT
+from corral.egress.layout import CA_CERT, state_paths
+from corral.egress.policy import AddressGuard
+from corral.egress.server import EgressServer, running_egress
 from corral.errors import SandboxError
 from corral.sandbox import ProvisionSpec, Sandbox
 from corral.sandbox.local.provider import LocalSandboxProvider
