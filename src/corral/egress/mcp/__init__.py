@@ -5,9 +5,9 @@ vaults hold for each server's URL (``McpCredentials``), exactly once per call (`
 The composition root builds it and hands it to the harness.
 """
 
-from corral.egress.mcp.content import McpToolDefinition
 from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, StaticBearers
 from corral.egress.mcp.journal import McpJournal
+from corral.egress.mcp.terms import McpToolDefinition
 from corral.egress.mcp.tools import McpTools
 from corral.egress.mcp.vaults import VaultBearers
 

@@ -27,8 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, cast
+from typing import TypeVar
 
 import anyio
 import httpx2
@@ -39,41 +38,15 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, INVALID_REQUEST
 
 from corral.egress.addresses import AddressGuard
+from corral.egress.mcp.terms import AUTH_STATUSES, SESSION_GONE, Attempt, Broken, Refused, ServerRef, failure
 from corral.egress.policy import HostPolicy, admit
 from corral.egress.policy import Refused as AddressRefused
-from corral.errors import McpConnectionFailed
 
 T = TypeVar("T")
 CONNECT_TIMEOUT = 10.0
 #: how long a closing connection may take to say goodbye (the DELETE that ends its MCP session)
 CLOSE_TIMEOUT = 5.0
-AUTH_STATUSES = (401, 403)
-SESSION_GONE = 404
 NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
-
-
-class ServerRef(Protocol):
-    """An agent's ``mcp_servers`` entry, as the harness passes it."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def url(self) -> str: ...
-
-
-@dataclass
-class Attempt:
-    """What the requests of one piece of work did: the HTTP statuses they got, and how many left without an
-    answer (the server may have acted on those)."""
-
-    statuses: list[int] = field(default_factory=lambda: list[int]())
-    unanswered: int = 0
-
-    @property
-    def untouched(self) -> bool:
-        """No request of this work can have reached a tool: none was answered but with "no such session"."""
-        return self.unanswered == 0 and all(status == SESSION_GONE for status in self.statuses)
 
 
 _ATTEMPT: ContextVar[Attempt | None] = ContextVar("corral_mcp_attempt", default=None)
@@ -112,24 +85,6 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-
-class Refused(Exception):
-    """The server answered 401 or 403: it wants a credential, or does not accept the one sent."""
-
-    def __init__(self, status: int):
-        super().__init__(f"HTTP {status}")
-        self.status = status
-
-
-class Broken(Exception):
-    """The connection broke under the work, or the server forgot its session: ``untouched`` says whether no
-    request of the work can have reached a tool (then it may be tried again on another connection)."""
-
-    def __init__(self, failure: Exception, untouched: bool):
-        super().__init__(str(failure))
-        self.failure = failure
-        self.untouched = untouched
 
 
 class Connection:
@@ -248,29 +203,3 @@ class Connection:
             trust_env=False,
             timeout=httpx2.Timeout(self.seconds, connect=min(CONNECT_TIMEOUT, self.seconds)),
         )
-
-
-def failure(server: ServerRef, statuses: list[int], exc: BaseException, seconds: float) -> Exception:
-    refused = [status for status in statuses if status in AUTH_STATUSES]
-    if refused:
-        return Refused(refused[0])
-    where = f"the MCP server {server.name!r} at {server.url}"
-    errors = [status for status in statuses if status >= 400]
-    if errors:
-        return McpConnectionFailed(f"{where} answered HTTP {errors[0]}", server_name=server.name)
-    leaf = _first_leaf(exc)
-    if isinstance(leaf, TimeoutError):
-        reason = f"did not answer within {seconds:g} seconds"
-    elif isinstance(leaf, httpx2.TransportError | OSError):
-        reason = f"cannot be reached: {type(leaf).__name__}: {leaf}"
-    elif isinstance(leaf, MCPError):
-        reason = f"failed: {leaf.message}"
-    else:
-        reason = f"did not answer as an MCP server: {type(leaf).__name__}: {leaf}"
-    return McpConnectionFailed(f"{where} {reason}", server_name=server.name)
-
-
-def _first_leaf(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup):
-        exc = cast(BaseExceptionGroup[BaseException], exc).exceptions[0]
-    return exc

@@ -9,23 +9,14 @@ structured content shows that as JSON text; text beyond ``MAX_TEXT`` characters 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import mcp.types as types
 
 from corral._types import JSONObject
+from corral.egress.mcp.terms import McpToolDefinition
 
 MAX_TEXT = 100 * 1024
 PDF = "application/pdf"
-
-
-@dataclass(frozen=True)
-class McpToolDefinition:
-    """A tool as an MCP server lists it."""
-
-    name: str
-    description: str
-    input_schema: JSONObject
 
 
 def definition(tool: types.Tool) -> McpToolDefinition:

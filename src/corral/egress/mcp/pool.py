@@ -19,14 +19,18 @@ import math
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from mcp import Client
 
 from corral.egress.addresses import AddressGuard
-from corral.egress.mcp.connection import Attempt, Broken, Connection, Refused, ServerRef
+from corral.egress.mcp.terms import Attempt, Broken, Refused, ServerRef
+
+if TYPE_CHECKING:
+    from mcp import Client
+
+    from corral.egress.mcp.connection import Connection
 
 T = TypeVar("T")
 Key = tuple[str, str, str, str]
@@ -96,7 +100,7 @@ class Connections:
             connection = self._open.get(key)
             if connection is not None and connection.alive:
                 return connection, True
-            connection = Connection(server, token, self.guard, self.seconds, self.idle)
+            connection = _connection(server, token, self.guard, self.seconds, self.idle)
             self._open[key] = connection
             await connection.open(tasks, lambda: self._forget(key, connection))
             return connection, False
@@ -109,7 +113,7 @@ class Connections:
                 del self._locks[key]
 
     async def _once(self, server: ServerRef, token: str | None, work: Callable[[Client], Awaitable[T]]) -> T:
-        connection = Connection(server, token, self.guard, self.seconds, math.inf)
+        connection = _connection(server, token, self.guard, self.seconds, math.inf)
         outcome: list[T] = []
         error: list[Exception] = []  # raised after the task group: inside it, it would come out in a group
         async with anyio.create_task_group() as tasks:
@@ -133,3 +137,11 @@ async def _on(connection: Connection, work: Callable[[Client], Awaitable[T]]) ->
     except Refused:
         connection.close()  # the server will not take this token again: its next one gets a connection of its own
         raise
+
+
+def _connection(server: ServerRef, token: str | None, guard: AddressGuard, seconds: float, idle: float) -> Connection:
+    """A new connection. Its module (the MCP SDK) is imported here, not with this one: ``McpTools`` loads it in a
+    thread before its first work, so this import is a lookup then."""
+    from corral.egress.mcp.connection import Connection
+
+    return Connection(server, token, guard, seconds, idle)

@@ -21,26 +21,30 @@ Invariants:
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-import mcp.types as types
-from mcp import Client
-from mcp.shared.exceptions import MCPError
+import anyio.to_thread
 
 from corral._types import JSONObject
 from corral.db import Database
 from corral.egress.addresses import AddressGuard
-from corral.egress.mcp.connection import Refused, ServerRef, failure
-from corral.egress.mcp.content import McpToolDefinition, definition, result_content
 from corral.egress.mcp.credentials import NO_CREDENTIALS, McpCredentials, redact_json
 from corral.egress.mcp.journal import Failure, McpJournal, Outcome
 from corral.egress.mcp.pool import IDLE, Connections
+from corral.egress.mcp.terms import McpToolDefinition, Refused, ServerRef, failure
 from corral.errors import McpAuthenticationFailed, McpConnectionFailed, McpServerError
 from corral.sandbox.base import ToolResult
 from corral.secrets import redact
+
+if TYPE_CHECKING:
+    import mcp.types as types
+    from mcp import Client
+    from mcp.shared.exceptions import MCPError
 
 T = TypeVar("T")
 MAX_PAGES = 100
@@ -115,6 +119,11 @@ class McpTools:
         await self.connections.__aexit__(kind, exc, tb)
 
     async def list_tools(self, scope: SessionScope, server: ServerRef) -> list[McpToolDefinition]:
+        await _load_sdk()
+        from mcp.shared.exceptions import MCPError
+
+        from corral.egress.mcp.content import definition
+
         tokens = _Tokens()
         try:
             tools = await self._authorized(scope, server, tokens, _list_all, idempotent=True)
@@ -136,6 +145,11 @@ class McpTools:
         return outcome.result
 
     async def _call(self, scope: SessionScope, server: ServerRef, call: McpCall) -> Outcome:
+        await _load_sdk()
+        from mcp.shared.exceptions import MCPError
+
+        from corral.egress.mcp.content import result_content
+
         tokens = _Tokens()
 
         async def work(client: Client) -> ToolResult:
@@ -176,6 +190,23 @@ class McpTools:
             return await self.connections.run(scope.session_id, server, fresh, work, idempotent=idempotent)
         except Refused as refused:
             raise _refusal(server, fresh, refused) from None
+
+
+async def _load_sdk() -> None:
+    """Import the modules that use the MCP SDK, in a thread, before the first work that needs them: the SDK costs
+    about half a second of CPU, which a process whose agents declare no MCP server never pays, and which must not
+    stall the event loop (and every session on it) when one does. Later calls are a lookup."""
+    if _SDK_MODULES.issubset(sys.modules):
+        return
+    await anyio.to_thread.run_sync(_import_sdk)
+
+
+_SDK_MODULES = frozenset({"corral.egress.mcp.connection", "corral.egress.mcp.content"})
+
+
+def _import_sdk() -> None:
+    for name in sorted(_SDK_MODULES):
+        importlib.import_module(name)
 
 
 async def _list_all(client: Client) -> list[types.Tool]:
