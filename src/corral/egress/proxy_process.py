@@ -18,6 +18,7 @@ import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from anyio.abc import Process
@@ -117,11 +118,16 @@ async def start(argv: Callable[[int | None], list[str]], control_fd: int, jailed
         process = await _open(argv(None), (control_fd,))
         return _wrap(process, process.pid)
     info_read, info_write = os.pipe()
+    process: Process | None = None
     try:
         process = await _open(await anyio.to_thread.run_sync(argv, info_write), (control_fd, info_write))
         os.close(info_write)
         info_write = -1
         info = await _read_all(info_read)
+    except BaseException:  # cancelled (the server closing as it starts) or failed: nobody else holds the process
+        if process is not None:
+            await _discard(process)
+        raise
     finally:
         os.close(info_read)
         if info_write >= 0:
@@ -130,6 +136,19 @@ async def start(argv: Callable[[int | None], list[str]], control_fd: int, jailed
         return _wrap(process, int(json.loads(info)["child-pid"]))
     except (ValueError, KeyError, TypeError):
         return _wrap(process, process.pid)  # bwrap failed before starting the proxy: it exits with its reason
+
+
+async def _discard(process: Process) -> None:
+    """Kill a proxy that never became a ``ProxyProcess`` (its process group: bwrap and what it started), reap it
+    and close its pipes, even while the caller is being cancelled (else the pipes are left to the garbage collector)."""
+    with anyio.CancelScope(shield=True):
+        for kill in (partial(os.killpg, process.pid), partial(os.kill, process.pid)):
+            try:
+                kill(signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        with anyio.move_on_after(STOP_GRACE):
+            await process.aclose()
 
 
 async def _open(argv: list[str], pass_fds: Sequence[int]) -> Process:

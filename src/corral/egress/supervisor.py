@@ -185,7 +185,12 @@ class EgressSupervisor:
         except OSError as exc:
             self._exited(f"it could not be started: {exc}", was_ready=False)
             return None
-        if not await proxy.says(STANDBY, STARTUP_LIMIT):
+        try:
+            standby = await proxy.says(STANDBY, STARTUP_LIMIT)
+        except BaseException:  # cancelled while it starts: it is nobody's yet
+            await proxy.stop()
+            raise
+        if not standby:
             await proxy.stop()
             self._exited(f"it ended before it was ready (exit status {proxy.process.returncode})", was_ready=False)
             return None
