@@ -51,13 +51,28 @@ class Plan:
 
 def estimate_tokens(messages: Sequence[Message], system: str | None = None, tools: Sequence[ToolSpec] = ()) -> int:
     """A provider-independent estimate (about four characters per token; images at a flat rate)."""
-    chars = len(system or "") + sum(len(t.description) + len(str(t.input_schema)) for t in tools)
-    images = 0
+    chars, images = preamble_chars(system, tools), 0
     for message in messages:
-        chars += len(text_of(message.content)) + 8
-        for block in message.content:
-            parts = block.content if isinstance(block, ToolOutput) else [block]
-            images += sum(1 for part in parts if isinstance(part, Image))
+        size = message_size(message)
+        chars, images = chars + size[0], images + size[1]
+    return tokens_of(chars, images)
+
+
+def preamble_chars(system: str | None, tools: Sequence[ToolSpec]) -> int:
+    """What the system prompt and the tool definitions add to ``estimate_tokens``, in characters."""
+    return len(system or "") + sum(len(t.description) + len(str(t.input_schema)) for t in tools)
+
+
+def message_size(message: Message) -> tuple[int, int]:
+    """One message's share of ``estimate_tokens``: its characters and its images."""
+    images = 0
+    for block in message.content:
+        parts = block.content if isinstance(block, ToolOutput) else [block]
+        images += sum(1 for part in parts if isinstance(part, Image))
+    return len(text_of(message.content)) + 8, images
+
+
+def tokens_of(chars: int, images: int) -> int:
     return chars // 4 + images * IMAGE_TOKENS
 
 

@@ -44,13 +44,9 @@ class Compaction:
 
 def build_messages(events: Sequence[Event], compaction: Compaction | None = None) -> list[Message]:
     """The conversation as the model should see it now."""
-    builder = _Builder()
-    through = 0
-    if compaction is not None:
-        through = compaction.through_seq
-        builder.user.append(Text(SUMMARY_PREAMBLE + compaction.summary))
+    builder = ContextBuilder.after(compaction)
     for event in events:
-        if event.seq > through:
+        if event.seq > builder.through:
             builder.add(event)
     return builder.finish()
 
@@ -72,7 +68,10 @@ def assistant_block(event: Event) -> list[Block]:
 
 
 @dataclass
-class _Builder:
+class ContextBuilder:
+    """``build_messages`` one event at a time. Only the last of ``messages`` is ever replaced (by a longer one of
+    the same role); the others, once there, stay as they are (``context_cache`` relies on it)."""
+
     messages: list[Message] = field(default_factory=lambda: list[Message]())
     assistant: list[Block] = field(default_factory=lambda: list[Block]())
     results: dict[str, ToolOutput | None] = field(default_factory=lambda: dict[str, ToolOutput | None]())
@@ -81,6 +80,15 @@ class _Builder:
     deferred: list[Block] = field(default_factory=lambda: list[Block]())
     in_span: bool = False
     answered: bool = False  # user-side content arrived since the last assistant block
+    #: events up to here are the compaction's summary (never added)
+    through: int = 0
+
+    @classmethod
+    def after(cls, compaction: Compaction | None) -> ContextBuilder:
+        """A builder whose context starts with ``compaction``'s summary (and skips what it stands for)."""
+        if compaction is None:
+            return cls()
+        return cls(user=[Text(SUMMARY_PREAMBLE + compaction.summary)], through=compaction.through_seq)
 
     def add(self, event: Event) -> None:
         kind = event.type
@@ -154,3 +162,12 @@ class _Builder:
         self._close_span()
         self._flush()
         return self.messages
+
+    def peek(self) -> list[Message]:
+        """What ``finish`` would return now, leaving this builder as it is (it may go on adding events)."""
+        closed, last = self.messages[:-1], self.messages[-1:]
+        rest = ContextBuilder(
+            last, list(self.assistant), dict(self.results), list(self.user), list(self.system), list(self.deferred)
+        )
+        rest.in_span, rest.answered = self.in_span, self.answered
+        return closed + rest.finish()

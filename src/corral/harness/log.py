@@ -29,6 +29,7 @@ from typing import Literal, cast
 
 from corral._types import JSONObject
 from corral.harness.context import Compaction
+from corral.harness.context_cache import ContextCache
 from corral.harness.outcomes import OutcomeFold
 from corral.harness.thread_events import cross_posted
 from corral.session import CLIENT_EVENT_TYPES, Event, EventType, SessionStore
@@ -279,6 +280,8 @@ class SessionLog:
         self.state = TurnState()
         #: events held with ``processed_at`` null, id → seq: the only rows that may have changed since (a stamp)
         self._queued: dict[str, int] = {}
+        #: the model's context of these events, kept between requests (a cache of ``context.build_messages``)
+        self.context = ContextCache()
         self._add(events)
 
     @property

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from corral.errors import ModelError
-from corral.harness import compaction, emits
+from corral.harness import emits
 from corral.harness.agent import AgentConfig
 from corral.harness.budget import request_cost
 from corral.harness.decide import RUNNING
@@ -74,11 +74,11 @@ class ModelCall:
 
     async def _request(self, prelude: tuple[NewEvent, ...]) -> None:
         ext, sid = self.extensions, self.writer.session_id
-        events, compacted = self.writer.events, self.writer.state.compaction
-        view = ContextView(sid, events, compacted, self.agent.system, ext.notes(events))
-        built = await ext.build_context(view)
+        events, compacted, cache = self.writer.events, self.writer.state.compaction, self.writer.log.context
+        notes = cache.notes(events, ext.selection.context_strategy.name)  # ``ext.notes``, only the new events read
+        built = await ext.build_context(ContextView(sid, events, compacted, self.agent.system, notes, cache.messages))
         await self.harness.reached("context_built", sid)
-        tokens = compaction.estimate_tokens(built.messages, built.system, self.tools)
+        tokens = cache.estimate(built.messages, built.system, self.tools)
         route = await ext.route(RouteRequest(sid, self.agent.model_id, events, _after_tool_results(events), tokens))
         try:
             resolved = self.harness.models.resolve(route.model)

@@ -59,10 +59,9 @@ class Extensions:
         name = self.selection.context_strategy.name
         merged: dict[str, Any] = {}
         for event in events:
-            if event.type == "span.model_request_start":
-                context = json_object(event.data().get("context"))
-                if context is not None and context.get("strategy") == name:
-                    merged.update(json_object(context.get("notes")) or {})
+            notes = recorded_notes(event, name)
+            if notes is not None:
+                merged.update(notes)
         return merged
 
     async def build_context(self, view: ContextView) -> BuiltContext:
@@ -137,3 +136,13 @@ class Extensions:
             return call()
         except Exception as exc:
             raise ExtensionFailed.of(choice.kind, choice.name, exc) from exc
+
+
+def recorded_notes(event: Event, strategy: str) -> JSONObject | None:
+    """The notes a context strategy named ``strategy`` recorded on ``event`` (a request's span start), if any."""
+    if event.type != "span.model_request_start":
+        return None
+    context = json_object(event.data().get("context"))
+    if context is None or context.get("strategy") != strategy:
+        return None
+    return json_object(context.get("notes")) or {}

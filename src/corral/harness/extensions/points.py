@@ -66,10 +66,15 @@ class ContextView:
     system: str | None
     #: what this strategy recorded earlier in the session (``BuiltContext.notes``), later notes winning
     notes: Mapping[str, Any]
+    #: how ``default_messages`` are built: ``build_messages`` or a cache of it (the harness's ``ContextCache``)
+    builder: Callable[[Sequence[Event], Compaction | None], list[Message]] = field(
+        default=build_messages, repr=False, compare=False
+    )
 
     def default_messages(self) -> list[Message]:
-        """The messages corral's default strategy builds (compaction applied): a starting point to refine."""
-        return build_messages(self.events, self.compaction)
+        """The messages corral's default strategy builds (compaction applied): a starting point to refine. The
+        messages are shared with later requests: refine the list, never a message in place."""
+        return self.builder(self.events, self.compaction)
 
 
 @dataclass(frozen=True)
