@@ -27,7 +27,7 @@ from corral.harness.models.base import (
     TextDelta,
     Usage,
 )
-from corral.harness.models.content import Block, Document, Image, Text, Thinking, ToolUse
+from corral.harness.models.content import Block, Document, Image, Message, Text, Thinking, ToolUse, encode
 
 KIND = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -60,7 +60,15 @@ class AnthropicClient:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         failure: ModelError | None = None
         try:
-            response = await self._client.messages.create(**request_params(request), stream=True)
+            # the SDK's lower-level post (its retries, streaming and errors as ``messages.create``), with a body
+            # made here from what each message kept (``request_body``) rather than walked and copied whole
+            response = await self._client.post(
+                "/v1/messages",
+                cast_to=anthropic.types.Message,
+                content=request_body(request),
+                stream=True,
+                stream_cls=anthropic.AsyncStream[anthropic.types.RawMessageStreamEvent],
+            )
             reader = _StreamReader()
             async with response:
                 async for raw in response:
@@ -82,6 +90,7 @@ class AnthropicClient:
 
 
 def request_params(request: ModelRequest) -> JSONObject:
+    """The Messages API request for ``request`` (without ``stream``): the definition ``request_body`` keeps to."""
     thinking = request.thinking_budget is not None
     system_parts = [request.system] if request.system else []
     messages: list[JSONObject] = []
@@ -89,23 +98,66 @@ def request_params(request: ModelRequest) -> JSONObject:
         if message.role == "system":
             system_parts.extend(block.text for block in message.content if isinstance(block, Text))
             continue
-        content = [param for block in message.content if (param := _block_param(block, thinking)) is not None]
+        content = _message_content(message, thinking)
         if not content:
             continue
         if messages and messages[-1]["role"] == message.role:
             messages[-1]["content"].extend(content)
         else:
             messages.append({"role": message.role, "content": content})
-    params: JSONObject = {"model": request.model, "max_tokens": request.max_tokens, "messages": messages}
+    head: JSONObject = {"model": request.model, "max_tokens": request.max_tokens, "messages": messages}
+    return {**head, **_settings(request, system_parts)}
+
+
+def request_body(request: ModelRequest) -> bytes:
+    """``request_params(request)`` with ``stream: true``, as the JSON the API is sent. Each message's content is
+    converted and encoded once (``Message.wire``), so a request encodes only the messages new since the last one;
+    the body is handed to the SDK as is, which spares its walk and copy of the whole tree."""
+    thinking = request.thinking_budget is not None
+    key = f"{KIND}:thinking" if thinking else KIND
+    system_parts = [request.system] if request.system else []
+    turns: list[str] = []
+    role, run = "", list[str]()
+    for message in request.messages:
+        if message.role == "system":
+            system_parts.extend(block.text for block in message.content if isinstance(block, Text))
+            continue
+        wire = message.wire(key, lambda m: _message_content(m, thinking))
+        if not wire.parts:
+            continue
+        if message.role != role and run:
+            turns.append(_turn(role, run))
+            run = []
+        role = message.role
+        run.append(wire.text)
+    if run:
+        turns.append(_turn(role, run))
+    head = encode({"model": request.model, "max_tokens": request.max_tokens})[1:-1]
+    tail = encode({**_settings(request, system_parts), "stream": True})[1:-1]
+    return ("{" + head + ',"messages":[' + ",".join(turns) + "]," + tail + "}").encode()
+
+
+def _turn(role: str, contents: list[str]) -> str:
+    """One Messages API message, from the encoded content of the neutral messages it merges."""
+    return '{"role":' + encode(role) + ',"content":[' + ",".join(contents) + "]}"
+
+
+def _message_content(message: Message, thinking: bool) -> list[JSONObject]:
+    return [param for block in message.content if (param := _block_param(block, thinking)) is not None]
+
+
+def _settings(request: ModelRequest, system_parts: list[str]) -> JSONObject:
+    """The request's fields besides the model, the token limit and the messages."""
+    settings: JSONObject = {}
     if system_parts:
-        params["system"] = "\n\n".join(system_parts)
+        settings["system"] = "\n\n".join(system_parts)
     if request.tools:
-        params["tools"] = [
+        settings["tools"] = [
             {"name": t.name, "description": t.description, "input_schema": t.input_schema} for t in request.tools
         ]
-    if thinking:
-        params["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
-    return params
+    if request.thinking_budget is not None:
+        settings["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
+    return settings
 
 
 def _content_param(block: Text | Image | Document) -> JSONObject | None:

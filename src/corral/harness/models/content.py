@@ -8,16 +8,23 @@ Invariants:
   kind that produced them in ``origin``; an adapter for another provider drops them instead of sending
   something the other side cannot verify. That is what lets a session switch providers between turns.
 * Nothing here does I/O.
+* A ``Message`` is a value (its ``content`` is never changed in place), so what an adapter converts it to is kept on
+  it (``Message.wire``) and reused by every request that carries it.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from corral._types import JSONObject, json_list, json_object
 
 Role = Literal["user", "assistant", "system"]
+
+#: JSON text as the providers' SDKs write a request body (compact, UTF-8 kept, no NaN)
+encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,29 @@ Block = Text | Image | Document | Thinking | ToolUse | ToolOutput
 
 
 @dataclass(frozen=True)
+class Wire:
+    """What an adapter sends for one message: its JSON objects, and their JSON text joined by commas."""
+
+    parts: list[JSONObject]
+    text: str
+
+
+@dataclass(frozen=True)
 class Message:
     role: Role
     content: list[Block]
+    #: ``wire`` made so far, by key
+    _wire: dict[str, Wire] = field(default_factory=lambda: dict[str, Wire](), init=False, repr=False, compare=False)
+
+    def wire(self, key: str, convert: Callable[[Message], list[JSONObject]]) -> Wire:
+        """``convert(self)`` and its JSON text, made once per ``key`` (an adapter and what its conversion depends
+        on): a message is a value, so however many requests carry it (``harness.context_cache``), it is converted
+        once. The parts are shared: read-only."""
+        made = self._wire.get(key)
+        if made is None:
+            parts = convert(self)
+            made = self._wire[key] = Wire(parts, ",".join(map(encode, parts)))
+        return made
 
 
 def blocks_from_wire(content: list[Any] | None) -> list[Content]:
