@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from corral._types import JSONObject, json_list, json_object
@@ -78,10 +79,14 @@ Block = Text | Image | Document | Thinking | ToolUse | ToolOutput
 
 @dataclass(frozen=True)
 class Wire:
-    """What an adapter sends for one message: its JSON objects, and their JSON text joined by commas."""
+    """What an adapter sends for one message: its JSON objects (and, when asked, their JSON text)."""
 
     parts: list[JSONObject]
-    text: str
+
+    @cached_property
+    def text(self) -> str:
+        """The parts as JSON, joined by commas (to assemble a body from)."""
+        return ",".join(map(encode, self.parts))
 
 
 @dataclass(frozen=True)
@@ -92,13 +97,12 @@ class Message:
     _wire: dict[str, Wire] = field(default_factory=lambda: dict[str, Wire](), init=False, repr=False, compare=False)
 
     def wire(self, key: str, convert: Callable[[Message], list[JSONObject]]) -> Wire:
-        """``convert(self)`` and its JSON text, made once per ``key`` (an adapter and what its conversion depends
+        """``convert(self)``, made once per ``key`` (an adapter and what its conversion depends
         on): a message is a value, so however many requests carry it (``harness.context_cache``), it is converted
         once. The parts are shared: read-only."""
         made = self._wire.get(key)
         if made is None:
-            parts = convert(self)
-            made = self._wire[key] = Wire(parts, ",".join(map(encode, parts)))
+            made = self._wire[key] = Wire(convert(self))
         return made
 
 

@@ -36,9 +36,8 @@ from corral.harness.models.base import (
     Usage,
 )
 from corral.harness.models.content import Text, Thinking, ToolUse
-from corral.harness.models.openai_request import request_params
+from corral.harness.models.openai_request import KIND, request_params
 
-KIND = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _FINISH: dict[str, StopReason] = {
     "stop": "end_turn",

@@ -1,4 +1,8 @@
-"""Neutral requests → OpenAI Chat Completions request bodies (see ``models.openai`` for the mapping choices)."""
+"""Neutral requests → OpenAI Chat Completions request bodies (see ``models.openai`` for the mapping choices).
+
+A message's Chat Completions messages are made once and kept on it (``Message.wire``): shared by every request that
+carries it, never changed (the SDK copies what it sends).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from corral._types import JSONObject
 from corral.harness.models.base import ModelRequest
 from corral.harness.models.content import Content, Document, Image, Message, Text, ToolOutput, ToolUse
 
+KIND = "openai"
+
 
 def request_params(request: ModelRequest, limit_field: str = "max_tokens") -> JSONObject:
     """``limit_field``: ``max_completion_tokens`` for api.openai.com (its reasoning models refuse
@@ -15,8 +21,8 @@ def request_params(request: ModelRequest, limit_field: str = "max_tokens") -> JS
     messages: list[JSONObject] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    for message in request.messages:
-        messages.extend(_messages(message))
+    for message in request.messages:  # each converted once, however many requests carry it (``Message.wire``)
+        messages.extend(message.wire(KIND, _messages).parts)
     params: JSONObject = {
         "model": request.model,
         "messages": messages,
