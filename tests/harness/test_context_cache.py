@@ -5,6 +5,7 @@ after every appended event they give exactly what the pure definitions give from
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -159,8 +160,15 @@ def test_the_kept_context_is_the_context_of_the_whole_log(steps: list[Step], dat
         assert cache.estimate(messages, "Be brief.", TOOLS) == estimate_tokens(messages, "Be brief.", TOOLS)
         assert cache.notes(prefix, "default") == extensions.notes(prefix)
         _wire_equal(messages, 1024 if n % 2 else None)
-    # a log that does not continue the one fed (an earlier point of it) is built afresh
+    # a log that does not continue the one fed (an earlier point of it, another log) is built afresh
     back = data.draw(st.integers(0, len(events)))
-    compaction = fold(events[:back]).compaction
-    assert cache.messages(events[:back], compaction) == build_messages(events[:back], compaction)
-    assert cache.notes(events[:back], "default") == extensions.notes(events[:back])
+    other = _renamed(log(*_items(data.draw(st.lists(STEPS, min_size=len(events), max_size=len(events) + 5)))))
+    for elsewhere in (events[:back], other):
+        compaction = fold(elsewhere).compaction
+        assert cache.messages(elsewhere, compaction) == build_messages(elsewhere, compaction)
+        assert cache.notes(elsewhere, "default") == extensions.notes(elsewhere)
+
+
+def _renamed(events: list[Event]) -> list[Event]:
+    """Another session's log: every id (and every reference to one) other than the ones of ``log``."""
+    return [replace(e, id="o" + e.id, payload=re.sub(r'"(e[0-9]+)"', r'"o\1"', e.payload)) for e in events]
