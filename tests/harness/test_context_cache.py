@@ -19,7 +19,7 @@ from corral.harness.context_cache import ContextCache
 from corral.harness.extensions import Extensions
 from corral.harness.models import anthropic, openai_request
 from corral.harness.models.base import ModelRequest, ToolSpec
-from corral.harness.models.content import Message
+from corral.harness.models.content import Message, Text, Thinking
 from corral.session import Event, EventType
 from tests.harness.logs import STAMP, Item, fold, log
 
@@ -159,7 +159,8 @@ def test_the_kept_context_is_the_context_of_the_whole_log(steps: list[Step], dat
         assert messages == build_messages(prefix, compaction)
         assert cache.estimate(messages, "Be brief.", TOOLS) == estimate_tokens(messages, "Be brief.", TOOLS)
         assert cache.notes(prefix, "default") == extensions.notes(prefix)
-        _wire_equal(messages, 1024 if n % 2 else None)
+        for thinking in (1024, None) if n % 2 else (None, 1024):
+            _wire_equal(messages, thinking)
     # a log that does not continue the one fed (an earlier point of it, another log) is built afresh
     back = data.draw(st.integers(0, len(events)))
     other = _renamed(log(*_items(data.draw(st.lists(STEPS, min_size=len(events), max_size=len(events) + 5)))))
@@ -172,3 +173,14 @@ def test_the_kept_context_is_the_context_of_the_whole_log(steps: list[Step], dat
 def _renamed(events: list[Event]) -> list[Event]:
     """Another session's log: every id (and every reference to one) other than the ones of ``log``."""
     return [replace(e, id="o" + e.id, payload=re.sub(r'"(e[0-9]+)"', r'"o\1"', e.payload)) for e in events]
+
+
+def test_a_body_merges_what_the_api_would_see_as_one_message() -> None:
+    """Neutral messages the Messages API sees as one (a system message, or an assistant message left empty, between
+    two user messages) are one message of the body too, whether the kept parts were made with thinking or not."""
+    user, system = Message("user", [Text("a")]), Message("system", [Text("rules")])
+    elsewhere = Message("assistant", [Thinking("t", origin="openai")])
+    thought = Message("assistant", [Thinking("t", "sig", origin="anthropic"), Text("b")])
+    for messages in ([user, system, Message("user", [Text("c")])], [user, elsewhere, user, thought, user]):
+        for thinking in (None, 1024, None):
+            _wire_equal(messages, thinking)
