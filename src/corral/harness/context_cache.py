@@ -62,12 +62,12 @@ class _Sizes:
 
     def totals(self, messages: list[Message]) -> tuple[int, int]:
         kept = self._common(messages)
-        del self.measured[kept:], self.chars[kept + 1 :], self.images[kept + 1 :]
+        del self.chars[kept + 1 :], self.images[kept + 1 :]
         for message in messages[kept:]:
             size = message_size(message)
-            self.measured.append(message)
             self.chars.append(self.chars[-1] + size[0])
             self.images.append(self.images[-1] + size[1])
+        self.measured = messages[:]  # these very objects: the next comparison finds most of them identical at once
         return self.chars[-1], self.images[-1]
 
     def _common(self, messages: list[Message]) -> int:

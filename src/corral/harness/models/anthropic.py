@@ -110,36 +110,42 @@ def request_params(request: ModelRequest) -> JSONObject:
 
 
 def request_body(request: ModelRequest) -> bytes:
-    """``request_params(request)`` with ``stream: true``, as the JSON the API is sent. Each message's content is
-    converted and encoded once (``Message.wire``), so a request encodes only the messages new since the last one;
-    the body is handed to the SDK as is, which spares its walk and copy of the whole tree."""
+    """``request_params(request)`` with ``stream: true``, as the JSON the API is sent. Each message is converted and
+    encoded once (``Message.wire``: its Messages API message, none when nothing of it is sent), so a request encodes
+    only the messages new since the last one; the body is handed to the SDK as is, sparing its walk and copy of the
+    whole tree."""
     thinking = request.thinking_budget is not None
-    key = f"{KIND}:thinking" if thinking else KIND
+    key, convert = (f"{KIND}:thinking", _thinking_message) if thinking else (KIND, _message)
     system_parts = [request.system] if request.system else []
     turns: list[str] = []
-    role, run = "", list[str]()
+    role, run = "", list[JSONObject]()  # the last turn's role and content (when it merges several messages)
     for message in request.messages:
         if message.role == "system":
             system_parts.extend(block.text for block in message.content if isinstance(block, Text))
             continue
-        wire = message.wire(key, lambda m: _message_content(m, thinking))
+        wire = message.wire(key, convert)
         if not wire.parts:
             continue
-        if message.role != role and run:
-            turns.append(_turn(role, run))
-            run = []
-        role = message.role
-        run.append(wire.text)
-    if run:
-        turns.append(_turn(role, run))
+        content: list[JSONObject] = wire.parts[0]["content"]
+        if message.role != role:
+            turns.append(wire.text)
+            role, run = message.role, content
+        else:  # the API sees one message: merged as ``request_params`` merges it (rare: a system message between)
+            run = [*run, *content]
+            turns[-1] = encode({"role": role, "content": run})
     head = encode({"model": request.model, "max_tokens": request.max_tokens})[1:-1]
     tail = encode({**_settings(request, system_parts), "stream": True})[1:-1]
     return ("{" + head + ',"messages":[' + ",".join(turns) + "]," + tail + "}").encode()
 
 
-def _turn(role: str, contents: list[str]) -> str:
-    """One Messages API message, from the encoded content of the neutral messages it merges."""
-    return '{"role":' + encode(role) + ',"content":[' + ",".join(contents) + "]}"
+def _message(message: Message) -> list[JSONObject]:
+    content = _message_content(message, False)
+    return [{"role": message.role, "content": content}] if content else []
+
+
+def _thinking_message(message: Message) -> list[JSONObject]:
+    content = _message_content(message, True)
+    return [{"role": message.role, "content": content}] if content else []
 
 
 def _message_content(message: Message, thinking: bool) -> list[JSONObject]:
