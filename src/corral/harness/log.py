@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import takewhile
 from typing import Literal, cast
 
 from corral._types import JSONObject
@@ -234,7 +235,8 @@ class TurnState:
 
     def pending_messages(self) -> list[str]:
         after = max(self.boundary_seq, self.span_start_seq)
-        return [event_id for seq, event_id in self.messages if seq > after]
+        pending = list(takewhile(lambda message: message[0] > after, reversed(self.messages)))  # held in seq order
+        return [event_id for _, event_id in reversed(pending)]
 
     def unhandled_interrupt(self) -> str | None:
         for seq, event_id in self.interrupts:
