@@ -18,7 +18,7 @@ from corral.harness.context import build_messages
 from corral.harness.context_cache import ContextCache
 from corral.harness.extensions import Extensions
 from corral.harness.models import anthropic, openai_request
-from corral.harness.models.base import ModelRequest, ToolSpec
+from corral.harness.models.base import ModelRequest, RequestMemo, ToolSpec
 from corral.harness.models.content import Message, Text, Thinking
 from corral.session import Event, EventType
 from tests.harness.logs import STAMP, Item, fold, log
@@ -139,10 +139,12 @@ def _stamped(events: list[Event]) -> list[Event]:
     return [replace(e, processed_at=STAMP) if e.processed_at is None else e for e in events]
 
 
-def _wire_equal(messages: list[Message], thinking: int | None) -> None:
-    """The requests made from what the messages kept equal the requests made from fresh copies of them."""
+def _wire_equal(messages: list[Message], thinking: int | None, memo: RequestMemo | None = None) -> None:
+    """The requests made from what the messages kept (and what the session's previous requests kept, ``memo``)
+    equal the requests made from fresh copies of them."""
     fresh = [Message(m.role, list(m.content)) for m in messages]
-    kept, new = (ModelRequest("m", ms, "Be brief.", TOOLS, 100, thinking) for ms in (messages, fresh))
+    kept = ModelRequest("m", messages, "Be brief.", TOOLS, 100, thinking, memo or RequestMemo())
+    new = ModelRequest("m", fresh, "Be brief.", TOOLS, 100, thinking)
     assert json.loads(anthropic.request_body(kept)) == {**anthropic.request_params(new), "stream": True}
     assert openai_request.request_params(kept) == openai_request.request_params(new)
 
@@ -160,13 +162,14 @@ def test_the_kept_context_is_the_context_of_the_whole_log(steps: list[Step], dat
         assert cache.estimate(messages, "Be brief.", TOOLS) == estimate_tokens(messages, "Be brief.", TOOLS)
         assert cache.notes(prefix, "default") == extensions.notes(prefix)
         for thinking in (1024, None) if n % 2 else (None, 1024):
-            _wire_equal(messages, thinking)
+            _wire_equal(messages, thinking, cache.memo)
     # a log that does not continue the one fed (an earlier point of it, another log) is built afresh
     back = data.draw(st.integers(0, len(events)))
     other = _renamed(log(*_items(data.draw(st.lists(STEPS, min_size=len(events), max_size=len(events) + 5)))))
     for elsewhere in (events[:back], other):
         compaction = fold(elsewhere).compaction
         assert cache.messages(elsewhere, compaction) == build_messages(elsewhere, compaction)
+        _wire_equal(cache.messages(elsewhere, compaction), None, cache.memo)
         assert cache.notes(elsewhere, "default") == extensions.notes(elsewhere)
 
 
@@ -181,6 +184,8 @@ def test_a_body_merges_what_the_api_would_see_as_one_message() -> None:
     user, system = Message("user", [Text("a")]), Message("system", [Text("rules")])
     elsewhere = Message("assistant", [Thinking("t", origin="openai")])
     thought = Message("assistant", [Thinking("t", "sig", origin="anthropic"), Text("b")])
+    memo = RequestMemo()
     for messages in ([user, system, Message("user", [Text("c")])], [user, elsewhere, user, thought, user]):
         for thinking in (None, 1024, None):
-            _wire_equal(messages, thinking)
+            _wire_equal(messages, thinking, memo)
+            _wire_equal([*messages, user, thought, user, system, user, thought, user], thinking, memo)

@@ -17,7 +17,8 @@ Invariants:
   equal (by value) to the ones measured last are summed again from the kept running totals, the rest measured.
 * ``notes(events, strategy)`` equals ``Extensions.notes(events)`` for that strategy, folded incrementally the same
   way (events that do not continue the ones folded fold afresh).
-* The messages returned are shared with the cache and later requests: read-only, like events.
+* The messages returned are shared with the cache and later requests: read-only, like events. What the adapters
+  made of them is kept on them (``Message.wire``) and in ``memo`` (``ModelRequest.memo``), both checked before use.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from corral.harness.compaction import message_size, preamble_chars, tokens_of
 from corral.harness.context import Compaction, ContextBuilder
 from corral.harness.extensions.loaded import recorded_notes
-from corral.harness.models.base import ToolSpec
+from corral.harness.models.base import RequestMemo, ToolSpec
 from corral.harness.models.content import Message
 from corral.session import Event
 
@@ -85,6 +86,8 @@ class ContextCache:
         self._notes: dict[str, Any] = {}
         self._noted = _Fed()
         self._strategy: str | None = None
+        #: what the adapters assembled from the session's last request (``ModelRequest.memo``)
+        self.memo = RequestMemo()
 
     def _start(self, compaction: Compaction | None) -> None:
         self._builder = ContextBuilder.after(compaction)

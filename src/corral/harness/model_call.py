@@ -91,7 +91,7 @@ class ModelCall:
             return
         max_tokens = min(self.harness.limits.max_tokens, resolved.context_window // 4)
         request = ModelRequest(
-            resolved.name, built.messages, built.system, self.tools, max_tokens, self.agent.thinking_budget
+            resolved.name, built.messages, built.system, self.tools, max_tokens, self.agent.thinking_budget, cache.memo
         )
         span = emits.span_start(route.model)
         span = NewEvent(span.type, {**span.data, **ext.span_fields(built, route, self.agent.model_id)})

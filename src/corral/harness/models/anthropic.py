@@ -7,7 +7,7 @@ Anthropic model (their signatures mean nothing elsewhere) and thinking is enable
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,33 +109,62 @@ def request_params(request: ModelRequest) -> JSONObject:
     return {**head, **_settings(request, system_parts)}
 
 
-def request_body(request: ModelRequest) -> bytes:
-    """``request_params(request)`` with ``stream: true``, as the JSON the API is sent. Each message is converted and
-    encoded once (``Message.wire``: its Messages API message, none when nothing of it is sent), so a request encodes
-    only the messages new since the last one; the body is handed to the SDK as is, sparing its walk and copy of the
-    whole tree."""
-    thinking = request.thinking_budget is not None
-    key, convert = (f"{KIND}:thinking", _thinking_message) if thinking else (KIND, _message)
-    system_parts = [request.system] if request.system else []
-    turns: list[str] = []
-    role, run = "", list[JSONObject]()  # the last turn's role and content (when it merges several messages)
-    for message in request.messages:
+#: the last messages of a request are assembled again by the next one (the context's still-open end changes)
+OPEN_END = 4
+
+
+@dataclass
+class _Assembled:
+    """``request_body``'s work over a request's leading ``messages``: their encoded turns, the last turn's role and
+    content, and the text of their system messages."""
+
+    messages: list[Message] = field(default_factory=lambda: list[Message]())
+    turns: list[str] = field(default_factory=lambda: list[str]())
+    role: str = ""
+    run: list[JSONObject] = field(default_factory=lambda: list[JSONObject]())
+    system: list[str] = field(default_factory=lambda: list[str]())
+
+    def continued(self, messages: list[Message]) -> _Assembled:
+        """A copy to go on from, when ``messages`` begin with the ones this was made from; else a fresh start."""
+        if messages[: len(self.messages)] != self.messages:  # the same objects, mostly: compared at once
+            return _Assembled()
+        return _Assembled(self.messages, self.turns[:], self.role, self.run, self.system[:])
+
+    def add(self, message: Message, key: str, convert: Callable[[Message], list[JSONObject]]) -> None:
         if message.role == "system":
-            system_parts.extend(block.text for block in message.content if isinstance(block, Text))
-            continue
+            self.system.extend(block.text for block in message.content if isinstance(block, Text))
+            return
         wire = message.wire(key, convert)
         if not wire.parts:
-            continue
+            return
         content: list[JSONObject] = wire.parts[0]["content"]
-        if message.role != role:
-            turns.append(wire.text)
-            role, run = message.role, content
+        if message.role != self.role:
+            self.turns.append(wire.text)
+            self.role, self.run = message.role, content
         else:  # the API sees one message: merged as ``request_params`` merges it (rare: a system message between)
-            run = [*run, *content]
-            turns[-1] = encode({"role": role, "content": run})
+            self.run = [*self.run, *content]
+            self.turns[-1] = encode({"role": self.role, "content": self.run})
+
+
+def request_body(request: ModelRequest) -> bytes:
+    """``request_params(request)`` with ``stream: true``, as the JSON the API is sent. Each message is converted and
+    encoded once (``Message.wire``: its Messages API message, none when nothing of it is sent), and the turns of a
+    request's leading messages are kept (``request.memo``) for the session's next request to go on from, so a request
+    assembles only its new messages; the body is handed to the SDK as is, sparing its walk and copy of the tree."""
+    thinking = request.thinking_budget is not None
+    key, convert = (f"{KIND}:thinking", _thinking_message) if thinking else (KIND, _message)
+    messages = request.messages
+    kept = request.memo.kept.get(key)
+    body = kept.continued(messages) if isinstance(kept, _Assembled) else _Assembled()
+    stable = max(len(body.messages), len(messages) - OPEN_END)
+    for index in range(len(body.messages), len(messages)):
+        if index == stable:
+            request.memo.kept[key] = _Assembled(messages[:index], body.turns[:], body.role, body.run, body.system[:])
+        body.add(messages[index], key, convert)
+    system = [request.system, *body.system] if request.system else body.system
     head = encode({"model": request.model, "max_tokens": request.max_tokens})[1:-1]
-    tail = encode({**_settings(request, system_parts), "stream": True})[1:-1]
-    return ("{" + head + ',"messages":[' + ",".join(turns) + "]," + tail + "}").encode()
+    tail = encode({**_settings(request, system), "stream": True})[1:-1]
+    return ("{" + head + ',"messages":[' + ",".join(body.turns) + "]," + tail + "}").encode()
 
 
 def _message(message: Message) -> list[JSONObject]:

@@ -31,6 +31,15 @@ class ToolSpec:
     input_schema: JSONObject
 
 
+@dataclass
+class RequestMemo:
+    """What adapters assembled from a session's last request, for its next one to continue from (the session's
+    ``ContextCache`` holds it). An adapter uses what it kept only for a request whose messages begin with the ones
+    it was made from, and otherwise assembles from scratch: a memo never changes what is sent."""
+
+    kept: dict[str, object] = field(default_factory=lambda: dict[str, object]())
+
+
 @dataclass(frozen=True)
 class ModelRequest:
     model: str
@@ -40,6 +49,7 @@ class ModelRequest:
     max_tokens: int = 8192
     #: extended-thinking token budget (None: the provider's default behaviour)
     thinking_budget: int | None = None
+    memo: RequestMemo = field(default_factory=RequestMemo, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
