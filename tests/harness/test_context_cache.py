@@ -189,3 +189,12 @@ def test_a_body_merges_what_the_api_would_see_as_one_message() -> None:
         for thinking in (None, 1024, None):
             _wire_equal(messages, thinking, memo)
             _wire_equal([*messages, user, thought, user, system, user, thought, user], thinking, memo)
+
+
+def test_a_session_memo_is_used_only_for_the_messages_it_was_made_from() -> None:
+    """What a request kept (``ModelRequest.memo``) serves the next one only as far as its messages are the same."""
+    memo = RequestMemo()
+    one = [Message("user" if i % 2 == 0 else "assistant", [Text(f"one {i}")]) for i in range(9)]
+    two = [Message(m.role, [Text(f"two {i}")]) for i, m in enumerate(one)]
+    for messages in (one, [*one, *one[:4]], two, one[:3], [*one, Message("system", [Text("s")]), *one]):
+        _wire_equal(messages, None, memo)
