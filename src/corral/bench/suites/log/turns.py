@@ -8,8 +8,9 @@ The sides differ in one setting: ``warm`` keeps the logs of finished wakes (``CO
 default), ``cold`` keeps none (every wake reads and folds the whole log). Sampled: ``turn_samples`` turns from each
 point on (turns 10… and 1,000…); the figure is the median of the late window ÷ the early one, with a bootstrap
 interval. Beside it, the events each wake's log read returned (``WarmStats.events_read``): what the warm logs
-save, counted rather than timed. What still grows with the session on the warm side is the model request itself
-(the context built from every event, and its encoding), not the log read.
+save, counted rather than timed. The context and its request body are kept and extended too
+(``harness.context_cache``, ``Message.wire``, ``ModelRequest.memo``); what still grows on the warm side is the size of
+the request itself (O(context), which compaction bounds): sent, and read by the model server, every turn.
 
 Invariants: the sides run on separate SQLite files of the same settings, interleaved turn by turn (the order rotates
 every turn), so the machine's drift falls on both; every turn must end idle ``end_turn`` with its answer, and the
