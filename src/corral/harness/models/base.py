@@ -9,6 +9,8 @@ Invariants every adapter keeps:
   ``ModelRateLimited``, ``ModelRequestFailed``) with ``retryable`` and ``retry_after`` set; the adapter
   never retries by itself (the harness does, and records each attempt in the log).
 * Adapters hold no session state; one client serves any number of concurrent requests.
+* What an adapter keeps for a session's next request goes in the request's ``memo`` (the session's, held by its
+  log), and is used only where it still applies: it never changes what is sent.
 """
 
 from __future__ import annotations
