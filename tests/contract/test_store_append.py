@@ -8,12 +8,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from corral.db import UniqueViolation
 from corral.db.engines import open_database
-from corral.errors import NotFound
+from corral.errors import LeaseLost, NotFound
 from corral.ids import is_id, parse_rfc3339
-from corral.session import Event, NewEvent, SessionStore
+from corral.session import Event, Fence, NewEvent, SessionStore
 
-from .helpers import make_session, message
+from .helpers import make_session, message, runnable_session
 from .procs import Child, children
 
 pytestmark = pytest.mark.anyio
@@ -75,6 +76,27 @@ async def test_client_supplied_event_id_is_kept(store: SessionStore) -> None:
     event = await store.emit_event(record.id, NewEvent("agent.message", {"n": 1}, id="sevt_chosen"))
     assert event.id == "sevt_chosen"
     assert await store.find_event(record.id, "sevt_chosen") == event
+
+
+async def test_a_refused_append_leaves_no_trace(store: SessionStore) -> None:
+    """One event whose id is taken is refused whole (position, bytes and log unchanged), and a stale fence is
+    refused as ``LeaseLost`` even when the event's id is taken as well (the fence is judged first)."""
+    record = await runnable_session(store)
+    fence = await store.claim_one(record.id, "a", 30)
+    assert fence is not None
+    kept = await store.emit_event(record.id, NewEvent("agent.message", {"n": 1}, id="sevt_taken"), fence=fence)
+    before = await store.get_session(record.id)
+    with pytest.raises(UniqueViolation):
+        await store.emit_event(record.id, NewEvent("agent.message", {"n": 2}, id="sevt_taken"), fence=fence)
+    stale = Fence(record.id, "a", fence.token - 1)
+    with pytest.raises(LeaseLost):
+        await store.emit_event(record.id, NewEvent("agent.message", {"n": 3}, id="sevt_taken"), fence=stale)
+    with pytest.raises(LeaseLost):
+        await store.emit_event(record.id, message(4), fence=stale)
+    after = await store.get_session(record.id)
+    assert (after.last_seq, after.updated_at) == (before.last_seq, before.updated_at)
+    assert (await store.get_events(record.id))[-1] == kept
+    assert (await store.emit_event(record.id, message(5), fence=fence)).seq == kept.seq + 1
 
 
 def assert_dense(events: list[Event], acks: dict[int, str]) -> None:

@@ -2,7 +2,7 @@
 
 from corral.db._flows import UniqueViolation
 from corral.db.base import CHANNELS, Database
-from corral.db.query import Flow, Query, Row, Value, all_rows, exec_, insert, insert_sql, many, notify, one
+from corral.db.query import Flow, Query, Row, Value, all_rows, dialect, exec_, insert, insert_sql, many, notify, one
 from corral.db.where import Where, split_page
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Value",
     "Where",
     "all_rows",
+    "dialect",
     "exec_",
     "insert",
     "insert_sql",

@@ -16,7 +16,8 @@ Values are plain ``str``/``int``/``float``/``None``; JSON is stored as text, tim
 (which sorts like time) and lease clocks as epoch floats.
 
 What a flow receives for each query: ``one`` a ``Row`` or None, ``all_rows`` a list of rows, ``exec_`` the
-number of rows changed, ``many`` and ``notify`` None. A flow annotates the name it binds
+number of rows changed, ``many`` and ``notify`` None, ``dialect`` the engine's dialect (no statement runs: for
+the rare hot path that one engine can do in fewer statements than the other). A flow annotates the name it binds
 (``row: Row | None = yield one(…)``); the generator's send type cannot tell one query from another.
 """
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, overload
 
-Kind = Literal["one", "all", "exec", "many", "notify"]
+Kind = Literal["one", "all", "exec", "many", "notify", "dialect"]
 
 Value: TypeAlias = str | int | float | None
 """What a statement takes as an argument and what a column holds."""
@@ -75,6 +76,14 @@ def many(sql: str, rows: Sequence[tuple[Value, ...]]) -> Query:
 def notify(channel: str, payload: str) -> Query:
     """Announce ``payload`` on ``channel`` once the transaction commits (never if it rolls back)."""
     return Query("notify", "", (channel, payload))
+
+
+def dialect() -> Query:
+    """Result: ``"sqlite"`` or ``"postgres"``, the engine running the flow (no statement runs)."""
+    return _DIALECT
+
+
+_DIALECT = Query("dialect", "")
 
 
 def insert_sql(table: str, columns: Iterable[str]) -> str:

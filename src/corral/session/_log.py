@@ -7,7 +7,10 @@ Invariants:
   database's write lock on SQLite), so positions are dense and unique whoever writes, and its rows are
   inserted by ``insert_events`` with named columns.
 * The projection on the session row changes in the same transaction as the events that change it, and is
-  written only when an event changed it (most events don't): the hot path is one UPDATE, one INSERT.
+  written only when an event changed it (most events don't): the hot path is one UPDATE, one INSERT. On
+  PostgreSQL a worker's one-event append (``fused``) sends both as one statement (one round trip fewer): the
+  INSERT reads the reserved position from the UPDATE's ``RETURNING`` and is made only while the fence holds, so
+  the flow raises exactly what the two-statement path raises, in the same order.
 * So do the webhooks the events report (``corral.outbox.session_changes``: status changes, outcome evaluations,
   threads): recorded in the append's transaction, so a committed event's webhook is never lost.
 """
@@ -18,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from operator import attrgetter
 
-from corral.db import Flow, Query, Row, Value, Where, all_rows, exec_, insert_sql, many, notify, one
+from corral.db import Flow, Query, Row, Value, Where, all_rows, dialect, exec_, insert_sql, many, notify, one
 from corral.errors import LeaseLost, NotFound
 from corral.ids import new_id
 from corral.outbox import record_all, session_changes
@@ -58,6 +61,17 @@ _RESERVE = (
 )
 
 
+_RESERVE_AND_INSERT = (
+    f"WITH r AS ({_RESERVE}),"
+    f" i AS (INSERT INTO events ({EVENT_COLUMNS}) SELECT $1, r.last_seq, $5::text, $6::text, $7::text, $3, $8::text"
+    " FROM r WHERE $9::text IS NULL OR (r.lease_owner = $9 AND r.lease_token = $10 AND r.lease_expires > r.db_now))"
+    " SELECT * FROM r"
+)
+"""PostgreSQL only: ``reserve`` one position and insert the event there, in one statement (data-modifying CTEs
+run whether or not the outer query reads them). The INSERT is skipped when the fence no longer holds, as
+``check_fence`` then refuses the flow; the outer query returns what ``reserve`` returns."""
+
+
 def reserve(session_id: str, count: int, stamp: str, size: int) -> Query:
     """Take the next ``count`` positions of the session and count ``size`` more bytes of its events. Result: the
     row's state columns, with the *new* ``last_seq`` and ``event_bytes`` and the database clock (``db_now``), or
@@ -90,7 +104,14 @@ def append(
         return []
     payloads = [dumps(event.data) for event in events]
     size = sum(len(payload.encode()) for payload in payloads)
-    row: Row | None = yield reserve(session_id, len(events), stamp, size)
+    ids = [event.id or new_id("event") for event in events]
+    # only a worker's append: a client's checks and quota would otherwise come after the INSERT's unique check
+    fused = len(events) == 1 and check is None and quota is None and workspace_id is None
+    fused = fused and (yield dialect()) == "postgres"
+    if fused:
+        row: Row | None = yield _reserve_and_insert(session_id, stamp, size, fence, events[0], ids[0], payloads[0])
+    else:
+        row = yield reserve(session_id, len(events), stamp, size)
     if row is None or (workspace_id is not None and row["workspace_id"] != workspace_id):
         if fence is not None:
             raise LeaseLost(f"session {session_id} no longer exists")
@@ -100,8 +121,9 @@ def append(
         quota.check(session_id, row, len(events), size)
     state = SessionState.from_row(row)
     before = state.signature()
-    appended = _project_all(state, session_id, row, list(zip(events, payloads, strict=True)), stamp, check)
-    yield insert_events(appended)
+    appended = _project_all(state, session_id, row, list(zip(events, ids, payloads, strict=True)), stamp, check)
+    if not fused:
+        yield insert_events(appended)
     if state.signature() != before:
         yield exec_(
             "UPDATE sessions SET status = $2, usage = $3, pending_actions = $4, active_seconds = $5,"
@@ -134,24 +156,32 @@ def _project_all(
     state: SessionState,
     session_id: str,
     row: Row,
-    events: list[tuple[NewEvent, str]],
+    events: list[tuple[NewEvent, str, str]],
     stamp: str,
     check: Check | None,
 ) -> list[Event]:
     """Number the events (the row holds the *new* ``last_seq``), check and project each in turn; each comes with
-    its payload (its data's JSON, made before the reservation, which counts its bytes)."""
+    its id and its payload (its data's JSON, made before the reservation, which counts its bytes)."""
     archived = row["archived_at"] is not None
     now_epoch = float(row["db_now"])
     seq = int(row["last_seq"]) - len(events)
     appended: list[Event] = []
-    for event, payload in events:
+    for event, event_id, payload in events:
         if check is not None:
             check(state, archived, event)
         seq += 1
-        event_id = event.id or new_id("event")
         appended.append(Event(session_id, seq, event_id, event.type, None if event.queued else stamp, stamp, payload))
         project(state, event_id, event.type, event.data, now_epoch)
     return appended
+
+
+def _reserve_and_insert(
+    session_id: str, stamp: str, size: int, fence: Fence | None, event: NewEvent, event_id: str, payload: str
+) -> Query:
+    """``_RESERVE_AND_INSERT``'s query: the row ``reserve`` returns, the event inserted at its position."""
+    processed = None if event.queued else stamp
+    owner, token = (fence.owner, fence.token) if fence is not None else (None, None)
+    return one(_RESERVE_AND_INSERT, session_id, 1, stamp, size, event_id, event.type, processed, payload, owner, token)
 
 
 def mark_processed(session_id: str, event_ids: list[str], stamp: str, fence: Fence | None) -> Flow[int]:

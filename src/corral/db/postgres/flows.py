@@ -24,12 +24,14 @@ def _rowcount(status: str) -> int:
         return 0
 
 
-async def _execute(conn: Connection, query: Query, notes: list[Note]) -> Row | list[Row] | int | None:
+async def _execute(conn: Connection, query: Query, notes: list[Note]) -> Row | list[Row] | int | str | None:
     kind = query.kind
     if kind == "notify":
         channel, payload = query.args
         notes.append((str(channel), str(payload)))
         return None
+    if kind == "dialect":
+        return "postgres"
     sql = render(query.sql, "postgres")
     if kind == "one":
         return await conn.fetchrow(sql, *query.args)
@@ -56,7 +58,7 @@ async def run_flow(
     state = FlowState(flow())
     queries = 0
     while (query := state.next_query()) is not None:
-        queries += 1
+        queries += query.kind != "dialect"  # no statement runs
         if single and queries > 1:
             state.flow.close()
             raise NeedsSnapshot

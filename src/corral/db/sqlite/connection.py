@@ -79,12 +79,14 @@ def data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchall()[0][0])
 
 
-def execute(conn: sqlite3.Connection, query: Query, notes: list[Note]) -> Row | list[Row] | int | None:
+def execute(conn: sqlite3.Connection, query: Query, notes: list[Note]) -> Row | list[Row] | int | str | None:
     kind = query.kind
     if kind == "notify":
         channel, payload = query.args
         notes.append((str(channel), str(payload)))
         return None
+    if kind == "dialect":
+        return "sqlite"
     sql = render(query.sql, "sqlite")
     if kind == "many":
         conn.executemany(sql, query.rows)
