@@ -1,6 +1,7 @@
 """kill -9 durability: nothing acknowledged is ever lost.
 
-A child process appends as fast as it can (four concurrent writers, so the SQLite writer commits in groups)
+A child process appends as fast as it can (four concurrent writers, so both engines commit in groups: SQLite's
+writer thread, PostgreSQL's ``write_grouped``)
 and prints each event's position and id the moment ``emit_event`` returned. We ``kill -9`` it at a random
 moment, reopen the database with a fresh engine, and check that every acknowledged event is there, intact,
 and that the positions are still dense. Three rounds on one session: each new writer continues the log the

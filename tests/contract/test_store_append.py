@@ -99,6 +99,42 @@ async def test_a_refused_append_leaves_no_trace(store: SessionStore) -> None:
     assert (await store.emit_event(record.id, message(5), fence=fence)).seq == kept.seq + 1
 
 
+async def test_concurrent_appends_fail_alone(store: SessionStore) -> None:
+    """Appends made at once may share a transaction (group commit): a refused one (stale fence, taken id) fails
+    with its own error and leaves nothing; every other one is stored where its acknowledgement says."""
+    records = [await runnable_session(store) for _ in range(4)]
+    fences = [fence for record in records if (fence := await store.claim_one(record.id, "w", 30)) is not None]
+    taken = await store.emit_event(records[0].id, NewEvent("agent.message", {"n": -1}, id="sevt_taken"))
+    writes: list[tuple[Fence, int, str | None]] = [(fences[n % 4], n, None) for n in range(24)]
+    writes.insert(9, (Fence(records[1].id, "w", fences[1].token - 1), 100, None))  # stale
+    writes.insert(14, (fences[2], 101, "sevt_taken"))
+    acks: list[Event] = []
+    refused: dict[int, str] = {}
+
+    async def append(fence: Fence, n: int, event_id: str | None) -> None:
+        event = NewEvent("agent.message", {"n": n}, id=event_id)
+        try:
+            acks.append(await store.emit_event(fence.session_id, event, fence=fence))
+        except (LeaseLost, UniqueViolation) as exc:
+            refused[n] = type(exc).__name__
+
+    async with anyio.create_task_group() as group:
+        for write in writes:
+            group.start_soon(append, *write)
+    assert refused == {100: "LeaseLost", 101: "UniqueViolation"}
+    stored = {e.seq: e for e in await store.get_events(records[0].id)}
+    assert stored[taken.seq] == taken
+    for index, record in enumerate(records):
+        events = await store.get_events(record.id)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        numbers = [e.data()["n"] for e in events if e.type == "agent.message" and e.id != taken.id]
+        assert sorted(numbers) == [n for n in range(24) if n % 4 == index]
+    assert sorted(acks, key=lambda e: (e.session_id, e.seq)) == sorted(
+        [e for r in records for e in await store.get_events(r.id) if e.data().get("n", -1) >= 0],
+        key=lambda e: (e.session_id, e.seq),
+    )
+
+
 def assert_dense(events: list[Event], acks: dict[int, str]) -> None:
     """Positions 1..n, each once, and every acknowledged (seq, id) is exactly what is stored."""
     assert [e.seq for e in events] == list(range(1, len(events) + 1))

@@ -53,12 +53,21 @@ class Database(ABC):
         """Run ``flow(*args, **kwargs)`` in a write transaction and return its result once committed."""
         return self._write(partial(flow, *args, **kwargs))
 
+    def write_grouped(self, key: str, flow: Callable[P, Flow[T]], /, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]:
+        """``write`` for a short flow that locks at most the one row ``key`` names (an append: the session id).
+        The engine may commit it together with other such writes, in one transaction, in ``key`` order; it is
+        still answered only once committed, and undone alone if it raises."""
+        return self._write_grouped(key, partial(flow, *args, **kwargs))
+
     def read(self, flow: Callable[P, Flow[T]], /, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]:
         """Run ``flow(*args, **kwargs)`` against a consistent snapshot."""
         return self._read(partial(flow, *args, **kwargs))
 
     @abstractmethod
     async def _write(self, flow: BoundFlow[T]) -> T: ...
+
+    async def _write_grouped(self, key: str, flow: BoundFlow[T]) -> T:
+        return await self._write(flow)  # engines that group every write anyway (SQLite's writer thread)
 
     @abstractmethod
     async def _read(self, flow: BoundFlow[T]) -> T: ...

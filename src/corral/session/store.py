@@ -111,7 +111,7 @@ class SessionStore:
         return (await self.emit_events(session_id, [event], fence=fence))[0]
 
     async def emit_events(self, session_id: str, events: list[NewEvent], *, fence: Fence | None = None) -> list[Event]:
-        appended = await self.db.write(_log.append, session_id, events, rfc3339(now()), fence)
+        appended = await self.db.write_grouped(session_id, _log.append, session_id, events, rfc3339(now()), fence)
         self.broker.publish(appended)
         return appended
 

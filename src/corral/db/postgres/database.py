@@ -16,11 +16,14 @@ Invariants:
   transactions are read-only (so a read can never write, even as a single autocommit statement, and heavy
   reading cannot starve writers). A caller waits for a free connection rather than failing.
 * ``close`` refuses new work, lets what is in flight finish, then closes every connection.
+* ``write_grouped`` writes of this process share transactions (``groups``); each is still answered only after
+  its group's COMMIT returned, and one that fails is undone alone.
 """
 
 from __future__ import annotations
 
 import secrets
+from operator import attrgetter
 from typing import TypeVar
 
 import anyio
@@ -31,6 +34,7 @@ from corral.db.migrate import CREATE_TABLE, migrations
 from corral.db.postgres.driver import Connection, Pool, create_pool
 from corral.db.postgres.flows import FAILURES, RETRYABLE, NeedsSnapshot, Note, keep_session, quote, rollback, run_flow
 from corral.db.postgres.gate import Gate
+from corral.db.postgres.groups import Groups, Pending, Undone, transaction
 from corral.db.postgres.listener import Listener, tag
 from corral.db.query import BoundFlow
 from corral.errors import StorageError
@@ -56,6 +60,7 @@ class PostgresDatabase(Database):
         self._dollar = f"$n{self._origin}$"
         self._listener = Listener(url, self._origin, self._deliver, self._deliver_everywhere, keepalive)
         self._gate = Gate()
+        self._groups = Groups(self._run_group)
 
     async def open(self) -> None:
         writers, readers = max(1, self._max_size // 2), max(1, self._max_size - self._max_size // 2)
@@ -127,6 +132,38 @@ class PostgresDatabase(Database):
                     self._deliver(channel, payload)
                 return result
         raise StorageError(f"postgres write kept conflicting; gave up after {ATTEMPTS} attempts")
+
+    async def _write_grouped(self, key: str, flow: BoundFlow[T]) -> T:
+        with self._gate.enter():
+            value: T = await self._groups.write(key, flow)
+            return value
+
+    async def _run_group(self, group: list[Pending]) -> list[Pending]:
+        """One transaction for ``group`` (``groups``): answers its writes, returns those that met a conflict."""
+        group.sort(key=attrgetter("key"))
+        try:
+            async with self.pool.acquire() as conn:
+                try:
+                    outcomes = await transaction(conn, group, self._commit, savepoints=False)
+                except Undone:  # one was undone, and with it the others: again, each in its own savepoint
+                    outcomes = await transaction(conn, group, self._commit, savepoints=True)
+        except RETRYABLE:  # met at COMMIT: nothing of the group was kept, every write runs again
+            return group
+        except FAILURES as exc:
+            error = StorageError(f"postgres write failed: {exc}")
+            for pending in group:
+                pending.answer(None, error)
+            return []
+        conflicts: list[Pending] = []
+        for pending, outcome in zip(group, outcomes, strict=True):
+            if outcome.conflict:
+                conflicts.append(pending)
+            else:
+                pending.answer(outcome.value, outcome.error)
+        for outcome in outcomes:
+            for channel, payload in outcome.notes or ():
+                self._deliver(channel, payload)
+        return conflicts
 
     async def _write_once(self, flow: BoundFlow[T]) -> tuple[T, list[Note]]:
         """BEGIN, the flow, then its notifications and COMMIT in one round trip (or ROLLBACK)."""
