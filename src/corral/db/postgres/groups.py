@@ -21,7 +21,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -42,7 +42,7 @@ class Pending:
 
     key: str
     flow: BoundFlow[Any]
-    woken: anyio.Event = field(default_factory=anyio.Event)
+    woken: anyio.Event | None = None  # made when its caller waits (a leader never does)
     lead: bool = False
     gone: bool = False  # its caller was cancelled while waiting: nobody will lead in its name
     answered: bool = False
@@ -52,7 +52,11 @@ class Pending:
 
     def answer(self, value: Any, error: BaseException | None) -> None:
         self.value, self.error, self.answered = value, error, True
-        self.woken.set()
+        self.wake()
+
+    def wake(self) -> None:
+        if self.woken is not None:
+            self.woken.set()
 
     def retry_or_fail(self) -> bool:
         """Count an attempt that met a conflict; True if the write may run again."""
@@ -90,6 +94,7 @@ class Groups:
     async def _wait(self, pending: Pending) -> None:
         """Until ``pending`` is answered or asked to lead."""
         while not pending.answered and not pending.lead:
+            pending.woken = anyio.Event()
             try:
                 await pending.woken.wait()
             except BaseException:
@@ -97,12 +102,13 @@ class Groups:
                 if pending.lead and not pending.answered:
                     self._hand_over()  # it will not lead: the next one does (its write still runs)
                 raise
-            pending.woken = anyio.Event()
 
     async def _lead(self, mine: Pending) -> None:
+        shared = False  # whether others were answered with us
         try:
             while not mine.answered:
                 group, self._queue = self._queue[:GROUP_MAX], self._queue[GROUP_MAX:]
+                shared = shared or len(group) > 1
                 try:
                     conflicts = await self._run(group)
                 except BaseException as exc:  # the runner answers every write; this is its safety net
@@ -115,8 +121,8 @@ class Groups:
                 if retry:  # let the transaction we collided with finish first
                     await anyio.sleep(0.002 * 2 ** max(p.attempts for p in retry))
                 self._queue[:0] = retry
-            # the writers just answered often write again at once: let them queue up for the next group
-            await anyio.lowlevel.checkpoint()
+            if shared:  # the writers just answered often write again at once: let them queue up
+                await anyio.lowlevel.checkpoint()
         finally:
             self._hand_over()
 
@@ -128,7 +134,7 @@ class Groups:
             return
         first = self._queue[0]
         first.lead = True
-        first.woken.set()
+        first.wake()
 
 
 @dataclass(frozen=True, slots=True)
