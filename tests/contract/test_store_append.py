@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from corral.db import UniqueViolation
@@ -133,6 +134,31 @@ async def test_concurrent_appends_fail_alone(store: SessionStore) -> None:
         [e for r in records for e in await store.get_events(r.id) if e.data().get("n", -1) >= 0],
         key=lambda e: (e.session_id, e.seq),
     )
+
+
+async def test_appends_cancelled_while_waiting_hold_nobody_up(store: SessionStore) -> None:
+    """Callers cancelled while their appends wait (for a group, on PostgreSQL) hold up neither the appends made
+    with them nor later ones; whatever of theirs was written is in its place."""
+    record = await make_session(store)
+    acks: list[Event] = []
+
+    async def append(n: int) -> None:
+        acks.append(await store.emit_event(record.id, message(n)))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(append, 0)
+        await anyio.lowlevel.checkpoint()  # its append is on its way
+        async with anyio.create_task_group() as doomed:
+            for n in range(1, 7):
+                doomed.start_soon(append, n)
+            await anyio.lowlevel.checkpoint()  # every one of them has handed its append over
+            doomed.cancel_scope.cancel()
+        for n in range(7, 12):  # queued behind the cancelled ones
+            group.start_soon(append, n)
+    acks.append(await store.emit_event(record.id, message(12)))
+    events = await store.get_events(record.id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert all(event in events for event in acks) and {0, 7, 8, 9, 10, 11, 12} <= {e.data()["n"] for e in acks}
 
 
 def assert_dense(events: list[Event], acks: dict[int, str]) -> None:
