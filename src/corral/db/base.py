@@ -66,8 +66,8 @@ class Database(ABC):
     @abstractmethod
     async def _write(self, flow: BoundFlow[T]) -> T: ...
 
-    async def _write_grouped(self, key: str, flow: BoundFlow[T]) -> T:
-        return await self._write(flow)  # engines that group every write anyway (SQLite's writer thread)
+    def _write_grouped(self, key: str, flow: BoundFlow[T]) -> Awaitable[T]:
+        return self._write(flow)  # engines that group every write anyway (SQLite's writer thread)
 
     @abstractmethod
     async def _read(self, flow: BoundFlow[T]) -> T: ...
