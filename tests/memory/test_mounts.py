@@ -145,7 +145,9 @@ async def test_concurrent_sessions_never_lose_an_update(
     slow = "cd /mnt/memory/shared && cat plan.md && touch /workspace/started"
     slow += " && while [ ! -e /workspace/go ]; do sleep 0.02; done && printf 'from B' > plan.md && rm other.md"
     after = "cd /mnt/memory/shared && cat plan.md other.md && echo && ls"
-    b_script = script(reply(tool_use("bash", {"command": slow})), reply(tool_use("bash", {"command": after})))
+    b_script = script(
+        reply(tool_use("bash", {"command": slow})), reply(tool_use("bash", {"command": after})), reply(text("B."))
+    )
     a_script = script(
         reply(tool_use("write", {"file_path": "/mnt/memory/shared/plan.md", "content": "from A"})),
         reply(tool_use("write", {"file_path": "/mnt/memory/shared/other.md", "content": "o1"})),
