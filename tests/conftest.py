@@ -4,7 +4,7 @@ script/test, URL in CORRAL_TEST_POSTGRES_URL), real processes over loopback HTTP
 How ``script/test`` spreads the suite over its workers (``--dist loadgroup``: ``pytest_xdist_make_scheduler``
 below): a package whose conftest holds package-scoped fixtures (its live servers) runs whole on one worker, so
 they start once; any other module runs whole on one worker (its module-scoped servers start once). The groups
-are handed out costliest first, so the last ones left are cheap and both workers finish together. A group's cost
+are handed out costliest first, so the last ones left are cheap and the workers finish together. A group's cost
 is an estimate in ordinary tests: one a test, ``SLOW_COST`` a test marked ``slow`` or with a ``timeout`` of its
 own (those drive whole process stacks), ``START_COST`` more for each module whose source starts processes.
 
