@@ -159,7 +159,9 @@ class Broker:
         if feed is None:
             return
         for event in events:
-            if event.seq == feed.last_seq + 1 and not feed.catching_up:
+            # the next position is delivered even while a catch-up reads: the catch-up delivers only what follows
+            # the feed's position, so nothing comes twice or out of order (and a new feed's probe delays nothing)
+            if event.seq == feed.last_seq + 1:
                 self._deliver(feed, event)
             elif event.seq > feed.last_seq:
                 self._doorbell(feed.session_id, event.seq)
