@@ -90,11 +90,13 @@ class LoopFilesystem:
 
     def unmount(self) -> None:
         """Unmount and detach the loop device, and return once the kernel no longer lists it: ``umount`` frees a
-        device that ``mount -o loop`` set up, but the kernel clears it later, off the calling thread."""
-        subprocess.run(["umount", str(self.mount)], capture_output=True, timeout=60, check=False)
+        device that ``mount -o loop`` set up, but the kernel clears it later, off the calling thread. ``umount``
+        is tried again while the mount is busy (a killed process still closing its files on it)."""
         for _ in range(600):
+            if os.path.ismount(self.mount):
+                subprocess.run(["umount", str(self.mount)], capture_output=True, timeout=60, check=False)
             devices = self._devices()
-            if not devices:
+            if not devices and not os.path.ismount(self.mount):
                 return
             for device in devices:
                 subprocess.run(["losetup", "-d", device], capture_output=True, timeout=60, check=False)
