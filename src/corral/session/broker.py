@@ -213,12 +213,14 @@ class Broker:
         if feed is None or seq <= feed.last_seq:
             return
         feed.wanted = max(feed.wanted, seq)
-        if not feed.catching_up:
-            feed.catching_up = True
-            self._spawn(self._catch_up(feed))
+        self._read_on(feed)
 
     def _probe(self, feed: Feed) -> None:
         feed.probe = True
+        self._read_on(feed)
+
+    def _read_on(self, feed: Feed) -> None:
+        """Start the feed's catch-up unless one runs (it reads on while anything is wanted)."""
         if not feed.catching_up:
             feed.catching_up = True
             self._spawn(self._catch_up(feed))
