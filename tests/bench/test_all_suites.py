@@ -49,6 +49,10 @@ TINY: dict[str, object] = {
     "api.ingest_clients": 3,
     "api.ingest_requests": 2,
     "api.ingest_rounds": 2,
+    "api.single_turns": 3,
+    "api.open_sessions": 2,
+    "api.open_rate": 20.0,
+    "api.open_turns": 6,
     "recovery.sessions": 4,  # as in --quick: with fewer, the killed worker often holds no session at all
     "recovery.rounds": 1,  # a round costs a worker start; kill moments' spread is tested in test_recovery_method
     "sandbox.cold": 1,
@@ -76,6 +80,8 @@ TINY: dict[str, object] = {
     "scale.window_turns": 3,
     "scale.db_clients": 2,
     "scale.db_floor_seconds": 0.3,
+    "scale.subscribers": 4,
+    "scale.fanout_turns": 1,
 }
 # Arms that need an optional component from outside corral beyond what every test machine has (script/test's
 # PostgreSQL; root and bubblewrap for the local sandboxes), and whether this machine has it.
@@ -144,6 +150,13 @@ def measured_and_sound(name: str, code: int, output: str, result: SuiteResult) -
         memory = result.arm("memory")  # the serve process's RSS with N idle sessions (10,000 in a full run)
         idle = memory and memory.metric("idle_total_mib")
         assert idle and idle.n == TINY["api.idle"], idle
+        opened = result.arm(f"open@{TINY['api.open_sessions']}")  # turns on a schedule, not after the last one
+        overhead, queued = (opened and opened.metric(k) for k in ("overhead.p50", "queued.p50"))
+        assert overhead and queued and overhead.n == queued.n == TINY["api.open_turns"], opened
+    if name == "scale":  # one session's events to subscribers split over two serve processes
+        fan = result.arm("sse-fanout-2p")
+        lag = fan and fan.metric("lag.p99")
+        assert lag and lag.n and lag.n >= int(str(TINY["scale.subscribers"])), fan
 
 
 def the_ttft_ratios_are_medians_over_seeds_at_real_time(result: SuiteResult) -> None:

@@ -88,6 +88,9 @@ def the_peer_without_its_virtualenv_is_not_measured(result: SuiteResult) -> None
     assert peer.status.startswith(NOT_MEASURED), peer.status
     ratios = result.arm("ratios")
     assert ratios is not None and ratios.metric("emit.vs_floor") is not None
+    # each engine's flatness: the largest size's slice over the smallest's, at equal payloads
+    assert ratios.metric("slice@1000.vs_slice@300") and ratios.metric("slice_pg@1000.vs_slice@300"), ratios.metrics
+    assert {"emit_full.vs_floor", "emit_pg.vs_floor"} <= {m.key for m in ratios.metrics}
     assert ratios.metric("emit.vs_peer") is None
 
 

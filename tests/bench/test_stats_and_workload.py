@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from corral.bench import context, stats
+from corral.bench.suites.api.open_loop import arrivals
 from corral.bench.suites.log.systems import new_event
 from corral.bench.workload import steps
 from corral.session import dumps
@@ -42,3 +45,11 @@ def test_corral_events_rebuild_into_alternating_messages() -> None:
     assert roles[0] == "user"
     assert all(a != b for a, b in zip(roles, roles[1:], strict=False))
     assert sum(len(m["content"]) for m in messages) == 40
+
+
+def test_open_loop_arrivals_are_seeded_and_at_their_rate() -> None:
+    """The open-loop arm's schedule is fixed by its seed before the run, so no server slowness can thin it."""
+    first, again, other = (arrivals(seed, 25.0, 2000) for seed in (7, 7, 8))
+    assert first == again and first != other
+    assert all(b > a for a, b in zip(first, first[1:], strict=False))
+    assert 2000 / first[-1] == pytest.approx(25.0, rel=0.1)

@@ -14,6 +14,8 @@ Arms:
 * ``ratios``: turns per CPU-second of the corral processes with two worker processes ÷ with one (the "per core"
   figure: a drop means work added by coordination, not by the turns), and the implied sizing: how many worker
   cores at the measured CPU per turn one such PostgreSQL would sustain at its measured commit capacity.
+* ``sse-fanout-2p``: one session's events to ``subscribers`` SSE streams split over two ``corral serve`` processes
+  (a ``corral worker`` writes them, so both learn of each through NOTIFY), while other sessions run turns.
 
 Invariants: every process is started with an explicit environment (``corral.bench.procs``) and stopped whatever
 happens; sessions are created and driven through the HTTP API only; a window is counted from turns that ended
@@ -42,12 +44,14 @@ from corral.bench.procs import Child, CorralServe, ModelServer, corral_env
 from corral.bench.results import NOT_MEASURED, Arm, Check, Metric, SuiteResult
 from corral.bench.suite import Context, Suite
 from corral.bench.suites.api.client import client, new_session, send_message, setup_agent, watching
-from corral.bench.suites.api.phases import model_script
+from corral.bench.suites.api.phases import fanout, model_script
 from corral.bench.suites.recovery.scenario import wait_running
 
 #: the most connections one process may hold: two pools of 10 (writes, reads) and the LISTEN connection
 #: (``corral.db.postgres.database``)
 CONNECTION_BOUND = 21
+#: sessions running turns back to back while the fan-out is measured
+_BACKGROUND = 4
 _INSERT = "INSERT INTO floor (session_id, payload) VALUES ($1, $2)"
 
 
@@ -138,7 +142,14 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         for t in topologies
     }
     ratios = Arm("ratios", "quotients of medians over windows, with 95% bootstrap intervals")
-    result.arms += [floor, *arms.values(), ratios]
+    subscribers = ctx.pick("scale.subscribers", 20, 200)
+    result.params["subscribers"] = subscribers
+    fan = Arm(
+        "sse-fanout-2p",
+        f"{subscribers} SSE subscribers of one session, half on each of 2 corral serve (1 corral worker), while"
+        f" {_BACKGROUND} other sessions run turns back to back",
+    )
+    result.arms += [floor, *arms.values(), ratios, fan]
     if ctx.postgres.unavailable:
         for arm in result.arms:
             arm.status = f"{NOT_MEASURED}: {ctx.postgres.unavailable}"
@@ -155,6 +166,31 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         tick(1)
     _ratios(ratios, floor, measured)
     _checks(result, arms.values())
+    with phase(result, fan.name):
+        await _fanout(ctx, fan, subscribers)
+
+
+async def _fanout(ctx: Context, arm: Arm, subscribers: int) -> None:
+    """One session's events to ``subscribers`` streams split over two API processes: each learns of an event
+    the worker process wrote from PostgreSQL's NOTIFY, then reads it from the log."""
+    url = await ctx.postgres.fresh_url()
+    scratch = ctx.scratch / arm.name
+    scratch.mkdir()
+    async with AsyncExitStack() as stack:
+        model = ModelServer(model_script(0.0), scratch)
+        stack.push_async_callback(model.aclose)
+        await model.start()
+        serves, _ = await _start(stack, scratch, model.url, url, Topology(2, 1))
+        clients = [await stack.enter_async_context(client(s.url, serves[0].key, subscribers + 50)) for s in serves]
+        ids = await setup_agent(clients[0], "fanout")
+        counter = Counter()
+        async with anyio.create_task_group() as group:
+            for index in range(_BACKGROUND):  # writes continuing meanwhile, through both processes
+                group.start_soon(_drive, clients[index % 2], ids, counter)
+            await counter.reach(_BACKGROUND)
+            await fanout(clients[0], ids, arm, subscribers, ctx.pick("scale.fanout_turns", 2, 5), clients)
+            group.cancel_scope.cancel()
+    add_value(arm, "background.turns", "turns the other sessions ran meanwhile", float(counter.done), "turns")
 
 
 def _checks(result: SuiteResult, arms: Iterable[Arm]) -> None:

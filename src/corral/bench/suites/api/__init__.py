@@ -1,7 +1,9 @@
 """The ``api`` suite: platform overhead measured at an HTTP/SSE client of a live ``corral serve``.
 
 Arms: ``overhead@N`` (time from sending the ``user.message`` to the first model token at the SSE client, minus
-the scripted model's fixed time to first token, with N sessions running at once), ``sse-fanout`` (lag to
+the scripted model's fixed time to first token, with N sessions running turns back to back: a closed loop),
+``open@N`` (the same overhead with turns arriving on a seeded Poisson schedule over N sessions, measured from each
+turn's scheduled arrival: an open loop, see ``open_loop``), ``sse-fanout`` (lag to
 200 subscribers of one session), ``http-throughput`` (stored events per second, live previews counted apart as
 frames per second, delivered with 50 sessions running turns back to back), ``http-ingest`` (``events.send`` by 50
 concurrent clients against a bare Starlette floor at the same concurrency, same client), ``memory`` (RSS of ``corral
@@ -21,6 +23,7 @@ from corral.bench.suite import Context, Suite
 from corral.bench.suites.api import phases
 from corral.bench.suites.api.client import client, new_session, setup_agent
 from corral.bench.suites.api.floor import FloorServer, ingestion, round_trips
+from corral.bench.suites.api.open_loop import open_loop
 
 #: the model's time to first token while clients ingest: each session's turn starts and waits on the model, so the
 #: figure is ingestion beside running turns, not turn work (``http-throughput`` measures that)
@@ -46,11 +49,18 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             "engine": "sqlite",
         }
     )
-    # one session alone needs more turns for a distribution
-    turns_at = {n: turns * 5 if n == 1 else turns for n in levels}
+    # one session alone needs more turns for a distribution (its p99 is judged)
+    turns_at = {n: ctx.pick("api.single_turns", 20, 200) if n == 1 else turns for n in levels}
+    open_sessions, open_rate = ctx.pick("api.open_sessions", 5, 50), ctx.pick("api.open_rate", 5.0, 25.0)
+    open_turns = ctx.pick("api.open_turns", 20, 750)
+    result.params.update({"open_sessions": open_sessions, "open_rate": open_rate, "open_turns": open_turns})
     levels_arms = [Arm(f"overhead@{n}", f"{n} session(s) at once, {turns_at[n]} turns each") for n in levels]
     floor_arm = Arm(
         "http-floor", "one request at a time: a bare uvicorn + Starlette route beside corral's, same client"
+    )
+    open_arm = Arm(
+        f"open@{open_sessions}",
+        f"{open_turns} turns arriving at {open_rate:g}/s (seeded Poisson) over {open_sessions} sessions",
     )
     fan_arm = Arm("sse-fanout", f"{fan} SSE subscribers on one session")
     through_arm = Arm("http-throughput", f"{through} sessions")
@@ -62,7 +72,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         f" {INGEST_MODEL_TTFT:g} s time to first token) vs a bare uvicorn + Starlette route, same client and"
         " concurrency",
     )
-    arms = [*levels_arms, floor_arm, fan_arm, through_arm, ingest_arm, memory_arm]
+    arms = [*levels_arms, open_arm, floor_arm, fan_arm, through_arm, ingest_arm, memory_arm]
     result.arms.extend(arms)
     async with AsyncExitStack() as stack:
         model = ModelServer(phases.model_script(phases.MODEL_TTFT), ctx.scratch)
@@ -73,7 +83,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         await serve.start()
         http = await stack.enter_async_context(client(serve.url, serve.key, 2 * max(levels + [fan, through]) + 50))
         ids = await setup_agent(http, "bench")
-        tick = ctx.progress.task("api · floor, overhead, fan-out, throughput, ingestion, memory", len(levels) + 5)
+        tick = ctx.progress.task("api · floor, overhead, fan-out, throughput, ingestion, memory", len(levels) + 6)
         floor = FloorServer()
         stack.push_async_callback(floor.aclose)
         await floor.start()
@@ -87,6 +97,8 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             peak = max(peak, await phases.overhead(http, ids, arm, n, turns_at[n], serve))
             tick(1)
         phases.active_memory(memory_arm, baseline, peak, max(levels))
+        await open_loop(http, ids, open_arm, open_sessions, open_rate, open_turns, ctx.seed)
+        tick(1)
         await phases.fanout(http, ids, fan_arm, fan, 3)
         tick(1)
         await model.set_script(phases.model_script(0.0))

@@ -12,6 +12,7 @@ or stream.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
 import anyio
@@ -93,15 +94,25 @@ def _epoch(stamp: object) -> float | None:
         return None
 
 
-async def fanout(http: httpx.AsyncClient, ids: tuple[str, str], arm: Arm, subscribers: int, turns: int) -> None:
-    """``subscribers`` SSE connections on one session; lag = arrival − the event's ``processed_at``."""
+async def fanout(
+    http: httpx.AsyncClient,
+    ids: tuple[str, str],
+    arm: Arm,
+    subscribers: int,
+    turns: int,
+    watchers: Sequence[httpx.AsyncClient] = (),
+) -> None:
+    """``subscribers`` SSE connections on one session, spread evenly over ``watchers`` (clients of one or more
+    ``corral serve`` processes; ``http`` alone by default), while ``http`` sends the turns; lag = arrival − the
+    event's ``processed_at``."""
     session_id = await new_session(http, *ids)
     lags: list[float] = []
     spreads: list[float] = []
+    over = list(watchers) or [http]
     async with anyio.create_task_group() as group:
         streams: list[Stream] = []
-        for _ in range(subscribers):
-            streams.append(await group.start(_subscriber, http, session_id))
+        for index in range(subscribers):
+            streams.append(await group.start(_subscriber, over[index % len(over)], session_id))
         for turn in range(turns):
             await send_message(http, session_id, f"fan-out {turn}")
             with anyio.fail_after(120):

@@ -50,7 +50,7 @@ async def run(ctx: Context, result: SuiteResult) -> None:
             await phases.concurrent(ctx, result, systems)
         fills = phases.Fills(ctx, systems)
         with phase(result, "slices"):
-            await phases.slices(ctx, result, systems, fills)
+            await phases.slices(ctx, result, systems, fills, raw)
         with phase(result, "recovery"):
             await replay.recovery(ctx, result, systems, fills, raw)
         with phase(result, "turns"):

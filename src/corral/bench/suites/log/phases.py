@@ -202,7 +202,7 @@ def _slicer(systems: Systems, name: str, target: str, chunks: list[list[int]]) -
     return call
 
 
-async def slices(ctx: Context, result: SuiteResult, systems: Systems, fills: Fills) -> None:
+async def slices(ctx: Context, result: SuiteResult, systems: Systems, fills: Fills, raw: Raw) -> None:
     sizes = ctx.pick("log.slices", [1000], [1000, 100_000, 1_000_000])
     count, rounds = ctx.pick("log.slice_samples", 20, 200), ctx.pick("log.rounds", 2, 10)
     # One payload scale for every size, so a slice of the 1M-event session carries the same bytes as one of the
@@ -223,6 +223,7 @@ async def slices(ctx: Context, result: SuiteResult, systems: Systems, fills: Fil
             if name in failed:
                 _fail(result, name, failed[name])
             elif (arm := result.arm(name)) is not None:
+                raw[(name, f"slice@{n}")] = samples[name]
                 label = f"get_events {SLICE}-event slice of a {n:,}-event session"
                 add_latency(
                     arm,

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from corral.bench.measure import add_latency, add_ratio, interleave
 from corral.bench.results import Arm, Check, SuiteResult
 from corral.bench.suite import Context
-from corral.bench.suites.log.phases import Fills, Raw
+from corral.bench.suites.log.phases import SLICE, Fills, Raw
 from corral.bench.suites.log.setup import PEER, Systems
 
 Seen = dict[str, set[tuple[int, str]]]
@@ -118,6 +118,17 @@ def ratios(result: SuiteResult, raw: Raw) -> None:
                 f"{top} recovery of {n:,} events ÷ openhands-sdk ConversationState.create + rebuild (p50)",
                 raw.get((top, f"recovery@{n}"), []),
                 raw.get((PEER, f"recovery@{n}"), []),
+            )
+    sizes = [int(n) for n in result.params.get("slice_sizes", [])]
+    for top, tag in (("corral/sqlite", ""), ("corral/postgres", "_pg")):
+        for n in sizes[1:]:
+            # the same payload sizes at every size (log.slice_scale), so the quotient is the log's growth alone
+            add_ratio(
+                arm,
+                f"slice{tag}@{n}.vs_slice@{sizes[0]}",
+                f"{top} {SLICE}-event slice p50 of a {n:,}-event session ÷ of a {sizes[0]:,}-event one",
+                raw.get((top, f"slice@{n}"), []),
+                raw.get((top, f"slice@{sizes[0]}"), []),
             )
     if not arm.metrics:
         arm.not_measured("no pair of arms to compare was measured")
