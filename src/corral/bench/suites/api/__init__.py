@@ -78,7 +78,9 @@ async def run(ctx: Context, result: SuiteResult) -> None:
         model = ModelServer(phases.model_script(phases.MODEL_TTFT), ctx.scratch)
         stack.push_async_callback(model.aclose)
         await model.start()
-        serve = CorralServe(corral_env(ctx.scratch / "serve", model.url, CORRAL_WORKERS="1"), ctx.scratch / "serve.log")
+        # the idle-memory phase holds 10,000 sessions beside the others: past the default per-workspace quota
+        env = corral_env(ctx.scratch / "serve", model.url, CORRAL_WORKERS="1", CORRAL_MAX_SESSIONS_PER_WORKSPACE="0")
+        serve = CorralServe(env, ctx.scratch / "serve.log")
         stack.push_async_callback(serve.aclose)
         await serve.start()
         http = await stack.enter_async_context(client(serve.url, serve.key, 2 * max(levels + [fan, through]) + 50))
