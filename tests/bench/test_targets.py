@@ -3,10 +3,12 @@ bound, whichever side the figure fell on) or not measured. Figures are made up h
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from corral.bench.report import targets_section
-from corral.bench.results import Arm, Metric, SuiteResult
+from corral.bench.results import Arm, Metric, SuiteResult, load_all
 from corral.bench.targets import TARGETS, Target, decide, judge
 
 BELOW_2_MS = Target("a p50 under 2 ms", "credentials", "injection", "overhead.p50", "<", 2.0, "ms")
@@ -81,3 +83,15 @@ def test_the_peer_ratio_is_judged_at_equal_durability_with_the_normal_ratio_besi
     log = SuiteResult("log", False, "2026-12-07T00:00:00Z", arms=[Arm("ratios", metrics=[full, normal])])
     row = next(line for line in targets_section({"log": log}) if target.text in line)
     assert "❌ not met" in row and "synchronous=NORMAL: 0.1 ×" in row  # the met-looking NORMAL figure is not judged
+
+
+def test_every_target_names_a_figure_of_the_committed_full_run() -> None:
+    """A target whose suite, arm or key no run produces would print "not measured" for ever: every one must name
+    a figure that the committed run has (its value may be missing only where the arm says why)."""
+    committed = load_all(Path(__file__).parents[2] / "benchmarks" / "results")
+    for target in TARGETS:
+        result = committed.get(target.suite)
+        assert result is not None and not result.quick, target.suite
+        arm = result.arm(target.arm)
+        assert arm is not None, (target.suite, target.arm)
+        assert arm.metric(target.key) is not None or not arm.ok, (target.suite, target.arm, target.key)

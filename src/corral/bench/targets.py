@@ -72,13 +72,13 @@ TARGETS = [
         Target(
             f"get_events 100-event slice of a {n:,}-event session < 1 ms ({engine}, p50, equal payloads)",
             "log",
-            f"corral/{engine.lower()}",
+            arm,
             f"slice@{n}.p50",
             "<",
             1.0,
             "ms",
         )
-        for engine in ("SQLite", "PostgreSQL")
+        for engine, arm in (("SQLite", "corral/sqlite"), ("PostgreSQL", "corral/postgres"))
         for n in (1000, 100_000, 1_000_000)
     ),
     *(

@@ -23,6 +23,7 @@ import typer
 from corral import __version__, logs
 from corral._types import json_object
 from corral.bench.cli import bench
+from corral.cli import heap
 from corral.cli.chaos import chaos
 from corral.cli.chat import chat
 from corral.cli.environment_keys import environment_keys_app
@@ -163,6 +164,7 @@ def announce_ready(app: ASGIApp, line: str) -> ASGIApp:
         async def sending(message: Message) -> None:
             await send(message)
             if message["type"] == "lifespan.startup.complete":
+                heap.settle()
                 say(line)
 
         await app(scope, receive, sending)
@@ -198,6 +200,7 @@ def worker(
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with open_services(settings) as services, metrics:
                 await start_background(services)
+                heap.settle()
                 typer.echo(f"corral: worker {__version__} running", err=True)
                 async for _ in signals:
                     exit_deadline()  # leaving below hands the sessions over; a frozen child cannot hold it up
