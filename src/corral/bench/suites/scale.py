@@ -173,14 +173,8 @@ async def run(ctx: Context, result: SuiteResult) -> None:
 async def _fanout(ctx: Context, arm: Arm, subscribers: int) -> None:
     """One session's events to ``subscribers`` streams split over two API processes: each learns of an event
     the worker process wrote from PostgreSQL's NOTIFY, then reads it from the log."""
-    url = await ctx.postgres.fresh_url()
-    scratch = ctx.scratch / arm.name
-    scratch.mkdir()
     async with AsyncExitStack() as stack:
-        model = ModelServer(model_script(0.0), scratch)
-        stack.push_async_callback(model.aclose)
-        await model.start()
-        serves, _ = await _start(stack, scratch, model.url, url, Topology(2, 1))
+        _, serves, _ = await _deploy(ctx, stack, arm.name, Topology(2, 1))
         clients = [await stack.enter_async_context(client(s.url, serves[0].key, subscribers + 50)) for s in serves]
         ids = await setup_agent(clients[0], "fanout")
         counter = Counter()
@@ -250,14 +244,8 @@ async def _db_floor(ctx: Context, arm: Arm, clients: int) -> None:
 async def _topology(
     ctx: Context, arm: Arm, topology: Topology, sessions: int, windows: int, window_turns: int
 ) -> list[Window]:
-    url = await ctx.postgres.fresh_url()
-    scratch = ctx.scratch / topology.name
-    scratch.mkdir()
     async with AsyncExitStack() as stack:
-        model = ModelServer(model_script(0.0), scratch)
-        stack.push_async_callback(model.aclose)
-        await model.start()
-        serves, workers = await _start(stack, scratch, model.url, url, topology)
+        url, serves, workers = await _deploy(ctx, stack, topology.name, topology)
         counter = Counter()
         found: list[Window] = []
         connections: dict[str, int] = {}
@@ -277,6 +265,20 @@ async def _topology(
             group.cancel_scope.cancel()
     _record(arm, found, connections, counter)
     return found
+
+
+async def _deploy(
+    ctx: Context, stack: AsyncExitStack, name: str, topology: Topology
+) -> tuple[str, list[CorralServe], list[Child]]:
+    """A fresh database, a scripted model answering at once, and the topology's processes, stopped by ``stack``."""
+    url = await ctx.postgres.fresh_url()
+    scratch = ctx.scratch / name
+    scratch.mkdir()
+    model = ModelServer(model_script(0.0), scratch)
+    stack.push_async_callback(model.aclose)
+    await model.start()
+    serves, workers = await _start(stack, scratch, model.url, url, topology)
+    return url, serves, workers
 
 
 async def _start(
