@@ -106,12 +106,16 @@ RATIOS = [
 ]
 
 
+#: corral's arms on each engine, and the tag each one's ratio keys carry
+_ENGINES = (("corral/sqlite", ""), ("corral/postgres", "_pg"))
+
+
 def ratios(result: SuiteResult, raw: Raw) -> None:
     arm = Arm("ratios", "quotients of medians measured in this run, with 95% bootstrap intervals")
     for key, label, top, bottom, metric in RATIOS:
         add_ratio(arm, key, label, raw.get((top, metric), []), raw.get((bottom, metric), []))
     for n in result.params.get("recovery_sizes", []):
-        for top, tag in (("corral/sqlite", ""), ("corral/postgres", "_pg")):
+        for top, tag in _ENGINES:
             add_ratio(
                 arm,
                 f"recovery{tag}@{n}.vs_peer",
@@ -120,7 +124,7 @@ def ratios(result: SuiteResult, raw: Raw) -> None:
                 raw.get((PEER, f"recovery@{n}"), []),
             )
     sizes = [int(n) for n in result.params.get("slice_sizes", [])]
-    for top, tag in (("corral/sqlite", ""), ("corral/postgres", "_pg")):
+    for top, tag in _ENGINES:
         for n in sizes[1:]:
             # the same payload sizes at every size (log.slice_scale), so the quotient is the log's growth alone
             add_ratio(
